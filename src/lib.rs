@@ -1,0 +1,4 @@
+//! cow: a content-addressed snapshotting version store.
+#![deny(missing_docs)]
+
+pub mod object;
