@@ -198,7 +198,11 @@ impl Commit {
         let mut author = None;
         let mut committer = None;
         let mut extra_headers: Vec<(Vec<u8>, Vec<u8>)> = Vec::new();
-        for line in headers.strip_suffix(b"\n").unwrap_or(headers).split(|&b| b == b'\n') {
+        for line in headers
+            .strip_suffix(b"\n")
+            .unwrap_or(headers)
+            .split(|&b| b == b'\n')
+        {
             if let Some(cont) = line.strip_prefix(b" ") {
                 let (_, value) = extra_headers
                     .last_mut()
@@ -249,7 +253,11 @@ impl Commit {
 
     /// The first line of the message.
     pub fn summary(&self) -> String {
-        let first = self.message.split(|&b| b == b'\n').next().unwrap_or_default();
+        let first = self
+            .message
+            .split(|&b| b == b'\n')
+            .next()
+            .unwrap_or_default();
         String::from_utf8_lossy(first).into_owned()
     }
 
@@ -268,8 +276,12 @@ mod tests {
     use super::*;
 
     fn sig() -> Signature {
-        Signature::new("A U Thor", "a@example.com", Time::parse("1700000000 -0130").unwrap())
-            .unwrap()
+        Signature::new(
+            "A U Thor",
+            "a@example.com",
+            Time::parse("1700000000 -0130").unwrap(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -414,7 +414,10 @@ mod tests {
             (&[("100644", b"")], "empty"),
             (&[("100644", b"b"), ("100644", b"a")], "order"),
             (&[("100644", b"a"), ("100644", b"a")], "duplicate"),
-            (&[("100644", b"a"), ("100644", b"a.b"), ("40000", b"a")], "duplicate"),
+            (
+                &[("100644", b"a"), ("100644", b"a.b"), ("40000", b"a")],
+                "duplicate",
+            ),
             (&[("040000", b"a")], "unsupported mode"),
             (&[("160000", b"a")], "unsupported mode"),
         ];
@@ -424,6 +427,11 @@ mod tests {
         }
         let mut truncated = raw(&[("100644", b"a")]);
         truncated.pop();
-        assert!(Tree::decode(&truncated).unwrap_err().to_string().contains("truncated"));
+        assert!(
+            Tree::decode(&truncated)
+                .unwrap_err()
+                .to_string()
+                .contains("truncated")
+        );
     }
 }

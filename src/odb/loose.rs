@@ -1,0 +1,322 @@
+//! Loose objects: one file per object, holding one zstd frame of its canonical bytes
+//! (`<kind> <size>\0` + content), at `objects/<2 hex>/<62 hex>`.
+
+use std::fs;
+use std::io::{self, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use super::{Error, Object, Odb, Result, Written};
+use crate::object::{Hasher, Kind, ObjectId, Prefix, header};
+
+/// The largest object [`Odb::read`] holds in memory; larger ones are streamed.
+pub const MAX_IN_MEMORY_SIZE: u64 = 2 << 30;
+
+const CHUNK: usize = 64 * 1024;
+const TEMP_PREFIX: &str = ".tmp-obj-";
+
+impl Odb {
+    /// The path of a loose object.
+    pub(crate) fn loose_path(&self, id: &ObjectId) -> PathBuf {
+        let mut buf = [0u8; 64];
+        let hex = id.hex_buf(&mut buf);
+        self.dir.join(&hex[..2]).join(&hex[2..])
+    }
+
+    fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
+        tempfile::Builder::new()
+            .prefix(TEMP_PREFIX)
+            .tempfile_in(&self.dir)
+            .map_err(Error::io("create a temporary file in", &self.dir))
+    }
+
+    /// Moves a finished temporary file into place as object `id`, unless the object is
+    /// there already (then the temporary file is dropped).
+    fn persist(&self, temp: tempfile::NamedTempFile, id: ObjectId) -> Result<Written> {
+        let path = self.loose_path(&id);
+        if path.exists() {
+            return Ok(Written {
+                id,
+                new: false,
+                stored_bytes: 0,
+            });
+        }
+        let stored_bytes = temp
+            .as_file()
+            .metadata()
+            .map_err(Error::io("stat", temp.path()))?
+            .len();
+        temp.as_file()
+            .set_permissions(fs::Permissions::from_mode(0o444))
+            .map_err(Error::io("set permissions of", temp.path()))?;
+        let parent = path.parent().expect("loose paths have a fan-out directory");
+        fs::create_dir_all(parent).map_err(Error::io("create directory", parent))?;
+        temp.persist(&path)
+            .map_err(|e| Error::io("write object", &path)(e.error))?;
+        Ok(Written {
+            id,
+            new: true,
+            stored_bytes,
+        })
+    }
+
+    pub(super) fn write_loose_buf(&self, id: ObjectId, kind: Kind, data: &[u8]) -> Result<Written> {
+        let temp = self.temp_file()?;
+        let path = temp.path().to_owned();
+        let mut enc = zstd::stream::Encoder::new(temp, self.level)
+            .map_err(Error::io("start compressing", &path))?;
+        enc.set_pledged_src_size(Some(
+            header(kind, data.len() as u64).len() as u64 + data.len() as u64,
+        ))
+        .map_err(Error::io("start compressing", &path))?;
+        enc.write_all(&header(kind, data.len() as u64))
+            .and_then(|()| enc.write_all(data))
+            .map_err(Error::io("write", &path))?;
+        let temp = enc.finish().map_err(Error::io("write", &path))?;
+        self.persist(temp, id)
+    }
+
+    pub(super) fn write_loose_stream(
+        &self,
+        kind: Kind,
+        size: u64,
+        mut reader: impl Read,
+    ) -> Result<Written> {
+        let temp = self.temp_file()?;
+        let path = temp.path().to_owned();
+        let hdr = header(kind, size);
+        let mut enc = zstd::stream::Encoder::new(temp, self.level)
+            .map_err(Error::io("start compressing", &path))?;
+        enc.write_all(&hdr).map_err(Error::io("write", &path))?;
+        let mut hasher = Hasher::new(kind, size);
+        let mut buf = vec![0u8; CHUNK];
+        let mut total = 0u64;
+        loop {
+            let n = match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    return Err(Error::Io {
+                        action: "read",
+                        path: PathBuf::from("<input>"),
+                        source: e,
+                    });
+                }
+            };
+            total += n as u64;
+            if total > size {
+                return Err(Error::SizeChanged {
+                    expected: size,
+                    actual: total,
+                });
+            }
+            hasher.update(&buf[..n]);
+            enc.write_all(&buf[..n])
+                .map_err(Error::io("write", &path))?;
+        }
+        if total != size {
+            return Err(Error::SizeChanged {
+                expected: size,
+                actual: total,
+            });
+        }
+        let temp = enc.finish().map_err(Error::io("write", &path))?;
+        self.persist(temp, hasher.finalize())
+    }
+
+    /// Opens a loose object and parses its header; returns the decoder positioned at the
+    /// content, plus any content bytes already read with the header.
+    fn open_loose(&self, id: &ObjectId) -> Result<Option<OpenObject>> {
+        let path = self.loose_path(id);
+        let file = match fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(Error::io("open", &path)(e)),
+        };
+        let corrupt = |reason: String| Error::Corrupt { id: *id, reason };
+        let mut decoder = zstd::stream::Decoder::new(file)
+            .map_err(|e| corrupt(format!("could not decompress: {e}")))?;
+        let mut head = [0u8; 64];
+        let mut filled = 0;
+        let nul = loop {
+            if let Some(i) = head[..filled].iter().position(|&b| b == 0) {
+                break i;
+            }
+            if filled == head.len() {
+                return Err(corrupt("no object header".into()));
+            }
+            match decoder.read(&mut head[filled..]) {
+                Ok(0) => return Err(corrupt("no object header".into())),
+                Ok(n) => filled += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(corrupt(format!("could not decompress: {e}"))),
+            }
+        };
+        let (kind, size) = parse_header(&head[..nul]).ok_or_else(|| {
+            corrupt(format!(
+                "malformed header {:?}",
+                String::from_utf8_lossy(&head[..nul])
+            ))
+        })?;
+        Ok(Some(OpenObject {
+            id: *id,
+            kind,
+            size,
+            first: head[nul + 1..filled].to_vec(),
+            decoder,
+        }))
+    }
+
+    pub(super) fn read_loose_header(&self, id: &ObjectId) -> Result<Option<(Kind, u64)>> {
+        Ok(self.open_loose(id)?.map(|o| (o.kind, o.size)))
+    }
+
+    pub(super) fn read_loose(&self, id: &ObjectId) -> Result<Option<Object>> {
+        let Some(obj) = self.open_loose(id)? else {
+            return Ok(None);
+        };
+        if obj.size > MAX_IN_MEMORY_SIZE {
+            return Err(Error::TooLarge {
+                id: *id,
+                size: obj.size,
+                limit: MAX_IN_MEMORY_SIZE,
+            });
+        }
+        let kind = obj.kind;
+        // Never trust the declared size for the allocation; grow as bytes arrive.
+        let mut data = Vec::with_capacity(obj.size.min(1 << 20) as usize);
+        obj.copy_verified(&mut data)?;
+        Ok(Some(Object { kind, data }))
+    }
+
+    pub(super) fn stream_loose(
+        &self,
+        id: &ObjectId,
+        kind: Kind,
+        out: &mut dyn Write,
+    ) -> Result<u64> {
+        let obj = self.open_loose(id)?.ok_or(Error::NotFound { id: *id })?;
+        if obj.kind != kind {
+            return Err(Error::ObjectKind {
+                id: *id,
+                expected: kind,
+                actual: obj.kind,
+            });
+        }
+        obj.copy_verified(out)
+    }
+
+    pub(super) fn loose_ids_with_prefix(&self, prefix: &Prefix) -> Result<Vec<ObjectId>> {
+        let hex = prefix.as_str();
+        let mut ids = Vec::new();
+        self.scan_fanout(&hex[..2], &mut |id| {
+            if prefix.matches(&id) {
+                ids.push(id);
+            }
+        })?;
+        Ok(ids)
+    }
+
+    pub(super) fn loose_ids(&self) -> Result<Vec<ObjectId>> {
+        let mut ids = Vec::new();
+        for b in 0..=255u8 {
+            self.scan_fanout(&format!("{b:02x}"), &mut |id| ids.push(id))?;
+        }
+        Ok(ids)
+    }
+
+    fn scan_fanout(&self, fan: &str, found: &mut dyn FnMut(ObjectId)) -> Result<()> {
+        let dir = self.dir.join(fan);
+        let entries = match fs::read_dir(&dir) {
+            Ok(e) => e,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::io("read directory", &dir)(e)),
+        };
+        for entry in entries {
+            let entry = entry.map_err(Error::io("read directory", &dir))?;
+            let name = entry.file_name();
+            let Some(rest) = name.to_str().filter(|n| n.len() == 62) else {
+                continue;
+            };
+            if let Ok(id) = format!("{fan}{rest}").parse() {
+                found(id);
+            }
+        }
+        Ok(())
+    }
+}
+
+struct OpenObject {
+    id: ObjectId,
+    kind: Kind,
+    size: u64,
+    first: Vec<u8>,
+    decoder: zstd::stream::Decoder<'static, io::BufReader<fs::File>>,
+}
+
+impl OpenObject {
+    /// Copies the content to `out`, checking its length and hash; returns the length.
+    fn copy_verified(mut self, out: &mut dyn Write) -> Result<u64> {
+        let id = self.id;
+        let corrupt = |reason: String| Error::Corrupt { id, reason };
+        let mut hasher = Hasher::new(self.kind, self.size);
+        let mut total = self.first.len() as u64;
+        let check_len = |total: u64| {
+            if total > self.size {
+                Err(corrupt(format!(
+                    "declared size {} but content is longer",
+                    self.size
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        check_len(total)?;
+        hasher.update(&self.first);
+        out.write_all(&self.first)
+            .map_err(|e| Error::io("write", std::path::Path::new("<output>"))(e))?;
+        let mut buf = vec![0u8; CHUNK];
+        loop {
+            let n = match self.decoder.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(corrupt(format!("could not decompress: {e}"))),
+            };
+            total += n as u64;
+            check_len(total)?;
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n])
+                .map_err(|e| Error::io("write", std::path::Path::new("<output>"))(e))?;
+        }
+        if total != self.size {
+            return Err(corrupt(format!(
+                "declared size {} but content has {total} bytes",
+                self.size
+            )));
+        }
+        let actual = hasher.finalize();
+        if actual != id {
+            return Err(corrupt(format!("content hashes to {actual}")));
+        }
+        Ok(total)
+    }
+}
+
+/// Parses `<kind> <size>` (the header without its NUL). The size must be canonical
+/// decimal, as git writes it.
+fn parse_header(h: &[u8]) -> Option<(Kind, u64)> {
+    let space = h.iter().position(|&b| b == b' ')?;
+    let kind = Kind::from_bytes(&h[..space])?;
+    let digits = &h[space + 1..];
+    if digits.is_empty()
+        || digits.len() > 19
+        || !digits.iter().all(u8::is_ascii_digit)
+        || (digits.len() > 1 && digits[0] == b'0')
+    {
+        return None;
+    }
+    let size = std::str::from_utf8(digits).ok()?.parse().ok()?;
+    Some((kind, size))
+}
