@@ -3,3 +3,4 @@
 
 pub mod object;
 pub mod odb;
+pub mod refs;

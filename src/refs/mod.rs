@@ -1,0 +1,571 @@
+//! References: HEAD, branches and tags, updated atomically; and revision parsing.
+//!
+//! A ref is a file under `.cow/` holding a commit id (`refs/heads/main`) or, for HEAD, a
+//! symbolic link to a branch (`ref: refs/heads/main`). Every update goes through a lock
+//! file, checks the value it expects to replace, is synced, and renamed into place.
+
+mod revision;
+
+use std::fmt;
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use crate::object::ObjectId;
+use crate::odb;
+
+pub use revision::{Resolved, resolve};
+
+/// An error about refs or revisions.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A ref name breaks git's naming rules.
+    #[error("'{name}' is not a valid {what} name: {reason}")]
+    InvalidName {
+        /// The name given.
+        name: String,
+        /// "branch", "tag" or "ref".
+        what: &'static str,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A ref file does not hold an id or a symbolic ref.
+    #[error("ref {name} is malformed: {content:?}")]
+    Malformed {
+        /// The ref.
+        name: String,
+        /// What it holds (cut short).
+        content: String,
+    },
+    /// Symbolic refs point at each other in a loop or too deep.
+    #[error("symbolic ref {0} does not resolve: a cycle or more than 5 levels")]
+    SymrefCycle(String),
+    /// Another process holds the ref's lock file.
+    #[error(
+        "ref {name} is locked by another process: remove '{lock}' if no cow command is running"
+    )]
+    Locked {
+        /// The ref.
+        name: String,
+        /// The lock file.
+        lock: PathBuf,
+    },
+    /// The ref moved since it was read.
+    #[error("ref {name} changed concurrently: expected {expected}, found {actual}")]
+    Conflict {
+        /// The ref.
+        name: String,
+        /// What the caller expected, in words.
+        expected: String,
+        /// What was there, in words.
+        actual: String,
+    },
+    /// The revision names nothing.
+    #[error("unknown revision '{0}'")]
+    UnknownRevision(String),
+    /// The abbreviated id matches several objects.
+    #[error("revision '{prefix}' is ambiguous: it matches {} objects ({})", candidates.len(), list(candidates))]
+    Ambiguous {
+        /// The abbreviation.
+        prefix: String,
+        /// Every object it matches.
+        candidates: Vec<ObjectId>,
+    },
+    /// HEAD names a branch with no commit yet.
+    #[error("'{0}' has no commits yet")]
+    Unborn(String),
+    /// `REV~N` or `REV^N` walks past a root commit.
+    #[error("revision '{0}' does not exist: the history is shorter")]
+    NoSuchParent(String),
+    /// `REV:path` names a path that is not in the snapshot.
+    #[error("path '{path}' does not exist in '{rev}'")]
+    PathNotFound {
+        /// The revision.
+        rev: String,
+        /// The path.
+        path: String,
+    },
+    /// The revision is malformed.
+    #[error("invalid revision '{spec}': {reason}")]
+    InvalidRevision {
+        /// The revision given.
+        spec: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The object store failed.
+    #[error(transparent)]
+    Odb(#[from] odb::Error),
+}
+
+fn list(ids: &[ObjectId]) -> String {
+    ids.iter()
+        .take(5)
+        .map(|id| id.to_hex_prefix(12))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Result type of refs.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A full, valid ref name such as `HEAD`, `refs/heads/main` or `refs/tags/v1`.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+pub struct RefName(String);
+
+impl RefName {
+    /// The name of HEAD.
+    pub fn head() -> RefName {
+        RefName("HEAD".into())
+    }
+
+    /// `refs/heads/<name>`, checking the name.
+    pub fn branch(name: &str) -> Result<RefName> {
+        Self::short("refs/heads/", name, "branch")
+    }
+
+    /// `refs/tags/<name>`, checking the name.
+    pub fn tag(name: &str) -> Result<RefName> {
+        Self::short("refs/tags/", name, "tag")
+    }
+
+    fn short(prefix: &str, name: &str, what: &'static str) -> Result<RefName> {
+        let invalid = |reason| Error::InvalidName {
+            name: name.to_owned(),
+            what,
+            reason,
+        };
+        if name == "HEAD" || name.starts_with('-') {
+            return Err(invalid("reserved"));
+        }
+        check_ref_format(name).map_err(invalid)?;
+        Ok(RefName(format!("{prefix}{name}")))
+    }
+
+    /// A full name (`HEAD` or `refs/…`), checking git's rules.
+    pub fn new(full: &str) -> Result<RefName> {
+        let invalid = |reason| Error::InvalidName {
+            name: full.to_owned(),
+            what: "ref",
+            reason,
+        };
+        if full != "HEAD" && !full.starts_with("refs/") {
+            return Err(invalid("must be HEAD or start with refs/"));
+        }
+        check_ref_format(full).map_err(invalid)?;
+        Ok(RefName(full.to_owned()))
+    }
+
+    /// The full name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The name without `refs/heads/`, `refs/tags/` or `refs/`.
+    pub fn shorten(&self) -> &str {
+        ["refs/heads/", "refs/tags/", "refs/"]
+            .iter()
+            .find_map(|p| self.0.strip_prefix(p))
+            .unwrap_or(&self.0)
+    }
+}
+
+impl fmt::Display for RefName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// git's `check-ref-format` rules.
+fn check_ref_format(name: &str) -> Result<(), &'static str> {
+    if name.is_empty() {
+        return Err("empty");
+    }
+    if name == "@" {
+        return Err("'@' alone is not allowed");
+    }
+    if name.ends_with('/') || name.ends_with('.') {
+        return Err("cannot end with '/' or '.'");
+    }
+    if name.contains("..") || name.contains("@{") {
+        return Err("cannot contain '..' or '@{'");
+    }
+    if name
+        .bytes()
+        .any(|b| b < 0x20 || b == 0x7f || b" ~^:?*[\\".contains(&b))
+    {
+        return Err("cannot contain spaces, control characters or any of ~^:?*[\\");
+    }
+    for component in name.split('/') {
+        if component.is_empty() {
+            return Err("cannot contain an empty component");
+        }
+        if component.starts_with('.') {
+            return Err("a component cannot start with '.'");
+        }
+        if component.ends_with(".lock") {
+            return Err("a component cannot end with '.lock'");
+        }
+    }
+    Ok(())
+}
+
+/// Where HEAD points.
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Head {
+    /// At a branch (which may have no commit yet).
+    Branch(RefName),
+    /// At a commit directly.
+    Detached(ObjectId),
+}
+
+/// The value a ref update expects to replace.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Expected {
+    /// Whatever is there.
+    Any,
+    /// The ref must not exist.
+    Absent,
+    /// The ref must hold this id.
+    Value(ObjectId),
+}
+
+impl Expected {
+    /// `Value(id)` for `Some(id)`, `Absent` for `None`.
+    pub fn from_option(id: Option<ObjectId>) -> Expected {
+        id.map_or(Expected::Absent, Expected::Value)
+    }
+}
+
+enum RawRef {
+    Symbolic(RefName),
+    Direct(ObjectId),
+}
+
+/// The refs of one repository (its `.cow` directory).
+#[derive(Debug, Clone)]
+pub struct RefStore {
+    dir: PathBuf,
+}
+
+const MAX_SYMREF_DEPTH: usize = 5;
+
+impl RefStore {
+    /// The refs stored under `dir` (a repository's `.cow`).
+    pub fn at(dir: impl Into<PathBuf>) -> RefStore {
+        RefStore { dir: dir.into() }
+    }
+
+    fn path(&self, name: &RefName) -> PathBuf {
+        self.dir.join(name.as_str())
+    }
+
+    fn read_raw(&self, name: &RefName) -> Result<Option<RawRef>> {
+        let path = self.path(name);
+        let content = match fs::read(&path) {
+            Ok(c) => c,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) =>
+            {
+                return Ok(None);
+            }
+            // A directory where a ref would be (refs/heads/a with refs/heads/a/b) is no ref.
+            Err(e) if path.is_dir() => {
+                drop(e);
+                return Ok(None);
+            }
+            Err(e) => return Err(odb::Error::io("read ref", &path)(e).into()),
+        };
+        let malformed = || Error::Malformed {
+            name: name.to_string(),
+            content: String::from_utf8_lossy(&content[..content.len().min(80)]).into_owned(),
+        };
+        let text = std::str::from_utf8(&content).map_err(|_| malformed())?;
+        let text = text.strip_suffix('\n').unwrap_or(text);
+        if let Some(target) = text.strip_prefix("ref: ") {
+            let target = RefName::new(target.trim()).map_err(|_| malformed())?;
+            return Ok(Some(RawRef::Symbolic(target)));
+        }
+        text.parse()
+            .map(|id| Some(RawRef::Direct(id)))
+            .map_err(|_| malformed())
+    }
+
+    /// Follows symbolic refs from `name` to the ref that holds an id (or would).
+    fn follow(&self, name: &RefName) -> Result<(RefName, Option<ObjectId>)> {
+        let mut current = name.clone();
+        for _ in 0..=MAX_SYMREF_DEPTH {
+            match self.read_raw(&current)? {
+                None => return Ok((current, None)),
+                Some(RawRef::Direct(id)) => return Ok((current, Some(id))),
+                Some(RawRef::Symbolic(next)) => current = next,
+            }
+        }
+        Err(Error::SymrefCycle(name.to_string()))
+    }
+
+    /// The commit a ref points at, following symbolic refs; `None` when it does not exist
+    /// (or is a branch with no commit yet).
+    pub fn find(&self, name: &RefName) -> Result<Option<ObjectId>> {
+        Ok(self.follow(name)?.1)
+    }
+
+    /// Where HEAD points.
+    pub fn head(&self) -> Result<Head> {
+        match self.read_raw(&RefName::head())? {
+            Some(RawRef::Direct(id)) => Ok(Head::Detached(id)),
+            Some(RawRef::Symbolic(target)) => {
+                // Check the chain resolves (no cycle) before reporting the branch.
+                self.follow(&target)?;
+                Ok(Head::Branch(target))
+            }
+            None => Err(Error::Malformed {
+                name: "HEAD".into(),
+                content: "(missing)".into(),
+            }),
+        }
+    }
+
+    /// The commit HEAD points at; `None` on a branch with no commits yet.
+    pub fn head_commit(&self) -> Result<Option<ObjectId>> {
+        self.find(&RefName::head())
+    }
+
+    /// Points HEAD at a branch or a commit.
+    pub fn set_head(&self, head: &Head) -> Result<()> {
+        let content = match head {
+            Head::Branch(name) => format!("ref: {name}\n"),
+            Head::Detached(id) => format!("{id}\n"),
+        };
+        self.write_locked(&RefName::head(), Expected::Any, content.as_bytes())
+    }
+
+    /// Moves the ref HEAD resolves to (the current branch, or HEAD itself when detached)
+    /// to `new`, if it still holds `expected`.
+    pub fn update_head(&self, new: ObjectId, expected: Expected) -> Result<()> {
+        let (target, _) = self.follow(&RefName::head())?;
+        self.update(&target, new, expected)
+    }
+
+    /// Sets a ref to `new` if it holds `expected`: lock file, check, write, sync, rename.
+    pub fn update(&self, name: &RefName, new: ObjectId, expected: Expected) -> Result<()> {
+        self.write_locked(name, expected, format!("{new}\n").as_bytes())
+    }
+
+    /// Deletes a ref if it holds `expected`.
+    pub fn delete(&self, name: &RefName, expected: Expected) -> Result<()> {
+        let lock = self.lock(name)?;
+        self.check_expected(name, expected)?;
+        let path = self.path(name);
+        fs::remove_file(&path).map_err(odb::Error::io("delete ref", &path))?;
+        drop(lock);
+        Ok(())
+    }
+
+    /// All refs whose full name starts with `prefix` (such as `refs/heads/`), sorted.
+    pub fn list(&self, prefix: &str) -> Result<Vec<(RefName, ObjectId)>> {
+        let mut out = Vec::new();
+        let root = self.dir.join("refs");
+        if !root.exists() {
+            return Ok(out);
+        }
+        for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
+            let entry = entry.map_err(|e| {
+                let path = e.path().unwrap_or(&root).to_owned();
+                odb::Error::Io {
+                    action: "read directory",
+                    path,
+                    source: e.into(),
+                }
+            })?;
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let rel = entry
+                .path()
+                .strip_prefix(&self.dir)
+                .expect("walk stays under .cow");
+            let Some(rel) = rel.to_str() else { continue };
+            let Ok(name) = RefName::new(rel) else {
+                continue;
+            };
+            if !name.as_str().starts_with(prefix) {
+                continue;
+            }
+            if let Some(id) = self.find(&name)? {
+                out.push((name, id));
+            }
+        }
+        Ok(out)
+    }
+
+    fn check_expected(&self, name: &RefName, expected: Expected) -> Result<()> {
+        let actual = match self.read_raw(name)? {
+            Some(RawRef::Direct(id)) => Some(id),
+            Some(RawRef::Symbolic(_)) | None => None,
+        };
+        let ok = match expected {
+            Expected::Any => true,
+            Expected::Absent => actual.is_none(),
+            Expected::Value(id) => actual == Some(id),
+        };
+        if ok {
+            return Ok(());
+        }
+        let show = |v: Option<ObjectId>| v.map_or("nothing".to_owned(), |id| id.to_string());
+        Err(Error::Conflict {
+            name: name.to_string(),
+            expected: match expected {
+                Expected::Value(id) => id.to_string(),
+                _ => "nothing".into(),
+            },
+            actual: show(actual),
+        })
+    }
+
+    fn lock(&self, name: &RefName) -> Result<LockFile> {
+        let path = self.path(name);
+        let lock = PathBuf::from(format!("{}.lock", path.display()));
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).map_err(odb::Error::io("create directory", parent))?;
+        }
+        match fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&lock)
+        {
+            Ok(file) => Ok(LockFile {
+                path: lock,
+                file: Some(file),
+            }),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Err(Error::Locked {
+                name: name.to_string(),
+                lock,
+            }),
+            Err(e) => Err(odb::Error::io("create lock file", &lock)(e).into()),
+        }
+    }
+
+    fn write_locked(&self, name: &RefName, expected: Expected, content: &[u8]) -> Result<()> {
+        let mut lock = self.lock(name)?;
+        self.check_expected(name, expected)?;
+        let mut file = lock.file.take().expect("a new lock holds its file");
+        file.write_all(content)
+            .and_then(|()| file.sync_all())
+            .map_err(odb::Error::io("write", &lock.path))?;
+        drop(file);
+        let path = self.path(name);
+        fs::rename(&lock.path, &path).map_err(odb::Error::io("update ref", &path))?;
+        lock.path = PathBuf::new(); // renamed: nothing to clean up
+        sync_dir(path.parent().expect("refs live in a directory"))?;
+        Ok(())
+    }
+}
+
+/// Makes a rename in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| odb::Error::io("sync", dir)(e).into())
+}
+
+/// A lock file that is removed when dropped unless it was renamed into place.
+struct LockFile {
+    path: PathBuf,
+    file: Option<fs::File>,
+}
+
+impl Drop for LockFile {
+    fn drop(&mut self) {
+        if !self.path.as_os_str().is_empty() {
+            let _ = fs::remove_file(&self.path);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::Kind;
+
+    fn store() -> (tempfile::TempDir, RefStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let refs = RefStore::at(dir.path());
+        fs::create_dir_all(dir.path().join("refs/heads")).unwrap();
+        refs.set_head(&Head::Branch(RefName::branch("main").unwrap()))
+            .unwrap();
+        (dir, refs)
+    }
+
+    #[test]
+    fn names_follow_git_rules() {
+        for ok in ["main", "feature/x", "v1.0", "a-b_c"] {
+            assert!(RefName::branch(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "a..b", "a b", "a~1", "a^", "a:b", "x.lock", "/a", "a/", ".a", "a/.b", "a//b", "@",
+            "a@{1", "HEAD", "-x", "a\\b", "a*", "a.",
+        ] {
+            assert!(RefName::branch(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn update_checks_expected_value_and_leaves_no_lock() {
+        let (dir, refs) = store();
+        let main = RefName::branch("main").unwrap();
+        let a = ObjectId::hash(Kind::Blob, b"a");
+        let b = ObjectId::hash(Kind::Blob, b"b");
+        assert_eq!(refs.head_commit().unwrap(), None);
+        refs.update_head(a, Expected::Absent).unwrap();
+        assert_eq!(refs.find(&main).unwrap(), Some(a));
+        let err = refs.update(&main, b, Expected::Absent).unwrap_err();
+        assert!(matches!(err, Error::Conflict { .. }), "{err}");
+        assert_eq!(refs.find(&main).unwrap(), Some(a));
+        refs.update(&main, b, Expected::Value(a)).unwrap();
+        assert_eq!(refs.head_commit().unwrap(), Some(b));
+        assert!(!dir.path().join("refs/heads/main.lock").exists());
+    }
+
+    #[test]
+    fn held_lock_is_reported() {
+        let (dir, refs) = store();
+        fs::write(dir.path().join("refs/heads/main.lock"), "").unwrap();
+        let err = refs
+            .update_head(ObjectId::empty_tree(), Expected::Any)
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("locked by another process"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn symref_cycle_is_an_error() {
+        let (dir, refs) = store();
+        fs::write(
+            dir.path().join("refs/heads/main"),
+            "ref: refs/heads/other\n",
+        )
+        .unwrap();
+        fs::write(
+            dir.path().join("refs/heads/other"),
+            "ref: refs/heads/main\n",
+        )
+        .unwrap();
+        assert!(matches!(refs.head(), Err(Error::SymrefCycle(_))));
+        fs::write(dir.path().join("HEAD"), "ref: HEAD\n").unwrap();
+        assert!(matches!(refs.head_commit(), Err(Error::SymrefCycle(_))));
+    }
+
+    #[test]
+    fn malformed_ref_is_named() {
+        let (dir, refs) = store();
+        fs::write(dir.path().join("refs/heads/main"), "garbage\n").unwrap();
+        let err = refs.head_commit().unwrap_err().to_string();
+        assert!(err.contains("refs/heads/main is malformed"), "{err}");
+    }
+}
