@@ -1,0 +1,209 @@
+//! Taking a snapshot of the working directory as a commit.
+
+use super::{Error, Repository, Result};
+use crate::object::{Commit, ObjectId, Signature, Time};
+use crate::refs::{Expected, Head, RefName};
+use crate::worktree::{self, Progress, SnapshotOptions, Warning};
+
+/// Knobs for [`Repository::commit`].
+#[derive(Default, Clone)]
+pub struct CommitOptions<'a> {
+    /// Commit even when the snapshot equals HEAD's (or is empty on a new branch).
+    pub allow_empty: bool,
+    /// The author; by default from the environment and config ([`Repository::signatures`]).
+    pub author: Option<Signature>,
+    /// The committer; by default likewise.
+    pub committer: Option<Signature>,
+    /// Called after each file is stored, from any thread.
+    pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+}
+
+/// What a commit made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CommitOutcome {
+    /// The new commit.
+    pub id: ObjectId,
+    /// Its root tree.
+    pub tree: ObjectId,
+    /// The commit it follows, if any.
+    pub parent: Option<ObjectId>,
+    /// The branch that moved, or `None` when HEAD is detached.
+    pub branch: Option<RefName>,
+    /// Files and symlinks in the snapshot.
+    pub files: u64,
+    /// Objects new to the store, the commit included.
+    pub new_objects: u64,
+    /// Compressed bytes added to the store.
+    pub bytes_added: u64,
+    /// What the snapshot left out.
+    pub warnings: Vec<Warning>,
+}
+
+/// Cleans a message as `git commit -m` does: trailing spaces and leading and trailing
+/// blank lines removed, runs of blank lines collapsed, and a final newline.
+pub(crate) fn clean_message(message: &str) -> String {
+    let mut out = String::with_capacity(message.len() + 1);
+    let mut blank_run = false;
+    for line in message.lines().map(str::trim_end) {
+        if line.is_empty() {
+            blank_run = !out.is_empty();
+            continue;
+        }
+        if blank_run {
+            out.push('\n');
+            blank_run = false;
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
+impl Repository {
+    /// The author and committer for a new commit: `COW_AUTHOR_NAME`,
+    /// `COW_AUTHOR_EMAIL` and `COW_AUTHOR_DATE` (`<unix seconds> <+hhmm>`), and
+    /// `COW_COMMITTER_*` each falling back to its `COW_AUTHOR_*` counterpart; then the
+    /// config's `user.name` and `user.email`; dates default to now.
+    pub fn signatures(&self) -> Result<(Signature, Signature)> {
+        let config = self.config()?;
+        let now = Time::now();
+        let var = |name: &'static str| match std::env::var(name) {
+            Ok(v) => Ok(Some(v)),
+            Err(std::env::VarError::NotPresent) => Ok(None),
+            Err(std::env::VarError::NotUnicode(_)) => Err(Error::InvalidEnv {
+                name,
+                reason: "not UTF-8".into(),
+            }),
+        };
+        let pick = |own: &'static str, fallback: Option<&'static str>| -> Result<_> {
+            Ok(match var(own)? {
+                Some(v) => Some((own, v)),
+                None => match fallback {
+                    Some(f) => var(f)?.map(|v| (f, v)),
+                    None => None,
+                },
+            })
+        };
+        let make =
+            |role: &'static str, prefix: [&'static str; 3], fallback: Option<[&'static str; 3]>| {
+                let fb = |i: usize| fallback.map(|f| f[i]);
+                let name = match pick(prefix[0], fb(0))? {
+                    Some((var, v)) if v.trim().is_empty() => {
+                        return Err(Error::InvalidEnv {
+                            name: var,
+                            reason: "empty".into(),
+                        });
+                    }
+                    Some((_, v)) => v,
+                    None => config
+                        .get("user.name")
+                        .map(str::to_owned)
+                        .ok_or(Error::MissingIdentity(role))?,
+                };
+                let email = match pick(prefix[1], fb(1))? {
+                    Some((_, v)) => v,
+                    None => config
+                        .get("user.email")
+                        .map(str::to_owned)
+                        .ok_or(Error::MissingIdentity(role))?,
+                };
+                let time = match pick(prefix[2], fb(2))? {
+                    Some((var, v)) => Time::parse(&v).ok_or_else(|| Error::InvalidEnv {
+                        name: var,
+                        reason: format!("'{v}' is not '<unix seconds> <+hhmm>'"),
+                    })?,
+                    None => now,
+                };
+                Ok(Signature::new(name.trim(), email.trim(), time)?)
+            };
+        const AUTHOR: [&str; 3] = ["COW_AUTHOR_NAME", "COW_AUTHOR_EMAIL", "COW_AUTHOR_DATE"];
+        const COMMITTER: [&str; 3] = [
+            "COW_COMMITTER_NAME",
+            "COW_COMMITTER_EMAIL",
+            "COW_COMMITTER_DATE",
+        ];
+        Ok((
+            make("author", AUTHOR, None)?,
+            make("committer", COMMITTER, Some(AUTHOR))?,
+        ))
+    }
+
+    /// Snapshots the whole working directory (honouring `.cowignore`, leaving out
+    /// `.cow`) and records it as a new commit on HEAD.
+    ///
+    /// Only objects not yet in the store are written; they are made durable before the
+    /// branch moves. Refuses with [`Error::NothingToCommit`] when the snapshot equals
+    /// HEAD's, unless `allow_empty`. The message is cleaned as `git commit -m` does.
+    pub fn commit(&self, message: &str, options: &CommitOptions<'_>) -> Result<CommitOutcome> {
+        let message = clean_message(message);
+        if message.is_empty() {
+            return Err(Error::EmptyMessage);
+        }
+        let head = self.refs.head()?;
+        let parent = self.refs.head_commit()?;
+        let (author, committer) = match (&options.author, &options.committer) {
+            (Some(a), Some(c)) => (a.clone(), c.clone()),
+            (a, c) => {
+                let (env_a, env_c) = self.signatures()?;
+                (a.clone().unwrap_or(env_a), c.clone().unwrap_or(env_c))
+            }
+        };
+        let snapshot = worktree::snapshot(
+            &self.odb,
+            &self.work_dir,
+            &SnapshotOptions {
+                progress: options.progress,
+            },
+        )?;
+        if !options.allow_empty {
+            let unchanged = match parent {
+                Some(p) => self.odb.find_commit(&p)?.tree == snapshot.tree,
+                None => snapshot.tree == ObjectId::empty_tree(),
+            };
+            if unchanged {
+                return Err(Error::NothingToCommit);
+            }
+        }
+        let commit = Commit {
+            tree: snapshot.tree,
+            parents: parent.into_iter().collect(),
+            author,
+            committer,
+            extra_headers: Vec::new(),
+            message: message.into_bytes(),
+        };
+        let written = self.odb.write_commit(&commit)?;
+        // Invariant 4: every object the ref will reach is durable before it moves.
+        self.odb.sync()?;
+        self.refs
+            .update_head(written.id, Expected::from_option(parent))?;
+        Ok(CommitOutcome {
+            id: written.id,
+            tree: snapshot.tree,
+            parent,
+            branch: match head {
+                Head::Branch(name) => Some(name),
+                Head::Detached(_) => None,
+            },
+            files: snapshot.files,
+            new_objects: snapshot.new_objects + written.new as u64,
+            bytes_added: snapshot.bytes_added + written.stored_bytes,
+            warnings: snapshot.warnings,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::clean_message;
+
+    #[test]
+    fn messages_are_cleaned_like_git() {
+        assert_eq!(clean_message("x"), "x\n");
+        assert_eq!(
+            clean_message("\n\nsubject  \n\n\n\nbody\n\n"),
+            "subject\n\nbody\n"
+        );
+        assert_eq!(clean_message("  \n \n"), "");
+    }
+}

@@ -1,0 +1,167 @@
+//! Repository settings in `.cow/config`, in git's ini-like syntax.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use super::{Error, Repository, Result};
+
+/// Settings as `section.key = value` pairs, kept in file order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    entries: Vec<(String, String, String)>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            entries: vec![("core".into(), "repositoryformatversion".into(), "0".into())],
+        }
+    }
+}
+
+impl Config {
+    /// Parses a config file's text.
+    pub fn parse(text: &str) -> Result<Config> {
+        let mut entries = Vec::new();
+        let mut section = None;
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
+                continue;
+            }
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
+                section = Some(name.trim().to_ascii_lowercase());
+                continue;
+            }
+            let bad = || Error::Config(format!("line {} is malformed: {line:?}", n + 1));
+            let (key, value) = line.split_once('=').ok_or_else(bad)?;
+            let section = section.clone().ok_or_else(bad)?;
+            entries.push((
+                section,
+                key.trim().to_ascii_lowercase(),
+                value.trim().to_owned(),
+            ));
+        }
+        Ok(Config { entries })
+    }
+
+    /// Reads a config file.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = fs::read_to_string(path).map_err(Error::io("read", path))?;
+        Config::parse(&text)
+    }
+
+    /// Writes the config atomically (temporary file, sync, rename).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        let dir = path.parent().expect("config lives in .cow");
+        let mut temp = tempfile::Builder::new()
+            .prefix(".tmp-config-")
+            .tempfile_in(dir)
+            .map_err(Error::io("create a temporary file in", dir))?;
+        temp.write_all(self.to_string().as_bytes())
+            .and_then(|()| temp.as_file().sync_all())
+            .map_err(Error::io("write", temp.path()))?;
+        temp.persist(path)
+            .map_err(|e| Error::io("write", path)(e.error))?;
+        Ok(())
+    }
+
+    fn split_key(key: &str) -> Result<(String, String)> {
+        let (section, name) = key
+            .rsplit_once('.')
+            .filter(|(s, n)| {
+                let ok = |p: &str| {
+                    !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                };
+                ok(s) && ok(n)
+            })
+            .ok_or_else(|| {
+                Error::Config(format!("'{key}' is not a key of the form section.name"))
+            })?;
+        Ok((section.to_ascii_lowercase(), name.to_ascii_lowercase()))
+    }
+
+    /// The value of `section.key`, if set.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        let (section, name) = Self::split_key(key).ok()?;
+        self.entries
+            .iter()
+            .rev()
+            .find(|(s, k, _)| *s == section && *k == name)
+            .map(|(_, _, v)| v.as_str())
+    }
+
+    /// Sets `section.key` to `value`, replacing an earlier value.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
+        let (section, name) = Self::split_key(key)?;
+        if value.contains(['\n', '\r']) || value.trim() != value {
+            return Err(Error::Config(format!(
+                "value for '{key}' cannot have newlines or surrounding spaces"
+            )));
+        }
+        if let Some(entry) = self
+            .entries
+            .iter_mut()
+            .find(|(s, k, _)| *s == section && *k == name)
+        {
+            entry.2 = value.to_owned();
+        } else {
+            let at = self
+                .entries
+                .iter()
+                .rposition(|(s, _, _)| *s == section)
+                .map_or(self.entries.len(), |i| i + 1);
+            self.entries.insert(at, (section, name, value.to_owned()));
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut current: Option<&str> = None;
+        for (section, key, value) in &self.entries {
+            if current != Some(section) {
+                writeln!(f, "[{section}]")?;
+                current = Some(section);
+            }
+            writeln!(f, "\t{key} = {value}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Repository {
+    /// The repository's settings.
+    pub fn config(&self) -> Result<Config> {
+        Config::load(&self.cow_dir.join("config"))
+    }
+
+    /// Sets one setting, such as `user.name`.
+    pub fn set_config(&self, key: &str, value: &str) -> Result<()> {
+        let mut config = self.config()?;
+        config.set(key, value)?;
+        config.save(&self.cow_dir.join("config"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn set_get_round_trip() {
+        let mut c = Config::default();
+        c.set("user.name", "A U Thor").unwrap();
+        c.set("user.email", "a@x").unwrap();
+        c.set("user.name", "Other").unwrap();
+        let parsed = Config::parse(&c.to_string()).unwrap();
+        assert_eq!(parsed.get("user.name"), Some("Other"));
+        assert_eq!(parsed.get("USER.EMAIL"), Some("a@x"));
+        assert_eq!(parsed.get("core.repositoryformatversion"), Some("0"));
+        assert!(c.set("nodot", "x").is_err());
+        assert!(c.set("user.name", "a\nb").is_err());
+        assert!(Config::parse("key = outside a section").is_err());
+    }
+}

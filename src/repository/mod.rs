@@ -1,0 +1,224 @@
+//! The library facade: one [`Repository`] type whose methods are split by topic.
+
+mod commit;
+mod config;
+mod log;
+mod read;
+
+pub use commit::{CommitOptions, CommitOutcome};
+pub use config::Config;
+pub use log::Log;
+pub use read::PathContent;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use crate::object::BuildError;
+use crate::odb::{self, Odb};
+use crate::refs::{self, Head, RefName, RefStore};
+use crate::worktree;
+
+/// The name of the repository directory inside a working directory.
+pub const COW_DIR: &str = ".cow";
+
+/// An error from a repository operation.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// No repository at or above the directory.
+    #[error("not a cow repository (or any parent up to /): '{}'", .0.display())]
+    NotARepository(PathBuf),
+    /// `init` found a repository already there.
+    #[error("'{}' is already a cow repository", .0.display())]
+    AlreadyExists(PathBuf),
+    /// The snapshot equals HEAD's.
+    #[error(
+        "nothing to commit, working directory matches HEAD (use --allow-empty to commit anyway)"
+    )]
+    NothingToCommit,
+    /// The commit message is empty once cleaned.
+    #[error("empty commit message")]
+    EmptyMessage,
+    /// No author or committer identity is configured.
+    #[error(
+        "no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL, or run \
+         `cow config user.name NAME` and `cow config user.email EMAIL`"
+    )]
+    MissingIdentity(&'static str),
+    /// An environment variable holds an invalid value.
+    #[error("{name} is invalid: {reason}")]
+    InvalidEnv {
+        /// The variable.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A config key or value is invalid.
+    #[error("config: {0}")]
+    Config(String),
+    /// The object store failed.
+    #[error(transparent)]
+    Odb(#[from] odb::Error),
+    /// Refs or revisions failed.
+    #[error(transparent)]
+    Refs(#[from] refs::Error),
+    /// The working directory failed.
+    #[error(transparent)]
+    Worktree(#[from] worktree::Error),
+    /// An object could not be built.
+    #[error(transparent)]
+    Build(#[from] BuildError),
+    /// A filesystem operation failed.
+    #[error("could not {action} '{}'", path.display())]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl Error {
+    fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// Result type of repository operations.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// A cow repository: a working directory and the `.cow` store inside it.
+#[derive(Debug)]
+pub struct Repository {
+    work_dir: PathBuf,
+    cow_dir: PathBuf,
+    odb: Odb,
+    refs: RefStore,
+}
+
+impl Repository {
+    /// Creates a repository in `dir` (made if missing), with HEAD on an unborn branch
+    /// `main`. Refuses if `dir` already holds one. The store is built in a temporary
+    /// directory and renamed into place, so a failed init leaves nothing behind.
+    pub fn init(dir: impl AsRef<Path>) -> Result<Repository> {
+        let dir = dir.as_ref();
+        fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        let work_dir = fs::canonicalize(dir).map_err(Error::io("resolve", dir))?;
+        let cow_dir = work_dir.join(COW_DIR);
+        if fs::symlink_metadata(&cow_dir).is_ok() {
+            return Err(Error::AlreadyExists(work_dir));
+        }
+        let temp = tempfile::Builder::new()
+            .prefix(".cow-init-")
+            .tempdir_in(&work_dir)
+            .map_err(Error::io("create a directory in", &work_dir))?;
+        for sub in ["objects", "refs/heads", "refs/tags"] {
+            let path = temp.path().join(sub);
+            fs::create_dir_all(&path).map_err(Error::io("create directory", &path))?;
+        }
+        let staged = RefStore::at(temp.path());
+        staged.set_head(&Head::Branch(RefName::branch("main")?))?;
+        Config::default().save(&temp.path().join("config"))?;
+        let staged_path = temp.keep();
+        if let Err(e) = fs::rename(&staged_path, &cow_dir) {
+            let _ = fs::remove_dir_all(&staged_path);
+            return Err(if cow_dir.exists() {
+                Error::AlreadyExists(work_dir)
+            } else {
+                Error::io("create", &cow_dir)(e)
+            });
+        }
+        refs::sync_dir(&work_dir)?;
+        Repository::open(&work_dir)
+    }
+
+    /// Opens the repository whose working directory is `dir`.
+    pub fn open(dir: impl AsRef<Path>) -> Result<Repository> {
+        let dir = dir.as_ref();
+        let work_dir = fs::canonicalize(dir).map_err(Error::io("open", dir))?;
+        let cow_dir = work_dir.join(COW_DIR);
+        if !cow_dir.join("HEAD").is_file() || !cow_dir.join("objects").is_dir() {
+            return Err(Error::NotARepository(work_dir));
+        }
+        Ok(Repository {
+            odb: Odb::at(cow_dir.join("objects")),
+            refs: RefStore::at(&cow_dir),
+            work_dir,
+            cow_dir,
+        })
+    }
+
+    /// Finds the repository at `start` or in the nearest directory above it.
+    pub fn discover(start: impl AsRef<Path>) -> Result<Repository> {
+        let start = start.as_ref();
+        let start = fs::canonicalize(start).map_err(Error::io("open", start))?;
+        for dir in start.ancestors() {
+            if dir.join(COW_DIR).join("HEAD").is_file() {
+                return Repository::open(dir);
+            }
+        }
+        Err(Error::NotARepository(start))
+    }
+
+    /// The working directory (absolute).
+    pub fn work_dir(&self) -> &Path {
+        &self.work_dir
+    }
+
+    /// The `.cow` directory.
+    pub fn cow_dir(&self) -> &Path {
+        &self.cow_dir
+    }
+
+    /// The object database.
+    pub fn odb(&self) -> &Odb {
+        &self.odb
+    }
+
+    /// The refs.
+    pub fn refs(&self) -> &RefStore {
+        &self.refs
+    }
+
+    /// Where HEAD points.
+    pub fn head(&self) -> Result<Head> {
+        Ok(self.refs.head()?)
+    }
+
+    /// The commit HEAD points at, or `None` before the first commit.
+    pub fn head_commit(&self) -> Result<Option<crate::ObjectId>> {
+        Ok(self.refs.head_commit()?)
+    }
+
+    /// Resolves a revision (see [`refs::resolve`] for the syntax) to an object id.
+    #[doc(alias = "rev-parse")]
+    pub fn resolve(&self, spec: impl AsRef<[u8]>) -> Result<crate::ObjectId> {
+        Ok(refs::resolve(&self.odb, &self.refs, spec)?.id)
+    }
+
+    /// Resolves a revision, with the entry mode when it names a path (`REV:path`).
+    pub fn resolve_full(&self, spec: impl AsRef<[u8]>) -> Result<refs::Resolved> {
+        Ok(refs::resolve(&self.odb, &self.refs, spec)?)
+    }
+
+    /// Resolves a revision that must name a commit.
+    pub fn resolve_commit(&self, spec: impl AsRef<[u8]>) -> Result<crate::ObjectId> {
+        let id = self.resolve(spec)?;
+        let (kind, _) = self.odb.read_header(&id)?;
+        if kind != crate::Kind::Commit {
+            return Err(odb::Error::ObjectKind {
+                id,
+                expected: crate::Kind::Commit,
+                actual: kind,
+            }
+            .into());
+        }
+        Ok(id)
+    }
+}

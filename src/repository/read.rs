@@ -1,0 +1,61 @@
+//! Reading what a snapshot holds at a path.
+
+use super::{Repository, Result};
+use crate::object::{EntryMode, Kind, ObjectId, Tree};
+use crate::odb;
+
+/// The content at a path of a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PathContent {
+    /// A file or symlink: its mode and bytes (for a symlink, the target).
+    Blob {
+        /// File, executable or symlink.
+        mode: EntryMode,
+        /// The blob's id.
+        id: ObjectId,
+        /// The content.
+        data: Vec<u8>,
+    },
+    /// A directory.
+    Tree {
+        /// The tree's id.
+        id: ObjectId,
+        /// Its entries.
+        tree: Tree,
+    },
+}
+
+impl Repository {
+    /// Reads the file or directory at `path` (`/`-separated, from the root; empty for
+    /// the root) in the snapshot named by revision `rev`.
+    pub fn read_path(&self, rev: &str, path: impl AsRef<[u8]>) -> Result<PathContent> {
+        let mut spec = rev.as_bytes().to_vec();
+        spec.push(b':');
+        spec.extend_from_slice(path.as_ref());
+        let resolved = self.resolve_full(&spec)?;
+        let mode = resolved.mode.expect("a ':' revision has a mode");
+        let id = resolved.id;
+        Ok(match mode {
+            EntryMode::Tree => PathContent::Tree {
+                id,
+                tree: self.odb.find_tree(&id)?,
+            },
+            mode => {
+                let (kind, _) = self.odb.read_header(&id)?;
+                if kind != Kind::Blob {
+                    return Err(odb::Error::ObjectKind {
+                        id,
+                        expected: Kind::Blob,
+                        actual: kind,
+                    }
+                    .into());
+                }
+                PathContent::Blob {
+                    mode,
+                    id,
+                    data: self.odb.find_blob(&id)?,
+                }
+            }
+        })
+    }
+}

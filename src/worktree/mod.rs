@@ -1,0 +1,59 @@
+//! The working directory: scanning it with ignore rules and building snapshots of it.
+
+mod path;
+mod snapshot;
+
+pub use path::{quote_path, to_fs_path};
+pub use snapshot::{Progress, Snapshot, SnapshotOptions, Warning, snapshot};
+
+use std::io;
+use std::path::PathBuf;
+
+use crate::odb;
+
+/// The file that holds ignore rules, in any directory, with gitignore syntax.
+pub const IGNORE_FILE: &str = ".cowignore";
+
+/// An error from the working directory.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A filesystem operation failed.
+    #[error("could not {action} '{}'", path.display())]
+    Io {
+        /// What was being done, as a verb.
+        action: &'static str,
+        /// On which path.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// A file kept changing while it was read.
+    #[error("'{}' changed while it was being read; try again", path.display())]
+    FileChanged {
+        /// The file.
+        path: PathBuf,
+    },
+    /// The object store failed.
+    #[error(transparent)]
+    Odb(#[from] odb::Error),
+    /// A tree could not be built.
+    #[error(transparent)]
+    Build(#[from] crate::object::BuildError),
+}
+
+impl Error {
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}
+
+/// Result type of the working directory.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
