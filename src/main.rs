@@ -1,3 +1,7 @@
-fn main() {
-    println!("Hello, world!");
+//! The `cow` command line: parse, dispatch, print the error, exit.
+
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    cli::main()
 }

@@ -42,7 +42,7 @@ pub enum Error {
         actual: Kind,
     },
     /// The object's content does not parse as its kind.
-    #[error("object {id} is malformed: {source}")]
+    #[error("object {id} is malformed")]
     Decode {
         /// The object.
         id: ObjectId,

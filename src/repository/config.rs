@@ -92,6 +92,13 @@ impl Config {
             .map(|(_, _, v)| v.as_str())
     }
 
+    /// Every setting as (`section.key`, value), in file order.
+    pub fn iter(&self) -> impl Iterator<Item = (String, &str)> {
+        self.entries
+            .iter()
+            .map(|(s, k, v)| (format!("{s}.{k}"), v.as_str()))
+    }
+
     /// Sets `section.key` to `value`, replacing an earlier value.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let (section, name) = Self::split_key(key)?;

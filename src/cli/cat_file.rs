@@ -1,0 +1,62 @@
+//! `cow cat-file`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+
+use cow::{Kind, Repository};
+
+use super::Quiet;
+use super::format::write_tree_line;
+
+/// Show an object's content, kind or size
+#[derive(clap::Args)]
+#[command(group(clap::ArgGroup::new("what").required(true).args(["p", "t", "s", "e"])))]
+pub struct Args {
+    /// Print the content (trees as ls-tree lines)
+    #[arg(short)]
+    p: bool,
+    /// Print the kind: blob, tree or commit
+    #[arg(short)]
+    t: bool,
+    /// Print the size in bytes
+    #[arg(short)]
+    s: bool,
+    /// Exit with 0 if the object exists and is valid, 1 otherwise, printing nothing
+    #[arg(short)]
+    e: bool,
+    /// An id or any revision
+    object: OsString,
+}
+
+pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.e {
+        return match repo.resolve(args.object.as_bytes()) {
+            Ok(id) if repo.odb().read(&id).is_ok() => Ok(()),
+            _ => Err(Quiet(1).into()),
+        };
+    }
+    let id = repo.resolve(args.object.as_bytes())?;
+    if args.t || args.s {
+        let (kind, size) = repo.odb().read_header(&id)?;
+        if args.t {
+            writeln!(out, "{kind}")?;
+        } else {
+            writeln!(out, "{size}")?;
+        }
+        return Ok(());
+    }
+    let (kind, _) = repo.odb().read_header(&id)?;
+    match kind {
+        Kind::Tree => {
+            for entry in repo.odb().find_tree(&id)?.entries() {
+                write_tree_line(out, entry.mode, &entry.id, &entry.name, false, false)?;
+            }
+        }
+        Kind::Blob => {
+            repo.odb().stream_blob(&id, out)?;
+        }
+        Kind::Commit | Kind::Tag => out.write_all(&repo.odb().read(&id)?.data)?,
+    }
+    Ok(())
+}

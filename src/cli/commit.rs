@@ -1,0 +1,77 @@
+//! `cow commit`.
+
+use std::io::{IsTerminal, Write};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use cow::Repository;
+use cow::repository::CommitOptions;
+use cow::worktree::Progress;
+use indicatif::{ProgressBar, ProgressStyle};
+
+/// Snapshot the whole working directory as a new commit
+#[derive(clap::Args)]
+pub struct Args {
+    /// The commit message; several are joined as paragraphs
+    #[arg(short, long = "message", value_name = "MSG", required = true)]
+    message: Vec<String>,
+    /// Commit even if nothing changed since HEAD
+    #[arg(long)]
+    allow_empty: bool,
+}
+
+/// Shows a progress bar on stderr once a snapshot has taken longer than this.
+const PROGRESS_AFTER: Duration = Duration::from_millis(300);
+
+pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let bar: OnceLock<ProgressBar> = OnceLock::new();
+    let show_progress = std::io::stderr().is_terminal();
+    let progress = |p: Progress| {
+        if !show_progress || started.elapsed() < PROGRESS_AFTER {
+            return;
+        }
+        let bar = bar.get_or_init(|| {
+            let bar = ProgressBar::new(p.files_total);
+            bar.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} snapshot {pos}/{len} files, {msg} [{elapsed}]",
+                )
+                .expect("template is valid"),
+            );
+            bar
+        });
+        bar.set_position(p.files_done);
+        bar.set_message(indicatif::HumanBytes(p.bytes_done).to_string());
+    };
+    let options = CommitOptions {
+        allow_empty: args.allow_empty,
+        progress: Some(&progress),
+        ..CommitOptions::default()
+    };
+    let outcome = repo.commit(&args.message.join("\n\n"), &options);
+    if let Some(bar) = bar.get() {
+        bar.finish_and_clear();
+    }
+    let outcome = outcome?;
+    for warning in &outcome.warnings {
+        eprintln!("cow: warning: {warning}");
+    }
+    let commit = repo.odb().find_commit(&outcome.id)?;
+    let place = match &outcome.branch {
+        Some(name) => name.shorten().to_owned(),
+        None => "detached HEAD".to_owned(),
+    };
+    let root = if outcome.parent.is_none() {
+        " (root-commit)"
+    } else {
+        ""
+    };
+    writeln!(out, "[{place}{root} {}] {}", outcome.id, commit.summary())?;
+    writeln!(
+        out,
+        " {} files, {} new objects, {} bytes added to the store",
+        outcome.files, outcome.new_objects, outcome.bytes_added
+    )?;
+    Ok(())
+}

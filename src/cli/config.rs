@@ -1,0 +1,42 @@
+//! `cow config`.
+
+use std::io::Write;
+
+use cow::Repository;
+
+use super::Quiet;
+
+/// Get or set a repository setting, such as user.name and user.email
+#[derive(clap::Args)]
+pub struct Args {
+    /// List every setting
+    #[arg(short, long, conflicts_with_all = ["key", "value"])]
+    list: bool,
+    /// The setting, as section.name
+    #[arg(required_unless_present = "list")]
+    key: Option<String>,
+    /// The new value; without it, print the current one (exit 1 if unset)
+    value: Option<String>,
+}
+
+pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let config = repo.config()?;
+    if args.list {
+        for (key, value) in config.iter() {
+            writeln!(out, "{key}={value}")?;
+        }
+        return Ok(());
+    }
+    let key = args
+        .key
+        .as_deref()
+        .expect("clap requires a key without --list");
+    match &args.value {
+        Some(value) => repo.set_config(key, value)?,
+        None => match config.get(key) {
+            Some(value) => writeln!(out, "{value}")?,
+            None => return Err(Quiet(1).into()),
+        },
+    }
+    Ok(())
+}

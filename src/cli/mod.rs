@@ -1,0 +1,125 @@
+//! Command-line front end: one module per command; the library does the work and
+//! these modules only format its results.
+
+mod cat_file;
+mod commit;
+mod config;
+mod format;
+mod init;
+mod log;
+mod ls_tree;
+mod rev_parse;
+mod show;
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cow::Repository;
+
+/// A content-addressed snapshotting version store: every version of a directory, kept
+/// forever, at the cost of only what changed.
+#[derive(Parser)]
+#[command(name = "cow", version, propagate_version = true)]
+struct Cli {
+    /// Run as if cow was started in DIR
+    #[arg(short = 'C', value_name = "DIR", global = true)]
+    dir: Vec<PathBuf>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    Init(init::Args),
+    Commit(commit::Args),
+    Log(log::Args),
+    Show(show::Args),
+    LsTree(ls_tree::Args),
+    RevParse(rev_parse::Args),
+    CatFile(cat_file::Args),
+    Config(config::Args),
+}
+
+/// Exit status for a command that ran but reports failure without an error message
+/// (such as `config KEY` for an unset key).
+pub(crate) struct Quiet(pub u8);
+
+impl std::fmt::Debug for Quiet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+impl std::fmt::Display for Quiet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+impl std::error::Error for Quiet {}
+
+/// Runs the command line and maps the outcome to an exit status: 0 success, 1 error or
+/// refusal, 2 usage error (from clap).
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
+    let stdout = io::stdout();
+    let mut out: Box<dyn Write> = if stdout.is_terminal() {
+        Box::new(io::LineWriter::new(stdout.lock()))
+    } else {
+        Box::new(io::BufWriter::new(stdout.lock()))
+    };
+    let result = run(cli, &mut out).and_then(|()| Ok(out.flush()?));
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            if let Some(Quiet(code)) = err.downcast_ref::<Quiet>() {
+                return ExitCode::from(*code);
+            }
+            let broken_pipe = err.chain().any(|e| {
+                e.downcast_ref::<io::Error>()
+                    .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+            });
+            if broken_pipe {
+                return ExitCode::SUCCESS;
+            }
+            let _ = out.flush();
+            drop(out);
+            let _ = writeln!(io::stderr(), "cow: error: {}", one_line(&err));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The error and its causes joined on one line, each cause once.
+fn one_line(err: &anyhow::Error) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for cause in err.chain() {
+        let text = cause.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+    }
+    parts.join(": ").replace('\n', " ")
+}
+
+fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut cwd = std::env::current_dir()?;
+    for dir in &cli.dir {
+        cwd = cwd.join(dir);
+    }
+    let discover = || Repository::discover(&cwd);
+    match &cli.command {
+        Command::Init(args) => init::run(&cwd, args, out),
+        Command::Commit(args) => commit::run(&discover()?, args, out),
+        Command::Log(args) => log::run(&discover()?, args, out),
+        Command::Show(args) => show::run(&discover()?, args, out),
+        Command::LsTree(args) => ls_tree::run(&discover()?, args, out),
+        Command::RevParse(args) => rev_parse::run(&discover()?, args, out),
+        Command::CatFile(args) => cat_file::run(&discover()?, args, out),
+        Command::Config(args) => config::run(&discover()?, args, out),
+    }
+}
