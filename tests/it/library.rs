@@ -1,0 +1,311 @@
+//! The library API: structural sharing, round trips, in-memory snapshots, revisions.
+
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use cow::object::{Commit, Entry, EntryMode, Signature, Time, Tree};
+use cow::refs::{Expected, RefName};
+use cow::repository::{CommitOptions, PathContent};
+use cow::{Kind, ObjectId, Repository};
+
+use crate::util::*;
+
+fn options() -> CommitOptions<'static> {
+    let sig = Signature::new(NAME, EMAIL, Time::parse(DATE).unwrap()).unwrap();
+    CommitOptions {
+        author: Some(sig.clone()),
+        committer: Some(sig),
+        ..CommitOptions::default()
+    }
+}
+
+#[test]
+fn one_change_deep_down_writes_one_blob_and_the_trees_on_its_path() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    for a in 0..10 {
+        for b in 0..10 {
+            for c in 0..10 {
+                write(
+                    &w.join(format!("d{a}/e{b}/f{c}/file.txt")),
+                    format!("{a}{b}{c}\n"),
+                );
+            }
+        }
+    }
+    let repo = Repository::init(&w)?;
+    let first = repo.commit("1000 files", &options())?;
+    assert_eq!(first.files, 1000);
+    // 1000 blobs + 1000/10 + 10 + 1 trees... f-level trees hold one file each, so
+    // 1000 f-trees, 100 e-trees, 10 d-trees, 1 root, and the commit.
+    assert_eq!(first.new_objects, 1000 + 1000 + 100 + 10 + 1 + 1);
+    let before = count_objects(&w);
+    assert_eq!(before as u64, first.new_objects);
+
+    write(&w.join("d3/e4/f5/file.txt"), "changed\n");
+    let second = repo.commit("one edit", &options())?;
+    // One blob, the trees d3/e4/f5, d3/e4, d3 and the root, and the commit.
+    assert_eq!(second.new_objects, 1 + 4 + 1);
+    assert_eq!(count_objects(&w), before + 6);
+
+    // The unchanged sibling subtrees are the very same objects.
+    for path in ["d0", "d3/e0", "d3/e4/f4"] {
+        assert_eq!(
+            repo.resolve(format!("HEAD:{path}"))?,
+            repo.resolve(format!("HEAD~1:{path}"))?
+        );
+    }
+    assert_ne!(repo.resolve("HEAD:d3")?, repo.resolve("HEAD~1:d3")?);
+    Ok(())
+}
+
+/// Compares every file under `dir` with what the snapshot `rev` holds: bytes, modes,
+/// symlink targets, and directories (empty ones included).
+fn assert_snapshot_equals_dir(repo: &Repository, rev: &str, dir: &Path) -> Result {
+    for entry in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".cow")
+    {
+        let entry = entry?;
+        let rel = entry.path().strip_prefix(dir)?.as_os_str().as_bytes();
+        let content = repo.read_path(rev, rel)?;
+        let ft = entry.file_type();
+        match content {
+            PathContent::Tree { .. } => assert!(ft.is_dir(), "{rel:?}"),
+            PathContent::Blob { mode, data, .. } if ft.is_symlink() => {
+                assert_eq!(mode, EntryMode::Link, "{rel:?}");
+                assert_eq!(data, fs::read_link(entry.path())?.as_os_str().as_bytes());
+            }
+            PathContent::Blob { mode, data, .. } => {
+                let exec = entry.metadata()?.permissions().mode() & 0o100 != 0;
+                let want = if exec {
+                    EntryMode::BlobExecutable
+                } else {
+                    EntryMode::Blob
+                };
+                assert_eq!(mode, want, "{rel:?}");
+                assert_eq!(data, fs::read(entry.path())?, "{rel:?}");
+            }
+        }
+    }
+    // And nothing more: the snapshot lists exactly the files on disk.
+    let mut count = 0;
+    count_entries(repo, &repo.resolve(format!("{rev}:"))?, &mut count)?;
+    let on_disk = walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".cow")
+        .count();
+    assert_eq!(count, on_disk);
+    Ok(())
+}
+
+fn count_entries(repo: &Repository, tree: &ObjectId, count: &mut usize) -> Result {
+    for e in repo.odb().find_tree(tree)?.entries() {
+        *count += 1;
+        if e.mode == EntryMode::Tree {
+            count_entries(repo, &e.id, count)?;
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn every_file_reads_back_byte_for_byte_at_every_revision() -> Result {
+    for seed in [7u64, 8, 9] {
+        let env = Env::new();
+        let w = env.work();
+        let repo = Repository::init(&w)?;
+        let mut rng = Rng::new(seed);
+        generate_tree(&mut rng, &w, 3);
+        repo.commit("one", &options())?;
+        let saved = env.tmp.path().join("saved-one");
+        copy_tree(&w, &saved);
+        generate_tree(&mut rng, &w.join("more"), 2);
+        write(&w.join("a"), rng.bytes(999));
+        repo.commit("two", &options())?;
+        assert_snapshot_equals_dir(&repo, "HEAD", &w)?;
+        assert_snapshot_equals_dir(&repo, "HEAD~1", &saved)?;
+    }
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = fs::remove_dir_all(to.join(".cow"));
+}
+
+#[test]
+fn snapshots_built_in_memory_without_a_working_directory() -> Result {
+    let env = Env::new();
+    let repo = Repository::init(env.work())?;
+    let odb = repo.odb();
+    let readme = odb.write_blob(b"hello\n")?.id;
+    let sub = odb.write_tree(&Tree::from_entries(vec![Entry {
+        mode: EntryMode::BlobExecutable,
+        name: b"run".to_vec(),
+        id: readme,
+    }])?)?;
+    let root = Tree::from_entries(vec![
+        Entry {
+            mode: EntryMode::Tree,
+            name: b"bin".to_vec(),
+            id: sub.id,
+        },
+        Entry {
+            mode: EntryMode::Blob,
+            name: b"README".to_vec(),
+            id: readme,
+        },
+    ])?;
+    let root_id = odb.write_tree(&root)?.id;
+    let sig = Signature::new(NAME, EMAIL, Time::parse(DATE).unwrap())?;
+    let commit = Commit {
+        tree: root_id,
+        parents: vec![],
+        author: sig.clone(),
+        committer: sig,
+        extra_headers: vec![],
+        message: b"built in memory\n".to_vec(),
+    };
+    let id = odb.write_commit(&commit)?.id;
+    repo.refs().update_head(id, Expected::Absent)?;
+
+    assert_eq!(repo.resolve("HEAD")?, id);
+    assert_eq!(repo.resolve("main")?, id);
+    assert_eq!(repo.resolve("HEAD:bin/run")?, readme);
+    match repo.read_path("HEAD", "bin/run")? {
+        PathContent::Blob { mode, data, .. } => {
+            assert_eq!(mode, EntryMode::BlobExecutable);
+            assert_eq!(data, b"hello\n");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(odb.find_commit(&id)?, commit);
+    // Nothing was written into the working directory.
+    assert_eq!(list_files(&env.work()), Vec::<std::path::PathBuf>::new());
+    Ok(())
+}
+
+/// Writes blobs until two ids share their first four hex digits; returns that prefix.
+fn make_ambiguous_prefix(repo: &Repository) -> Result<String> {
+    let mut seen = std::collections::HashMap::new();
+    for i in 0u32.. {
+        let id = repo.odb().write_blob(format!("blob {i}\n").as_bytes())?.id;
+        let prefix = id.to_hex_prefix(4);
+        if seen.insert(prefix.clone(), id).is_some() {
+            return Ok(prefix);
+        }
+    }
+    unreachable!()
+}
+
+#[test]
+fn revision_syntax() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    let repo = Repository::init(&w)?;
+    let mut ids = Vec::new();
+    for i in 0..4 {
+        write(&w.join("n"), format!("{i}\n"));
+        ids.push(repo.commit(&format!("c{i}"), &options())?.id);
+    }
+    assert_eq!(repo.resolve("HEAD")?, ids[3]);
+    assert_eq!(repo.resolve("@")?, ids[3]);
+    assert_eq!(repo.resolve("HEAD~0")?, ids[3]);
+    assert_eq!(repo.resolve("HEAD~3")?, ids[0]);
+    assert_eq!(repo.resolve("HEAD^")?, ids[2]);
+    assert_eq!(repo.resolve("HEAD^^~1")?, ids[0]);
+    assert_eq!(repo.resolve("main~2")?, ids[1]);
+    assert_eq!(repo.resolve("refs/heads/main")?, ids[3]);
+    assert_eq!(repo.resolve(ids[1].to_string())?, ids[1]);
+    assert_eq!(repo.resolve(&ids[1].to_string()[..10])?, ids[1]);
+    assert_eq!(repo.resolve(ids[1].to_string().to_uppercase())?, ids[1]);
+    let tree = repo.odb().find_commit(&ids[2])?.tree;
+    assert_eq!(repo.resolve("HEAD~1:")?, tree);
+    assert_eq!(
+        repo.resolve(format!("{}:n", ids[0]))?,
+        ObjectId::hash(Kind::Blob, b"0\n")
+    );
+
+    repo.refs()
+        .update(&RefName::tag("v1")?, ids[1], Expected::Absent)?;
+    repo.refs()
+        .update(&RefName::branch("side")?, ids[0], Expected::Absent)?;
+    assert_eq!(repo.resolve("v1")?, ids[1]);
+    assert_eq!(repo.resolve("v1~1")?, ids[0]);
+    assert_eq!(repo.resolve("side")?, ids[0]);
+
+    let err = |spec: &str| repo.resolve(spec).unwrap_err().to_string();
+    assert_eq!(err("nope"), "unknown revision 'nope'");
+    assert!(
+        err("HEAD~4").contains("history is shorter"),
+        "{}",
+        err("HEAD~4")
+    );
+    assert!(err("HEAD^2").contains("history is shorter"));
+    assert!(err("HEAD:missing").contains("path 'missing' does not exist"));
+    assert!(err("HEAD:n/deeper").contains("does not exist"));
+    assert_eq!(err("abc"), "unknown revision 'abc'"); // too short to be a prefix
+    let prefix = make_ambiguous_prefix(&repo)?;
+    assert!(err(&prefix).contains("is ambiguous"), "{}", err(&prefix));
+    Ok(())
+}
+
+#[test]
+fn big_files_are_streamed_in_bounded_memory() -> Result {
+    let env = Env::new();
+    env.init();
+    let big = env.work().join("big");
+    let size: u64 = 2 << 30;
+    let file = fs::File::create(&big)?;
+    file.set_len(size)?; // sparse: 2 GiB of zeros, no disk used
+    drop(file);
+    write(&env.work().join("small"), "x");
+    env.cow_ok(["commit", "-m", "big"]);
+    assert_eq!(
+        env.cow_ok(["cat-file", "-s", "HEAD:big"]).trim(),
+        size.to_string()
+    );
+    // Read it back through a pipe and count, never holding it.
+    let mut child = env
+        .cow_cmd(&env.work())
+        .args(["show", "HEAD:big"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()?;
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = vec![0u8; 1 << 20];
+    let (mut total, mut nonzero) = (0u64, false);
+    loop {
+        let n = std::io::Read::read(&mut stdout, &mut buf)?;
+        if n == 0 {
+            break;
+        }
+        nonzero |= buf[..n].iter().any(|&b| b != 0);
+        total += n as u64;
+    }
+    assert!(child.wait()?.success());
+    assert_eq!(total, size);
+    assert!(!nonzero);
+    // The largest resident set of any child so far, in KiB.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    assert_eq!(
+        unsafe { libc::getrusage(libc::RUSAGE_CHILDREN, &mut usage) },
+        0
+    );
+    assert!(
+        usage.ru_maxrss < 256 * 1024,
+        "peak RSS {} KiB",
+        usage.ru_maxrss
+    );
+    Ok(())
+}
