@@ -2,5 +2,6 @@
 
 mod util;
 
+mod errors;
 mod library;
 mod oracle;
