@@ -25,7 +25,7 @@ use cow::Repository;
 struct Cli {
     /// Run as if cow was started in DIR
     #[arg(short = 'C', value_name = "DIR", global = true)]
-    dir: Vec<PathBuf>,
+    chdir: Vec<PathBuf>,
 
     #[command(subcommand)]
     command: Command,
@@ -108,7 +108,7 @@ fn one_line(err: &anyhow::Error) -> String {
 
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut cwd = std::env::current_dir()?;
-    for dir in &cli.dir {
+    for dir in &cli.chdir {
         cwd = cwd.join(dir);
     }
     let discover = || Repository::discover(&cwd);

@@ -10,7 +10,7 @@ use cow::Repository;
 #[derive(clap::Args)]
 pub struct Args {
     /// Print the shortest unique abbreviation of at least N digits (default 7)
-    #[arg(long, value_name = "N", num_args = 0..=1, default_missing_value = "7")]
+    #[arg(long, value_name = "N", num_args = 0..=1, require_equals = true, default_missing_value = "7")]
     short: Option<usize>,
     /// Revisions: ids, prefixes, branches, tags, HEAD, REV~N, REV^N, REV:PATH
     #[arg(required = true)]

@@ -2,6 +2,7 @@
 
 mod util;
 
+mod cli;
 mod errors;
 mod library;
 mod oracle;
