@@ -408,7 +408,8 @@ mod tests {
 
     #[test]
     fn decode_refuses_hostile_trees() {
-        let cases: &[(&[(&str, &[u8])], &str)] = &[
+        type Case<'a> = (&'a [(&'a str, &'a [u8])], &'a str);
+        let cases: &[Case] = &[
             (&[("100644", b"..")], "not allowed"),
             (&[("100644", b".COW")], "reserved"),
             (&[("100644", b"")], "empty"),

@@ -262,8 +262,8 @@ impl Rng {
         (0..len).map(|_| self.next_u64() as u8).collect()
     }
 
-    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[self.below(items.len() as u64) as usize]
+    pub fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+        items[self.below(items.len() as u64) as usize]
     }
 }
 
@@ -293,20 +293,20 @@ pub fn generate_tree(rng: &mut Rng, dir: &Path, depth: u32) -> usize {
     let mut made = 0;
     let entries = 1 + rng.below(6);
     for _ in 0..entries {
-        let name = OsStr::from_bytes(*rng.pick(TRICKY_NAMES));
+        let name = OsStr::from_bytes(rng.pick(TRICKY_NAMES));
         let path = dir.join(name);
         if fs::symlink_metadata(&path).is_ok() {
             continue;
         }
         match rng.below(10) {
             0..=4 => {
-                let len = *rng.pick(&[0usize, 1, 17, 300, 5000]);
+                let len = rng.pick(&[0usize, 1, 17, 300, 5000]);
                 fs::write(&path, rng.bytes(len)).unwrap();
                 set_exec(&path, rng.chance(25));
                 made += 1;
             }
             5 => {
-                let target = OsStr::from_bytes(*rng.pick(TRICKY_NAMES));
+                let target = OsStr::from_bytes(rng.pick(TRICKY_NAMES));
                 std::os::unix::fs::symlink(target, &path).unwrap();
                 made += 1;
             }
