@@ -26,33 +26,47 @@ impl Odb {
     fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
         tempfile::Builder::new()
             .prefix(TEMP_PREFIX)
+            // Objects are immutable: read-only from creation (the open handle can write).
+            .permissions(fs::Permissions::from_mode(0o444))
             .tempfile_in(&self.dir)
             .map_err(Error::io("create a temporary file in", &self.dir))
     }
 
-    /// Moves a finished temporary file into place as object `id`, unless the object is
-    /// there already (then the temporary file is dropped).
-    fn persist(&self, temp: tempfile::NamedTempFile, id: ObjectId) -> Result<Written> {
+    /// Moves a finished temporary file of `stored_bytes` into place as object `id`.
+    /// When `check_exists`, an object already there wins and the temporary file is
+    /// dropped (callers that checked before compressing pass `false`).
+    fn persist(
+        &self,
+        temp: tempfile::NamedTempFile,
+        id: ObjectId,
+        stored_bytes: u64,
+        check_exists: bool,
+    ) -> Result<Written> {
         let path = self.loose_path(&id);
-        if path.exists() {
+        if check_exists && path.exists() {
             return Ok(Written {
                 id,
                 new: false,
                 stored_bytes: 0,
             });
         }
-        let stored_bytes = temp
-            .as_file()
-            .metadata()
-            .map_err(Error::io("stat", temp.path()))?
-            .len();
-        temp.as_file()
-            .set_permissions(fs::Permissions::from_mode(0o444))
-            .map_err(Error::io("set permissions of", temp.path()))?;
-        let parent = path.parent().expect("loose paths have a fan-out directory");
-        fs::create_dir_all(parent).map_err(Error::io("create directory", parent))?;
-        temp.persist(&path)
-            .map_err(|e| Error::io("write object", &path)(e.error))?;
+        // Rename first and make the fan-out directory only when it is missing: one
+        // system call in the common case instead of a mkdir that fails.
+        let temp = match temp.persist(&path) {
+            Ok(_) => None,
+            Err(e) if e.error.kind() == io::ErrorKind::NotFound => Some(e.file),
+            Err(e) => return Err(Error::io("write object", &path)(e.error)),
+        };
+        if let Some(temp) = temp {
+            let parent = path.parent().expect("loose paths have a fan-out directory");
+            match fs::create_dir(parent) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(Error::io("create directory", parent)(e)),
+            }
+            temp.persist(&path)
+                .map_err(|e| Error::io("write object", &path)(e.error))?;
+        }
         Ok(Written {
             id,
             new: true,
@@ -61,19 +75,21 @@ impl Odb {
     }
 
     pub(super) fn write_loose_buf(&self, id: ObjectId, kind: Kind, data: &[u8]) -> Result<Written> {
-        let temp = self.temp_file()?;
-        let path = temp.path().to_owned();
-        let mut enc = zstd::stream::Encoder::new(temp, self.level)
-            .map_err(Error::io("start compressing", &path))?;
-        enc.set_pledged_src_size(Some(
-            header(kind, data.len() as u64).len() as u64 + data.len() as u64,
-        ))
-        .map_err(Error::io("start compressing", &path))?;
-        enc.write_all(&header(kind, data.len() as u64))
-            .and_then(|()| enc.write_all(data))
-            .map_err(Error::io("write", &path))?;
-        let temp = enc.finish().map_err(Error::io("write", &path))?;
-        self.persist(temp, id)
+        let hdr = header(kind, data.len() as u64);
+        let mut compressed = Vec::with_capacity(data.len() / 2 + 64);
+        let enc = zstd::stream::Encoder::new(&mut compressed, self.level)
+            .and_then(|mut enc| {
+                enc.set_pledged_src_size(Some((hdr.len() + data.len()) as u64))?;
+                enc.write_all(&hdr)?;
+                enc.write_all(data)?;
+                Ok(enc)
+            })
+            .map_err(Error::io("compress", &self.dir))?;
+        enc.finish().map_err(Error::io("compress", &self.dir))?;
+        let mut temp = self.temp_file()?;
+        temp.write_all(&compressed)
+            .map_err(Error::io("write", &self.dir))?;
+        self.persist(temp, id, compressed.len() as u64, false)
     }
 
     pub(super) fn write_loose_stream(
@@ -85,7 +101,11 @@ impl Odb {
         let temp = self.temp_file()?;
         let path = temp.path().to_owned();
         let hdr = header(kind, size);
-        let mut enc = zstd::stream::Encoder::new(temp, self.level)
+        let counted = CountingWriter {
+            inner: temp,
+            count: 0,
+        };
+        let mut enc = zstd::stream::Encoder::new(counted, self.level)
             .map_err(Error::io("start compressing", &path))?;
         enc.write_all(&hdr).map_err(Error::io("write", &path))?;
         let mut hasher = Hasher::new(kind, size);
@@ -121,8 +141,9 @@ impl Odb {
                 actual: total,
             });
         }
-        let temp = enc.finish().map_err(Error::io("write", &path))?;
-        self.persist(temp, hasher.finalize())
+        let counted = enc.finish().map_err(Error::io("write", &path))?;
+        let stored_bytes = counted.count;
+        self.persist(counted.inner, hasher.finalize(), stored_bytes, true)
     }
 
     /// Opens a loose object and parses its header; returns the decoder positioned at the
@@ -244,6 +265,24 @@ impl Odb {
             }
         }
         Ok(())
+    }
+}
+
+/// Counts the bytes written through it.
+struct CountingWriter<W> {
+    inner: W,
+    count: u64,
+}
+
+impl<W: Write> Write for CountingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
