@@ -32,13 +32,13 @@ pub struct Args {
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     if args.e {
         return match repo.resolve(args.object.as_bytes()) {
-            Ok(id) if repo.odb().read(&id).is_ok() => Ok(()),
+            Ok(id) if repo.odb().verify(&id).is_ok() => Ok(()),
             _ => Err(Quiet(1).into()),
         };
     }
     let id = repo.resolve(args.object.as_bytes())?;
     if args.t || args.s {
-        let (kind, size) = repo.odb().read_header(&id)?;
+        let (kind, size) = repo.odb().verify(&id)?;
         if args.t {
             writeln!(out, "{kind}")?;
         } else {

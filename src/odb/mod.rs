@@ -235,6 +235,15 @@ impl Odb {
             .ok_or(Error::NotFound { id: *id })
     }
 
+    /// Reads an object through, checking its hash and size without holding it in
+    /// memory; returns its kind and size. Use it where a header alone would be trusted.
+    pub fn verify(&self, id: &ObjectId) -> Result<(Kind, u64)> {
+        let kind = self.read_header(id)?.0;
+        let size = self.stream_loose(id, kind, &mut io::sink())?;
+        self.reads.fetch_add(1, Ordering::Relaxed);
+        Ok((kind, size))
+    }
+
     /// Reads an object that must be of `kind`.
     pub fn read_kind(&self, id: &ObjectId, kind: Kind) -> Result<Vec<u8>> {
         let obj = self.read(id)?;

@@ -296,3 +296,34 @@ fn broken_pipe_ends_quietly() {
         assert!(out.stderr.is_empty(), "{cmd}: {}", describe(&out));
     }
 }
+
+#[test]
+fn special_files_and_nested_dot_cow_are_skipped_with_a_warning() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("kept.txt"), "kept\n");
+    write(&w.join("vendor/.cow/HEAD"), "another repository's store\n");
+    write(&w.join("vendor/.COW"), "reserved in any case\n");
+    let status = std::process::Command::new("mkfifo")
+        .arg(w.join("pipe"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    env.init();
+    let out = env.cow(["commit", "-m", "with a fifo"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("cow: warning: skipped 'pipe'"), "{stderr}");
+    assert!(
+        stderr.contains("cow: warning: skipped 'vendor/.cow'"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cow: warning: skipped 'vendor/.COW'"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.cow_ok(["ls-tree", "-r", "--name-only", "HEAD"]),
+        "kept.txt\n"
+    );
+}

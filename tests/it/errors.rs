@@ -111,6 +111,8 @@ fn corrupted_objects_are_named_never_returned() {
     let out = env.cow(["show", "HEAD:file.txt"]);
     assert_error(&out, &format!("object {id} is corrupt: content hashes to"));
     assert_error(&env.cow(["cat-file", "-p", &id]), &id);
+    assert_error(&env.cow(["cat-file", "-s", &id]), &id);
+    assert_eq!(env.cow(["cat-file", "-e", &id]).status.code(), Some(1));
 
     // A truncated frame.
     let good = zstd::encode_all(&b"blob 9\0precious\n"[..], 3).unwrap();

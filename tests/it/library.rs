@@ -309,3 +309,20 @@ fn big_files_are_streamed_in_bounded_memory() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn committing_on_a_detached_head_moves_head_not_the_branch() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    let repo = Repository::init(&w)?;
+    write(&w.join("f"), "1");
+    let first = repo.commit("one", &options())?.id;
+    repo.refs().set_head(&cow::refs::Head::Detached(first))?;
+    write(&w.join("f"), "2");
+    let outcome = repo.commit("two", &options())?;
+    assert_eq!(outcome.branch, None);
+    assert_eq!(outcome.parent, Some(first));
+    assert_eq!(repo.resolve("HEAD")?, outcome.id);
+    assert_eq!(repo.resolve("main")?, first);
+    Ok(())
+}
