@@ -87,6 +87,7 @@
 //! (the [`Repository`] facade the command line is built on).
 #![deny(missing_docs)]
 
+pub mod diff;
 pub mod object;
 pub mod odb;
 pub mod refs;

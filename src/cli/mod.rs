@@ -1,7 +1,9 @@
 //! Command-line front end: one module per command; the library does the work and
 //! these modules only format its results.
 
+mod branch;
 mod cat_file;
+mod checkout;
 mod commit;
 mod config;
 mod format;
@@ -10,6 +12,7 @@ mod log;
 mod ls_tree;
 mod rev_parse;
 mod show;
+mod status;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -35,11 +38,16 @@ struct Cli {
 enum Command {
     Init(init::Args),
     Commit(commit::Args),
+    Status(status::Args),
     Log(log::Args),
     Show(show::Args),
     LsTree(ls_tree::Args),
     RevParse(rev_parse::Args),
     CatFile(cat_file::Args),
+    Checkout(checkout::Args),
+    Restore(checkout::RestoreArgs),
+    Branch(branch::Args),
+    Tag(branch::TagArgs),
     Config(config::Args),
 }
 
@@ -115,6 +123,11 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cli.command {
         Command::Init(args) => init::run(&cwd, args, out),
         Command::Commit(args) => commit::run(&discover()?, args, out),
+        Command::Status(args) => status::run(&discover()?, args, out),
+        Command::Checkout(args) => checkout::run(&discover()?, args, out),
+        Command::Restore(args) => checkout::restore(&discover()?, &cwd, args, out),
+        Command::Branch(args) => branch::run(&discover()?, args, out),
+        Command::Tag(args) => branch::tag(&discover()?, args, out),
         Command::Log(args) => log::run(&discover()?, args, out),
         Command::Show(args) => show::run(&discover()?, args, out),
         Command::LsTree(args) => ls_tree::run(&discover()?, args, out),

@@ -3,7 +3,7 @@
 use super::{Error, Repository, Result};
 use crate::object::{Commit, ObjectId, Signature, Time};
 use crate::refs::{Expected, Head, RefName};
-use crate::worktree::{self, Progress, SnapshotOptions, Warning};
+use crate::worktree::{self, Progress, ScanOptions, Warning};
 
 /// Knobs for [`Repository::commit`].
 #[derive(Default, Clone)]
@@ -31,6 +31,9 @@ pub struct CommitOutcome {
     pub branch: Option<RefName>,
     /// Files and symlinks in the snapshot.
     pub files: u64,
+    /// Files and symlinks whose content was read (the others were unchanged according
+    /// to the stat cache).
+    pub hashed: u64,
     /// Objects new to the store, the commit included.
     pub new_objects: u64,
     /// Compressed bytes added to the store.
@@ -60,6 +63,33 @@ pub(crate) fn clean_message(message: &str) -> String {
 }
 
 impl Repository {
+    /// Scans the working directory through the stat cache, storing new objects when
+    /// `store` (a commit) or only computing ids (status, checkout).
+    pub(crate) fn scan(
+        &self,
+        store: bool,
+        progress: Option<&(dyn Fn(Progress) + Sync)>,
+    ) -> Result<worktree::Scan> {
+        let clock = worktree::settle_clock(&self.cow_dir);
+        let index = worktree::Index::load(&self.cow_dir.join("index"));
+        Ok(worktree::scan(
+            &self.odb,
+            &self.work_dir,
+            &ScanOptions {
+                store,
+                index: index.as_ref(),
+                clock,
+                progress,
+            },
+        )?)
+    }
+
+    /// Saves a fresh stat cache. The cache only saves work, so failing to write it is
+    /// not an error: the next command rebuilds it.
+    pub(crate) fn save_index(&self, index: &worktree::Index) {
+        let _ = index.save(&self.cow_dir);
+    }
+
     /// The author and committer for a new commit: `COW_AUTHOR_NAME`,
     /// `COW_AUTHOR_EMAIL` and `COW_AUTHOR_DATE` (`<unix seconds> <+hhmm>`), and
     /// `COW_COMMITTER_*` each falling back to its `COW_AUTHOR_*` counterpart; then the
@@ -148,19 +178,14 @@ impl Repository {
                 (a.clone().unwrap_or(env_a), c.clone().unwrap_or(env_c))
             }
         };
-        let snapshot = worktree::snapshot(
-            &self.odb,
-            &self.work_dir,
-            &SnapshotOptions {
-                progress: options.progress,
-            },
-        )?;
+        let snapshot = self.scan(true, options.progress)?;
         if !options.allow_empty {
             let unchanged = match parent {
                 Some(p) => self.odb.find_commit(&p)?.tree == snapshot.tree,
                 None => snapshot.tree == ObjectId::empty_tree(),
             };
             if unchanged {
+                self.save_index(&snapshot.index);
                 return Err(Error::NothingToCommit);
             }
         }
@@ -177,6 +202,7 @@ impl Repository {
         self.odb.sync()?;
         self.refs
             .update_head(written.id, Expected::from_option(parent))?;
+        self.save_index(&snapshot.index);
         Ok(CommitOutcome {
             id: written.id,
             tree: snapshot.tree,
@@ -186,6 +212,7 @@ impl Repository {
                 Head::Detached(_) => None,
             },
             files: snapshot.files,
+            hashed: snapshot.hashed,
             new_objects: snapshot.new_objects + written.new as u64,
             bytes_added: snapshot.bytes_added + written.stored_bytes,
             warnings: snapshot.warnings,

@@ -1,14 +1,20 @@
 //! The library facade: one [`Repository`] type whose methods are split by topic.
 
+mod branch;
+mod checkout;
 mod commit;
 mod config;
 mod log;
 mod read;
+mod status;
 
+pub use branch::RefInfo;
+pub use checkout::{CheckoutOptions, CheckoutOutcome};
 pub use commit::{CommitOptions, CommitOutcome};
 pub use config::Config;
 pub use log::Log;
 pub use read::PathContent;
+pub use status::{Status, StatusOptions};
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -55,6 +61,28 @@ pub enum Error {
     /// A config key or value is invalid.
     #[error("config: {0}")]
     Config(String),
+    /// A checkout or restore would lose changes that are in no snapshot.
+    #[error(
+        "checkout would overwrite or delete changes that are in no snapshot: {}; \
+         commit or move them, or use --force to discard them",
+        conflict_list(.0)
+    )]
+    CheckoutConflicts(Vec<worktree::Conflict>),
+    /// A branch of that name exists.
+    #[error("a branch named '{0}' already exists")]
+    BranchExists(String),
+    /// A tag of that name exists.
+    #[error("a tag named '{0}' already exists")]
+    TagExists(String),
+    /// No such branch or tag.
+    #[error("{0} not found")]
+    NoSuchRef(String),
+    /// The branch HEAD is on cannot be deleted.
+    #[error("cannot delete branch '{0}': HEAD is on it (check out another branch first)")]
+    DeleteCurrentBranch(String),
+    /// The branch has commits HEAD does not contain.
+    #[error("branch '{0}' has commits that HEAD does not contain; use -D to delete it anyway")]
+    NotMerged(String),
     /// The object store failed.
     #[error(transparent)]
     Odb(#[from] odb::Error),
@@ -77,6 +105,19 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+}
+
+fn conflict_list(conflicts: &[worktree::Conflict]) -> String {
+    const SHOWN: usize = 20;
+    let mut list: Vec<String> = conflicts
+        .iter()
+        .take(SHOWN)
+        .map(|c| c.to_string())
+        .collect();
+    if conflicts.len() > SHOWN {
+        list.push(format!("and {} more", conflicts.len() - SHOWN));
+    }
+    list.join(", ")
 }
 
 impl Error {

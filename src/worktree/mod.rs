@@ -1,10 +1,14 @@
 //! The working directory: scanning it with ignore rules and building snapshots of it.
 
+mod checkout;
+mod index;
 mod path;
-mod snapshot;
+mod scan;
 
+pub use checkout::{Applied, Conflict, ConflictKind, Op, Plan, PlanOptions, apply, plan};
+pub use index::{Index, IndexEntry, StatData, Timestamp, settle_clock};
 pub use path::{quote_path, to_fs_path};
-pub use snapshot::{Progress, Snapshot, SnapshotOptions, Warning, snapshot};
+pub use scan::{Progress, Scan, ScanOptions, Warning, scan};
 
 use std::io;
 use std::path::PathBuf;
@@ -32,6 +36,12 @@ pub enum Error {
     FileChanged {
         /// The file.
         path: PathBuf,
+    },
+    /// A path would leave the working directory or go through a symlink.
+    #[error("refusing to write '{path}': it is not a plain path inside the working directory")]
+    UnsafePath {
+        /// The path.
+        path: String,
     },
     /// The object store failed.
     #[error(transparent)]

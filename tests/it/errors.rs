@@ -5,11 +5,13 @@ use std::path::Path;
 
 use crate::util::*;
 
-/// Everything under `.cow`, as (path, bytes), to show nothing changed.
-fn store_state(work: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+/// Everything under `.cow` but the stat cache (which any command may refresh), as
+/// (path, bytes), to show nothing changed.
+pub fn store_state(work: &Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
     let mut out: Vec<_> = walkdir::WalkDir::new(work.join(".cow"))
         .sort_by_file_name()
         .into_iter()
+        .filter_entry(|e| e.file_name() != "index")
         .map(|e| e.unwrap())
         .map(|e| {
             let data = if e.file_type().is_file() {

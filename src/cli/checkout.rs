@@ -1,0 +1,155 @@
+//! `cow checkout` and `cow restore`.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+use cow::Repository;
+use cow::refs::Head;
+use cow::repository::{CheckoutOptions, CheckoutOutcome};
+use cow::worktree::{Op, quote_path};
+
+/// Move the working directory and HEAD to another snapshot
+#[derive(clap::Args)]
+pub struct Args {
+    /// Create branch NAME at REV (default HEAD) and switch to it
+    #[arg(short = 'b', value_name = "NAME")]
+    new_branch: Option<String>,
+    /// Discard local changes and replace untracked or ignored files in the way
+    #[arg(short, long)]
+    force: bool,
+    /// Print what would change and change nothing
+    #[arg(short = 'n', long)]
+    dry_run: bool,
+    /// A branch (attaches HEAD) or any other revision (detaches HEAD)
+    #[arg(required_unless_present = "new_branch")]
+    rev: Option<String>,
+}
+
+pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let options = CheckoutOptions {
+        force: args.force,
+        dry_run: args.dry_run,
+    };
+    let outcome = match &args.new_branch {
+        Some(name) => repo.checkout_new_branch(name, args.rev.as_deref(), &options)?,
+        None => repo.checkout(args.rev.as_deref().expect("clap requires REV"), &options)?,
+    };
+    if args.dry_run {
+        return print_plan(&outcome, out);
+    }
+    let summary = summary(&outcome);
+    match &outcome.head {
+        Head::Branch(name) => writeln!(out, "Switched to branch '{}' ({summary})", name.shorten())?,
+        Head::Detached(id) => {
+            let subject = repo.odb().find_commit(id)?.summary();
+            writeln!(
+                out,
+                "HEAD is now at {} {subject} ({summary})",
+                id.to_hex_prefix(12)
+            )?
+        }
+    }
+    Ok(())
+}
+
+fn summary(outcome: &CheckoutOutcome) -> String {
+    let a = &outcome.applied;
+    format!(
+        "{} written, {} removed, {} directories created, {} modes changed",
+        a.written, a.removed, a.created_dirs, a.modes_changed
+    )
+}
+
+/// Lists a dry run's operations, one per line.
+fn print_plan(outcome: &CheckoutOutcome, out: &mut dyn Write) -> anyhow::Result<()> {
+    for op in &outcome.plan.ops {
+        let verb = match op {
+            Op::Remove { .. } | Op::Purge { .. } => "remove",
+            Op::RemoveDir { .. } => "remove directory",
+            Op::MkDir { .. } => "create directory",
+            Op::Write { .. } => "write",
+            Op::SetMode { .. } => "change mode",
+        };
+        writeln!(out, "would {verb} {}", quote_path(op.path()))?;
+    }
+    Ok(())
+}
+
+/// Bring paths back from a snapshot without moving HEAD
+#[derive(clap::Args)]
+pub struct RestoreArgs {
+    /// The snapshot to restore from
+    #[arg(short, long, value_name = "REV", default_value = "HEAD")]
+    source: String,
+    /// Print what would change and change nothing
+    #[arg(short = 'n', long)]
+    dry_run: bool,
+    /// Files or directories, relative to the current directory
+    #[arg(required = true)]
+    paths: Vec<OsString>,
+}
+
+pub fn restore(
+    repo: &Repository,
+    cwd: &Path,
+    args: &RestoreArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let mut paths = Vec::new();
+    for arg in &args.paths {
+        paths.push(repo_path(repo.work_dir(), cwd, Path::new(arg))?);
+    }
+    if paths.iter().any(Vec::is_empty) {
+        paths.clear(); // the root: everything
+    }
+    let outcome = repo.restore(
+        &args.source,
+        &paths,
+        &CheckoutOptions {
+            force: true,
+            dry_run: args.dry_run,
+        },
+    )?;
+    if args.dry_run {
+        return print_plan(&outcome, out);
+    }
+    writeln!(
+        out,
+        "Restored from {} ({})",
+        outcome.target.to_hex_prefix(12),
+        summary(&outcome)
+    )?;
+    Ok(())
+}
+
+/// A path given on the command line, as a `/`-separated path from the repository root
+/// (empty for the root itself). The path need not exist.
+pub fn repo_path(work_dir: &Path, cwd: &Path, arg: &Path) -> anyhow::Result<Vec<u8>> {
+    use std::os::unix::ffi::OsStrExt;
+    let lexical = |base: &Path| {
+        let mut abs = PathBuf::new();
+        for component in base.join(arg).components() {
+            match component {
+                Component::ParentDir => {
+                    abs.pop();
+                }
+                Component::CurDir => {}
+                other => abs.push(other),
+            }
+        }
+        abs
+    };
+    // The current directory may be reached through a symlink: try its real path too.
+    let real_cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
+    let (plain, real) = (lexical(cwd), lexical(&real_cwd));
+    let rel = plain
+        .strip_prefix(work_dir)
+        .or_else(|_| real.strip_prefix(work_dir))
+        .map_err(|_| anyhow::anyhow!("'{}' is outside the repository", arg.display()))?;
+    let bytes = rel.as_os_str().as_bytes().to_vec();
+    if bytes.eq_ignore_ascii_case(b".cow") || bytes.to_ascii_lowercase().starts_with(b".cow/") {
+        anyhow::bail!("'{}' is inside the repository's store", arg.display());
+    }
+    Ok(bytes)
+}

@@ -1,0 +1,108 @@
+//! `cow status`.
+
+use std::io::Write;
+
+use cow::Repository;
+use cow::diff::{Change, ChangeKind};
+use cow::refs::Head;
+use cow::repository::StatusOptions;
+use cow::worktree::quote_path;
+
+/// Show what changed in the working directory since the last snapshot
+#[derive(clap::Args)]
+pub struct Args {
+    /// One `XY path` line per change, stable for scripts (git's porcelain v1)
+    #[arg(long)]
+    porcelain: bool,
+    /// The same short format
+    #[arg(short, long)]
+    short: bool,
+    /// With --porcelain or --short: end lines with NUL and do not quote paths
+    #[arg(short)]
+    z: bool,
+    /// `all` lists every file of a new directory, `normal` the directory alone
+    #[arg(short = 'u', long = "untracked-files", value_name = "MODE", default_value = "normal",
+          num_args = 0..=1, require_equals = true, default_missing_value = "all",
+          value_parser = ["normal", "all"])]
+    untracked: String,
+}
+
+fn code(change: &Change) -> &'static str {
+    match change.kind() {
+        ChangeKind::Added => "??",
+        ChangeKind::Deleted => " D",
+        ChangeKind::Modified => " M",
+        ChangeKind::TypeChanged => " T",
+    }
+}
+
+/// The path as shown: directories end in `/`.
+fn shown_path(change: &Change) -> Vec<u8> {
+    let mut path = change.path.clone();
+    if change.is_tree() {
+        path.push(b'/');
+    }
+    path
+}
+
+pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let status = repo.status(&StatusOptions {
+        all_untracked: args.untracked == "all",
+    })?;
+    // Tracked changes first, then new paths, each in path order (as git lists them).
+    let (new, tracked): (Vec<&Change>, Vec<&Change>) = status
+        .changes
+        .iter()
+        .partition(|c| c.kind() == ChangeKind::Added);
+    if args.porcelain || args.short {
+        for change in tracked.iter().chain(&new) {
+            let path = shown_path(change);
+            if args.z {
+                write!(out, "{} ", code(change))?;
+                out.write_all(&path)?;
+                out.write_all(b"\0")?;
+            } else {
+                writeln!(out, "{} {}", code(change), quote_path(&path))?;
+            }
+        }
+        return Ok(());
+    }
+    match &status.head {
+        Head::Branch(name) => writeln!(out, "On branch {}", name.shorten())?,
+        Head::Detached(id) => writeln!(out, "HEAD detached at {}", id.to_hex_prefix(12))?,
+    }
+    if status.head_commit.is_none() {
+        writeln!(out, "\nNo commits yet")?;
+    }
+    if !tracked.is_empty() {
+        writeln!(out, "\nChanges not yet in a snapshot:")?;
+        writeln!(
+            out,
+            "  (use \"cow commit -m <message>\" to snapshot them, \"cow restore <path>\" to discard them)"
+        )?;
+        for change in &tracked {
+            let label = match change.kind() {
+                ChangeKind::Deleted => "deleted:    ",
+                ChangeKind::TypeChanged => "typechange: ",
+                _ => "modified:   ",
+            };
+            writeln!(out, "\t{label}{}", quote_path(&shown_path(change)))?;
+        }
+    }
+    if !new.is_empty() {
+        writeln!(out, "\nUntracked files:")?;
+        writeln!(
+            out,
+            "  (use \"cow commit -m <message>\" to include them in a snapshot)"
+        )?;
+        for change in &new {
+            writeln!(out, "\t{}", quote_path(&shown_path(change)))?;
+        }
+    }
+    if status.is_clean() {
+        writeln!(out, "nothing to commit, working tree clean")?;
+    } else {
+        writeln!(out)?;
+    }
+    Ok(())
+}

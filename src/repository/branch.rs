@@ -1,0 +1,114 @@
+//! Branches and tags.
+
+use std::collections::HashSet;
+
+use super::{Error, Repository, Result};
+use crate::object::ObjectId;
+use crate::refs::{Expected, Head, RefName};
+
+/// A branch or tag and the commit it points at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RefInfo {
+    /// The short name (`main`, `v1.0`).
+    pub name: String,
+    /// The commit.
+    pub id: ObjectId,
+    /// Whether HEAD is attached to it (branches only).
+    pub current: bool,
+}
+
+impl Repository {
+    /// Every branch, sorted by name, the one HEAD is on marked current.
+    pub fn branches(&self) -> Result<Vec<RefInfo>> {
+        let head = self.refs.head()?;
+        Ok(self
+            .refs
+            .list("refs/heads/")?
+            .into_iter()
+            .map(|(name, id)| RefInfo {
+                current: head == Head::Branch(name.clone()),
+                name: name.shorten().to_owned(),
+                id,
+            })
+            .collect())
+    }
+
+    /// Creates branch `name` at revision `start` (default HEAD); refuses if it exists.
+    pub fn create_branch(&self, name: &str, start: Option<&str>) -> Result<ObjectId> {
+        let branch = RefName::branch(name)?;
+        let id = self.resolve_commit(start.unwrap_or("HEAD"))?;
+        if self.refs.find(&branch)?.is_some() {
+            return Err(Error::BranchExists(name.to_owned()));
+        }
+        self.refs.update(&branch, id, Expected::Absent)?;
+        Ok(id)
+    }
+
+    /// Deletes branch `name`. Refuses the branch HEAD is on, and (unless `force`) a
+    /// branch whose commit HEAD does not contain. Returns the commit it pointed at.
+    pub fn delete_branch(&self, name: &str, force: bool) -> Result<ObjectId> {
+        let branch = RefName::branch(name)?;
+        let id = self
+            .refs
+            .find(&branch)?
+            .ok_or_else(|| Error::NoSuchRef(format!("branch '{name}'")))?;
+        if self.refs.head()? == Head::Branch(branch.clone()) {
+            return Err(Error::DeleteCurrentBranch(name.to_owned()));
+        }
+        if !force && !self.is_ancestor_of_head(id)? {
+            return Err(Error::NotMerged(name.to_owned()));
+        }
+        self.refs.delete(&branch, Expected::Value(id))?;
+        Ok(id)
+    }
+
+    fn is_ancestor_of_head(&self, id: ObjectId) -> Result<bool> {
+        let mut todo: Vec<ObjectId> = self.refs.head_commit()?.into_iter().collect();
+        let mut seen = HashSet::new();
+        while let Some(c) = todo.pop() {
+            if c == id {
+                return Ok(true);
+            }
+            if seen.insert(c) {
+                todo.extend(self.odb.find_commit(&c)?.parents);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Every tag, sorted by name.
+    pub fn tags(&self) -> Result<Vec<RefInfo>> {
+        Ok(self
+            .refs
+            .list("refs/tags/")?
+            .into_iter()
+            .map(|(name, id)| RefInfo {
+                name: name.shorten().to_owned(),
+                id,
+                current: false,
+            })
+            .collect())
+    }
+
+    /// Creates tag `name` at revision `target` (default HEAD); refuses if it exists.
+    pub fn create_tag(&self, name: &str, target: Option<&str>) -> Result<ObjectId> {
+        let tag = RefName::tag(name)?;
+        let id = self.resolve_commit(target.unwrap_or("HEAD"))?;
+        if self.refs.find(&tag)?.is_some() {
+            return Err(Error::TagExists(name.to_owned()));
+        }
+        self.refs.update(&tag, id, Expected::Absent)?;
+        Ok(id)
+    }
+
+    /// Deletes tag `name`; returns the commit it pointed at.
+    pub fn delete_tag(&self, name: &str) -> Result<ObjectId> {
+        let tag = RefName::tag(name)?;
+        let id = self
+            .refs
+            .find(&tag)?
+            .ok_or_else(|| Error::NoSuchRef(format!("tag '{name}'")))?;
+        self.refs.delete(&tag, Expected::Value(id))?;
+        Ok(id)
+    }
+}

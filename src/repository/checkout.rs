@@ -1,0 +1,203 @@
+//! Moving the working directory between snapshots, and restoring paths.
+
+use super::{Error, Repository, Result};
+use crate::object::ObjectId;
+use crate::refs::{Expected, Head, RefName};
+use crate::worktree::{self, Applied, Plan, PlanOptions};
+
+/// Knobs for [`Repository::checkout`] and [`Repository::restore`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CheckoutOptions {
+    /// Discard local changes and replace untracked or ignored files in the way, making
+    /// every path either snapshot tracks equal to the target (like `git checkout -f`).
+    pub force: bool,
+    /// Work out and return the plan without changing anything.
+    pub dry_run: bool,
+}
+
+/// What a checkout or restore did (or, in a dry run, would do).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CheckoutOutcome {
+    /// The commit checked out (or restored from).
+    pub target: ObjectId,
+    /// Where HEAD points afterwards.
+    pub head: Head,
+    /// The operations, in order.
+    pub plan: Plan,
+    /// What was done (all zero in a dry run).
+    pub applied: Applied,
+}
+
+impl Repository {
+    /// Moves the working directory and HEAD to revision `rev`: a branch name attaches
+    /// HEAD to it, anything else (id, prefix, tag, `HEAD~2`) detaches HEAD.
+    ///
+    /// Only paths that differ between the current snapshot and the target are touched;
+    /// subtrees with equal ids are skipped. Refuses with [`Error::CheckoutConflicts`],
+    /// changing nothing, when a file whose content is in no snapshot would be
+    /// overwritten or deleted, unless `force`.
+    #[doc(alias = "switch")]
+    pub fn checkout(&self, rev: &str, options: &CheckoutOptions) -> Result<CheckoutOutcome> {
+        let branch = match RefName::branch(rev).ok().or_else(|| RefName::new(rev).ok()) {
+            Some(name) if name.as_str().starts_with("refs/heads/") => {
+                self.refs.find(&name)?.map(|id| (name, id))
+            }
+            _ => None,
+        };
+        let (target, head) = match branch {
+            Some((name, id)) => (id, Head::Branch(name)),
+            None => {
+                let id = self.resolve_commit(rev)?;
+                (id, Head::Detached(id))
+            }
+        };
+        self.switch(target, head, None, options)
+    }
+
+    /// Creates branch `name` at `start` (default HEAD) and checks it out. On a
+    /// repository with no commits and no `start`, only points HEAD at the new branch.
+    /// A refused checkout creates no branch.
+    pub fn checkout_new_branch(
+        &self,
+        name: &str,
+        start: Option<&str>,
+        options: &CheckoutOptions,
+    ) -> Result<CheckoutOutcome> {
+        let branch = RefName::branch(name)?;
+        if self.refs.find(&branch)?.is_some() {
+            return Err(Error::BranchExists(name.to_owned()));
+        }
+        let target = match start {
+            Some(rev) => self.resolve_commit(rev)?,
+            None => match self.refs.head_commit()? {
+                Some(id) => id,
+                None => {
+                    if !options.dry_run {
+                        self.refs.set_head(&Head::Branch(branch.clone()))?;
+                    }
+                    return Ok(CheckoutOutcome {
+                        target: ObjectId::empty_tree(),
+                        head: Head::Branch(branch),
+                        plan: Plan::default(),
+                        applied: Applied::default(),
+                    });
+                }
+            },
+        };
+        self.switch(target, Head::Branch(branch.clone()), Some(branch), options)
+    }
+
+    fn switch(
+        &self,
+        target: ObjectId,
+        head: Head,
+        create: Option<RefName>,
+        options: &CheckoutOptions,
+    ) -> Result<CheckoutOutcome> {
+        let current = match self.refs.head_commit()? {
+            Some(id) => Some(self.odb.find_commit(&id)?.tree),
+            None => None,
+        };
+        let target_tree = self.odb.find_commit(&target)?.tree;
+        let plan_options = PlanOptions {
+            force: options.force,
+            paths: &[],
+        };
+        let (plan, applied) =
+            self.plan_and_apply(current, target_tree, &plan_options, options, || {
+                if let Some(name) = &create {
+                    self.refs.update(name, target, Expected::Absent)?;
+                }
+                Ok(())
+            })?;
+        if !options.dry_run {
+            self.refs.set_head(&head)?;
+        }
+        Ok(CheckoutOutcome {
+            target,
+            head,
+            plan,
+            applied,
+        })
+    }
+
+    /// Plans; refuses on conflicts (unless forced); in a dry run stops there; otherwise
+    /// runs `before_apply`, applies the plan and saves the refreshed stat cache.
+    fn plan_and_apply(
+        &self,
+        current: Option<ObjectId>,
+        target_tree: ObjectId,
+        plan_options: &PlanOptions<'_>,
+        options: &CheckoutOptions,
+        before_apply: impl FnOnce() -> Result<()>,
+    ) -> Result<(Plan, Applied)> {
+        let scan = self.scan(false, None)?;
+        let plan = worktree::plan(
+            &self.odb,
+            &self.work_dir,
+            &scan,
+            current,
+            target_tree,
+            plan_options,
+        )?;
+        if !plan.conflicts.is_empty() && !plan_options.force {
+            self.save_index(&scan.index);
+            return Err(Error::CheckoutConflicts(plan.conflicts));
+        }
+        if options.dry_run {
+            return Ok((plan, Applied::default()));
+        }
+        before_apply()?;
+        let mut index = scan.index;
+        let applied = worktree::apply(&self.odb, &self.work_dir, &plan, &mut index);
+        self.save_index(&index);
+        Ok((plan, applied?))
+    }
+
+    /// Brings `paths` (`/`-separated from the root; a directory means everything
+    /// below it) back to their state in revision `source`, without moving HEAD. Local
+    /// changes to those paths are overwritten; paths HEAD has but `source` does not are
+    /// deleted; untracked files are left alone.
+    pub fn restore(
+        &self,
+        source: &str,
+        paths: &[Vec<u8>],
+        options: &CheckoutOptions,
+    ) -> Result<CheckoutOutcome> {
+        let target = self.resolve_commit(source)?;
+        let target_tree = self.odb.find_commit(&target)?.tree;
+        let head_commit = self.refs.head_commit()?;
+        let current = match head_commit {
+            Some(id) => Some(self.odb.find_commit(&id)?.tree),
+            None => None,
+        };
+        for path in paths {
+            let exists = |tree: ObjectId| -> Result<bool> {
+                let mut spec = tree.to_string().into_bytes();
+                spec.push(b':');
+                spec.extend_from_slice(path);
+                match crate::refs::resolve(&self.odb, &self.refs, &spec) {
+                    Ok(_) => Ok(true),
+                    Err(crate::refs::Error::PathNotFound { .. }) => Ok(false),
+                    Err(e) => Err(e.into()),
+                }
+            };
+            if !exists(target_tree)? && !current.map(exists).transpose()?.unwrap_or(false) {
+                return Err(crate::refs::Error::PathNotFound {
+                    rev: source.to_owned(),
+                    path: String::from_utf8_lossy(path).into_owned(),
+                }
+                .into());
+            }
+        }
+        let plan_options = PlanOptions { force: true, paths };
+        let (plan, applied) =
+            self.plan_and_apply(current, target_tree, &plan_options, options, || Ok(()))?;
+        Ok(CheckoutOutcome {
+            target,
+            head: self.refs.head()?,
+            plan,
+            applied,
+        })
+    }
+}
