@@ -6,7 +6,7 @@ use cow::Repository;
 use cow::diff::{Change, ChangeKind};
 use cow::refs::Head;
 use cow::repository::StatusOptions;
-use cow::worktree::quote_path;
+use cow::worktree::quote_path_status as quote_path;
 
 /// Show what changed in the working directory since the last snapshot
 #[derive(clap::Args)]
@@ -22,7 +22,7 @@ pub struct Args {
     z: bool,
     /// `all` lists every file of a new directory, `normal` the directory alone
     #[arg(short = 'u', long = "untracked-files", value_name = "MODE", default_value = "normal",
-          num_args = 0..=1, require_equals = true, default_missing_value = "all",
+          num_args = 0..=1, default_missing_value = "all",
           value_parser = ["normal", "all"])]
     untracked: String,
 }

@@ -7,7 +7,7 @@ mod scan;
 
 pub use checkout::{Applied, Conflict, ConflictKind, Op, Plan, PlanOptions, apply, plan};
 pub use index::{Index, IndexEntry, StatData, Timestamp, settle_clock};
-pub use path::{quote_path, to_fs_path};
+pub use path::{quote_path, quote_path_status, to_fs_path};
 pub use scan::{Progress, Scan, ScanOptions, Warning, scan};
 
 use std::io;

@@ -10,9 +10,19 @@ use crate::object::validate_name;
 /// characters, `"`, `\` or non-ASCII bytes are put in double quotes with C escapes and
 /// octal bytes; all others are shown as they are.
 pub fn quote_path(path: &[u8]) -> String {
+    quote(path, false)
+}
+
+/// Quotes a path as `git status` does: like [`quote_path`], and paths with a space are
+/// quoted too.
+pub fn quote_path_status(path: &[u8]) -> String {
+    quote(path, true)
+}
+
+fn quote(path: &[u8], space: bool) -> String {
     let needs = path
         .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f);
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f || (space && b == b' '));
     if !needs {
         return String::from_utf8(path.to_vec()).expect("printable ASCII is UTF-8");
     }
@@ -59,6 +69,7 @@ mod tests {
         assert_eq!(quote_path(b"q\"b\\"), "\"q\\\"b\\\\\"");
         assert_eq!(quote_path(b"caf\xc3\xa9"), "\"caf\\303\\251\"");
         assert_eq!(quote_path(b"\xff"), "\"\\377\"");
+        assert_eq!(quote_path_status(b"new file"), "\"new file\"");
     }
 
     #[test]

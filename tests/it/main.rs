@@ -2,6 +2,7 @@
 
 mod util;
 
+mod checkout;
 mod cli;
 mod errors;
 mod library;

@@ -317,3 +317,52 @@ pub fn generate_tree(rng: &mut Rng, dir: &Path, depth: u32) -> usize {
     }
     made
 }
+
+// ---- comparing directories ----
+
+/// What a path holds, for comparing a directory with a snapshot.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Item {
+    File { data: Vec<u8>, exec: bool },
+    Link(Vec<u8>),
+    Dir,
+}
+
+/// Every path under `dir` (`.cow` left out) with its content, mode or link target.
+pub fn manifest(dir: &Path) -> std::collections::BTreeMap<Vec<u8>, Item> {
+    let mut out = std::collections::BTreeMap::new();
+    for entry in walkdir::WalkDir::new(dir)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".cow")
+    {
+        let entry = entry.unwrap();
+        let rel = entry
+            .path()
+            .strip_prefix(dir)
+            .unwrap()
+            .as_os_str()
+            .as_bytes()
+            .to_vec();
+        let ft = entry.file_type();
+        let item = if ft.is_symlink() {
+            Item::Link(
+                fs::read_link(entry.path())
+                    .unwrap()
+                    .as_os_str()
+                    .as_bytes()
+                    .to_vec(),
+            )
+        } else if ft.is_dir() {
+            Item::Dir
+        } else {
+            let exec = entry.metadata().unwrap().permissions().mode() & 0o100 != 0;
+            Item::File {
+                data: fs::read(entry.path()).unwrap(),
+                exec,
+            }
+        };
+        out.insert(rel, item);
+    }
+    out
+}

@@ -1,0 +1,618 @@
+//! Checkout, status, restore and the stat cache.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use cow::Repository;
+use cow::diff::ChangeKind;
+use cow::object::{Signature, Time};
+use cow::repository::{CheckoutOptions, CommitOptions, StatusOptions};
+
+use crate::util::*;
+
+fn options() -> CommitOptions<'static> {
+    let sig = Signature::new(NAME, EMAIL, Time::parse(DATE).unwrap()).unwrap();
+    CommitOptions {
+        author: Some(sig.clone()),
+        committer: Some(sig),
+        allow_empty: true,
+        ..CommitOptions::default()
+    }
+}
+
+fn fs_path(root: &Path, rel: &[u8]) -> std::path::PathBuf {
+    root.join(OsStr::from_bytes(rel))
+}
+
+/// Applies one random change of the kinds the round trip must cover.
+fn mutate(rng: &mut Rng, root: &Path, step: usize) {
+    let items = manifest(root);
+    let of = |want: fn(&Item) -> bool| -> Vec<&[u8]> {
+        items
+            .iter()
+            .filter(|(_, i)| want(i))
+            .map(|(p, _)| p.as_slice())
+            .collect()
+    };
+    let files = of(|i| matches!(i, Item::File { .. }));
+    let links = of(|i| matches!(i, Item::Link(_)));
+    let dirs = of(|i| matches!(i, Item::Dir));
+    let fresh = |rng: &mut Rng| -> std::path::PathBuf {
+        let base = if dirs.is_empty() || rng.chance(30) {
+            root.to_owned()
+        } else {
+            fs_path(root, rng.pick(&dirs))
+        };
+        base.join(format!("n{step}-{}", rng.below(1000)))
+    };
+    match rng.below(11) {
+        0 => write(&fresh(rng), rng.bytes(100)),
+        1 if !files.is_empty() => fs::remove_file(fs_path(root, rng.pick(&files))).unwrap(),
+        2 if !files.is_empty() => {
+            let from = fs_path(root, rng.pick(&files));
+            fs::rename(from, fresh(rng)).unwrap();
+        }
+        3 if !files.is_empty() => {
+            let p = fs_path(root, rng.pick(&files));
+            let mut data = fs::read(&p).unwrap();
+            data.extend_from_slice(format!("edit {step}\n").as_bytes());
+            fs::write(p, data).unwrap();
+        }
+        4 if !files.is_empty() => {
+            let p = fs_path(root, rng.pick(&files));
+            let exec = fs::metadata(&p).unwrap().mode() & 0o100 != 0;
+            set_exec(&p, !exec);
+        }
+        5 if !files.is_empty() => {
+            // file -> directory
+            let p = fs_path(root, rng.pick(&files));
+            fs::remove_file(&p).unwrap();
+            write(&p.join("was-a-file"), format!("{step}"));
+        }
+        6 if !dirs.is_empty() => {
+            // directory -> file
+            let p = fs_path(root, rng.pick(&dirs));
+            fs::remove_dir_all(&p).unwrap();
+            fs::write(&p, format!("was a dir {step}")).unwrap();
+        }
+        7 if !files.is_empty() => {
+            // file -> symlink
+            let p = fs_path(root, rng.pick(&files));
+            fs::remove_file(&p).unwrap();
+            std::os::unix::fs::symlink(format!("target-{step}"), &p).unwrap();
+        }
+        8 if !links.is_empty() => {
+            // symlink -> file
+            let p = fs_path(root, rng.pick(&links));
+            fs::remove_file(&p).unwrap();
+            fs::write(&p, format!("was a link {step}")).unwrap();
+        }
+        9 => fs::create_dir_all(fresh(rng)).unwrap(),
+        _ => {
+            // an empty directory vanishes, or a file appears deep down
+            let empty: Vec<&&[u8]> = dirs
+                .iter()
+                .filter(|d| fs::read_dir(fs_path(root, d)).unwrap().next().is_none())
+                .collect();
+            if let Some(d) = empty.first() {
+                fs::remove_dir(fs_path(root, d)).unwrap();
+            } else {
+                write(&fresh(rng).join("deep/er/file"), "deep");
+            }
+        }
+    }
+}
+
+#[test]
+fn round_trip_over_many_snapshots_in_random_order() -> Result {
+    let seed = 20261125u64;
+    eprintln!("seed {seed}");
+    let mut rng = Rng::new(seed);
+    let env = Env::new();
+    let w = env.work();
+    generate_tree(&mut rng, &w, 2);
+    let repo = Repository::init(&w)?;
+    let mut snapshots: Vec<(cow::ObjectId, BTreeMap<Vec<u8>, Item>)> = Vec::new();
+    for step in 0..24 {
+        for _ in 0..3 {
+            mutate(&mut rng, &w, step);
+        }
+        let id = repo.commit(&format!("step {step}"), &options())?.id;
+        snapshots.push((id, manifest(&w)));
+    }
+    let mut order: Vec<usize> = (0..snapshots.len()).collect();
+    for i in (1..order.len()).rev() {
+        order.swap(i, rng.below(i as u64 + 1) as usize);
+    }
+    for &i in order.iter().chain(&[0, 23, 5]) {
+        let (id, want) = &snapshots[i];
+        let outcome = repo.checkout(&id.to_string(), &CheckoutOptions::default())?;
+        assert!(outcome.plan.conflicts.is_empty());
+        assert_eq!(&manifest(&w), want, "snapshot {i}");
+        let status = repo.status(&StatusOptions::default())?;
+        assert!(status.is_clean(), "snapshot {i}: {:?}", status.changes);
+        assert_eq!(
+            status.hashed, 0,
+            "snapshot {i}: the stat cache was not fresh"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn checkout_touches_only_the_files_that_differ() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    for d in 0..50 {
+        for f in 0..100 {
+            write(
+                &w.join(format!("d{d:02}/f{f:03}.txt")),
+                format!("{d} {f}\n"),
+            );
+        }
+    }
+    let repo = Repository::init(&w)?;
+    let a = repo.commit("A", &options())?.id;
+    let changed: Vec<String> = (0..10)
+        .map(|i| format!("d{:02}/f{:03}.txt", i * 5, i * 7))
+        .collect();
+    for p in &changed {
+        write(&w.join(p), "changed\n");
+    }
+    repo.commit("B", &options())?;
+    let stamp = |w: &Path| -> BTreeMap<String, (u64, i64, i64)> {
+        list_files(w)
+            .into_iter()
+            .map(|p| {
+                let m = fs::metadata(w.join(&p)).unwrap();
+                (
+                    p.to_string_lossy().into_owned(),
+                    (m.ino(), m.mtime(), m.mtime_nsec()),
+                )
+            })
+            .collect()
+    };
+    let before = stamp(&w);
+    let reads = repo.odb().stats().reads;
+    let outcome = repo.checkout(&a.to_string(), &CheckoutOptions::default())?;
+    assert_eq!(outcome.applied.written, 10);
+    assert_eq!(outcome.plan.ops.len(), 10);
+    let after = stamp(&w);
+    let differ: Vec<&String> = before.keys().filter(|k| before[*k] != after[*k]).collect();
+    let mut want: Vec<&String> = changed.iter().collect();
+    want.sort();
+    assert_eq!(differ, want);
+    // Trees read: two commits' roots and the ten directories that differ, each side;
+    // plus the ten blobs written. Never the 40 equal directories.
+    let read = repo.odb().stats().reads - reads;
+    assert!(read <= 2 + 2 * 2 + 2 * 10 + 10, "{read} object reads");
+    let status = repo.status(&StatusOptions::default())?;
+    assert!(status.is_clean());
+    assert_eq!(status.hashed, 0);
+    Ok(())
+}
+
+#[test]
+fn status_after_commit_reads_nothing_and_sees_same_size_rewrites() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    for i in 0..200 {
+        write(
+            &w.join(format!("dir{}/file{i}", i % 7)),
+            format!("content {i:04}\n"),
+        );
+    }
+    let repo = Repository::init(&w)?;
+    let first = repo.commit("one", &options())?;
+    assert_eq!(first.hashed, 200);
+    let status = repo.status(&StatusOptions::default())?;
+    assert!(status.is_clean());
+    assert_eq!((status.files, status.hashed), (200, 0));
+    // A second commit of an unchanged tree reads nothing either.
+    write(&w.join("extra"), "x");
+    let second = repo.commit("two", &options())?;
+    assert_eq!(second.hashed, 1);
+
+    // Racy: rewrite with the same size right after the commit, many times over.
+    for round in 0..20 {
+        let p = w.join("dir0/file0");
+        write(&p, format!("racy {round:06}\n"));
+        repo.commit(&format!("r{round}"), &options())?;
+        write(&p, format!("RACY {round:06}\n"));
+        let status = repo.status(&StatusOptions::default())?;
+        assert_eq!(
+            status.changes.len(),
+            1,
+            "round {round}: a same-size rewrite was missed"
+        );
+        assert_eq!(status.changes[0].kind(), ChangeKind::Modified);
+        assert_eq!(status.changes[0].path, b"dir0/file0");
+    }
+
+    // A corrupt or missing cache is rebuilt, never trusted.
+    fs::write(w.join(".cow/index"), b"garbage")?;
+    let status = repo.status(&StatusOptions::default())?;
+    assert_eq!(status.hashed, 201);
+    fs::remove_file(w.join(".cow/index"))?;
+    assert_eq!(repo.status(&StatusOptions::default())?.hashed, 201);
+    assert_eq!(repo.status(&StatusOptions::default())?.hashed, 0);
+    Ok(())
+}
+
+#[test]
+fn status_of_unchanged_tree_succeeds_even_when_files_are_unreadable() {
+    let env = Env::new();
+    for i in 0..50 {
+        write(&env.work().join(format!("d/f{i}")), format!("{i}"));
+    }
+    env.init();
+    env.commit("one");
+    env.cow_ok(["status"]); // settles the cache
+    for f in list_files(&env.work()) {
+        fs::set_permissions(
+            env.work().join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+    }
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if is_root {
+        let status = std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(env.tmp.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::set_permissions(
+            env.tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_cow"),
+        ]);
+        cmd
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cow"))
+    };
+    let out = cmd
+        .current_dir(env.work())
+        .args(["status", "--porcelain"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+}
+
+fn state(env: &Env) -> (BTreeMap<Vec<u8>, Item>, String, Vec<String>) {
+    let head = fs::read_to_string(env.work().join(".cow/HEAD")).unwrap();
+    let refs = walkdir::WalkDir::new(env.work().join(".cow/refs"))
+        .sort_by_file_name()
+        .into_iter()
+        .map(|e| {
+            let e = e.unwrap();
+            let content = fs::read_to_string(e.path()).unwrap_or_default();
+            format!("{} {content}", e.path().display())
+        })
+        .collect();
+    (manifest(&env.work()), head, refs)
+}
+
+/// Two snapshots: `main` has a.txt = "main", sub/x; `other` changes a.txt and adds
+/// new.txt and dir/inner.
+fn two_branches() -> Env {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("a.txt"), "main\n");
+    write(&w.join("sub/x"), "x\n");
+    write(&w.join(".cowignore"), "*.ignored\n");
+    env.init();
+    env.commit("main");
+    env.cow_ok(["checkout", "-b", "other"]);
+    write(&w.join("a.txt"), "other\n");
+    write(&w.join("new.txt"), "new\n");
+    write(&w.join("dir/inner"), "inner\n");
+    write(
+        &w.join("c.ignored"),
+        "tracked before it was ignored? no: ignored\n",
+    );
+    fs::remove_file(w.join("c.ignored")).unwrap();
+    write(&w.join("d.ignored.txt"), "not ignored\n");
+    env.commit("other");
+    env.cow_ok(["checkout", "main"]);
+    env
+}
+
+#[test]
+fn refusals_name_the_paths_and_change_nothing() {
+    let env = two_branches();
+    let w = env.work();
+
+    // A modified tracked file the target changes.
+    write(&w.join("a.txt"), "local edit\n");
+    let before = state(&env);
+    let out = env.cow(["checkout", "other"]);
+    assert_error(&out, "a.txt (modified)");
+    assert_eq!(state(&env), before);
+    // The dry run plans nothing either, and refuses the same way.
+    assert_error(
+        &env.cow(["checkout", "--dry-run", "other"]),
+        "a.txt (modified)",
+    );
+    fs::write(w.join("a.txt"), "main\n").unwrap();
+
+    // An untracked file where the target adds one; an ignored one too.
+    write(&w.join("new.txt"), "mine\n");
+    fs::create_dir_all(w.join("dir")).unwrap();
+    let before = state(&env);
+    let out = env.cow(["checkout", "other"]);
+    assert_error(&out, "new.txt (untracked)");
+    assert_eq!(state(&env), before);
+    fs::remove_file(w.join("new.txt")).unwrap();
+    write(&w.join("dir/inner"), "mine too\n");
+    let out = env.cow(["checkout", "-b", "never", "other"]);
+    assert_error(&out, "dir/inner (untracked)");
+    assert!(
+        !env.cow_ok(["branch"]).contains("never"),
+        "a refused checkout -b made a branch"
+    );
+    fs::remove_dir_all(w.join("dir")).unwrap();
+
+    let w2 = env.work();
+    write(&w2.join(".cowignore"), "*.ignored\nnew.txt\n");
+    env.cow_ok(["commit", "-m", "ignore new.txt"]);
+    write(&w2.join("new.txt"), "ignored but precious\n");
+    let before = state(&env);
+    assert_error(&env.cow(["checkout", "other"]), "new.txt (ignored)");
+    assert_eq!(state(&env), before);
+
+    // --force replaces them; untracked files not in the way stay.
+    write(&w2.join("bystander.txt"), "untouched\n");
+    env.cow_ok(["checkout", "--force", "other"]);
+    assert_eq!(fs::read_to_string(w2.join("new.txt")).unwrap(), "new\n");
+    assert_eq!(
+        fs::read_to_string(w2.join("bystander.txt")).unwrap(),
+        "untouched\n"
+    );
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), "?? bystander.txt\n");
+}
+
+#[test]
+fn local_changes_to_paths_the_switch_does_not_touch_are_kept() {
+    let env = two_branches();
+    write(&env.work().join("sub/x"), "my edit\n");
+    env.cow_ok(["checkout", "other"]);
+    assert_eq!(
+        fs::read_to_string(env.work().join("sub/x")).unwrap(),
+        "my edit\n"
+    );
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), " M sub/x\n");
+    assert_eq!(env.cow_ok(["branch"]), "  main\n* other\n");
+}
+
+#[test]
+fn dry_run_reports_and_changes_nothing() {
+    let env = two_branches();
+    let before = state(&env);
+    let plan = env.cow_ok(["checkout", "--dry-run", "other"]);
+    assert_eq!(
+        plan,
+        "would write a.txt\nwould write d.ignored.txt\nwould create directory dir\nwould write dir/inner\nwould write new.txt\n"
+    );
+    assert_eq!(state(&env), before);
+}
+
+#[test]
+fn checkout_never_writes_through_a_symlink_in_the_working_directory() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("d/f"), "one\n");
+    env.init();
+    env.commit("one");
+    write(&w.join("d/f"), "two\n");
+    write(&w.join("d/g"), "two\n");
+    env.commit("two");
+    let outside = env.tmp.path().join("outside");
+    fs::create_dir(&outside).unwrap();
+    write(&outside.join("f"), "outside\n");
+    fs::remove_dir_all(w.join("d")).unwrap();
+    std::os::unix::fs::symlink(&outside, w.join("d")).unwrap();
+    assert_error(&env.cow(["checkout", "HEAD~1"]), "d (modified)");
+    env.cow_ok(["checkout", "--force", "HEAD~1"]);
+    assert_eq!(fs::read_to_string(outside.join("f")).unwrap(), "outside\n");
+    assert_eq!(list_files(&outside).len(), 1);
+    assert!(fs::symlink_metadata(w.join("d")).unwrap().is_dir());
+    assert_eq!(fs::read_to_string(w.join("d/f")).unwrap(), "one\n");
+}
+
+#[test]
+fn checkout_fills_a_fresh_repository_with_copied_objects() {
+    let source = Env::new();
+    let mut rng = Rng::new(99);
+    generate_tree(&mut rng, &source.work(), 3);
+    let want = manifest(&source.work());
+    source.init();
+    let id = source.commit("to copy");
+
+    let env = Env::new();
+    env.init();
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(source.work().join(".cow/objects/."))
+        .arg(env.work().join(".cow/objects"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = env.cow_ok(["checkout", &id]);
+    assert!(out.starts_with("HEAD is now at "), "{out}");
+    assert_eq!(manifest(&env.work()), want);
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
+    assert_eq!(env.cow_ok(["rev-parse", "HEAD"]).trim(), id);
+}
+
+#[test]
+fn status_formats() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("keep"), "k\n");
+    write(&w.join("mod"), "m\n");
+    write(&w.join("gone"), "g\n");
+    write(&w.join("exe"), "e\n");
+    write(&w.join("ln"), "target\n");
+    write(&w.join("olddir/a"), "a\n");
+    fs::create_dir(w.join("emptied")).unwrap();
+    env.init();
+    assert!(env.cow_ok(["status"]).contains("No commits yet"));
+    env.commit("base");
+    assert_eq!(
+        env.cow_ok(["status"]),
+        "On branch main\nnothing to commit, working tree clean\n"
+    );
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
+
+    write(&w.join("mod"), "changed\n");
+    fs::remove_file(w.join("gone")).unwrap();
+    set_exec(&w.join("exe"), true);
+    fs::remove_file(w.join("ln")).unwrap();
+    std::os::unix::fs::symlink("keep", w.join("ln")).unwrap();
+    fs::remove_dir_all(w.join("olddir")).unwrap();
+    fs::remove_dir(w.join("emptied")).unwrap();
+    write(&w.join("newdir/sub/n"), "n\n");
+    write(&w.join("new file"), "n\n");
+    let porcelain = env.cow_ok(["status", "--porcelain"]);
+    assert_eq!(
+        porcelain,
+        " D emptied/\n M exe\n D gone\n T ln\n M mod\n D olddir/a\n?? \"new file\"\n?? newdir/\n"
+    );
+    assert_eq!(env.cow_ok(["status", "-s"]), porcelain);
+    assert!(
+        env.cow_ok(["status", "-uall", "--porcelain"])
+            .contains("?? newdir/sub/n\n")
+    );
+    let z = env.cow(["status", "--porcelain", "-z"]).stdout;
+    assert!(z.ends_with(b"?? new file\0?? newdir/\0"));
+    let human = env.cow_ok(["status"]);
+    assert!(human.contains("\tmodified:   mod\n"), "{human}");
+    assert!(human.contains("\tdeleted:    gone\n"));
+    assert!(human.contains("\ttypechange: ln\n"));
+    assert!(human.contains("Untracked files:\n"));
+    assert!(human.contains("\tnewdir/\n"));
+}
+
+#[test]
+fn restore_brings_paths_back_without_moving_head() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("a"), "v1\n");
+    write(&w.join("d/x"), "x1\n");
+    write(&w.join("d/y"), "y1\n");
+    env.init();
+    env.commit("one");
+    write(&w.join("a"), "v2\n");
+    write(&w.join("d/x"), "x2\n");
+    fs::remove_file(w.join("d/y")).unwrap();
+    write(&w.join("d/z"), "z2\n");
+    env.commit("two");
+    let head = env.cow_ok(["rev-parse", "HEAD"]);
+
+    write(&w.join("a"), "scribble\n");
+    fs::remove_file(w.join("d/x")).unwrap();
+    env.cow_ok(["restore", "a", "d/x"]);
+    assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "v2\n");
+    assert_eq!(fs::read_to_string(w.join("d/x")).unwrap(), "x2\n");
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
+
+    // From an older snapshot, a directory, run from inside it.
+    write(&w.join("d/untracked"), "stays\n");
+    let out = env
+        .cow_cmd(&w.join("d"))
+        .args(["restore", "--source", "HEAD~1", "."])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(fs::read_to_string(w.join("d/x")).unwrap(), "x1\n");
+    assert_eq!(fs::read_to_string(w.join("d/y")).unwrap(), "y1\n");
+    assert!(
+        !w.join("d/z").exists(),
+        "z is in HEAD but not in the source"
+    );
+    assert_eq!(
+        fs::read_to_string(w.join("d/untracked")).unwrap(),
+        "stays\n"
+    );
+    assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "v2\n");
+    assert_eq!(env.cow_ok(["rev-parse", "HEAD"]), head);
+
+    assert_error(&env.cow(["restore", "nope"]), "path 'nope' does not exist");
+    assert_error(
+        &env.cow(["restore", "../outside"]),
+        "outside the repository",
+    );
+}
+
+#[test]
+fn branches_and_tags() {
+    let env = two_branches();
+    assert_eq!(env.cow_ok(["branch"]), "* main\n  other\n");
+    env.cow_ok(["branch", "topic", "other"]);
+    assert_eq!(
+        env.cow_ok(["rev-parse", "topic"]),
+        env.cow_ok(["rev-parse", "other"])
+    );
+    assert_error(
+        &env.cow(["branch", "topic"]),
+        "a branch named 'topic' already exists",
+    );
+    assert_error(&env.cow(["branch", "bad..name"]), "not a valid branch name");
+    assert_error(&env.cow(["branch", "-d", "main"]), "HEAD is on it");
+    assert!(env.cow_ok(["branch"]).contains("* main"));
+    assert_error(&env.cow(["branch", "-d", "topic"]), "use -D");
+    assert!(
+        env.cow_ok(["branch", "-D", "topic"])
+            .starts_with("Deleted branch topic")
+    );
+    assert_eq!(env.cow_ok(["branch"]), "* main\n  other\n");
+    assert_error(
+        &env.cow(["branch", "-d", "topic"]),
+        "branch 'topic' not found",
+    );
+
+    env.cow_ok(["tag", "v1"]);
+    env.cow_ok(["tag", "v2", "other"]);
+    assert_eq!(env.cow_ok(["tag"]), "v1\nv2\n");
+    assert_error(&env.cow(["tag", "v1"]), "a tag named 'v1' already exists");
+    let out = env.cow_ok(["checkout", "v2"]);
+    assert!(out.starts_with("HEAD is now at "), "{out}");
+    assert_eq!(
+        fs::read_to_string(env.work().join(".cow/HEAD"))
+            .unwrap()
+            .trim(),
+        env.cow_ok(["rev-parse", "other"]).trim()
+    );
+    assert!(env.cow_ok(["status"]).starts_with("HEAD detached at "));
+    // Committing on a detached HEAD moves HEAD only.
+    write(&env.work().join("detached.txt"), "d\n");
+    env.cow_ok(["commit", "-m", "detached"]);
+    assert_eq!(
+        env.cow_ok(["rev-parse", "HEAD~1"]),
+        env.cow_ok(["rev-parse", "v2"])
+    );
+    env.cow_ok(["tag", "-d", "v1"]);
+    assert_eq!(env.cow_ok(["tag"]), "v2\n");
+    // checkout -b on a repository with no commits names the unborn branch.
+    let fresh = Env::new();
+    fresh.init();
+    fresh.cow_ok(["checkout", "-b", "trunk"]);
+    assert_eq!(
+        fs::read_to_string(fresh.work().join(".cow/HEAD")).unwrap(),
+        "ref: refs/heads/trunk\n"
+    );
+}
