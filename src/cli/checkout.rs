@@ -2,7 +2,7 @@
 
 use std::ffi::OsString;
 use std::io::Write;
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use cow::Repository;
 use cow::refs::Head;
@@ -98,7 +98,11 @@ pub fn restore(
 ) -> anyhow::Result<()> {
     let mut paths = Vec::new();
     for arg in &args.paths {
-        paths.push(repo_path(repo.work_dir(), cwd, Path::new(arg))?);
+        paths.push(super::paths::repo_path(
+            repo.work_dir(),
+            cwd,
+            Path::new(arg),
+        )?);
     }
     if paths.iter().any(Vec::is_empty) {
         paths.clear(); // the root: everything
@@ -121,35 +125,4 @@ pub fn restore(
         summary(&outcome)
     )?;
     Ok(())
-}
-
-/// A path given on the command line, as a `/`-separated path from the repository root
-/// (empty for the root itself). The path need not exist.
-pub fn repo_path(work_dir: &Path, cwd: &Path, arg: &Path) -> anyhow::Result<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
-    let lexical = |base: &Path| {
-        let mut abs = PathBuf::new();
-        for component in base.join(arg).components() {
-            match component {
-                Component::ParentDir => {
-                    abs.pop();
-                }
-                Component::CurDir => {}
-                other => abs.push(other),
-            }
-        }
-        abs
-    };
-    // The current directory may be reached through a symlink: try its real path too.
-    let real_cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
-    let (plain, real) = (lexical(cwd), lexical(&real_cwd));
-    let rel = plain
-        .strip_prefix(work_dir)
-        .or_else(|_| real.strip_prefix(work_dir))
-        .map_err(|_| anyhow::anyhow!("'{}' is outside the repository", arg.display()))?;
-    let bytes = rel.as_os_str().as_bytes().to_vec();
-    if bytes.eq_ignore_ascii_case(b".cow") || bytes.to_ascii_lowercase().starts_with(b".cow/") {
-        anyhow::bail!("'{}' is inside the repository's store", arg.display());
-    }
-    Ok(bytes)
 }

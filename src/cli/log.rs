@@ -1,9 +1,12 @@
 //! `cow log`.
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 
 use cow::Repository;
 
+use super::diff::{Format, repo_paths};
 use super::format::write_commit;
 
 /// Show the history, newest first, following first parents
@@ -18,22 +21,52 @@ pub struct Args {
     /// One line per commit: abbreviated id and subject
     #[arg(long)]
     oneline: bool,
+    /// Show each commit's patch
+    #[arg(short = 'p', long = "patch")]
+    patch: bool,
+    #[command(flatten)]
+    format: Format,
+    /// Only commits that changed these paths
+    #[arg(last = true)]
+    paths: Vec<OsString>,
 }
 
-pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let start = repo.resolve_commit(&args.rev)?;
+    let paths = repo_paths(repo, cwd, &args.paths)?;
+    let show_diff = args.patch || args.format.any();
+    let options = args.format.options(paths.clone())?;
     let limit = args.max_count.unwrap_or(usize::MAX);
-    for (i, entry) in repo.log(start).take(limit).enumerate() {
+    let mut shown = 0;
+    for entry in repo.log(start) {
+        if shown == limit {
+            break;
+        }
         let (id, commit) = entry?;
+        if !paths.is_empty() && !repo.commit_touches(&commit, &paths)? {
+            continue;
+        }
         if args.oneline {
             let short = repo.odb().shortest_unique_prefix(&id, 7)?;
             writeln!(out, "{short} {}", commit.summary())?;
         } else {
-            if i > 0 {
+            if shown > 0 {
                 writeln!(out)?;
             }
             write_commit(out, &id, &commit)?;
         }
+        if show_diff {
+            let parent = match commit.parents.first() {
+                Some(p) => Some(repo.odb().find_commit(p)?.tree),
+                None => None,
+            };
+            let changes = repo.diff_trees(parent, Some(commit.tree), &options)?;
+            if !args.oneline {
+                writeln!(out)?;
+            }
+            args.format.write(repo, &changes, out)?;
+        }
+        shown += 1;
     }
     Ok(())
 }

@@ -6,10 +6,12 @@ mod cat_file;
 mod checkout;
 mod commit;
 mod config;
+mod diff;
 mod format;
 mod init;
 mod log;
 mod ls_tree;
+mod paths;
 mod rev_parse;
 mod show;
 mod status;
@@ -40,6 +42,7 @@ enum Command {
     Commit(commit::Args),
     Status(status::Args),
     Log(log::Args),
+    Diff(diff::Args),
     Show(show::Args),
     LsTree(ls_tree::Args),
     RevParse(rev_parse::Args),
@@ -128,7 +131,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Restore(args) => checkout::restore(&discover()?, &cwd, args, out),
         Command::Branch(args) => branch::run(&discover()?, args, out),
         Command::Tag(args) => branch::tag(&discover()?, args, out),
-        Command::Log(args) => log::run(&discover()?, args, out),
+        Command::Log(args) => log::run(&discover()?, &cwd, args, out),
+        Command::Diff(args) => diff::run(&discover()?, &cwd, args, out),
         Command::Show(args) => show::run(&discover()?, args, out),
         Command::LsTree(args) => ls_tree::run(&discover()?, args, out),
         Command::RevParse(args) => rev_parse::run(&discover()?, args, out),

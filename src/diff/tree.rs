@@ -99,6 +99,18 @@ pub fn diff_trees(
     new: Option<ObjectId>,
     visit: &mut dyn FnMut(&Change) -> Result<bool, odb::Error>,
 ) -> Result<(), odb::Error> {
+    diff_trees_in(src, old, new, &[], visit)
+}
+
+/// Like [`diff_trees`], limited to `paths` (and what is below them; empty for all):
+/// directories that neither lead to nor lie within a limit are not opened.
+pub fn diff_trees_in(
+    src: &dyn TreeSource,
+    old: Option<ObjectId>,
+    new: Option<ObjectId>,
+    paths: &[Vec<u8>],
+    visit: &mut dyn FnMut(&Change) -> Result<bool, odb::Error>,
+) -> Result<(), odb::Error> {
     if old == new {
         return Ok(());
     }
@@ -108,70 +120,102 @@ pub fn diff_trees(
             None => Vec::new(),
         })
     };
-    walk(src, &load(old)?, &load(new)?, &mut Vec::new(), visit)
+    let mut walker = Walker { src, paths, visit };
+    walker.walk(&load(old)?, &load(new)?, &mut Vec::new())
 }
 
-fn walk(
-    src: &dyn TreeSource,
-    old: &[crate::object::Entry],
-    new: &[crate::object::Entry],
-    path: &mut Vec<u8>,
-    visit: &mut dyn FnMut(&Change) -> Result<bool, odb::Error>,
-) -> Result<(), odb::Error> {
-    let (mut i, mut j) = (0, 0);
-    while i < old.len() || j < new.len() {
-        let order = match (old.get(i), new.get(j)) {
-            (Some(o), Some(n)) => name_order(&o.name, o.mode.is_tree(), &n.name, n.mode.is_tree()),
-            (Some(_), None) => Ordering::Less,
-            _ => Ordering::Greater,
-        };
-        let (o, n) = match order {
-            Ordering::Less => (old.get(i), None),
-            Ordering::Greater => (None, new.get(j)),
-            Ordering::Equal => (old.get(i), new.get(j)),
-        };
-        i += o.is_some() as usize;
-        j += n.is_some() as usize;
-        let entry = o.or(n).expect("one side has an entry");
-        let len = path.len();
-        if len > 0 {
-            path.push(b'/');
+/// Whether `path` is `prefix` or below it.
+fn is_within(path: &[u8], prefix: &[u8]) -> bool {
+    path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/')
+}
+
+struct Walker<'a> {
+    src: &'a dyn TreeSource,
+    paths: &'a [Vec<u8>],
+    visit: &'a mut dyn FnMut(&Change) -> Result<bool, odb::Error>,
+}
+
+impl Walker<'_> {
+    /// Whether `path` is inside the limits, or (for a directory) leads to one.
+    fn wanted(&self, path: &[u8], is_tree: bool) -> (bool, bool) {
+        if self.paths.is_empty() || self.paths.iter().any(|p| is_within(path, p)) {
+            return (true, true);
         }
-        path.extend_from_slice(&entry.name);
-        let side = |e: &crate::object::Entry| Side {
-            mode: e.mode,
-            id: e.id,
-        };
-        match (o, n) {
-            (Some(o), Some(n)) if o.id == n.id && o.mode == n.mode => {}
-            (Some(o), Some(n)) if o.mode.is_tree() => {
-                // Both directories (the order puts a file and a directory of one name
-                // apart), with different ids.
-                let (a, b) = (src.find_tree(&o.id)?, src.find_tree(&n.id)?);
-                walk(src, a.entries(), b.entries(), path, visit)?;
+        let leads = is_tree
+            && self
+                .paths
+                .iter()
+                .any(|p| p.len() > path.len() && is_within(p, path));
+        (false, leads)
+    }
+
+    fn walk(
+        &mut self,
+        old: &[crate::object::Entry],
+        new: &[crate::object::Entry],
+        path: &mut Vec<u8>,
+    ) -> Result<(), odb::Error> {
+        let src = self.src;
+        let (mut i, mut j) = (0, 0);
+        while i < old.len() || j < new.len() {
+            let order = match (old.get(i), new.get(j)) {
+                (Some(o), Some(n)) => {
+                    name_order(&o.name, o.mode.is_tree(), &n.name, n.mode.is_tree())
+                }
+                (Some(_), None) => Ordering::Less,
+                _ => Ordering::Greater,
+            };
+            let (o, n) = match order {
+                Ordering::Less => (old.get(i), None),
+                Ordering::Greater => (None, new.get(j)),
+                Ordering::Equal => (old.get(i), new.get(j)),
+            };
+            i += o.is_some() as usize;
+            j += n.is_some() as usize;
+            let entry = o.or(n).expect("one side has an entry");
+            let len = path.len();
+            if len > 0 {
+                path.push(b'/');
             }
-            (o, n) => {
-                let change = Change {
-                    path: path.clone(),
-                    old: o.map(side),
-                    new: n.map(side),
-                };
-                let descend = visit(&change)?;
-                if descend && entry.mode.is_tree() {
-                    let tree = src.find_tree(&entry.id)?;
-                    let none: &[crate::object::Entry] = &[];
-                    let (a, b) = if o.is_some() {
-                        (tree.entries(), none)
-                    } else {
-                        (none, tree.entries())
+            path.extend_from_slice(&entry.name);
+            let side = |e: &crate::object::Entry| Side {
+                mode: e.mode,
+                id: e.id,
+            };
+            let (inside, leads) = self.wanted(path, entry.mode.is_tree());
+            match (o, n) {
+                _ if !inside && !leads => {}
+                (Some(o), Some(n)) if o.id == n.id && o.mode == n.mode => {}
+                (Some(o), Some(n)) if o.mode.is_tree() => {
+                    // Both directories (the order puts a file and a directory of one name
+                    // apart), with different ids.
+                    let (a, b) = (src.find_tree(&o.id)?, src.find_tree(&n.id)?);
+                    self.walk(a.entries(), b.entries(), path)?;
+                }
+                (o, n) => {
+                    let change = Change {
+                        path: path.clone(),
+                        old: o.map(side),
+                        new: n.map(side),
                     };
-                    walk(src, a, b, path, visit)?;
+                    // A directory only leading to a limit is not itself a change.
+                    let descend = if inside { (self.visit)(&change)? } else { true };
+                    if descend && entry.mode.is_tree() {
+                        let tree = src.find_tree(&entry.id)?;
+                        let none: &[crate::object::Entry] = &[];
+                        let (a, b) = if o.is_some() {
+                            (tree.entries(), none)
+                        } else {
+                            (none, tree.entries())
+                        };
+                        self.walk(a, b, path)?;
+                    }
                 }
             }
+            path.truncate(len);
         }
-        path.truncate(len);
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@ mod branch;
 mod checkout;
 mod commit;
 mod config;
+mod diff;
 mod log;
 mod read;
 mod status;
@@ -86,6 +87,9 @@ pub enum Error {
     /// The object store failed.
     #[error(transparent)]
     Odb(#[from] odb::Error),
+    /// A diff failed.
+    #[error(transparent)]
+    Diff(#[from] crate::diff::Error),
     /// Refs or revisions failed.
     #[error(transparent)]
     Refs(#[from] refs::Error),

@@ -1,0 +1,181 @@
+//! `cow diff`, and the diff options `cow log` shares.
+
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::Path;
+
+use cow::Repository;
+use cow::diff::{self, DiffOptions, FileChange, PatchOptions};
+use cow::worktree::quote_path;
+
+use super::Quiet;
+
+/// How to show changes, shared by `diff` and `log`.
+#[derive(clap::Args)]
+pub struct Format {
+    /// Show only the names of changed files
+    #[arg(long, group = "format")]
+    name_only: bool,
+    /// Show the names and status letters (A, D, M, T, R<score>) of changed files
+    #[arg(long, group = "format")]
+    name_status: bool,
+    /// Show a bar graph of lines added and removed per file
+    #[arg(long, group = "format")]
+    stat: bool,
+    /// Show lines added and removed per file, for scripts
+    #[arg(long, group = "format")]
+    numstat: bool,
+    /// Lines of context in the patch
+    #[arg(short = 'U', long = "unified", value_name = "N", default_value_t = 3)]
+    context: u32,
+    /// Find renames with at least this similarity (default 50%)
+    #[arg(short = 'M', long = "find-renames", value_name = "N%", num_args = 0..=1,
+          require_equals = true, default_missing_value = "50%")]
+    find_renames: Option<String>,
+    /// Do not look for renames
+    #[arg(long, conflicts_with = "find_renames")]
+    no_renames: bool,
+    /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
+    #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
+          default_missing_value = "always", default_value = "auto",
+          value_parser = ["auto", "always", "never"])]
+    color: String,
+}
+
+impl Format {
+    /// The library options for these flags.
+    pub fn options(&self, paths: Vec<Vec<u8>>) -> anyhow::Result<DiffOptions> {
+        let renames = if self.no_renames {
+            None
+        } else {
+            let arg = self.find_renames.as_deref().unwrap_or("50%");
+            Some(diff::parse_threshold(arg).ok_or_else(|| {
+                anyhow::anyhow!("invalid rename threshold '{arg}': use a percentage such as 50%")
+            })?)
+        };
+        Ok(DiffOptions { renames, paths })
+    }
+
+    fn color(&self) -> bool {
+        match self.color.as_str() {
+            "always" => true,
+            "never" => false,
+            _ => {
+                std::io::stdout().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+            }
+        }
+    }
+
+    /// Whether the flags ask for a patch (the default of `diff`).
+    pub fn is_patch(&self) -> bool {
+        !(self.name_only || self.name_status || self.stat || self.numstat)
+    }
+
+    /// Whether any output format was asked for (`log` shows none by default).
+    pub fn any(&self) -> bool {
+        !self.is_patch()
+    }
+
+    /// Writes `changes` in the chosen format.
+    pub fn write(
+        &self,
+        repo: &Repository,
+        changes: &[FileChange],
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let blobs = repo.blobs();
+        if self.name_only {
+            for c in changes {
+                writeln!(out, "{}", quote_path(&c.new_path))?;
+            }
+        } else if self.name_status {
+            for c in changes {
+                match c.similarity {
+                    Some(score) => writeln!(
+                        out,
+                        "{}{score:03}\t{}\t{}",
+                        c.status.letter(),
+                        quote_path(&c.old_path),
+                        quote_path(&c.new_path)
+                    )?,
+                    None => writeln!(out, "{}\t{}", c.status.letter(), quote_path(&c.new_path))?,
+                }
+            }
+        } else if self.stat || self.numstat {
+            let stats = diff::file_stats(&blobs, changes)?;
+            if self.stat {
+                diff::write_stat(out, &stats, 80, self.color())?;
+            } else {
+                diff::write_numstat(out, &stats)?;
+            }
+        } else {
+            let options = PatchOptions {
+                context: self.context,
+                color: self.color(),
+            };
+            diff::write_patch(out, &blobs, changes, &options)?;
+        }
+        Ok(())
+    }
+}
+
+/// Show changes between snapshots, or between a snapshot and the working directory
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    format: Format,
+    /// Exit with 1 when there are differences, 0 when there are none
+    #[arg(long)]
+    exit_code: bool,
+    /// No revision: HEAD against the working directory; one: that revision against the
+    /// working directory; two (or A..B): one snapshot against the other
+    #[arg(num_args = 0..=2)]
+    revs: Vec<String>,
+    /// Limit the diff to these paths
+    #[arg(last = true)]
+    paths: Vec<OsString>,
+}
+
+/// Command-line paths as repository paths.
+pub fn repo_paths(
+    repo: &Repository,
+    cwd: &Path,
+    paths: &[OsString],
+) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut out = Vec::new();
+    for p in paths {
+        let path = super::paths::repo_path(repo.work_dir(), cwd, Path::new(p))?;
+        if path.is_empty() {
+            return Ok(Vec::new()); // the root: everything
+        }
+        out.push(path);
+    }
+    Ok(out)
+}
+
+pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let options = args.format.options(repo_paths(repo, cwd, &args.paths)?)?;
+    let revs: Vec<&str> = match args.revs.as_slice() {
+        [one] if one.contains("..") => {
+            let (a, b) = one.split_once("..").expect("checked");
+            vec![
+                if a.is_empty() { "HEAD" } else { a },
+                if b.is_empty() { "HEAD" } else { b },
+            ]
+        }
+        revs => revs.iter().map(String::as_str).collect(),
+    };
+    let changes = match revs.as_slice() {
+        [] => repo.diff_worktree("HEAD", &options)?,
+        [rev] => repo.diff_worktree(rev, &options)?,
+        [old, new] => repo.diff_revs(old, new, &options)?,
+        _ => unreachable!("clap allows at most two revisions"),
+    };
+    args.format.write(repo, &changes, out)?;
+    if args.exit_code && !changes.is_empty() {
+        out.flush()?;
+        return Err(Quiet(1).into());
+    }
+    Ok(())
+}

@@ -1,0 +1,510 @@
+//! git's renderings of a diff: unified patch (with git's extended headers, so that
+//! `git apply` and `patch -p1` take it), `--stat` and `--numstat`.
+
+use std::io::Write;
+
+use imara_diff::{Algorithm, Diff, InternedInput};
+
+use super::{BlobSource, Error, FileChange, Side, Status, is_binary, zero_id};
+use crate::object::ObjectId;
+use crate::worktree::quote_path;
+
+/// Knobs for [`write_patch`].
+#[derive(Clone, Copy, Debug)]
+pub struct PatchOptions {
+    /// Lines of context around each change (`-U`), 3 by default.
+    pub context: u32,
+    /// Colour with ANSI escapes, as git does on a terminal.
+    pub color: bool,
+}
+
+impl Default for PatchOptions {
+    fn default() -> Self {
+        PatchOptions {
+            context: 3,
+            color: false,
+        }
+    }
+}
+
+struct Painter {
+    on: bool,
+}
+
+impl Painter {
+    fn line(&self, out: &mut dyn Write, color: &str, text: &[u8]) -> std::io::Result<()> {
+        if self.on {
+            out.write_all(color.as_bytes())?;
+            out.write_all(text)?;
+            out.write_all(b"\x1b[m\n")
+        } else {
+            out.write_all(text)?;
+            out.write_all(b"\n")
+        }
+    }
+}
+
+const META: &str = "\x1b[1m";
+const FRAG: &str = "\x1b[36m";
+const OLD: &str = "\x1b[31m";
+const NEW: &str = "\x1b[32m";
+
+/// `a/<path>` as git prints it in headers: quoted as a whole when the path needs it.
+fn prefixed(prefix: &str, path: &[u8]) -> Vec<u8> {
+    let mut full = prefix.as_bytes().to_vec();
+    full.extend_from_slice(path);
+    quote_path(&full).into_bytes()
+}
+
+fn short(id: &ObjectId) -> String {
+    id.to_hex_prefix(7)
+}
+
+/// Writes the unified patch of `changes`, as `git diff` does.
+pub fn write_patch(
+    out: &mut dyn Write,
+    blobs: &dyn BlobSource,
+    changes: &[FileChange],
+    options: &PatchOptions,
+) -> Result<(), Error> {
+    let paint = Painter { on: options.color };
+    for change in changes {
+        if change.status == Status::TypeChanged {
+            // git shows a file <-> symlink change as a deletion and an addition.
+            let deleted = FileChange {
+                status: Status::Deleted,
+                new: None,
+                ..change.clone()
+            };
+            let added = FileChange {
+                status: Status::Added,
+                old: None,
+                ..change.clone()
+            };
+            write_one(out, blobs, &deleted, options, &paint)?;
+            write_one(out, blobs, &added, options, &paint)?;
+        } else {
+            write_one(out, blobs, change, options, &paint)?;
+        }
+    }
+    Ok(())
+}
+
+fn write_one(
+    out: &mut dyn Write,
+    blobs: &dyn BlobSource,
+    change: &FileChange,
+    options: &PatchOptions,
+    paint: &Painter,
+) -> Result<(), Error> {
+    let w = |e| Error::Write(e);
+    let a = prefixed("a/", &change.old_path);
+    let b = prefixed("b/", &change.new_path);
+    let mut header = Vec::new();
+    header.push([&b"diff --git "[..], &a, b" ", &b].concat());
+    match (change.old, change.new) {
+        (None, Some(n)) => {
+            header.push(format!("new file mode {}", n.mode.as_padded_str()).into_bytes())
+        }
+        (Some(o), None) => {
+            header.push(format!("deleted file mode {}", o.mode.as_padded_str()).into_bytes())
+        }
+        (Some(o), Some(n)) if o.mode != n.mode => {
+            header.push(format!("old mode {}", o.mode.as_padded_str()).into_bytes());
+            header.push(format!("new mode {}", n.mode.as_padded_str()).into_bytes());
+        }
+        _ => {}
+    }
+    if change.status == Status::Renamed {
+        header.push(format!("similarity index {}%", change.similarity.unwrap_or(100)).into_bytes());
+        header.push(
+            [
+                &b"rename from "[..],
+                quote_path(&change.old_path).as_bytes(),
+            ]
+            .concat(),
+        );
+        header.push([&b"rename to "[..], quote_path(&change.new_path).as_bytes()].concat());
+    }
+    let old_id = change.old.map_or(zero_id(), |s| s.id);
+    let new_id = change.new.map_or(zero_id(), |s| s.id);
+    if old_id == new_id {
+        for line in &header {
+            paint.line(out, META, line).map_err(w)?;
+        }
+        return Ok(());
+    }
+    let mut index = format!("index {}..{}", short(&old_id), short(&new_id));
+    if let (Some(o), Some(n)) = (change.old, change.new)
+        && o.mode == n.mode
+    {
+        index.push_str(&format!(" {}", o.mode.as_padded_str()));
+    }
+    header.push(index.into_bytes());
+    let load = |side: Option<Side>, path: &[u8]| -> Result<Vec<u8>, Error> {
+        side.map_or(Ok(Vec::new()), |s| blobs.blob(&s, path))
+    };
+    let old = load(change.old, &change.old_path)?;
+    let new = load(change.new, &change.new_path)?;
+    let minus = if change.old.is_some() {
+        a.clone()
+    } else {
+        b"/dev/null".to_vec()
+    };
+    let plus = if change.new.is_some() {
+        b.clone()
+    } else {
+        b"/dev/null".to_vec()
+    };
+    if is_binary(&old) || is_binary(&new) {
+        header.push([&b"Binary files "[..], &minus, b" and ", &plus, b" differ"].concat());
+        for line in &header {
+            paint.line(out, META, line).map_err(w)?;
+        }
+        return Ok(());
+    }
+    header.push([&b"--- "[..], &minus].concat());
+    header.push([&b"+++ "[..], &plus].concat());
+    for line in &header {
+        paint.line(out, META, line).map_err(w)?;
+    }
+    write_hunks(out, &old, &new, options.context, paint).map_err(w)
+}
+
+fn lines(data: &[u8]) -> Vec<&[u8]> {
+    data.split_inclusive(|&b| b == b'\n').collect()
+}
+
+/// The changed line ranges of a line diff, as git's Myers diff with its indent
+/// heuristic would place them.
+fn line_hunks(old: &[u8], new: &[u8]) -> Vec<imara_diff::Hunk> {
+    let input = InternedInput::new(old, new);
+    let mut diff = Diff::compute(Algorithm::Myers, &input);
+    diff.postprocess_lines(&input);
+    diff.hunks().collect()
+}
+
+fn range(start: u32, len: u32) -> String {
+    // 1-based; an empty range names the line before it.
+    let first = if len == 0 { start } else { start + 1 };
+    if len == 1 {
+        format!("{first}")
+    } else {
+        format!("{first},{len}")
+    }
+}
+
+/// git's default function context: the nearest line above that starts with a letter,
+/// `_` or `$`, without trailing whitespace, at most 80 bytes.
+fn function_context<'a>(old: &[&'a [u8]], before: u32) -> Option<&'a [u8]> {
+    old[..before as usize].iter().rev().find_map(|line| {
+        let first = *line.first()?;
+        if !(first.is_ascii_alphabetic() || first == b'_' || first == b'$') {
+            return None;
+        }
+        let trimmed = line.trim_ascii_end();
+        Some(&trimmed[..trimmed.len().min(80)])
+    })
+}
+
+fn write_hunks(
+    out: &mut dyn Write,
+    old: &[u8],
+    new: &[u8],
+    context: u32,
+    paint: &Painter,
+) -> std::io::Result<()> {
+    let (a, b) = (lines(old), lines(new));
+    let changes = line_hunks(old, new);
+    let mut i = 0;
+    while i < changes.len() {
+        // Gather changes whose context overlaps into one hunk.
+        let mut j = i;
+        while j + 1 < changes.len()
+            && changes[j + 1].before.start - changes[j].before.end <= 2 * context
+        {
+            j += 1;
+        }
+        let first = &changes[i];
+        let last = &changes[j];
+        let lead = first.before.start.min(context);
+        let old_start = first.before.start - lead;
+        let new_start = first.after.start - lead;
+        let old_end = (last.before.end + context).min(a.len() as u32);
+        let trail = old_end - last.before.end;
+        let new_end = last.after.end + trail;
+        let mut head = format!(
+            "@@ -{} +{} @@",
+            range(old_start, old_end - old_start),
+            range(new_start, new_end - new_start)
+        )
+        .into_bytes();
+        if paint.on {
+            head = [FRAG.as_bytes(), &head, b"\x1b[m"].concat();
+        }
+        if let Some(func) = function_context(&a, old_start) {
+            head.push(b' ');
+            head.extend_from_slice(func);
+        }
+        out.write_all(&head)?;
+        out.write_all(b"\n")?;
+        let mut pos = old_start;
+        for change in &changes[i..=j] {
+            for line in &a[pos as usize..change.before.start as usize] {
+                emit(out, paint, b' ', line)?;
+            }
+            for line in &a[change.before.start as usize..change.before.end as usize] {
+                emit(out, paint, b'-', line)?;
+            }
+            for line in &b[change.after.start as usize..change.after.end as usize] {
+                emit(out, paint, b'+', line)?;
+            }
+            pos = change.before.end;
+        }
+        for line in &a[pos as usize..old_end as usize] {
+            emit(out, paint, b' ', line)?;
+        }
+        i = j + 1;
+    }
+    Ok(())
+}
+
+fn emit(out: &mut dyn Write, paint: &Painter, sign: u8, line: &[u8]) -> std::io::Result<()> {
+    let (body, complete) = match line.strip_suffix(b"\n") {
+        Some(body) => (body, true),
+        None => (line, false),
+    };
+    let color = match sign {
+        b'-' => Some(OLD),
+        b'+' => Some(NEW),
+        _ => None,
+    };
+    match color {
+        Some(c) if paint.on => {
+            out.write_all(c.as_bytes())?;
+            out.write_all(&[sign])?;
+            out.write_all(body)?;
+            out.write_all(b"\x1b[m\n")?;
+        }
+        _ => {
+            out.write_all(&[sign])?;
+            out.write_all(body)?;
+            out.write_all(b"\n")?;
+        }
+    }
+    if !complete {
+        out.write_all(b"\\ No newline at end of file\n")?;
+    }
+    Ok(())
+}
+
+/// Lines added and removed in one file, or its sizes when binary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileStat {
+    /// The path as `--stat` shows it (`old => new` for a rename).
+    pub name: String,
+    /// Lines added.
+    pub added: u64,
+    /// Lines removed.
+    pub removed: u64,
+    /// For binary content, the old and new sizes in bytes.
+    pub binary: Option<(u64, u64)>,
+}
+
+/// A rename shown as git's `--stat` does: `dir/{old => new}.rs`, or `old => new`.
+fn rename_name(old: &[u8], new: &[u8]) -> String {
+    let old = quote_path(old);
+    let new = quote_path(new);
+    let (o, n) = (old.as_bytes(), new.as_bytes());
+    // Common prefix ending at a '/', common suffix starting at a '/'.
+    let mut prefix = 0;
+    for (i, (x, y)) in o.iter().zip(n).enumerate() {
+        if x != y {
+            break;
+        }
+        if *x == b'/' {
+            prefix = i + 1;
+        }
+    }
+    let mut suffix = 0;
+    let max_suffix = o.len().min(n.len()) - prefix;
+    for i in 1..=max_suffix {
+        if o[o.len() - i] != n[n.len() - i] {
+            break;
+        }
+        if o[o.len() - i] == b'/' {
+            suffix = i;
+        }
+    }
+    if prefix == 0 && suffix == 0 {
+        return format!("{old} => {new}");
+    }
+    format!(
+        "{}{{{} => {}}}{}",
+        &old[..prefix],
+        &old[prefix..o.len() - suffix],
+        &new[prefix..n.len() - suffix],
+        &old[o.len() - suffix..]
+    )
+}
+
+/// Counts the lines each change adds and removes.
+pub fn file_stats(blobs: &dyn BlobSource, changes: &[FileChange]) -> Result<Vec<FileStat>, Error> {
+    changes
+        .iter()
+        .map(|change| {
+            let name = if change.status == Status::Renamed {
+                rename_name(&change.old_path, &change.new_path)
+            } else {
+                quote_path(&change.new_path)
+            };
+            let load = |side: Option<Side>, path: &[u8]| -> Result<Vec<u8>, Error> {
+                side.map_or(Ok(Vec::new()), |s| blobs.blob(&s, path))
+            };
+            let same = change.old.map(|s| s.id) == change.new.map(|s| s.id);
+            let (old, new) = if same {
+                (Vec::new(), Vec::new())
+            } else {
+                (
+                    load(change.old, &change.old_path)?,
+                    load(change.new, &change.new_path)?,
+                )
+            };
+            if is_binary(&old) || is_binary(&new) {
+                return Ok(FileStat {
+                    name,
+                    added: 0,
+                    removed: 0,
+                    binary: Some((old.len() as u64, new.len() as u64)),
+                });
+            }
+            let input = InternedInput::new(&old[..], &new[..]);
+            let diff = Diff::compute(Algorithm::Myers, &input);
+            Ok(FileStat {
+                name,
+                added: u64::from(diff.count_additions()),
+                removed: u64::from(diff.count_removals()),
+                binary: None,
+            })
+        })
+        .collect()
+}
+
+/// `--numstat`: `added<TAB>removed<TAB>path`, `-` for binary files.
+pub fn write_numstat(out: &mut dyn Write, stats: &[FileStat]) -> std::io::Result<()> {
+    for s in stats {
+        match s.binary {
+            Some(_) => writeln!(out, "-\t-\t{}", s.name)?,
+            None => writeln!(out, "{}\t{}\t{}", s.added, s.removed, s.name)?,
+        }
+    }
+    Ok(())
+}
+
+/// `--stat`: a bar graph per file scaled to `width` columns, and a summary line.
+pub fn write_stat(
+    out: &mut dyn Write,
+    stats: &[FileStat],
+    width: usize,
+    color: bool,
+) -> std::io::Result<()> {
+    if stats.is_empty() {
+        return Ok(());
+    }
+    let name_width = stats
+        .iter()
+        .map(|s| s.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(50);
+    let max_change = stats.iter().map(|s| s.added + s.removed).max().unwrap_or(0);
+    let count_width = stats
+        .iter()
+        .map(|s| match s.binary {
+            Some(_) => 3,
+            None => (s.added + s.removed).to_string().len(),
+        })
+        .max()
+        .unwrap_or(1);
+    let graph_width = width.saturating_sub(name_width + count_width + 4).max(8) as u64;
+    let scale = |n: u64| -> u64 {
+        if max_change <= graph_width || n == 0 {
+            n
+        } else {
+            (n * graph_width / max_change).max(1)
+        }
+    };
+    let (mut added, mut removed) = (0, 0);
+    for s in stats {
+        let mut name = s.name.clone();
+        if name.chars().count() > name_width {
+            let keep: String = name
+                .chars()
+                .rev()
+                .take(name_width - 3)
+                .collect::<Vec<_>>()
+                .into_iter()
+                .rev()
+                .collect();
+            name = format!("...{keep}");
+        }
+        match s.binary {
+            Some((o, n)) => writeln!(
+                out,
+                " {name:<name_width$} | {:>count_width$} {o} -> {n} bytes",
+                "Bin"
+            )?,
+            None => {
+                let (plus, minus) = (
+                    "+".repeat(scale(s.added) as usize),
+                    "-".repeat(scale(s.removed) as usize),
+                );
+                let graph = if color && !(plus.is_empty() && minus.is_empty()) {
+                    format!("\x1b[32m{plus}\x1b[m\x1b[31m{minus}\x1b[m")
+                } else {
+                    format!("{plus}{minus}")
+                };
+                let total = s.added + s.removed;
+                let line = format!(" {name:<name_width$} | {total:>count_width$} {graph}");
+                writeln!(out, "{}", line.trim_end())?;
+            }
+        }
+        added += s.added;
+        removed += s.removed;
+    }
+    let files = stats.len();
+    let mut summary = format!(" {files} file{} changed", if files == 1 { "" } else { "s" });
+    if added > 0 || removed == 0 {
+        summary.push_str(&format!(
+            ", {added} insertion{}(+)",
+            if added == 1 { "" } else { "s" }
+        ));
+    }
+    if removed > 0 || added == 0 {
+        summary.push_str(&format!(
+            ", {removed} deletion{}(-)",
+            if removed == 1 { "" } else { "s" }
+        ));
+    }
+    writeln!(out, "{summary}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_names_like_git() {
+        assert_eq!(rename_name(b"a", b"b"), "a => b");
+        assert_eq!(rename_name(b"src/a.rs", b"src/b.rs"), "src/{a.rs => b.rs}");
+        assert_eq!(rename_name(b"x/f", b"y/f"), "{x => y}/f");
+        assert_eq!(rename_name(b"d/x/f", b"d/y/f"), "d/{x => y}/f");
+    }
+
+    #[test]
+    fn hunk_ranges() {
+        assert_eq!(range(0, 0), "0,0");
+        assert_eq!(range(0, 3), "1,3");
+        assert_eq!(range(4, 1), "5");
+    }
+}
