@@ -163,8 +163,23 @@ fn write_one(
         }
         return Ok(());
     }
-    header.push([&b"--- "[..], &minus].concat());
-    header.push([&b"+++ "[..], &plus].concat());
+    if old.is_empty() && new.is_empty() {
+        // An empty file added or deleted: git writes no ---/+++ lines and no hunk.
+        for line in &header {
+            paint.line(out, META, line).map_err(w)?;
+        }
+        return Ok(());
+    }
+    // Like git, end a name with a space in it with a tab, so `patch` reads it whole.
+    let tab = |name: &[u8]| {
+        if name.contains(&b' ') {
+            &b"\t"[..]
+        } else {
+            &b""[..]
+        }
+    };
+    header.push([&b"--- "[..], &minus, tab(&minus)].concat());
+    header.push([&b"+++ "[..], &plus, tab(&plus)].concat());
     for line in &header {
         paint.line(out, META, line).map_err(w)?;
     }

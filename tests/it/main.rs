@@ -4,6 +4,7 @@ mod util;
 
 mod checkout;
 mod cli;
+mod diff;
 mod errors;
 mod library;
 mod oracle;

@@ -149,17 +149,15 @@ pub fn count_objects(work: &Path) -> usize {
 /// Whether git with SHA-256 support can run. When it cannot, prints why; under
 /// `COW_REQUIRE_GIT=1` (as in CI) it panics instead of letting the caller skip.
 pub fn git_available() -> bool {
+    let probe = tempfile::tempdir().expect("tempdir");
     let ok = Command::new("git")
         .args(["init", "-q", "--object-format=sha256"])
-        .arg(std::env::temp_dir().join(format!("cow-git-probe-{}", std::process::id())))
+        .arg(probe.path())
         .env("GIT_CONFIG_GLOBAL", "/dev/null")
         .env("GIT_CONFIG_NOSYSTEM", "1")
         .output()
         .map(|o| o.status.success())
         .unwrap_or(false);
-    let _ = fs::remove_dir_all(
-        std::env::temp_dir().join(format!("cow-git-probe-{}", std::process::id())),
-    );
     if !ok {
         let why = "git with --object-format=sha256 is not available";
         if std::env::var_os("COW_REQUIRE_GIT").is_some_and(|v| v == "1") {

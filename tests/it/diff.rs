@@ -1,0 +1,336 @@
+//! Diffs: git as the oracle for name-status and renames; patches that `git apply` and
+//! GNU `patch` apply exactly; laziness; the command-line options.
+
+use std::collections::BTreeMap;
+use std::ffi::OsStr;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use crate::util::*;
+
+/// A random text file: numbered lines, sometimes CRLF, sometimes without a final
+/// newline, sometimes empty.
+fn text(rng: &mut Rng, tag: &str) -> Vec<u8> {
+    let lines = rng.pick(&[0u64, 1, 3, 12, 40]);
+    let eol: &[u8] = if rng.chance(15) { b"\r\n" } else { b"\n" };
+    let mut out = Vec::new();
+    for i in 0..lines {
+        out.extend_from_slice(format!("{tag} line {i} {}", rng.below(5)).as_bytes());
+        out.extend_from_slice(eol);
+    }
+    if lines > 0 && rng.chance(20) {
+        out.truncate(out.len() - eol.len());
+    }
+    out
+}
+
+const NAMES: &[&[u8]] = &[
+    b"a.txt",
+    b"b.rs",
+    b"with space.md",
+    b"caf\xc3\xa9.txt",
+    b"raw\xff.txt",
+    b"z",
+    b"a-b",
+    b"tab\there",
+];
+
+fn text_tree(rng: &mut Rng, dir: &Path, depth: u32) {
+    fs::create_dir_all(dir).unwrap();
+    for _ in 0..1 + rng.below(5) {
+        let path = dir.join(OsStr::from_bytes(rng.pick(NAMES)));
+        if fs::symlink_metadata(&path).is_ok() {
+            continue;
+        }
+        match rng.below(8) {
+            0 if depth > 0 => text_tree(rng, &path, depth - 1),
+            1 => std::os::unix::fs::symlink(OsStr::from_bytes(rng.pick(NAMES)), &path).unwrap(),
+            _ => {
+                let tag = format!("{}", rng.below(1000));
+                fs::write(&path, text(rng, &tag)).unwrap();
+                set_exec(&path, rng.chance(20));
+            }
+        }
+    }
+}
+
+/// Edits, renames (exact and with edits), deletions, additions, mode flips and
+/// file <-> symlink swaps.
+fn mutate_text(rng: &mut Rng, root: &Path) {
+    let items = manifest(root);
+    let files: Vec<&[u8]> = items
+        .iter()
+        .filter(|(_, i)| matches!(i, Item::File { .. }))
+        .map(|(p, _)| p.as_slice())
+        .collect();
+    let links: Vec<&[u8]> = items
+        .iter()
+        .filter(|(_, i)| matches!(i, Item::Link(_)))
+        .map(|(p, _)| p.as_slice())
+        .collect();
+    let at = |p: &[u8]| root.join(OsStr::from_bytes(p));
+    for _ in 0..4 {
+        match rng.below(8) {
+            0 if !files.is_empty() => {
+                // edit some lines
+                let p = at(rng.pick(&files));
+                if let Ok(data) = fs::read(&p) {
+                    let mut lines: Vec<Vec<u8>> = data
+                        .split_inclusive(|&b| b == b'\n')
+                        .map(<[u8]>::to_vec)
+                        .collect();
+                    if !lines.is_empty() {
+                        let i = rng.below(lines.len() as u64) as usize;
+                        lines[i] = b"edited line\n".to_vec();
+                    }
+                    lines.insert(0, b"inserted at the top\n".to_vec());
+                    fs::write(&p, lines.concat()).unwrap();
+                }
+            }
+            1 | 2 if !files.is_empty() => {
+                // rename, exactly or with a small edit
+                let from = at(rng.pick(&files));
+                let to = root.join(format!("moved-{}.txt", rng.below(10_000)));
+                if fs::rename(&from, &to).is_ok() && rng.chance(50) {
+                    let mut data = fs::read(&to).unwrap();
+                    data.extend_from_slice(b"one more line\n");
+                    fs::write(&to, data).unwrap();
+                }
+            }
+            3 if !files.is_empty() => {
+                let _ = fs::remove_file(at(rng.pick(&files)));
+            }
+            4 => {
+                let p = root.join(format!("added-{}.txt", rng.below(10_000)));
+                fs::write(p, text(rng, "new")).unwrap();
+            }
+            5 if !files.is_empty() => {
+                let p = at(rng.pick(&files));
+                if let Ok(m) = fs::metadata(&p) {
+                    set_exec(
+                        &p,
+                        std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o100 == 0,
+                    );
+                }
+            }
+            6 if !files.is_empty() => {
+                let p = at(rng.pick(&files));
+                if fs::remove_file(&p).is_ok() {
+                    std::os::unix::fs::symlink("a.txt", &p).unwrap();
+                }
+            }
+            7 if !links.is_empty() => {
+                let p = at(rng.pick(&links));
+                if fs::remove_file(&p).is_ok() {
+                    fs::write(&p, "was a symlink\n").unwrap();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// A git repository over the same working directory, its `.git` kept outside.
+struct GitMirror {
+    git_dir: PathBuf,
+    work: PathBuf,
+}
+
+impl GitMirror {
+    fn new(env: &Env) -> GitMirror {
+        let git_dir = env.tmp.path().join("mirror.git");
+        git(
+            env.tmp.path(),
+            [
+                "init",
+                "-q",
+                "--bare",
+                "--object-format=sha256",
+                "mirror.git",
+            ],
+        );
+        git(&git_dir, ["config", "core.bare", "false"]);
+        fs::write(git_dir.join("info/exclude"), "/.cow/\n").unwrap();
+        GitMirror {
+            git_dir,
+            work: env.work(),
+        }
+    }
+
+    fn run(&self, args: &[&str]) -> Vec<u8> {
+        let mut full = vec![
+            format!("--git-dir={}", self.git_dir.display()),
+            format!("--work-tree={}", self.work.display()),
+        ];
+        full.extend(args.iter().map(|s| s.to_string()));
+        git_raw(&self.work, full, b"")
+    }
+
+    /// Commits the working directory as it is; returns the commit id.
+    fn snapshot(&self, message: &str) -> String {
+        self.run(&["add", "-A"]);
+        self.run(&["commit", "-q", "--allow-empty", "-m", message]);
+        String::from_utf8(self.run(&["rev-parse", "HEAD"]))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
+/// For each seed: snapshot A, mutate, snapshot B, in cow and in git.
+fn pairs() -> Vec<(Env, GitMirror, String, String, String, String)> {
+    (1..=12u64)
+        .map(|seed| {
+            let env = Env::new();
+            let mut rng = Rng::new(seed * 7919);
+            text_tree(&mut rng, &env.work(), 2);
+            env.init();
+            let mirror = GitMirror::new(&env);
+            env.cow_ok(["commit", "--allow-empty", "-m", "A"]);
+            let a = env.cow_ok(["rev-parse", "HEAD"]).trim().to_owned();
+            let ga = mirror.snapshot("A");
+            mutate_text(&mut rng, &env.work());
+            env.cow_ok(["commit", "--allow-empty", "-m", "B"]);
+            let b = env.cow_ok(["rev-parse", "HEAD"]).trim().to_owned();
+            let gb = mirror.snapshot("B");
+            (env, mirror, a, b, ga, gb)
+        })
+        .collect()
+}
+
+#[test]
+fn name_status_matches_git_and_exact_renames_agree() {
+    if !git_available() {
+        return;
+    }
+    for (i, (env, mirror, a, b, ga, gb)) in pairs().into_iter().enumerate() {
+        let cow = env.cow_ok(["diff", "--name-status", "--no-renames", &a, &b]);
+        let git =
+            String::from_utf8(mirror.run(&["diff", "--name-status", "--no-renames", &ga, &gb]))
+                .unwrap();
+        assert_eq!(cow, git, "pair {i}: --no-renames");
+        let exact = |s: &str| -> Vec<String> {
+            s.lines()
+                .filter(|l| l.starts_with("R100"))
+                .map(str::to_owned)
+                .collect()
+        };
+        let cow = env.cow_ok(["diff", "--name-status", &a, &b]);
+        let git =
+            String::from_utf8(mirror.run(&["diff", "--name-status", "-M", &ga, &gb])).unwrap();
+        assert_eq!(
+            exact(&cow),
+            exact(&git),
+            "pair {i}: exact renames\ncow:\n{cow}\ngit:\n{git}"
+        );
+        // Line counts agree with git's --numstat too.
+        let cow = env.cow_ok(["diff", "--numstat", "--no-renames", &a, &b]);
+        let git = String::from_utf8(mirror.run(&["diff", "--numstat", "--no-renames", &ga, &gb]))
+            .unwrap();
+        assert_eq!(cow, git, "pair {i}: --numstat");
+        // And the patch itself, byte for byte.
+        let cow = env.cow(["diff", "--no-renames", &a, &b]).stdout;
+        let git = mirror.run(&["diff", "--no-renames", &ga, &gb]);
+        assert_eq!(
+            String::from_utf8_lossy(&cow),
+            String::from_utf8_lossy(&git),
+            "pair {i}: patch"
+        );
+    }
+}
+
+/// Files and symlinks under `dir` (directories left out: patches do not carry them).
+fn files_of(dir: &Path) -> BTreeMap<Vec<u8>, Item> {
+    manifest(dir)
+        .into_iter()
+        .filter(|(_, i)| *i != Item::Dir)
+        .collect()
+}
+
+fn copy_without_store(from: &Path, to: &Path) {
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(from)
+        .arg(to)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let _ = fs::remove_dir_all(to.join(".cow"));
+}
+
+#[test]
+fn patches_apply_with_git_apply_and_gnu_patch() {
+    if !git_available() {
+        return;
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, (env, _mirror, a, b, _, _)) in pairs().into_iter().enumerate() {
+        let want = files_of(&env.work());
+        let patch = env.cow(["diff", &a, &b]).stdout;
+        let text = String::from_utf8_lossy(&patch);
+        for feature in [
+            "\nnew file mode 100644\n",
+            "\ndeleted file mode",
+            "\nrename from ",
+            "\nsimilarity index 100%",
+            "\nnew mode 100755\n",
+            "\nnew file mode 120000\n",
+            "\n\\ No newline at end of file\n",
+            "\r\n",
+            "\"b/caf\\303\\251.txt\"",
+        ] {
+            if text.contains(feature) {
+                seen.insert(feature);
+            }
+        }
+        let plain = env.cow(["diff", "--no-renames", &a, &b]).stdout;
+        env.cow_ok(["checkout", &a]);
+        for (tool, patch) in [
+            ("git", &patch),
+            ("git", &plain),
+            ("patch", &plain),
+            ("patch", &patch),
+        ] {
+            let dir = env.tmp.path().join(format!("applied-{tool}"));
+            let _ = fs::remove_dir_all(&dir);
+            copy_without_store(&env.work(), &dir);
+            let mut cmd = if tool == "git" {
+                let mut c = git_cmd(&dir);
+                c.args(["apply", "--whitespace=nowarn", "-"]);
+                c
+            } else {
+                let mut c = std::process::Command::new("patch");
+                c.current_dir(&dir).args(["-p1", "--quiet", "--force"]);
+                c
+            };
+            let mut child = cmd
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap();
+            std::io::Write::write_all(&mut child.stdin.take().unwrap(), patch).unwrap();
+            let out = child.wait_with_output().unwrap();
+            assert!(
+                out.status.success(),
+                "pair {i}: {tool} failed: {}\n{}",
+                describe(&out),
+                String::from_utf8_lossy(patch)
+            );
+            let got = files_of(&dir);
+            assert_eq!(
+                got,
+                want,
+                "pair {i}: {tool} did not reproduce B\n{}",
+                String::from_utf8_lossy(patch)
+            );
+        }
+        env.cow_ok(["checkout", &b]);
+    }
+    assert_eq!(
+        seen.len(),
+        9,
+        "the generated pairs miss some cases: saw only {seen:?}"
+    );
+}
