@@ -73,7 +73,7 @@ impl std::error::Error for Quiet {}
 /// Runs the command line and maps the outcome to an exit status: 0 success, 1 error or
 /// refusal, 2 usage error (from clap).
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(git_style_args(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
@@ -103,6 +103,24 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Rewrites git's attached short forms clap cannot take while keeping `-M` alone
+/// optional: `-M50%` becomes `--find-renames=50%`. Arguments after `--` are kept.
+fn git_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut seen_dashes = false;
+    args.map(|arg| {
+        if arg == "--" {
+            seen_dashes = true;
+        }
+        match arg.to_str().and_then(|a| a.strip_prefix("-M")) {
+            Some(value) if !seen_dashes && !value.is_empty() => {
+                format!("--find-renames={value}").into()
+            }
+            _ => arg,
+        }
+    })
+    .collect()
 }
 
 /// The error and its causes joined on one line, each cause once.

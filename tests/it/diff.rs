@@ -334,3 +334,261 @@ fn patches_apply_with_git_apply_and_gnu_patch() {
         "the generated pairs miss some cases: saw only {seen:?}"
     );
 }
+
+#[test]
+fn diff_of_a_10000_file_tree_reads_only_the_trees_on_the_changed_path() -> Result {
+    use cow::Repository;
+    use cow::object::{Signature, Time};
+    use cow::repository::CommitOptions;
+    let env = Env::new();
+    let w = env.work();
+    for a in 0..10 {
+        for b in 0..10 {
+            for c in 0..100 {
+                write(
+                    &w.join(format!("d{a}/e{b}/f{c}.txt")),
+                    format!("{a} {b} {c}\n"),
+                );
+            }
+        }
+    }
+    let repo = Repository::init(&w)?;
+    let sig = Signature::new(NAME, EMAIL, Time::parse(DATE).unwrap())?;
+    let options = CommitOptions {
+        author: Some(sig.clone()),
+        committer: Some(sig),
+        ..CommitOptions::default()
+    };
+    repo.commit("A", &options)?;
+    write(&w.join("d4/e2/f17.txt"), "changed\n");
+    repo.commit("B", &options)?;
+    let (old, new) = (repo.resolve_tree("HEAD~1")?, repo.resolve_tree("HEAD")?);
+    let before = repo.odb().stats().reads;
+    let changes = repo.diff_trees(old, new, &cow::diff::DiffOptions::default())?;
+    assert_eq!(changes.len(), 1);
+    assert_eq!(changes[0].new_path, b"d4/e2/f17.txt");
+    // The root, d4 and d4/e2 on each side: none of the other 110 trees, no blob.
+    assert_eq!(repo.odb().stats().reads - before, 2 * 3);
+    Ok(())
+}
+
+#[test]
+fn binary_empty_crlf_and_unterminated_files() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("bin"), b"\x00\x01\x02binary");
+    write(&w.join("crlf.txt"), "one\r\ntwo\r\n");
+    write(&w.join("open.txt"), "no newline");
+    write(&w.join("empty"), "");
+    env.init();
+    env.commit("one");
+    write(&w.join("bin"), b"\x00\x01\x02binary, changed");
+    write(&w.join("crlf.txt"), "one\r\nTWO\r\n");
+    write(&w.join("open.txt"), "no newline\nnow ends");
+    fs::remove_file(w.join("empty")).unwrap();
+    write(&w.join("empty2"), "");
+    env.commit("two");
+
+    let patch = env.cow_ok(["diff", "HEAD~1", "HEAD"]);
+    assert!(
+        patch.contains("Binary files a/bin and b/bin differ\n"),
+        "{patch}"
+    );
+    assert!(
+        !patch.contains("binary, changed"),
+        "binary content was dumped"
+    );
+    assert!(
+        patch.contains("-TWO") == false && patch.contains("+TWO\r\n"),
+        "{patch:?}"
+    );
+    assert!(patch.contains("-no newline\n\\ No newline at end of file\n+no newline\n+now ends\n\\ No newline at end of file\n"), "{patch}");
+    // An empty file moved is an exact rename.
+    assert!(
+        patch.contains("rename from empty\nrename to empty2\n"),
+        "{patch}"
+    );
+    let numstat = env.cow_ok(["diff", "--numstat", "HEAD~1", "HEAD"]);
+    assert_eq!(
+        numstat,
+        "-\t-\tbin\n1\t1\tcrlf.txt\n0\t0\tempty => empty2\n2\t1\topen.txt\n"
+    );
+    let stat = env.cow_ok(["diff", "--stat", "HEAD~1", "HEAD"]);
+    assert!(
+        stat.contains(" bin             | Bin 9 -> 18 bytes\n"),
+        "{stat}"
+    );
+    assert!(
+        stat.ends_with(" 4 files changed, 3 insertions(+), 2 deletions(-)\n"),
+        "{stat}"
+    );
+}
+
+#[test]
+fn worktree_diffs_options_and_exit_codes() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("a.txt"), "1\n2\n3\n4\n5\n6\n7\n8\n9\n");
+    write(&w.join("dir/b.txt"), "b\n");
+    env.init();
+    env.commit("one");
+    assert_eq!(env.cow_ok(["diff"]), "");
+    let clean = env.cow(["diff", "--exit-code"]);
+    assert_eq!(clean.status.code(), Some(0));
+
+    write(&w.join("a.txt"), "1\n2\n3\n4\nfive\n6\n7\n8\n9\n");
+    write(&w.join("new.txt"), "untracked\n");
+    let patch = env.cow_ok(["diff"]);
+    assert!(
+        patch.contains("@@ -2,7 +2,7 @@\n 2\n 3\n 4\n-5\n+five\n"),
+        "{patch}"
+    );
+    assert!(
+        patch.contains("+++ b/new.txt\n"),
+        "untracked files are part of the next snapshot"
+    );
+    let short = env.cow_ok(["diff", "-U1", "--", "a.txt"]);
+    assert!(
+        short.contains("@@ -4,3 +4,3 @@\n 4\n-5\n+five\n 6\n"),
+        "{short}"
+    );
+    assert!(!short.contains("new.txt"));
+    assert_eq!(env.cow_ok(["diff", "--name-only"]), "a.txt\nnew.txt\n");
+    assert_eq!(
+        env.cow_ok(["diff", "--name-status", "HEAD"]),
+        "M\ta.txt\nA\tnew.txt\n"
+    );
+    // From a subdirectory, paths are relative to it.
+    let out = env
+        .cow_cmd(&w.join("dir"))
+        .args(["diff", "--name-only", "--", "../a.txt"])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "a.txt\n");
+    let dirty = env.cow(["diff", "--exit-code", "--name-only"]);
+    assert_eq!(dirty.status.code(), Some(1));
+    assert!(dirty.stderr.is_empty());
+
+    // Colour only when asked (stdout here is a pipe), and never under --color=never.
+    assert!(!patch.contains('\x1b'));
+    let colored = env.cow_ok(["diff", "--color=always"]);
+    assert!(
+        colored.contains("\x1b[31m-5\x1b[m\n") && colored.contains("\x1b[32m+five\x1b[m\n"),
+        "{colored:?}"
+    );
+    let out = env
+        .cow_cmd(&w)
+        .env("NO_COLOR", "1")
+        .args(["diff", "--color=never"])
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\x1b'));
+
+    // Rename thresholds.
+    env.cow_ok(["commit", "-m", "two"]);
+    fs::rename(w.join("a.txt"), w.join("moved.txt")).unwrap();
+    write(&w.join("moved.txt"), "1\n2\n3\n4\nfive\n6\n7\n8\nnine\n");
+    // git 2.47 scores this pair R079 too.
+    assert_eq!(
+        env.cow_ok(["diff", "--name-status"]),
+        "R079\ta.txt\tmoved.txt\n"
+    );
+    assert_eq!(
+        env.cow_ok(["diff", "--name-status", "-M79%"]),
+        "R079\ta.txt\tmoved.txt\n"
+    );
+    assert_eq!(
+        env.cow_ok(["diff", "--name-status", "-M80%"]),
+        "D\ta.txt\nA\tmoved.txt\n"
+    );
+    assert_eq!(
+        env.cow_ok(["diff", "--name-status", "--no-renames"]),
+        "D\ta.txt\nA\tmoved.txt\n"
+    );
+    assert_error(&env.cow(["diff", "-M=abc"]), "invalid rename threshold");
+    assert_error(&env.cow(["diff", "nosuch"]), "unknown revision 'nosuch'");
+}
+
+#[test]
+fn log_limited_to_paths_and_with_patches() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("a"), "1\n");
+    write(&w.join("b"), "1\n");
+    env.init();
+    env.commit("add a and b");
+    write(&w.join("a"), "2\n");
+    env.commit("change a");
+    write(&w.join("b"), "2\n");
+    env.commit("change b");
+    assert_eq!(
+        env.cow_ok(["log", "--oneline", "--", "a"])
+            .lines()
+            .map(|l| l.split_once(' ').unwrap().1)
+            .collect::<Vec<_>>(),
+        ["change a", "add a and b"]
+    );
+    let log = env.cow_ok(["log", "-p", "-n", "1"]);
+    assert!(
+        log.contains("    change b\n\ndiff --git a/b b/b\n"),
+        "{log}"
+    );
+    assert!(log.contains("-1\n+2\n"));
+    let log = env.cow_ok(["log", "--stat", "-n", "2"]);
+    assert!(
+        log.contains(
+            "    change b\n\n b | 2 +-\n 1 file changed, 1 insertion(+), 1 deletion(-)\n\ncommit "
+        ),
+        "{log}"
+    );
+    let root = env.cow_ok(["log", "--name-status", "HEAD~2"]);
+    assert!(root.ends_with("\n\nA\ta\nA\tb\n"), "{root}");
+}
+
+#[test]
+fn worktree_diff_reads_no_unchanged_file() {
+    let env = Env::new();
+    for i in 0..30 {
+        write(&env.work().join(format!("f{i}")), format!("{i}\n"));
+    }
+    env.init();
+    env.commit("one");
+    env.cow_ok(["status"]);
+    for f in list_files(&env.work()) {
+        fs::set_permissions(
+            env.work().join(f),
+            std::os::unix::fs::PermissionsExt::from_mode(0o000),
+        )
+        .unwrap();
+    }
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if is_root {
+        let status = std::process::Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(env.tmp.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::set_permissions(
+            env.tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let mut cmd = std::process::Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_cow"),
+        ]);
+        cmd
+    } else {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cow"))
+    };
+    let out = cmd
+        .current_dir(env.work())
+        .args(["diff", "--exit-code"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+}
