@@ -399,7 +399,7 @@ fn binary_empty_crlf_and_unterminated_files() {
         "binary content was dumped"
     );
     assert!(
-        patch.contains("-TWO") == false && patch.contains("+TWO\r\n"),
+        !patch.contains("-TWO") && patch.contains("+TWO\r\n"),
         "{patch:?}"
     );
     assert!(patch.contains("-no newline\n\\ No newline at end of file\n+no newline\n+now ends\n\\ No newline at end of file\n"), "{patch}");
