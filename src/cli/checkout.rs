@@ -85,6 +85,9 @@ pub struct RestoreArgs {
     /// Print what would change and change nothing
     #[arg(short = 'n', long)]
     dry_run: bool,
+    /// Also replace untracked or ignored files in the way
+    #[arg(short, long)]
+    force: bool,
     /// Files or directories, relative to the current directory
     #[arg(required = true)]
     paths: Vec<OsString>,
@@ -111,7 +114,7 @@ pub fn restore(
         &args.source,
         &paths,
         &CheckoutOptions {
-            force: true,
+            force: args.force,
             dry_run: args.dry_run,
         },
     )?;

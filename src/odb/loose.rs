@@ -43,7 +43,7 @@ impl Odb {
         check_exists: bool,
     ) -> Result<Written> {
         let path = self.loose_path(&id);
-        if check_exists && path.exists() {
+        if check_exists && present(&path) {
             return Ok(Written {
                 id,
                 new: false,
@@ -266,6 +266,12 @@ impl Odb {
         }
         Ok(())
     }
+}
+
+/// Whether a loose object file is there and not empty (an object is never empty: it
+/// holds at least a zstd frame header).
+pub(super) fn present(path: &std::path::Path) -> bool {
+    fs::metadata(path).is_ok_and(|m| m.len() > 0)
 }
 
 /// Counts the bytes written through it.

@@ -162,9 +162,10 @@ impl Odb {
         }
     }
 
-    /// Whether the store has the object.
+    /// Whether the store has the object. An empty file (what a crash can leave of an
+    /// object that was never synced) does not count, so the next write replaces it.
     pub fn contains(&self, id: &ObjectId) -> bool {
-        self.loose_path(id).exists()
+        loose::present(&self.loose_path(id))
     }
 
     /// Stores an object whose content is in memory. Nothing is written when the object

@@ -100,17 +100,16 @@ impl Repository {
         };
         let target_tree = self.odb.find_commit(&target)?.tree;
         let plan_options = PlanOptions {
-            force: options.force,
+            discard_changes: options.force,
+            replace_untracked: options.force,
             paths: &[],
         };
-        let (plan, applied) =
-            self.plan_and_apply(current, target_tree, &plan_options, options, || {
-                if let Some(name) = &create {
-                    self.refs.update(name, target, Expected::Absent)?;
-                }
-                Ok(())
-            })?;
+        let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
         if !options.dry_run {
+            // Only a checkout that went through creates its branch and moves HEAD.
+            if let Some(name) = &create {
+                self.refs.update(name, target, Expected::Absent)?;
+            }
             self.refs.set_head(&head)?;
         }
         Ok(CheckoutOutcome {
@@ -121,15 +120,14 @@ impl Repository {
         })
     }
 
-    /// Plans; refuses on conflicts (unless forced); in a dry run stops there; otherwise
-    /// runs `before_apply`, applies the plan and saves the refreshed stat cache.
+    /// Plans; refuses on conflicts; in a dry run stops there; otherwise applies the
+    /// plan and saves the refreshed stat cache.
     fn plan_and_apply(
         &self,
         current: Option<ObjectId>,
         target_tree: ObjectId,
         plan_options: &PlanOptions<'_>,
         options: &CheckoutOptions,
-        before_apply: impl FnOnce() -> Result<()>,
     ) -> Result<(Plan, Applied)> {
         let scan = self.scan(false, None)?;
         let plan = worktree::plan(
@@ -140,24 +138,27 @@ impl Repository {
             target_tree,
             plan_options,
         )?;
-        if !plan.conflicts.is_empty() && !plan_options.force {
+        if !plan.conflicts.is_empty() {
             self.save_index(&scan.index);
             return Err(Error::CheckoutConflicts(plan.conflicts));
         }
         if options.dry_run {
             return Ok((plan, Applied::default()));
         }
-        before_apply()?;
         let mut index = scan.index;
-        let applied = worktree::apply(&self.odb, &self.work_dir, &plan, &mut index);
+        let applied = worktree::apply(&self.odb, &self.work_dir, &self.cow_dir, &plan, &mut index);
+        // Wait for the filesystem clock to tick past the files just written, so that
+        // an edit made after this returns always changes their mtime.
+        worktree::settle_clock(&self.cow_dir);
         self.save_index(&index);
         Ok((plan, applied?))
     }
 
     /// Brings `paths` (`/`-separated from the root; a directory means everything
     /// below it) back to their state in revision `source`, without moving HEAD. Local
-    /// changes to those paths are overwritten; paths HEAD has but `source` does not are
-    /// deleted; untracked files are left alone.
+    /// changes to tracked files there are overwritten (that is what restore is for);
+    /// paths HEAD has but `source` does not are deleted; untracked files are left
+    /// alone, and an untracked or ignored file in the way is refused unless `force`.
     pub fn restore(
         &self,
         source: &str,
@@ -190,9 +191,12 @@ impl Repository {
                 .into());
             }
         }
-        let plan_options = PlanOptions { force: true, paths };
-        let (plan, applied) =
-            self.plan_and_apply(current, target_tree, &plan_options, options, || Ok(()))?;
+        let plan_options = PlanOptions {
+            discard_changes: true,
+            replace_untracked: options.force,
+            paths,
+        };
+        let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
         Ok(CheckoutOutcome {
             target,
             head: self.refs.head()?,

@@ -20,17 +20,24 @@ use std::path::{Path, PathBuf};
 
 use super::index::{Index, IndexEntry, StatData};
 use super::{Error, Result, Scan, quote_path, to_fs_path};
-use crate::object::{EntryMode, Kind, ObjectId, Tree};
+use crate::object::{EntryMode, Kind, ObjectId};
 use crate::odb::Odb;
 
 /// Knobs for [`plan`].
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions<'a> {
-    /// Make every path either snapshot tracks equal to the target, discarding local
-    /// changes and replacing untracked or ignored files in the way.
-    pub force: bool,
+    /// Overwrite or delete tracked files whose changes are in no snapshot.
+    pub discard_changes: bool,
+    /// Replace untracked or ignored files (and special files) that are in the way.
+    pub replace_untracked: bool,
     /// Only these paths (and what is below them); empty for all.
     pub paths: &'a [Vec<u8>],
+}
+
+impl PlanOptions<'_> {
+    fn forced(&self) -> bool {
+        self.discard_changes || self.replace_untracked
+    }
 }
 
 /// Why a path cannot be changed without losing data.
@@ -140,26 +147,27 @@ struct Node {
 /// The working directory's state at a path.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 enum Work {
-    /// Nothing there.
+    /// Nothing there (known: the directory above was just created or emptied).
     Absent,
+    /// Not reported by the scan: nothing, or something ignored; look on disk.
+    Unknown,
     /// Found by the scan.
     Scanned(Node),
     /// An ignored file or symlink (hashed from disk).
     IgnoredFile(Node),
     /// An ignored directory.
     IgnoredDir,
+    /// A FIFO, socket or device file: never opened, never stored.
+    Special,
 }
 
 impl Work {
+    /// The file, symlink or directory found, when its content is known.
     fn node(self) -> Option<Node> {
         match self {
             Work::Scanned(n) | Work::IgnoredFile(n) => Some(n),
             _ => None,
         }
-    }
-
-    fn is_dir(self) -> bool {
-        matches!(self, Work::IgnoredDir) || self.node().is_some_and(|n| n.mode.is_tree())
     }
 }
 
@@ -236,18 +244,22 @@ impl Planner<'_> {
             .collect())
     }
 
-    /// Descends into a directory present (or to be created) on the target side.
+    /// Visits every name of a directory in H, T or W.
     fn dir(&mut self, path: &mut Vec<u8>, h: Option<Node>, t: Option<Node>, w: Work) -> Result<()> {
+        let missing = match w {
+            Work::Absent => Work::Absent,
+            _ => Work::Unknown,
+        };
         let mut names: BTreeMap<Vec<u8>, (Option<Node>, Option<Node>, Work)> = BTreeMap::new();
         for (name, n) in self.children(h)? {
-            names.entry(name).or_insert((None, None, Work::Absent)).0 = Some(n);
+            names.entry(name).or_insert((None, None, missing)).0 = Some(n);
         }
         for (name, n) in self.children(t)? {
-            names.entry(name).or_insert((None, None, Work::Absent)).1 = Some(n);
+            names.entry(name).or_insert((None, None, missing)).1 = Some(n);
         }
         if let Work::Scanned(wn) = w {
             for (name, n) in self.children(Some(wn))? {
-                names.entry(name).or_insert((None, None, Work::Absent)).2 = Work::Scanned(n);
+                names.entry(name).or_insert((None, None, missing)).2 = Work::Scanned(n);
             }
         }
         for (name, (h, t, w)) in names {
@@ -262,12 +274,7 @@ impl Planner<'_> {
         Ok(())
     }
 
-    fn conflict(&mut self, path: &[u8], h: Option<Node>, w: Work) {
-        let kind = match (h, w) {
-            (_, Work::IgnoredFile(_) | Work::IgnoredDir) => ConflictKind::Ignored,
-            (Some(_), _) => ConflictKind::Modified,
-            (None, _) => ConflictKind::Untracked,
-        };
+    fn conflict(&mut self, path: &[u8], kind: ConflictKind) {
         self.plan.conflicts.push(Conflict {
             path: path.to_vec(),
             kind,
@@ -285,26 +292,43 @@ impl Planner<'_> {
         t: Option<Node>,
         w: Work,
     ) -> Result<()> {
-        let force = self.options.force;
         if !self.in_scope(path) {
             // An ancestor of a path to restore: go through it, changing only what must.
             if self.on_the_way(path) {
-                let t_dir = t.filter(|n| n.mode.is_tree());
-                match (t_dir, w) {
-                    (Some(_), Work::Scanned(wn)) if wn.mode.is_tree() => self.dir(path, h, t, w)?,
+                let h_dir = h.filter(|n| n.mode.is_tree());
+                match (t.filter(|n| n.mode.is_tree()), w) {
+                    (Some(_), Work::Scanned(wn)) if wn.mode.is_tree() => {
+                        self.dir(path, h_dir, t, w)?
+                    }
                     (Some(_), _) => self.visit_scoped(path, h, t, w)?,
                     (None, Work::Scanned(wn)) if wn.mode.is_tree() => {
-                        self.dir(path, h.filter(|n| n.mode.is_tree()), None, w)?
+                        self.dir(path, h_dir, None, w)?
                     }
                     _ => {}
                 }
             }
             return Ok(());
         }
-        if !force && h == t {
+        if !self.options.forced() && h == t {
             return Ok(()); // unchanged between the snapshots: local state stays
         }
         self.visit_scoped(path, h, t, w)
+    }
+
+    /// Whether what is at a path may be overwritten or deleted: its content is in H,
+    /// or the options allow losing it.
+    fn replaceable(&self, h: Option<Node>, w: Work) -> std::result::Result<(), ConflictKind> {
+        match w {
+            Work::Absent | Work::Unknown => Ok(()),
+            _ if w.node().is_some() && w.node() == h => Ok(()),
+            Work::Scanned(_) if h.is_some() && !self.options.discard_changes => {
+                Err(ConflictKind::Modified)
+            }
+            Work::Scanned(_) if h.is_some() => Ok(()),
+            _ if self.options.replace_untracked => Ok(()),
+            Work::IgnoredFile(_) | Work::IgnoredDir => Err(ConflictKind::Ignored),
+            _ => Err(ConflictKind::Untracked),
+        }
     }
 
     fn visit_scoped(
@@ -314,77 +338,84 @@ impl Planner<'_> {
         t: Option<Node>,
         w: Work,
     ) -> Result<()> {
-        let force = self.options.force;
         let w = match w {
-            Work::Absent if t.is_some() || force => self.disk_state(path)?,
+            Work::Unknown if t.is_some() || self.options.forced() => self.disk_state(path)?,
+            Work::Unknown => Work::Absent,
             w => w,
         };
-        if w.node() == t && !matches!(w, Work::IgnoredDir) {
+        if w.node().is_some() && w.node() == t {
             return Ok(()); // already as the target has it
         }
         if h.is_none() && t.is_none() {
             return Ok(()); // untracked on both sides: not ours to touch
         }
-        let clean = w.node() == h && !matches!(w, Work::IgnoredDir);
-        let t_dir = t.filter(|n| n.mode.is_tree());
-        if let Some(tn) = t_dir {
+        let h_dir = h.filter(|n| n.mode.is_tree());
+        if let Some(tn) = t.filter(|n| n.mode.is_tree()) {
             match w {
                 Work::Scanned(wn) if wn.mode.is_tree() => {
-                    return self.dir(path, h.filter(|n| n.mode.is_tree()), Some(tn), w);
+                    return self.dir(path, h_dir, Some(tn), w);
                 }
-                Work::IgnoredDir => {
-                    // Reuse the directory; what is in it is checked entry by entry.
-                    return self.dir(path, h.filter(|n| n.mode.is_tree()), Some(tn), Work::Absent);
-                }
+                // Reuse an ignored directory; its entries are checked one by one.
+                Work::IgnoredDir => return self.dir(path, h_dir, Some(tn), Work::Unknown),
                 Work::Absent => {}
-                _ if clean || force => self.push(Op::Purge { path: path.clone() }),
-                _ => {
-                    self.conflict(path, h, w);
-                    return Ok(());
-                }
+                _ => match self.replaceable(h, w) {
+                    Ok(()) => self.push(Op::Purge { path: path.clone() }),
+                    Err(kind) => {
+                        self.conflict(path, kind);
+                        return Ok(());
+                    }
+                },
             }
             self.push(Op::MkDir { path: path.clone() });
             return self.dir(path, None, Some(tn), Work::Absent);
         }
         // The target has a file, a symlink or nothing here.
-        if w.is_dir() {
-            let Work::Scanned(wn) = w else {
-                // An ignored directory where the target has a file.
-                if force {
-                    self.push(Op::Purge { path: path.clone() });
-                    self.write(path, t);
-                } else if t.is_some() {
-                    self.conflict(path, h, w);
+        match w {
+            Work::Absent | Work::Unknown => self.write(path, t),
+            Work::Scanned(wn) if wn.mode.is_tree() => {
+                if t.is_none() {
+                    // Remove what H tracked; untracked files keep the directory.
+                    self.dir(path, h_dir, None, w)?;
+                    self.push(Op::RemoveDir { path: path.clone() });
+                } else {
+                    let blocked = self.dir_conflicts(path, h_dir, wn.id)?;
+                    if blocked.is_empty() {
+                        self.push(Op::Purge { path: path.clone() });
+                        self.write(path, t);
+                    } else {
+                        self.plan.conflicts.extend(blocked);
+                    }
                 }
-                return Ok(());
-            };
-            let h_dir = h.filter(|n| n.mode.is_tree());
-            if t.is_none() {
-                // Remove what the snapshot tracked; untracked files keep the directory.
-                self.dir(path, h_dir, None, w)?;
+            }
+            Work::IgnoredDir if t.is_none() => {
+                // Only what H tracked goes; ignored files keep the directory.
+                self.dir(path, h_dir, None, Work::Unknown)?;
                 self.push(Op::RemoveDir { path: path.clone() });
-            } else if force || (clean && !self.has_untracked_on_disk(path, wn.id)?) {
-                self.push(Op::Purge { path: path.clone() });
-                self.write(path, t);
-            } else {
-                self.conflict(path, h, w);
             }
-            return Ok(());
-        }
-        match (w.node(), t) {
-            (None, _) => self.write(path, t),
-            (Some(_), _) if !(clean || force) => self.conflict(path, h, w),
-            (Some(wn), Some(tn))
-                if wn.id == tn.id && tn.mode != EntryMode::Link && wn.mode != EntryMode::Link =>
-            {
-                self.push(Op::SetMode {
-                    path: path.clone(),
-                    mode: tn.mode,
-                    id: tn.id,
-                });
-            }
-            (Some(_), Some(_)) => self.write(path, t),
-            (Some(_), None) => self.push(Op::Remove { path: path.clone() }),
+            Work::Special if t.is_none() => {}
+            _ => match self.replaceable(h, w) {
+                Err(kind) => self.conflict(path, kind),
+                Ok(()) => match (w.node(), t) {
+                    (Some(wn), Some(tn))
+                        if wn.id == tn.id
+                            && wn.mode != EntryMode::Link
+                            && tn.mode != EntryMode::Link =>
+                    {
+                        self.push(Op::SetMode {
+                            path: path.clone(),
+                            mode: tn.mode,
+                            id: tn.id,
+                        });
+                    }
+                    (Some(_), Some(_)) => self.write(path, t),
+                    // An ignored directory or a special file in the way.
+                    (None, Some(_)) => {
+                        self.push(Op::Purge { path: path.clone() });
+                        self.write(path, t);
+                    }
+                    (_, None) => self.push(Op::Remove { path: path.clone() }),
+                },
+            },
         }
         Ok(())
     }
@@ -405,7 +436,9 @@ impl Planner<'_> {
         })
     }
 
-    /// What is on disk at a path the scan did not report (ignored, or nothing).
+    /// What is on disk at a path the scan did not report (ignored, special, or
+    /// nothing). Only called below real directories: the scan never descends through
+    /// symlinks, and directories the plan creates or empties are [`Work::Absent`].
     fn disk_state(&self, path: &[u8]) -> Result<Work> {
         let fs_path = self.fs_path(path)?;
         let meta = match fs::symlink_metadata(&fs_path) {
@@ -421,10 +454,9 @@ impl Planner<'_> {
             Err(e) => return Err(Error::io("stat", fs_path)(e)),
         };
         let ft = meta.file_type();
-        if ft.is_dir() {
+        let (mode, data) = if ft.is_dir() {
             return Ok(Work::IgnoredDir);
-        }
-        let (mode, data) = if ft.is_symlink() {
+        } else if ft.is_symlink() {
             let target = fs::read_link(&fs_path).map_err(Error::io("read symlink", &fs_path))?;
             (EntryMode::Link, target.into_os_string().into_vec())
         } else if ft.is_file() {
@@ -437,8 +469,7 @@ impl Planner<'_> {
             };
             (mode, data)
         } else {
-            // A FIFO, socket or device: in the way, and never opened.
-            return Ok(Work::IgnoredDir);
+            return Ok(Work::Special);
         };
         Ok(Work::IgnoredFile(Node {
             mode,
@@ -446,31 +477,47 @@ impl Planner<'_> {
         }))
     }
 
-    /// Whether a directory on disk holds anything its scanned tree does not (ignored
-    /// files), which removing it would destroy.
-    fn has_untracked_on_disk(&self, path: &[u8], tree: ObjectId) -> Result<bool> {
-        let fs_path = self.fs_path(path)?;
-        let known: Tree = match self.scan.trees.get(&tree) {
-            Some(t) => t.clone(),
-            None => self.odb.find_tree(&tree)?,
+    /// What keeps the directory at `path` (scanned as tree `w`, tracked in H as `h`)
+    /// from being deleted to make room for a file: its modified, untracked and ignored
+    /// content, path by path, as far as the options do not allow losing it.
+    fn dir_conflicts(&self, path: &[u8], h: Option<Node>, w: ObjectId) -> Result<Vec<Conflict>> {
+        let mut out = Vec::new();
+        let h_entries: BTreeMap<Vec<u8>, Node> = self.children(h)?.into_iter().collect();
+        let w_node = Node {
+            mode: EntryMode::Tree,
+            id: w,
         };
-        let entries = fs::read_dir(&fs_path).map_err(Error::io("read directory", &fs_path))?;
-        for entry in entries {
-            let entry = entry.map_err(Error::io("read directory", &fs_path))?;
-            let name = entry.file_name();
-            let Some(e) = known.find(name.as_bytes()) else {
-                return Ok(true);
-            };
-            if e.mode.is_tree() {
-                let mut sub = path.to_vec();
-                sub.push(b'/');
-                sub.extend_from_slice(name.as_bytes());
-                if self.has_untracked_on_disk(&sub, e.id)? {
-                    return Ok(true);
+        let w_entries: BTreeMap<Vec<u8>, Node> = self.children(Some(w_node))?.into_iter().collect();
+        let join = |name: &[u8]| [path, b"/", name].concat();
+        for (name, wn) in &w_entries {
+            let hn = h_entries.get(name).copied();
+            if hn == Some(*wn) && !wn.mode.is_tree() {
+                continue;
+            }
+            let sub = join(name);
+            if wn.mode.is_tree() {
+                // Below a directory: ignored files may hide even where H matches.
+                out.extend(self.dir_conflicts(&sub, hn.filter(|n| n.mode.is_tree()), wn.id)?);
+            } else if let Err(kind) = self.replaceable(hn, Work::Scanned(*wn)) {
+                out.push(Conflict { path: sub, kind });
+            }
+        }
+        // Ignored files are on disk but not in the scan.
+        if !self.options.replace_untracked {
+            let fs_path = self.fs_path(path)?;
+            let entries = fs::read_dir(&fs_path).map_err(Error::io("read directory", &fs_path))?;
+            for entry in entries {
+                let entry = entry.map_err(Error::io("read directory", &fs_path))?;
+                let name = entry.file_name();
+                if !w_entries.contains_key(name.as_bytes()) {
+                    out.push(Conflict {
+                        path: join(name.as_bytes()),
+                        kind: ConflictKind::Ignored,
+                    });
                 }
             }
         }
-        Ok(false)
+        Ok(out)
     }
 }
 
@@ -492,23 +539,80 @@ pub struct Applied {
     pub modes_changed: u64,
 }
 
+/// A file's content, written and verified before the working directory is touched.
+enum Staged {
+    File { path: PathBuf, stat: StatData },
+    Link(Vec<u8>),
+}
+
 /// Performs a plan's operations in `root`, keeping `index` up to date for every path it
 /// writes or removes. Never writes through a symlink or outside `root`.
-pub fn apply(odb: &Odb, root: &Path, plan: &Plan, index: &mut Index) -> Result<Applied> {
+///
+/// Every blob the plan writes is first read, verified and written to a staging
+/// directory inside `staging_parent` (the repository's `.cow`): a missing or corrupt
+/// object fails the checkout before anything in the working directory has changed.
+/// Only then are the operations run, each file renamed into place.
+pub fn apply(
+    odb: &Odb,
+    root: &Path,
+    staging_parent: &Path,
+    plan: &Plan,
+    index: &mut Index,
+) -> Result<Applied> {
+    let staging = tempfile::Builder::new()
+        .prefix(".tmp-checkout-")
+        .tempdir_in(staging_parent)
+        .map_err(Error::io("create a directory in", staging_parent))?;
+    let mut staged = Vec::new();
+    for (n, op) in plan.ops.iter().enumerate() {
+        if let Op::Write { mode, id, .. } = op {
+            staged.push(stage(odb, &staging.path().join(n.to_string()), *mode, id)?);
+        }
+    }
     let mut applier = Applier {
-        odb,
         root,
         checked: HashSet::new(),
         applied: Applied::default(),
     };
+    let mut staged = staged.into_iter();
     for op in &plan.ops {
-        applier.run(op, index)?;
+        let content = match op {
+            Op::Write { .. } => staged.next(),
+            _ => None,
+        };
+        applier.run(op, content, index)?;
     }
     Ok(applier.applied)
 }
 
+/// Writes blob `id` to `temp` (or, for a symlink, keeps its target), verified.
+fn stage(odb: &Odb, temp: &Path, mode: EntryMode, id: &ObjectId) -> Result<Staged> {
+    if mode == EntryMode::Link {
+        return Ok(Staged::Link(odb.find_blob(id)?));
+    }
+    let perms = if mode == EntryMode::BlobExecutable {
+        0o777
+    } else {
+        0o666
+    };
+    let mut file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(perms)
+        .open(temp)
+        .map_err(Error::io("create", temp))?;
+    let mut out = io::BufWriter::with_capacity(64 * 1024, &mut file);
+    odb.stream_blob(id, &mut out)?;
+    out.flush().map_err(Error::io("write", temp))?;
+    drop(out);
+    let stat = StatData::from_metadata(&file.metadata().map_err(Error::io("stat", temp))?);
+    Ok(Staged::File {
+        path: temp.to_owned(),
+        stat,
+    })
+}
+
 struct Applier<'a> {
-    odb: &'a Odb,
     root: &'a Path,
     /// Directories verified to be real directories (not symlinks) in this run.
     checked: HashSet<Vec<u8>>,
@@ -548,7 +652,7 @@ impl Applier<'_> {
         self.checked.retain(|d| !is_within(d, path));
     }
 
-    fn run(&mut self, op: &Op, index: &mut Index) -> Result<()> {
+    fn run(&mut self, op: &Op, content: Option<Staged>, index: &mut Index) -> Result<()> {
         let path = op.path();
         self.check_parents(path)?;
         let fs_path = self.fs_path(path)?;
@@ -562,8 +666,7 @@ impl Applier<'_> {
                 self.forget(path, index);
             }
             Op::Purge { .. } => {
-                let meta = fs::symlink_metadata(&fs_path);
-                let removed = match meta {
+                let removed = match fs::symlink_metadata(&fs_path) {
                     Ok(m) if m.file_type().is_dir() => fs::remove_dir_all(&fs_path),
                     Ok(_) => fs::remove_file(&fs_path),
                     Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
@@ -573,21 +676,19 @@ impl Applier<'_> {
                 self.applied.removed += 1;
                 self.forget(path, index);
             }
-            Op::RemoveDir { .. } => {
-                match fs::remove_dir(&fs_path) {
-                    Ok(()) => {
-                        self.applied.removed += 1;
-                        self.forget(path, index);
-                    }
-                    // Untracked or ignored files keep it; it may also be gone already.
-                    Err(e)
-                        if matches!(
-                            e.kind(),
-                            io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::NotFound
-                        ) => {}
-                    Err(e) => return Err(Error::io("remove directory", fs_path)(e)),
+            Op::RemoveDir { .. } => match fs::remove_dir(&fs_path) {
+                Ok(()) => {
+                    self.applied.removed += 1;
+                    self.forget(path, index);
                 }
-            }
+                // Untracked or ignored files keep it; it may also be gone already.
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::NotFound
+                    ) => {}
+                Err(e) => return Err(Error::io("remove directory", fs_path)(e)),
+            },
             Op::MkDir { .. } => {
                 match fs::create_dir(&fs_path) {
                     Ok(()) => self.applied.created_dirs += 1,
@@ -603,7 +704,20 @@ impl Applier<'_> {
                 self.checked.insert(path.to_vec());
             }
             Op::Write { mode, id, .. } => {
-                let stat = self.write(&fs_path, *mode, id)?;
+                let stat = match content.expect("every write was staged") {
+                    Staged::File { path: temp, stat } => {
+                        place(&temp, &fs_path)?;
+                        stat
+                    }
+                    Staged::Link(target) => {
+                        let temp = temp_name(&fs_path);
+                        std::os::unix::fs::symlink(OsStr::from_bytes(&target), &temp)
+                            .map_err(Error::io("create symlink", &temp))?;
+                        let meta = fs::symlink_metadata(&temp).map_err(Error::io("stat", &temp))?;
+                        place(&temp, &fs_path)?;
+                        StatData::from_metadata(&meta)
+                    }
+                };
                 self.applied.written += 1;
                 index.remove_tree(path);
                 index.insert(path.to_vec(), fresh_entry(*mode, *id, stat));
@@ -633,58 +747,26 @@ impl Applier<'_> {
         }
         Ok(())
     }
+}
 
-    /// Writes a blob to a temporary name beside `fs_path`, verified, then renames it into
-    /// place (replacing a file or symlink, never following one). Returns its stat data.
-    fn write(&self, fs_path: &Path, mode: EntryMode, id: &ObjectId) -> Result<StatData> {
-        let parent = fs_path
-            .parent()
-            .expect("paths under the root have a parent");
-        let temp = temp_name(fs_path);
-        if mode == EntryMode::Link {
-            let target = self.odb.find_blob(id)?;
-            std::os::unix::fs::symlink(OsStr::from_bytes(&target), &temp)
-                .map_err(Error::io("create symlink", &temp))?;
-            let meta = fs::symlink_metadata(&temp).map_err(Error::io("stat", &temp))?;
-            return self.rename(&temp, fs_path, StatData::from_metadata(&meta));
+/// Renames `temp` over `fs_path` (replacing a file or symlink, never following one).
+/// Across filesystems (a mount inside the working directory) the file is copied beside
+/// its place first.
+fn place(temp: &Path, fs_path: &Path) -> Result<()> {
+    match fs::rename(temp, fs_path) {
+        Ok(()) => Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
+            let beside = temp_name(fs_path);
+            fs::copy(temp, &beside).map_err(Error::io("write", &beside))?;
+            fs::rename(&beside, fs_path).map_err(|e| {
+                let _ = fs::remove_file(&beside);
+                Error::io("write", fs_path)(e)
+            })
         }
-        let perms = if mode == EntryMode::BlobExecutable {
-            0o777
-        } else {
-            0o666
-        };
-        let mut file = fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(perms)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&temp)
-            .map_err(Error::io("create", &temp))?;
-        let written = (|| {
-            let mut out = io::BufWriter::with_capacity(64 * 1024, &mut file);
-            self.odb.stream_blob(id, &mut out)?;
-            out.flush().map_err(Error::io("write", &temp))?;
-            drop(out);
-            Ok(StatData::from_metadata(
-                &file.metadata().map_err(Error::io("stat", &temp))?,
-            ))
-        })();
-        match written {
-            Ok(stat) => self.rename(&temp, fs_path, stat),
-            Err(e) => {
-                let _ = fs::remove_file(&temp);
-                let _ = parent;
-                Err(e)
-            }
-        }
-    }
-
-    fn rename(&self, temp: &Path, fs_path: &Path, stat: StatData) -> Result<StatData> {
-        if let Err(e) = fs::rename(temp, fs_path) {
+        Err(e) => {
             let _ = fs::remove_file(temp);
-            return Err(Error::io("write", fs_path)(e));
+            Err(Error::io("write", fs_path)(e))
         }
-        Ok(stat)
     }
 }
 

@@ -227,9 +227,10 @@ fn walk(root: &Path) -> Result<(Vec<Vec<Child>>, Vec<FileJob>, Vec<Warning>)> {
         .add_custom_ignore_filename(IGNORE_FILE)
         .sort_by_file_name(|a, b| a.cmp(b))
         .filter_entry(move |entry| {
-            let reserved_name =
-                entry.depth() > 0 && entry.file_name().as_bytes().eq_ignore_ascii_case(b".cow");
-            if reserved_name && entry.depth() > 1 {
+            let name = entry.file_name().as_bytes();
+            let reserved_name = entry.depth() > 0 && name.eq_ignore_ascii_case(b".cow");
+            // The repository's own `.cow` is left out silently; any other is reported.
+            if reserved_name && (entry.depth() > 1 || name != b".cow") {
                 let mut list = reserved_in_filter.lock().expect("no panics while held");
                 list.push(entry.path().to_owned());
             }

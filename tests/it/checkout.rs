@@ -616,3 +616,170 @@ fn branches_and_tags() {
         "ref: refs/heads/trunk\n"
     );
 }
+
+/// Regression tests for cases a review found.
+mod review {
+    use super::*;
+
+    #[test]
+    fn symlink_replaced_by_a_directory_is_not_looked_through() {
+        let env = Env::new();
+        let w = env.work();
+        write(&w.join("real/f"), "same\n");
+        std::os::unix::fs::symlink("real", w.join("d")).unwrap();
+        env.init();
+        env.commit("link");
+        env.cow_ok(["checkout", "-b", "two"]);
+        fs::remove_file(w.join("d")).unwrap();
+        write(&w.join("d/f"), "same\n");
+        write(&w.join("d/g"), "other\n");
+        env.commit("dir");
+        let want = manifest(&w);
+        env.cow_ok(["checkout", "main"]);
+        assert!(
+            fs::symlink_metadata(w.join("d"))
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
+        env.cow_ok(["checkout", "two"]);
+        assert_eq!(manifest(&w), want);
+        assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
+        assert_eq!(fs::read_to_string(w.join("real/f")).unwrap(), "same\n");
+    }
+
+    #[test]
+    fn a_fifo_in_the_way_is_refused_before_anything_changes() {
+        let env = two_branches();
+        let w = env.work();
+        let status = std::process::Command::new("mkfifo")
+            .arg(w.join("dir"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let before = state(&env);
+        assert_error(
+            &env.cow(["checkout", "-b", "x", "other"]),
+            "dir (untracked)",
+        );
+        assert_eq!(state(&env), before);
+        env.cow_ok(["checkout", "--force", "other"]);
+        assert_eq!(fs::read_to_string(w.join("dir/inner")).unwrap(), "inner\n");
+    }
+
+    #[test]
+    fn force_keeps_ignored_files_that_are_not_in_the_way() {
+        let env = Env::new();
+        let w = env.work();
+        write(&w.join("d/t"), "t\n");
+        env.init();
+        env.commit("one");
+        env.cow_ok(["checkout", "-b", "two"]);
+        fs::remove_dir_all(w.join("d")).unwrap();
+        write(&w.join(".cowignore"), "d/\n");
+        env.commit("two");
+        env.cow_ok(["checkout", "-f", "main"]);
+        write(&w.join("d/precious"), "precious\n");
+        write(&w.join(".cowignore"), "d/precious\n");
+        env.cow_ok(["checkout", "-f", "two"]);
+        assert_eq!(
+            fs::read_to_string(w.join("d/precious")).unwrap(),
+            "precious\n"
+        );
+        assert!(!w.join("d/t").exists());
+    }
+
+    #[test]
+    fn restore_refuses_untracked_files_in_the_way_unless_forced() {
+        let env = two_branches();
+        let w = env.work();
+        write(&w.join("new.txt"), "precious\n");
+        write(&w.join("dir/inner/untracked"), "also precious\n");
+        let before = state(&env);
+        let out = env.cow(["restore", "-s", "other", "new.txt", "dir"]);
+        assert_error(&out, "new.txt (untracked)");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("dir/inner/untracked (untracked)"));
+        assert_eq!(state(&env), before);
+        env.cow_ok(["restore", "--force", "-s", "other", "new.txt", "dir"]);
+        assert_eq!(fs::read_to_string(w.join("new.txt")).unwrap(), "new\n");
+        assert_eq!(fs::read_to_string(w.join("dir/inner")).unwrap(), "inner\n");
+    }
+
+    #[test]
+    fn a_corrupt_blob_fails_the_checkout_before_anything_changes() {
+        let env = two_branches();
+        let id = env.cow_ok(["rev-parse", "other:new.txt"]).trim().to_owned();
+        let path = env
+            .work()
+            .join(".cow/objects")
+            .join(&id[..2])
+            .join(&id[2..]);
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        fs::write(&path, zstd::encode_all(&b"blob 4\0evil"[..], 3).unwrap()).unwrap();
+        let before = state(&env);
+        assert_error(
+            &env.cow(["checkout", "-b", "x", "other"]),
+            &format!("object {id} is corrupt"),
+        );
+        assert_eq!(
+            state(&env),
+            before,
+            "the working directory, HEAD or branches changed"
+        );
+        let leftovers: Vec<_> = fs::read_dir(env.work().join(".cow"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with(".tmp"))
+            .collect();
+        assert!(leftovers.is_empty(), "{leftovers:?}");
+    }
+
+    #[test]
+    fn an_empty_object_file_left_by_a_crash_is_rewritten() {
+        let env = Env::new();
+        write(&env.work().join("f"), "content\n");
+        env.init();
+        let repo = Repository::open(env.work()).unwrap();
+        let id = cow::ObjectId::hash(cow::Kind::Blob, b"content\n").to_string();
+        let dir = env.work().join(".cow/objects").join(&id[..2]);
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(&id[2..]), b"").unwrap();
+        assert!(!repo.odb().contains(&id.parse().unwrap()));
+        env.commit("one");
+        assert_eq!(env.cow_ok(["show", "HEAD:f"]), "content\n");
+    }
+
+    #[test]
+    fn conflicts_inside_a_directory_replaced_by_a_file_name_the_files() {
+        let env = Env::new();
+        let w = env.work();
+        write(&w.join("x/y/f"), "f\n");
+        env.init();
+        env.commit("dir");
+        env.cow_ok(["checkout", "-b", "file"]);
+        fs::remove_dir_all(w.join("x")).unwrap();
+        write(&w.join("x"), "now a file\n");
+        env.commit("file");
+        env.cow_ok(["checkout", "main"]);
+        write(&w.join("x/y/f"), "edited\n");
+        write(&w.join("x/y/new"), "new\n");
+        let out = env.cow(["checkout", "file"]);
+        assert_error(&out, "x/y/f (modified)");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("x/y/new (untracked)"));
+    }
+
+    #[test]
+    fn an_odd_case_dot_cow_at_the_root_is_reported() {
+        let env = Env::new();
+        write(&env.work().join(".COW/x"), "x\n");
+        write(&env.work().join("kept"), "k\n");
+        env.init();
+        let out = env.cow(["commit", "-m", "x"]);
+        assert!(out.status.success());
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("skipped '.COW'"),
+            "{}",
+            describe(&out)
+        );
+    }
+}

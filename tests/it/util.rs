@@ -321,9 +321,14 @@ pub fn generate_tree(rng: &mut Rng, dir: &Path, depth: u32) -> usize {
 /// What a path holds, for comparing a directory with a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Item {
-    File { data: Vec<u8>, exec: bool },
+    File {
+        data: Vec<u8>,
+        exec: bool,
+    },
     Link(Vec<u8>),
     Dir,
+    /// A FIFO, socket or device (never opened).
+    Special,
 }
 
 /// Every path under `dir` (`.cow` left out) with its content, mode or link target.
@@ -353,6 +358,8 @@ pub fn manifest(dir: &Path) -> std::collections::BTreeMap<Vec<u8>, Item> {
             )
         } else if ft.is_dir() {
             Item::Dir
+        } else if !ft.is_file() {
+            Item::Special
         } else {
             let exec = entry.metadata().unwrap().permissions().mode() & 0o100 != 0;
             Item::File {
