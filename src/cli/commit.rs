@@ -18,6 +18,9 @@ pub struct Args {
     /// Commit even if nothing changed since HEAD
     #[arg(long)]
     allow_empty: bool,
+    /// Leave out files and directories that cannot be read, with a warning
+    #[arg(long)]
+    skip_unreadable: bool,
 }
 
 /// Shows a progress bar on stderr once a snapshot has taken longer than this.
@@ -46,6 +49,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     };
     let options = CommitOptions {
         allow_empty: args.allow_empty,
+        skip_unreadable: args.skip_unreadable,
         progress: Some(&progress),
         ..CommitOptions::default()
     };

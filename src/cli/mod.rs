@@ -8,6 +8,7 @@ mod commit;
 mod config;
 mod diff;
 mod format;
+mod fsck;
 mod init;
 mod log;
 mod ls_tree;
@@ -32,6 +33,10 @@ struct Cli {
     #[arg(short = 'C', value_name = "DIR", global = true)]
     chdir: Vec<PathBuf>,
 
+    /// Seconds a writer waits for another writer's lock before giving up
+    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 10.0)]
+    lock_timeout: f64,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -52,6 +57,7 @@ enum Command {
     Branch(branch::Args),
     Tag(branch::TagArgs),
     Config(config::Args),
+    Fsck(fsck::Args),
 }
 
 /// Exit status for a command that ran but reports failure without an error message
@@ -73,6 +79,11 @@ impl std::error::Error for Quiet {}
 /// Runs the command line and maps the outcome to an exit status: 0 success, 1 error or
 /// refusal, 2 usage error (from clap).
 pub fn main() -> ExitCode {
+    // A file-size limit (`ulimit -f`) must make a write fail with an error, not kill us.
+    // SAFETY: setting a signal disposition before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     let cli = match Cli::try_parse_from(git_style_args(std::env::args_os())) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
@@ -140,7 +151,17 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     for dir in &cli.chdir {
         cwd = cwd.join(dir);
     }
-    let discover = || Repository::discover(&cwd);
+    let timeout = std::time::Duration::try_from_secs_f64(cli.lock_timeout).map_err(|_| {
+        anyhow::anyhow!(
+            "--lock-timeout must be a number of seconds, not {}",
+            cli.lock_timeout
+        )
+    })?;
+    let discover = || -> anyhow::Result<Repository> {
+        let mut repo = Repository::discover(&cwd)?;
+        repo.set_lock_timeout(timeout);
+        Ok(repo)
+    };
     match &cli.command {
         Command::Init(args) => init::run(&cwd, args, out),
         Command::Commit(args) => commit::run(&discover()?, args, out),
@@ -156,5 +177,6 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::RevParse(args) => rev_parse::run(&discover()?, args, out),
         Command::CatFile(args) => cat_file::run(&discover()?, args, out),
         Command::Config(args) => config::run(&discover()?, args, out),
+        Command::Fsck(args) => fsck::run(&discover()?, args, out),
     }
 }

@@ -35,6 +35,7 @@ impl Repository {
 
     /// Creates branch `name` at revision `start` (default HEAD); refuses if it exists.
     pub fn create_branch(&self, name: &str, start: Option<&str>) -> Result<ObjectId> {
+        let _lock = self.lock()?;
         let branch = RefName::branch(name)?;
         let id = self.resolve_commit(start.unwrap_or("HEAD"))?;
         if self.refs.find(&branch)?.is_some() {
@@ -47,6 +48,7 @@ impl Repository {
     /// Deletes branch `name`. Refuses the branch HEAD is on, and (unless `force`) a
     /// branch whose commit HEAD does not contain. Returns the commit it pointed at.
     pub fn delete_branch(&self, name: &str, force: bool) -> Result<ObjectId> {
+        let _lock = self.lock()?;
         let branch = RefName::branch(name)?;
         let id = self
             .refs
@@ -92,6 +94,7 @@ impl Repository {
 
     /// Creates tag `name` at revision `target` (default HEAD); refuses if it exists.
     pub fn create_tag(&self, name: &str, target: Option<&str>) -> Result<ObjectId> {
+        let _lock = self.lock()?;
         let tag = RefName::tag(name)?;
         let id = self.resolve_commit(target.unwrap_or("HEAD"))?;
         if self.refs.find(&tag)?.is_some() {
@@ -103,6 +106,7 @@ impl Repository {
 
     /// Deletes tag `name`; returns the commit it pointed at.
     pub fn delete_tag(&self, name: &str) -> Result<ObjectId> {
+        let _lock = self.lock()?;
         let tag = RefName::tag(name)?;
         let id = self
             .refs

@@ -38,6 +38,7 @@ impl Repository {
     /// overwritten or deleted, unless `force`.
     #[doc(alias = "switch")]
     pub fn checkout(&self, rev: &str, options: &CheckoutOptions) -> Result<CheckoutOutcome> {
+        let _lock = self.lock()?;
         let branch = match RefName::branch(rev).ok().or_else(|| RefName::new(rev).ok()) {
             Some(name) if name.as_str().starts_with("refs/heads/") => {
                 self.refs.find(&name)?.map(|id| (name, id))
@@ -63,6 +64,7 @@ impl Repository {
         start: Option<&str>,
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
+        let _lock = self.lock()?;
         let branch = RefName::branch(name)?;
         if self.refs.find(&branch)?.is_some() {
             return Err(Error::BranchExists(name.to_owned()));
@@ -129,7 +131,7 @@ impl Repository {
         plan_options: &PlanOptions<'_>,
         options: &CheckoutOptions,
     ) -> Result<(Plan, Applied)> {
-        let scan = self.scan(false, None)?;
+        let scan = self.scan(false, None, false)?;
         let plan = worktree::plan(
             &self.odb,
             &self.work_dir,
@@ -165,6 +167,7 @@ impl Repository {
         paths: &[Vec<u8>],
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
+        let _lock = self.lock()?;
         let target = self.resolve_commit(source)?;
         let target_tree = self.odb.find_commit(&target)?.tree;
         let head_commit = self.refs.head_commit()?;

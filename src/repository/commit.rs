@@ -16,6 +16,9 @@ pub struct CommitOptions<'a> {
     pub committer: Option<Signature>,
     /// Called after each file is stored, from any thread.
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// Leave out files and directories that cannot be read, with a warning, instead
+    /// of failing.
+    pub skip_unreadable: bool,
 }
 
 /// What a commit made.
@@ -69,6 +72,7 @@ impl Repository {
         &self,
         store: bool,
         progress: Option<&(dyn Fn(Progress) + Sync)>,
+        skip_unreadable: bool,
     ) -> Result<worktree::Scan> {
         let clock = worktree::settle_clock(&self.cow_dir);
         let index = worktree::Index::load(&self.cow_dir.join("index"));
@@ -80,14 +84,23 @@ impl Repository {
                 index: index.as_ref(),
                 clock,
                 progress,
+                skip_unreadable,
             },
         )?)
     }
 
-    /// Saves a fresh stat cache. The cache only saves work, so failing to write it is
-    /// not an error: the next command rebuilds it.
+    /// Saves a fresh stat cache (with the repository lock held). The cache only saves
+    /// work, so failing to write it is not an error: the next command rebuilds it.
     pub(crate) fn save_index(&self, index: &worktree::Index) {
         let _ = index.save(&self.cow_dir);
+    }
+
+    /// Saves a fresh stat cache from a command that does not write otherwise (status,
+    /// diff), unless a writer holds the lock right now.
+    pub(crate) fn save_index_if_free(&self, index: &worktree::Index) {
+        if let Some(_lock) = self.try_lock() {
+            self.save_index(index);
+        }
     }
 
     /// The author and committer for a new commit: `COW_AUTHOR_NAME`,
@@ -165,6 +178,7 @@ impl Repository {
     /// branch moves. Refuses with [`Error::NothingToCommit`] when the snapshot equals
     /// HEAD's, unless `allow_empty`. The message is cleaned as `git commit -m` does.
     pub fn commit(&self, message: &str, options: &CommitOptions<'_>) -> Result<CommitOutcome> {
+        let _lock = self.lock()?;
         let message = clean_message(message);
         if message.is_empty() {
             return Err(Error::EmptyMessage);
@@ -178,7 +192,7 @@ impl Repository {
                 (a.clone().unwrap_or(env_a), c.clone().unwrap_or(env_c))
             }
         };
-        let snapshot = self.scan(true, options.progress)?;
+        let snapshot = self.scan(true, options.progress, options.skip_unreadable)?;
         if !options.allow_empty {
             let unchanged = match parent {
                 Some(p) => self.odb.find_commit(&p)?.tree == snapshot.tree,

@@ -147,6 +147,7 @@ impl Repository {
 
     /// Sets one setting, such as `user.name`.
     pub fn set_config(&self, key: &str, value: &str) -> Result<()> {
+        let _lock = self.lock()?;
         let mut config = self.config()?;
         config.set(key, value)?;
         config.save(&self.cow_dir.join("config"))

@@ -5,6 +5,8 @@ mod checkout;
 mod commit;
 mod config;
 mod diff;
+mod fsck;
+mod lock;
 mod log;
 mod read;
 mod status;
@@ -13,6 +15,8 @@ pub use branch::RefInfo;
 pub use checkout::{CheckoutOptions, CheckoutOutcome};
 pub use commit::{CommitOptions, CommitOutcome};
 pub use config::Config;
+pub use fsck::{FsckOptions, FsckReport, Problem};
+pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::Log;
 pub use read::PathContent;
 pub use status::{Status, StatusOptions};
@@ -37,6 +41,18 @@ pub enum Error {
     /// `init` found a repository already there.
     #[error("'{}' is already a cow repository", .0.display())]
     AlreadyExists(PathBuf),
+    /// Another writer holds the repository lock.
+    #[error(
+        "the repository is locked by another cow process{}; gave up after {}s (see --lock-timeout)",
+        pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
+        waited.as_secs_f32()
+    )]
+    Locked {
+        /// The holder's pid, when it wrote one.
+        pid: Option<u32>,
+        /// How long this process waited.
+        waited: std::time::Duration,
+    },
     /// The snapshot equals HEAD's.
     #[error(
         "nothing to commit, working directory matches HEAD (use --allow-empty to commit anyway)"
@@ -145,6 +161,7 @@ pub struct Repository {
     cow_dir: PathBuf,
     odb: Odb,
     refs: RefStore,
+    lock_timeout: std::time::Duration,
 }
 
 impl Repository {
@@ -170,6 +187,8 @@ impl Repository {
         let staged = RefStore::at(temp.path());
         staged.set_head(&Head::Branch(RefName::branch("main")?))?;
         Config::default().save(&temp.path().join("config"))?;
+        let lock = temp.path().join("lock");
+        fs::write(&lock, "").map_err(Error::io("create", &lock))?;
         let staged_path = temp.keep();
         if let Err(e) = fs::rename(&staged_path, &cow_dir) {
             let _ = fs::remove_dir_all(&staged_path);
@@ -196,6 +215,7 @@ impl Repository {
             refs: RefStore::at(&cow_dir),
             work_dir,
             cow_dir,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         })
     }
 

@@ -47,7 +47,7 @@ impl Repository {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),
             None => None,
         };
-        let scan = self.scan(false, None)?;
+        let scan = self.scan(false, None, false)?;
         let mut changes = Vec::new();
         let src = WithTrees {
             odb: &self.odb,
@@ -68,7 +68,7 @@ impl Repository {
             }
             Ok(descend)
         })?;
-        self.save_index(&scan.index);
+        self.save_index_if_free(&scan.index);
         Ok(Status {
             head,
             head_commit,

@@ -1,7 +1,7 @@
 //! Building a snapshot of a directory: a sorted walk that honours `.cowignore`, parallel
 //! hashing and compression of files, and trees folded bottom-up.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Read;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -45,6 +45,9 @@ pub struct ScanOptions<'a> {
     pub clock: Timestamp,
     /// Called after each file, from any thread.
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
+    /// Leave out files and directories that cannot be read (with a warning) instead
+    /// of failing.
+    pub skip_unreadable: bool,
 }
 
 /// Something a scan left out, and why.
@@ -58,6 +61,16 @@ pub enum Warning {
     /// A file or directory named `.cow` (in any letter case) below the root: the name
     /// is reserved and cannot be stored.
     ReservedName {
+        /// Its path relative to the root.
+        path: PathBuf,
+    },
+    /// A file or directory that could not be read (with `skip_unreadable`).
+    Unreadable {
+        /// Its path relative to the root.
+        path: PathBuf,
+    },
+    /// A file or directory that disappeared while the scan ran.
+    Vanished {
         /// Its path relative to the root.
         path: PathBuf,
     },
@@ -82,6 +95,16 @@ impl std::fmt::Display for Warning {
                 write!(f, "skipped '{}': the name .cow is reserved", path.display())
             }
             Warning::IgnoreRule { message } => write!(f, "ignored a bad rule: {message}"),
+            Warning::Unreadable { path } => {
+                write!(f, "skipped '{}': permission denied", path.display())
+            }
+            Warning::Vanished { path } => {
+                write!(
+                    f,
+                    "skipped '{}': it disappeared while being read",
+                    path.display()
+                )
+            }
         }
     }
 }
@@ -137,17 +160,17 @@ struct Hashed {
 /// whatever their size, and a file that changes while it is read is read again.
 #[doc(alias = "write-tree")]
 pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
-    let (nodes, jobs, mut warnings) = walk(root)?;
+    let (nodes, skipped_dirs, jobs, mut warnings) = walk(root, options.skip_unreadable)?;
 
     let done = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
     let total = jobs.len() as u64;
-    let results: Vec<Hashed> = jobs
+    let results: Vec<Option<Hashed>> = jobs
         .par_iter()
         .map(|job| {
             let hashed = hash_file(odb, job, options)?;
             let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
-            let read = hashed.bytes_read;
+            let read = hashed.as_ref().map_or(0, |h| h.bytes_read);
             let bytes_done = bytes.fetch_add(read, Ordering::Relaxed) + read;
             if let Some(progress) = options.progress {
                 progress(Progress {
@@ -160,27 +183,52 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         })
         .collect::<Result<_>>()?;
 
-    let written = results.iter().filter_map(|h| h.written);
+    let mut skipped = Vec::new();
+    let results: Vec<Option<Hashed>> = jobs
+        .iter()
+        .zip(results)
+        .map(|(job, r)| match r {
+            Some(h) => Some(h),
+            None => {
+                skipped.push(job);
+                None
+            }
+        })
+        .collect();
+    let relative = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_owned();
+    for job in skipped {
+        let path = relative(&job.path);
+        warnings.push(if job.path.exists() {
+            Warning::Unreadable { path }
+        } else {
+            Warning::Vanished { path }
+        });
+    }
+    let done_ok = || results.iter().flatten();
+    let written = done_ok().filter_map(|h| h.written);
     let mut new_objects = written.clone().filter(|w| w.new).count() as u64;
     let mut bytes_added = written.map(|w| w.stored_bytes).sum::<u64>();
-    let hashed = results.iter().filter(|h| h.read).count() as u64;
+    let hashed = done_ok().filter(|h| h.read).count() as u64;
     let mut trees = HashMap::with_capacity(nodes.len());
     // Children are always created after their parent, so reverse order is bottom-up.
     let mut tree_ids: Vec<Option<ObjectId>> = vec![None; nodes.len()];
     for (index, children) in nodes.iter().enumerate().rev() {
+        if skipped_dirs.contains(&index) {
+            continue;
+        }
         let entries = children
             .iter()
-            .map(|child| match child {
-                Child::File { name, job } => Entry {
-                    mode: results[*job].entry.mode,
+            .filter_map(|child| match child {
+                Child::File { name, job } => results[*job].as_ref().map(|r| Entry {
+                    mode: r.entry.mode,
                     name: name.clone(),
-                    id: results[*job].entry.id,
-                },
-                Child::Dir { name, node } => Entry {
+                    id: r.entry.id,
+                }),
+                Child::Dir { name, node } => tree_ids[*node].map(|id| Entry {
                     mode: EntryMode::Tree,
                     name: name.clone(),
-                    id: tree_ids[*node].expect("children are folded before parents"),
-                },
+                    id,
+                }),
             })
             .collect();
         let tree = Tree::from_entries(entries)?;
@@ -197,13 +245,15 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
     }
     let mut index = Index::new();
     for (job, result) in jobs.into_iter().zip(results) {
-        index.insert(job.rel, result.entry);
+        if let Some(result) = result {
+            index.insert(job.rel, result.entry);
+        }
     }
     warnings.sort_by_key(|w| w.to_string());
     Ok(Scan {
         tree: tree_ids[0].expect("the root is node 0"),
         trees,
-        files: total,
+        files: index.len() as u64,
         hashed,
         new_objects,
         bytes_added,
@@ -215,7 +265,10 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
 /// Walks `root` in sorted order, returning the directory nodes (node 0 is the root),
 /// the files to store, and warnings.
 #[allow(clippy::type_complexity)]
-fn walk(root: &Path) -> Result<(Vec<Vec<Child>>, Vec<FileJob>, Vec<Warning>)> {
+fn walk(
+    root: &Path,
+    skip_unreadable: bool,
+) -> Result<(Vec<Vec<Child>>, HashSet<usize>, Vec<FileJob>, Vec<Warning>)> {
     let reserved = Arc::new(Mutex::new(Vec::new()));
     let reserved_in_filter = Arc::clone(&reserved);
     let walker = ignore::WalkBuilder::new(root)
@@ -239,6 +292,9 @@ fn walk(root: &Path) -> Result<(Vec<Vec<Child>>, Vec<FileJob>, Vec<Warning>)> {
         .build();
 
     let mut nodes: Vec<Vec<Child>> = vec![Vec::new()];
+    // Directories by path, so one that cannot be read can be left out whole.
+    let mut dir_nodes: HashMap<PathBuf, usize> = HashMap::new();
+    let mut skipped_dirs = HashSet::new();
     let mut stack: Vec<usize> = vec![0];
     let mut jobs = Vec::new();
     let mut warnings = Vec::new();
@@ -249,8 +305,29 @@ fn walk(root: &Path) -> Result<(Vec<Vec<Child>>, Vec<FileJob>, Vec<Warning>)> {
             Err(err) => {
                 if let Some(io) = err.io_error() {
                     let path = error_path(&err).unwrap_or_else(|| root.to_owned());
-                    let copy = std::io::Error::new(io.kind(), io.to_string());
-                    return Err(Error::io("read", path)(copy));
+                    let kind = io.kind();
+                    let skip = match kind {
+                        std::io::ErrorKind::NotFound => Some(Warning::Vanished {
+                            path: relative(&path),
+                        }),
+                        std::io::ErrorKind::PermissionDenied if skip_unreadable => {
+                            Some(Warning::Unreadable {
+                                path: relative(&path),
+                            })
+                        }
+                        _ => None,
+                    };
+                    match (skip, dir_nodes.get(&path)) {
+                        (Some(warning), Some(&node)) if node != 0 => {
+                            skipped_dirs.insert(node);
+                            warnings.push(warning);
+                            continue;
+                        }
+                        _ => {
+                            let copy = std::io::Error::new(kind, io.to_string());
+                            return Err(Error::io("read directory", path)(copy));
+                        }
+                    }
                 }
                 warnings.push(Warning::IgnoreRule {
                     message: err.to_string(),
@@ -272,6 +349,7 @@ fn walk(root: &Path) -> Result<(Vec<Vec<Child>>, Vec<FileJob>, Vec<Warning>)> {
             nodes.push(Vec::new());
             let node = nodes.len() - 1;
             nodes[parent].push(Child::Dir { name, node });
+            dir_nodes.insert(entry.path().to_owned(), node);
             stack.push(node);
         } else if file_type.is_symlink() || file_type.is_file() {
             let meta = entry.metadata().map_err(|e| {
@@ -306,7 +384,7 @@ fn walk(root: &Path) -> Result<(Vec<Vec<Child>>, Vec<FileJob>, Vec<Warning>)> {
             .into_iter()
             .map(|p| Warning::ReservedName { path: relative(&p) }),
     );
-    Ok((nodes, jobs, warnings))
+    Ok((nodes, skipped_dirs, jobs, warnings))
 }
 
 fn error_path(err: &ignore::Error) -> Option<PathBuf> {
@@ -336,35 +414,49 @@ fn mode_of(meta: &fs::Metadata) -> EntryMode {
 const ATTEMPTS: usize = 3;
 
 /// Hashes (and with `store`, stores) one file or symlink, unless the stat cache has a
-/// fresh entry for it.
-fn hash_file(odb: &Odb, job: &FileJob, options: &ScanOptions<'_>) -> Result<Hashed> {
+/// fresh entry for it. `None` when the file vanished, or cannot be read and
+/// [`ScanOptions::skip_unreadable`] is on.
+fn hash_file(odb: &Odb, job: &FileJob, options: &ScanOptions<'_>) -> Result<Option<Hashed>> {
     if let Some(cached) = options.index.and_then(|i| i.get(&job.rel))
         && cached.is_fresh(job.mode, &job.stat)
         && (!options.store || cached.stored || odb.contains(&cached.id))
     {
         let mut entry = *cached;
         entry.stored |= options.store;
-        return Ok(Hashed {
+        return Ok(Some(Hashed {
             entry,
             written: None,
             read: false,
             bytes_read: 0,
-        });
+        }));
     }
     for _ in 0..ATTEMPTS {
         let attempt = if job.mode == EntryMode::Link {
-            hash_link(odb, job, options.store)?
+            hash_link(odb, job, options.store)
         } else {
-            hash_regular(odb, job, options.store)?
+            hash_regular(odb, job, options.store)
+        };
+        let attempt = match attempt {
+            Ok(attempt) => attempt,
+            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(None);
+            }
+            Err(Error::Io { source, .. })
+                if options.skip_unreadable
+                    && source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                return Ok(None);
+            }
+            Err(e) => return Err(e),
         };
         if let Some((mut entry, written, bytes_read)) = attempt {
             entry.racy = entry.stat.mtime >= options.clock;
-            return Ok(Hashed {
+            return Ok(Some(Hashed {
                 entry,
                 written,
                 read: true,
                 bytes_read,
-            });
+            }));
         }
     }
     Err(Error::FileChanged {

@@ -1,0 +1,295 @@
+//! Checking a repository: every object's hash, and every object reachable from every
+//! ref present, well-formed and of the kind its parent says.
+
+use std::collections::HashSet;
+use std::fmt;
+
+use super::{Repository, Result};
+use crate::object::{EntryMode, Kind, ObjectId};
+use crate::refs::{Head, RefName};
+use crate::worktree::quote_path;
+
+/// Knobs for [`Repository::fsck`].
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FsckOptions {
+    /// Skip re-hashing every stored object; only check that what refs reach exists,
+    /// parses and has the right kind (commits and trees are still read in full).
+    pub connectivity_only: bool,
+}
+
+/// One thing wrong with a repository.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Problem {
+    /// The object concerned, if it is one.
+    pub id: Option<ObjectId>,
+    /// The ref concerned, or the ref through which the object was reached.
+    pub reference: Option<String>,
+    /// The commit through which the object was reached.
+    pub commit: Option<ObjectId>,
+    /// The path of the object in that commit's snapshot.
+    pub path: Option<Vec<u8>>,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.id, &self.reference) {
+            (Some(id), _) => write!(f, "object {id}: {}", self.message)?,
+            (None, Some(r)) => write!(f, "ref {r}: {}", self.message)?,
+            (None, None) => write!(f, "{}", self.message)?,
+        }
+        if let Some(path) = &self.path {
+            write!(f, " (path '{}'", quote_path(path))?;
+            if let Some(c) = &self.commit {
+                write!(f, " in commit {}", c.to_hex_prefix(12))?;
+            }
+            write!(f, ")")?;
+        } else if let (Some(c), Some(_)) = (&self.commit, &self.id)
+            && *c != self.id.expect("checked")
+        {
+            write!(f, " (reached from commit {})", c.to_hex_prefix(12))?;
+        }
+        Ok(())
+    }
+}
+
+/// What [`Repository::fsck`] found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FsckReport {
+    /// Objects whose content was read and verified.
+    pub objects_checked: u64,
+    /// Everything wrong, in the order found.
+    pub problems: Vec<Problem>,
+}
+
+/// Error text with its causes, on one line.
+fn chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(e) = source {
+        let s = e.to_string();
+        if !text.contains(&s) {
+            text.push_str(": ");
+            text.push_str(&s);
+        }
+        source = e.source();
+    }
+    text
+}
+
+struct Checker<'r> {
+    repo: &'r Repository,
+    report: FsckReport,
+    /// Objects already verified by the full pass (or seen in this walk).
+    verified: HashSet<ObjectId>,
+    broken: HashSet<ObjectId>,
+    seen_trees: HashSet<ObjectId>,
+    seen_commits: HashSet<ObjectId>,
+}
+
+impl Checker<'_> {
+    fn problem(
+        &mut self,
+        id: Option<ObjectId>,
+        reference: Option<&str>,
+        commit: Option<ObjectId>,
+        path: Option<&[u8]>,
+        message: String,
+    ) {
+        self.report.problems.push(Problem {
+            id,
+            reference: reference.map(str::to_owned),
+            commit,
+            path: path.map(<[u8]>::to_vec),
+            message,
+        });
+    }
+
+    /// Reads an object's kind, reporting it missing or corrupt once.
+    fn kind(
+        &mut self,
+        id: ObjectId,
+        reference: &str,
+        commit: Option<ObjectId>,
+        path: Option<&[u8]>,
+    ) -> Option<Kind> {
+        if self.broken.contains(&id) {
+            return None;
+        }
+        match self.repo.odb.read_header(&id) {
+            Ok((kind, _)) => Some(kind),
+            Err(e) => {
+                self.broken.insert(id);
+                self.problem(Some(id), Some(reference), commit, path, chain(&e));
+                None
+            }
+        }
+    }
+
+    fn check_commit_chain(&mut self, tip: ObjectId, reference: &str) {
+        let mut todo = vec![tip];
+        while let Some(id) = todo.pop() {
+            if !self.seen_commits.insert(id) {
+                continue;
+            }
+            match self.kind(id, reference, Some(id), None) {
+                Some(Kind::Commit) => {}
+                Some(kind) => {
+                    self.problem(
+                        Some(id),
+                        Some(reference),
+                        None,
+                        None,
+                        format!("is a {kind}, where a commit was expected"),
+                    );
+                    continue;
+                }
+                None => continue,
+            }
+            let commit = match self.repo.odb.find_commit(&id) {
+                Ok(c) => c,
+                Err(e) => {
+                    self.problem(Some(id), Some(reference), None, None, chain(&e));
+                    continue;
+                }
+            };
+            self.report.objects_checked += u64::from(self.verified.insert(id));
+            self.check_tree(commit.tree, reference, id, &mut Vec::new());
+            todo.extend(commit.parents);
+        }
+    }
+
+    fn check_tree(&mut self, id: ObjectId, reference: &str, commit: ObjectId, path: &mut Vec<u8>) {
+        if !self.seen_trees.insert(id) {
+            return;
+        }
+        let shown = |p: &Vec<u8>| if p.is_empty() { None } else { Some(p.clone()) };
+        let tree = match self.repo.odb.find_tree(&id) {
+            Ok(t) => t,
+            Err(e) => {
+                self.problem(
+                    Some(id),
+                    Some(reference),
+                    Some(commit),
+                    shown(path).as_deref(),
+                    chain(&e),
+                );
+                return;
+            }
+        };
+        self.report.objects_checked += u64::from(self.verified.insert(id));
+        for entry in tree.entries() {
+            let len = path.len();
+            if len > 0 {
+                path.push(b'/');
+            }
+            path.extend_from_slice(&entry.name);
+            if entry.mode == EntryMode::Tree {
+                self.check_tree(entry.id, reference, commit, path);
+            } else if !self.verified.contains(&entry.id) {
+                match self.kind(entry.id, reference, Some(commit), Some(path)) {
+                    Some(Kind::Blob) => {
+                        self.verified.insert(entry.id);
+                    }
+                    Some(kind) => {
+                        let what = if entry.mode == EntryMode::Link {
+                            "symlink"
+                        } else {
+                            "file"
+                        };
+                        self.problem(
+                            Some(entry.id),
+                            Some(reference),
+                            Some(commit),
+                            Some(path),
+                            format!("is a {kind}, but the tree lists it as a {what}"),
+                        );
+                    }
+                    None => {}
+                }
+            }
+            path.truncate(len);
+        }
+    }
+}
+
+impl Repository {
+    /// Checks the repository: re-hashes every stored object (unless
+    /// `connectivity_only`), then walks every commit, tree and blob reachable from HEAD,
+    /// branches and tags, reporting what is missing, corrupt, malformed or of the wrong
+    /// kind, with the commit and path that reach it.
+    pub fn fsck(&self, options: &FsckOptions) -> Result<FsckReport> {
+        let mut checker = Checker {
+            repo: self,
+            report: FsckReport::default(),
+            verified: HashSet::new(),
+            broken: HashSet::new(),
+            seen_trees: HashSet::new(),
+            seen_commits: HashSet::new(),
+        };
+        if !options.connectivity_only {
+            for id in self.odb.all_ids()? {
+                checker.report.objects_checked += 1;
+                match self.odb.verify(&id) {
+                    Ok(_) => {
+                        checker.verified.insert(id);
+                    }
+                    Err(e) => {
+                        checker.broken.insert(id);
+                        checker.problem(Some(id), None, None, None, chain(&e));
+                    }
+                }
+            }
+            checker.report.objects_checked = checker.verified.len() as u64;
+        }
+        let mut tips: Vec<(String, ObjectId)> = Vec::new();
+        match self.refs.head() {
+            Ok(Head::Detached(id)) => tips.push(("HEAD".into(), id)),
+            Ok(Head::Branch(_)) => {}
+            Err(e) => checker.problem(None, Some("HEAD"), None, None, chain(&e)),
+        }
+        for prefix in ["refs/heads/", "refs/tags/"] {
+            match self.ref_names(prefix) {
+                Ok(names) => {
+                    for name in names {
+                        match self.refs.find(&name) {
+                            Ok(Some(id)) => tips.push((name.to_string(), id)),
+                            Ok(None) => {}
+                            Err(e) => {
+                                checker.problem(None, Some(name.as_str()), None, None, chain(&e))
+                            }
+                        }
+                    }
+                }
+                Err(e) => checker.problem(None, Some(prefix), None, None, chain(&e)),
+            }
+        }
+        for (name, id) in tips {
+            checker.check_commit_chain(id, &name);
+        }
+        Ok(checker.report)
+    }
+
+    /// Names of the ref files under a prefix, valid or not as values.
+    fn ref_names(&self, prefix: &str) -> Result<Vec<RefName>> {
+        let dir = self.cow_dir.join(prefix);
+        let mut out = Vec::new();
+        for entry in walkdir::WalkDir::new(&dir)
+            .sort_by_file_name()
+            .into_iter()
+            .flatten()
+        {
+            if !entry.file_type().is_file() {
+                continue;
+            }
+            let Ok(rel) = entry.path().strip_prefix(&self.cow_dir) else {
+                continue;
+            };
+            if let Some(name) = rel.to_str().and_then(|r| RefName::new(r).ok()) {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    }
+}
