@@ -1,7 +1,7 @@
 //! Checking a repository: every object's hash, and every object reachable from every
 //! ref present, well-formed and of the kind its parent says.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 
 use super::{Repository, Result};
@@ -35,6 +35,10 @@ pub struct Problem {
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match (&self.id, &self.reference) {
+            // Store errors name the object themselves.
+            (Some(id), _) if self.message.contains(&id.to_string()) => {
+                write!(f, "{}", self.message)?
+            }
             (Some(id), _) => write!(f, "object {id}: {}", self.message)?,
             (None, Some(r)) => write!(f, "ref {r}: {}", self.message)?,
             (None, None) => write!(f, "{}", self.message)?,
@@ -83,7 +87,8 @@ struct Checker<'r> {
     report: FsckReport,
     /// Objects already verified by the full pass (or seen in this walk).
     verified: HashSet<ObjectId>,
-    broken: HashSet<ObjectId>,
+    /// Objects found broken, with the problem that reports them.
+    broken: HashMap<ObjectId, usize>,
     seen_trees: HashSet<ObjectId>,
     seen_commits: HashSet<ObjectId>,
 }
@@ -106,6 +111,31 @@ impl Checker<'_> {
         });
     }
 
+    /// Records a broken object once; a later sighting adds where it was reached.
+    fn broken(
+        &mut self,
+        id: ObjectId,
+        reference: Option<&str>,
+        commit: Option<ObjectId>,
+        path: Option<&[u8]>,
+        message: String,
+    ) {
+        match self.broken.get(&id) {
+            Some(&i) => {
+                let p = &mut self.report.problems[i];
+                if p.commit.is_none() && commit.is_some() {
+                    p.reference = reference.map(str::to_owned);
+                    p.commit = commit;
+                    p.path = path.map(<[u8]>::to_vec);
+                }
+            }
+            None => {
+                self.broken.insert(id, self.report.problems.len());
+                self.problem(Some(id), reference, commit, path, message);
+            }
+        }
+    }
+
     /// Reads an object's kind, reporting it missing or corrupt once.
     fn kind(
         &mut self,
@@ -114,14 +144,14 @@ impl Checker<'_> {
         commit: Option<ObjectId>,
         path: Option<&[u8]>,
     ) -> Option<Kind> {
-        if self.broken.contains(&id) {
+        if self.broken.contains_key(&id) {
+            self.broken(id, Some(reference), commit, path, String::new());
             return None;
         }
         match self.repo.odb.read_header(&id) {
             Ok((kind, _)) => Some(kind),
             Err(e) => {
-                self.broken.insert(id);
-                self.problem(Some(id), Some(reference), commit, path, chain(&e));
+                self.broken(id, Some(reference), commit, path, chain(&e));
                 None
             }
         }
@@ -187,7 +217,7 @@ impl Checker<'_> {
             path.extend_from_slice(&entry.name);
             if entry.mode == EntryMode::Tree {
                 self.check_tree(entry.id, reference, commit, path);
-            } else if !self.verified.contains(&entry.id) {
+            } else if !self.verified.contains(&entry.id) || self.broken.contains_key(&entry.id) {
                 match self.kind(entry.id, reference, Some(commit), Some(path)) {
                     Some(Kind::Blob) => {
                         self.verified.insert(entry.id);
@@ -224,7 +254,7 @@ impl Repository {
             repo: self,
             report: FsckReport::default(),
             verified: HashSet::new(),
-            broken: HashSet::new(),
+            broken: HashMap::new(),
             seen_trees: HashSet::new(),
             seen_commits: HashSet::new(),
         };
@@ -235,10 +265,7 @@ impl Repository {
                     Ok(_) => {
                         checker.verified.insert(id);
                     }
-                    Err(e) => {
-                        checker.broken.insert(id);
-                        checker.problem(Some(id), None, None, None, chain(&e));
-                    }
+                    Err(e) => checker.broken(id, None, None, None, chain(&e)),
                 }
             }
             checker.report.objects_checked = checker.verified.len() as u64;

@@ -352,12 +352,21 @@ fn walk(
             dir_nodes.insert(entry.path().to_owned(), node);
             stack.push(node);
         } else if file_type.is_symlink() || file_type.is_file() {
-            let meta = entry.metadata().map_err(|e| {
-                let io = e
-                    .into_io_error()
-                    .unwrap_or_else(|| std::io::ErrorKind::Other.into());
-                Error::io("stat", entry.path())(io)
-            })?;
+            let meta = match entry.metadata() {
+                Ok(meta) => meta,
+                Err(e) => {
+                    let io = e
+                        .into_io_error()
+                        .unwrap_or_else(|| std::io::ErrorKind::Other.into());
+                    if io.kind() == std::io::ErrorKind::NotFound {
+                        warnings.push(Warning::Vanished {
+                            path: relative(entry.path()),
+                        });
+                        continue;
+                    }
+                    return Err(Error::io("stat", entry.path())(io));
+                }
+            };
             jobs.push(FileJob {
                 path: entry.path().to_owned(),
                 rel: relative(entry.path()).into_os_string().into_vec(),

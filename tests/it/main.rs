@@ -8,3 +8,4 @@ mod diff;
 mod errors;
 mod library;
 mod oracle;
+mod reliability;

@@ -1,0 +1,557 @@
+//! Reliability: fsck, the writer lock, concurrent writers, SIGKILL at random moments,
+//! and awkward filesystems.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::util::*;
+
+fn object_path(work: &Path, id: &str) -> std::path::PathBuf {
+    work.join(".cow/objects").join(&id[..2]).join(&id[2..])
+}
+
+fn overwrite(path: &Path, data: &[u8]) {
+    fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    fs::write(path, data).unwrap();
+}
+
+#[test]
+fn fsck_passes_a_healthy_repository_and_names_every_problem() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("d/f"), "precious\n");
+    write(&w.join("g"), "other\n");
+    env.init();
+    let first = env.commit("one");
+    write(&w.join("g"), "changed\n");
+    env.commit("two");
+    let out = env.cow_ok(["fsck"]);
+    assert!(out.contains("no problems found"), "{out}");
+
+    // A corrupt blob, reached at d/f from both commits.
+    let blob = env.cow_ok(["rev-parse", "HEAD:d/f"]).trim().to_owned();
+    overwrite(
+        &object_path(&w, &blob),
+        &zstd::encode_all(&b"blob 9\0tampered\n"[..], 3).unwrap(),
+    );
+    let out = env.cow(["fsck"]);
+    assert_error(&out, "fsck found");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!(
+            "error: object {blob} is corrupt: content hashes to"
+        )),
+        "{report}"
+    );
+    assert!(report.contains("(path 'd/f' in commit "), "{report}");
+    // Connectivity only does not re-hash, but still finds a missing tree.
+    assert!(env.cow(["fsck", "--connectivity-only"]).status.success());
+    let tree = env
+        .cow_ok(["rev-parse", &format!("{first}:d")])
+        .trim()
+        .to_owned();
+    fs::remove_file(object_path(&w, &tree)).unwrap();
+    let out = env.cow(["fsck", "--connectivity-only"]);
+    assert_error(&out, "fsck found");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!(
+            "error: object {tree} not found (path 'd' in commit "
+        )),
+        "{report}"
+    );
+
+    // Refs to a missing object, and to a blob.
+    let env = Env::new();
+    write(&env.work().join("f"), "x\n");
+    env.init();
+    env.commit("one");
+    let blob = env.cow_ok(["rev-parse", "HEAD:f"]).trim().to_owned();
+    fs::write(
+        env.work().join(".cow/refs/heads/missing"),
+        format!("{}\n", "ab".repeat(32)),
+    )
+    .unwrap();
+    fs::write(env.work().join(".cow/refs/tags/blob"), format!("{blob}\n")).unwrap();
+    fs::write(env.work().join(".cow/refs/heads/garbage"), "not an id\n").unwrap();
+    let out = env.cow(["fsck"]);
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        report.contains(&format!("object {} not found", "ab".repeat(32))),
+        "{report}"
+    );
+    assert!(
+        report.contains("is a blob, where a commit was expected"),
+        "{report}"
+    );
+    assert!(
+        report.contains("ref refs/heads/garbage: ref refs/heads/garbage is malformed"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_second_writer_waits_then_names_the_holder() {
+    let env = Env::new();
+    write(&env.work().join("f"), "x\n");
+    env.init();
+    let repo = cow::Repository::open(env.work()).unwrap();
+    let lock = repo.lock().unwrap();
+    let started = std::time::Instant::now();
+    let out = env.cow(["commit", "-m", "blocked", "--lock-timeout", "0.5"]);
+    assert!(started.elapsed() >= Duration::from_millis(500));
+    assert_error(
+        &out,
+        &format!("locked by another cow process (pid {})", std::process::id()),
+    );
+    assert_error(
+        &env.cow(["branch", "x", "--lock-timeout", "0"]),
+        "locked by another cow process",
+    );
+    // Readers are not blocked.
+    assert!(env.cow(["status"]).status.success());
+    drop(lock);
+    env.cow_ok(["commit", "-m", "free"]);
+}
+
+#[test]
+fn leftovers_of_a_killed_writer_are_cleaned_up_by_the_next() {
+    let env = Env::new();
+    write(&env.work().join("f"), "x\n");
+    env.init();
+    env.commit("one");
+    let cow = env.work().join(".cow");
+    fs::write(cow.join("lock"), "99999\n").unwrap(); // a pid, but no flock: free
+    fs::write(cow.join("refs/heads/main.lock"), "").unwrap();
+    fs::write(cow.join("objects/.tmp-obj-abc"), "half").unwrap();
+    fs::create_dir(cow.join(".tmp-checkout-abc")).unwrap();
+    // Readers ignore them.
+    env.cow_ok(["log"]);
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    write(&env.work().join("f"), "y\n");
+    env.commit("two");
+    assert!(!cow.join("refs/heads/main.lock").exists());
+    assert!(!cow.join("objects/.tmp-obj-abc").exists());
+    assert!(!cow.join(".tmp-checkout-abc").exists());
+}
+
+fn concurrent_writers(writers: usize) {
+    let env = Env::new();
+    write(&env.work().join("base"), "base\n");
+    env.init();
+    env.commit("base");
+    let per_writer = 8;
+    std::thread::scope(|s| {
+        for wr in 0..writers {
+            let env = &env;
+            s.spawn(move || {
+                for i in 0..per_writer {
+                    write(
+                        &env.work().join(format!("w{wr}-{i}")),
+                        format!("{wr} {i}\n"),
+                    );
+                    let out = env
+                        .cow_cmd(&env.work())
+                        .args([
+                            "commit",
+                            "--allow-empty",
+                            "--lock-timeout",
+                            "120",
+                            "-m",
+                            &format!("w{wr} c{i}"),
+                        ])
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "writer {wr}: {}", describe(&out));
+                    let branch = format!("b{wr}-{i}");
+                    let out = env
+                        .cow_cmd(&env.work())
+                        .args(["branch", "--lock-timeout", "120", &branch])
+                        .output()
+                        .unwrap();
+                    assert!(out.status.success(), "writer {wr}: {}", describe(&out));
+                }
+            });
+        }
+    });
+    let log = env.cow_ok(["log", "--oneline"]);
+    assert_eq!(
+        log.lines().count(),
+        1 + writers * per_writer,
+        "a commit was lost:\n{log}"
+    );
+    for wr in 0..writers {
+        for i in 0..per_writer {
+            assert!(
+                log.contains(&format!(" w{wr} c{i}\n")),
+                "w{wr} c{i} missing"
+            );
+        }
+    }
+    assert_eq!(
+        env.cow_ok(["branch"]).lines().count(),
+        1 + writers * per_writer
+    );
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+}
+
+#[test]
+fn two_concurrent_writers_lose_nothing() {
+    concurrent_writers(2);
+}
+
+#[test]
+fn four_concurrent_writers_lose_nothing() {
+    concurrent_writers(4);
+}
+
+/// A realistic tree: source-like text files in nested directories, a few larger files,
+/// executables and symlinks.
+fn realistic_tree(rng: &mut Rng, root: &Path) {
+    for d in 0..6 {
+        for f in 0..25 {
+            let lines = 5 + rng.below(200);
+            let text: String = (0..lines)
+                .map(|l| format!("fn item_{d}_{f}_{l}() {{ {} }}\n", rng.below(1000)))
+                .collect();
+            write(&root.join(format!("src/m{d}/f{f}.rs")), text);
+        }
+    }
+    write(&root.join("assets/big.bin"), rng.bytes(3 << 20));
+    write(&root.join("bin/tool"), "#!/bin/sh\necho tool\n");
+    set_exec(&root.join("bin/tool"), true);
+    std::os::unix::fs::symlink("src/m0/f0.rs", root.join("link")).unwrap();
+}
+
+fn edit_some(rng: &mut Rng, root: &Path, step: usize) {
+    for _ in 0..5 {
+        let p = root.join(format!("src/m{}/f{}.rs", rng.below(6), rng.below(25)));
+        let _ = fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| {
+                std::io::Write::write_all(&mut f, format!("// step {step}\n").as_bytes())
+            });
+    }
+    write(
+        &root.join(format!("src/new/step{step}.rs")),
+        format!("step {step}\n"),
+    );
+    if rng.chance(30) {
+        write(&root.join("assets/big.bin"), rng.bytes(1 << 20));
+    }
+}
+
+#[test]
+fn sigkill_at_random_moments_loses_nothing() {
+    let seed: u64 = std::env::var("COW_CRASH_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4242);
+    eprintln!("crash test seed {seed} (set COW_CRASH_SEED to replay)");
+    let mut rng = Rng::new(seed);
+    let env = Env::new();
+    let w = env.work();
+    realistic_tree(&mut rng, &w);
+    env.init();
+    env.commit("initial");
+    let mut snapshots: BTreeMap<String, BTreeMap<Vec<u8>, Item>> = BTreeMap::new();
+    let head = || env.cow_ok(["rev-parse", "HEAD"]).trim().to_owned();
+    snapshots.insert(head(), manifest(&w));
+    let mut kills = 0;
+    let mut iteration = 0;
+    while kills < 200 {
+        iteration += 1;
+        let before = head();
+        let checkout = snapshots.len() > 1 && rng.chance(40);
+        let (mut cmd, expected_content) = if checkout {
+            let keys: Vec<&String> = snapshots.keys().collect();
+            let target = (*rng.pick(&keys)).clone();
+            let mut cmd = env.cow_cmd(&w);
+            cmd.args(["checkout", "--force", &target]);
+            (cmd, Some(target))
+        } else {
+            edit_some(&mut rng, &w, iteration);
+            let mut cmd = env.cow_cmd(&w);
+            cmd.args([
+                "commit",
+                "--allow-empty",
+                "-m",
+                &format!("step {iteration}"),
+            ]);
+            (cmd, None)
+        };
+        let content = manifest(&w);
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let delay = rng.below(45);
+        std::thread::sleep(Duration::from_millis(delay));
+        let killed = child.try_wait().unwrap().is_none();
+        if killed {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        let status = child.wait().unwrap();
+        assert!(
+            killed || status.success(),
+            "iteration {iteration}: the command failed on its own"
+        );
+        // The repository is valid and HEAD is the old or the new snapshot.
+        let fsck = env.cow(["fsck", "--connectivity-only"]);
+        assert!(
+            fsck.status.success(),
+            "iteration {iteration} (delay {delay} ms): {}",
+            describe(&fsck)
+        );
+        let after = head();
+        match &expected_content {
+            Some(target) => assert!(
+                after == before || &after == target,
+                "iteration {iteration}: HEAD {after}"
+            ),
+            None if after != before => {
+                let parent = env.cow_ok(["rev-parse", "HEAD~1"]).trim().to_owned();
+                assert_eq!(
+                    parent, before,
+                    "iteration {iteration}: new HEAD is not on top of the old"
+                );
+                snapshots.insert(after, content);
+            }
+            None => {}
+        }
+    }
+    // Snapshot what the last, killed, iteration left, so that no untracked file stays
+    // around (checkout keeps untracked files that are not in the way).
+    let content = manifest(&w);
+    env.cow_ok(["commit", "--allow-empty", "-m", "final"]);
+    snapshots.insert(head(), content);
+    eprintln!(
+        "{iteration} iterations, {kills} kills, {} snapshots",
+        snapshots.len()
+    );
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    // Every snapshot checks out exactly.
+    for (id, want) in &snapshots {
+        env.cow_ok(["checkout", "--force", id]);
+        let got = manifest(&w);
+        let strip = |m: &BTreeMap<Vec<u8>, Item>| -> BTreeMap<Vec<u8>, Item> {
+            // Temporary names a killed checkout left in the working directory were part of
+            // whatever was snapshotted next; compare everything else exactly.
+            m.iter()
+                .filter(|(k, _)| !String::from_utf8_lossy(k).contains(".cow-tmp-"))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        let (got, want) = (strip(&got), strip(want));
+        let differ: Vec<String> = got
+            .keys()
+            .chain(want.keys())
+            .filter(|k| got.get(*k) != want.get(*k))
+            .map(|k| {
+                let brief = |i: Option<&Item>| match i {
+                    Some(Item::File { data, exec }) => {
+                        format!("file {} bytes exec={exec}", data.len())
+                    }
+                    other => format!("{other:?}"),
+                };
+                format!(
+                    "{}: got {}, want {}",
+                    String::from_utf8_lossy(k),
+                    brief(got.get(k)),
+                    brief(want.get(k))
+                )
+            })
+            .collect();
+        assert!(
+            differ.is_empty(),
+            "snapshot {id} differs:\n{}",
+            differ.join("\n")
+        );
+    }
+}
+
+fn as_nobody(env: &Env, args: &[&str]) -> std::process::Output {
+    let is_root = unsafe { libc::geteuid() } == 0;
+    let mut cmd = if is_root {
+        let status = Command::new("chown")
+            .args(["-R", "65534:65534"])
+            .arg(env.tmp.path())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        fs::set_permissions(
+            env.tmp.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .unwrap();
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            env!("CARGO_BIN_EXE_cow"),
+        ]);
+        cmd
+    } else {
+        Command::new(env!("CARGO_BIN_EXE_cow"))
+    };
+    cmd.current_dir(env.work())
+        .env("COW_AUTHOR_NAME", NAME)
+        .env("COW_AUTHOR_EMAIL", EMAIL)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn unreadable_files_and_directories_fail_clearly_or_are_skipped_on_request() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("ok.txt"), "ok\n");
+    env.init();
+    env.commit("one");
+    // New since the last snapshot, so the stat cache cannot vouch for them.
+    write(&w.join("ok.txt"), "changed\n");
+    write(&w.join("secret.txt"), "secret\n");
+    write(&w.join("locked/inner.txt"), "inner\n");
+    fs::set_permissions(
+        w.join("secret.txt"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .unwrap();
+    fs::set_permissions(
+        w.join("locked"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o000),
+    )
+    .unwrap();
+    let head = env.cow_ok(["rev-parse", "HEAD"]);
+    let out = as_nobody(&env, &["commit", "-m", "two"]);
+    assert_error(&out, "Permission denied");
+    assert_eq!(env.cow_ok(["rev-parse", "HEAD"]), head);
+    let out = as_nobody(&env, &["commit", "--skip-unreadable", "-m", "two"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cow: warning: skipped 'locked': permission denied"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cow: warning: skipped 'secret.txt': permission denied"),
+        "{stderr}"
+    );
+    assert_eq!(
+        env.cow_ok(["ls-tree", "-r", "--name-only", "HEAD"]),
+        "ok.txt\n"
+    );
+}
+
+#[test]
+fn a_file_size_limit_during_commit_is_a_clear_error_and_loses_nothing() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("small"), "small\n");
+    env.init();
+    env.commit("one");
+    let head = env.cow_ok(["rev-parse", "HEAD"]);
+    let mut rng = Rng::new(5);
+    write(&w.join("big"), rng.bytes(4 << 20)); // incompressible
+    let script = format!(
+        "ulimit -f 1024; exec '{}' commit -m big",
+        env!("CARGO_BIN_EXE_cow")
+    );
+    let out = env.cow_cmd(&w).arg("--version").output().unwrap();
+    assert!(out.status.success());
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .current_dir(&w)
+        .env("COW_AUTHOR_NAME", NAME)
+        .env("COW_AUTHOR_EMAIL", EMAIL)
+        .output()
+        .unwrap();
+    assert_error(&out, "File too large");
+    assert_eq!(env.cow_ok(["rev-parse", "HEAD"]), head);
+    let tmp: Vec<_> = fs::read_dir(w.join(".cow/objects"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect();
+    assert!(tmp.is_empty(), "{tmp:?}");
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    env.cow_ok(["commit", "-m", "big after all"]);
+}
+
+#[test]
+fn files_that_change_or_vanish_during_a_snapshot_never_give_a_wrong_blob() {
+    let env = Env::new();
+    let w = env.work();
+    for i in 0..200 {
+        write(&w.join(format!("stable/{i}")), format!("{i}\n"));
+    }
+    write(&w.join("growing"), "");
+    env.init();
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    /// Stops the writer even if an assertion below fails.
+    struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+    impl Drop for StopOnDrop<'_> {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let mut outcomes: HashMap<String, usize> = HashMap::new();
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            let mut n = 0u64;
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                n += 1;
+                // Grows by 4 KiB at a time and starts over past 1 MiB: its size keeps
+                // changing, never its bound.
+                let growing = w.join("growing");
+                let too_big = fs::metadata(&growing)
+                    .map(|m| m.len() > 1 << 20)
+                    .unwrap_or(false);
+                if too_big {
+                    let _ = fs::write(&growing, "");
+                } else {
+                    let _ = fs::OpenOptions::new()
+                        .append(true)
+                        .open(&growing)
+                        .and_then(|mut f| std::io::Write::write_all(&mut f, &[b'x'; 4096]));
+                }
+                let flicker = w.join(format!("stable/flicker{}", n % 7));
+                if n % 2 == 0 {
+                    let _ = fs::write(&flicker, format!("{n}"));
+                } else {
+                    let _ = fs::remove_file(&flicker);
+                }
+                std::thread::sleep(Duration::from_micros(200));
+            }
+        });
+        let _stop = StopOnDrop(&stop);
+        for i in 0..15 {
+            let out = env.cow(["commit", "--allow-empty", "-m", &format!("c{i}")]);
+            let verdict = if out.status.success() {
+                "ok".to_owned()
+            } else {
+                let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+                assert!(
+                    stderr.starts_with("cow: error: ")
+                        && stderr.contains("changed while it was being read"),
+                    "{stderr}"
+                );
+                "changed".to_owned()
+            };
+            *outcomes.entry(verdict).or_default() += 1;
+        }
+    });
+    eprintln!("outcomes: {outcomes:?}");
+    // Every blob stored matches its id, and every snapshot is complete.
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+}
