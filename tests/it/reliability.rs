@@ -526,7 +526,7 @@ fn files_that_change_or_vanish_during_a_snapshot_never_give_a_wrong_blob() {
                         .and_then(|mut f| std::io::Write::write_all(&mut f, &[b'x'; 4096]));
                 }
                 let flicker = w.join(format!("stable/flicker{}", n % 7));
-                if n % 2 == 0 {
+                if n.is_multiple_of(2) {
                     let _ = fs::write(&flicker, format!("{n}"));
                 } else {
                     let _ = fs::remove_file(&flicker);
