@@ -85,8 +85,8 @@ fn chain(err: &dyn std::error::Error) -> String {
 struct Checker<'r> {
     repo: &'r Repository,
     report: FsckReport,
-    /// Objects already verified by the full pass (or seen in this walk).
-    verified: HashSet<ObjectId>,
+    /// Objects known good (verified by the full pass, or read in this walk), by kind.
+    kinds: HashMap<ObjectId, Kind>,
     /// Objects found broken, with the problem that reports them.
     broken: HashMap<ObjectId, usize>,
     seen_trees: HashSet<ObjectId>,
@@ -94,6 +94,13 @@ struct Checker<'r> {
 }
 
 impl Checker<'_> {
+    /// Notes an object read and found good.
+    fn known(&mut self, id: ObjectId, kind: Kind) {
+        if self.kinds.insert(id, kind).is_none() {
+            self.report.objects_checked += 1;
+        }
+    }
+
     fn problem(
         &mut self,
         id: Option<ObjectId>,
@@ -144,6 +151,9 @@ impl Checker<'_> {
         commit: Option<ObjectId>,
         path: Option<&[u8]>,
     ) -> Option<Kind> {
+        if let Some(kind) = self.kinds.get(&id) {
+            return Some(*kind);
+        }
         if self.broken.contains_key(&id) {
             self.broken(id, Some(reference), commit, path, String::new());
             return None;
@@ -184,7 +194,7 @@ impl Checker<'_> {
                     continue;
                 }
             };
-            self.report.objects_checked += u64::from(self.verified.insert(id));
+            self.known(id, Kind::Commit);
             self.check_tree(commit.tree, reference, id, &mut Vec::new());
             todo.extend(commit.parents);
         }
@@ -208,7 +218,7 @@ impl Checker<'_> {
                 return;
             }
         };
-        self.report.objects_checked += u64::from(self.verified.insert(id));
+        self.known(id, Kind::Tree);
         for entry in tree.entries() {
             let len = path.len();
             if len > 0 {
@@ -217,11 +227,9 @@ impl Checker<'_> {
             path.extend_from_slice(&entry.name);
             if entry.mode == EntryMode::Tree {
                 self.check_tree(entry.id, reference, commit, path);
-            } else if !self.verified.contains(&entry.id) || self.broken.contains_key(&entry.id) {
+            } else {
                 match self.kind(entry.id, reference, Some(commit), Some(path)) {
-                    Some(Kind::Blob) => {
-                        self.verified.insert(entry.id);
-                    }
+                    Some(Kind::Blob) => self.known(entry.id, Kind::Blob),
                     Some(kind) => {
                         let what = if entry.mode == EntryMode::Link {
                             "symlink"
@@ -253,7 +261,7 @@ impl Repository {
         let mut checker = Checker {
             repo: self,
             report: FsckReport::default(),
-            verified: HashSet::new(),
+            kinds: HashMap::new(),
             broken: HashMap::new(),
             seen_trees: HashSet::new(),
             seen_commits: HashSet::new(),
@@ -262,13 +270,13 @@ impl Repository {
             for id in self.odb.all_ids()? {
                 checker.report.objects_checked += 1;
                 match self.odb.verify(&id) {
-                    Ok(_) => {
-                        checker.verified.insert(id);
+                    Ok((kind, _)) => {
+                        checker.kinds.insert(id, kind);
                     }
                     Err(e) => checker.broken(id, None, None, None, chain(&e)),
                 }
             }
-            checker.report.objects_checked = checker.verified.len() as u64;
+            checker.report.objects_checked = checker.kinds.len() as u64;
         }
         let mut tips: Vec<(String, ObjectId)> = Vec::new();
         match self.refs.head() {
