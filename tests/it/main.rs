@@ -6,6 +6,7 @@ mod checkout;
 mod cli;
 mod diff;
 mod errors;
+mod fuzz;
 mod hostile;
 mod library;
 mod oracle;
