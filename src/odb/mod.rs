@@ -5,7 +5,9 @@
 //! object, never wrong bytes.
 
 mod loose;
+mod pack;
 
+use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,6 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::object::{Commit, DecodeError, Kind, ObjectId, Prefix, Tree};
 
 pub use loose::MAX_IN_MEMORY_SIZE;
+pub use pack::{Pack, PackInfo, PackWriter, RecordHeader};
+
+use std::sync::{Arc, Mutex, RwLock};
 
 /// An error from the object database.
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +72,16 @@ pub enum Error {
         expected: u64,
         /// Bytes found.
         actual: u64,
+    },
+    /// A pack or its index is damaged.
+    #[error("{pack}{}: {reason}", offset.map(|o| format!(" at offset {o}")).unwrap_or_default())]
+    BadPack {
+        /// The pack (or index file).
+        pack: String,
+        /// Where in the pack, when known.
+        offset: Option<u64>,
+        /// What is wrong.
+        reason: String,
     },
     /// A filesystem operation failed.
     #[error("could not {action} '{path}'")]
@@ -133,7 +148,22 @@ pub struct Odb {
     level: i32,
     reads: AtomicU64,
     writes: AtomicU64,
+    packs: RwLock<Vec<Arc<Pack>>>,
+    pending: Mutex<Option<PackWriter>>,
 }
+
+impl std::fmt::Debug for PackWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PackWriter({} objects)", self.len())
+    }
+}
+
+/// Objects larger than this are never packed: they stay loose, written and read as
+/// streams in bounded memory.
+pub const MAX_PACKED_SIZE: u64 = 16 << 20;
+
+/// The most delta hops a read follows; packs cow writes stay well below it.
+const MAX_DELTA_DEPTH: usize = 50;
 
 impl Odb {
     /// The zstd level loose objects are compressed at.
@@ -141,12 +171,164 @@ impl Odb {
 
     /// Opens the object database in `dir` (a repository's `.cow/objects`).
     pub fn at(dir: impl Into<PathBuf>) -> Odb {
-        Odb {
-            dir: dir.into(),
+        let dir = dir.into();
+        let odb = Odb {
+            dir,
             level: Self::DEFAULT_LEVEL,
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
+            packs: RwLock::new(Vec::new()),
+            pending: Mutex::new(None),
+        };
+        odb.reload_packs();
+        odb
+    }
+
+    /// The directory holding packs.
+    pub fn pack_dir(&self) -> PathBuf {
+        self.dir.join("pack")
+    }
+
+    /// Opens every pack in `objects/pack` (indexes that do not open are skipped here;
+    /// [`Odb::check_packs`] reports them).
+    pub fn reload_packs(&self) {
+        let mut packs = Vec::new();
+        if let Ok(entries) = fs::read_dir(self.pack_dir()) {
+            let mut paths: Vec<PathBuf> = entries
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.extension().is_some_and(|e| e == "idx"))
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| n.to_string_lossy().starts_with("pack-"))
+                })
+                .collect();
+            paths.sort();
+            for path in paths {
+                if let Ok(pack) = Pack::open(&path) {
+                    packs.push(Arc::new(pack));
+                }
+            }
         }
+        *self.packs.write().expect("no panics while held") = packs;
+    }
+
+    /// The open packs.
+    pub fn packs(&self) -> Vec<Arc<Pack>> {
+        self.packs.read().expect("no panics while held").clone()
+    }
+
+    /// Checks every pack file: opens its index and verifies checksums and order.
+    pub fn check_packs(&self) -> Vec<Error> {
+        let mut problems = Vec::new();
+        let Ok(entries) = fs::read_dir(self.pack_dir()) else {
+            return problems;
+        };
+        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            if !name.starts_with("pack-") {
+                continue;
+            }
+            if name.ends_with(".idx") {
+                match Pack::open(&path) {
+                    Ok(pack) => problems.extend(pack.verify()),
+                    Err(e) => problems.push(e),
+                }
+            } else if name.ends_with(".pack") && !path.with_extension("idx").exists() {
+                problems.push(Error::BadPack {
+                    pack: name,
+                    offset: None,
+                    reason: "has no index".into(),
+                });
+            }
+        }
+        problems
+    }
+
+    fn find_packed(&self, id: &ObjectId) -> Option<(Arc<Pack>, u64)> {
+        let packs = self.packs.read().expect("no panics while held");
+        packs
+            .iter()
+            .find_map(|p| p.find(id).map(|o| (Arc::clone(p), o)))
+    }
+
+    /// Reads a packed object, following delta bases; `None` when no pack has it.
+    fn read_packed(&self, id: &ObjectId, depth: usize) -> Result<Option<Object>> {
+        let Some((pack, offset)) = self.find_packed(id) else {
+            return Ok(None);
+        };
+        let header = pack.header(offset)?;
+        if header.size > MAX_IN_MEMORY_SIZE {
+            return Err(Error::TooLarge {
+                id: *id,
+                size: header.size,
+                limit: MAX_IN_MEMORY_SIZE,
+            });
+        }
+        let frame = pack.frame(&header)?;
+        let data = match header.base {
+            None => pack.decompress(offset, &frame, header.size, None)?,
+            Some(base) => {
+                if depth >= MAX_DELTA_DEPTH {
+                    return Err(Error::Corrupt {
+                        id: *id,
+                        reason: format!(
+                            "delta chain longer than {MAX_DELTA_DEPTH} (pack-{} at offset {offset})",
+                            pack.name
+                        ),
+                    });
+                }
+                let base = match self.read_packed(&base, depth + 1)? {
+                    Some(o) => o,
+                    None => self
+                        .read_loose(&base)?
+                        .ok_or(Error::NotFound { id: base })?,
+                };
+                pack.decompress(offset, &frame, header.size, Some(&base.data))?
+            }
+        };
+        pack::check(id, header.kind, &data, &pack, offset)?;
+        Ok(Some(Object {
+            kind: header.kind,
+            data,
+        }))
+    }
+
+    /// Starts collecting new objects into one pack instead of loose files (see
+    /// [`Odb::finish_pack`]). Large objects stay loose.
+    pub fn begin_pack(&self) -> Result<()> {
+        let writer = PackWriter::new(&self.pack_dir())?;
+        *self.pending.lock().expect("no panics while held") = Some(writer);
+        Ok(())
+    }
+
+    /// Drops the pack [`Odb::begin_pack`] started, and what it held.
+    pub fn abort_pack(&self) {
+        self.pending.lock().expect("no panics while held").take();
+    }
+
+    /// Ends the pack [`Odb::begin_pack`] started. With fewer than `min_objects`
+    /// objects, they are written loose instead (a pack per tiny commit would only add
+    /// files); otherwise the pack is synced and renamed into place.
+    pub fn finish_pack(&self, min_objects: usize) -> Result<Option<PackInfo>> {
+        let Some(writer) = self.pending.lock().expect("no panics while held").take() else {
+            return Ok(None);
+        };
+        if writer.len() >= min_objects {
+            let info = writer.finish()?;
+            self.reload_packs();
+            return Ok(info);
+        }
+        // Loosen: read each object back from the unfinished pack.
+        for (id, kind, data) in writer.drain_objects()? {
+            self.write_loose_buf(id, kind, &data)?;
+        }
+        Ok(None)
     }
 
     /// The directory holding the objects.
@@ -165,7 +347,14 @@ impl Odb {
     /// Whether the store has the object. An empty file (what a crash can leave of an
     /// object that was never synced) does not count, so the next write replaces it.
     pub fn contains(&self, id: &ObjectId) -> bool {
-        loose::present(&self.loose_path(id))
+        self.find_packed(id).is_some()
+            || self
+                .pending
+                .lock()
+                .expect("no panics while held")
+                .as_ref()
+                .is_some_and(|w| w.contains(id))
+            || loose::present(&self.loose_path(id))
     }
 
     /// Stores an object whose content is in memory. Nothing is written when the object
@@ -179,7 +368,31 @@ impl Odb {
                 stored_bytes: 0,
             });
         }
-        let written = self.write_loose_buf(id, kind, data)?;
+        let packing = self.pending.lock().expect("no panics while held").is_some();
+        let written = if packing && (data.len() as u64) <= MAX_PACKED_SIZE {
+            // Compress outside the lock; writers on other threads append meanwhile.
+            let frame =
+                zstd::bulk::compress(data, self.level).map_err(Error::io("compress", &self.dir))?;
+            let mut pending = self.pending.lock().expect("no panics while held");
+            match pending.as_mut() {
+                Some(w) if w.contains(&id) => Written {
+                    id,
+                    new: false,
+                    stored_bytes: 0,
+                },
+                Some(w) => Written {
+                    id,
+                    new: true,
+                    stored_bytes: w.add_frame(id, kind, data.len() as u64, None, &frame)?,
+                },
+                None => {
+                    drop(pending);
+                    self.write_loose_buf(id, kind, data)?
+                }
+            }
+        } else {
+            self.write_loose_buf(id, kind, data)?
+        };
         self.count_write(&written);
         Ok(written)
     }
@@ -218,7 +431,15 @@ impl Odb {
 
     /// Reads and verifies an object; `None` when it is absent.
     pub fn try_read(&self, id: &ObjectId) -> Result<Option<Object>> {
-        let obj = self.read_loose(id)?;
+        let mut obj = self.read_packed(id, 0)?;
+        if obj.is_none() {
+            obj = self.read_loose(id)?;
+        }
+        if obj.is_none() {
+            // A pack written since this store was opened (another process, or gc).
+            self.reload_packs();
+            obj = self.read_packed(id, 0)?;
+        }
         if obj.is_some() {
             self.reads.fetch_add(1, Ordering::Relaxed);
         }
@@ -232,13 +453,26 @@ impl Odb {
 
     /// Reads an object's kind and size without reading its content.
     pub fn read_header(&self, id: &ObjectId) -> Result<(Kind, u64)> {
-        self.read_loose_header(id)?
-            .ok_or(Error::NotFound { id: *id })
+        if let Some((pack, offset)) = self.find_packed(id) {
+            let h = pack.header(offset)?;
+            return Ok((h.kind, h.size));
+        }
+        if let Some(header) = self.read_loose_header(id)? {
+            return Ok(header);
+        }
+        self.reload_packs();
+        let (pack, offset) = self.find_packed(id).ok_or(Error::NotFound { id: *id })?;
+        let h = pack.header(offset)?;
+        Ok((h.kind, h.size))
     }
 
     /// Reads an object through, checking its hash and size without holding it in
     /// memory; returns its kind and size. Use it where a header alone would be trusted.
     pub fn verify(&self, id: &ObjectId) -> Result<(Kind, u64)> {
+        if self.find_packed(id).is_some() {
+            let obj = self.read(id)?;
+            return Ok((obj.kind, obj.data.len() as u64));
+        }
         let kind = self.read_header(id)?.0;
         let size = self.stream_loose(id, kind, &mut io::sink())?;
         self.reads.fetch_add(1, Ordering::Relaxed);
@@ -280,6 +514,13 @@ impl Odb {
     /// bytes were written, so callers that must not expose bad bytes write to a
     /// temporary place first.
     pub fn stream_blob(&self, id: &ObjectId, out: &mut dyn io::Write) -> Result<u64> {
+        if self.find_packed(id).is_some() {
+            // Packed objects are at most MAX_PACKED_SIZE: read whole, then write.
+            let data = self.find_blob(id)?;
+            out.write_all(&data)
+                .map_err(Error::io("write", Path::new("<output>")))?;
+            return Ok(data.len() as u64);
+        }
         let n = self.stream_loose(id, Kind::Blob, out)?;
         self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(n)
@@ -288,15 +529,32 @@ impl Odb {
     /// All ids that start with `prefix`, sorted.
     pub fn ids_with_prefix(&self, prefix: &Prefix) -> Result<Vec<ObjectId>> {
         let mut ids = self.loose_ids_with_prefix(prefix)?;
+        for pack in self.packs() {
+            ids.extend(
+                pack.entries()
+                    .map(|(id, _)| id)
+                    .filter(|id| prefix.matches(id)),
+            );
+        }
         ids.sort();
+        ids.dedup();
         Ok(ids)
     }
 
     /// Every object id in the store.
     pub fn all_ids(&self) -> Result<Vec<ObjectId>> {
         let mut ids = self.loose_ids()?;
+        for pack in self.packs() {
+            ids.extend(pack.entries().map(|(id, _)| id));
+        }
         ids.sort();
+        ids.dedup();
         Ok(ids)
+    }
+
+    /// Every loose object id.
+    pub fn loose_object_ids(&self) -> Result<Vec<ObjectId>> {
+        self.loose_ids()
     }
 
     /// The shortest prefix of `id`, at least `min_len` digits, that no other object in

@@ -65,6 +65,30 @@ pub(crate) fn clean_message(message: &str) -> String {
     out
 }
 
+/// Commits with at least this many new objects write them as one pack; smaller ones
+/// write loose files. On this machine creating a file costs about 360 µs and a pack
+/// costs two files and three syncs, so a pack pays for itself from a few dozen objects.
+pub const PACK_THRESHOLD: usize = 32;
+
+/// Ends the pack a commit started: finished on success, dropped (with its temporary
+/// file) when the commit fails.
+struct PackGuard<'a>(&'a crate::odb::Odb);
+
+impl PackGuard<'_> {
+    fn finish(self) -> Result<()> {
+        let odb = self.0;
+        std::mem::forget(self);
+        odb.finish_pack(PACK_THRESHOLD)?;
+        Ok(())
+    }
+}
+
+impl Drop for PackGuard<'_> {
+    fn drop(&mut self) {
+        self.0.abort_pack();
+    }
+}
+
 impl Repository {
     /// Scans the working directory through the stat cache, storing new objects when
     /// `store` (a commit) or only computing ids (status, checkout).
@@ -192,6 +216,9 @@ impl Repository {
                 (a.clone().unwrap_or(env_a), c.clone().unwrap_or(env_c))
             }
         };
+        // New objects go into one pack (or loose files, if only a few).
+        self.odb.begin_pack()?;
+        let packing = PackGuard(&self.odb);
         let snapshot = self.scan(true, options.progress, options.skip_unreadable)?;
         if !options.allow_empty {
             let unchanged = match parent {
@@ -199,6 +226,7 @@ impl Repository {
                 None => snapshot.tree == ObjectId::empty_tree(),
             };
             if unchanged {
+                packing.finish()?;
                 self.save_index(&snapshot.index);
                 return Err(Error::NothingToCommit);
             }
@@ -212,6 +240,7 @@ impl Repository {
             message: message.into_bytes(),
         };
         let written = self.odb.write_commit(&commit)?;
+        packing.finish()?;
         // Invariant 4: every object the ref will reach is durable before it moves.
         self.odb.sync()?;
         self.refs

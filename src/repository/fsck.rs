@@ -277,6 +277,9 @@ impl Repository {
                 }
             }
             checker.report.objects_checked = checker.kinds.len() as u64;
+            for problem in self.odb.check_packs() {
+                checker.problem(None, None, None, None, chain(&problem));
+            }
         }
         let mut tips: Vec<(String, ObjectId)> = Vec::new();
         match self.refs.head() {

@@ -123,6 +123,7 @@ impl Repository {
         };
         remove_tmp(&self.cow_dir);
         remove_tmp(&self.cow_dir.join("objects"));
+        remove_tmp(&self.cow_dir.join("objects/pack"));
         let _ = fs::remove_file(self.cow_dir.join("HEAD.lock"));
         for entry in walkdir::WalkDir::new(self.cow_dir.join("refs"))
             .into_iter()

@@ -326,3 +326,34 @@ fn committing_on_a_detached_head_moves_head_not_the_branch() -> Result {
     assert_eq!(repo.resolve("main")?, first);
     Ok(())
 }
+
+#[test]
+fn big_commits_write_one_pack_and_small_ones_loose_files() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    for i in 0..500 {
+        write(&w.join(format!("d{}/f{i}", i % 10)), format!("file {i}\n"));
+    }
+    let repo = Repository::init(&w)?;
+    let first = repo.commit("many", &options())?;
+    assert_eq!(first.new_objects, 500 + 10 + 1 + 1);
+    // One pack and its index, not 512 files.
+    assert_eq!(count_object_files(&w), 2);
+    assert_eq!(count_objects(&w), 512);
+    write(&w.join("d3/f3"), "changed\n");
+    let second = repo.commit("few", &options())?;
+    assert_eq!(second.new_objects, 4);
+    assert_eq!(count_object_files(&w), 2 + 4);
+    // Everything reads back, verified, from the pack and the loose files.
+    assert_snapshot_equals_dir(&repo, "HEAD", &w)?;
+    let report = repo.fsck(&cow::repository::FsckOptions::default())?;
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(report.objects_checked, 516);
+    // Another process sees the new pack too.
+    let other = Repository::open(&w)?;
+    assert_eq!(
+        other.resolve("HEAD~1:d3/f3")?,
+        ObjectId::hash(Kind::Blob, b"file 3\n")
+    );
+    Ok(())
+}

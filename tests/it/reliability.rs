@@ -555,3 +555,60 @@ fn files_that_change_or_vanish_during_a_snapshot_never_give_a_wrong_blob() {
     // Every blob stored matches its id, and every snapshot is complete.
     assert!(env.cow_ok(["fsck"]).contains("no problems"));
 }
+
+#[test]
+fn a_damaged_pack_is_found_by_fsck_and_spoils_only_its_damaged_object() {
+    let env = Env::new();
+    let w = env.work();
+    for i in 0..100 {
+        write(
+            &w.join(format!("f{i:03}")),
+            format!("content of file {i}, long enough to compress\n"),
+        );
+    }
+    env.init();
+    env.commit("packed");
+    let pack_dir = w.join(".cow/objects/pack");
+    let pack = fs::read_dir(&pack_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|e| e == "pack"))
+        .unwrap();
+    let victim = env.cow_ok(["rev-parse", "HEAD:f050"]).trim().to_owned();
+    // Find the victim's record through the library, then flip a byte of its frame.
+    let repo = cow::Repository::open(&w).unwrap();
+    let packs = repo.odb().packs();
+    let offset = packs[0].find(&victim.parse().unwrap()).unwrap();
+    let header = packs[0].header(offset).unwrap();
+    let mut bytes = fs::read(&pack).unwrap();
+    let at = header.frame_offset as usize + header.frame_len as usize / 2;
+    bytes[at] ^= 0x55;
+    fs::set_permissions(&pack, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    fs::write(&pack, &bytes).unwrap();
+
+    let out = env.cow(["fsck"]);
+    assert_error(&out, "fsck found");
+    let report = String::from_utf8_lossy(&out.stdout);
+    let name = pack.file_stem().unwrap().to_string_lossy().into_owned();
+    assert!(
+        report.contains(&format!("{name} at offset")) && report.contains("pack checksum mismatch"),
+        "{report}"
+    );
+    assert!(report.contains(&victim), "{report}");
+    assert!(report.contains("(path 'f050' in commit "), "{report}");
+    // Reading the damaged object fails; its neighbours still read.
+    assert_error(&env.cow(["show", "HEAD:f050"]), &victim);
+    assert_eq!(
+        env.cow_ok(["show", "HEAD:f049"]),
+        "content of file 49, long enough to compress\n"
+    );
+
+    // A damaged index is found too.
+    let idx = pack.with_extension("idx");
+    let mut bytes = fs::read(&idx).unwrap();
+    bytes[100] ^= 1;
+    fs::set_permissions(&idx, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    fs::write(&idx, &bytes).unwrap();
+    let report = String::from_utf8_lossy(&env.cow(["fsck"]).stdout).into_owned();
+    assert!(report.contains("index checksum mismatch"), "{report}");
+}

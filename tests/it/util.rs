@@ -135,10 +135,20 @@ pub fn list_files(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-/// Number of loose objects in a repository's store.
+/// Number of objects in a repository's store, loose or packed.
 pub fn count_objects(work: &Path) -> usize {
+    cow::Repository::open(work)
+        .unwrap()
+        .odb()
+        .all_ids()
+        .unwrap()
+        .len()
+}
+
+/// Number of files under `.cow/objects` (loose objects, packs and their indexes).
+pub fn count_object_files(work: &Path) -> usize {
     walkdir::WalkDir::new(work.join(".cow/objects"))
-        .min_depth(2)
+        .min_depth(1)
         .into_iter()
         .filter(|e| e.as_ref().unwrap().file_type().is_file())
         .count()

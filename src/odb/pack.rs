@@ -1,0 +1,578 @@
+//! Packs: many objects in one file.
+//!
+//! A `.pack` is `CWPACK\0\x01`, then one record per object, then the SHA-256 of all
+//! that came before. A record is: a type byte (1 blob, 2 tree, 3 commit, 4 tag; `0x80`
+//! set for a delta), the content size as a varint, for a delta the 32-byte id of its
+//! base, the frame length as a varint, and one zstd frame of the content (a delta's
+//! frame is compressed with its base's content as the dictionary).
+//!
+//! The `.idx` beside it is `CWIDX\0\0\x01`, a fan-out table of 256 big-endian u32
+//! counts, the sorted ids, their big-endian u64 record offsets, the pack's checksum and
+//! the SHA-256 of the index itself: a lookup is one binary search and one read. A pack
+//! is named after its checksum. Both are written to temporary files, synced, and
+//! renamed into `objects/pack/` (the pack first), so a reader never sees half of one.
+
+use std::collections::HashMap;
+use std::fs;
+use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use super::{Error, Result};
+use crate::object::{Hasher, Kind, ObjectId};
+
+const PACK_MAGIC: &[u8; 8] = b"CWPACK\0\x01";
+const IDX_MAGIC: &[u8; 8] = b"CWIDX\0\0\x01";
+const DELTA: u8 = 0x80;
+
+fn kind_code(kind: Kind) -> u8 {
+    match kind {
+        Kind::Blob => 1,
+        Kind::Tree => 2,
+        Kind::Commit => 3,
+        Kind::Tag => 4,
+    }
+}
+
+fn code_kind(code: u8) -> Option<Kind> {
+    Some(match code {
+        1 => Kind::Blob,
+        2 => Kind::Tree,
+        3 => Kind::Commit,
+        4 => Kind::Tag,
+        _ => return None,
+    })
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
+    let mut n = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(*pos)?;
+        *pos += 1;
+        n |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Some(n);
+        }
+    }
+    None
+}
+
+/// Streams objects into a new pack.
+pub struct PackWriter {
+    dir: PathBuf,
+    file: tempfile::NamedTempFile,
+    hasher: Sha256,
+    offset: u64,
+    entries: HashMap<ObjectId, u64>,
+}
+
+/// A finished pack: its name (checksum) and paths.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PackInfo {
+    /// The hex checksum that names the pack.
+    pub name: String,
+    /// Objects in it.
+    pub objects: u64,
+    /// Size of the `.pack` in bytes.
+    pub bytes: u64,
+}
+
+impl PackWriter {
+    /// Starts a pack in `dir` (`objects/pack`, made if missing).
+    pub fn new(dir: &Path) -> Result<PackWriter> {
+        fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        let file = tempfile::Builder::new()
+            .prefix(".tmp-pack-")
+            .tempfile_in(dir)
+            .map_err(Error::io("create a temporary file in", dir))?;
+        let mut writer = PackWriter {
+            dir: dir.to_owned(),
+            file,
+            hasher: Sha256::new(),
+            offset: 0,
+            entries: HashMap::new(),
+        };
+        writer.append(PACK_MAGIC)?;
+        Ok(writer)
+    }
+
+    fn append(&mut self, bytes: &[u8]) -> Result<()> {
+        let path = self.file.path().to_owned();
+        self.file
+            .write_all(bytes)
+            .map_err(Error::io("write", &path))?;
+        self.hasher.update(bytes);
+        self.offset += bytes.len() as u64;
+        Ok(())
+    }
+
+    /// Whether the pack already holds `id`.
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.entries.contains_key(id)
+    }
+
+    /// Objects added so far.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Adds an object given its content size and its zstd frame (compressed with the
+    /// content of `base` as dictionary when `base` is given). Returns the bytes the
+    /// record takes.
+    pub fn add_frame(
+        &mut self,
+        id: ObjectId,
+        kind: Kind,
+        size: u64,
+        base: Option<&ObjectId>,
+        frame: &[u8],
+    ) -> Result<u64> {
+        let start = self.offset;
+        let mut head = Vec::with_capacity(48);
+        head.push(kind_code(kind) | if base.is_some() { DELTA } else { 0 });
+        put_varint(&mut head, size);
+        if let Some(base) = base {
+            head.extend_from_slice(base.as_bytes());
+        }
+        put_varint(&mut head, frame.len() as u64);
+        self.append(&head)?;
+        self.append(frame)?;
+        self.entries.insert(id, start);
+        Ok(self.offset - start)
+    }
+
+    /// Compresses and adds an object.
+    pub fn add(&mut self, id: ObjectId, kind: Kind, content: &[u8], level: i32) -> Result<u64> {
+        let frame =
+            zstd::bulk::compress(content, level).map_err(Error::io("compress", &self.dir))?;
+        self.add_frame(id, kind, content.len() as u64, None, &frame)
+    }
+
+    /// Reads back every object added so far (for writing them loose instead) and
+    /// drops the unfinished pack.
+    pub fn drain_objects(mut self) -> Result<Vec<(ObjectId, Kind, Vec<u8>)>> {
+        let path = self.file.path().to_owned();
+        self.file.flush().map_err(Error::io("write", &path))?;
+        let data = fs::read(&path).map_err(Error::io("read", &path))?;
+        let mut out = Vec::with_capacity(self.entries.len());
+        for (id, offset) in &self.entries {
+            let mut pos = *offset as usize;
+            let corrupt = || Error::io("read back", &path)(io::ErrorKind::InvalidData.into());
+            let code = *data.get(pos).ok_or_else(corrupt)?;
+            pos += 1;
+            let kind = code_kind(code & !DELTA).ok_or_else(corrupt)?;
+            let size = get_varint(&data, &mut pos).ok_or_else(corrupt)?;
+            let len = get_varint(&data, &mut pos).ok_or_else(corrupt)? as usize;
+            let frame = data.get(pos..pos + len).ok_or_else(corrupt)?;
+            let content = zstd::bulk::decompress(frame, size as usize)
+                .map_err(Error::io("decompress", &path))?;
+            out.push((*id, kind, content));
+        }
+        Ok(out)
+    }
+
+    /// Writes the checksum and the index, syncs both and renames them into place.
+    /// Returns `None` (and leaves nothing) for an empty pack.
+    pub fn finish(mut self) -> Result<Option<PackInfo>> {
+        if self.entries.is_empty() {
+            return Ok(None);
+        }
+        let sum: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
+        let path = self.file.path().to_owned();
+        self.file
+            .write_all(&sum)
+            .map_err(Error::io("write", &path))?;
+        self.file
+            .as_file()
+            .sync_all()
+            .map_err(Error::io("sync", &path))?;
+        let name = hex::encode(sum);
+        let mut ids: Vec<(ObjectId, u64)> = self.entries.iter().map(|(id, o)| (*id, *o)).collect();
+        ids.sort();
+        let mut idx = Vec::with_capacity(8 + 1024 + ids.len() * 40 + 64);
+        idx.extend_from_slice(IDX_MAGIC);
+        let mut fanout = [0u32; 256];
+        for (id, _) in &ids {
+            fanout[id.as_bytes()[0] as usize] += 1;
+        }
+        let mut running = 0u32;
+        for count in fanout {
+            running += count;
+            idx.extend_from_slice(&running.to_be_bytes());
+        }
+        for (id, _) in &ids {
+            idx.extend_from_slice(id.as_bytes());
+        }
+        for (_, offset) in &ids {
+            idx.extend_from_slice(&offset.to_be_bytes());
+        }
+        idx.extend_from_slice(&sum);
+        let idx_sum: [u8; 32] = Sha256::digest(&idx).into();
+        idx.extend_from_slice(&idx_sum);
+        let mut idx_file = tempfile::Builder::new()
+            .prefix(".tmp-idx-")
+            .tempfile_in(&self.dir)
+            .map_err(Error::io("create a temporary file in", &self.dir))?;
+        idx_file
+            .write_all(&idx)
+            .map_err(Error::io("write", idx_file.path()))?;
+        idx_file
+            .as_file()
+            .sync_all()
+            .map_err(Error::io("sync", idx_file.path()))?;
+        let pack_path = self.dir.join(format!("pack-{name}.pack"));
+        let idx_path = self.dir.join(format!("pack-{name}.idx"));
+        let bytes = self.offset + 32;
+        self.file
+            .persist(&pack_path)
+            .map_err(|e| Error::io("write", &pack_path)(e.error))?;
+        idx_file
+            .persist(&idx_path)
+            .map_err(|e| Error::io("write", &idx_path)(e.error))?;
+        crate::refs::sync_dir(&self.dir)
+            .map_err(|_| Error::io("sync", &self.dir)(io::ErrorKind::Other.into()))?;
+        Ok(Some(PackInfo {
+            name,
+            objects: ids.len() as u64,
+            bytes,
+        }))
+    }
+}
+
+/// A record's header, as stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordHeader {
+    /// The object's kind.
+    pub kind: Kind,
+    /// Its content size.
+    pub size: u64,
+    /// The base of a delta.
+    pub base: Option<ObjectId>,
+    /// Where the frame starts.
+    pub frame_offset: u64,
+    /// The frame's length.
+    pub frame_len: u64,
+}
+
+/// An open pack and its index.
+#[derive(Debug)]
+pub struct Pack {
+    /// The pack's name (its checksum in hex).
+    pub name: String,
+    pack: fs::File,
+    pack_len: u64,
+    idx: Vec<u8>,
+    count: usize,
+}
+
+impl Pack {
+    /// Opens `pack-<name>.idx` and its pack, checking the index's own checksum and
+    /// shape (not the pack's content: see [`Pack::verify`]).
+    pub fn open(idx_path: &Path) -> Result<Pack> {
+        let bad = |reason: &str| Error::BadPack {
+            pack: idx_path.display().to_string(),
+            offset: None,
+            reason: reason.to_owned(),
+        };
+        let idx = fs::read(idx_path).map_err(Error::io("read", idx_path))?;
+        if idx.len() < 8 + 1024 + 64 || &idx[..8] != IDX_MAGIC {
+            return Err(bad("not a pack index"));
+        }
+        let (body, sum) = idx.split_at(idx.len() - 32);
+        if Sha256::digest(body).as_slice() != sum {
+            return Err(bad("index checksum mismatch"));
+        }
+        let count =
+            u32::from_be_bytes(idx[8 + 255 * 4..8 + 256 * 4].try_into().expect("4 bytes")) as usize;
+        if idx.len() != 8 + 1024 + count * 40 + 64 {
+            return Err(bad("index size does not match its object count"));
+        }
+        let name = idx_path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("pack-"))
+            .ok_or_else(|| bad("unexpected file name"))?
+            .to_owned();
+        let pack_path = idx_path.with_extension("pack");
+        let pack = fs::File::open(&pack_path).map_err(Error::io("open", &pack_path))?;
+        let pack_len = pack
+            .metadata()
+            .map_err(Error::io("stat", &pack_path))?
+            .len();
+        let pack = Pack {
+            name,
+            pack,
+            pack_len,
+            idx,
+            count,
+        };
+        Ok(pack)
+    }
+
+    fn id_at(&self, i: usize) -> &[u8] {
+        let start = 8 + 1024 + i * 32;
+        &self.idx[start..start + 32]
+    }
+
+    fn offset_at(&self, i: usize) -> u64 {
+        let start = 8 + 1024 + self.count * 32 + i * 8;
+        u64::from_be_bytes(self.idx[start..start + 8].try_into().expect("8 bytes"))
+    }
+
+    fn fanout(&self, b: usize) -> usize {
+        u32::from_be_bytes(
+            self.idx[8 + b * 4..8 + b * 4 + 4]
+                .try_into()
+                .expect("4 bytes"),
+        ) as usize
+    }
+
+    /// Objects in the pack.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether the pack is empty.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Every id in the pack, sorted, with its offset.
+    pub fn entries(&self) -> impl Iterator<Item = (ObjectId, u64)> + '_ {
+        (0..self.count).map(|i| {
+            (
+                ObjectId::from_slice(self.id_at(i)).expect("32 bytes"),
+                self.offset_at(i),
+            )
+        })
+    }
+
+    /// The offset of `id`'s record: one binary search within its fan-out bucket.
+    pub fn find(&self, id: &ObjectId) -> Option<u64> {
+        let first = id.as_bytes()[0] as usize;
+        let lo = if first == 0 {
+            0
+        } else {
+            self.fanout(first - 1)
+        };
+        let hi = self.fanout(first).min(self.count);
+        let (mut lo, mut hi) = (lo.min(hi), hi);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            match self.id_at(mid).cmp(id.as_bytes()) {
+                std::cmp::Ordering::Less => lo = mid + 1,
+                std::cmp::Ordering::Greater => hi = mid,
+                std::cmp::Ordering::Equal => return Some(self.offset_at(mid)),
+            }
+        }
+        None
+    }
+
+    fn bad(&self, offset: u64, reason: impl Into<String>) -> Error {
+        Error::BadPack {
+            pack: format!("pack-{}", self.name),
+            offset: Some(offset),
+            reason: reason.into(),
+        }
+    }
+
+    /// Reads a record's header at `offset`.
+    pub fn header(&self, offset: u64) -> Result<RecordHeader> {
+        let mut buf = [0u8; 64];
+        let want = buf.len().min(self.pack_len.saturating_sub(offset) as usize);
+        self.pack
+            .read_exact_at(&mut buf[..want], offset)
+            .map_err(|e| self.bad(offset, format!("could not read: {e}")))?;
+        let buf = &buf[..want];
+        let code = *buf
+            .first()
+            .ok_or_else(|| self.bad(offset, "record past the end"))?;
+        let kind =
+            code_kind(code & !DELTA).ok_or_else(|| self.bad(offset, "unknown record type"))?;
+        let mut pos = 1;
+        let size = get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad size"))?;
+        let base = if code & DELTA != 0 {
+            let id = buf.get(pos..pos + 32).and_then(ObjectId::from_slice);
+            pos += 32;
+            Some(id.ok_or_else(|| self.bad(offset, "bad delta base"))?)
+        } else {
+            None
+        };
+        let frame_len =
+            get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad frame length"))?;
+        let frame_offset = offset + pos as u64;
+        if frame_offset + frame_len > self.pack_len.saturating_sub(32) {
+            return Err(self.bad(offset, "frame runs past the end of the pack"));
+        }
+        Ok(RecordHeader {
+            kind,
+            size,
+            base,
+            frame_offset,
+            frame_len,
+        })
+    }
+
+    /// Reads a record's frame.
+    pub fn frame(&self, header: &RecordHeader) -> Result<Vec<u8>> {
+        let mut frame = vec![0u8; header.frame_len as usize];
+        self.pack
+            .read_exact_at(&mut frame, header.frame_offset)
+            .map_err(|e| self.bad(header.frame_offset, format!("could not read: {e}")))?;
+        Ok(frame)
+    }
+
+    /// Decompresses a frame of `size` bytes, with `dict` for a delta.
+    pub fn decompress(
+        &self,
+        offset: u64,
+        frame: &[u8],
+        size: u64,
+        dict: Option<&[u8]>,
+    ) -> Result<Vec<u8>> {
+        let mut d = match dict {
+            Some(dict) => zstd::bulk::Decompressor::with_dictionary(dict),
+            None => zstd::bulk::Decompressor::new(),
+        }
+        .map_err(|e| self.bad(offset, format!("could not decompress: {e}")))?;
+        let data = d
+            .decompress(frame, size as usize)
+            .map_err(|e| self.bad(offset, format!("could not decompress: {e}")))?;
+        if data.len() as u64 != size {
+            return Err(self.bad(
+                offset,
+                format!("declared size {size} but content has {} bytes", data.len()),
+            ));
+        }
+        Ok(data)
+    }
+
+    /// Checks the pack's checksum against its content and its index, and that the
+    /// index is sorted; returns what is wrong.
+    pub fn verify(&self) -> Vec<Error> {
+        let mut problems = Vec::new();
+        let mut hasher = Sha256::new();
+        let body_len = self.pack_len.saturating_sub(32);
+        let mut buf = vec![0u8; 1 << 20];
+        let mut pos = 0;
+        let mut magic = [0u8; 8];
+        if self.pack.read_exact_at(&mut magic, 0).is_err() || &magic != PACK_MAGIC {
+            problems.push(self.bad(0, "not a pack"));
+        }
+        while pos < body_len {
+            let n = buf.len().min((body_len - pos) as usize);
+            if let Err(e) = self.pack.read_exact_at(&mut buf[..n], pos) {
+                problems.push(self.bad(pos, format!("could not read: {e}")));
+                return problems;
+            }
+            hasher.update(&buf[..n]);
+            pos += n as u64;
+        }
+        let mut stored = [0u8; 32];
+        let _ = self.pack.read_exact_at(&mut stored, body_len);
+        let actual: [u8; 32] = hasher.finalize().into();
+        let in_idx = &self.idx[self.idx.len() - 64..self.idx.len() - 32];
+        if actual != stored || actual != in_idx {
+            problems.push(self.bad(
+                body_len,
+                format!(
+                    "pack checksum mismatch: content hashes to {}",
+                    hex::encode(actual)
+                ),
+            ));
+        }
+        for i in 1..self.count {
+            if self.id_at(i - 1) >= self.id_at(i) {
+                problems.push(self.bad(self.offset_at(i), "index ids out of order"));
+            }
+        }
+        problems
+    }
+}
+
+/// Hashes `content` as an object of `kind` and compares with `id`.
+pub(super) fn check(
+    id: &ObjectId,
+    kind: Kind,
+    content: &[u8],
+    pack: &Pack,
+    offset: u64,
+) -> Result<()> {
+    let mut h = Hasher::new(kind, content.len() as u64);
+    h.update(content);
+    let actual = h.finalize();
+    if actual != *id {
+        return Err(Error::Corrupt {
+            id: *id,
+            reason: format!(
+                "content hashes to {actual} (pack-{} at offset {offset})",
+                pack.name
+            ),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip() {
+        for n in [0u64, 1, 127, 128, 300, u32::MAX as u64, u64::MAX] {
+            let mut buf = Vec::new();
+            put_varint(&mut buf, n);
+            let mut pos = 0;
+            assert_eq!(get_varint(&buf, &mut pos), Some(n));
+            assert_eq!(pos, buf.len());
+        }
+        assert_eq!(get_varint(&[0x80], &mut 0), None);
+    }
+
+    #[test]
+    fn write_then_find_every_object() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = PackWriter::new(dir.path()).unwrap();
+        let mut ids = Vec::new();
+        for i in 0..300u32 {
+            let data = format!("object {i}\n").into_bytes();
+            let id = ObjectId::hash(Kind::Blob, &data);
+            w.add(id, Kind::Blob, &data, 3).unwrap();
+            ids.push((id, data));
+        }
+        let info = w.finish().unwrap().unwrap();
+        let pack = Pack::open(&dir.path().join(format!("pack-{}.idx", info.name))).unwrap();
+        assert_eq!(pack.len(), 300);
+        assert!(pack.verify().is_empty());
+        for (id, data) in &ids {
+            let offset = pack.find(id).unwrap();
+            let h = pack.header(offset).unwrap();
+            let content = pack
+                .decompress(offset, &pack.frame(&h).unwrap(), h.size, None)
+                .unwrap();
+            assert_eq!(&content, data);
+        }
+        assert_eq!(pack.find(&ObjectId::empty_tree()), None);
+        // Nothing temporary is left.
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names.len(), 2, "{names:?}");
+    }
+}
