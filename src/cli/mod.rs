@@ -9,6 +9,7 @@ mod config;
 mod diff;
 mod format;
 mod fsck;
+mod gc;
 mod init;
 mod log;
 mod ls_tree;
@@ -58,6 +59,8 @@ enum Command {
     Tag(branch::TagArgs),
     Config(config::Args),
     Fsck(fsck::Args),
+    Gc(gc::Args),
+    CountObjects(gc::CountArgs),
 }
 
 /// Exit status for a command that ran but reports failure without an error message
@@ -178,5 +181,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::CatFile(args) => cat_file::run(&discover()?, args, out),
         Command::Config(args) => config::run(&discover()?, args, out),
         Command::Fsck(args) => fsck::run(&discover()?, args, out),
+        Command::Gc(args) => gc::run(&discover()?, args, out),
+        Command::CountObjects(args) => gc::count(&discover()?, args, out),
     }
 }

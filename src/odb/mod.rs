@@ -552,6 +552,11 @@ impl Odb {
         Ok(ids)
     }
 
+    /// The path of a loose object (whether or not it exists).
+    pub fn loose_path_of(&self, id: &ObjectId) -> PathBuf {
+        self.loose_path(id)
+    }
+
     /// Every loose object id.
     pub fn loose_object_ids(&self) -> Result<Vec<ObjectId>> {
         self.loose_ids()

@@ -7,6 +7,7 @@ mod cli;
 mod diff;
 mod errors;
 mod fuzz;
+mod gc;
 mod hostile;
 mod library;
 mod oracle;

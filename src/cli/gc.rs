@@ -1,0 +1,83 @@
+//! `cow gc` and `cow count-objects`.
+
+use std::io::Write;
+use std::time::Duration;
+
+use cow::Repository;
+use cow::repository::{DEFAULT_GRACE, GcOptions};
+
+/// Repack everything reachable into one pack with deltas, and remove unreachable objects
+#[derive(clap::Args)]
+pub struct Args {
+    /// Remove unreachable objects older than this: `now`, `never`, or a number of
+    /// days, hours or weeks (`14d`, `12h`, `2w`); default two weeks
+    #[arg(long, value_name = "AGE", num_args = 0..=1, require_equals = true, default_missing_value = "now")]
+    prune: Option<String>,
+    /// Report what would be kept and reclaimed; change nothing
+    #[arg(short = 'n', long)]
+    dry_run: bool,
+}
+
+fn parse_age(s: &str) -> Option<Option<Duration>> {
+    match s {
+        "now" => return Some(Some(Duration::ZERO)),
+        "never" => return Some(None),
+        _ => {}
+    }
+    let (num, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: u64 = num.parse().ok()?;
+    let secs = match unit {
+        "h" => 3600,
+        "d" => 86_400,
+        "w" => 7 * 86_400,
+        _ => return None,
+    };
+    Some(Some(Duration::from_secs(n * secs)))
+}
+
+pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let grace = match &args.prune {
+        None => Some(DEFAULT_GRACE),
+        Some(s) => parse_age(s).ok_or_else(|| {
+            anyhow::anyhow!(
+                "invalid --prune value '{s}': use now, never, or an age such as 14d, 12h or 2w"
+            )
+        })?,
+    };
+    let outcome = repo.gc(&GcOptions {
+        grace,
+        dry_run: args.dry_run,
+        ..GcOptions::default()
+    })?;
+    let verb = if args.dry_run { "would keep" } else { "kept" };
+    writeln!(
+        out,
+        "{verb} {} reachable objects; packed {} ({} as deltas); removed {} loose objects and {} packs; pruned {} unreachable",
+        outcome.reachable,
+        outcome.packed,
+        outcome.deltas,
+        outcome.removed_loose,
+        outcome.removed_packs,
+        outcome.pruned
+    )?;
+    writeln!(
+        out,
+        "store: {} bytes before, {} bytes after",
+        outcome.bytes_before, outcome.bytes_after
+    )?;
+    Ok(())
+}
+
+/// Count loose and packed objects and the bytes they take
+#[derive(clap::Args)]
+pub struct CountArgs {}
+
+pub fn count(repo: &Repository, _args: &CountArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let c = repo.count_objects()?;
+    writeln!(out, "count: {}", c.loose)?;
+    writeln!(out, "size: {}", c.loose_bytes)?;
+    writeln!(out, "in-pack: {}", c.packed)?;
+    writeln!(out, "packs: {}", c.packs)?;
+    writeln!(out, "size-pack: {}", c.pack_bytes)?;
+    Ok(())
+}

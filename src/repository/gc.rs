@@ -1,0 +1,312 @@
+//! Garbage collection: repack everything reachable into one pack, with deltas between
+//! similar blobs, and remove what nothing reaches.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::time::{Duration, SystemTime};
+
+use super::{Repository, Result};
+use crate::object::{EntryMode, Kind, ObjectId};
+use crate::odb::{MAX_PACKED_SIZE, PackInfo, PackWriter};
+use crate::refs::Head;
+use crate::worktree::Index;
+
+/// Knobs for [`Repository::gc`].
+#[derive(Clone, Copy, Debug)]
+pub struct GcOptions {
+    /// Unreachable objects younger than this are kept (a commit may be about to point
+    /// at them). `Duration::ZERO` is git's `--prune=now`; `None` never prunes.
+    pub grace: Option<Duration>,
+    /// Report what would be kept and reclaimed, and change nothing.
+    pub dry_run: bool,
+    /// zstd level for the new pack.
+    pub level: i32,
+}
+
+impl Default for GcOptions {
+    fn default() -> Self {
+        GcOptions {
+            grace: Some(DEFAULT_GRACE),
+            dry_run: false,
+            level: 12,
+        }
+    }
+}
+
+/// Unreachable objects younger than this survive a gc (git's two weeks).
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(14 * 24 * 3600);
+
+/// How many earlier blobs of the same name a blob is tried against as a delta base.
+const DELTA_WINDOW: usize = 10;
+/// The longest chain of deltas gc writes.
+pub const MAX_DELTA_CHAIN: usize = 10;
+
+/// What [`Repository::gc`] did, or (dry run) would do.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct GcOutcome {
+    /// Objects reachable from refs, HEAD and the stat cache.
+    pub reachable: u64,
+    /// Objects put in the new pack.
+    pub packed: u64,
+    /// Of those, how many are stored as deltas.
+    pub deltas: u64,
+    /// Loose objects removed (packed now, or unreachable and old).
+    pub removed_loose: u64,
+    /// Old packs removed.
+    pub removed_packs: u64,
+    /// Unreachable objects dropped.
+    pub pruned: u64,
+    /// Bytes of objects in the store before.
+    pub bytes_before: u64,
+    /// Bytes after (in a dry run, an estimate that leaves out compression gains).
+    pub bytes_after: u64,
+    /// The new pack.
+    pub pack: Option<PackInfo>,
+}
+
+/// Loose and packed objects and their bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObjectCounts {
+    /// Loose objects.
+    pub loose: u64,
+    /// Bytes of loose object files.
+    pub loose_bytes: u64,
+    /// Packs.
+    pub packs: u64,
+    /// Objects in packs.
+    pub packed: u64,
+    /// Bytes of packs and their indexes.
+    pub pack_bytes: u64,
+}
+
+fn file_len(path: &std::path::Path) -> u64 {
+    fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+fn age(path: &std::path::Path) -> Duration {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| SystemTime::now().duration_since(t).ok())
+        .unwrap_or(Duration::ZERO)
+}
+
+impl Repository {
+    /// Counts loose and packed objects and the bytes they take.
+    #[doc(alias = "count-objects")]
+    pub fn count_objects(&self) -> Result<ObjectCounts> {
+        let mut counts = ObjectCounts::default();
+        for id in self.odb.loose_object_ids()? {
+            counts.loose += 1;
+            counts.loose_bytes += file_len(&self.odb.loose_path_of(&id));
+        }
+        for pack in self.odb.packs() {
+            counts.packs += 1;
+            counts.packed += pack.len() as u64;
+            let base = self.odb.pack_dir().join(format!("pack-{}", pack.name));
+            counts.pack_bytes +=
+                file_len(&base.with_extension("pack")) + file_len(&base.with_extension("idx"));
+        }
+        Ok(counts)
+    }
+
+    /// Every object reachable from branches, tags, HEAD and the stat cache, with a
+    /// name hint (the entry name a blob was last seen under) for delta pairing.
+    fn reachable(&self) -> Result<Vec<(ObjectId, Kind, Vec<u8>)>> {
+        let mut tips: Vec<ObjectId> = Vec::new();
+        for prefix in ["refs/heads/", "refs/tags/"] {
+            tips.extend(self.refs.list(prefix)?.into_iter().map(|(_, id)| id));
+        }
+        if let Head::Detached(id) = self.refs.head()? {
+            tips.push(id);
+        }
+        let mut seen = HashSet::new();
+        let mut out = Vec::new();
+        let mut commits = tips;
+        let mut trees = Vec::new();
+        while let Some(id) = commits.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            let commit = self.odb.find_commit(&id)?;
+            out.push((id, Kind::Commit, Vec::new()));
+            trees.push(commit.tree);
+            commits.extend(commit.parents);
+        }
+        while let Some(id) = trees.pop() {
+            if !seen.insert(id) {
+                continue;
+            }
+            out.push((id, Kind::Tree, Vec::new()));
+            for entry in self.odb.find_tree(&id)?.entries() {
+                if entry.mode == EntryMode::Tree {
+                    trees.push(entry.id);
+                } else if seen.insert(entry.id) {
+                    out.push((entry.id, Kind::Blob, entry.name.clone()));
+                }
+            }
+        }
+        if let Some(index) = Index::load(&self.cow_dir.join("index")) {
+            for (path, entry) in index.iter() {
+                if entry.stored && self.odb.contains(&entry.id) && seen.insert(entry.id) {
+                    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path).to_vec();
+                    out.push((entry.id, Kind::Blob, name));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Repacks every reachable object into one new pack — blobs as zstd deltas against
+    /// a similar earlier blob of the same name where that is smaller, chains at most
+    /// [`MAX_DELTA_CHAIN`] long — then, once the pack is durable, removes the old packs,
+    /// the loose copies, and unreachable objects older than the grace period.
+    pub fn gc(&self, options: &GcOptions) -> Result<GcOutcome> {
+        let _lock = self.lock()?;
+        let before = self.count_objects()?;
+        let mut outcome = GcOutcome {
+            bytes_before: before.loose_bytes + before.pack_bytes,
+            ..GcOutcome::default()
+        };
+        let mut keep = self.reachable()?;
+        outcome.reachable = keep.len() as u64;
+        let kept: HashSet<ObjectId> = keep.iter().map(|(id, _, _)| *id).collect();
+        // Unreachable objects in packs young enough to be kept go into the new pack.
+        let old_packs = self.odb.packs();
+        let pack_dir = self.odb.pack_dir();
+        for pack in &old_packs {
+            let path = pack_dir.join(format!("pack-{}.pack", pack.name));
+            let young = options.grace.is_none_or(|g| age(&path) < g);
+            for (id, _) in pack.entries() {
+                if kept.contains(&id) {
+                    continue;
+                }
+                if young {
+                    let kind = self.odb.read_header(&id)?.0;
+                    keep.push((id, kind, Vec::new()));
+                } else {
+                    outcome.pruned += 1;
+                }
+            }
+        }
+        let loose = self.odb.loose_object_ids()?;
+        let keep_set: HashSet<ObjectId> = keep.iter().map(|(id, _, _)| *id).collect();
+        let mut unreachable_loose = Vec::new();
+        for id in &loose {
+            if !keep_set.contains(id) {
+                let path = self.odb.loose_path_of(id);
+                if options.grace.is_some_and(|g| age(&path) >= g) {
+                    unreachable_loose.push(*id);
+                }
+            }
+        }
+        outcome.pruned += unreachable_loose.len() as u64;
+        if options.dry_run {
+            outcome.packed = keep.len() as u64;
+            outcome.removed_packs = old_packs.len() as u64;
+            outcome.removed_loose = loose.iter().filter(|id| keep_set.contains(id)).count() as u64
+                + unreachable_loose.len() as u64;
+            let dropped: u64 = unreachable_loose
+                .iter()
+                .map(|id| file_len(&self.odb.loose_path_of(id)))
+                .sum();
+            outcome.bytes_after = outcome.bytes_before - dropped;
+            return Ok(outcome);
+        }
+
+        // Blobs grouped by name, largest first, so a delta's base is a recent version
+        // of the same file; commits and trees first, as they are read most.
+        keep.sort_by(|a, b| {
+            let rank = |k: Kind| match k {
+                Kind::Commit => 0,
+                Kind::Tree => 1,
+                _ => 2,
+            };
+            rank(a.1).cmp(&rank(b.1)).then_with(|| a.2.cmp(&b.2))
+        });
+        let mut writer = PackWriter::new(&pack_dir)?;
+        let mut window: Vec<(ObjectId, Vec<u8>, usize)> = Vec::new();
+        let mut depth: HashMap<ObjectId, usize> = HashMap::new();
+        let mut packed_ids = HashSet::new();
+        let mut last_name: Vec<u8> = Vec::new();
+        for (id, kind, name) in &keep {
+            let (_, size) = self.odb.read_header(id)?;
+            if size > MAX_PACKED_SIZE {
+                continue; // stays loose, streamed
+            }
+            let data = self.odb.read(id)?.data;
+            let plain = zstd::bulk::compress(&data, options.level)
+                .map_err(|e| crate::odb::Error::io("compress", &pack_dir)(e))?;
+            let mut best: Option<(ObjectId, Vec<u8>)> = None;
+            if *kind == Kind::Blob {
+                if *name != last_name {
+                    window.clear();
+                    last_name = name.clone();
+                }
+                for (base, base_data, base_depth) in window.iter().rev() {
+                    if *base_depth >= MAX_DELTA_CHAIN {
+                        continue;
+                    }
+                    let mut c = zstd::bulk::Compressor::with_dictionary(options.level, base_data)
+                        .map_err(|e| crate::odb::Error::io("compress", &pack_dir)(e))?;
+                    let frame = c
+                        .compress(&data)
+                        .map_err(|e| crate::odb::Error::io("compress", &pack_dir)(e))?;
+                    let smallest = best.as_ref().map_or(plain.len(), |(_, f)| f.len());
+                    if frame.len() < smallest {
+                        best = Some((*base, frame));
+                    }
+                }
+            }
+            match best {
+                Some((base, frame)) => {
+                    writer.add_frame(*id, *kind, data.len() as u64, Some(&base), &frame)?;
+                    let d = depth.get(&base).copied().unwrap_or(0) + 1;
+                    depth.insert(*id, d);
+                    outcome.deltas += 1;
+                    if *kind == Kind::Blob {
+                        window.push((*id, data, d));
+                    }
+                }
+                None => {
+                    writer.add_frame(*id, *kind, data.len() as u64, None, &plain)?;
+                    if *kind == Kind::Blob {
+                        window.push((*id, data, 0));
+                    }
+                }
+            }
+            if window.len() > DELTA_WINDOW {
+                window.remove(0);
+            }
+            packed_ids.insert(*id);
+        }
+        outcome.packed = writer.len() as u64;
+        // The new pack is synced and in place before anything old goes.
+        outcome.pack = writer.finish()?;
+        self.odb.sync()?;
+        let new_name = outcome.pack.as_ref().map(|p| p.name.clone());
+        for pack in &old_packs {
+            if Some(&pack.name) == new_name.as_ref() {
+                continue;
+            }
+            let base = pack_dir.join(format!("pack-{}", pack.name));
+            // The index first: without it, a reader no longer looks in the pack.
+            let _ = fs::remove_file(base.with_extension("idx"));
+            let _ = fs::remove_file(base.with_extension("pack"));
+            outcome.removed_packs += 1;
+        }
+        for id in loose
+            .iter()
+            .filter(|id| packed_ids.contains(id))
+            .chain(&unreachable_loose)
+        {
+            if fs::remove_file(self.odb.loose_path_of(id)).is_ok() {
+                outcome.removed_loose += 1;
+            }
+        }
+        self.odb.reload_packs();
+        let after = self.count_objects()?;
+        outcome.bytes_after = after.loose_bytes + after.pack_bytes;
+        Ok(outcome)
+    }
+}
