@@ -34,25 +34,27 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Store errors name the object (or ref) themselves.
+        let named = |what: &str| self.message.contains(what);
         match (&self.id, &self.reference) {
-            // Store errors name the object themselves.
-            (Some(id), _) if self.message.contains(&id.to_string()) => {
-                write!(f, "{}", self.message)?
-            }
+            (Some(id), _) if named(&id.to_string()) => write!(f, "{}", self.message)?,
             (Some(id), _) => write!(f, "object {id}: {}", self.message)?,
+            (None, Some(r)) if named(r) => write!(f, "{}", self.message)?,
             (None, Some(r)) => write!(f, "ref {r}: {}", self.message)?,
             (None, None) => write!(f, "{}", self.message)?,
         }
+        let mut context = Vec::new();
         if let Some(path) = &self.path {
-            write!(f, " (path '{}'", quote_path(path))?;
-            if let Some(c) = &self.commit {
-                write!(f, " in commit {}", c.to_hex_prefix(12))?;
-            }
-            write!(f, ")")?;
-        } else if let (Some(c), Some(_)) = (&self.commit, &self.id)
-            && *c != self.id.expect("checked")
-        {
-            write!(f, " (reached from commit {})", c.to_hex_prefix(12))?;
+            context.push(format!("path '{}'", quote_path(path)));
+        }
+        if let Some(c) = self.commit.filter(|c| Some(*c) != self.id) {
+            context.push(format!("in commit {}", c.to_hex_prefix(12)));
+        }
+        if let (Some(r), Some(_)) = (&self.reference, &self.id) {
+            context.push(format!("from {r}"));
+        }
+        if !context.is_empty() {
+            write!(f, " ({})", context.join(" "))?;
         }
         Ok(())
     }
@@ -168,21 +170,26 @@ impl Checker<'_> {
     }
 
     fn check_commit_chain(&mut self, tip: ObjectId, reference: &str) {
-        let mut todo = vec![tip];
-        while let Some(id) = todo.pop() {
+        // Each ref is checked on its own, even when another already reached its tip.
+        match self.kind(tip, reference, None, None) {
+            Some(Kind::Commit) => {}
+            Some(kind) => {
+                let message = format!("ref {reference} points at {kind} {tip}, not a commit");
+                self.problem(None, Some(reference), None, None, message);
+                return;
+            }
+            None => return,
+        }
+        let mut todo = vec![(tip, None)];
+        while let Some((id, child)) = todo.pop() {
             if !self.seen_commits.insert(id) {
                 continue;
             }
-            match self.kind(id, reference, Some(id), None) {
+            match self.kind(id, reference, child, None) {
                 Some(Kind::Commit) => {}
                 Some(kind) => {
-                    self.problem(
-                        Some(id),
-                        Some(reference),
-                        None,
-                        None,
-                        format!("is a {kind}, where a commit was expected"),
-                    );
+                    let message = format!("is a {kind}, where a parent commit was expected");
+                    self.problem(Some(id), Some(reference), child, None, message);
                     continue;
                 }
                 None => continue,
@@ -196,7 +203,7 @@ impl Checker<'_> {
             };
             self.known(id, Kind::Commit);
             self.check_tree(commit.tree, reference, id, &mut Vec::new());
-            todo.extend(commit.parents);
+            todo.extend(commit.parents.into_iter().map(|p| (p, Some(id))));
         }
     }
 
@@ -208,8 +215,9 @@ impl Checker<'_> {
         let tree = match self.repo.odb.find_tree(&id) {
             Ok(t) => t,
             Err(e) => {
-                self.problem(
-                    Some(id),
+                // Found once (by the full pass, say): add where it was reached.
+                self.broken(
+                    id,
                     Some(reference),
                     Some(commit),
                     shown(path).as_deref(),

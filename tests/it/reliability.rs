@@ -85,11 +85,17 @@ fn fsck_passes_a_healthy_repository_and_names_every_problem() {
         "{report}"
     );
     assert!(
-        report.contains("is a blob, where a commit was expected"),
+        report.contains(&format!(
+            "error: ref refs/tags/blob points at blob {blob}, not a commit"
+        )),
         "{report}"
     );
     assert!(
-        report.contains("ref refs/heads/garbage: ref refs/heads/garbage is malformed"),
+        report.contains("error: ref refs/heads/garbage is malformed"),
+        "{report}"
+    );
+    assert!(
+        report.contains("not found (from refs/heads/missing)"),
         "{report}"
     );
 }
