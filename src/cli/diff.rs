@@ -77,6 +77,21 @@ impl Format {
         !self.is_patch()
     }
 
+    /// Writes `changes` as a unified patch.
+    pub fn write_patch(
+        &self,
+        repo: &Repository,
+        changes: &[FileChange],
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let options = PatchOptions {
+            context: self.context,
+            color: self.color(),
+        };
+        diff::write_patch(out, &repo.blobs(), changes, &options)?;
+        Ok(())
+    }
+
     /// Writes `changes` in the chosen format.
     pub fn write(
         &self,

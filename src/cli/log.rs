@@ -65,6 +65,11 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
                 writeln!(out)?;
             }
             args.format.write(repo, &changes, out)?;
+            if args.patch && args.format.any() {
+                // `-p` with a summary format: the summary, then the patch, as git.
+                writeln!(out)?;
+                args.format.write_patch(repo, &changes, out)?;
+            }
         }
         shown += 1;
     }

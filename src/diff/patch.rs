@@ -217,8 +217,8 @@ fn function_context<'a>(old: &[&'a [u8]], before: u32) -> Option<&'a [u8]> {
         if !(first.is_ascii_alphabetic() || first == b'_' || first == b'$') {
             return None;
         }
-        let trimmed = line.trim_ascii_end();
-        Some(&trimmed[..trimmed.len().min(80)])
+        // Cut to 80 bytes first, then trim, as git does.
+        Some(line[..line.len().min(80)].trim_ascii_end())
     })
 }
 
@@ -324,16 +324,19 @@ pub struct FileStat {
     pub removed: u64,
     /// For binary content, the old and new sizes in bytes.
     pub binary: Option<(u64, u64)>,
+    /// The content is the same on both sides (a rename or mode change).
+    pub unchanged: bool,
 }
 
-/// A rename shown as git's `--stat` does: `dir/{old => new}.rs`, or `old => new`.
+/// A rename shown as git's `--stat` does: `dir/{old => new}.rs`, `a/{b => }/c`, or
+/// `old => new` (git's `pprint_rename`).
 fn rename_name(old: &[u8], new: &[u8]) -> String {
     let old = quote_path(old);
     let new = quote_path(new);
-    let (o, n) = (old.as_bytes(), new.as_bytes());
-    // Common prefix ending at a '/', common suffix starting at a '/'.
+    let (a, b) = (old.as_bytes(), new.as_bytes());
+    // Common prefix ending at a '/'.
     let mut prefix = 0;
-    for (i, (x, y)) in o.iter().zip(n).enumerate() {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
         if x != y {
             break;
         }
@@ -341,25 +344,38 @@ fn rename_name(old: &[u8], new: &[u8]) -> String {
             prefix = i + 1;
         }
     }
-    let mut suffix = 0;
-    let max_suffix = o.len().min(n.len()) - prefix;
-    for i in 1..=max_suffix {
-        if o[o.len() - i] != n[n.len() - i] {
-            break;
+    // Common suffix starting at a '/'. With a prefix, the scan may reach back onto the
+    // prefix's final '/', so one side's middle can be empty.
+    let at = |s: &[u8], i: isize| {
+        if i as usize == s.len() {
+            0
+        } else {
+            s[i as usize]
         }
-        if o[o.len() - i] == b'/' {
-            suffix = i;
+    };
+    let floor = prefix as isize - isize::from(prefix > 0);
+    let (mut i, mut j) = (a.len() as isize, b.len() as isize);
+    let mut suffix = 0usize;
+    while i >= floor.max(0) && j >= floor.max(0) && at(a, i) == at(b, j) {
+        if at(a, i) == b'/' {
+            suffix = a.len() - i as usize;
         }
+        i -= 1;
+        j -= 1;
     }
-    if prefix == 0 && suffix == 0 {
+    if prefix + suffix == 0 {
         return format!("{old} => {new}");
     }
+    let mid = |s: &str| {
+        let end = s.len().saturating_sub(suffix).max(prefix);
+        s[prefix..end].to_owned()
+    };
     format!(
         "{}{{{} => {}}}{}",
         &old[..prefix],
-        &old[prefix..o.len() - suffix],
-        &new[prefix..n.len() - suffix],
-        &old[o.len() - suffix..]
+        mid(&old),
+        mid(&new),
+        &old[old.len() - suffix..]
     )
 }
 
@@ -377,9 +393,20 @@ pub fn file_stats(blobs: &dyn BlobSource, changes: &[FileChange]) -> Result<Vec<
                 side.map_or(Ok(Vec::new()), |s| blobs.blob(&s, path))
             };
             let same = change.old.map(|s| s.id) == change.new.map(|s| s.id);
-            let (old, new) = if same {
-                (Vec::new(), Vec::new())
-            } else {
+            if same {
+                // A rename or mode change: nothing added or removed, but git still
+                // calls binary content binary.
+                let data = load(change.new, &change.new_path)?;
+                let size = data.len() as u64;
+                return Ok(FileStat {
+                    name,
+                    added: 0,
+                    removed: 0,
+                    binary: is_binary(&data).then_some((size, size)),
+                    unchanged: true,
+                });
+            }
+            let (old, new) = {
                 (
                     load(change.old, &change.old_path)?,
                     load(change.new, &change.new_path)?,
@@ -391,6 +418,7 @@ pub fn file_stats(blobs: &dyn BlobSource, changes: &[FileChange]) -> Result<Vec<
                     added: 0,
                     removed: 0,
                     binary: Some((old.len() as u64, new.len() as u64)),
+                    unchanged: false,
                 });
             }
             let input = InternedInput::new(&old[..], &new[..]);
@@ -400,6 +428,7 @@ pub fn file_stats(blobs: &dyn BlobSource, changes: &[FileChange]) -> Result<Vec<
                 added: u64::from(diff.count_additions()),
                 removed: u64::from(diff.count_removals()),
                 binary: None,
+                unchanged: false,
             })
         })
         .collect()
@@ -464,6 +493,9 @@ pub fn write_stat(
             name = format!("...{keep}");
         }
         match s.binary {
+            Some(_) if s.unchanged => {
+                writeln!(out, " {name:<name_width$} | {:>count_width$}", "Bin")?
+            }
             Some((o, n)) => writeln!(
                 out,
                 " {name:<name_width$} | {:>count_width$} {o} -> {n} bytes",
@@ -514,6 +546,9 @@ mod tests {
         assert_eq!(rename_name(b"src/a.rs", b"src/b.rs"), "src/{a.rs => b.rs}");
         assert_eq!(rename_name(b"x/f", b"y/f"), "{x => y}/f");
         assert_eq!(rename_name(b"d/x/f", b"d/y/f"), "d/{x => y}/f");
+        // From git 2.47's `--stat`.
+        assert_eq!(rename_name(b"a/b/c", b"a/c"), "a/{b => }/c");
+        assert_eq!(rename_name(b"x/y/z/f", b"x/z/f"), "x/{y => }/z/f");
     }
 
     #[test]

@@ -38,29 +38,29 @@ pub fn parse_threshold(arg: &str) -> Option<u64> {
 /// Chunk counts of one blob: chunk hash to bytes.
 type Counts = HashMap<u64, u64>;
 
+/// git's spans (`diffcore-delta.c`): chunks end at LF or after 64 bytes, hashed with
+/// git's rolling sum into 107,927 buckets (collisions included, so scores match git's);
+/// a CR before LF is skipped in text; a last chunk without LF is not counted.
 fn chunk_counts(data: &[u8]) -> Counts {
+    const HASHBASE: u32 = 107_927;
     let text = !super::is_binary(data);
     let mut counts = Counts::new();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut len = 0u64;
-    let mut i = 0;
-    while i < data.len() {
-        let c = data[i];
-        i += 1;
-        if text && c == b'\r' && data.get(i) == Some(&b'\n') {
+    let (mut accum1, mut accum2, mut n) = (0u32, 0u32, 0u64);
+    for (i, &c) in data.iter().enumerate() {
+        if text && c == b'\r' && data.get(i + 1) == Some(&b'\n') {
             continue;
         }
-        hash = (hash ^ u64::from(c)).wrapping_mul(0x0100_0000_01b3);
-        len += 1;
-        if len < 64 && c != b'\n' {
+        let old1 = accum1;
+        accum1 = (accum1 << 7) ^ (accum2 >> 25);
+        accum2 = (accum2 << 7) ^ (old1 >> 25);
+        accum1 = accum1.wrapping_add(u32::from(c));
+        n += 1;
+        if n < 64 && c != b'\n' {
             continue;
         }
-        *counts.entry(hash).or_default() += len;
-        hash = 0xcbf2_9ce4_8422_2325;
-        len = 0;
-    }
-    if len > 0 {
-        *counts.entry(hash).or_default() += len;
+        let hash = accum1.wrapping_add(accum2.wrapping_mul(0x61)) % HASHBASE;
+        *counts.entry(u64::from(hash)).or_default() += n;
+        (accum1, accum2, n) = (0, 0, 0);
     }
     counts
 }

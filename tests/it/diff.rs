@@ -592,3 +592,37 @@ fn worktree_diff_reads_no_unchanged_file() {
         .unwrap();
     assert!(out.status.success(), "{}", describe(&out));
 }
+
+#[test]
+fn scores_and_stat_names_match_git_in_corner_cases() {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("longline"), format!("{}\n", "x".repeat(200)));
+    write(&w.join("a/b/c"), "c\n");
+    write(&w.join("b1"), b"bin\0ary");
+    env.init();
+    env.commit("one");
+    fs::remove_file(w.join("longline")).unwrap();
+    write(
+        &w.join("longline2"),
+        format!("{}{}\n", "x".repeat(100), "y".repeat(100)),
+    );
+    fs::rename(w.join("a/b/c"), w.join("a/c")).unwrap();
+    fs::remove_dir(w.join("a/b")).unwrap();
+    fs::rename(w.join("b1"), w.join("b2")).unwrap();
+    env.commit("two");
+    // All three as git 2.47 prints them for the same trees.
+    let status = env.cow_ok(["diff", "--name-status", "HEAD~1", "HEAD"]);
+    assert!(
+        status.contains("R063\tlongline\tlonglone2".replace("lone", "line").as_str()),
+        "{status}"
+    );
+    let stat = env.cow_ok(["diff", "--stat", "HEAD~1", "HEAD"]);
+    assert!(stat.contains(" a/{b => }/c "), "{stat}");
+    assert!(
+        stat.contains(" b1 => b2 ") && stat.contains("| Bin\n"),
+        "{stat}"
+    );
+    let numstat = env.cow_ok(["diff", "--numstat", "HEAD~1", "HEAD"]);
+    assert!(numstat.contains("-\t-\tb1 => b2\n"), "{numstat}");
+}
