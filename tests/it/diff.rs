@@ -613,10 +613,7 @@ fn scores_and_stat_names_match_git_in_corner_cases() {
     env.commit("two");
     // All three as git 2.47 prints them for the same trees.
     let status = env.cow_ok(["diff", "--name-status", "HEAD~1", "HEAD"]);
-    assert!(
-        status.contains("R063\tlongline\tlonglone2".replace("lone", "line").as_str()),
-        "{status}"
-    );
+    assert!(status.contains("R063\tlongline\tlongline2\n"), "{status}");
     let stat = env.cow_ok(["diff", "--stat", "HEAD~1", "HEAD"]);
     assert!(stat.contains(" a/{b => }/c "), "{stat}");
     assert!(
