@@ -123,24 +123,25 @@ impl Repository {
         let mut seen = HashSet::new();
         let mut out = Vec::new();
         let mut commits = tips;
-        let mut trees = Vec::new();
+        // Trees carry their directory's name, so versions of one directory pair up.
+        let mut trees: Vec<(ObjectId, Vec<u8>)> = Vec::new();
         while let Some(id) = commits.pop() {
             if !seen.insert(id) {
                 continue;
             }
             let commit = self.odb.find_commit(&id)?;
             out.push((id, Kind::Commit, Vec::new()));
-            trees.push(commit.tree);
+            trees.push((commit.tree, Vec::new()));
             commits.extend(commit.parents);
         }
-        while let Some(id) = trees.pop() {
+        while let Some((id, name)) = trees.pop() {
             if !seen.insert(id) {
                 continue;
             }
-            out.push((id, Kind::Tree, Vec::new()));
+            out.push((id, Kind::Tree, name));
             for entry in self.odb.find_tree(&id)?.entries() {
                 if entry.mode == EntryMode::Tree {
-                    trees.push(entry.id);
+                    trees.push((entry.id, entry.name.clone()));
                 } else if seen.insert(entry.id) {
                     out.push((entry.id, Kind::Blob, entry.name.clone()));
                 }
@@ -216,21 +217,31 @@ impl Repository {
 
         // Blobs grouped by name, largest first, so a delta's base is a recent version
         // of the same file; commits and trees first, as they are read most.
+        // Sizes, for ordering each name's versions largest first (a base is best
+        // bigger than what it encodes, as in git).
+        let mut keep: Vec<(ObjectId, Kind, Vec<u8>, u64)> = keep
+            .into_iter()
+            .map(|(id, kind, name)| Ok((id, kind, name, self.odb.read_header(&id)?.1)))
+            .collect::<Result<_>>()?;
         keep.sort_by(|a, b| {
             let rank = |k: Kind| match k {
                 Kind::Commit => 0,
                 Kind::Tree => 1,
                 _ => 2,
             };
-            rank(a.1).cmp(&rank(b.1)).then_with(|| a.2.cmp(&b.2))
+            rank(a.1)
+                .cmp(&rank(b.1))
+                .then_with(|| a.2.cmp(&b.2))
+                .then_with(|| b.3.cmp(&a.3))
         });
         let mut writer = PackWriter::new(&pack_dir)?;
         let mut window: Vec<(ObjectId, Vec<u8>, usize)> = Vec::new();
         let mut depth: HashMap<ObjectId, usize> = HashMap::new();
         let mut packed_ids = HashSet::new();
         let mut last_name: Vec<u8> = Vec::new();
-        for (id, kind, name) in &keep {
-            let (_, size) = self.odb.read_header(id)?;
+        let mut last_kind = Kind::Commit;
+        for (id, kind, name, size) in &keep {
+            let size = *size;
             if size > MAX_PACKED_SIZE {
                 continue; // stays loose, streamed
             }
@@ -238,10 +249,12 @@ impl Repository {
             let plain = zstd::bulk::compress(&data, options.level)
                 .map_err(|e| crate::odb::Error::io("compress", &pack_dir)(e))?;
             let mut best: Option<(ObjectId, Vec<u8>)> = None;
-            if *kind == Kind::Blob {
-                if *name != last_name {
+            let deltify = matches!(kind, Kind::Blob | Kind::Tree);
+            if deltify {
+                if (*kind, name) != (last_kind, &last_name) {
                     window.clear();
                     last_name = name.clone();
+                    last_kind = *kind;
                 }
                 for (base, base_data, base_depth) in window.iter().rev() {
                     if *base_depth >= MAX_DELTA_CHAIN {
@@ -264,13 +277,11 @@ impl Repository {
                     let d = depth.get(&base).copied().unwrap_or(0) + 1;
                     depth.insert(*id, d);
                     outcome.deltas += 1;
-                    if *kind == Kind::Blob {
-                        window.push((*id, data, d));
-                    }
+                    window.push((*id, data, d));
                 }
                 None => {
                     writer.add_frame(*id, *kind, data.len() as u64, None, &plain)?;
-                    if *kind == Kind::Blob {
+                    if deltify {
                         window.push((*id, data, 0));
                     }
                 }
@@ -303,6 +314,10 @@ impl Repository {
             if fs::remove_file(self.odb.loose_path_of(id)).is_ok() {
                 outcome.removed_loose += 1;
             }
+        }
+        // Fan-out directories emptied above (rmdir fails, harmlessly, on the others).
+        for b in 0..=255u8 {
+            let _ = fs::remove_dir(self.odb.dir().join(format!("{b:02x}")));
         }
         self.odb.reload_packs();
         let after = self.count_objects()?;
