@@ -445,7 +445,8 @@ pub fn write_numstat(out: &mut dyn Write, stats: &[FileStat]) -> std::io::Result
     Ok(())
 }
 
-/// `--stat`: a bar graph per file scaled to `width` columns, and a summary line.
+/// `--stat`: a bar graph per file and a summary line, laid out as git's `show_stats`
+/// does for a `width`-column output (git uses 80 when not on a terminal).
 pub fn write_stat(
     out: &mut dyn Write,
     stats: &[FileStat],
@@ -455,65 +456,109 @@ pub fn write_stat(
     if stats.is_empty() {
         return Ok(());
     }
-    let name_width = stats
+    let decimal_width = |n: u64| n.to_string().len();
+    let mut max_change = 0u64;
+    let mut number_width = 0usize;
+    let mut bin_width = 0usize;
+    for s in stats {
+        match s.binary {
+            Some((o, n)) => {
+                // "Bin XXX -> YYY bytes"
+                bin_width = bin_width.max(14 + decimal_width(o) + decimal_width(n));
+                number_width = 3;
+            }
+            None => max_change = max_change.max(s.added + s.removed),
+        }
+    }
+    let max_len = stats
         .iter()
         .map(|s| s.name.chars().count())
         .max()
-        .unwrap_or(0)
-        .min(50);
-    let max_change = stats.iter().map(|s| s.added + s.removed).max().unwrap_or(0);
-    let count_width = stats
-        .iter()
-        .map(|s| match s.binary {
-            Some(_) => 3,
-            None => (s.added + s.removed).to_string().len(),
-        })
-        .max()
-        .unwrap_or(1);
-    let graph_width = width.saturating_sub(name_width + count_width + 4).max(8) as u64;
-    let scale = |n: u64| -> u64 {
-        if max_change <= graph_width || n == 0 {
-            n
+        .unwrap_or(0);
+    number_width = number_width.max(decimal_width(max_change));
+    let width = width.max(16 + 6 + number_width) as i64;
+    let number = number_width as i64;
+    let mut graph_width = if max_change as i64 + 4 > bin_width as i64 {
+        max_change as i64
+    } else {
+        bin_width as i64 - 4
+    };
+    let mut name_width = max_len as i64;
+    if name_width + number + 6 + graph_width > width {
+        if graph_width > width * 3 / 8 - number - 6 {
+            graph_width = (width * 3 / 8 - number - 6).max(6);
+        }
+        if name_width > width - number - 6 - graph_width {
+            name_width = width - number - 6 - graph_width;
         } else {
-            (n * graph_width / max_change).max(1)
+            graph_width = width - number - 6 - name_width;
+        }
+    }
+    let scale = |it: u64| -> u64 {
+        if it == 0 {
+            0
+        } else {
+            1 + it * (graph_width as u64 - 1) / max_change
         }
     };
     let (mut added, mut removed) = (0, 0);
     for s in stats {
-        let mut name = s.name.clone();
-        if name.chars().count() > name_width {
-            let keep: String = name
-                .chars()
-                .rev()
-                .take(name_width - 3)
-                .collect::<Vec<_>>()
-                .into_iter()
-                .rev()
+        // Names too long lose their beginning, then up to the next '/'.
+        let chars: Vec<char> = s.name.chars().collect();
+        let (prefix, name) = if (chars.len() as i64) > name_width {
+            let keep = (name_width - 3).max(0) as usize;
+            let tail: String = chars[chars.len() - keep.min(chars.len())..]
+                .iter()
                 .collect();
-            name = format!("...{keep}");
-        }
+            let tail = match tail.find('/') {
+                Some(i) => tail[i..].to_owned(),
+                None => tail,
+            };
+            ("...", tail)
+        } else {
+            ("", s.name.clone())
+        };
+        let len = if prefix.is_empty() {
+            name_width
+        } else {
+            (name_width - 3).max(0)
+        };
+        let padding = (len - name.chars().count() as i64).max(0) as usize;
+        let head = format!(" {prefix}{name}{:padding$} | ", "");
         match s.binary {
-            Some(_) if s.unchanged => {
-                writeln!(out, " {name:<name_width$} | {:>count_width$}", "Bin")?
-            }
-            Some((o, n)) => writeln!(
-                out,
-                " {name:<name_width$} | {:>count_width$} {o} -> {n} bytes",
-                "Bin"
-            )?,
+            Some(_) if s.unchanged => writeln!(out, "{head}{:>number_width$}", "Bin")?,
+            Some((o, n)) => writeln!(out, "{head}{:>number_width$} {o} -> {n} bytes", "Bin")?,
             None => {
-                let (plus, minus) = (
-                    "+".repeat(scale(s.added) as usize),
-                    "-".repeat(scale(s.removed) as usize),
-                );
-                let graph = if color && !(plus.is_empty() && minus.is_empty()) {
-                    format!("\x1b[32m{plus}\x1b[m\x1b[31m{minus}\x1b[m")
-                } else {
-                    format!("{plus}{minus}")
-                };
+                let (mut add, mut del) = (s.added, s.removed);
+                if graph_width as u64 <= max_change {
+                    let mut total = scale(add + del);
+                    if total < 2 && add > 0 && del > 0 {
+                        total = 2;
+                    }
+                    if add < del {
+                        add = scale(add);
+                        del = total - add;
+                    } else {
+                        del = scale(del);
+                        add = total - del;
+                    }
+                }
                 let total = s.added + s.removed;
-                let line = format!(" {name:<name_width$} | {total:>count_width$} {graph}");
-                writeln!(out, "{}", line.trim_end())?;
+                let (plus, minus) = ("+".repeat(add as usize), "-".repeat(del as usize));
+                let paint = |c: &str, bar: String| {
+                    if color && !bar.is_empty() {
+                        format!("{c}{bar}\x1b[m")
+                    } else {
+                        bar
+                    }
+                };
+                let gap = if total > 0 { " " } else { "" };
+                writeln!(
+                    out,
+                    "{head}{total:>number_width$}{gap}{}{}",
+                    paint(NEW, plus),
+                    paint(OLD, minus)
+                )?;
             }
         }
         added += s.added;

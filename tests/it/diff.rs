@@ -623,3 +623,42 @@ fn scores_and_stat_names_match_git_in_corner_cases() {
     let numstat = env.cow_ok(["diff", "--numstat", "HEAD~1", "HEAD"]);
     assert!(numstat.contains("-\t-\tb1 => b2\n"), "{numstat}");
 }
+
+#[test]
+fn stat_layout_matches_git_for_wide_changes_and_long_names() {
+    if !git_available() {
+        return;
+    }
+    let env = Env::new();
+    let w = env.work();
+    let long = "very/long/directory/name/that/goes/on/forever/and/ever/file_with_a_long_name.txt";
+    let lines = |n: usize, edit: Option<std::ops::Range<usize>>| -> String {
+        (1..=n)
+            .map(|i| match &edit {
+                Some(r) if r.contains(&i) => format!("{i} changed\n"),
+                _ => format!("{i}\n"),
+            })
+            .collect()
+    };
+    write(&w.join("big"), lines(100_000, None));
+    write(&w.join(long), lines(30, None));
+    write(&w.join("small"), lines(5, None));
+    write(&w.join("bin"), b"x\0y");
+    env.init();
+    let mirror = GitMirror::new(&env);
+    env.commit("one");
+    let ga = mirror.snapshot("one");
+    write(&w.join("big"), lines(100_000, Some(1000..2000)));
+    write(&w.join(long), lines(40, None));
+    write(&w.join("small"), lines(3, None));
+    write(&w.join("bin"), b"x\0yz");
+    env.commit("two");
+    let gb = mirror.snapshot("two");
+    let cow = env.cow_ok(["diff", "--stat", "HEAD~1", "HEAD"]);
+    let git = String::from_utf8(mirror.run(&["diff", "--stat", &ga, &gb])).unwrap();
+    assert_eq!(cow, git);
+    assert!(
+        cow.contains(" .../on/forever/and/ever/file_with_a_long_name.txt  |   10 +\n"),
+        "{cow}"
+    );
+}
