@@ -272,7 +272,7 @@ impl Odb {
         }
         let frame = pack.frame(&header)?;
         let data = match header.base {
-            None => pack.decompress(offset, &frame, header.size, None)?,
+            None => pack.decompress(offset, &header, &frame, None)?,
             Some(base) => {
                 if depth >= MAX_DELTA_DEPTH {
                     return Err(Error::Corrupt {
@@ -289,7 +289,7 @@ impl Odb {
                         .read_loose(&base)?
                         .ok_or(Error::NotFound { id: base })?,
                 };
-                pack.decompress(offset, &frame, header.size, Some(&base.data))?
+                pack.decompress(offset, &header, &frame, Some(&base.data))?
             }
         };
         pack::check(id, header.kind, &data, &pack, offset)?;

@@ -6,6 +6,9 @@
 //! base, the frame length as a varint, and one zstd frame of the content (a delta's
 //! frame is compressed with its base's content as the dictionary).
 //!
+//! A pack may start with a dictionary record (type 5: its length as a varint, then the
+//! raw dictionary): records with `0x40` set in their type byte are compressed with it.
+//!
 //! The `.idx` beside it is `CWIDX\0\0\x01`, a fan-out table of 256 big-endian u32
 //! counts, the sorted ids, their big-endian u64 record offsets, the pack's checksum and
 //! the SHA-256 of the index itself: a lookup is one binary search and one read. A pack
@@ -26,6 +29,9 @@ use crate::object::{Hasher, Kind, ObjectId};
 const PACK_MAGIC: &[u8; 8] = b"CWPACK\0\x01";
 const IDX_MAGIC: &[u8; 8] = b"CWIDX\0\0\x01";
 const DELTA: u8 = 0x80;
+const WITH_DICT: u8 = 0x40;
+const DICT_RECORD: u8 = 5;
+const FLAGS: u8 = DELTA | WITH_DICT;
 
 fn kind_code(kind: Kind) -> u8 {
     match kind {
@@ -106,6 +112,28 @@ impl PackWriter {
         Ok(writer)
     }
 
+    /// Starts a pack whose records may be compressed with a shared dictionary
+    /// (see [`PackWriter::add_frame_with_dictionary`]).
+    pub fn with_dictionary(dir: &Path, dictionary: &[u8]) -> Result<PackWriter> {
+        let mut writer = PackWriter::new(dir)?;
+        let mut head = vec![DICT_RECORD];
+        put_varint(&mut head, dictionary.len() as u64);
+        writer.append(&head)?;
+        writer.append(dictionary)?;
+        Ok(writer)
+    }
+
+    /// Adds an object whose frame was compressed with the pack's dictionary.
+    pub fn add_frame_with_dictionary(
+        &mut self,
+        id: ObjectId,
+        kind: Kind,
+        size: u64,
+        frame: &[u8],
+    ) -> Result<u64> {
+        self.add_record(id, kind_code(kind) | WITH_DICT, size, None, frame)
+    }
+
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
         let path = self.file.path().to_owned();
         self.file
@@ -142,9 +170,21 @@ impl PackWriter {
         base: Option<&ObjectId>,
         frame: &[u8],
     ) -> Result<u64> {
+        let code = kind_code(kind) | if base.is_some() { DELTA } else { 0 };
+        self.add_record(id, code, size, base, frame)
+    }
+
+    fn add_record(
+        &mut self,
+        id: ObjectId,
+        code: u8,
+        size: u64,
+        base: Option<&ObjectId>,
+        frame: &[u8],
+    ) -> Result<u64> {
         let start = self.offset;
         let mut head = Vec::with_capacity(48);
-        head.push(kind_code(kind) | if base.is_some() { DELTA } else { 0 });
+        head.push(code);
         put_varint(&mut head, size);
         if let Some(base) = base {
             head.extend_from_slice(base.as_bytes());
@@ -175,7 +215,7 @@ impl PackWriter {
             let corrupt = || Error::io("read back", &path)(io::ErrorKind::InvalidData.into());
             let code = *data.get(pos).ok_or_else(corrupt)?;
             pos += 1;
-            let kind = code_kind(code & !DELTA).ok_or_else(corrupt)?;
+            let kind = code_kind(code & !FLAGS).ok_or_else(corrupt)?;
             let size = get_varint(&data, &mut pos).ok_or_else(corrupt)?;
             let len = get_varint(&data, &mut pos).ok_or_else(corrupt)? as usize;
             let frame = data.get(pos..pos + len).ok_or_else(corrupt)?;
@@ -263,6 +303,8 @@ pub struct RecordHeader {
     pub size: u64,
     /// The base of a delta.
     pub base: Option<ObjectId>,
+    /// Compressed with the pack's dictionary.
+    pub uses_dictionary: bool,
     /// Where the frame starts.
     pub frame_offset: u64,
     /// The frame's length.
@@ -270,7 +312,6 @@ pub struct RecordHeader {
 }
 
 /// An open pack and its index.
-#[derive(Debug)]
 pub struct Pack {
     /// The pack's name (its checksum in hex).
     pub name: String,
@@ -278,6 +319,13 @@ pub struct Pack {
     pack_len: u64,
     idx: Vec<u8>,
     count: usize,
+    dictionary: Option<zstd::dict::DecoderDictionary<'static>>,
+}
+
+impl std::fmt::Debug for Pack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Pack(pack-{}, {} objects)", self.name, self.count)
+    }
 }
 
 impl Pack {
@@ -314,14 +362,41 @@ impl Pack {
             .metadata()
             .map_err(Error::io("stat", &pack_path))?
             .len();
-        let pack = Pack {
+        let mut pack = Pack {
             name,
             pack,
             pack_len,
             idx,
             count,
+            dictionary: None,
         };
+        pack.dictionary = pack
+            .read_dictionary()?
+            .map(|d| zstd::dict::DecoderDictionary::copy(&d));
         Ok(pack)
+    }
+
+    /// The dictionary record right after the magic, if the pack has one.
+    fn read_dictionary(&self) -> Result<Option<Vec<u8>>> {
+        let mut head = [0u8; 11];
+        let n = head.len().min(self.pack_len.saturating_sub(8) as usize);
+        self.pack
+            .read_exact_at(&mut head[..n], 8)
+            .map_err(|e| self.bad(8, format!("could not read: {e}")))?;
+        if head.first() != Some(&DICT_RECORD) {
+            return Ok(None);
+        }
+        let mut pos = 1;
+        let len =
+            get_varint(&head[..n], &mut pos).ok_or_else(|| self.bad(8, "bad dictionary length"))?;
+        if 8 + pos as u64 + len > self.pack_len.saturating_sub(32) || len > 1 << 24 {
+            return Err(self.bad(8, "dictionary runs past the end of the pack"));
+        }
+        let mut dict = vec![0u8; len as usize];
+        self.pack
+            .read_exact_at(&mut dict, 8 + pos as u64)
+            .map_err(|e| self.bad(8, format!("could not read: {e}")))?;
+        Ok(Some(dict))
     }
 
     fn id_at(&self, i: usize) -> &[u8] {
@@ -403,7 +478,7 @@ impl Pack {
             .first()
             .ok_or_else(|| self.bad(offset, "record past the end"))?;
         let kind =
-            code_kind(code & !DELTA).ok_or_else(|| self.bad(offset, "unknown record type"))?;
+            code_kind(code & !FLAGS).ok_or_else(|| self.bad(offset, "unknown record type"))?;
         let mut pos = 1;
         let size = get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad size"))?;
         let base = if code & DELTA != 0 {
@@ -423,6 +498,7 @@ impl Pack {
             kind,
             size,
             base,
+            uses_dictionary: code & WITH_DICT != 0,
             frame_offset,
             frame_len,
         })
@@ -437,17 +513,25 @@ impl Pack {
         Ok(frame)
     }
 
-    /// Decompresses a frame of `size` bytes, with `dict` for a delta.
+    /// Decompresses the frame of the record at `offset`: with `base` (a delta's base
+    /// content), with the pack's dictionary, or alone.
     pub fn decompress(
         &self,
         offset: u64,
+        header: &RecordHeader,
         frame: &[u8],
-        size: u64,
-        dict: Option<&[u8]>,
+        base: Option<&[u8]>,
     ) -> Result<Vec<u8>> {
-        let mut d = match dict {
-            Some(dict) => zstd::bulk::Decompressor::with_dictionary(dict),
-            None => zstd::bulk::Decompressor::new(),
+        let size = header.size;
+        let mut d = match (base, header.uses_dictionary, &self.dictionary) {
+            (Some(dict), _, _) => zstd::bulk::Decompressor::with_dictionary(dict),
+            (None, true, Some(shared)) => {
+                zstd::bulk::Decompressor::with_prepared_dictionary(shared)
+            }
+            (None, true, None) => {
+                return Err(self.bad(offset, "record needs a dictionary the pack lacks"));
+            }
+            (None, false, _) => zstd::bulk::Decompressor::new(),
         }
         .map_err(|e| self.bad(offset, format!("could not decompress: {e}")))?;
         let data = d
@@ -563,7 +647,7 @@ mod tests {
             let offset = pack.find(id).unwrap();
             let h = pack.header(offset).unwrap();
             let content = pack
-                .decompress(offset, &pack.frame(&h).unwrap(), h.size, None)
+                .decompress(offset, &h, &pack.frame(&h).unwrap(), None)
                 .unwrap();
             assert_eq!(&content, data);
         }

@@ -91,7 +91,35 @@ fn age(path: &std::path::Path) -> Duration {
         .unwrap_or(Duration::ZERO)
 }
 
+/// Bytes of samples a pack dictionary is trained on, and its size.
+const DICT_SAMPLE_BYTES: usize = 8 << 20;
+const DICT_SIZE: usize = 110 << 10;
+
 impl Repository {
+    /// Trains a zstd dictionary on (the starts of) up to 8 MiB of small blobs; `None`
+    /// when there are too few to be worth it.
+    fn train_dictionary(&self, keep: &[(ObjectId, Kind, Vec<u8>, u64)]) -> Result<Option<Vec<u8>>> {
+        let mut samples = Vec::new();
+        let mut total = 0;
+        for (id, kind, _, size) in keep {
+            if *kind != Kind::Blob || *size > 64 << 10 || *size < 64 {
+                continue;
+            }
+            let mut data = self.odb.read(id)?.data;
+            data.truncate(16 << 10);
+            total += data.len();
+            samples.push(data);
+            if total >= DICT_SAMPLE_BYTES {
+                break;
+            }
+        }
+        if samples.len() < 100 {
+            return Ok(None);
+        }
+        // Training can fail on unsuitable samples; then there is simply no dictionary.
+        Ok(zstd::dict::from_samples(&samples, DICT_SIZE).ok())
+    }
+
     /// Counts loose and packed objects and the bytes they take.
     #[doc(alias = "count-objects")]
     pub fn count_objects(&self) -> Result<ObjectCounts> {
@@ -234,7 +262,22 @@ impl Repository {
                 .then_with(|| a.2.cmp(&b.2))
                 .then_with(|| b.3.cmp(&a.3))
         });
-        let mut writer = PackWriter::new(&pack_dir)?;
+        // A dictionary trained on the blobs helps most for the many small files that
+        // have no earlier version to be a delta of.
+        let dictionary = self.train_dictionary(&keep)?;
+        let mut writer = match &dictionary {
+            Some(dict) => PackWriter::with_dictionary(&pack_dir, dict)?,
+            None => PackWriter::new(&pack_dir)?,
+        };
+        let prepared = dictionary
+            .as_ref()
+            .map(|d| zstd::dict::EncoderDictionary::copy(d, options.level));
+        let compress_err = |e| crate::odb::Error::io("compress", &pack_dir)(e);
+        let mut shared = prepared
+            .as_ref()
+            .map(zstd::bulk::Compressor::with_prepared_dictionary)
+            .transpose()
+            .map_err(compress_err)?;
         let mut window: Vec<(ObjectId, Vec<u8>, usize)> = Vec::new();
         let mut depth: HashMap<ObjectId, usize> = HashMap::new();
         let mut packed_ids = HashSet::new();
@@ -249,6 +292,10 @@ impl Repository {
             let plain = zstd::bulk::compress(&data, options.level)
                 .map_err(|e| crate::odb::Error::io("compress", &pack_dir)(e))?;
             let mut best: Option<(ObjectId, Vec<u8>)> = None;
+            let with_dict = match shared.as_mut() {
+                Some(c) => Some(c.compress(&data).map_err(compress_err)?),
+                None => None,
+            };
             let deltify = matches!(kind, Kind::Blob | Kind::Tree);
             if deltify {
                 if (*kind, name) != (last_kind, &last_name) {
@@ -278,6 +325,13 @@ impl Repository {
                     depth.insert(*id, d);
                     outcome.deltas += 1;
                     window.push((*id, data, d));
+                }
+                None if with_dict.as_ref().is_some_and(|f| f.len() < plain.len()) => {
+                    let frame = with_dict.expect("checked");
+                    writer.add_frame_with_dictionary(*id, *kind, data.len() as u64, &frame)?;
+                    if deltify {
+                        window.push((*id, data, 0));
+                    }
                 }
                 None => {
                     writer.add_frame(*id, *kind, data.len() as u64, None, &plain)?;
