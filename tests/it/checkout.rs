@@ -9,20 +9,10 @@ use std::path::Path;
 
 use cow::Repository;
 use cow::diff::ChangeKind;
-use cow::object::{Signature, Time};
-use cow::repository::{CheckoutOptions, CommitOptions, StatusOptions};
+
+use cow::repository::{CheckoutOptions, StatusOptions};
 
 use crate::util::*;
-
-fn options() -> CommitOptions<'static> {
-    let sig = Signature::new(NAME, EMAIL, Time::parse(DATE).unwrap()).unwrap();
-    CommitOptions {
-        author: Some(sig.clone()),
-        committer: Some(sig),
-        allow_empty: true,
-        ..CommitOptions::default()
-    }
-}
 
 fn fs_path(root: &Path, rel: &[u8]) -> std::path::PathBuf {
     root.join(OsStr::from_bytes(rel))
@@ -121,7 +111,7 @@ fn round_trip_over_many_snapshots_in_random_order() -> Result {
         for _ in 0..3 {
             mutate(&mut rng, &w, step);
         }
-        let id = repo.commit(&format!("step {step}"), &options())?.id;
+        let id = repo.commit(&format!("step {step}"), &commit_options())?.id;
         snapshots.push((id, manifest(&w)));
     }
     let mut order: Vec<usize> = (0..snapshots.len()).collect();
@@ -156,14 +146,14 @@ fn checkout_touches_only_the_files_that_differ() -> Result {
         }
     }
     let repo = Repository::init(&w)?;
-    let a = repo.commit("A", &options())?.id;
+    let a = repo.commit("A", &commit_options())?.id;
     let changed: Vec<String> = (0..10)
         .map(|i| format!("d{:02}/f{:03}.txt", i * 5, i * 7))
         .collect();
     for p in &changed {
         write(&w.join(p), "changed\n");
     }
-    repo.commit("B", &options())?;
+    repo.commit("B", &commit_options())?;
     let stamp = |w: &Path| -> BTreeMap<String, (u64, i64, i64)> {
         list_files(w)
             .into_iter()
@@ -207,21 +197,21 @@ fn status_after_commit_reads_nothing_and_sees_same_size_rewrites() -> Result {
         );
     }
     let repo = Repository::init(&w)?;
-    let first = repo.commit("one", &options())?;
+    let first = repo.commit("one", &commit_options())?;
     assert_eq!(first.hashed, 200);
     let status = repo.status(&StatusOptions::default())?;
     assert!(status.is_clean());
     assert_eq!((status.files, status.hashed), (200, 0));
     // A second commit of an unchanged tree reads nothing either.
     write(&w.join("extra"), "x");
-    let second = repo.commit("two", &options())?;
+    let second = repo.commit("two", &commit_options())?;
     assert_eq!(second.hashed, 1);
 
     // Racy: rewrite with the same size right after the commit, many times over.
     for round in 0..20 {
         let p = w.join("dir0/file0");
         write(&p, format!("racy {round:06}\n"));
-        repo.commit(&format!("r{round}"), &options())?;
+        repo.commit(&format!("r{round}"), &commit_options())?;
         write(&p, format!("RACY {round:06}\n"));
         let status = repo.status(&StatusOptions::default())?;
         assert_eq!(
@@ -259,35 +249,7 @@ fn status_of_unchanged_tree_succeeds_even_when_files_are_unreadable() {
         )
         .unwrap();
     }
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let mut cmd = if is_root {
-        let status = std::process::Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(env.tmp.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        fs::set_permissions(
-            env.tmp.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        let mut cmd = std::process::Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_cow"),
-        ]);
-        cmd
-    } else {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cow"))
-    };
-    let out = cmd
-        .current_dir(env.work())
-        .args(["status", "--porcelain"])
-        .output()
-        .unwrap();
+    let out = env.cow_as_nobody(&["status", "--porcelain"]);
     assert!(out.status.success(), "{}", describe(&out));
     assert!(out.stdout.is_empty(), "{}", describe(&out));
 }

@@ -561,35 +561,7 @@ fn worktree_diff_reads_no_unchanged_file() {
         )
         .unwrap();
     }
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let mut cmd = if is_root {
-        let status = std::process::Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(env.tmp.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        fs::set_permissions(
-            env.tmp.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        let mut cmd = std::process::Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_cow"),
-        ]);
-        cmd
-    } else {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cow"))
-    };
-    let out = cmd
-        .current_dir(env.work())
-        .args(["diff", "--exit-code"])
-        .output()
-        .unwrap();
+    let out = env.cow_as_nobody(&["diff", "--exit-code"]);
     assert!(out.status.success(), "{}", describe(&out));
 }
 

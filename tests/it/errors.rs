@@ -211,38 +211,7 @@ fn unreadable_files_fail_clearly_and_commit_nothing() {
     let head = env.cow_ok(["rev-parse", "HEAD"]);
     let objects = count_objects(&env.work());
 
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let mut cmd = if is_root {
-        // Root reads any file; run as nobody, owning the tree so only the mode stops it.
-        let status = std::process::Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(env.tmp.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        fs::set_permissions(
-            env.tmp.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        let mut cmd = std::process::Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_cow"),
-        ]);
-        cmd
-    } else {
-        std::process::Command::new(env!("CARGO_BIN_EXE_cow"))
-    };
-    let out = cmd
-        .current_dir(env.work())
-        .env("COW_AUTHOR_NAME", NAME)
-        .env("COW_AUTHOR_EMAIL", EMAIL)
-        .args(["commit", "-m", "with secret"])
-        .output()
-        .unwrap();
+    let out = env.cow_as_nobody(&["commit", "-m", "with secret"]);
     assert_error(&out, "could not open");
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("dir/secret.txt"),

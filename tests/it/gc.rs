@@ -7,20 +7,10 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use cow::Repository;
-use cow::object::{Signature, Time};
-use cow::repository::{CommitOptions, GcOptions};
+
+use cow::repository::GcOptions;
 
 use crate::util::*;
-
-fn options() -> CommitOptions<'static> {
-    let sig = Signature::new(NAME, EMAIL, Time::parse(DATE).unwrap()).unwrap();
-    CommitOptions {
-        author: Some(sig.clone()),
-        committer: Some(sig),
-        allow_empty: true,
-        ..CommitOptions::default()
-    }
-}
 
 /// A history of `n` snapshots of a few evolving text files (good delta material).
 fn history(env: &Env, n: usize) -> Repository {
@@ -45,7 +35,8 @@ fn history(env: &Env, n: usize) -> Repository {
             &w.join(format!("notes/{step}.md")),
             format!("step {step}\n"),
         );
-        repo.commit(&format!("step {step}"), &options()).unwrap();
+        repo.commit(&format!("step {step}"), &commit_options())
+            .unwrap();
     }
     repo
 }

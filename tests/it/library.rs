@@ -7,19 +7,10 @@ use std::path::Path;
 
 use cow::object::{Commit, Entry, EntryMode, Signature, Time, Tree};
 use cow::refs::{Expected, RefName};
-use cow::repository::{CommitOptions, PathContent};
+use cow::repository::PathContent;
 use cow::{Kind, ObjectId, Repository};
 
 use crate::util::*;
-
-fn options() -> CommitOptions<'static> {
-    let sig = Signature::new(NAME, EMAIL, Time::parse(DATE).unwrap()).unwrap();
-    CommitOptions {
-        author: Some(sig.clone()),
-        committer: Some(sig),
-        ..CommitOptions::default()
-    }
-}
 
 #[test]
 fn one_change_deep_down_writes_one_blob_and_the_trees_on_its_path() -> Result {
@@ -36,7 +27,7 @@ fn one_change_deep_down_writes_one_blob_and_the_trees_on_its_path() -> Result {
         }
     }
     let repo = Repository::init(&w)?;
-    let first = repo.commit("1000 files", &options())?;
+    let first = repo.commit("1000 files", &commit_options())?;
     assert_eq!(first.files, 1000);
     // 1000 blobs + 1000/10 + 10 + 1 trees... f-level trees hold one file each, so
     // 1000 f-trees, 100 e-trees, 10 d-trees, 1 root, and the commit.
@@ -45,7 +36,7 @@ fn one_change_deep_down_writes_one_blob_and_the_trees_on_its_path() -> Result {
     assert_eq!(before as u64, first.new_objects);
 
     write(&w.join("d3/e4/f5/file.txt"), "changed\n");
-    let second = repo.commit("one edit", &options())?;
+    let second = repo.commit("one edit", &commit_options())?;
     // One blob, the trees d3/e4/f5, d3/e4, d3 and the root, and the commit.
     assert_eq!(second.new_objects, 1 + 4 + 1);
     assert_eq!(count_objects(&w), before + 6);
@@ -121,12 +112,12 @@ fn every_file_reads_back_byte_for_byte_at_every_revision() -> Result {
         let repo = Repository::init(&w)?;
         let mut rng = Rng::new(seed);
         generate_tree(&mut rng, &w, 3);
-        repo.commit("one", &options())?;
+        repo.commit("one", &commit_options())?;
         let saved = env.tmp.path().join("saved-one");
         copy_tree(&w, &saved);
         generate_tree(&mut rng, &w.join("more"), 2);
         write(&w.join("a"), rng.bytes(999));
-        repo.commit("two", &options())?;
+        repo.commit("two", &commit_options())?;
         assert_snapshot_equals_dir(&repo, "HEAD", &w)?;
         assert_snapshot_equals_dir(&repo, "HEAD~1", &saved)?;
     }
@@ -217,7 +208,7 @@ fn revision_syntax() -> Result {
     let mut ids = Vec::new();
     for i in 0..4 {
         write(&w.join("n"), format!("{i}\n"));
-        ids.push(repo.commit(&format!("c{i}"), &options())?.id);
+        ids.push(repo.commit(&format!("c{i}"), &commit_options())?.id);
     }
     assert_eq!(repo.resolve("HEAD")?, ids[3]);
     assert_eq!(repo.resolve("@")?, ids[3]);
@@ -316,10 +307,10 @@ fn committing_on_a_detached_head_moves_head_not_the_branch() -> Result {
     let w = env.work();
     let repo = Repository::init(&w)?;
     write(&w.join("f"), "1");
-    let first = repo.commit("one", &options())?.id;
+    let first = repo.commit("one", &commit_options())?.id;
     repo.refs().set_head(&cow::refs::Head::Detached(first))?;
     write(&w.join("f"), "2");
-    let outcome = repo.commit("two", &options())?;
+    let outcome = repo.commit("two", &commit_options())?;
     assert_eq!(outcome.branch, None);
     assert_eq!(outcome.parent, Some(first));
     assert_eq!(repo.resolve("HEAD")?, outcome.id);
@@ -335,13 +326,13 @@ fn big_commits_write_one_pack_and_small_ones_loose_files() -> Result {
         write(&w.join(format!("d{}/f{i}", i % 10)), format!("file {i}\n"));
     }
     let repo = Repository::init(&w)?;
-    let first = repo.commit("many", &options())?;
+    let first = repo.commit("many", &commit_options())?;
     assert_eq!(first.new_objects, 500 + 10 + 1 + 1);
     // One pack and its index, not 512 files.
     assert_eq!(count_object_files(&w), 2);
     assert_eq!(count_objects(&w), 512);
     write(&w.join("d3/f3"), "changed\n");
-    let second = repo.commit("few", &options())?;
+    let second = repo.commit("few", &commit_options())?;
     assert_eq!(second.new_objects, 4);
     assert_eq!(count_object_files(&w), 2 + 4);
     // Everything reads back, verified, from the pack and the loose files.

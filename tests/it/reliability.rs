@@ -383,39 +383,6 @@ fn sigkill_at_random_moments_loses_nothing() {
     }
 }
 
-fn as_nobody(env: &Env, args: &[&str]) -> std::process::Output {
-    let is_root = unsafe { libc::geteuid() } == 0;
-    let mut cmd = if is_root {
-        let status = Command::new("chown")
-            .args(["-R", "65534:65534"])
-            .arg(env.tmp.path())
-            .status()
-            .unwrap();
-        assert!(status.success());
-        fs::set_permissions(
-            env.tmp.path(),
-            std::os::unix::fs::PermissionsExt::from_mode(0o755),
-        )
-        .unwrap();
-        let mut cmd = Command::new("setpriv");
-        cmd.args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            env!("CARGO_BIN_EXE_cow"),
-        ]);
-        cmd
-    } else {
-        Command::new(env!("CARGO_BIN_EXE_cow"))
-    };
-    cmd.current_dir(env.work())
-        .env("COW_AUTHOR_NAME", NAME)
-        .env("COW_AUTHOR_EMAIL", EMAIL)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
 #[test]
 fn unreadable_files_and_directories_fail_clearly_or_are_skipped_on_request() {
     let env = Env::new();
@@ -438,10 +405,10 @@ fn unreadable_files_and_directories_fail_clearly_or_are_skipped_on_request() {
     )
     .unwrap();
     let head = env.cow_ok(["rev-parse", "HEAD"]);
-    let out = as_nobody(&env, &["commit", "-m", "two"]);
+    let out = env.cow_as_nobody(&["commit", "-m", "two"]);
     assert_error(&out, "Permission denied");
     assert_eq!(env.cow_ok(["rev-parse", "HEAD"]), head);
-    let out = as_nobody(&env, &["commit", "--skip-unreadable", "-m", "two"]);
+    let out = env.cow_as_nobody(&["commit", "--skip-unreadable", "-m", "two"]);
     assert!(out.status.success(), "{}", describe(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(

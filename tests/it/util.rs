@@ -70,6 +70,39 @@ impl Env {
         String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
+    /// Runs `cow ARGS` in the working directory as an unprivileged user, so file
+    /// permissions bite: as root (CI), the scratch directory is given to `nobody` and
+    /// the binary run through `setpriv`; otherwise it runs as the current user.
+    pub fn cow_as_nobody(&self, args: &[&str]) -> Output {
+        let is_root = unsafe { libc::geteuid() } == 0;
+        let mut cmd = if is_root {
+            let status = Command::new("chown")
+                .args(["-R", "65534:65534"])
+                .arg(self.tmp.path())
+                .status()
+                .unwrap();
+            assert!(status.success());
+            fs::set_permissions(self.tmp.path(), fs::Permissions::from_mode(0o755)).unwrap();
+            let mut cmd = Command::new("setpriv");
+            cmd.args([
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                env!("CARGO_BIN_EXE_cow"),
+            ]);
+            cmd
+        } else {
+            Command::new(env!("CARGO_BIN_EXE_cow"))
+        };
+        cmd.current_dir(self.work())
+            .env("COW_AUTHOR_NAME", NAME)
+            .env("COW_AUTHOR_EMAIL", EMAIL)
+            .env("COW_AUTHOR_DATE", DATE)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
     /// `cow init` in the working directory.
     pub fn init(&self) {
         self.cow_ok(["init"]);
@@ -120,6 +153,18 @@ pub fn write(path: &Path, content: impl AsRef<[u8]>) {
 pub fn set_exec(path: &Path, exec: bool) {
     let mode = if exec { 0o755 } else { 0o644 };
     fs::set_permissions(path, fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// Fixed author and committer for library commits (empty commits allowed).
+pub fn commit_options() -> cow::repository::CommitOptions<'static> {
+    let sig =
+        cow::object::Signature::new(NAME, EMAIL, cow::object::Time::parse(DATE).unwrap()).unwrap();
+    cow::repository::CommitOptions {
+        author: Some(sig.clone()),
+        committer: Some(sig),
+        allow_empty: true,
+        ..Default::default()
+    }
 }
 
 /// Every file under `dir` (not following symlinks), relative, sorted, `.cow` left out.
