@@ -60,6 +60,14 @@ pub enum Error {
         /// What was there, in words.
         actual: String,
     },
+    /// Another ref's name is a prefix of this one, or the other way round.
+    #[error("cannot create ref {name}: ref {other} exists")]
+    NameTaken {
+        /// The ref asked for.
+        name: String,
+        /// The ref in the way.
+        other: String,
+    },
     /// The revision names nothing.
     #[error("unknown revision '{0}'")]
     UnknownRevision(String),
@@ -429,6 +437,24 @@ impl RefStore {
     fn lock(&self, name: &RefName) -> Result<LockFile> {
         let path = self.path(name);
         let lock = PathBuf::from(format!("{}.lock", path.display()));
+        // `refs/heads/a` and `refs/heads/a/b` cannot both exist (as in git).
+        let taken = |other: String| Error::NameTaken {
+            name: name.to_string(),
+            other,
+        };
+        if path.is_dir() {
+            return Err(taken(format!("{name}/…")));
+        }
+        let mut prefix = String::new();
+        for part in name.as_str().split('/') {
+            if !prefix.is_empty() && self.dir.join(&prefix).is_file() && prefix != name.as_str() {
+                return Err(taken(prefix));
+            }
+            if !prefix.is_empty() {
+                prefix.push('/');
+            }
+            prefix.push_str(part);
+        }
         if let Some(parent) = path.parent() {
             fs::create_dir_all(parent).map_err(odb::Error::io("create directory", parent))?;
         }

@@ -534,6 +534,11 @@ fn branches_and_tags() {
         "a branch named 'topic' already exists",
     );
     assert_error(&env.cow(["branch", "bad..name"]), "not a valid branch name");
+    assert_error(
+        &env.cow(["branch", "topic/sub"]),
+        "ref refs/heads/topic exists",
+    );
+    assert_error(&env.cow(["branch", "main/x"]), "ref refs/heads/main exists");
     assert_error(&env.cow(["branch", "-d", "main"]), "HEAD is on it");
     assert!(env.cow_ok(["branch"]).contains("* main"));
     assert_error(&env.cow(["branch", "-d", "topic"]), "use -D");
