@@ -13,7 +13,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 #[derive(clap::Args)]
 pub struct Args {
     /// The commit message; several are joined as paragraphs
-    #[arg(short, long = "message", value_name = "MSG", required = true)]
+    #[arg(
+        short,
+        long = "message",
+        value_name = "MSG",
+        required = true,
+        allow_hyphen_values = true
+    )]
     message: Vec<String>,
     /// Commit even if nothing changed since HEAD
     #[arg(long)]

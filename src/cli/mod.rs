@@ -120,21 +120,40 @@ pub fn main() -> ExitCode {
 }
 
 /// Rewrites git's attached short forms clap cannot take while keeping `-M` alone
-/// optional: `-M50%` becomes `--find-renames=50%`. Arguments after `--` are kept.
+/// optional: in `diff` and `log`, `-M50%` becomes `--find-renames=50%`. Arguments of
+/// other commands (a commit message, say) and after `--` are left alone.
 fn git_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
-    let mut seen_dashes = false;
-    args.map(|arg| {
-        if arg == "--" {
-            seen_dashes = true;
-        }
-        match arg.to_str().and_then(|a| a.strip_prefix("-M")) {
-            Some(value) if !seen_dashes && !value.is_empty() => {
-                format!("--find-renames={value}").into()
+    let args: Vec<std::ffi::OsString> = args.collect();
+    // The subcommand: the first word that is neither an option nor an option's value.
+    let mut subcommand = None;
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].to_str() {
+            Some("-C" | "--lock-timeout") => i += 2,
+            Some(a) if a.starts_with('-') => i += 1,
+            other => {
+                subcommand = other;
+                break;
             }
-            _ => arg,
         }
-    })
-    .collect()
+    }
+    if !matches!(subcommand, Some("diff" | "log")) {
+        return args;
+    }
+    let mut seen_dashes = false;
+    args.into_iter()
+        .map(|arg| {
+            if arg == "--" {
+                seen_dashes = true;
+            }
+            match arg.to_str().and_then(|a| a.strip_prefix("-M")) {
+                Some(value) if !seen_dashes && !value.is_empty() => {
+                    format!("--find-renames={value}").into()
+                }
+                _ => arg,
+            }
+        })
+        .collect()
 }
 
 /// The error and its causes joined on one line, each cause once.

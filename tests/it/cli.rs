@@ -32,6 +32,13 @@ fn commit_prints_id_and_summary_and_stores_message_like_git() {
         raw.contains(&format!("author {NAME} <{EMAIL}> {DATE}\n")),
         "{raw}"
     );
+    // A message may start with a dash.
+    write(&env.work().join("a.txt"), "dash\n");
+    env.cow_ok(["commit", "-m", "-M50% looks like an option"]);
+    assert!(
+        env.cow_ok(["cat-file", "-p", "HEAD"])
+            .ends_with("\n\n-M50% looks like an option\n")
+    );
     // Several -m are paragraphs.
     write(&env.work().join("a.txt"), "a2\n");
     env.cow_ok(["commit", "-m", "subject", "-m", "body"]);
