@@ -431,9 +431,7 @@ impl Planner<'_> {
     }
 
     fn fs_path(&self, path: &[u8]) -> Result<PathBuf> {
-        to_fs_path(self.root, path).ok_or_else(|| Error::UnsafePath {
-            path: String::from_utf8_lossy(path).into_owned(),
-        })
+        checked_path(self.root, path)
     }
 
     /// What is on disk at a path the scan did not report (ignored, special, or
@@ -519,6 +517,13 @@ impl Planner<'_> {
         }
         Ok(out)
     }
+}
+
+/// `path` under `root`, refusing any component that could leave it.
+fn checked_path(root: &Path, path: &[u8]) -> Result<PathBuf> {
+    to_fs_path(root, path).ok_or_else(|| Error::UnsafePath {
+        path: String::from_utf8_lossy(path).into_owned(),
+    })
 }
 
 /// Whether `path` is `prefix` or below it.
@@ -621,9 +626,7 @@ struct Applier<'a> {
 
 impl Applier<'_> {
     fn fs_path(&self, path: &[u8]) -> Result<PathBuf> {
-        to_fs_path(self.root, path).ok_or_else(|| Error::UnsafePath {
-            path: String::from_utf8_lossy(path).into_owned(),
-        })
+        checked_path(self.root, path)
     }
 
     /// Checks that every directory above `path` is a real directory, so nothing is

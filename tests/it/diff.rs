@@ -338,8 +338,6 @@ fn patches_apply_with_git_apply_and_gnu_patch() {
 #[test]
 fn diff_of_a_10000_file_tree_reads_only_the_trees_on_the_changed_path() -> Result {
     use cow::Repository;
-    use cow::object::{Signature, Time};
-    use cow::repository::CommitOptions;
     let env = Env::new();
     let w = env.work();
     for a in 0..10 {
@@ -353,12 +351,7 @@ fn diff_of_a_10000_file_tree_reads_only_the_trees_on_the_changed_path() -> Resul
         }
     }
     let repo = Repository::init(&w)?;
-    let sig = Signature::new(NAME, EMAIL, Time::parse(DATE).unwrap())?;
-    let options = CommitOptions {
-        author: Some(sig.clone()),
-        committer: Some(sig),
-        ..CommitOptions::default()
-    };
+    let options = commit_options();
     repo.commit("A", &options)?;
     write(&w.join("d4/e2/f17.txt"), "changed\n");
     repo.commit("B", &options)?;
