@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::util::*;
 
@@ -128,53 +128,6 @@ fn mutate_text(rng: &mut Rng, root: &Path) {
             }
             _ => {}
         }
-    }
-}
-
-/// A git repository over the same working directory, its `.git` kept outside.
-struct GitMirror {
-    git_dir: PathBuf,
-    work: PathBuf,
-}
-
-impl GitMirror {
-    fn new(env: &Env) -> GitMirror {
-        let git_dir = env.tmp.path().join("mirror.git");
-        git(
-            env.tmp.path(),
-            [
-                "init",
-                "-q",
-                "--bare",
-                "--object-format=sha256",
-                "mirror.git",
-            ],
-        );
-        git(&git_dir, ["config", "core.bare", "false"]);
-        fs::write(git_dir.join("info/exclude"), "/.cow/\n").unwrap();
-        GitMirror {
-            git_dir,
-            work: env.work(),
-        }
-    }
-
-    fn run(&self, args: &[&str]) -> Vec<u8> {
-        let mut full = vec![
-            format!("--git-dir={}", self.git_dir.display()),
-            format!("--work-tree={}", self.work.display()),
-        ];
-        full.extend(args.iter().map(|s| s.to_string()));
-        git_raw(&self.work, full, b"")
-    }
-
-    /// Commits the working directory as it is; returns the commit id.
-    fn snapshot(&self, message: &str) -> String {
-        self.run(&["add", "-A"]);
-        self.run(&["commit", "-q", "--allow-empty", "-m", message]);
-        String::from_utf8(self.run(&["rev-parse", "HEAD"]))
-            .unwrap()
-            .trim()
-            .to_owned()
     }
 }
 

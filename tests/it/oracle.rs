@@ -12,30 +12,16 @@ use std::path::Path;
 
 use crate::util::*;
 
-/// A git repository whose `.git` lives outside the working directory, so cow never
-/// snapshots it, and which ignores `.cow`.
+/// git over the same working directory ([`GitMirror`]), computing ids its own way.
 struct Oracle {
-    git_dir: std::path::PathBuf,
+    mirror: GitMirror,
     work: std::path::PathBuf,
 }
 
 impl Oracle {
     fn new(env: &Env) -> Oracle {
-        let git_dir = env.tmp.path().join("oracle.git");
-        git(
-            env.tmp.path(),
-            [
-                "init",
-                "-q",
-                "--bare",
-                "--object-format=sha256",
-                "oracle.git",
-            ],
-        );
-        git(&git_dir, ["config", "core.bare", "false"]);
-        std::fs::write(git_dir.join("info/exclude"), "/.cow/\n").unwrap();
         Oracle {
-            git_dir,
+            mirror: GitMirror::new(env),
             work: env.work(),
         }
     }
@@ -56,12 +42,7 @@ impl Oracle {
         args: I,
         stdin: &[u8],
     ) -> Vec<u8> {
-        let mut full: Vec<std::ffi::OsString> = vec![
-            format!("--git-dir={}", self.git_dir.display()).into(),
-            format!("--work-tree={}", self.work.display()).into(),
-        ];
-        full.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
-        git_raw(&self.work, full, stdin)
+        self.mirror.raw(args, stdin)
     }
 
     /// git's id of the root tree of the working directory, empty directories included.

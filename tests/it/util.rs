@@ -283,6 +283,64 @@ where
     out.stdout
 }
 
+/// A git repository over a cow working directory, its `.git` kept outside (so cow
+/// never snapshots it) and `.cow` excluded.
+pub struct GitMirror {
+    pub git_dir: PathBuf,
+    pub work: PathBuf,
+}
+
+impl GitMirror {
+    pub fn new(env: &Env) -> GitMirror {
+        let git_dir = env.tmp.path().join("mirror.git");
+        git(
+            env.tmp.path(),
+            [
+                "init",
+                "-q",
+                "--bare",
+                "--object-format=sha256",
+                "mirror.git",
+            ],
+        );
+        git(&git_dir, ["config", "core.bare", "false"]);
+        fs::write(git_dir.join("info/exclude"), "/.cow/\n").unwrap();
+        GitMirror {
+            git_dir,
+            work: env.work(),
+        }
+    }
+
+    /// Runs git on the mirror with `stdin`; returns raw stdout.
+    pub fn raw<I, S>(&self, args: I, stdin: &[u8]) -> Vec<u8>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut full: Vec<std::ffi::OsString> = vec![
+            format!("--git-dir={}", self.git_dir.display()).into(),
+            format!("--work-tree={}", self.work.display()).into(),
+        ];
+        full.extend(args.into_iter().map(|a| a.as_ref().to_owned()));
+        git_raw(&self.work, full, stdin)
+    }
+
+    /// Runs git on the mirror; returns raw stdout.
+    pub fn run(&self, args: &[&str]) -> Vec<u8> {
+        self.raw(args, b"")
+    }
+
+    /// Commits the working directory as it is; returns the commit id.
+    pub fn snapshot(&self, message: &str) -> String {
+        self.run(&["add", "-A"]);
+        self.run(&["commit", "-q", "--allow-empty", "-m", message]);
+        String::from_utf8(self.run(&["rev-parse", "HEAD"]))
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+}
+
 // ---- generated trees ----
 
 /// A small deterministic PRNG (SplitMix64), so generated trees are reproducible from
