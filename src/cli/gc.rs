@@ -52,10 +52,11 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     let verb = if args.dry_run { "would keep" } else { "kept" };
     writeln!(
         out,
-        "{verb} {} reachable objects; packed {} ({} as deltas); removed {} loose objects and {} packs; pruned {} unreachable",
+        "{verb} {} reachable objects; packed {} ({} as deltas, {} in blocks); removed {} loose objects and {} packs; pruned {} unreachable",
         outcome.reachable,
         outcome.packed,
         outcome.deltas,
+        outcome.in_blocks,
         outcome.removed_loose,
         outcome.removed_packs,
         outcome.pruned

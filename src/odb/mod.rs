@@ -15,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::object::{Commit, DecodeError, Kind, ObjectId, Prefix, Tree};
 
 pub use loose::MAX_IN_MEMORY_SIZE;
-pub use pack::{Pack, PackInfo, PackWriter, RecordHeader};
+pub use pack::{MAX_BLOCK_SIZE, Pack, PackInfo, PackWriter, RecordHeader};
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -150,7 +150,16 @@ pub struct Odb {
     writes: AtomicU64,
     packs: RwLock<Vec<Arc<Pack>>>,
     pending: Mutex<Option<PackWriter>>,
+    /// Recently decompressed blocks (pack name, offset), newest last.
+    blocks: Mutex<Vec<CachedBlock>>,
 }
+
+/// A decompressed block: (pack name, offset) and its content.
+type CachedBlock = ((String, u64), Arc<Vec<u8>>);
+
+/// How many decompressed blocks [`Odb`] keeps: members of a block are usually read
+/// together (a checkout or gc walks them in order).
+const BLOCK_CACHE: usize = 8;
 
 impl std::fmt::Debug for PackWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -179,6 +188,7 @@ impl Odb {
             writes: AtomicU64::new(0),
             packs: RwLock::new(Vec::new()),
             pending: Mutex::new(None),
+            blocks: Mutex::new(Vec::new()),
         };
         odb.reload_packs();
         odb
@@ -270,6 +280,23 @@ impl Odb {
                 limit: MAX_IN_MEMORY_SIZE,
             });
         }
+        if let Some((block, start)) = header.block {
+            let content = self.block(&pack, block)?;
+            let data = usize::try_from(start)
+                .ok()
+                .and_then(|s| content.get(s..s.checked_add(header.size as usize)?))
+                .ok_or_else(|| Error::BadPack {
+                    pack: format!("pack-{}", pack.name),
+                    offset: Some(offset),
+                    reason: "member runs past the end of its block".into(),
+                })?
+                .to_vec();
+            pack::check(id, header.kind, &data, &pack, offset)?;
+            return Ok(Some(Object {
+                kind: header.kind,
+                data,
+            }));
+        }
         let frame = pack.frame(&header)?;
         let data = match header.base {
             None => pack.decompress(offset, &header, &frame, None)?,
@@ -297,6 +324,27 @@ impl Odb {
             kind: header.kind,
             data,
         }))
+    }
+
+    /// The decompressed block at `offset` in `pack`, from the cache when it is there.
+    fn block(&self, pack: &Pack, offset: u64) -> Result<Arc<Vec<u8>>> {
+        let key = (pack.name.clone(), offset);
+        {
+            let mut cache = self.blocks.lock().expect("no panics while held");
+            if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
+                let hit = cache.remove(i);
+                let content = Arc::clone(&hit.1);
+                cache.push(hit);
+                return Ok(content);
+            }
+        }
+        let content = Arc::new(pack.block(offset)?);
+        let mut cache = self.blocks.lock().expect("no panics while held");
+        if cache.len() >= BLOCK_CACHE {
+            cache.remove(0);
+        }
+        cache.push((key, Arc::clone(&content)));
+        Ok(content)
     }
 
     /// Starts collecting new objects into one pack instead of loose files (see

@@ -3,11 +3,20 @@
 //! A `.pack` is `CWPACK\0\x01`, then one record per object, then the SHA-256 of all
 //! that came before. A record is: a type byte (1 blob, 2 tree, 3 commit, 4 tag; `0x80`
 //! set for a delta), the content size as a varint, for a delta the 32-byte id of its
-//! base, the frame length as a varint, and one zstd frame of the content (a delta's
+//! base (or, with `0x10` also set, the base's position in the pack's sorted index as a
+//! varint), the frame length as a varint, and one zstd frame of the content (a delta's
 //! frame is compressed with its base's content as the dictionary).
 //!
 //! A pack may start with a dictionary record (type 5: its length as a varint, then the
 //! raw dictionary): records with `0x40` set in their type byte are compressed with it.
+//!
+//! Small objects may share one frame (solid compression, so similar files compress
+//! against each other): a block record (type 6, `0x40` if it uses the dictionary, the
+//! content length and frame length as varints, then the frame) holds their contents
+//! back to back, and each member has a record of its own with `0x20` set: type, size,
+//! then as varints the distance back to its block record and where its content starts
+//! in the block. A member is never a delta, and a block never exceeds
+//! [`MAX_BLOCK_SIZE`].
 //!
 //! The `.idx` beside it is `CWIDX\0\0\x01`, a fan-out table of 256 big-endian u32
 //! counts, the sorted ids, their big-endian u64 record offsets, the pack's checksum and
@@ -30,8 +39,14 @@ const PACK_MAGIC: &[u8; 8] = b"CWPACK\0\x01";
 const IDX_MAGIC: &[u8; 8] = b"CWIDX\0\0\x01";
 const DELTA: u8 = 0x80;
 const WITH_DICT: u8 = 0x40;
+const IN_BLOCK: u8 = 0x20;
+const BASE_BY_INDEX: u8 = 0x10;
 const DICT_RECORD: u8 = 5;
-const FLAGS: u8 = DELTA | WITH_DICT;
+const BLOCK_RECORD: u8 = 6;
+const FLAGS: u8 = DELTA | WITH_DICT | IN_BLOCK | BASE_BY_INDEX;
+
+/// The largest block of small objects compressed together that a pack may hold.
+pub const MAX_BLOCK_SIZE: u64 = 4 << 20;
 
 fn kind_code(kind: Kind) -> u8 {
     match kind {
@@ -80,6 +95,8 @@ pub struct PackWriter {
     hasher: Sha256,
     offset: u64,
     entries: HashMap<ObjectId, u64>,
+    /// Every object the pack will hold, sorted, when declared up front.
+    expected: Option<Vec<ObjectId>>,
 }
 
 /// A finished pack: its name (checksum) and paths.
@@ -107,6 +124,7 @@ impl PackWriter {
             hasher: Sha256::new(),
             offset: 0,
             entries: HashMap::new(),
+            expected: None,
         };
         writer.append(PACK_MAGIC)?;
         Ok(writer)
@@ -121,6 +139,15 @@ impl PackWriter {
         writer.append(&head)?;
         writer.append(dictionary)?;
         Ok(writer)
+    }
+
+    /// Declares every object the pack will hold, so that a delta names its base by
+    /// its place in the index (a byte or three) rather than by its 32-byte id.
+    /// [`PackWriter::finish`] then refuses a pack holding anything else.
+    pub fn expect_objects(&mut self, mut ids: Vec<ObjectId>) {
+        ids.sort_unstable();
+        ids.dedup();
+        self.expected = Some(ids);
     }
 
     /// Adds an object whose frame was compressed with the pack's dictionary.
@@ -174,6 +201,11 @@ impl PackWriter {
         self.add_record(id, code, size, base, frame)
     }
 
+    /// Where `id` will sit in the index, if the pack's objects were declared.
+    fn rank(&self, id: &ObjectId) -> Option<usize> {
+        self.expected.as_ref()?.binary_search(id).ok()
+    }
+
     fn add_record(
         &mut self,
         id: ObjectId,
@@ -186,14 +218,54 @@ impl PackWriter {
         let mut head = Vec::with_capacity(48);
         head.push(code);
         put_varint(&mut head, size);
-        if let Some(base) = base {
-            head.extend_from_slice(base.as_bytes());
+        match base.map(|b| (b, self.rank(b))) {
+            Some((_, Some(rank))) => {
+                head[0] |= BASE_BY_INDEX;
+                put_varint(&mut head, rank as u64);
+            }
+            Some((base, None)) => head.extend_from_slice(base.as_bytes()),
+            None => {}
         }
         put_varint(&mut head, frame.len() as u64);
         self.append(&head)?;
         self.append(frame)?;
         self.entries.insert(id, start);
         Ok(self.offset - start)
+    }
+
+    /// Adds a block: `frame` is the zstd frame (with the pack's dictionary when
+    /// `uses_dictionary`) of the members' contents back to back, in the order given.
+    /// Returns the bytes the block and its member records take.
+    pub fn add_block(
+        &mut self,
+        members: &[(ObjectId, Kind, u64)],
+        uses_dictionary: bool,
+        frame: &[u8],
+    ) -> Result<u64> {
+        let total: u64 = members.iter().map(|m| m.2).sum();
+        if total > MAX_BLOCK_SIZE {
+            return Err(Error::io("write a block to", &self.dir)(
+                io::ErrorKind::InvalidInput.into(),
+            ));
+        }
+        let block = self.offset;
+        let mut head = vec![BLOCK_RECORD | if uses_dictionary { WITH_DICT } else { 0 }];
+        put_varint(&mut head, total);
+        put_varint(&mut head, frame.len() as u64);
+        self.append(&head)?;
+        self.append(frame)?;
+        let mut start = 0;
+        for (id, kind, size) in members {
+            let at = self.offset;
+            let mut head = vec![kind_code(*kind) | IN_BLOCK];
+            put_varint(&mut head, *size);
+            put_varint(&mut head, at - block);
+            put_varint(&mut head, start);
+            self.append(&head)?;
+            self.entries.insert(*id, at);
+            start += size;
+        }
+        Ok(self.offset - block)
     }
 
     /// Compresses and adds an object.
@@ -231,6 +303,14 @@ impl PackWriter {
     pub fn finish(mut self) -> Result<Option<PackInfo>> {
         if self.entries.is_empty() {
             return Ok(None);
+        }
+        if let Some(expected) = &self.expected
+            && (expected.len() != self.entries.len()
+                || expected.iter().any(|id| !self.entries.contains_key(id)))
+        {
+            return Err(Error::io("finish a pack in", &self.dir)(io::Error::other(
+                "the pack does not hold the objects declared for it",
+            )));
         }
         let sum: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
         let path = self.file.path().to_owned();
@@ -309,6 +389,9 @@ pub struct RecordHeader {
     pub frame_offset: u64,
     /// The frame's length.
     pub frame_len: u64,
+    /// For a member of a block: the block record's offset, and where the content
+    /// starts in the block (the frame fields are then zero).
+    pub block: Option<(u64, u64)>,
 }
 
 /// An open pack and its index.
@@ -481,12 +564,43 @@ impl Pack {
             code_kind(code & !FLAGS).ok_or_else(|| self.bad(offset, "unknown record type"))?;
         let mut pos = 1;
         let size = get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad size"))?;
-        let base = if code & DELTA != 0 {
-            let id = buf.get(pos..pos + 32).and_then(ObjectId::from_slice);
-            pos += 32;
-            Some(id.ok_or_else(|| self.bad(offset, "bad delta base"))?)
-        } else {
-            None
+        if code & IN_BLOCK != 0 {
+            if code & (DELTA | WITH_DICT | BASE_BY_INDEX) != 0 {
+                return Err(self.bad(offset, "unknown record type"));
+            }
+            let back = get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad block"))?;
+            let start = get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad block"))?;
+            let block = offset
+                .checked_sub(back)
+                .filter(|_| back > 0)
+                .ok_or_else(|| self.bad(offset, "block offset out of range"))?;
+            if start.saturating_add(size) > MAX_BLOCK_SIZE {
+                return Err(self.bad(offset, "member runs past the end of its block"));
+            }
+            return Ok(RecordHeader {
+                kind,
+                size,
+                base: None,
+                uses_dictionary: false,
+                frame_offset: 0,
+                frame_len: 0,
+                block: Some((block, start)),
+            });
+        }
+        let base = match (code & DELTA != 0, code & BASE_BY_INDEX != 0) {
+            (true, true) => {
+                let rank = get_varint(buf, &mut pos)
+                    .filter(|&r| r < self.count as u64)
+                    .ok_or_else(|| self.bad(offset, "bad delta base"))?;
+                Some(ObjectId::from_slice(self.id_at(rank as usize)).expect("32 bytes"))
+            }
+            (true, false) => {
+                let id = buf.get(pos..pos + 32).and_then(ObjectId::from_slice);
+                pos += 32;
+                Some(id.ok_or_else(|| self.bad(offset, "bad delta base"))?)
+            }
+            (false, true) => return Err(self.bad(offset, "unknown record type")),
+            (false, false) => None,
         };
         let frame_len =
             get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad frame length"))?;
@@ -501,7 +615,43 @@ impl Pack {
             uses_dictionary: code & WITH_DICT != 0,
             frame_offset,
             frame_len,
+            block: None,
         })
+    }
+
+    /// Reads and decompresses the block record at `offset` (whole: members of one
+    /// block are usually read together, and callers cache it).
+    pub fn block(&self, offset: u64) -> Result<Vec<u8>> {
+        let mut buf = [0u8; 24];
+        let want = buf.len().min(self.pack_len.saturating_sub(offset) as usize);
+        self.pack
+            .read_exact_at(&mut buf[..want], offset)
+            .map_err(|e| self.bad(offset, format!("could not read: {e}")))?;
+        let buf = &buf[..want];
+        let code = buf.first().copied();
+        if code.map(|c| c & !WITH_DICT) != Some(BLOCK_RECORD) {
+            return Err(self.bad(offset, "member's block record is not a block"));
+        }
+        let mut pos = 1;
+        let size = get_varint(buf, &mut pos)
+            .filter(|&s| s <= MAX_BLOCK_SIZE)
+            .ok_or_else(|| self.bad(offset, "bad block size"))?;
+        let frame_len =
+            get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad frame length"))?;
+        let header = RecordHeader {
+            kind: Kind::Blob,
+            size,
+            base: None,
+            uses_dictionary: code.is_some_and(|c| c & WITH_DICT != 0),
+            frame_offset: offset + pos as u64,
+            frame_len,
+            block: None,
+        };
+        if header.frame_offset + frame_len > self.pack_len.saturating_sub(32) {
+            return Err(self.bad(offset, "frame runs past the end of the pack"));
+        }
+        let frame = self.frame(&header)?;
+        self.decompress(offset, &header, &frame, None)
     }
 
     /// Reads a record's frame.
@@ -658,5 +808,112 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    /// Content of a member read straight from its block.
+    fn read_member(pack: &Pack, id: &ObjectId) -> Result<Vec<u8>> {
+        let offset = pack.find(id).unwrap();
+        let h = pack.header(offset)?;
+        let (block, start) = h.block.expect("a member");
+        let content = pack.block(block)?;
+        Ok(content[start as usize..(start + h.size) as usize].to_vec())
+    }
+
+    #[test]
+    fn blocks_and_deltas_by_index_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let objects: Vec<(ObjectId, Vec<u8>)> = (0..20u32)
+            .map(|i| {
+                let data = format!("member {i} of a block\n").into_bytes();
+                (ObjectId::hash(Kind::Blob, &data), data)
+            })
+            .collect();
+        let base = objects[3].0;
+        let changed = b"member 3 of a block, changed\n".to_vec();
+        let delta_id = ObjectId::hash(Kind::Blob, &changed);
+        let mut w = PackWriter::new(dir.path()).unwrap();
+        let mut ids: Vec<ObjectId> = objects.iter().map(|o| o.0).collect();
+        ids.push(delta_id);
+        w.expect_objects(ids);
+        let content: Vec<u8> = objects.iter().flat_map(|o| o.1.clone()).collect();
+        let members: Vec<_> = objects
+            .iter()
+            .map(|(id, d)| (*id, Kind::Blob, d.len() as u64))
+            .collect();
+        let frame = zstd::bulk::compress(&content, 3).unwrap();
+        w.add_block(&members, false, &frame).unwrap();
+        let mut c = zstd::bulk::Compressor::with_dictionary(3, &objects[3].1).unwrap();
+        let delta = c.compress(&changed).unwrap();
+        w.add_frame(
+            delta_id,
+            Kind::Blob,
+            changed.len() as u64,
+            Some(&base),
+            &delta,
+        )
+        .unwrap();
+        let info = w.finish().unwrap().unwrap();
+        let pack = Pack::open(&dir.path().join(format!("pack-{}.idx", info.name))).unwrap();
+        assert!(pack.verify().is_empty());
+        for (id, data) in &objects {
+            assert_eq!(&read_member(&pack, id).unwrap(), data);
+        }
+        let h = pack.header(pack.find(&delta_id).unwrap()).unwrap();
+        assert_eq!(h.base, Some(base));
+        // The base is named by its index position: a byte, not 32.
+        assert!(h.frame_offset - pack.find(&delta_id).unwrap() < 8, "{h:?}");
+    }
+
+    #[test]
+    fn a_pack_must_hold_exactly_what_was_declared() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = PackWriter::new(dir.path()).unwrap();
+        w.expect_objects(vec![ObjectId::hash(Kind::Blob, b"a")]);
+        w.add(ObjectId::hash(Kind::Blob, b"b"), Kind::Blob, b"b", 3)
+            .unwrap();
+        let err = w.finish().unwrap_err().to_string();
+        assert!(err.contains("could not finish a pack"), "{err}");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn hostile_member_records_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = b"one small object".to_vec();
+        let id = ObjectId::hash(Kind::Blob, &data);
+        let mut w = PackWriter::new(dir.path()).unwrap();
+        let frame = zstd::bulk::compress(&data, 3).unwrap();
+        w.add_block(&[(id, Kind::Blob, data.len() as u64)], false, &frame)
+            .unwrap();
+        let info = w.finish().unwrap().unwrap();
+        let idx = dir.path().join(format!("pack-{}.idx", info.name));
+        let pack = Pack::open(&idx).unwrap();
+        let offset = pack.find(&id).unwrap();
+        assert_eq!(read_member(&pack, &id).unwrap(), data);
+        // A member whose block offset points at itself, at the magic, or whose start
+        // runs past the largest block, is refused, not read out of bounds.
+        let path = idx.with_extension("pack");
+        let original = fs::read(&path).unwrap();
+        let at = offset as usize;
+        for (patch, reason) in [
+            (
+                vec![0x21, data.len() as u8, 0, 0],
+                "block offset out of range",
+            ),
+            (vec![0x21, data.len() as u8, at as u8, 0], "not a block"),
+            (vec![0x21, 0x7f, 1, 0xff, 0xff, 0xff, 0x7f], "past the end"),
+            (vec![0x31, data.len() as u8, 1, 0], "unknown record type"),
+        ] {
+            let mut bytes = original.clone();
+            bytes[at..at + patch.len()].copy_from_slice(&patch);
+            fs::write(&path, &bytes).unwrap();
+            let pack = Pack::open(&idx).unwrap();
+            let err = pack
+                .header(offset)
+                .and_then(|h| pack.block(h.block.unwrap().0))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(reason), "{patch:?}: {err}");
+        }
     }
 }

@@ -1,5 +1,6 @@
-//! Garbage collection: repack everything reachable into one pack, with deltas between
-//! similar blobs, and remove what nothing reaches.
+//! Garbage collection: repack everything reachable into one pack — small files
+//! compressed together in blocks, near copies as deltas — and remove what nothing
+//! reaches.
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
@@ -36,6 +37,39 @@ impl Default for GcOptions {
 /// Unreachable objects younger than this survive a gc (git's two weeks).
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(14 * 24 * 3600);
 
+/// Blobs up to this size with no delta base are compressed together in blocks.
+const MAX_BLOCK_MEMBER: u64 = 128 << 10;
+/// The content size a block is filled to.
+const BLOCK_TARGET: u64 = 256 << 10;
+
+/// What gc tries deltas within: versions of one file (a delta small enough to beat
+/// a block is nearly always one), but trees by directory name, as directories of one
+/// name tend to hold the same names (every locale's `LC_MESSAGES`).
+fn delta_group(kind: Kind, path: &[u8]) -> &[u8] {
+    match kind {
+        Kind::Tree => path.rsplit(|&b| b == b'/').next().unwrap_or(path),
+        _ => path,
+    }
+}
+
+/// Cuts `members` (path, id, size), in order, into runs of at most [`BLOCK_TARGET`]
+/// bytes (a member bigger than that alone).
+fn blocks<'a>(members: &'a [(&[u8], ObjectId, u64)]) -> Vec<&'a [(&'a [u8], ObjectId, u64)]> {
+    let mut out = Vec::new();
+    let (mut start, mut bytes) = (0, 0);
+    for (i, (_, _, size)) in members.iter().enumerate() {
+        if i > start && bytes + size > BLOCK_TARGET {
+            out.push(&members[start..i]);
+            (start, bytes) = (i, 0);
+        }
+        bytes += size;
+    }
+    if start < members.len() {
+        out.push(&members[start..]);
+    }
+    out
+}
+
 /// How many earlier blobs of the same name a blob is tried against as a delta base.
 const DELTA_WINDOW: usize = 10;
 /// The longest chain of deltas gc writes.
@@ -50,6 +84,8 @@ pub struct GcOutcome {
     pub packed: u64,
     /// Of those, how many are stored as deltas.
     pub deltas: u64,
+    /// Of those, how many are compressed together with others in blocks.
+    pub in_blocks: u64,
     /// Loose objects removed (packed now, or unreachable and old).
     pub removed_loose: u64,
     /// Old packs removed.
@@ -139,7 +175,7 @@ impl Repository {
     }
 
     /// Every object reachable from branches, tags, HEAD and the stat cache, with a
-    /// name hint (the entry name a blob was last seen under) for delta pairing.
+    /// path hint (a path it was seen at) for delta pairing and block order.
     fn reachable(&self) -> Result<Vec<(ObjectId, Kind, Vec<u8>)>> {
         let mut tips: Vec<ObjectId> = Vec::new();
         for prefix in ["refs/heads/", "refs/tags/"] {
@@ -166,29 +202,34 @@ impl Repository {
             if !seen.insert(id) {
                 continue;
             }
-            out.push((id, Kind::Tree, name));
             for entry in self.odb.find_tree(&id)?.entries() {
+                let mut path = name.clone();
+                if !path.is_empty() {
+                    path.push(b'/');
+                }
+                path.extend_from_slice(&entry.name);
                 if entry.mode == EntryMode::Tree {
-                    trees.push((entry.id, entry.name.clone()));
+                    trees.push((entry.id, path));
                 } else if seen.insert(entry.id) {
-                    out.push((entry.id, Kind::Blob, entry.name.clone()));
+                    out.push((entry.id, Kind::Blob, path));
                 }
             }
+            out.push((id, Kind::Tree, name));
         }
         if let Some(index) = Index::load(&self.cow_dir.join("index")) {
             for (path, entry) in index.iter() {
                 if entry.stored && self.odb.contains(&entry.id) && seen.insert(entry.id) {
-                    let name = path.rsplit(|&b| b == b'/').next().unwrap_or(path).to_vec();
-                    out.push((entry.id, Kind::Blob, name));
+                    out.push((entry.id, Kind::Blob, path.to_vec()));
                 }
             }
         }
         Ok(out)
     }
 
-    /// Repacks every reachable object into one new pack — blobs as zstd deltas against
-    /// a similar earlier blob of the same name where that is smaller, chains at most
-    /// [`MAX_DELTA_CHAIN`] long — then, once the pack is durable, removes the old packs,
+    /// Repacks every reachable object into one new pack — small blobs compressed
+    /// together in blocks, in path order; near copies as zstd deltas against an
+    /// earlier version, chains at most [`MAX_DELTA_CHAIN`] long; trees as deltas
+    /// against directories of the same name — then, once the pack is durable, removes the old packs,
     /// the loose copies, and unreachable objects older than the grace period.
     pub fn gc(&self, options: &GcOptions) -> Result<GcOutcome> {
         let _lock = self.lock()?;
@@ -203,11 +244,13 @@ impl Repository {
         // Unreachable objects in packs young enough to be kept go into the new pack.
         let old_packs = self.odb.packs();
         let pack_dir = self.odb.pack_dir();
+        let mut unreachable_seen = HashSet::new();
         for pack in &old_packs {
             let path = pack_dir.join(format!("pack-{}.pack", pack.name));
             let young = options.grace.is_none_or(|g| age(&path) < g);
             for (id, _) in pack.entries() {
-                if kept.contains(&id) {
+                // (An object may be in more than one old pack.)
+                if kept.contains(&id) || !unreachable_seen.insert(id) {
                     continue;
                 }
                 if young {
@@ -243,13 +286,12 @@ impl Repository {
             return Ok(outcome);
         }
 
-        // Blobs grouped by name, largest first, so a delta's base is a recent version
-        // of the same file; commits and trees first, as they are read most.
-        // Sizes, for ordering each name's versions largest first (a base is best
-        // bigger than what it encodes, as in git).
+        // Blobs grouped by file name, largest first, so a delta's base is a recent
+        // version of the same file (a base is best bigger than what it encodes, as in
+        // git); commits and trees first, as they are read most.
         let mut keep: Vec<(ObjectId, Kind, Vec<u8>, u64)> = keep
             .into_iter()
-            .map(|(id, kind, name)| Ok((id, kind, name, self.odb.read_header(&id)?.1)))
+            .map(|(id, kind, path)| Ok((id, kind, path, self.odb.read_header(&id)?.1)))
             .collect::<Result<_>>()?;
         keep.sort_by(|a, b| {
             let rank = |k: Kind| match k {
@@ -259,7 +301,7 @@ impl Repository {
             };
             rank(a.1)
                 .cmp(&rank(b.1))
-                .then_with(|| a.2.cmp(&b.2))
+                .then_with(|| delta_group(a.1, &a.2).cmp(delta_group(b.1, &b.2)))
                 .then_with(|| b.3.cmp(&a.3))
         });
         // A dictionary trained on the blobs helps most for the many small files that
@@ -269,6 +311,12 @@ impl Repository {
             Some(dict) => PackWriter::with_dictionary(&pack_dir, dict)?,
             None => PackWriter::new(&pack_dir)?,
         };
+        writer.expect_objects(
+            keep.iter()
+                .filter(|k| k.3 <= MAX_PACKED_SIZE)
+                .map(|k| k.0)
+                .collect(),
+        );
         let prepared = dictionary
             .as_ref()
             .map(|d| zstd::dict::EncoderDictionary::copy(d, options.level));
@@ -281,26 +329,38 @@ impl Repository {
         let mut window: Vec<(ObjectId, Vec<u8>, usize)> = Vec::new();
         let mut depth: HashMap<ObjectId, usize> = HashMap::new();
         let mut packed_ids = HashSet::new();
-        let mut last_name: Vec<u8> = Vec::new();
+        // Small blobs with no good delta base, compressed together in blocks later.
+        let mut solid: Vec<(&[u8], ObjectId, u64)> = Vec::new();
+        let mut last_name: &[u8] = &[];
         let mut last_kind = Kind::Commit;
-        for (id, kind, name, size) in &keep {
+        for (id, kind, path, size) in &keep {
             let size = *size;
             if size > MAX_PACKED_SIZE {
                 continue; // stays loose, streamed
             }
             let data = self.odb.read(id)?.data;
-            let plain = zstd::bulk::compress(&data, options.level)
-                .map_err(|e| crate::odb::Error::io("compress", &pack_dir)(e))?;
-            let mut best: Option<(ObjectId, Vec<u8>)> = None;
+            let plain = zstd::bulk::compress(&data, options.level).map_err(compress_err)?;
             let with_dict = match shared.as_mut() {
                 Some(c) => Some(c.compress(&data).map_err(compress_err)?),
                 None => None,
             };
+            let alone = with_dict
+                .as_ref()
+                .map_or(plain.len(), |f| f.len().min(plain.len()));
+            // A block compresses versions of a file side by side about as well as
+            // deltas would, and reads faster: only a near copy becomes a delta.
+            let alone = if *kind == Kind::Blob && size <= MAX_BLOCK_MEMBER {
+                alone / 4
+            } else {
+                alone
+            };
+            let mut best: Option<(ObjectId, Vec<u8>)> = None;
             let deltify = matches!(kind, Kind::Blob | Kind::Tree);
             if deltify {
-                if (*kind, name) != (last_kind, &last_name) {
+                let name = delta_group(*kind, path);
+                if (*kind, name) != (last_kind, last_name) {
                     window.clear();
-                    last_name = name.clone();
+                    last_name = name;
                     last_kind = *kind;
                 }
                 for (base, base_data, base_depth) in window.iter().rev() {
@@ -308,42 +368,70 @@ impl Repository {
                         continue;
                     }
                     let mut c = zstd::bulk::Compressor::with_dictionary(options.level, base_data)
-                        .map_err(|e| crate::odb::Error::io("compress", &pack_dir)(e))?;
-                    let frame = c
-                        .compress(&data)
-                        .map_err(|e| crate::odb::Error::io("compress", &pack_dir)(e))?;
-                    let smallest = best.as_ref().map_or(plain.len(), |(_, f)| f.len());
-                    if frame.len() < smallest {
+                        .map_err(compress_err)?;
+                    let frame = c.compress(&data).map_err(compress_err)?;
+                    if frame.len() < best.as_ref().map_or(alone, |(_, f)| f.len()) {
                         best = Some((*base, frame));
                     }
                 }
             }
+            let mut chain = 0;
             match best {
                 Some((base, frame)) => {
                     writer.add_frame(*id, *kind, data.len() as u64, Some(&base), &frame)?;
-                    let d = depth.get(&base).copied().unwrap_or(0) + 1;
-                    depth.insert(*id, d);
+                    chain = depth.get(&base).copied().unwrap_or(0) + 1;
+                    depth.insert(*id, chain);
                     outcome.deltas += 1;
-                    window.push((*id, data, d));
                 }
-                None if with_dict.as_ref().is_some_and(|f| f.len() < plain.len()) => {
-                    let frame = with_dict.expect("checked");
-                    writer.add_frame_with_dictionary(*id, *kind, data.len() as u64, &frame)?;
-                    if deltify {
-                        window.push((*id, data, 0));
+                None if *kind == Kind::Blob && size <= MAX_BLOCK_MEMBER => {
+                    solid.push((path, *id, size));
+                }
+                None => match with_dict {
+                    Some(frame) if frame.len() < plain.len() => {
+                        writer.add_frame_with_dictionary(*id, *kind, size, &frame)?;
                     }
-                }
-                None => {
-                    writer.add_frame(*id, *kind, data.len() as u64, None, &plain)?;
-                    if deltify {
-                        window.push((*id, data, 0));
+                    _ => {
+                        writer.add_frame(*id, *kind, size, None, &plain)?;
                     }
-                }
+                },
             }
-            if window.len() > DELTA_WINDOW {
-                window.remove(0);
+            if deltify {
+                window.push((*id, data, chain));
+                if window.len() > DELTA_WINDOW {
+                    window.remove(0);
+                }
             }
             packed_ids.insert(*id);
+        }
+        // Blocks, in path order: neighbouring files are the most alike.
+        solid.sort_unstable();
+        for group in blocks(&solid) {
+            if let [(_, id, size)] = group {
+                // A block of one would only add a record.
+                let data = self.odb.read(id)?.data;
+                let plain = zstd::bulk::compress(&data, options.level).map_err(compress_err)?;
+                match shared.as_mut().map(|c| c.compress(&data)).transpose() {
+                    Ok(Some(frame)) if frame.len() < plain.len() => {
+                        writer.add_frame_with_dictionary(*id, Kind::Blob, *size, &frame)?
+                    }
+                    Ok(_) => writer.add_frame(*id, Kind::Blob, *size, None, &plain)?,
+                    Err(e) => return Err(compress_err(e).into()),
+                };
+                continue;
+            }
+            let mut content = Vec::new();
+            let mut members = Vec::with_capacity(group.len());
+            for (_, id, size) in group {
+                content.extend_from_slice(&self.odb.read(id)?.data);
+                members.push((*id, Kind::Blob, *size));
+            }
+            let frame = match shared.as_mut() {
+                Some(c) => c.compress(&content),
+                None => zstd::bulk::compress(&content, options.level),
+            }
+            .map_err(compress_err)?;
+            writer.add_block(&members, shared.is_some(), &frame)?;
+            outcome.in_blocks += members.len() as u64;
         }
         outcome.packed = writer.len() as u64;
         // The new pack is synced and in place before anything old goes.

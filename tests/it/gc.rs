@@ -59,7 +59,7 @@ fn every_object_keeps_its_id_and_bytes_through_gc() -> Result {
     let repo = history(&env, 50);
     let before = all_objects(&repo);
     let outcome = repo.gc(&GcOptions::default())?;
-    assert!(outcome.deltas > 0, "{outcome:?}");
+    assert!(outcome.deltas > 0 && outcome.in_blocks > 0, "{outcome:?}");
     assert!(outcome.bytes_after < outcome.bytes_before, "{outcome:?}");
     let counts = repo.count_objects()?;
     assert_eq!((counts.loose, counts.packs), (0, 1));
@@ -160,4 +160,65 @@ fn gc_killed_at_random_moments_loses_nothing() {
     for (id, obj) in &before {
         assert_eq!(after.get(id), Some(obj), "object {id} lost or changed");
     }
+}
+
+#[test]
+fn a_damaged_block_spoils_only_its_members_and_fsck_names_them() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    // Two directories of small files: enough for more than one block.
+    for d in ["a", "b"] {
+        for i in 0..300 {
+            let text: String = (0..40).map(|l| format!("{d} {i} line {l}\n")).collect();
+            write(&w.join(format!("{d}/f{i:03}.txt")), text);
+        }
+    }
+    env.init();
+    env.commit("small files");
+    let repo = Repository::open(&w)?;
+    let outcome = repo.gc(&GcOptions::default())?;
+    assert!(outcome.in_blocks >= 500, "{outcome:?}");
+    let repo = Repository::open(&w)?;
+    let pack = &repo.odb().packs()[0];
+    let block_of = |rev: &str| {
+        let id: cow::ObjectId = env.cow_ok(["rev-parse", rev]).trim().parse().unwrap();
+        let header = pack.header(pack.find(&id).unwrap()).unwrap();
+        (id, header.block.expect("a member of a block").0)
+    };
+    let (_, block) = block_of("HEAD:a/f000.txt");
+    let (_, other_block) = block_of("HEAD:b/f299.txt");
+    assert_ne!(block, other_block);
+    // Flip a byte in the middle of that block's frame.
+    let path = w.join(format!(".cow/objects/pack/pack-{}.pack", pack.name));
+    let mut bytes = fs::read(&path)?;
+    bytes[block as usize + 64] ^= 0x55;
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    fs::write(&path, &bytes)?;
+
+    let out = env.cow(["fsck"]);
+    assert_error(&out, "fsck found");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!("pack-{} at offset", pack.name)),
+        "{report}"
+    );
+    // The members whose bytes came out wrong are named, with their paths, and fail
+    // to read; all of them are in the damaged block.
+    let damaged: Vec<String> = report
+        .lines()
+        .filter_map(|l| l.strip_prefix("error: object ")?.split(' ').next())
+        .map(str::to_owned)
+        .collect();
+    assert!(!damaged.is_empty(), "{report}");
+    for id in &damaged {
+        let header = pack.header(pack.find(&id.parse()?).unwrap())?;
+        assert_eq!(header.block.map(|b| b.0), Some(block), "{id}");
+        assert_error(&env.cow(["cat-file", "-p", id]), id);
+    }
+    // Members of other blocks still read.
+    assert_eq!(
+        env.cow_ok(["show", "HEAD:b/f299.txt"]),
+        fs::read_to_string(w.join("b/f299.txt"))?
+    );
+    Ok(())
 }
