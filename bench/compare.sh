@@ -1,0 +1,770 @@
+#!/usr/bin/env bash
+# bench/compare.sh — time cow against git on the same trees, in the same run, and
+# print a Markdown table (stdout) of median wall time, cow/git ratio and peak RSS.
+# Progress and warnings go to stderr. Run by hand from anywhere; never in CI.
+#
+# Usage: bench/compare.sh [OPTIONS]
+#
+#   --corpus DIR      corpus made by ../shared/bench/corpus.sh DIR
+#                     (default: $COW_BENCH_CACHE, else ~/.cache/cow-bench)
+#   --runs N          timed runs per scenario and tool (default 3)
+#   --s8-runs N       full replays of the release series per tool (default 1)
+#   --only LIST       scenarios to run, comma-separated: S1..S8, R1 (default: S1-S8,
+#                     plus R1 with --big); prerequisites are built untimed
+#   --big             also run R1: commit one 4 GiB pseudo-random file (needs about
+#                     2x that on the scratch filesystem and a few minutes)
+#   --big-size SIZE   size of R1's file, as `head -c` takes it (default 4G; implies --big)
+#   --scratch DIR     make the scratch directory inside DIR (default: ${TMPDIR:-/tmp});
+#                     it needs ~15 GB free for the kernel scenarios
+#   --keep            keep the scratch directory (repositories, trees) at the end
+#   -h, --help        this help
+#
+# Scenarios (the performance issue's list; A and B are the two kernel trees):
+#   S1  first snapshot of A: cow init + commit; git init + add -A -f + commit
+#   S2  nothing changed: cow status vs git status; cow commit vs git add -A -f + commit
+#       (both refuse "nothing to commit", exit 1, which is expected)
+#   S3  one file edited (a line appended to README), snapshot
+#   S4  checkout A->B and B->A, with A and B committed and tagged a, b
+#   S5  diff a b: --name-status and --stat (renames on by default in both)
+#   S6  log of the release series, and log -- django/__init__.py (else PKG-INFO)
+#   S7  store bytes (du -sb of the objects directory) with A and B; gc --prune=now
+#       time (one run: gc changes the store) and store bytes after it
+#   S8  replay the release series as successive snapshots (sum of the commit times);
+#       store bytes; cow gc vs git gc and git gc --aggressive (one run each)
+#   R1  (--big) commit one 4 GiB file: peak RSS (one run)
+#
+# Method: the kernel trees are copied into the scratch directory (cp -a; the corpus is
+# never modified), one working directory per tool (a .cow and a .git cannot share one:
+# each would snapshot the other). Before each timed command: sync. Tools alternate each
+# run (cow first in odd runs, git first in even ones). Read-only scenarios get one
+# untimed warm-up; S1 reads its tree (tar to a pipe) before each run. Files are never
+# deleted before a timed command: old repositories and trees are moved to a trash
+# directory (same filesystem) and removed at the end. Wall time is measured in the
+# shell (EPOCHREALTIME) around GNU time, which reports peak RSS (%M); for `sh -c` chains
+# %M is the largest single process among the ones it waited for (sh, git add, git
+# commit...), not their sum.
+#
+# git is the baseline with default settings, hermetic: GIT_CONFIG_GLOBAL=/dev/null,
+# GIT_CONFIG_NOSYSTEM=1, fixed author/committer/date, `init --object-format=sha256`,
+# init.defaultBranch=main; and gc.auto=0, maintenance.auto=false, because a git commit
+# of thousands of loose objects otherwise starts a detached `git gc --auto` that keeps
+# running during the next measurements (git's own gc is measured in S7 and S8).
+# Debian's kernel tree has a top-level .gitignore with `/*`; cow does not read
+# .gitignore files, so git takes the files with `add -A -f` to snapshot the same tree;
+# the script checks that both produce the same root tree ids.
+set -euo pipefail
+export LC_ALL=C
+
+die() { printf 'cow-bench: %s\n' "$*" >&2; exit 1; }
+log() { printf '[compare %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+WARNINGS=()
+warn() { WARNINGS+=("$*"); printf 'cow-bench: warning: %s\n' "$*" >&2; }
+usage() { sed -n '2,/^set -euo/{/^#/!d;s/^# \{0,1\}//;p}' "$0"; }
+
+# ------------------------------------------------------------------ options
+CORPUS=${COW_BENCH_CACHE:-$HOME/.cache/cow-bench}
+RUNS=3
+S8_RUNS=1
+ONLY=""
+SCRATCH_PARENT=${TMPDIR:-/tmp}
+KEEP=0
+BIG=0
+BIG_SIZE=4G
+while (($#)); do
+  opt=$1 val=""
+  case $opt in
+    --*=*) val=${opt#*=}; opt=${opt%%=*} ;;
+    --corpus | --runs | --s8-runs | --only | --scratch | --big-size)
+      (($# >= 2)) || die "$opt needs a value"; val=$2; shift ;;
+  esac
+  case $opt in
+    --corpus) CORPUS=$val ;;
+    --runs) RUNS=$val ;;
+    --s8-runs) S8_RUNS=$val ;;
+    --only) ONLY=$val ;;
+    --scratch) SCRATCH_PARENT=$val ;;
+    --big-size) BIG_SIZE=$val; BIG=1 ;;
+    --big) BIG=1 ;;
+    --keep) KEEP=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) usage >&2; die "unknown option: $1" ;;
+  esac
+  shift
+done
+[[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive integer, not '$RUNS'"
+[[ $S8_RUNS =~ ^[1-9][0-9]*$ ]] || die "--s8-runs needs a positive integer, not '$S8_RUNS'"
+
+declare -A SEL=()
+if [[ -n $ONLY ]]; then
+  for s in ${ONLY//,/ }; do
+    s=${s^^}
+    case $s in S[1-8] | R1) SEL[$s]=1 ;; *) die "--only: unknown scenario '$s' (S1..S8, R1)" ;; esac
+  done
+else
+  for s in S1 S2 S3 S4 S5 S6 S7 S8; do SEL[$s]=1; done
+  ((BIG)) && SEL[R1]=1
+fi
+sel() { [[ -n ${SEL[$1]:-} ]]; }
+
+# ------------------------------------------------------------------ corpus
+# A tree counts only with its "<dir>.done" marker (corpus.sh writes it last).
+done_trees() {
+  local m
+  for m in "$1"/*.done; do
+    [[ -e $m && -d ${m%.done} ]] && basename "${m%.done}"
+  done
+  return 0
+}
+NEED_KERNEL=0 NEED_SERIES=0
+for s in S1 S2 S3 S4 S5 S7; do sel "$s" && NEED_KERNEL=1; done
+for s in S6 S8; do sel "$s" && NEED_SERIES=1; done
+mapfile -t KTREES < <(done_trees "$CORPUS/kernel" | sort -V)
+mapfile -t STREES < <(done_trees "$CORPUS/series" | sort)
+if { ((NEED_KERNEL)) && ((${#KTREES[@]} < 2)); } || { ((NEED_SERIES)) && ((${#STREES[@]} < 2)); }; then
+  printf 'cow-bench: corpus missing under %s; make it with: ../shared/bench/corpus.sh %s\n' \
+    "$CORPUS" "$CORPUS" >&2
+  exit 1
+fi
+CORPUS=$(cd "$CORPUS" && pwd)
+KA_NAME=${KTREES[0]:-} KB_NAME=${KTREES[${#KTREES[@]}-1]:-}
+KA=$CORPUS/kernel/$KA_NAME KB=$CORPUS/kernel/$KB_NAME
+
+# ------------------------------------------------------------------ tools, build
+if ! /usr/bin/time -f %M -o /dev/null true 2>/dev/null; then
+  die "GNU time is needed at /usr/bin/time (apt-get install time)"
+fi
+command -v git >/dev/null || die "git is needed"
+command -v cargo >/dev/null || die "cargo is needed"
+
+mkdir -p "$SCRATCH_PARENT"
+SCRATCH_PARENT=$(cd "$SCRATCH_PARENT" && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+COW_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+if [[ $COW_REV != unknown && -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
+  COW_REV+="+uncommitted changes"
+fi
+log "building the release binary (cargo build --release)"
+cargo build --release >&2
+TARGET=${CARGO_TARGET_DIR:-target}
+[[ $TARGET == /* ]] || TARGET=$ROOT/$TARGET
+COW=$TARGET/release/cow
+[[ -x $COW ]] || die "no binary at $COW after the build"
+GIT_VERSION=$(git --version)
+
+W=$(mktemp -d "$SCRATCH_PARENT/cow-bench.XXXXXX")
+cleanup() {
+  local rc=$?
+  if ((KEEP)); then
+    log "scratch kept: $W"
+  else
+    log "removing scratch $W"
+    rm -rf "$W"
+  fi
+  exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+mkdir -p "$W/bin" "$W/trash" "$W/tmp"
+ln -s "$COW" "$W/bin/cow"
+export PATH="$W/bin:$PATH" TMPDIR="$W/tmp"
+log "scratch: $W"
+
+# Hermetic identities and git configuration (see the header).
+unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES \
+  GIT_CONFIG GIT_CONFIG_PARAMETERS COW_COMMITTER_DATE
+export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1 GIT_CEILING_DIRECTORIES=$W \
+  GIT_TERMINAL_PROMPT=0 GIT_PAGER=cat PAGER=cat
+export GIT_CONFIG_COUNT=3 \
+  GIT_CONFIG_KEY_0=gc.auto GIT_CONFIG_VALUE_0=0 \
+  GIT_CONFIG_KEY_1=maintenance.auto GIT_CONFIG_VALUE_1=false \
+  GIT_CONFIG_KEY_2=init.defaultBranch GIT_CONFIG_VALUE_2=main
+export GIT_AUTHOR_NAME="cow bench" GIT_AUTHOR_EMAIL=bench@example.com GIT_AUTHOR_DATE="1700000000 +0000"
+export GIT_COMMITTER_NAME="cow bench" GIT_COMMITTER_EMAIL=bench@example.com GIT_COMMITTER_DATE="1700000000 +0000"
+export COW_AUTHOR_NAME="cow bench" COW_AUTHOR_EMAIL=bench@example.com COW_AUTHOR_DATE="1700000000 +0000"
+export COW_COMMITTER_NAME="cow bench" COW_COMMITTER_EMAIL=bench@example.com
+(cd "$W/tmp" && git init -q --object-format=sha256 probe && rm -rf probe) ||
+  die "this git cannot make SHA-256 repositories ($GIT_VERSION)"
+
+# ------------------------------------------------------------------ measuring
+declare -A T=() M=() ERR=() BYTES=() DISK=()
+LAST_US=0 LAST_KB=0 LAST_RC=0 LAST_OK=1
+NTRASH=0
+
+store_of() { if [[ $1 == cow ]]; then echo .cow; else echo .git; fi; }
+
+# Move DIR's entries (but not the repository) to the trash: no mass deletion now.
+clear_tree() {
+  local d=$1 t
+  NTRASH=$((NTRASH + 1)); t=$W/trash/$NTRASH; mkdir -p "$t"
+  find "$d" -mindepth 1 -maxdepth 1 ! -name .cow ! -name .git -exec mv -t "$t" -- {} +
+}
+trash() { NTRASH=$((NTRASH + 1)); mv -- "$1" "$W/trash/$NTRASH"; }
+
+preread() { tar -C "$1" --exclude=./.cow --exclude=./.git -cf - . 2>/dev/null | cat >/dev/null || true; }
+
+# q DIR CMD...: an untimed step that must succeed.
+q() {
+  local d=$1; shift
+  if ! (cd "$d" && "$@") >"$W/q.out" 2>"$W/q.err"; then
+    tail -n 5 "$W/q.err" "$W/q.out" >&2 || true
+    die "failed (untimed setup) in $d: $*"
+  fi
+}
+
+# timed KEY DIR OKCODES CMD...: sync, run CMD in DIR under GNU time; sets LAST_US
+# (wall, µs), LAST_KB (peak RSS), LAST_RC, LAST_OK. An exit status outside OKCODES
+# marks KEY failed (shown as "error" in the table) instead of stopping the run.
+timed() {
+  local key=$1 d=$2 ok=$3; shift 3
+  local t0 t1
+  sync
+  LAST_RC=0
+  t0=$EPOCHREALTIME
+  (cd "$d" && exec /usr/bin/time -f %M -o "$W/last.time" "$@") >"$W/last.out" 2>"$W/last.err" || LAST_RC=$?
+  t1=$EPOCHREALTIME
+  LAST_US=$((${t1/./} - ${t0/./}))
+  LAST_KB=$(tail -n 1 "$W/last.time" 2>/dev/null || echo 0)
+  [[ $LAST_KB =~ ^[0-9]+$ ]] || LAST_KB=0
+  if [[ " $ok " == *" $LAST_RC "* ]]; then
+    LAST_OK=1
+  else
+    LAST_OK=0
+    ERR[$key]="exit $LAST_RC: $(tail -n 2 "$W/last.err" | tr '\n' ' ')"
+    warn "$key: '$*' failed in $d with exit $LAST_RC: $(tail -n 3 "$W/last.err" | tr '\n' ' ')"
+  fi
+}
+record() { # KEY: add LAST_US and LAST_KB to KEY's runs
+  T[$1]="${T[$1]:-} $LAST_US"
+  local m=${M[$1]:-0}
+  ((LAST_KB > m)) && m=$LAST_KB
+  M[$1]=$m
+}
+# bench SCENARIO TOOL DIR OKCODES ACTION [ARG]: time one command and record it.
+bench() {
+  local s=$1 tool=$2 d=$3 ok=$4; shift 4
+  cmdline "$tool" "$@"
+  timed "$s.$tool" "$d" "$ok" "${CMD[@]}"
+  ((LAST_OK)) && record "$s.$tool"
+  return 0
+}
+# warmup TOOL DIR ACTION [ARG]: the same command, untimed, output kept in $W/last.out.
+warmup() {
+  local tool=$1 d=$2; shift 2
+  cmdline "$tool" "$@"
+  (cd "$d" && "${CMD[@]}") >"$W/last.out" 2>"$W/last.err" ||
+    warn "warm-up of '${CMD[*]}' in $d failed: $(tail -n 2 "$W/last.err" | tr '\n' ' ')"
+}
+
+CMD=()
+# shellcheck disable=SC2016  # the $1 in the sh -c scripts is sh's
+cmdline() {
+  local tool=$1 act=$2 arg=${3:-}
+  case $tool.$act in
+    cow.first) CMD=(sh -c 'cow init >/dev/null && cow commit -m "$1"' sh "$arg") ;;
+    git.first) CMD=(sh -c 'git init -q --object-format=sha256 && git add -A -f && git commit -qm "$1"' sh "$arg") ;;
+    cow.init) CMD=(cow init) ;;
+    git.init) CMD=(git init -q --object-format=sha256) ;;
+    cow.commit) CMD=(cow commit -m "$arg") ;;
+    git.commit) CMD=(sh -c 'git add -A -f && git commit -qm "$1"' sh "$arg") ;;
+    cow.tag) CMD=(cow tag "$arg") ;;
+    git.tag) CMD=(git tag "$arg") ;;
+    cow.status) CMD=(cow status --porcelain) ;;
+    git.status) CMD=(git status --porcelain) ;;
+    cow.checkout) CMD=(cow checkout "$arg") ;;
+    git.checkout) CMD=(git checkout -q "$arg") ;;
+    cow.namestatus) CMD=(cow diff --name-status a b) ;;
+    git.namestatus) CMD=(git diff --name-status a b) ;;
+    cow.stat) CMD=(cow diff --stat a b) ;;
+    git.stat) CMD=(git diff --stat a b) ;;
+    cow.log) CMD=(cow log) ;;
+    git.log) CMD=(git log) ;;
+    cow.logpath) CMD=(cow log -- "$arg") ;;
+    git.logpath) CMD=(git log -- "$arg") ;;
+    cow.gc) CMD=(cow gc --prune=now) ;;
+    git.gc) CMD=(git gc -q --prune=now) ;;
+    git.gcaggressive) CMD=(git gc -q --aggressive --prune=now) ;;
+    *) die "internal: no command for $tool.$act" ;;
+  esac
+}
+order() { if (($1 % 2)); then echo cow git; else echo git cow; fi; }
+
+tree_id() { # TOOL DIR REV
+  local tool=$1 d=$2 rev=$3
+  if [[ $tool == git ]]; then
+    (cd "$d" && git rev-parse "$rev^{tree}") 2>/dev/null
+  else
+    (cd "$d" && { cow rev-parse "$rev^{tree}" || cow rev-parse "$rev:" ||
+      cow cat-file -p "$rev" | sed -n 's/^tree //p'; }) 2>/dev/null
+  fi
+}
+CHECKS=()
+check_trees() { # LABEL COWDIR GITDIR REV
+  local c g
+  c=$(tree_id cow "$2" "$4" || true) g=$(tree_id git "$3" "$4" || true)
+  if [[ -n $c && $c == "$g" ]]; then
+    CHECKS+=("$1: same root tree in cow and git (${c:0:12})")
+  else
+    warn "$1: root trees differ: cow ${c:-?} git ${g:-?}"
+  fi
+}
+store_size() { # KEY TOOL DIR: bytes (du -sb) and disk use (du -sk) of the objects directory
+  local o
+  o=$3/$(store_of "$2")/objects
+  BYTES[$1]=$(du -sb "$o" | cut -f1)
+  DISK[$1]=$(($(du -sk "$o" | cut -f1) * 1024))
+}
+
+# ------------------------------------------------------------------ kernel repositories
+KD_cow=$W/kernel-cow KD_git=$W/kernel-git
+kdir() { if [[ $1 == cow ]]; then echo "$KD_cow"; else echo "$KD_git"; fi; }
+A_READY=0 AB_READY=0 AB_BROKEN=0
+
+copy_kernel_a() {
+  log "copying kernel A ($KA_NAME) into the scratch directory, once per tool"
+  local tool
+  for tool in cow git; do
+    mkdir -p "$(kdir $tool)"
+    cp -a "$KA/." "$(kdir $tool)/"
+  done
+  sync; sleep 2
+}
+
+# After S1 (or its untimed stand-in): tag a, and check the trees.
+finish_a() {
+  local tool
+  for tool in cow git; do
+    cmdline "$tool" tag a
+    q "$(kdir $tool)" "${CMD[@]}"
+  done
+  check_trees "kernel A" "$KD_cow" "$KD_git" a
+  A_READY=1
+}
+
+ensure_a() {
+  ((A_READY)) && return 0
+  log "S1 not run: committing A untimed"
+  local tool
+  for tool in cow git; do
+    cmdline "$tool" first "kernel A"
+    q "$(kdir $tool)" "${CMD[@]}"
+  done
+  finish_a
+}
+
+ensure_ab() {
+  ((AB_READY)) && return 0
+  ensure_a
+  log "S4 setup: replacing A by B ($KB_NAME) in both working directories, committing B"
+  local tool d
+  for tool in cow git; do
+    d=$(kdir $tool)
+    clear_tree "$d"
+    cp -a "$KB/." "$d/"
+  done
+  sync; sleep 2
+  for tool in cow git; do
+    d=$(kdir $tool)
+    bench B "$tool" "$d" 0 commit "kernel B"
+    if ((!LAST_OK)); then
+      warn "committing B failed with $tool: S4, S5 and S7 are skipped"
+      AB_READY=1 AB_BROKEN=1
+      return 0
+    fi
+    cmdline "$tool" tag b
+    q "$d" "${CMD[@]}"
+  done
+  check_trees "kernel B" "$KD_cow" "$KD_git" b
+  AB_READY=1
+}
+
+# ------------------------------------------------------------------ scenarios
+s1() {
+  log "S1: first snapshot of A, $RUNS run(s) per tool"
+  local r tool d st
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do
+      d=$(kdir "$tool") st=$(store_of "$tool")
+      [[ -e $d/$st ]] && trash "$d/$st"
+      preread "$d"
+      bench S1 "$tool" "$d" 0 first "kernel A"
+      log "  run $r $tool: $(fmt_s "$LAST_US") s, $((LAST_KB / 1024)) MiB"
+      if ((!LAST_OK)); then
+        [[ -e $d/$st ]] && trash "$d/$st"
+        cmdline "$tool" first "kernel A"
+        q "$d" "${CMD[@]}"
+      fi
+    done
+  done
+  finish_a
+}
+
+s2() {
+  ensure_a
+  log "S2: nothing changed: status, then commit"
+  local r tool d n
+  for tool in cow git; do
+    warmup "$tool" "$(kdir $tool)" status
+    n=$(wc -l <"$W/last.out")
+    ((n == 0)) || warn "S2: $tool status lists $n change(s) right after the commit: $(head -n 3 "$W/last.out" | tr '\n' ' ')"
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do
+      bench S2status "$tool" "$(kdir "$tool")" 0 status
+    done
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do
+      d=$(kdir "$tool")
+      bench S2commit "$tool" "$d" "0 1" commit "nothing changed $r"
+      if ((LAST_OK)); then
+        if ((LAST_RC == 0)); then
+          warn "S2: $tool made a commit with nothing changed (run $r)"
+        elif ! grep -qi 'nothing to commit' "$W/last.out" "$W/last.err"; then
+          warn "S2: $tool commit exit 1 without 'nothing to commit': $(tail -n 2 "$W/last.err" | tr '\n' ' ')"
+        fi
+      fi
+    done
+  done
+}
+
+s3() {
+  ensure_a
+  log "S3: one file edited (README), snapshot"
+  local r tool d
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do
+      d=$(kdir "$tool")
+      printf 'cow-bench S3 edit %d\n' "$r" >>"$d/README"
+      bench S3 "$tool" "$d" 0 commit "S3 edit $r"
+    done
+  done
+}
+
+verify_cow_clean() { # LABEL
+  local n
+  (cd "$KD_cow" && cow status --porcelain) >"$W/v.out" 2>&1 || true
+  n=$(wc -l <"$W/v.out")
+  ((n == 0)) || warn "S4: cow status after $1 is not clean ($n lines): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
+}
+
+s4() {
+  ensure_ab
+  ((!AB_BROKEN)) || return 0
+  log "S4: checkout A->B and B->A"
+  local r tool
+  for tool in cow git; do warmup "$tool" "$(kdir $tool)" checkout a; done
+  verify_cow_clean "the warm-up checkout of a"
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do
+      bench S4ab "$tool" "$(kdir "$tool")" 0 checkout b
+      ((r == 1)) && [[ $tool == cow ]] && verify_cow_clean "checkout b"
+    done
+    for tool in $(order "$r"); do
+      bench S4ba "$tool" "$(kdir "$tool")" 0 checkout a
+      ((r == 1)) && [[ $tool == cow ]] && verify_cow_clean "checkout a"
+    done
+  done
+  if diff -rq --no-dereference --exclude=.cow --exclude=.git "$KD_cow" "$KD_git" >"$W/v.out" 2>&1; then
+    CHECKS+=("S4: after checkout a, cow's and git's working directories are identical (diff -r)")
+  else
+    warn "S4: after checkout a, the working directories differ ($(wc -l <"$W/v.out") lines of diff -rq): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
+  fi
+}
+
+s5() {
+  ensure_ab
+  ((!AB_BROKEN)) || return 0
+  log "S5: diff --name-status and --stat between a and b"
+  local r tool
+  for tool in cow git; do
+    warmup "$tool" "$(kdir $tool)" namestatus
+    sort "$W/last.out" >"$W/ns.$tool"
+    warmup "$tool" "$(kdir $tool)" stat
+  done
+  if cmp -s "$W/ns.cow" "$W/ns.git"; then
+    CHECKS+=("S5: diff --name-status a b: same $(wc -l <"$W/ns.cow") lines from cow and git")
+  else
+    warn "S5: diff --name-status a b differs: cow $(wc -l <"$W/ns.cow") lines, git $(wc -l <"$W/ns.git") lines, $(comm -3 "$W/ns.cow" "$W/ns.git" | wc -l) differing; first: $(comm -3 "$W/ns.cow" "$W/ns.git" | head -n 4 | tr '\t\n' '  ')"
+  fi
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do bench S5ns "$tool" "$(kdir "$tool")" 0 namestatus; done
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do bench S5stat "$tool" "$(kdir "$tool")" 0 stat; done
+  done
+}
+
+s7() {
+  ensure_ab
+  ((!AB_BROKEN)) || return 0
+  log "S7: store size with A and B, gc --prune=now (one run each)"
+  local tool d
+  for tool in cow git; do store_size "S7pre.$tool" "$tool" "$(kdir $tool)"; done
+  for tool in cow git; do
+    d=$(kdir $tool)
+    bench S7gc "$tool" "$d" 0 gc
+    log "  $tool gc: $(fmt_s "$LAST_US") s, $((LAST_KB / 1024)) MiB"
+    store_size "S7post.$tool" "$tool" "$d"
+  done
+}
+
+# ------------------------------------------------------------------ release series
+SD_cow=$W/series-cow SD_git=$W/series-git
+sdir() { if [[ $1 == cow ]]; then echo "$SD_cow"; else echo "$SD_git"; fi; }
+SERIES_READY=0 SERIES_BROKEN=0
+LOGPATH=django/__init__.py
+
+# replay RECORD(0|1) RUN: the releases as successive commits, one repository per tool.
+replay() {
+  local rec=$1 r=$2 i tool d name sum_cow=0 sum_git=0 kb_cow=0 kb_git=0 failed=0
+  for tool in cow git; do
+    d=$(sdir $tool)
+    [[ -e $d ]] && trash "$d"
+    mkdir -p "$d"
+    cmdline "$tool" init
+    q "$d" "${CMD[@]}"
+  done
+  for ((i = 0; i < ${#STREES[@]}; i++)); do
+    name=${STREES[i]}
+    for tool in cow git; do
+      d=$(sdir $tool)
+      clear_tree "$d"
+      cp -a "$CORPUS/series/$name/." "$d/"
+    done
+    for tool in $(order $((r + i))); do
+      bench S8one "$tool" "$(sdir "$tool")" 0 commit "release $name"
+      if ((!LAST_OK)); then failed=1; break 2; fi
+      if [[ $tool == cow ]]; then
+        sum_cow=$((sum_cow + LAST_US)); ((LAST_KB > kb_cow)) && kb_cow=$LAST_KB
+      else
+        sum_git=$((sum_git + LAST_US)); ((LAST_KB > kb_git)) && kb_git=$LAST_KB
+      fi
+    done
+  done
+  SERIES_READY=1
+  if ((failed)); then
+    ERR[S8.cow]=${ERR[S8one.cow]:-} ERR[S8.git]=${ERR[S8one.git]:-}
+    warn "S8: a commit of the release series failed: S6 and S8's gc are skipped"
+    SERIES_BROKEN=1
+    return 0
+  fi
+  if ((rec)); then
+    LAST_US=$sum_cow LAST_KB=$kb_cow; record S8.cow
+    LAST_US=$sum_git LAST_KB=$kb_git; record S8.git
+    log "  replay $r: cow $(fmt_s "$sum_cow") s, git $(fmt_s "$sum_git") s"
+  fi
+  [[ -e $SD_git/$LOGPATH ]] || LOGPATH=PKG-INFO
+  check_trees "last release ${STREES[${#STREES[@]}-1]}" "$SD_cow" "$SD_git" HEAD
+}
+
+s8() {
+  log "S8: replaying ${#STREES[@]} releases, $S8_RUNS replay(s) per tool"
+  local r
+  for ((r = 1; r <= S8_RUNS && !SERIES_BROKEN; r++)); do replay 1 "$r"; done
+}
+
+s6() {
+  ((SERIES_READY)) || { log "S8 not run: replaying the series untimed"; replay 0 1; }
+  ((!SERIES_BROKEN)) || return 0
+  log "S6: log, and log -- $LOGPATH"
+  local r tool n_cow n_git
+  for tool in cow git; do
+    warmup "$tool" "$(sdir $tool)" log
+    grep -c '^commit ' "$W/last.out" >"$W/n.log.$tool" || true
+    warmup "$tool" "$(sdir $tool)" logpath "$LOGPATH"
+    grep -c '^commit ' "$W/last.out" >"$W/n.path.$tool" || true
+  done
+  n_cow=$(cat "$W/n.log.cow") n_git=$(cat "$W/n.log.git")
+  [[ $n_cow == "$n_git" ]] || warn "S6: log lists $n_cow commits in cow, $n_git in git"
+  n_cow=$(cat "$W/n.path.cow") n_git=$(cat "$W/n.path.git")
+  if [[ $n_cow == "$n_git" ]]; then
+    CHECKS+=("S6: log -- $LOGPATH lists $n_cow commits in cow and in git")
+  else
+    warn "S6: log -- $LOGPATH lists $n_cow commits in cow, $n_git in git"
+  fi
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do bench S6log "$tool" "$(sdir "$tool")" 0 log; done
+  done
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do bench S6path "$tool" "$(sdir "$tool")" 0 logpath "$LOGPATH"; done
+  done
+}
+
+s8gc() {
+  ((!SERIES_BROKEN)) || return 0
+  log "S8: store size, cow gc vs git gc and git gc --aggressive (one run each)"
+  local tool
+  for tool in cow git; do store_size "S8pre.$tool" "$tool" "$(sdir $tool)"; done
+  cp -a "$SD_git" "$W/series-git-aggressive"
+  sync; sleep 2
+  bench S8gc cow "$SD_cow" 0 gc
+  store_size S8post.cow cow "$SD_cow"
+  bench S8gc git "$SD_git" 0 gc
+  store_size S8post.git git "$SD_git"
+  bench S8gcaggr git "$W/series-git-aggressive" 0 gcaggressive
+  store_size S8postaggr.git git "$W/series-git-aggressive"
+}
+
+# ------------------------------------------------------------------ R1: one big file
+r1() {
+  local bytes avail tool d
+  bytes=$(numfmt --from=iec "$BIG_SIZE") || die "--big-size: cannot read '$BIG_SIZE'"
+  avail=$(($(df -Pk "$W" | awk 'NR == 2 { print $4 }') * 1024))
+  if ((avail < bytes * 5 / 2)); then
+    warn "R1 skipped: $avail bytes free in the scratch filesystem, $((bytes * 5 / 2)) needed"
+    return 0
+  fi
+  log "R1: making a $BIG_SIZE pseudo-random file (untimed)"
+  mkdir -p "$W/big"
+  head -c "$bytes" /dev/urandom >"$W/big/big.bin"
+  sync
+  for tool in cow git; do
+    d=$W/big-$tool
+    mkdir -p "$d"
+    ln "$W/big/big.bin" "$d/big.bin" 2>/dev/null || cp "$W/big/big.bin" "$d/big.bin"
+    cmdline "$tool" init
+    q "$d" "${CMD[@]}"
+    cat "$d/big.bin" >/dev/null
+    bench R1 "$tool" "$d" 0 commit "one big file"
+    log "  $tool: $(fmt_s "$LAST_US") s, $((LAST_KB / 1024)) MiB"
+    rm -rf "${d:?}/$(store_of $tool)" # one big file: quick to delete, frees the space
+  done
+}
+
+# ------------------------------------------------------------------ formatting
+fmt_s() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1e6 }'; }
+fmt_mib() { awk -v k="$1" 'BEGIN { m = k / 1024; printf (m < 10 ? "%.1f MiB" : "%.0f MiB"), m }'; }
+fmt_bytes() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
+median() { # runs (µs) -> median (µs)
+  printf '%s\n' "$@" | sort -n | awk '{ a[NR] = $1 } END {
+    if (NR % 2) print a[(NR + 1) / 2]; else print int((a[NR / 2] + a[NR / 2 + 1]) / 2) }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "—" }'; }
+met() { # RATIO TARGET
+  [[ $2 == — || $1 == — ]] && { echo —; return; }
+  awk -v r="$1" -v t="$2" 'BEGIN { print (r <= t ? "yes" : "**no**") }'
+}
+runs_of() { local x out=""; for x in ${T[$1]:-}; do out+="${out:+, }$(fmt_s "$x")"; done; echo "$out"; }
+
+# time_row COWKEY GITKEY LABEL TARGET
+time_row() {
+  local ck=$1 gk=$2 label=$3 target=$4 c="" g="" cm gm rt cr gr
+  [[ -z ${T[$ck]:-} && -z ${T[$gk]:-} && -z ${ERR[$ck]:-} && -z ${ERR[$gk]:-} ]] && return 0
+  if [[ -n ${T[$ck]:-} ]]; then
+    # shellcheck disable=SC2086
+    c=$(median ${T[$ck]}); cm=$(fmt_s "$c"); cr=$(fmt_mib "${M[$ck]}")
+  else cm=error cr=—; fi
+  if [[ -n ${T[$gk]:-} ]]; then
+    # shellcheck disable=SC2086
+    g=$(median ${T[$gk]}); gm=$(fmt_s "$g"); gr=$(fmt_mib "${M[$gk]}")
+  else gm=error gr=—; fi
+  if [[ -n $c && -n $g ]]; then rt=$(ratio "$c" "$g"); else rt=—; fi
+  local tshow=—
+  [[ $target != — ]] && tshow="≤ $target"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$cm" "$gm" "$rt" \
+    "$tshow" "$(met "$rt" "$target")" "$cr" "$gr" "$(runs_of "$ck")" "$(runs_of "$gk")"
+}
+
+# size_row COWKEY GITKEY LABEL TARGET
+size_row() {
+  local ck=$1 gk=$2 label=$3 target=$4 rt tshow=—
+  [[ -n ${BYTES[$ck]:-} && -n ${BYTES[$gk]:-} ]] || return 0
+  rt=$(ratio "${BYTES[$ck]}" "${BYTES[$gk]}")
+  [[ $target != — ]] && tshow="≤ $target"
+  printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$(fmt_bytes "${BYTES[$ck]}")" \
+    "$(fmt_bytes "${BYTES[$gk]}")" "$rt" "$tshow" "$(met "$rt" "$target")" \
+    "$(fmt_mib $((DISK[$ck] / 1024)))" "$(fmt_mib $((DISK[$gk] / 1024)))"
+}
+
+rss_row() { # KEY LABEL LIMIT_MIB
+  [[ -n ${M[$1]:-} ]] || return 0
+  local ok="**no**" kb=${M[$1]}
+  ((kb < $3 * 1024)) && ok=yes
+  printf '| %s | %s | < %s MiB | %s |\n' "$2" "$(fmt_mib "${M[$1]}")" "$3" "$ok"
+}
+
+report() {
+  local cpu fs files="" s
+  cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo 2>/dev/null | head -n 1)
+  fs=$(df -PT "$W" | awk 'NR == 2 { print $2 " (" $1 ")" }')
+  ((NEED_KERNEL)) && files=" ($(fmt_bytes "$(find "$KA" -type f | wc -l)") files, $(du -sh "$KA" | cut -f1))"
+  echo "## cow vs git, $(date -u '+%Y-%m-%d %H:%M UTC')"
+  echo
+  echo "- machine: $(nproc) cores, ${cpu:-unknown CPU}, $(awk '/MemTotal/ { printf "%.0f GiB RAM", $2 / 1048576 }' /proc/meminfo), scratch on $fs"
+  if ((NEED_KERNEL)); then
+    echo "- corpus: kernel A \`$KA_NAME\`$files, B \`$KB_NAME\`"
+  fi
+  if ((NEED_SERIES)); then
+    echo "- corpus: series of ${#STREES[@]} releases, \`${STREES[0]}\` … \`${STREES[${#STREES[@]}-1]}\`"
+  fi
+  echo "- cow \`$COW_REV\` (release build), $GIT_VERSION (hermetic defaults, gc.auto=0)"
+  echo "- $RUNS run(s) per scenario and tool, alternating (S8: $S8_RUNS replay(s); gc and R1: one run); scenarios: $(printf '%s\n' "${!SEL[@]}" | sort | tr '\n' ' ')"
+  echo
+  echo "| scenario | cow (median s) | git (median s) | cow/git | target | met? | cow peak RSS | git peak RSS | runs cow / git (s) |"
+  echo "|---|---|---|---|---|---|---|---|---|"
+  time_row S1.cow S1.git "S1 first snapshot of A (init + commit)" 0.20
+  time_row S2status.cow S2status.git "S2 status, nothing changed" 1.0
+  time_row S2commit.cow S2commit.git "S2 commit, nothing changed (git: add -A -f + commit)" 0.5
+  time_row S3.cow S3.git "S3 one file edited, commit" 0.8
+  time_row B.cow B.git "commit B on top of A (S4 setup, one run)" —
+  time_row S4ab.cow S4ab.git "S4 checkout A→B" 0.7
+  time_row S4ba.cow S4ba.git "S4 checkout B→A" 0.7
+  time_row S5ns.cow S5ns.git "S5 diff --name-status A B" 1.0
+  time_row S5stat.cow S5stat.git "S5 diff --stat A B" 0.7
+  time_row S6log.cow S6log.git "S6 log (${#STREES[@]} commits)" 1.0
+  time_row S6path.cow S6path.git "S6 log -- $LOGPATH" 1.0
+  time_row S7gc.cow S7gc.git "S7 gc --prune=now, store with A and B (one run)" 0.5
+  time_row S8.cow S8.git "S8 replay ${#STREES[@]} releases, sum of commit times" 0.6
+  time_row S8gc.cow S8gc.git "S8 gc --prune=now (one run)" —
+  time_row S8gc.cow S8gcaggr.git "S8 cow gc vs git gc --aggressive (one run)" —
+  time_row R1.cow R1.git "R1 commit one $BIG_SIZE file (one run)" —
+  if [[ -n ${BYTES[S7pre.cow]:-}${BYTES[S8pre.cow]:-} ]]; then
+    echo
+    echo "| store: bytes of the objects directory (du -sb) | cow | git | cow/git | target | met? | on disk (du -s) cow / git |"
+    echo "|---|---|---|---|---|---|---|"
+    size_row S7pre.cow S7pre.git "S7 A and B, before gc (cow packs, git loose)" —
+    size_row S7post.cow S7post.git "S7 A and B, after gc --prune=now" 0.8
+    size_row S8pre.cow S8pre.git "S8 ${#STREES[@]} releases, before gc" —
+    size_row S8post.cow S8post.git "S8 after gc (git gc --prune=now)" 0.8
+    size_row S8post.cow S8postaggr.git "S8 after gc (git gc --aggressive --prune=now)" 0.8
+  fi
+  if [[ -n ${M[S1.cow]:-}${M[R1.cow]:-} ]]; then
+    echo
+    echo "| peak RSS target | cow | target | met? |"
+    echo "|---|---|---|---|"
+    rss_row S1.cow "S1 first snapshot of A" 300
+    rss_row R1.cow "R1 commit one $BIG_SIZE file" 100
+  fi
+  echo
+  echo "Wall time is the median of the runs; peak RSS the largest of the runs (GNU time %M; for"
+  echo "\`sh -c\` chains, the largest single process). S7's store also holds the S2/S3 commits"
+  echo "(a few KB). S6 runs on the stores as the replay left them (before S8's gc)."
+  if ((${#CHECKS[@]})); then
+    echo
+    echo "Checks:"
+    for s in "${CHECKS[@]}"; do echo "- $s"; done
+  fi
+  if ((${#WARNINGS[@]})); then
+    echo
+    echo "Warnings:"
+    for s in "${WARNINGS[@]}"; do echo "- $s"; done
+  fi
+}
+
+# ------------------------------------------------------------------ run
+if sel S1 || sel S2 || sel S3 || sel S4 || sel S5 || sel S7; then
+  copy_kernel_a
+  if sel S1; then s1; fi
+  if sel S2; then s2; fi
+  if sel S3; then s3; fi
+  if sel S4; then s4; fi
+  if sel S5; then s5; fi
+  if sel S7; then s7; fi
+fi
+if sel S8; then s8; fi
+if sel S6; then s6; fi
+if sel S8; then s8gc; fi
+if sel R1; then r1; fi
+log "done"
+report
