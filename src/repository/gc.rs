@@ -2,9 +2,11 @@
 //! compressed together in blocks, near copies as deltas — and remove what nothing
 //! reaches.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::fs;
 use std::time::{Duration, SystemTime};
+
+use rayon::prelude::*;
 
 use super::{Repository, Result};
 use crate::object::{EntryMode, Kind, ObjectId};
@@ -29,7 +31,7 @@ impl Default for GcOptions {
         GcOptions {
             grace: Some(DEFAULT_GRACE),
             dry_run: false,
-            level: 12,
+            level: 9,
         }
     }
 }
@@ -40,7 +42,7 @@ pub const DEFAULT_GRACE: Duration = Duration::from_secs(14 * 24 * 3600);
 /// Blobs up to this size with no delta base are compressed together in blocks.
 const MAX_BLOCK_MEMBER: u64 = 128 << 10;
 /// The content size a block is filled to.
-const BLOCK_TARGET: u64 = 256 << 10;
+const BLOCK_TARGET: u64 = 512 << 10;
 
 /// What gc tries deltas within: versions of one file (a delta small enough to beat
 /// a block is nearly always one), but trees by directory name, as directories of one
@@ -130,6 +132,152 @@ fn age(path: &std::path::Path) -> Duration {
 /// Bytes of samples a pack dictionary is trained on, and its size.
 const DICT_SAMPLE_BYTES: usize = 8 << 20;
 const DICT_SIZE: usize = 110 << 10;
+
+/// Input bytes planned or compressed in parallel before a batch is written.
+const BATCH_BYTES: u64 = 64 << 20;
+
+/// An object gc packs: id, kind, path hint and size.
+type Candidate = (ObjectId, Kind, Vec<u8>, u64);
+
+/// How gc stores one object.
+enum Stored {
+    /// Its own frame, compressed with the pack's dictionary or not.
+    Alone { frame: Vec<u8>, dictionary: bool },
+    /// A frame compressed against `base`.
+    Delta { base: ObjectId, frame: Vec<u8> },
+    /// In a block, written after all the rest.
+    InBlock,
+    /// Too large to pack: stays loose.
+    Loose,
+}
+
+/// The runs of `keep` (sorted) that share a kind and delta group.
+fn runs(keep: &[Candidate]) -> Vec<&[Candidate]> {
+    keep.chunk_by(|a, b| a.1 == b.1 && delta_group(a.1, &a.2) == delta_group(b.1, &b.2))
+        .collect()
+}
+
+/// Cuts `items` into consecutive batches of about `limit` bytes each.
+fn batches<T>(items: Vec<T>, bytes: impl Fn(&T) -> u64, limit: u64) -> Vec<Vec<T>> {
+    let mut out = vec![Vec::new()];
+    let mut total = 0;
+    for item in items {
+        total += bytes(&item);
+        out.last_mut().expect("never empty").push(item);
+        if total >= limit {
+            out.push(Vec::new());
+            total = 0;
+        }
+    }
+    out
+}
+
+/// Compression shared by gc's worker threads.
+struct Packer<'a> {
+    repo: &'a Repository,
+    level: i32,
+    dictionary: Option<&'a zstd::dict::EncoderDictionary<'static>>,
+}
+
+impl<'a> Packer<'a> {
+    fn error(&self, e: std::io::Error) -> super::Error {
+        crate::odb::Error::io("compress", &self.repo.odb.pack_dir())(e).into()
+    }
+
+    /// A compressor with the pack's dictionary, one per thread.
+    fn compressor(&self) -> Option<zstd::bulk::Compressor<'a>> {
+        // Dictionary setup can only fail on memory; then compress without it.
+        self.dictionary
+            .and_then(|d| zstd::bulk::Compressor::with_prepared_dictionary(d).ok())
+    }
+
+    /// The smaller of `data` compressed alone and with the pack's dictionary.
+    fn alone(
+        &self,
+        data: &[u8],
+        with_dict: &mut Option<zstd::bulk::Compressor<'a>>,
+    ) -> Result<Stored> {
+        let plain = zstd::bulk::compress(data, self.level).map_err(|e| self.error(e))?;
+        if let Some(c) = with_dict.as_mut() {
+            let frame = c.compress(data).map_err(|e| self.error(e))?;
+            if frame.len() < plain.len() {
+                return Ok(Stored::Alone {
+                    frame,
+                    dictionary: true,
+                });
+            }
+        }
+        Ok(Stored::Alone {
+            frame: plain,
+            dictionary: false,
+        })
+    }
+
+    /// Decides how each object of one run (one delta group, largest first) is stored:
+    /// against one of the [`DELTA_WINDOW`] before it where that is small enough,
+    /// else in a block (small blobs) or alone.
+    fn plan_run(
+        &self,
+        run: &[Candidate],
+        with_dict: &mut Option<zstd::bulk::Compressor<'a>>,
+    ) -> Result<Vec<Stored>> {
+        let mut out = Vec::with_capacity(run.len());
+        let mut window: Vec<(ObjectId, Vec<u8>, usize)> = Vec::new();
+        for (i, (id, kind, _, size)) in run.iter().enumerate() {
+            if *size > MAX_PACKED_SIZE {
+                out.push(Stored::Loose); // stays loose, streamed
+                continue;
+            }
+            let block_member = *kind == Kind::Blob && *size <= MAX_BLOCK_MEMBER;
+            let last = i + 1 == run.len();
+            if block_member && window.is_empty() && last {
+                out.push(Stored::InBlock); // nothing to compare: not even read
+                continue;
+            }
+            let data = self.repo.odb.read(id)?.data;
+            let mut best: Option<(ObjectId, Vec<u8>, usize)> = None;
+            let alone = if block_member && window.is_empty() {
+                None
+            } else {
+                Some(self.alone(&data, with_dict)?)
+            };
+            if let Some(Stored::Alone { frame, .. }) = &alone {
+                // A block compresses versions of a file side by side about as well as
+                // deltas would, and reads faster: only a near copy becomes a delta.
+                let limit = if block_member {
+                    frame.len() / 4
+                } else {
+                    frame.len()
+                };
+                for (base, base_data, depth) in window.iter().rev() {
+                    if *depth >= MAX_DELTA_CHAIN {
+                        continue;
+                    }
+                    let mut c = zstd::bulk::Compressor::with_dictionary(self.level, base_data)
+                        .map_err(|e| self.error(e))?;
+                    let frame = c.compress(&data).map_err(|e| self.error(e))?;
+                    if frame.len() < best.as_ref().map_or(limit, |b| b.1.len()) {
+                        best = Some((*base, frame, depth + 1));
+                    }
+                }
+            }
+            let depth = best.as_ref().map_or(0, |b| b.2);
+            out.push(match (best, alone) {
+                (Some((base, frame, _)), _) => Stored::Delta { base, frame },
+                _ if block_member => Stored::InBlock,
+                (None, Some(alone)) => alone,
+                (None, None) => self.alone(&data, with_dict)?,
+            });
+            if !last {
+                window.push((*id, data, depth));
+                if window.len() > DELTA_WINDOW {
+                    window.remove(0);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
 
 impl Repository {
     /// Trains a zstd dictionary on (the starts of) up to 8 MiB of small blobs; `None`
@@ -289,7 +437,7 @@ impl Repository {
         // Blobs grouped by file name, largest first, so a delta's base is a recent
         // version of the same file (a base is best bigger than what it encodes, as in
         // git); commits and trees first, as they are read most.
-        let mut keep: Vec<(ObjectId, Kind, Vec<u8>, u64)> = keep
+        let mut keep: Vec<Candidate> = keep
             .into_iter()
             .map(|(id, kind, path)| Ok((id, kind, path, self.odb.read_header(&id)?.1)))
             .collect::<Result<_>>()?;
@@ -320,118 +468,82 @@ impl Repository {
         let prepared = dictionary
             .as_ref()
             .map(|d| zstd::dict::EncoderDictionary::copy(d, options.level));
-        let compress_err = |e| crate::odb::Error::io("compress", &pack_dir)(e);
-        let mut shared = prepared
-            .as_ref()
-            .map(zstd::bulk::Compressor::with_prepared_dictionary)
-            .transpose()
-            .map_err(compress_err)?;
-        let mut window: Vec<(ObjectId, Vec<u8>, usize)> = Vec::new();
-        let mut depth: HashMap<ObjectId, usize> = HashMap::new();
+        let packer = Packer {
+            repo: self,
+            level: options.level,
+            dictionary: prepared.as_ref(),
+        };
+        // Runs of one delta group are independent: plan them in parallel, a batch of
+        // bounded size at a time, and write each batch in order.
         let mut packed_ids = HashSet::new();
-        // Small blobs with no good delta base, compressed together in blocks later.
         let mut solid: Vec<(&[u8], ObjectId, u64)> = Vec::new();
-        let mut last_name: &[u8] = &[];
-        let mut last_kind = Kind::Commit;
-        for (id, kind, path, size) in &keep {
-            let size = *size;
-            if size > MAX_PACKED_SIZE {
-                continue; // stays loose, streamed
-            }
-            let data = self.odb.read(id)?.data;
-            let plain = zstd::bulk::compress(&data, options.level).map_err(compress_err)?;
-            let with_dict = match shared.as_mut() {
-                Some(c) => Some(c.compress(&data).map_err(compress_err)?),
-                None => None,
-            };
-            let alone = with_dict
-                .as_ref()
-                .map_or(plain.len(), |f| f.len().min(plain.len()));
-            // A block compresses versions of a file side by side about as well as
-            // deltas would, and reads faster: only a near copy becomes a delta.
-            let alone = if *kind == Kind::Blob && size <= MAX_BLOCK_MEMBER {
-                alone / 4
-            } else {
-                alone
-            };
-            let mut best: Option<(ObjectId, Vec<u8>)> = None;
-            let deltify = matches!(kind, Kind::Blob | Kind::Tree);
-            if deltify {
-                let name = delta_group(*kind, path);
-                if (*kind, name) != (last_kind, last_name) {
-                    window.clear();
-                    last_name = name;
-                    last_kind = *kind;
-                }
-                for (base, base_data, base_depth) in window.iter().rev() {
-                    if *base_depth >= MAX_DELTA_CHAIN {
-                        continue;
+        for batch in batches(
+            runs(&keep),
+            |run| run.iter().map(|c| c.3).sum(),
+            BATCH_BYTES,
+        ) {
+            let planned: Vec<Vec<Stored>> = batch
+                .par_iter()
+                .map_init(|| packer.compressor(), |c, run| packer.plan_run(run, c))
+                .collect::<Result<_>>()?;
+            for (run, stored) in batch.iter().zip(planned) {
+                for ((id, kind, path, size), stored) in run.iter().zip(stored) {
+                    match stored {
+                        Stored::Loose => continue,
+                        Stored::Alone { frame, dictionary } if dictionary => {
+                            writer.add_frame_with_dictionary(*id, *kind, *size, &frame)?;
+                        }
+                        Stored::Alone { frame, .. } => {
+                            writer.add_frame(*id, *kind, *size, None, &frame)?;
+                        }
+                        Stored::Delta { base, frame } => {
+                            writer.add_frame(*id, *kind, *size, Some(&base), &frame)?;
+                            outcome.deltas += 1;
+                        }
+                        Stored::InBlock => solid.push((path, *id, *size)),
                     }
-                    let mut c = zstd::bulk::Compressor::with_dictionary(options.level, base_data)
-                        .map_err(compress_err)?;
-                    let frame = c.compress(&data).map_err(compress_err)?;
-                    if frame.len() < best.as_ref().map_or(alone, |(_, f)| f.len()) {
-                        best = Some((*base, frame));
-                    }
+                    packed_ids.insert(*id);
                 }
             }
-            let mut chain = 0;
-            match best {
-                Some((base, frame)) => {
-                    writer.add_frame(*id, *kind, data.len() as u64, Some(&base), &frame)?;
-                    chain = depth.get(&base).copied().unwrap_or(0) + 1;
-                    depth.insert(*id, chain);
-                    outcome.deltas += 1;
-                }
-                None if *kind == Kind::Blob && size <= MAX_BLOCK_MEMBER => {
-                    solid.push((path, *id, size));
-                }
-                None => match with_dict {
-                    Some(frame) if frame.len() < plain.len() => {
-                        writer.add_frame_with_dictionary(*id, *kind, size, &frame)?;
-                    }
-                    _ => {
-                        writer.add_frame(*id, *kind, size, None, &plain)?;
-                    }
-                },
-            }
-            if deltify {
-                window.push((*id, data, chain));
-                if window.len() > DELTA_WINDOW {
-                    window.remove(0);
-                }
-            }
-            packed_ids.insert(*id);
         }
-        // Blocks, in path order: neighbouring files are the most alike.
+        // Blocks, in path order: versions of one file, and neighbouring files, are the
+        // most alike.
         solid.sort_unstable();
-        for group in blocks(&solid) {
-            if let [(_, id, size)] = group {
-                // A block of one would only add a record.
-                let data = self.odb.read(id)?.data;
-                let plain = zstd::bulk::compress(&data, options.level).map_err(compress_err)?;
-                match shared.as_mut().map(|c| c.compress(&data)).transpose() {
-                    Ok(Some(frame)) if frame.len() < plain.len() => {
+        let groups = blocks(&solid);
+        for batch in batches(groups, |g| g.iter().map(|m| m.2).sum(), BATCH_BYTES) {
+            let frames: Vec<Stored> = batch
+                .par_iter()
+                .map_init(
+                    || packer.compressor(),
+                    |c, group| {
+                        let mut content = Vec::new();
+                        for (_, id, _) in *group {
+                            content.extend_from_slice(&self.odb.read(id)?.data);
+                        }
+                        packer.alone(&content, c)
+                    },
+                )
+                .collect::<Result<_>>()?;
+            for (group, stored) in batch.iter().zip(frames) {
+                let Stored::Alone { frame, dictionary } = stored else {
+                    unreachable!("blocks are compressed alone")
+                };
+                match group {
+                    // A block of one would only add a record.
+                    [(_, id, size)] if dictionary => {
                         writer.add_frame_with_dictionary(*id, Kind::Blob, *size, &frame)?
                     }
-                    Ok(_) => writer.add_frame(*id, Kind::Blob, *size, None, &plain)?,
-                    Err(e) => return Err(compress_err(e).into()),
+                    [(_, id, size)] => writer.add_frame(*id, Kind::Blob, *size, None, &frame)?,
+                    _ => {
+                        let members: Vec<_> = group
+                            .iter()
+                            .map(|(_, id, size)| (*id, Kind::Blob, *size))
+                            .collect();
+                        outcome.in_blocks += members.len() as u64;
+                        writer.add_block(&members, dictionary, &frame)?
+                    }
                 };
-                continue;
             }
-            let mut content = Vec::new();
-            let mut members = Vec::with_capacity(group.len());
-            for (_, id, size) in group {
-                content.extend_from_slice(&self.odb.read(id)?.data);
-                members.push((*id, Kind::Blob, *size));
-            }
-            let frame = match shared.as_mut() {
-                Some(c) => c.compress(&content),
-                None => zstd::bulk::compress(&content, options.level),
-            }
-            .map_err(compress_err)?;
-            writer.add_block(&members, shared.is_some(), &frame)?;
-            outcome.in_blocks += members.len() as u64;
         }
         outcome.packed = writer.len() as u64;
         // The new pack is synced and in place before anything old goes.

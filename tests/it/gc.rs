@@ -169,7 +169,7 @@ fn a_damaged_block_spoils_only_its_members_and_fsck_names_them() -> Result {
     // Two directories of small files: enough for more than one block.
     for d in ["a", "b"] {
         for i in 0..300 {
-            let text: String = (0..40).map(|l| format!("{d} {i} line {l}\n")).collect();
+            let text: String = (0..120).map(|l| format!("{d} {i} line {l}\n")).collect();
             write(&w.join(format!("{d}/f{i:03}.txt")), text);
         }
     }
