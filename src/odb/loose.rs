@@ -77,7 +77,7 @@ impl Odb {
     pub(super) fn write_loose_buf(&self, id: ObjectId, kind: Kind, data: &[u8]) -> Result<Written> {
         let hdr = header(kind, data.len() as u64);
         let mut compressed = Vec::with_capacity(data.len() / 2 + 64);
-        let enc = zstd::stream::Encoder::new(&mut compressed, self.level)
+        let enc = zstd::stream::Encoder::new(&mut compressed, self.level())
             .and_then(|mut enc| {
                 enc.set_pledged_src_size(Some((hdr.len() + data.len()) as u64))?;
                 enc.write_all(&hdr)?;
@@ -105,7 +105,7 @@ impl Odb {
             inner: temp,
             count: 0,
         };
-        let mut enc = zstd::stream::Encoder::new(counted, self.level)
+        let mut enc = zstd::stream::Encoder::new(counted, self.level())
             .map_err(Error::io("start compressing", &path))?;
         enc.write_all(&hdr).map_err(Error::io("write", &path))?;
         let mut hasher = Hasher::new(kind, size);

@@ -7,10 +7,11 @@
 mod loose;
 mod pack;
 
+use std::cell::RefCell;
 use std::fs;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use crate::object::{Commit, DecodeError, Kind, ObjectId, Prefix, Tree};
 
@@ -145,7 +146,7 @@ pub struct Stats {
 #[derive(Debug)]
 pub struct Odb {
     dir: PathBuf,
-    level: i32,
+    level: AtomicI32,
     reads: AtomicU64,
     writes: AtomicU64,
     packs: RwLock<Vec<Arc<Pack>>>,
@@ -171,19 +172,62 @@ impl std::fmt::Debug for PackWriter {
 /// streams in bounded memory.
 pub const MAX_PACKED_SIZE: u64 = 16 << 20;
 
+thread_local! {
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+}
+
+/// Compresses `data` into one zstd frame at `level`, reusing this thread's context:
+/// making a zstd context costs as much as compressing a small file.
+pub(crate) fn compress(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
+    COMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let compressor = match cell.as_mut() {
+            Some(c) => c,
+            None => cell.insert(zstd::bulk::Compressor::new(level)?),
+        };
+        compressor.set_compression_level(level)?;
+        compressor.compress(data)
+    })
+}
+
+/// Decompresses a frame of at most `capacity` bytes (no dictionary), reusing this
+/// thread's context.
+pub(crate) fn decompress(frame: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
+    DECOMPRESSOR.with(|cell| {
+        let mut cell = cell.borrow_mut();
+        let decompressor = match cell.as_mut() {
+            Some(d) => d,
+            None => cell.insert(zstd::bulk::Decompressor::new()?),
+        };
+        decompressor.decompress(frame, capacity)
+    })
+}
+
 /// The most delta hops a read follows; packs cow writes stay well below it.
 const MAX_DELTA_DEPTH: usize = 50;
 
 impl Odb {
-    /// The zstd level loose objects are compressed at.
+    /// The zstd level new objects are compressed at (`cow gc` recompresses).
     pub const DEFAULT_LEVEL: i32 = 3;
+
+    /// The zstd level new objects are written at.
+    pub fn level(&self) -> i32 {
+        self.level.load(Ordering::Relaxed)
+    }
+
+    /// Sets the zstd level for objects written from now on (1 to 19).
+    pub fn set_level(&self, level: i32) {
+        self.level.store(level.clamp(1, 19), Ordering::Relaxed);
+    }
 
     /// Opens the object database in `dir` (a repository's `.cow/objects`).
     pub fn at(dir: impl Into<PathBuf>) -> Odb {
         let dir = dir.into();
         let odb = Odb {
             dir,
-            level: Self::DEFAULT_LEVEL,
+            level: AtomicI32::new(Self::DEFAULT_LEVEL),
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             packs: RwLock::new(Vec::new()),
@@ -419,8 +463,7 @@ impl Odb {
         let packing = self.pending.lock().expect("no panics while held").is_some();
         let written = if packing && (data.len() as u64) <= MAX_PACKED_SIZE {
             // Compress outside the lock; writers on other threads append meanwhile.
-            let frame =
-                zstd::bulk::compress(data, self.level).map_err(Error::io("compress", &self.dir))?;
+            let frame = compress(data, self.level()).map_err(Error::io("compress", &self.dir))?;
             let mut pending = self.pending.lock().expect("no panics while held");
             match pending.as_mut() {
                 Some(w) if w.contains(&id) => Written {

@@ -270,8 +270,7 @@ impl PackWriter {
 
     /// Compresses and adds an object.
     pub fn add(&mut self, id: ObjectId, kind: Kind, content: &[u8], level: i32) -> Result<u64> {
-        let frame =
-            zstd::bulk::compress(content, level).map_err(Error::io("compress", &self.dir))?;
+        let frame = super::compress(content, level).map_err(Error::io("compress", &self.dir))?;
         self.add_frame(id, kind, content.len() as u64, None, &frame)
     }
 
@@ -291,8 +290,8 @@ impl PackWriter {
             let size = get_varint(&data, &mut pos).ok_or_else(corrupt)?;
             let len = get_varint(&data, &mut pos).ok_or_else(corrupt)? as usize;
             let frame = data.get(pos..pos + len).ok_or_else(corrupt)?;
-            let content = zstd::bulk::decompress(frame, size as usize)
-                .map_err(Error::io("decompress", &path))?;
+            let content =
+                super::decompress(frame, size as usize).map_err(Error::io("decompress", &path))?;
             out.push((*id, kind, content));
         }
         Ok(out)
@@ -673,20 +672,20 @@ impl Pack {
         base: Option<&[u8]>,
     ) -> Result<Vec<u8>> {
         let size = header.size;
-        let mut d = match (base, header.uses_dictionary, &self.dictionary) {
-            (Some(dict), _, _) => zstd::bulk::Decompressor::with_dictionary(dict),
+        let failed = |e: io::Error| self.bad(offset, format!("could not decompress: {e}"));
+        let data = match (base, header.uses_dictionary, &self.dictionary) {
+            (Some(dict), _, _) => zstd::bulk::Decompressor::with_dictionary(dict)
+                .and_then(|mut d| d.decompress(frame, size as usize)),
             (None, true, Some(shared)) => {
                 zstd::bulk::Decompressor::with_prepared_dictionary(shared)
+                    .and_then(|mut d| d.decompress(frame, size as usize))
             }
             (None, true, None) => {
                 return Err(self.bad(offset, "record needs a dictionary the pack lacks"));
             }
-            (None, false, _) => zstd::bulk::Decompressor::new(),
+            (None, false, _) => super::decompress(frame, size as usize),
         }
-        .map_err(|e| self.bad(offset, format!("could not decompress: {e}")))?;
-        let data = d
-            .decompress(frame, size as usize)
-            .map_err(|e| self.bad(offset, format!("could not decompress: {e}")))?;
+        .map_err(failed)?;
         if data.len() as u64 != size {
             return Err(self.bad(
                 offset,

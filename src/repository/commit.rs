@@ -216,6 +216,18 @@ impl Repository {
                 (a.clone().unwrap_or(env_a), c.clone().unwrap_or(env_c))
             }
         };
+        if let Some(v) = self.config()?.get("core.compression") {
+            let level = v
+                .parse()
+                .ok()
+                .filter(|l| (1..=19).contains(l))
+                .ok_or_else(|| {
+                    Error::Config(format!(
+                        "core.compression must be a zstd level from 1 to 19, not '{v}'"
+                    ))
+                })?;
+            self.odb.set_level(level);
+        }
         // New objects go into one pack (or loose files, if only a few).
         self.odb.begin_pack()?;
         let packing = PackGuard(&self.odb);

@@ -334,3 +334,45 @@ fn special_files_and_nested_dot_cow_are_skipped_with_a_warning() {
         "kept.txt\n"
     );
 }
+
+#[test]
+fn core_compression_sets_the_level_of_new_objects_and_a_bad_one_is_refused() {
+    // Text with some entropy, where zstd's levels differ.
+    let mut rng = Rng::new(5);
+    let words = [
+        "copy", "on", "write", "snapshot", "tree", "blob", "store", "id",
+    ];
+    let text: String = (0..40_000)
+        .map(|_| rng.pick(&words).to_owned() + " ")
+        .collect();
+    let stored = |level: &str| {
+        let env = Env::new();
+        write(&env.work().join("words.txt"), &text);
+        env.init();
+        env.cow_ok(["config", "core.compression", level]);
+        env.commit("words");
+        let id = env.cow_ok(["rev-parse", "HEAD:words.txt"]);
+        let id = id.trim();
+        let path = env
+            .work()
+            .join(".cow/objects")
+            .join(&id[..2])
+            .join(&id[2..]);
+        (fs::metadata(path).unwrap().len(), id.to_owned())
+    };
+    let (fast, id_fast) = stored("1");
+    let (small, id_small) = stored("19");
+    assert_eq!(id_fast, id_small);
+    assert!(small < fast, "level 19: {small} bytes, level 1: {fast}");
+
+    let env = Env::new();
+    write(&env.work().join("a"), "a\n");
+    env.init();
+    env.cow_ok(["config", "core.compression", "fast"]);
+    assert_error(
+        &env.cow(["commit", "-m", "x"]),
+        "core.compression must be a zstd level from 1 to 19, not 'fast'",
+    );
+    assert_eq!(count_objects(&env.work()), 0);
+    assert_error(&env.cow(["log"]), "");
+}
