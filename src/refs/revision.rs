@@ -1,5 +1,5 @@
-//! Revision syntax: full ids, unique prefixes, ref names, `HEAD`, `REV~N`, `REV^N` and
-//! `REV:path`.
+//! Revision syntax: full ids, unique prefixes, ref names, `HEAD`, `REV~N`, `REV^N`,
+//! `REV^{type}` and `REV:path`.
 
 use super::{Error, RefName, RefStore, Result};
 use crate::object::{EntryMode, Kind, ObjectId, Prefix};
@@ -18,7 +18,9 @@ pub struct Resolved {
 ///
 /// Accepted forms: a full 64-digit id; a unique prefix of 4 or more hex digits; `HEAD`
 /// (or `@`); a branch, tag or full ref name; any of these followed by `~N` (N-th first
-/// parent), `^` / `^N` (N-th parent, `^0` the commit itself), repeated; and finally
+/// parent), `^` / `^N` (N-th parent, `^0` the commit itself), `^{tree}` (a commit's
+/// tree), `^{commit}`, `^{blob}` (the object, if it has that type), `^{}` and
+/// `^{object}` (the object itself), repeated; and finally
 /// `:path` for the object at a path of that snapshot (`REV:` is its root tree).
 #[doc(alias = "rev-parse")]
 pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Resolved> {
@@ -40,6 +42,12 @@ pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Res
     let mut id = resolve_base(odb, refs, &rev[..base_end])?;
     let mut suffix = &rev[base_end..];
     while let Some(op) = suffix.chars().next() {
+        if let Some(rest) = suffix.strip_prefix("^{") {
+            let end = rest.find('}').ok_or_else(|| invalid("'^{' without '}'"))?;
+            id = peel(odb, id, &rest[..end], &shown)?;
+            suffix = &rest[end + 1..];
+            continue;
+        }
         let digits_end = suffix[1..]
             .find(|c: char| !c.is_ascii_digit())
             .map_or(suffix.len(), |i| i + 1);
@@ -103,6 +111,24 @@ pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Res
         id: tree,
         mode: Some(mode),
     })
+}
+
+/// `id` as the type `want` names (git's `^{type}`).
+fn peel(odb: &Odb, id: ObjectId, want: &str, spec: &str) -> Result<ObjectId> {
+    let fail = |reason| Error::InvalidRevision {
+        spec: spec.to_owned(),
+        reason,
+    };
+    let kind = odb.read_header(&id)?.0;
+    match (want, kind) {
+        ("" | "object", _)
+        | ("commit", Kind::Commit)
+        | ("tree", Kind::Tree)
+        | ("blob", Kind::Blob) => Ok(id),
+        ("tree", Kind::Commit) => Ok(odb.find_commit(&id)?.tree),
+        ("commit" | "tree" | "blob", _) => Err(fail("the object is not of the type in '^{...}'")),
+        _ => Err(fail("'^{...}' takes commit, tree, blob, object or nothing")),
+    }
 }
 
 fn peel_to_commit(odb: &Odb, id: ObjectId, spec: &str) -> Result<ObjectId> {

@@ -223,6 +223,15 @@ fn revision_syntax() -> Result {
     assert_eq!(repo.resolve(ids[1].to_string().to_uppercase())?, ids[1]);
     let tree = repo.odb().find_commit(&ids[2])?.tree;
     assert_eq!(repo.resolve("HEAD~1:")?, tree);
+    // git's peeling suffixes.
+    assert_eq!(repo.resolve("HEAD~1^{tree}")?, tree);
+    assert_eq!(repo.resolve("HEAD^{commit}~1^{tree}")?, tree);
+    assert_eq!(repo.resolve("HEAD~1^{}")?, ids[2]);
+    assert_eq!(repo.resolve("HEAD~1^{tree}^{object}")?, tree);
+    assert_eq!(
+        repo.resolve("HEAD~3^{tree}:n")?,
+        ObjectId::hash(Kind::Blob, b"0\n")
+    );
     assert_eq!(
         repo.resolve(format!("{}:n", ids[0]))?,
         ObjectId::hash(Kind::Blob, b"0\n")
@@ -247,6 +256,10 @@ fn revision_syntax() -> Result {
     assert!(err("HEAD:missing").contains("path 'missing' does not exist"));
     assert!(err("HEAD:n/deeper").contains("does not exist"));
     assert_eq!(err("abc"), "unknown revision 'abc'"); // too short to be a prefix
+    assert!(err("HEAD^{tree}^{commit}").contains("not of the type"));
+    assert!(err("HEAD^{blob}").contains("not of the type"));
+    assert!(err("HEAD^{tag}").contains("takes commit, tree, blob"));
+    assert!(err("HEAD^{tree").contains("without '}'"));
     let prefix = make_ambiguous_prefix(&repo)?;
     assert!(err(&prefix).contains("is ambiguous"), "{}", err(&prefix));
     Ok(())
