@@ -89,7 +89,7 @@ pub fn main() -> ExitCode {
     }
     let cli = match Cli::try_parse_from(git_style_args(std::env::args_os())) {
         Ok(cli) => cli,
-        Err(e) => e.exit(),
+        Err(e) => return usage_error(e),
     };
     let stdout = io::stdout();
     let mut out: Box<dyn Write> = if stdout.is_terminal() {
@@ -117,6 +117,34 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Help and version go to stdout as clap prints them; a usage error is one line on
+/// stderr, like every other error, with exit status 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit()
+    }
+    // clap's message: "error: what", maybe indented details, a blank line, then
+    // tips and usage. Keep what and the details.
+    let text = e.render().to_string();
+    let what: Vec<&str> = text
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .map(|l| l.trim().trim_start_matches("error: "))
+        .collect();
+    let _ = writeln!(
+        io::stderr(),
+        "cow: error: {} (see 'cow --help')",
+        what.join(" ")
+    );
+    ExitCode::from(2)
 }
 
 /// Rewrites git's attached short forms clap cannot take while keeping `-M` alone

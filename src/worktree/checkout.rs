@@ -18,6 +18,8 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use rayon::prelude::*;
+
 use super::index::{Index, IndexEntry, StatData};
 use super::{Error, Result, Scan, quote_path, to_fs_path};
 use crate::object::{EntryMode, Kind, ObjectId};
@@ -568,12 +570,19 @@ pub fn apply(
         .prefix(".tmp-checkout-")
         .tempdir_in(staging_parent)
         .map_err(Error::io("create a directory in", staging_parent))?;
-    let mut staged = Vec::new();
-    for (n, op) in plan.ops.iter().enumerate() {
-        if let Op::Write { mode, id, .. } = op {
-            staged.push(stage(odb, &staging.path().join(n.to_string()), *mode, id)?);
-        }
-    }
+    // Reading, decompressing, verifying and writing the new files is most of the work
+    // and independent per file: stage them in parallel, in plan order.
+    let staged: Vec<Staged> = plan
+        .ops
+        .par_iter()
+        .enumerate()
+        .filter_map(|(n, op)| match op {
+            Op::Write { mode, id, .. } => {
+                Some(stage(odb, &staging.path().join(n.to_string()), *mode, id))
+            }
+            _ => None,
+        })
+        .collect::<Result<_>>()?;
     let mut applier = Applier {
         root,
         checked: HashSet::new(),

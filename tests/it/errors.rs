@@ -231,10 +231,36 @@ fn unreadable_files_fail_clearly_and_commit_nothing() {
 }
 
 #[test]
-fn usage_errors_exit_2() {
+fn usage_errors_are_one_line_and_exit_2() {
     let env = Env::new();
-    let out = env.cow(["commit"]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    let out = env.cow(["no-such-command"]);
-    assert_eq!(out.status.code(), Some(2));
+    for (args, want) in [
+        (
+            &["commit"][..],
+            "required arguments were not provided: --message <MSG>",
+        ),
+        (
+            &["no-such-command"],
+            "unrecognized subcommand 'no-such-command'",
+        ),
+        (&["checkout", "-q", "x"], "unexpected argument '-q' found"),
+        (
+            &["log", "-n", "many"],
+            "invalid value 'many' for '--max-count <N>'",
+        ),
+    ] {
+        let out = env.cow(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(
+            stderr.starts_with("cow: error: ") && stderr.lines().count() == 1,
+            "{}",
+            describe(&out)
+        );
+        assert!(stderr.contains(want), "{}", describe(&out));
+        assert!(out.stdout.is_empty());
+    }
+    // Help is not an error.
+    let out = env.cow(["commit", "--help"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Usage: cow commit"));
 }
