@@ -643,6 +643,20 @@ impl Odb {
         Ok(ids)
     }
 
+    /// Every object id, loose ones first, then each pack's in the order of its
+    /// records (reading in this order decompresses each block once).
+    pub fn ids_in_storage_order(&self) -> Result<Vec<ObjectId>> {
+        let mut ids = self.loose_ids()?;
+        for pack in self.packs() {
+            let mut entries: Vec<(ObjectId, u64)> = pack.entries().collect();
+            entries.sort_unstable_by_key(|e| e.1);
+            ids.extend(entries.into_iter().map(|(id, _)| id));
+        }
+        let mut seen = std::collections::HashSet::with_capacity(ids.len());
+        ids.retain(|id| seen.insert(*id));
+        Ok(ids)
+    }
+
     /// The path of a loose object (whether or not it exists).
     pub fn loose_path_of(&self, id: &ObjectId) -> PathBuf {
         self.loose_path(id)
