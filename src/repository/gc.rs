@@ -520,7 +520,15 @@ impl Repository {
                         for (_, id, _) in *group {
                             content.extend_from_slice(&self.odb.read(id)?.data);
                         }
-                        packer.alone(&content, c)
+                        // Blocks are mostly text the dictionary was trained on: not
+                        // worth compressing a second time without it to compare.
+                        match c.as_mut() {
+                            Some(c) => Ok(Stored::Alone {
+                                frame: c.compress(&content).map_err(|e| packer.error(e))?,
+                                dictionary: true,
+                            }),
+                            None => packer.alone(&content, c),
+                        }
                     },
                 )
                 .collect::<Result<_>>()?;
