@@ -176,6 +176,11 @@ thread_local! {
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
         const { RefCell::new(None) };
+    static DELTA_DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
+        const { RefCell::new(None) };
+    /// The last pack whose dictionary was loaded, by name.
+    static PACK_DECOMPRESSOR: RefCell<Option<(String, zstd::bulk::Decompressor<'static>)>> =
+        const { RefCell::new(None) };
 }
 
 /// Compresses `data` into one zstd frame at `level`, reusing this thread's context:
@@ -192,17 +197,60 @@ pub(crate) fn compress(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
     })
 }
 
-/// Decompresses a frame of at most `capacity` bytes (no dictionary), reusing this
-/// thread's context.
+/// What a frame was compressed with.
+pub(crate) enum Dictionary<'a> {
+    /// Nothing.
+    None,
+    /// A delta's base content.
+    Base(&'a [u8]),
+    /// The dictionary of the pack named `name`.
+    Pack { name: &'a str, content: &'a [u8] },
+}
+
+/// Decompresses a frame of at most `capacity` bytes, reusing this thread's contexts:
+/// making a zstd context (and loading a pack's dictionary) costs more than
+/// decompressing a small object.
+pub(crate) fn decompress_with(
+    frame: &[u8],
+    capacity: usize,
+    dictionary: Dictionary<'_>,
+) -> io::Result<Vec<u8>> {
+    let fresh = zstd::bulk::Decompressor::new;
+    match dictionary {
+        Dictionary::None => DECOMPRESSOR.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let d = match cell.as_mut() {
+                Some(d) => d,
+                None => cell.insert(fresh()?),
+            };
+            d.decompress(frame, capacity)
+        }),
+        Dictionary::Base(base) => DELTA_DECOMPRESSOR.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            let d = match cell.as_mut() {
+                Some(d) => d,
+                None => cell.insert(fresh()?),
+            };
+            d.set_dictionary(base)?;
+            d.decompress(frame, capacity)
+        }),
+        Dictionary::Pack { name, content } => PACK_DECOMPRESSOR.with(|cell| {
+            let mut cell = cell.borrow_mut();
+            if cell.as_ref().is_none_or(|(n, _)| n != name) {
+                *cell = Some((
+                    name.to_owned(),
+                    zstd::bulk::Decompressor::with_dictionary(content)?,
+                ));
+            }
+            let (_, d) = cell.as_mut().expect("set above");
+            d.decompress(frame, capacity)
+        }),
+    }
+}
+
+/// Decompresses a frame of at most `capacity` bytes (no dictionary).
 pub(crate) fn decompress(frame: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
-    DECOMPRESSOR.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let decompressor = match cell.as_mut() {
-            Some(d) => d,
-            None => cell.insert(zstd::bulk::Decompressor::new()?),
-        };
-        decompressor.decompress(frame, capacity)
-    })
+    decompress_with(frame, capacity, Dictionary::None)
 }
 
 /// The most delta hops a read follows; packs cow writes stay well below it.

@@ -401,7 +401,7 @@ pub struct Pack {
     pack_len: u64,
     idx: Vec<u8>,
     count: usize,
-    dictionary: Option<zstd::dict::DecoderDictionary<'static>>,
+    dictionary: Option<Vec<u8>>,
 }
 
 impl std::fmt::Debug for Pack {
@@ -452,9 +452,7 @@ impl Pack {
             count,
             dictionary: None,
         };
-        pack.dictionary = pack
-            .read_dictionary()?
-            .map(|d| zstd::dict::DecoderDictionary::copy(&d));
+        pack.dictionary = pack.read_dictionary()?;
         Ok(pack)
     }
 
@@ -673,19 +671,18 @@ impl Pack {
     ) -> Result<Vec<u8>> {
         let size = header.size;
         let failed = |e: io::Error| self.bad(offset, format!("could not decompress: {e}"));
-        let data = match (base, header.uses_dictionary, &self.dictionary) {
-            (Some(dict), _, _) => zstd::bulk::Decompressor::with_dictionary(dict)
-                .and_then(|mut d| d.decompress(frame, size as usize)),
-            (None, true, Some(shared)) => {
-                zstd::bulk::Decompressor::with_prepared_dictionary(shared)
-                    .and_then(|mut d| d.decompress(frame, size as usize))
-            }
+        let dictionary = match (base, header.uses_dictionary, &self.dictionary) {
+            (Some(base), _, _) => super::Dictionary::Base(base),
+            (None, true, Some(shared)) => super::Dictionary::Pack {
+                name: &self.name,
+                content: shared,
+            },
             (None, true, None) => {
                 return Err(self.bad(offset, "record needs a dictionary the pack lacks"));
             }
-            (None, false, _) => super::decompress(frame, size as usize),
-        }
-        .map_err(failed)?;
+            (None, false, _) => super::Dictionary::None,
+        };
+        let data = super::decompress_with(frame, size as usize, dictionary).map_err(failed)?;
         if data.len() as u64 != size {
             return Err(self.bad(
                 offset,
