@@ -141,7 +141,7 @@ impl Repository {
             plan_options,
         )?;
         if !plan.conflicts.is_empty() {
-            self.save_index(&scan.index);
+            self.save_scanned_index(&scan);
             return Err(Error::CheckoutConflicts(plan.conflicts));
         }
         if options.dry_run {

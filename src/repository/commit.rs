@@ -119,11 +119,20 @@ impl Repository {
         let _ = index.save(&self.cow_dir);
     }
 
-    /// Saves a fresh stat cache from a command that does not write otherwise (status,
-    /// diff), unless a writer holds the lock right now.
-    pub(crate) fn save_index_if_free(&self, index: &worktree::Index) {
-        if let Some(_lock) = self.try_lock() {
-            self.save_index(index);
+    /// Saves the stat cache a scan refreshed, if it changed.
+    pub(crate) fn save_scanned_index(&self, scan: &worktree::Scan) {
+        if scan.index_changed {
+            self.save_index(&scan.index);
+        }
+    }
+
+    /// Saves the stat cache a scan refreshed, if it changed, from a command that does
+    /// not write otherwise (status, diff), unless a writer holds the lock right now.
+    pub(crate) fn save_scanned_index_if_free(&self, scan: &worktree::Scan) {
+        if scan.index_changed
+            && let Some(_lock) = self.try_lock()
+        {
+            self.save_index(&scan.index);
         }
     }
 
@@ -227,7 +236,7 @@ impl Repository {
             };
             if unchanged {
                 packing.finish()?;
-                self.save_index(&snapshot.index);
+                self.save_scanned_index(&snapshot);
                 return Err(Error::NothingToCommit);
             }
         }

@@ -58,7 +58,7 @@ impl Repository {
         };
         let new = Some(scan.tree).filter(|t| old.is_some() || *t != ObjectId::empty_tree());
         let changes = diff::diff(&trees, &self.blobs(), old, new, options)?;
-        self.save_index_if_free(&scan.index);
+        self.save_scanned_index_if_free(&scan);
         Ok(changes)
     }
 

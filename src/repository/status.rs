@@ -68,7 +68,7 @@ impl Repository {
             }
             Ok(descend)
         })?;
-        self.save_index_if_free(&scan.index);
+        self.save_scanned_index_if_free(&scan);
         Ok(Status {
             head,
             head_commit,

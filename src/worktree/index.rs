@@ -101,9 +101,82 @@ impl IndexEntry {
 }
 
 /// The stat cache: path (bytes, `/`-separated) to entry.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// Loaded and scanned caches keep their entries sorted in one array, their paths in
+/// one buffer: no allocation per entry, lookups by binary search. The first
+/// [`insert`](Index::insert) or [`remove_tree`](Index::remove_tree) turns it into a
+/// map, so edits stay cheap too.
+#[derive(Clone, Default)]
 pub struct Index {
-    entries: BTreeMap<Vec<u8>, IndexEntry>,
+    entries: Entries,
+}
+
+#[derive(Clone)]
+enum Entries {
+    /// Sorted by path; each path is `paths[start..end]`.
+    Packed { paths: Vec<u8>, slots: Vec<Slot> },
+    /// Editable.
+    Map(BTreeMap<Vec<u8>, IndexEntry>),
+}
+
+impl Default for Entries {
+    fn default() -> Self {
+        Entries::Packed {
+            paths: Vec::new(),
+            slots: Vec::new(),
+        }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Slot {
+    start: usize,
+    end: usize,
+    entry: IndexEntry,
+}
+
+impl PartialEq for Index {
+    fn eq(&self, other: &Index) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Index {}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| (String::from_utf8_lossy(k), v)))
+            .finish()
+    }
+}
+
+/// The entries of an [`Index`] in path order.
+pub struct Iter<'a>(IterInner<'a>);
+
+enum IterInner<'a> {
+    Packed(&'a [u8], std::slice::Iter<'a, Slot>),
+    Map(std::collections::btree_map::Iter<'a, Vec<u8>, IndexEntry>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], &'a IndexEntry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterInner::Packed(paths, slots) => slots
+                .next()
+                .map(|slot| (&paths[slot.start..slot.end], &slot.entry)),
+            IterInner::Map(map) => map.next().map(|(k, v)| (k.as_slice(), v)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IterInner::Packed(_, slots) => slots.size_hint(),
+            IterInner::Map(map) => map.size_hint(),
+        }
+    }
 }
 
 impl Index {
@@ -112,60 +185,122 @@ impl Index {
         Index::default()
     }
 
+    /// An empty cache with room for `entries` entries whose paths take `path_bytes`
+    /// bytes in all.
+    pub(super) fn with_capacity(entries: usize, path_bytes: usize) -> Index {
+        Index {
+            entries: Entries::Packed {
+                paths: Vec::with_capacity(path_bytes),
+                slots: Vec::with_capacity(entries),
+            },
+        }
+    }
+
     /// Loads the cache at `path`; `None` when it is missing or not valid (it is then
     /// rebuilt from scratch by the next scan).
     pub fn load(path: &Path) -> Option<Index> {
         let data = fs::read(path).ok()?;
-        Index::decode(&data)
+        Index::decode(data)
     }
 
     /// The entry for `path`.
     pub fn get(&self, path: &[u8]) -> Option<&IndexEntry> {
-        self.entries.get(path)
+        match &self.entries {
+            Entries::Packed { paths, slots } => slots
+                .binary_search_by(|slot| paths[slot.start..slot.end].cmp(path))
+                .ok()
+                .map(|i| &slots[i].entry),
+            Entries::Map(map) => map.get(path),
+        }
+    }
+
+    /// Adds an entry after all others: `path` must sort after every path already in
+    /// the cache (otherwise it is inserted where it belongs, at a higher cost).
+    pub(super) fn push_sorted(&mut self, path: &[u8], entry: IndexEntry) {
+        if let Entries::Packed { paths, slots } = &mut self.entries
+            && slots
+                .last()
+                .is_none_or(|last| &paths[last.start..last.end] < path)
+        {
+            let start = paths.len();
+            paths.extend_from_slice(path);
+            slots.push(Slot {
+                start,
+                end: paths.len(),
+                entry,
+            });
+            return;
+        }
+        self.insert(path.to_vec(), entry);
+    }
+
+    /// The entries as an editable map.
+    fn map_mut(&mut self) -> &mut BTreeMap<Vec<u8>, IndexEntry> {
+        if let Entries::Packed { paths, slots } = &self.entries {
+            let map = slots
+                .iter()
+                .map(|slot| (paths[slot.start..slot.end].to_vec(), slot.entry))
+                .collect();
+            self.entries = Entries::Map(map);
+        }
+        match &mut self.entries {
+            Entries::Map(map) => map,
+            Entries::Packed { .. } => unreachable!("just made a map"),
+        }
     }
 
     /// Adds or replaces an entry.
     pub fn insert(&mut self, path: Vec<u8>, entry: IndexEntry) {
-        self.entries.insert(path, entry);
+        self.map_mut().insert(path, entry);
     }
 
     /// Removes the entry for `path`, and every entry below it when it is a directory.
     pub fn remove_tree(&mut self, path: &[u8]) {
-        self.entries.remove(path);
+        let entries = self.map_mut();
+        entries.remove(path);
         let mut prefix = path.to_vec();
         prefix.push(b'/');
-        let below: Vec<Vec<u8>> = self
-            .entries
+        let below: Vec<Vec<u8>> = entries
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .map(|(k, _)| k.clone())
             .collect();
         for k in below {
-            self.entries.remove(&k);
+            entries.remove(&k);
         }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.entries {
+            Entries::Packed { slots, .. } => slots.len(),
+            Entries::Map(map) => map.len(),
+        }
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Entries in path order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &IndexEntry)> {
-        self.entries.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(match &self.entries {
+            Entries::Packed { paths, slots } => IterInner::Packed(paths, slots.iter()),
+            Entries::Map(map) => IterInner::Map(map.iter()),
+        })
     }
 
     fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.entries.len() * 120);
+        let path_bytes = match &self.entries {
+            Entries::Packed { paths, .. } => paths.len(),
+            Entries::Map(_) => self.len() * 64,
+        };
+        let mut out = Vec::with_capacity(16 + self.len() * 85 + path_bytes + 32);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
-        for (path, e) in &self.entries {
+        out.extend_from_slice(&(self.len() as u32).to_le_bytes());
+        for (path, e) in self.iter() {
             out.extend_from_slice(&(path.len() as u32).to_le_bytes());
             out.extend_from_slice(path);
             out.extend_from_slice(&mode_number(e.mode).to_le_bytes());
@@ -184,50 +319,19 @@ impl Index {
         out
     }
 
-    fn decode(data: &[u8]) -> Option<Index> {
-        let (body, sum) = data.split_at_checked(data.len().checked_sub(32)?)?;
-        let actual: [u8; 32] = Sha256::digest(body).into();
-        if actual != sum {
-            return None;
-        }
-        let mut r = Reader(body);
-        if r.take(8)? != MAGIC || r.u32()? != VERSION {
-            return None;
-        }
-        let count = r.u32()?;
-        let mut entries = BTreeMap::new();
-        for _ in 0..count {
-            let len = r.u32()? as usize;
-            let path = r.take(len)?.to_vec();
-            let mode = mode_from_number(r.u32()?)?;
-            let flags = r.take(1)?[0];
-            let size = r.u64()?;
-            let mut times = [Timestamp::default(); 2];
-            for t in &mut times {
-                *t = Timestamp {
-                    secs: r.u64()? as i64,
-                    nsecs: r.u32()?,
-                };
-            }
-            let ino = r.u64()?;
-            let id = ObjectId::from_slice(r.take(32)?)?;
-            entries.insert(
-                path,
-                IndexEntry {
-                    mode,
-                    id,
-                    stat: StatData {
-                        size,
-                        mtime: times[0],
-                        ctime: times[1],
-                        ino,
-                    },
-                    racy: flags & FLAG_RACY != 0,
-                    stored: flags & FLAG_STORED != 0,
-                },
-            );
-        }
-        r.0.is_empty().then_some(Index { entries })
+    /// Decodes a cache file, keeping its bytes as the path buffer. The checksum is
+    /// verified while the entries are parsed.
+    fn decode(data: Vec<u8>) -> Option<Index> {
+        let body_len = data.len().checked_sub(32)?;
+        let (body, sum) = data.split_at(body_len);
+        let (valid, slots) = rayon::join(
+            || <[u8; 32]>::from(Sha256::digest(body)) == sum,
+            || decode_slots(body),
+        );
+        let slots = slots.filter(|_| valid)?;
+        Some(Index {
+            entries: Entries::Packed { paths: data, slots },
+        })
     }
 
     /// Writes the cache atomically (temporary file, then rename) into `cow_dir/index`.
@@ -243,6 +347,60 @@ impl Index {
             .map_err(|e| Error::io("write", &path)(e.error))?;
         Ok(())
     }
+}
+
+/// The entries of a cache file's body, with their paths as offsets into it; `None`
+/// when it is not a valid cache or its paths are not strictly sorted.
+fn decode_slots(body: &[u8]) -> Option<Vec<Slot>> {
+    let mut r = Reader(body);
+    if r.take(8)? != MAGIC || r.u32()? != VERSION {
+        return None;
+    }
+    let count = r.u32()? as usize;
+    // Each entry takes at least 81 bytes: refuse a count the file cannot hold.
+    if count > body.len() / 81 {
+        return None;
+    }
+    let mut slots: Vec<Slot> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let len = r.u32()? as usize;
+        let start = body.len() - r.0.len();
+        let path = r.take(len)?;
+        if let Some(prev) = slots.last()
+            && &body[prev.start..prev.end] >= path
+        {
+            return None;
+        }
+        let mode = mode_from_number(r.u32()?)?;
+        let flags = r.take(1)?[0];
+        let size = r.u64()?;
+        let mut times = [Timestamp::default(); 2];
+        for t in &mut times {
+            *t = Timestamp {
+                secs: r.u64()? as i64,
+                nsecs: r.u32()?,
+            };
+        }
+        let ino = r.u64()?;
+        let id = ObjectId::from_slice(r.take(32)?)?;
+        slots.push(Slot {
+            start,
+            end: start + len,
+            entry: IndexEntry {
+                mode,
+                id,
+                stat: StatData {
+                    size,
+                    mtime: times[0],
+                    ctime: times[1],
+                    ino,
+                },
+                racy: flags & FLAG_RACY != 0,
+                stored: flags & FLAG_STORED != 0,
+            },
+        });
+    }
+    r.0.is_empty().then_some(slots)
 }
 
 struct Reader<'a>(&'a [u8]);

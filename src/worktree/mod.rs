@@ -4,9 +4,10 @@ mod checkout;
 mod index;
 mod path;
 mod scan;
+mod walk;
 
 pub use checkout::{Applied, Conflict, ConflictKind, Op, Plan, PlanOptions, apply, plan};
-pub use index::{Index, IndexEntry, StatData, Timestamp, settle_clock};
+pub use index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp, settle_clock};
 pub use path::{quote_path, quote_path_status, to_fs_path};
 pub use scan::{Progress, Scan, ScanOptions, Warning, scan};
 

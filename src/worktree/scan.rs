@@ -1,19 +1,21 @@
 //! Building a snapshot of a directory: a sorted walk that honours `.cowignore`, parallel
 //! hashing and compression of files, and trees folded bottom-up.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::iter::Peekable;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use super::index::{Index, IndexEntry, StatData, Timestamp};
-use super::{Error, IGNORE_FILE, Result};
+use super::index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp};
+use super::walk::{Walked, WalkedDir};
+use super::{Error, Result};
 use crate::object::{Entry, EntryMode, Hasher, Kind, ObjectId, Tree};
 use crate::odb::{self, Odb, Written};
 
@@ -129,18 +131,37 @@ pub struct Scan {
     pub warnings: Vec<Warning>,
     /// A fresh stat cache for everything found.
     pub index: Index,
+    /// Whether [`Scan::index`] differs from the cache the scan was given
+    /// ([`ScanOptions::index`]); when it does not, there is nothing to save.
+    pub index_changed: bool,
 }
 
 struct FileJob {
-    path: PathBuf,
+    /// The path from the root, `/`-separated.
     rel: Vec<u8>,
     mode: EntryMode,
     stat: StatData,
+    /// Before hashing, the stat cache's entry for the path; after, the file's entry
+    /// (`None` when it was left out).
+    entry: Option<IndexEntry>,
 }
 
 enum Child {
     File { name: Vec<u8>, job: usize },
     Dir { name: Vec<u8>, node: usize },
+}
+
+/// The directories found, flattened: children after their parent, files in path order.
+#[derive(Default)]
+struct Flat {
+    /// The children of each directory; node 0 is the root.
+    nodes: Vec<Vec<Child>>,
+    /// How deep each directory is (the root is 0).
+    depths: Vec<usize>,
+    /// Every file, in path order.
+    jobs: Vec<FileJob>,
+    /// How many bytes all paths take.
+    path_bytes: usize,
 }
 
 struct Hashed {
@@ -160,251 +181,206 @@ struct Hashed {
 /// whatever their size, and a file that changes while it is read is read again.
 #[doc(alias = "write-tree")]
 pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
-    let (nodes, skipped_dirs, jobs, mut warnings) = walk(root, options.skip_unreadable)?;
+    let mut warnings = Vec::new();
+    let walked = super::walk::walk(root, options.skip_unreadable, &mut warnings)?;
+    let mut flat = Flat::default();
+    let mut cached = options.index.map(|index| index.iter().peekable());
+    flatten(walked, 0, &mut flat, &mut cached);
+    let Flat {
+        nodes,
+        depths,
+        mut jobs,
+        path_bytes,
+    } = flat;
 
     let done = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
+    let hashed = AtomicU64::new(0);
+    let new_objects = AtomicU64::new(0);
+    let bytes_added = AtomicU64::new(0);
+    let unchanged = AtomicU64::new(0);
     let total = jobs.len() as u64;
-    let results: Vec<Option<Hashed>> = jobs
-        .par_iter()
-        .map(|job| {
-            let hashed = hash_file(odb, job, options)?;
-            let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
-            let read = hashed.as_ref().map_or(0, |h| h.bytes_read);
-            let bytes_done = bytes.fetch_add(read, Ordering::Relaxed) + read;
-            if let Some(progress) = options.progress {
-                progress(Progress {
-                    files_done,
-                    files_total: total,
-                    bytes_done,
-                });
+    jobs.par_iter_mut().try_for_each(|job| {
+        let result = hash_file(odb, root, job, options)?;
+        let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
+        let read = result.as_ref().map_or(0, |h| h.bytes_read);
+        let bytes_done = bytes.fetch_add(read, Ordering::Relaxed) + read;
+        if let Some(h) = &result {
+            hashed.fetch_add(h.read as u64, Ordering::Relaxed);
+            if let Some(w) = h.written {
+                new_objects.fetch_add(w.new as u64, Ordering::Relaxed);
+                bytes_added.fetch_add(w.stored_bytes, Ordering::Relaxed);
             }
-            Ok(hashed)
-        })
-        .collect::<Result<_>>()?;
-
-    let mut skipped = Vec::new();
-    let results: Vec<Option<Hashed>> = jobs
-        .iter()
-        .zip(results)
-        .map(|(job, r)| match r {
-            Some(h) => Some(h),
-            None => {
-                skipped.push(job);
-                None
-            }
-        })
-        .collect();
-    let relative = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_owned();
-    for job in skipped {
-        let path = relative(&job.path);
-        warnings.push(if job.path.exists() {
+        }
+        let entry = result.map(|h| h.entry);
+        if entry.is_some() && entry == job.entry {
+            unchanged.fetch_add(1, Ordering::Relaxed);
+        }
+        job.entry = entry;
+        if let Some(progress) = options.progress {
+            progress(Progress {
+                files_done,
+                files_total: total,
+                bytes_done,
+            });
+        }
+        Ok::<_, Error>(())
+    })?;
+    for job in jobs.iter().filter(|job| job.entry.is_none()) {
+        let path = PathBuf::from(OsStr::from_bytes(&job.rel));
+        warnings.push(if root.join(&path).exists() {
             Warning::Unreadable { path }
         } else {
             Warning::Vanished { path }
         });
     }
-    let done_ok = || results.iter().flatten();
-    let written = done_ok().filter_map(|h| h.written);
-    let mut new_objects = written.clone().filter(|w| w.new).count() as u64;
-    let mut bytes_added = written.map(|w| w.stored_bytes).sum::<u64>();
-    let hashed = done_ok().filter(|h| h.read).count() as u64;
-    let mut trees = HashMap::with_capacity(nodes.len());
-    // Children are always created after their parent, so reverse order is bottom-up.
-    let mut tree_ids: Vec<Option<ObjectId>> = vec![None; nodes.len()];
-    for (index, children) in nodes.iter().enumerate().rev() {
-        if skipped_dirs.contains(&index) {
-            continue;
+
+    let (tree, trees) = build_trees(nodes, &depths, &jobs)?;
+    if options.store {
+        for level in trees.iter().rev() {
+            level.par_iter().try_for_each(|(_, tree)| {
+                let written = odb.write_tree(tree)?;
+                new_objects.fetch_add(written.new as u64, Ordering::Relaxed);
+                bytes_added.fetch_add(written.stored_bytes, Ordering::Relaxed);
+                Ok::<_, Error>(())
+            })?;
         }
-        let entries = children
-            .iter()
-            .filter_map(|child| match child {
-                Child::File { name, job } => results[*job].as_ref().map(|r| Entry {
-                    mode: r.entry.mode,
-                    name: name.clone(),
-                    id: r.entry.id,
-                }),
-                Child::Dir { name, node } => tree_ids[*node].map(|id| Entry {
-                    mode: EntryMode::Tree,
-                    name: name.clone(),
-                    id,
-                }),
-            })
-            .collect();
-        let tree = Tree::from_entries(entries)?;
-        let id = if options.store {
-            let written = odb.write_tree(&tree)?;
-            new_objects += written.new as u64;
-            bytes_added += written.stored_bytes;
-            written.id
-        } else {
-            tree.id()
-        };
-        tree_ids[index] = Some(id);
-        trees.insert(id, tree);
     }
-    let mut index = Index::new();
-    for (job, result) in jobs.into_iter().zip(results) {
-        if let Some(result) = result {
-            index.insert(job.rel, result.entry);
+    let trees: HashMap<ObjectId, Tree> = trees.into_iter().flatten().collect();
+
+    let mut index = Index::with_capacity(jobs.len(), path_bytes);
+    for job in &jobs {
+        if let Some(entry) = job.entry {
+            index.push_sorted(&job.rel, entry);
         }
     }
     warnings.sort_by_key(|w| w.to_string());
+    // Each path is matched with at most one cache entry, so as many unchanged entries
+    // as in either cache means the caches are equal.
+    let same = unchanged.into_inner();
+    let index_changed = options
+        .index
+        .is_none_or(|old| old.len() as u64 != same || index.len() as u64 != same);
     Ok(Scan {
-        tree: tree_ids[0].expect("the root is node 0"),
+        tree,
         trees,
         files: index.len() as u64,
-        hashed,
-        new_objects,
-        bytes_added,
+        hashed: hashed.into_inner(),
+        new_objects: new_objects.into_inner(),
+        bytes_added: bytes_added.into_inner(),
         warnings,
         index,
+        index_changed,
     })
 }
 
-/// Walks `root` in sorted order, returning the directory nodes (node 0 is the root),
-/// the files to store, and warnings.
+/// Builds the tree of every directory in `nodes`, bottom-up, the directories of each
+/// depth in parallel. Returns the root tree's id, and the trees by depth.
 #[allow(clippy::type_complexity)]
-fn walk(
-    root: &Path,
-    skip_unreadable: bool,
-) -> Result<(Vec<Vec<Child>>, HashSet<usize>, Vec<FileJob>, Vec<Warning>)> {
-    let reserved = Arc::new(Mutex::new(Vec::new()));
-    let reserved_in_filter = Arc::clone(&reserved);
-    let walker = ignore::WalkBuilder::new(root)
-        .standard_filters(false)
-        .hidden(false)
-        .parents(false)
-        .follow_links(false)
-        .require_git(false)
-        .add_custom_ignore_filename(IGNORE_FILE)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(move |entry| {
-            let name = entry.file_name().as_bytes();
-            let reserved_name = entry.depth() > 0 && name.eq_ignore_ascii_case(b".cow");
-            // The repository's own `.cow` is left out silently; any other is reported.
-            if reserved_name && (entry.depth() > 1 || name != b".cow") {
-                let mut list = reserved_in_filter.lock().expect("no panics while held");
-                list.push(entry.path().to_owned());
-            }
-            !reserved_name
-        })
-        .build();
-
-    let mut nodes: Vec<Vec<Child>> = vec![Vec::new()];
-    // Directories by path, so one that cannot be read can be left out whole.
-    let mut dir_nodes: HashMap<PathBuf, usize> = HashMap::new();
-    let mut skipped_dirs = HashSet::new();
-    let mut stack: Vec<usize> = vec![0];
-    let mut jobs = Vec::new();
-    let mut warnings = Vec::new();
-    let relative = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_owned();
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                if let Some(io) = err.io_error() {
-                    let path = error_path(&err).unwrap_or_else(|| root.to_owned());
-                    let kind = io.kind();
-                    let skip = match kind {
-                        std::io::ErrorKind::NotFound => Some(Warning::Vanished {
-                            path: relative(&path),
-                        }),
-                        std::io::ErrorKind::PermissionDenied if skip_unreadable => {
-                            Some(Warning::Unreadable {
-                                path: relative(&path),
-                            })
-                        }
-                        _ => None,
-                    };
-                    match (skip, dir_nodes.get(&path)) {
-                        (Some(warning), Some(&node)) if node != 0 => {
-                            skipped_dirs.insert(node);
-                            warnings.push(warning);
-                            continue;
-                        }
-                        _ => {
-                            let copy = std::io::Error::new(kind, io.to_string());
-                            return Err(Error::io("read directory", path)(copy));
-                        }
-                    }
-                }
-                warnings.push(Warning::IgnoreRule {
-                    message: err.to_string(),
-                });
-                continue;
-            }
-        };
-        let depth = entry.depth();
-        if depth == 0 {
-            continue;
-        }
-        stack.truncate(depth);
-        let parent = *stack.last().expect("the root stays on the stack");
-        let name = entry.file_name().as_bytes().to_vec();
-        let file_type = entry
-            .file_type()
-            .ok_or_else(|| Error::io("stat", entry.path())(std::io::ErrorKind::Other.into()))?;
-        if file_type.is_dir() {
-            nodes.push(Vec::new());
-            let node = nodes.len() - 1;
-            nodes[parent].push(Child::Dir { name, node });
-            dir_nodes.insert(entry.path().to_owned(), node);
-            stack.push(node);
-        } else if file_type.is_symlink() || file_type.is_file() {
-            let meta = match entry.metadata() {
-                Ok(meta) => meta,
-                Err(e) => {
-                    let io = e
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::ErrorKind::Other.into());
-                    if io.kind() == std::io::ErrorKind::NotFound {
-                        warnings.push(Warning::Vanished {
-                            path: relative(entry.path()),
-                        });
-                        continue;
-                    }
-                    return Err(Error::io("stat", entry.path())(io));
-                }
-            };
-            jobs.push(FileJob {
-                path: entry.path().to_owned(),
-                rel: relative(entry.path()).into_os_string().into_vec(),
-                mode: mode_of(&meta),
-                stat: StatData::from_metadata(&meta),
-            });
-            nodes[parent].push(Child::File {
-                name,
-                job: jobs.len() - 1,
-            });
-        } else if file_type.is_fifo()
-            || file_type.is_socket()
-            || file_type.is_block_device()
-            || file_type.is_char_device()
-        {
-            warnings.push(Warning::SpecialFile {
-                path: relative(entry.path()),
-            });
-        }
+fn build_trees(
+    nodes: Vec<Vec<Child>>,
+    depths: &[usize],
+    jobs: &[FileJob],
+) -> Result<(ObjectId, Vec<Vec<(ObjectId, Tree)>>)> {
+    let max_depth = depths.iter().copied().max().unwrap_or(0);
+    let mut levels: Vec<Vec<(usize, Vec<Child>)>> = (0..=max_depth).map(|_| Vec::new()).collect();
+    for (node, children) in nodes.into_iter().enumerate() {
+        levels[depths[node]].push((node, children));
     }
-    let reserved = std::mem::take(&mut *reserved.lock().expect("no panics while held"));
-    warnings.extend(
-        reserved
-            .into_iter()
-            .map(|p| Warning::ReservedName { path: relative(&p) }),
-    );
-    Ok((nodes, skipped_dirs, jobs, warnings))
+    let mut ids = vec![ObjectId::empty_tree(); depths.len()];
+    let mut trees = Vec::with_capacity(levels.len());
+    for level in levels.into_iter().rev() {
+        let built: Vec<(usize, ObjectId, Tree)> = level
+            .into_par_iter()
+            .map(|(node, children)| {
+                let entries = children
+                    .into_iter()
+                    .filter_map(|child| match child {
+                        Child::File { name, job } => jobs[job].entry.map(|entry| Entry {
+                            mode: entry.mode,
+                            name,
+                            id: entry.id,
+                        }),
+                        Child::Dir { name, node } => Some(Entry {
+                            mode: EntryMode::Tree,
+                            name,
+                            id: ids[node],
+                        }),
+                    })
+                    .collect();
+                let tree = Tree::from_entries(entries)?;
+                Ok((node, tree.id(), tree))
+            })
+            .collect::<Result<_>>()?;
+        let mut level_trees = Vec::with_capacity(built.len());
+        for (node, id, tree) in built {
+            ids[node] = id;
+            level_trees.push((id, tree));
+        }
+        trees.push(level_trees);
+    }
+    trees.reverse();
+    Ok((ids[0], trees))
 }
 
-fn error_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            error_path(err)
+/// Appends `dir` (at `depth`) and everything below it to `flat`, taking each file's
+/// stat-cache entry from `cached`, an iterator over the cache in path order.
+fn flatten(
+    dir: WalkedDir,
+    depth: usize,
+    flat: &mut Flat,
+    cached: &mut Option<Peekable<IndexIter<'_>>>,
+) {
+    let index = flat.nodes.len();
+    flat.nodes.push(Vec::with_capacity(dir.entries.len()));
+    flat.depths.push(depth);
+    for entry in dir.entries {
+        match entry {
+            Walked::File {
+                name,
+                rel,
+                mode,
+                stat,
+            } => {
+                let entry = cached.as_mut().and_then(|c| find_sorted(c, &rel));
+                flat.path_bytes += rel.len();
+                flat.jobs.push(FileJob {
+                    rel,
+                    mode,
+                    stat,
+                    entry,
+                });
+                let job = flat.jobs.len() - 1;
+                flat.nodes[index].push(Child::File { name, job });
+            }
+            Walked::Dir { name, dir } => {
+                if let Some(dir) = dir {
+                    let node = flat.nodes.len();
+                    flatten(dir, depth + 1, flat, cached);
+                    flat.nodes[index].push(Child::Dir { name, node });
+                }
+            }
         }
-        ignore::Error::Loop { child, .. } => Some(child.clone()),
-        _ => None,
     }
+}
+
+/// The entry for `path` from `cached`, an iterator in path order that has passed
+/// every path before `path` already: entries before it are skipped.
+fn find_sorted(cached: &mut Peekable<IndexIter<'_>>, path: &[u8]) -> Option<IndexEntry> {
+    while let Some((p, entry)) = cached.peek() {
+        match (*p).cmp(path) {
+            std::cmp::Ordering::Less => {
+                cached.next();
+            }
+            std::cmp::Ordering::Equal => {
+                let entry = **entry;
+                cached.next();
+                return Some(entry);
+            }
+            std::cmp::Ordering::Greater => return None,
+        }
+    }
+    None
 }
 
 /// The entry mode a file or symlink's metadata calls for: git keeps only the owner's
@@ -425,8 +401,13 @@ const ATTEMPTS: usize = 3;
 /// Hashes (and with `store`, stores) one file or symlink, unless the stat cache has a
 /// fresh entry for it. `None` when the file vanished, or cannot be read and
 /// [`ScanOptions::skip_unreadable`] is on.
-fn hash_file(odb: &Odb, job: &FileJob, options: &ScanOptions<'_>) -> Result<Option<Hashed>> {
-    if let Some(cached) = options.index.and_then(|i| i.get(&job.rel))
+fn hash_file(
+    odb: &Odb,
+    root: &Path,
+    job: &FileJob,
+    options: &ScanOptions<'_>,
+) -> Result<Option<Hashed>> {
+    if let Some(cached) = &job.entry
         && cached.is_fresh(job.mode, &job.stat)
         && (!options.store || cached.stored || odb.contains(&cached.id))
     {
@@ -439,11 +420,12 @@ fn hash_file(odb: &Odb, job: &FileJob, options: &ScanOptions<'_>) -> Result<Opti
             bytes_read: 0,
         }));
     }
+    let path = root.join(OsStr::from_bytes(&job.rel));
     for _ in 0..ATTEMPTS {
         let attempt = if job.mode == EntryMode::Link {
-            hash_link(odb, job, options.store)
+            hash_link(odb, &path, job, options.store)
         } else {
-            hash_regular(odb, job, options.store)
+            hash_regular(odb, &path, options.store)
         };
         let attempt = match attempt {
             Ok(attempt) => attempt,
@@ -468,9 +450,7 @@ fn hash_file(odb: &Odb, job: &FileJob, options: &ScanOptions<'_>) -> Result<Opti
             }));
         }
     }
-    Err(Error::FileChanged {
-        path: job.path.clone(),
-    })
+    Err(Error::FileChanged { path })
 }
 
 type Attempt = Option<(IndexEntry, Option<Written>, u64)>;
@@ -485,8 +465,7 @@ fn store_or_hash(odb: &Odb, data: &[u8], store: bool) -> Result<(ObjectId, Optio
 }
 
 /// One attempt at a symlink: `None` when it changed while being read.
-fn hash_link(odb: &Odb, job: &FileJob, store: bool) -> Result<Attempt> {
-    let path = &job.path;
+fn hash_link(odb: &Odb, path: &Path, job: &FileJob, store: bool) -> Result<Attempt> {
     let target = fs::read_link(path).map_err(Error::io("read symlink", path))?;
     let after = fs::symlink_metadata(path).map_err(Error::io("stat", path))?;
     if !after.file_type().is_symlink() || !StatData::from_metadata(&after).same_file(&job.stat) {
@@ -506,9 +485,8 @@ fn hash_link(odb: &Odb, job: &FileJob, store: bool) -> Result<Attempt> {
 
 /// One attempt at a regular file: `None` when it changed while being read. The stat
 /// data recorded is the open file's, taken before reading and checked after.
-fn hash_regular(odb: &Odb, job: &FileJob, store: bool) -> Result<Attempt> {
+fn hash_regular(odb: &Odb, path: &Path, store: bool) -> Result<Attempt> {
     use std::os::unix::fs::OpenOptionsExt;
-    let path = &job.path;
     let mut file = match fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
