@@ -131,7 +131,7 @@ impl Repository {
         plan_options: &PlanOptions<'_>,
         options: &CheckoutOptions,
     ) -> Result<(Plan, Applied)> {
-        let scan = self.scan(false, None, false)?;
+        let scan = self.scan(false, None, None, false)?;
         let plan = worktree::plan(
             &self.odb,
             &self.work_dir,

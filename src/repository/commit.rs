@@ -91,10 +91,12 @@ impl Drop for PackGuard<'_> {
 
 impl Repository {
     /// Scans the working directory through the stat cache, storing new objects when
-    /// `store` (a commit) or only computing ids (status, checkout).
+    /// `store` (a commit) or only computing ids (status, checkout). With `store`, no
+    /// tree is written when the root tree is `stored_tree` (HEAD's).
     pub(crate) fn scan(
         &self,
         store: bool,
+        stored_tree: Option<ObjectId>,
         progress: Option<&(dyn Fn(Progress) + Sync)>,
         skip_unreadable: bool,
     ) -> Result<worktree::Scan> {
@@ -105,6 +107,7 @@ impl Repository {
             &self.work_dir,
             &ScanOptions {
                 store,
+                stored_tree,
                 index: index.as_ref(),
                 clock,
                 progress,
@@ -228,12 +231,13 @@ impl Repository {
         // New objects go into one pack (or loose files, if only a few).
         self.odb.begin_pack()?;
         let packing = PackGuard(&self.odb);
-        let snapshot = self.scan(true, options.progress, options.skip_unreadable)?;
+        let parent_tree = match parent {
+            Some(p) => Some(self.odb.find_commit(&p)?.tree),
+            None => None,
+        };
+        let snapshot = self.scan(true, parent_tree, options.progress, options.skip_unreadable)?;
         if !options.allow_empty {
-            let unchanged = match parent {
-                Some(p) => self.odb.find_commit(&p)?.tree == snapshot.tree,
-                None => snapshot.tree == ObjectId::empty_tree(),
-            };
+            let unchanged = snapshot.tree == parent_tree.unwrap_or(ObjectId::empty_tree());
             if unchanged {
                 packing.finish()?;
                 self.save_scanned_index(&snapshot);

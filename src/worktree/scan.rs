@@ -40,6 +40,10 @@ pub struct ScanOptions<'a> {
     /// Write new blobs and trees to the store (a commit); off, only their ids are
     /// computed (status).
     pub store: bool,
+    /// With [`store`](Self::store): a tree known to be in the store with everything it
+    /// reaches (HEAD's). When the working directory's root tree is this one, no tree
+    /// is written: the store has them all.
+    pub stored_tree: Option<ObjectId>,
     /// The stat cache: files whose stat data match a fresh entry are not read.
     pub index: Option<&'a Index>,
     /// The tick from [`settle_clock`](super::settle_clock) taken before the scan: files
@@ -236,7 +240,7 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
     }
 
     let (tree, trees) = build_trees(nodes, &depths, &jobs)?;
-    if options.store {
+    if options.store && options.stored_tree != Some(tree) {
         for level in trees.iter().rev() {
             level.par_iter().try_for_each(|(_, tree)| {
                 let written = odb.write_tree(tree)?;
