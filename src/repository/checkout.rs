@@ -153,6 +153,7 @@ impl Repository {
         // an edit made after this returns always changes their mtime.
         worktree::settle_clock(&self.cow_dir);
         self.save_index(&index);
+        self.save_dir_cache(scan.dirs.as_ref());
         Ok((plan, applied?))
     }
 

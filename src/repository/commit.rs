@@ -100,8 +100,8 @@ impl Repository {
         progress: Option<&(dyn Fn(Progress) + Sync)>,
         skip_unreadable: bool,
     ) -> Result<worktree::Scan> {
-        let clock = worktree::settle_clock(&self.cow_dir);
         let index = worktree::Index::load(&self.cow_dir.join("index"));
+        let dirs = worktree::DirCache::load(&self.cow_dir.join("dircache"));
         Ok(worktree::scan(
             &self.odb,
             &self.work_dir,
@@ -109,7 +109,8 @@ impl Repository {
                 store,
                 stored_tree,
                 index: index.as_ref(),
-                clock,
+                dirs: dirs.as_ref(),
+                clock: worktree::Clock::SettleIn(&self.cow_dir),
                 progress,
                 skip_unreadable,
             },
@@ -122,20 +123,30 @@ impl Repository {
         let _ = index.save(&self.cow_dir);
     }
 
-    /// Saves the stat cache a scan refreshed, if it changed.
+    /// Saves the directory cache a scan refreshed, if it changed. Like the stat
+    /// cache, it only saves work: failing to write it is not an error.
+    pub(crate) fn save_dir_cache(&self, dirs: Option<&worktree::DirCache>) {
+        if let Some(dirs) = dirs {
+            let _ = dirs.save(&self.cow_dir);
+        }
+    }
+
+    /// Saves the stat and directory caches a scan refreshed, those that changed.
     pub(crate) fn save_scanned_index(&self, scan: &worktree::Scan) {
         if scan.index_changed {
             self.save_index(&scan.index);
         }
+        self.save_dir_cache(scan.dirs.as_ref());
     }
 
-    /// Saves the stat cache a scan refreshed, if it changed, from a command that does
-    /// not write otherwise (status, diff), unless a writer holds the lock right now.
+    /// Saves the stat and directory caches a scan refreshed, those that changed, from
+    /// a command that does not write otherwise (status, diff), unless a writer holds
+    /// the lock right now.
     pub(crate) fn save_scanned_index_if_free(&self, scan: &worktree::Scan) {
-        if scan.index_changed
+        if (scan.index_changed || scan.dirs.is_some())
             && let Some(_lock) = self.try_lock()
         {
-            self.save_index(&scan.index);
+            self.save_scanned_index(scan);
         }
     }
 
@@ -258,7 +269,7 @@ impl Repository {
         self.odb.sync()?;
         self.refs
             .update_head(written.id, Expected::from_option(parent))?;
-        self.save_index(&snapshot.index);
+        self.save_scanned_index(&snapshot);
         Ok(CommitOutcome {
             id: written.id,
             tree: snapshot.tree,

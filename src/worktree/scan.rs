@@ -1,6 +1,7 @@
 //! Building a snapshot of a directory: a sorted walk that honours `.cowignore`, parallel
 //! hashing and compression of files, and trees folded bottom-up.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
@@ -9,10 +10,12 @@ use std::iter::Peekable;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
+use super::dircache::DirCache;
 use super::index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp};
 use super::walk::{Walked, WalkedDir};
 use super::{Error, Result};
@@ -46,14 +49,50 @@ pub struct ScanOptions<'a> {
     pub stored_tree: Option<ObjectId>,
     /// The stat cache: files whose stat data match a fresh entry are not read.
     pub index: Option<&'a Index>,
-    /// The tick from [`settle_clock`](super::settle_clock) taken before the scan: files
-    /// modified at or after it are recorded as racy.
-    pub clock: Timestamp,
+    /// The directory cache: directories whose stat data match their record are not
+    /// read.
+    pub dirs: Option<&'a DirCache>,
+    /// The tick before which files and directories must have been modified to be
+    /// trusted next time; the others are recorded as racy.
+    pub clock: Clock<'a>,
     /// Called after each file, from any thread.
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
     /// Leave out files and directories that cannot be read (with a warning) instead
     /// of failing.
     pub skip_unreadable: bool,
+}
+
+/// Where a scan's racy tick comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Clock<'a> {
+    /// A tick from [`settle_clock`](super::settle_clock) taken before the scan.
+    Settled(Timestamp),
+    /// Settle the clock in this directory (the repository's `.cow`) just before the
+    /// first file or directory is read: a scan that reads none waits for no tick.
+    SettleIn(&'a Path),
+}
+
+impl Default for Clock<'_> {
+    /// The epoch: everything the scan reads is recorded as racy.
+    fn default() -> Self {
+        Clock::Settled(Timestamp::default())
+    }
+}
+
+/// A [`Clock`] settled at most once, by whichever thread needs it first.
+pub(super) struct LazyClock<'a> {
+    clock: Clock<'a>,
+    settled: OnceLock<Timestamp>,
+}
+
+impl LazyClock<'_> {
+    /// The tick; the first call settles the clock if it has not been.
+    pub(super) fn get(&self) -> Timestamp {
+        match self.clock {
+            Clock::Settled(tick) => tick,
+            Clock::SettleIn(dir) => *self.settled.get_or_init(|| super::settle_clock(dir)),
+        }
+    }
 }
 
 /// Something a scan left out, and why.
@@ -138,11 +177,14 @@ pub struct Scan {
     /// Whether [`Scan::index`] differs from the cache the scan was given
     /// ([`ScanOptions::index`]); when it does not, there is nothing to save.
     pub index_changed: bool,
+    /// A fresh directory cache for every directory found; `None` when it equals
+    /// [`ScanOptions::dirs`] (nothing to save).
+    pub dirs: Option<DirCache>,
 }
 
 struct FileJob {
-    /// The path from the root, `/`-separated.
-    rel: Vec<u8>,
+    /// Where its path from the root (`/`-separated) lies in [`Flat::paths`].
+    path: (usize, usize),
     mode: EntryMode,
     stat: StatData,
     /// Before hashing, the stat cache's entry for the path; after, the file's entry
@@ -150,22 +192,26 @@ struct FileJob {
     entry: Option<IndexEntry>,
 }
 
-enum Child {
-    File { name: Vec<u8>, job: usize },
-    Dir { name: Vec<u8>, node: usize },
+enum Child<'c> {
+    File { name: Cow<'c, [u8]>, job: usize },
+    Dir { name: Cow<'c, [u8]>, node: usize },
 }
 
 /// The directories found, flattened: children after their parent, files in path order.
 #[derive(Default)]
-struct Flat {
+struct Flat<'c> {
     /// The children of each directory; node 0 is the root.
-    nodes: Vec<Vec<Child>>,
+    nodes: Vec<Vec<Child<'c>>>,
     /// How deep each directory is (the root is 0).
     depths: Vec<usize>,
     /// Every file, in path order.
     jobs: Vec<FileJob>,
-    /// How many bytes all paths take.
-    path_bytes: usize,
+    /// The paths of all files, one after the other.
+    paths: Vec<u8>,
+    /// The directories' records for the next directory cache.
+    records: Vec<Cow<'c, [u8]>>,
+    /// Whether a directory was read, so the directory cache changes.
+    dirs_read: bool,
 }
 
 struct Hashed {
@@ -185,17 +231,33 @@ struct Hashed {
 /// whatever their size, and a file that changes while it is read is read again.
 #[doc(alias = "write-tree")]
 pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
+    let clock = LazyClock {
+        clock: options.clock,
+        settled: OnceLock::new(),
+    };
     let mut warnings = Vec::new();
-    let walked = super::walk::walk(root, options.skip_unreadable, &mut warnings)?;
+    let walked = super::walk::walk(
+        root,
+        options.skip_unreadable,
+        options.dirs,
+        &clock,
+        &mut warnings,
+    )?;
     let mut flat = Flat::default();
     let mut cached = options.index.map(|index| index.iter().peekable());
-    flatten(walked, 0, &mut flat, &mut cached);
+    flatten(walked, 0, &mut Vec::new(), &mut flat, &mut cached);
     let Flat {
         nodes,
         depths,
         mut jobs,
-        path_bytes,
+        paths,
+        records,
+        dirs_read,
     } = flat;
+    let dirs_changed = dirs_read || options.dirs.is_none_or(|old| old.len() != records.len());
+    let dirs =
+        dirs_changed.then(|| DirCache::from_records(records.iter().map(|r| &r[..]).collect()));
+    drop(records);
 
     let done = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
@@ -205,7 +267,8 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
     let unchanged = AtomicU64::new(0);
     let total = jobs.len() as u64;
     jobs.par_iter_mut().try_for_each(|job| {
-        let result = hash_file(odb, root, job, options)?;
+        let path = &paths[job.path.0..job.path.1];
+        let result = hash_file(odb, root, path, job, &clock, options)?;
         let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
         let read = result.as_ref().map_or(0, |h| h.bytes_read);
         let bytes_done = bytes.fetch_add(read, Ordering::Relaxed) + read;
@@ -231,7 +294,7 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         Ok::<_, Error>(())
     })?;
     for job in jobs.iter().filter(|job| job.entry.is_none()) {
-        let path = PathBuf::from(OsStr::from_bytes(&job.rel));
+        let path = PathBuf::from(OsStr::from_bytes(&paths[job.path.0..job.path.1]));
         warnings.push(if root.join(&path).exists() {
             Warning::Unreadable { path }
         } else {
@@ -252,10 +315,10 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
     }
     let trees: HashMap<ObjectId, Tree> = trees.into_iter().flatten().collect();
 
-    let mut index = Index::with_capacity(jobs.len(), path_bytes);
+    let mut index = Index::with_capacity(jobs.len(), paths.len());
     for job in &jobs {
         if let Some(entry) = job.entry {
-            index.push_sorted(&job.rel, entry);
+            index.push_sorted(&paths[job.path.0..job.path.1], entry);
         }
     }
     warnings.sort_by_key(|w| w.to_string());
@@ -275,6 +338,7 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         warnings,
         index,
         index_changed,
+        dirs,
     })
 }
 
@@ -282,12 +346,13 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
 /// depth in parallel. Returns the root tree's id, and the trees by depth.
 #[allow(clippy::type_complexity)]
 fn build_trees(
-    nodes: Vec<Vec<Child>>,
+    nodes: Vec<Vec<Child<'_>>>,
     depths: &[usize],
     jobs: &[FileJob],
 ) -> Result<(ObjectId, Vec<Vec<(ObjectId, Tree)>>)> {
     let max_depth = depths.iter().copied().max().unwrap_or(0);
-    let mut levels: Vec<Vec<(usize, Vec<Child>)>> = (0..=max_depth).map(|_| Vec::new()).collect();
+    let mut levels: Vec<Vec<(usize, Vec<Child<'_>>)>> =
+        (0..=max_depth).map(|_| Vec::new()).collect();
     for (node, children) in nodes.into_iter().enumerate() {
         levels[depths[node]].push((node, children));
     }
@@ -302,12 +367,12 @@ fn build_trees(
                     .filter_map(|child| match child {
                         Child::File { name, job } => jobs[job].entry.map(|entry| Entry {
                             mode: entry.mode,
-                            name,
+                            name: name.into_owned(),
                             id: entry.id,
                         }),
                         Child::Dir { name, node } => Some(Entry {
                             mode: EntryMode::Tree,
-                            name,
+                            name: name.into_owned(),
                             id: ids[node],
                         }),
                     })
@@ -327,29 +392,42 @@ fn build_trees(
     Ok((ids[0], trees))
 }
 
-/// Appends `dir` (at `depth`) and everything below it to `flat`, taking each file's
-/// stat-cache entry from `cached`, an iterator over the cache in path order.
-fn flatten(
-    dir: WalkedDir,
+/// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
+/// `flat`, taking each file's stat-cache entry from `cached`, an iterator over the
+/// cache in path order.
+fn flatten<'c>(
+    dir: WalkedDir<'c>,
     depth: usize,
-    flat: &mut Flat,
+    path: &mut Vec<u8>,
+    flat: &mut Flat<'c>,
     cached: &mut Option<Peekable<IndexIter<'_>>>,
 ) {
     let index = flat.nodes.len();
     flat.nodes.push(Vec::with_capacity(dir.entries.len()));
     flat.depths.push(depth);
+    match dir.record {
+        Some(record) => {
+            flat.dirs_read |= matches!(record, Cow::Owned(_));
+            flat.records.push(record);
+        }
+        None => flat.dirs_read = true,
+    }
+    let parent_len = path.len();
     for entry in dir.entries {
+        let name = match &entry {
+            Walked::File { name, .. } | Walked::Dir { name, .. } => name,
+        };
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
         match entry {
-            Walked::File {
-                name,
-                rel,
-                mode,
-                stat,
-            } => {
-                let entry = cached.as_mut().and_then(|c| find_sorted(c, &rel));
-                flat.path_bytes += rel.len();
+            Walked::File { name, mode, stat } => {
+                let entry = cached.as_mut().and_then(|c| find_sorted(c, path));
+                let start = flat.paths.len();
+                flat.paths.extend_from_slice(path);
                 flat.jobs.push(FileJob {
-                    rel,
+                    path: (start, flat.paths.len()),
                     mode,
                     stat,
                     entry,
@@ -360,11 +438,12 @@ fn flatten(
             Walked::Dir { name, dir } => {
                 if let Some(dir) = dir {
                     let node = flat.nodes.len();
-                    flatten(dir, depth + 1, flat, cached);
+                    flatten(dir, depth + 1, path, flat, cached);
                     flat.nodes[index].push(Child::Dir { name, node });
                 }
             }
         }
+        path.truncate(parent_len);
     }
 }
 
@@ -408,7 +487,9 @@ const ATTEMPTS: usize = 3;
 fn hash_file(
     odb: &Odb,
     root: &Path,
+    rel: &[u8],
     job: &FileJob,
+    clock: &LazyClock<'_>,
     options: &ScanOptions<'_>,
 ) -> Result<Option<Hashed>> {
     if let Some(cached) = &job.entry
@@ -424,7 +505,9 @@ fn hash_file(
             bytes_read: 0,
         }));
     }
-    let path = root.join(OsStr::from_bytes(&job.rel));
+    // Settled before the file is read: a change made after the read has a later mtime.
+    let clock = clock.get();
+    let path = root.join(OsStr::from_bytes(rel));
     for _ in 0..ATTEMPTS {
         let attempt = if job.mode == EntryMode::Link {
             hash_link(odb, &path, job, options.store)
@@ -445,7 +528,7 @@ fn hash_file(
             Err(e) => return Err(e),
         };
         if let Some((mut entry, written, bytes_read)) = attempt {
-            entry.racy = entry.stat.mtime >= options.clock;
+            entry.racy = entry.stat.mtime >= clock;
             return Ok(Some(Hashed {
                 entry,
                 written,

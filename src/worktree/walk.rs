@@ -1,14 +1,17 @@
-//! The directory walk under a scan: every directory read once through a descriptor,
+//! The directory walk under a scan: every directory opened relative to its parent,
 //! every file and symlink stat'ed relative to its directory, subdirectories walked in
 //! parallel, and `.cowignore` rules applied as git applies `.gitignore`.
 //!
 //! The result is a tree of directories whose entries are in git's order, so the order
 //! of what is found never depends on thread timing. Directories are told apart from
 //! files by the type `readdir` reports, so they cost no `stat`; a `.cowignore` is read
-//! only where `readdir` lists one.
+//! only where a directory lists one. A directory whose stat data match its record in
+//! the [directory cache](super::DirCache) is not read at all: its entries come from
+//! the record.
 
+use std::borrow::Cow;
 use std::ffi::OsStr;
-use std::os::fd::{BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -19,26 +22,27 @@ use rayon::prelude::*;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
-use super::index::StatData;
-use super::scan::Warning;
+use super::dircache::{self, DirCache, Entries};
+use super::index::{StatData, Timestamp};
+use super::scan::{LazyClock, Warning};
 use super::{Error, IGNORE_FILE, Result};
 use crate::object::{EntryMode, name_order};
 
 /// A directory as the walk found it.
-#[derive(Default)]
-pub(super) struct WalkedDir {
+pub(super) struct WalkedDir<'c> {
+    /// Its record for the next directory cache: the old one when it still held, a new
+    /// one when the directory was read, `None` when it may not be recorded (racy).
+    pub record: Option<Cow<'c, [u8]>>,
     /// Its entries in git's order (ignored and skipped ones left out).
-    pub entries: Vec<Walked>,
+    pub entries: Vec<Walked<'c>>,
 }
 
 /// One entry of a [`WalkedDir`].
-pub(super) enum Walked {
+pub(super) enum Walked<'c> {
     /// A regular file or symlink, with its `lstat` data.
     File {
         /// Its name in the directory.
-        name: Vec<u8>,
-        /// Its path from the root, `/`-separated.
-        rel: Vec<u8>,
+        name: Cow<'c, [u8]>,
         /// File, executable or symlink.
         mode: EntryMode,
         /// Its stat data.
@@ -47,39 +51,55 @@ pub(super) enum Walked {
     /// A subdirectory; `None` when it was left out (unreadable or vanished).
     Dir {
         /// Its name in the directory.
-        name: Vec<u8>,
+        name: Cow<'c, [u8]>,
         /// What it holds.
-        dir: Option<WalkedDir>,
+        dir: Option<WalkedDir<'c>>,
     },
 }
 
-/// Walks `root`, leaving out `.cow` and what `.cowignore` files exclude. Problems that
-/// do not stop the walk are added to `warnings`.
-pub(super) fn walk(
+impl Walked<'_> {
+    fn name_and_is_dir(&self) -> (&[u8], bool) {
+        match self {
+            Walked::File { name, .. } => (name, false),
+            Walked::Dir { name, .. } => (name, true),
+        }
+    }
+}
+
+/// Walks `root`, leaving out `.cow` and what `.cowignore` files exclude, taking the
+/// entries of unchanged directories from `cache`. Problems that do not stop the walk
+/// are added to `warnings`.
+pub(super) fn walk<'c>(
     root: &Path,
     skip_unreadable: bool,
+    cache: Option<&'c DirCache>,
+    clock: &LazyClock<'_>,
     warnings: &mut Vec<Warning>,
-) -> Result<WalkedDir> {
-    let opened = rustix::fs::open(
+) -> Result<WalkedDir<'c>> {
+    let walker = Walker {
+        root,
+        skip_unreadable,
+        cache,
+        clock,
+        warnings: Mutex::new(Vec::new()),
+    };
+    let listed = rustix::fs::open(
         root,
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
-    .and_then(read_dir)
+    .and_then(|fd| walker.list(fd, b""))
     .map_err(|e| Error::io("read directory", root)(e.into()))?;
-    let walker = Walker {
-        root,
-        skip_unreadable,
-        warnings: Mutex::new(Vec::new()),
-    };
-    let dir = walker.walk_dir(opened, b"", None)?;
+    let dir = walker.walk_dir(listed, b"", None)?;
     warnings.append(&mut walker.warnings.into_inner().expect("no panics while held"));
     Ok(dir)
 }
 
-struct Walker<'a> {
+struct Walker<'a, 'c> {
     root: &'a Path,
     skip_unreadable: bool,
+    cache: Option<&'c DirCache>,
+    clock: &'a LazyClock<'a>,
     warnings: Mutex<Vec<Warning>>,
 }
 
@@ -104,16 +124,50 @@ impl Rules<'_> {
     }
 }
 
-/// An open directory and the entries read from it.
-struct Opened {
-    dir: Dir,
-    listed: Vec<Listed>,
+/// An open directory, its entries, and its record for the next directory cache.
+struct Listed<'c> {
+    handle: Handle,
+    entries: Listing<'c>,
+    record: Option<Cow<'c, [u8]>>,
 }
 
-/// An entry read from a directory, before it is stat'ed.
-struct Listed {
-    name: Vec<u8>,
-    file_type: FileType,
+/// An open directory: a descriptor, or a descriptor being read.
+enum Handle {
+    Fd(OwnedFd),
+    Dir(Dir),
+}
+
+impl Handle {
+    fn fd(&self) -> BorrowedFd<'_> {
+        match self {
+            Handle::Fd(fd) => fd.as_fd(),
+            Handle::Dir(dir) => dir.fd().expect("a directory read through a descriptor"),
+        }
+    }
+}
+
+/// The entries of a directory: from its cache record, or read just now.
+enum Listing<'c> {
+    Cached(Entries<'c>),
+    Read(Vec<(Vec<u8>, FileType)>),
+}
+
+impl<'c> Listing<'c> {
+    fn contains(&self, name: &[u8]) -> bool {
+        match self {
+            Listing::Cached(entries) => entries.clone().any(|(n, _)| n == name),
+            Listing::Read(entries) => entries.iter().any(|(n, _)| n == name),
+        }
+    }
+
+    fn into_iter(self) -> Box<dyn Iterator<Item = (Cow<'c, [u8]>, FileType)> + 'c> {
+        match self {
+            Listing::Cached(entries) => Box::new(entries.map(|(n, t)| (Cow::Borrowed(n), t))),
+            Listing::Read(entries) => {
+                Box::new(entries.into_iter().map(|(n, t)| (Cow::Owned(n), t)))
+            }
+        }
+    }
 }
 
 /// What a directory entry turned out to be.
@@ -123,7 +177,7 @@ enum Kind {
     Special,
 }
 
-impl Walker<'_> {
+impl<'c> Walker<'_, 'c> {
     fn warn(&self, warning: Warning) {
         self.warnings
             .lock()
@@ -139,16 +193,62 @@ impl Walker<'_> {
         }
     }
 
+    /// The entries of the directory open as `fd` (at `rel` from the root): from its
+    /// cache record when its stat data still match, otherwise read, after the clock
+    /// has settled so that a racy directory is known as one.
+    fn list(&self, fd: OwnedFd, rel: &[u8]) -> rustix::io::Result<Listed<'c>> {
+        if let Some(cache) = self.cache
+            && let Some((i, recorded, entries)) = cache.get(rel)
+            && stat_data(&rustix::fs::fstat(&fd)?) == *recorded
+        {
+            return Ok(Listed {
+                handle: Handle::Fd(fd),
+                entries: Listing::Cached(entries),
+                record: Some(Cow::Borrowed(cache.encoded(i))),
+            });
+        }
+        let clock = self.clock.get();
+        let stat = stat_data(&rustix::fs::fstat(&fd)?);
+        let mut dir = Dir::new(fd)?;
+        let mut entries = Vec::new();
+        while let Some(entry) = dir.read() {
+            let entry = entry?;
+            let name = entry.file_name().to_bytes();
+            if name != b"." && name != b".." {
+                entries.push((name.to_vec(), entry.file_type()));
+            }
+        }
+        let racy = stat.mtime >= clock || stat.ctime >= clock;
+        let record = if racy {
+            None
+        } else {
+            dircache::encode_record(rel, &stat, entries.iter().map(|(n, t)| (&n[..], *t)))
+                .map(Cow::Owned)
+        };
+        Ok(Listed {
+            handle: Handle::Dir(dir),
+            entries: Listing::Read(entries),
+            record,
+        })
+    }
+
     /// Stats, filters and sorts the entries of the directory at `rel` from the root,
     /// then walks its subdirectories in parallel.
-    fn walk_dir(&self, opened: Opened, rel: &[u8], rules: Option<&Rules<'_>>) -> Result<WalkedDir> {
-        let Opened { dir, listed } = opened;
-        let fd = dir
-            .fd()
-            .map_err(|e| Error::io("read directory", self.fs_path(rel))(e.into()))?;
+    fn walk_dir(
+        &self,
+        listed: Listed<'c>,
+        rel: &[u8],
+        rules: Option<&Rules<'_>>,
+    ) -> Result<WalkedDir<'c>> {
+        let Listed {
+            handle,
+            entries: listing,
+            record,
+        } = listed;
+        let fd = handle.fd();
 
         let own_rules;
-        let rules = if listed.iter().any(|l| l.name == IGNORE_FILE.as_bytes()) {
+        let rules = if listing.contains(IGNORE_FILE.as_bytes()) {
             own_rules = Rules {
                 matcher: self.read_rules(rel),
                 parent: rules,
@@ -158,52 +258,47 @@ impl Walker<'_> {
             rules
         };
 
-        let mut entries = Vec::with_capacity(listed.len());
-        for Listed { name, file_type } in listed {
-            let child_rel = join(rel, &name);
+        let mut entries = Vec::new();
+        for (name, file_type) in listing.into_iter() {
+            let child_path = || join(rel, &name);
             let kind = match file_type {
                 FileType::Directory => Kind::Dir,
                 FileType::RegularFile | FileType::Symlink | FileType::Unknown => {
-                    match rustix::fs::statat(fd, name.as_slice(), AtFlags::SYMLINK_NOFOLLOW) {
+                    match rustix::fs::statat(fd, &*name, AtFlags::SYMLINK_NOFOLLOW) {
                         Ok(stat) => kind_of(&stat),
                         Err(Errno::NOENT) => {
                             self.warn(Warning::Vanished {
-                                path: PathBuf::from(OsStr::from_bytes(&child_rel)),
+                                path: PathBuf::from(OsStr::from_bytes(&child_path())),
                             });
                             continue;
                         }
                         Err(e) => {
-                            return Err(Error::io("stat", self.fs_path(&child_rel))(e.into()));
+                            return Err(Error::io("stat", self.fs_path(&child_path()))(e.into()));
                         }
                     }
                 }
                 _ => Kind::Special,
             };
             if let Some(rules) = rules
-                && rules.ignores(&self.fs_path(&child_rel), matches!(kind, Kind::Dir))
+                && rules.ignores(&self.fs_path(&child_path()), matches!(kind, Kind::Dir))
             {
                 continue;
             }
             if name.eq_ignore_ascii_case(b".cow") {
                 // The repository's own `.cow` is left out silently; any other is reported.
-                if !rel.is_empty() || name != b".cow" {
+                if !rel.is_empty() || *name != *b".cow" {
                     self.warn(Warning::ReservedName {
-                        path: PathBuf::from(OsStr::from_bytes(&child_rel)),
+                        path: PathBuf::from(OsStr::from_bytes(&child_path())),
                     });
                 }
                 continue;
             }
             entries.push(match kind {
                 Kind::Dir => Walked::Dir { name, dir: None },
-                Kind::File(mode, stat) => Walked::File {
-                    name,
-                    rel: child_rel,
-                    mode,
-                    stat,
-                },
+                Kind::File(mode, stat) => Walked::File { name, mode, stat },
                 Kind::Special => {
                     self.warn(Warning::SpecialFile {
-                        path: PathBuf::from(OsStr::from_bytes(&child_rel)),
+                        path: PathBuf::from(OsStr::from_bytes(&child_path())),
                     });
                     continue;
                 }
@@ -221,7 +316,7 @@ impl Walker<'_> {
             }
             Ok::<_, Error>(())
         })?;
-        Ok(WalkedDir { entries })
+        Ok(WalkedDir { record, entries })
     }
 
     /// Walks subdirectory `name` of the directory open as `parent` (at `rel`); `None`
@@ -232,17 +327,17 @@ impl Walker<'_> {
         rel: &[u8],
         name: &[u8],
         rules: Option<&Rules<'_>>,
-    ) -> Result<Option<WalkedDir>> {
+    ) -> Result<Option<WalkedDir<'c>>> {
         let rel = join(rel, name);
-        let opened = rustix::fs::openat(
+        let listed = rustix::fs::openat(
             parent,
             name,
             OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
             Mode::empty(),
         )
-        .and_then(read_dir);
-        match opened {
-            Ok(opened) => self.walk_dir(opened, &rel, rules).map(Some),
+        .and_then(|fd| self.list(fd, &rel));
+        match listed {
+            Ok(listed) => self.walk_dir(listed, &rel, rules).map(Some),
             Err(e) => {
                 let path = PathBuf::from(OsStr::from_bytes(&rel));
                 let warning = match e {
@@ -273,33 +368,6 @@ impl Walker<'_> {
             Gitignore::empty()
         })
     }
-}
-
-impl Walked {
-    fn name_and_is_dir(&self) -> (&[u8], bool) {
-        match self {
-            Walked::File { name, .. } => (name, false),
-            Walked::Dir { name, .. } => (name, true),
-        }
-    }
-}
-
-/// Reads the names and types in the directory open as `fd`, `.` and `..` left out.
-fn read_dir(fd: OwnedFd) -> rustix::io::Result<Opened> {
-    let mut dir = Dir::new(fd)?;
-    let mut listed = Vec::new();
-    while let Some(entry) = dir.read() {
-        let entry = entry?;
-        let name = entry.file_name().to_bytes();
-        if name == b"." || name == b".." {
-            continue;
-        }
-        listed.push(Listed {
-            name: name.to_vec(),
-            file_type: entry.file_type(),
-        });
-    }
-    Ok(Opened { dir, listed })
 }
 
 /// The messages of the pattern errors in `err`; I/O errors (an unreadable or vanished
@@ -338,7 +406,6 @@ fn kind_of(stat: &Stat) -> Kind {
 // The field types of `Stat` differ between targets: the casts are not all no-ops.
 #[allow(clippy::unnecessary_cast)]
 fn stat_data(stat: &Stat) -> StatData {
-    use super::index::Timestamp;
     StatData {
         size: stat.st_size as u64,
         mtime: Timestamp {
