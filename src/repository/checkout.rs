@@ -131,7 +131,7 @@ impl Repository {
         plan_options: &PlanOptions<'_>,
         options: &CheckoutOptions,
     ) -> Result<(Plan, Applied)> {
-        let scan = self.scan(false, None, None, false)?;
+        let (scan, loaded) = self.scan(false, None, None, false)?;
         let plan = worktree::plan(
             &self.odb,
             &self.work_dir,
@@ -147,7 +147,10 @@ impl Repository {
         if options.dry_run {
             return Ok((plan, Applied::default()));
         }
-        let mut index = scan.index;
+        let mut index = match scan.index {
+            Some(index) => index,
+            None => loaded.unwrap_or_default(),
+        };
         let applied = worktree::apply(&self.odb, &self.work_dir, &self.cow_dir, &plan, &mut index);
         // Wait for the filesystem clock to tick past the files just written, so that
         // an edit made after this returns always changes their mtime.

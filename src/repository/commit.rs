@@ -90,19 +90,20 @@ impl Drop for PackGuard<'_> {
 }
 
 impl Repository {
-    /// Scans the working directory through the stat cache, storing new objects when
-    /// `store` (a commit) or only computing ids (status, checkout). With `store`, no
-    /// tree is written when the root tree is `stored_tree` (HEAD's).
+    /// Scans the working directory through the stat and directory caches, storing new
+    /// objects when `store` (a commit) or only computing ids (status, checkout). With
+    /// `store`, no tree is written when the root tree is `stored_tree` (HEAD's).
+    /// Returns the scan and the stat cache it started from.
     pub(crate) fn scan(
         &self,
         store: bool,
         stored_tree: Option<ObjectId>,
         progress: Option<&(dyn Fn(Progress) + Sync)>,
         skip_unreadable: bool,
-    ) -> Result<worktree::Scan> {
+    ) -> Result<(worktree::Scan, Option<worktree::Index>)> {
         let index = worktree::Index::load(&self.cow_dir.join("index"));
         let dirs = worktree::DirCache::load(&self.cow_dir.join("dircache"));
-        Ok(worktree::scan(
+        let scan = worktree::scan(
             &self.odb,
             &self.work_dir,
             &ScanOptions {
@@ -114,7 +115,8 @@ impl Repository {
                 progress,
                 skip_unreadable,
             },
-        )?)
+        )?;
+        Ok((scan, index))
     }
 
     /// Saves a fresh stat cache (with the repository lock held). The cache only saves
@@ -133,8 +135,8 @@ impl Repository {
 
     /// Saves the stat and directory caches a scan refreshed, those that changed.
     pub(crate) fn save_scanned_index(&self, scan: &worktree::Scan) {
-        if scan.index_changed {
-            self.save_index(&scan.index);
+        if let Some(index) = &scan.index {
+            self.save_index(index);
         }
         self.save_dir_cache(scan.dirs.as_ref());
     }
@@ -143,7 +145,7 @@ impl Repository {
     /// a command that does not write otherwise (status, diff), unless a writer holds
     /// the lock right now.
     pub(crate) fn save_scanned_index_if_free(&self, scan: &worktree::Scan) {
-        if (scan.index_changed || scan.dirs.is_some())
+        if (scan.index.is_some() || scan.dirs.is_some())
             && let Some(_lock) = self.try_lock()
         {
             self.save_scanned_index(scan);
@@ -246,7 +248,8 @@ impl Repository {
             Some(p) => Some(self.odb.find_commit(&p)?.tree),
             None => None,
         };
-        let snapshot = self.scan(true, parent_tree, options.progress, options.skip_unreadable)?;
+        let (snapshot, _) =
+            self.scan(true, parent_tree, options.progress, options.skip_unreadable)?;
         if !options.allow_empty {
             let unchanged = snapshot.tree == parent_tree.unwrap_or(ObjectId::empty_tree());
             if unchanged {

@@ -51,7 +51,7 @@ impl Repository {
     /// the result with [`Repository::blobs`], which reads working-directory content.
     pub fn diff_worktree(&self, old: &str, options: &DiffOptions) -> Result<Vec<FileChange>> {
         let old = self.resolve_tree(old)?;
-        let scan = self.scan(false, None, None, false)?;
+        let (scan, _) = self.scan(false, None, None, false)?;
         let trees = WithTrees {
             odb: &self.odb,
             trees: &scan.trees,

@@ -47,7 +47,7 @@ impl Repository {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),
             None => None,
         };
-        let scan = self.scan(false, None, None, false)?;
+        let (scan, _) = self.scan(false, None, None, false)?;
         let mut changes = Vec::new();
         let src = WithTrees {
             odb: &self.odb,

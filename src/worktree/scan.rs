@@ -26,12 +26,12 @@ use crate::odb::{self, Odb, Written};
 /// already in the store costs no compression; larger ones stream in one pass.
 const BUFFERED_FILE_LIMIT: u64 = 1 << 20;
 
-/// How far a scan has come, reported after each file.
+/// How far a scan has come, reported after each file read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
-    /// Files done so far.
+    /// Files read so far.
     pub files_done: u64,
-    /// Files to store in all.
+    /// Files to read in all: those the stat cache cannot vouch for.
     pub files_total: u64,
     /// Bytes of file content read so far.
     pub bytes_done: u64,
@@ -55,7 +55,7 @@ pub struct ScanOptions<'a> {
     /// The tick before which files and directories must have been modified to be
     /// trusted next time; the others are recorded as racy.
     pub clock: Clock<'a>,
-    /// Called after each file, from any thread.
+    /// Called after each file read, from any thread.
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
     /// Leave out files and directories that cannot be read (with a warning) instead
     /// of failing.
@@ -172,42 +172,57 @@ pub struct Scan {
     pub bytes_added: u64,
     /// What was left out.
     pub warnings: Vec<Warning>,
-    /// A fresh stat cache for everything found.
-    pub index: Index,
-    /// Whether [`Scan::index`] differs from the cache the scan was given
-    /// ([`ScanOptions::index`]); when it does not, there is nothing to save.
-    pub index_changed: bool,
+    /// A fresh stat cache for everything found; `None` when it equals
+    /// [`ScanOptions::index`] (nothing to save).
+    pub index: Option<Index>,
     /// A fresh directory cache for every directory found; `None` when it equals
     /// [`ScanOptions::dirs`] (nothing to save).
     pub dirs: Option<DirCache>,
 }
 
+/// A file the stat cache cannot vouch for: it is read.
 struct FileJob {
-    /// Where its path from the root (`/`-separated) lies in [`Flat::paths`].
-    path: (usize, usize),
+    /// Its path from the root, `/`-separated.
+    path: Vec<u8>,
     mode: EntryMode,
     stat: StatData,
-    /// Before hashing, the stat cache's entry for the path; after, the file's entry
-    /// (`None` when it was left out).
+    /// Once read, its entry; `None` when it was left out.
     entry: Option<IndexEntry>,
 }
 
+/// A file of a directory node.
+#[derive(Clone, Copy)]
+enum FileRef {
+    /// Unchanged since its stat-cache entry: its mode and blob.
+    Cached { mode: EntryMode, id: ObjectId },
+    /// Read: `jobs[i]`.
+    Job(usize),
+}
+
 enum Child<'c> {
-    File { name: Cow<'c, [u8]>, job: usize },
+    File { name: Cow<'c, [u8]>, file: FileRef },
     Dir { name: Cow<'c, [u8]>, node: usize },
 }
 
-/// The directories found, flattened: children after their parent, files in path order.
-#[derive(Default)]
-struct Flat<'c> {
+/// The directories found, flattened: children after their parent, files in path order,
+/// each file matched with the stat cache.
+struct Flat<'c, 'i> {
+    odb: &'i Odb,
+    store: bool,
+    /// The stat cache in path order, past every path seen so far.
+    cached: Option<Peekable<IndexIter<'i>>>,
     /// The children of each directory; node 0 is the root.
     nodes: Vec<Vec<Child<'c>>>,
     /// How deep each directory is (the root is 0).
     depths: Vec<usize>,
-    /// Every file, in path order.
+    /// The files to read.
     jobs: Vec<FileJob>,
-    /// The paths of all files, one after the other.
-    paths: Vec<u8>,
+    /// Files the stat cache vouched for.
+    hits: usize,
+    /// Whether the entry of such a file changes all the same (now known to be stored).
+    hits_changed: bool,
+    /// Bytes the paths of all files take.
+    path_bytes: usize,
     /// The directories' records for the next directory cache.
     records: Vec<Cow<'c, [u8]>>,
     /// Whether a directory was read, so the directory cache changes.
@@ -217,8 +232,6 @@ struct Flat<'c> {
 struct Hashed {
     entry: IndexEntry,
     written: Option<Written>,
-    /// Whether the content was read (not taken from the stat cache).
-    read: bool,
     bytes_read: u64,
 }
 
@@ -243,16 +256,30 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         &clock,
         &mut warnings,
     )?;
-    let mut flat = Flat::default();
-    let mut cached = options.index.map(|index| index.iter().peekable());
-    flatten(walked, 0, &mut Vec::new(), &mut flat, &mut cached);
+    let mut flat = Flat {
+        odb,
+        store: options.store,
+        cached: options.index.map(|index| index.iter().peekable()),
+        nodes: Vec::new(),
+        depths: Vec::new(),
+        jobs: Vec::new(),
+        hits: 0,
+        hits_changed: false,
+        path_bytes: 0,
+        records: Vec::new(),
+        dirs_read: false,
+    };
+    flatten(walked, 0, &mut Vec::new(), &mut flat);
     let Flat {
         nodes,
         depths,
         mut jobs,
-        paths,
+        hits,
+        hits_changed,
+        path_bytes,
         records,
         dirs_read,
+        ..
     } = flat;
     let dirs_changed = dirs_read || options.dirs.is_none_or(|old| old.len() != records.len());
     let dirs =
@@ -261,29 +288,19 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
 
     let done = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
-    let hashed = AtomicU64::new(0);
     let new_objects = AtomicU64::new(0);
     let bytes_added = AtomicU64::new(0);
-    let unchanged = AtomicU64::new(0);
     let total = jobs.len() as u64;
     jobs.par_iter_mut().try_for_each(|job| {
-        let path = &paths[job.path.0..job.path.1];
-        let result = hash_file(odb, root, path, job, &clock, options)?;
+        let result = hash_file(odb, root, job, &clock, options)?;
         let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
         let read = result.as_ref().map_or(0, |h| h.bytes_read);
         let bytes_done = bytes.fetch_add(read, Ordering::Relaxed) + read;
-        if let Some(h) = &result {
-            hashed.fetch_add(h.read as u64, Ordering::Relaxed);
-            if let Some(w) = h.written {
-                new_objects.fetch_add(w.new as u64, Ordering::Relaxed);
-                bytes_added.fetch_add(w.stored_bytes, Ordering::Relaxed);
-            }
+        if let Some(w) = result.as_ref().and_then(|h| h.written) {
+            new_objects.fetch_add(w.new as u64, Ordering::Relaxed);
+            bytes_added.fetch_add(w.stored_bytes, Ordering::Relaxed);
         }
-        let entry = result.map(|h| h.entry);
-        if entry.is_some() && entry == job.entry {
-            unchanged.fetch_add(1, Ordering::Relaxed);
-        }
-        job.entry = entry;
+        job.entry = result.map(|h| h.entry);
         if let Some(progress) = options.progress {
             progress(Progress {
                 files_done,
@@ -293,14 +310,46 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         }
         Ok::<_, Error>(())
     })?;
-    for job in jobs.iter().filter(|job| job.entry.is_none()) {
-        let path = PathBuf::from(OsStr::from_bytes(&paths[job.path.0..job.path.1]));
+    let mut files = hits as u64;
+    for job in &jobs {
+        if job.entry.is_some() {
+            files += 1;
+            continue;
+        }
+        let path = PathBuf::from(OsStr::from_bytes(&job.path));
         warnings.push(if root.join(&path).exists() {
             Warning::Unreadable { path }
         } else {
             Warning::Vanished { path }
         });
     }
+
+    // Every path is matched with at most one cache entry: when every entry was
+    // matched and vouched for, unchanged, the refreshed cache is the same.
+    let index_changed =
+        !jobs.is_empty() || hits_changed || options.index.is_none_or(|old| old.len() != hits);
+    let index = index_changed.then(|| {
+        let mut index = Index::with_capacity(files as usize, path_bytes);
+        let mut cached = options.index.map(|index| index.iter().peekable());
+        let mut refresh = |path: &[u8], file: FileRef| {
+            let entry =
+                match file {
+                    FileRef::Cached { .. } => cached
+                        .as_mut()
+                        .and_then(|c| find_sorted(c, path))
+                        .map(|mut e| {
+                            e.stored |= options.store;
+                            e
+                        }),
+                    FileRef::Job(i) => jobs[i].entry,
+                };
+            if let Some(entry) = entry {
+                index.push_sorted(path, entry);
+            }
+        };
+        visit_files(&nodes, 0, &mut Vec::new(), &mut refresh);
+        index
+    });
 
     let (tree, trees) = build_trees(nodes, &depths, &jobs)?;
     if options.store && options.stored_tree != Some(tree) {
@@ -314,32 +363,43 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         }
     }
     let trees: HashMap<ObjectId, Tree> = trees.into_iter().flatten().collect();
-
-    let mut index = Index::with_capacity(jobs.len(), paths.len());
-    for job in &jobs {
-        if let Some(entry) = job.entry {
-            index.push_sorted(&paths[job.path.0..job.path.1], entry);
-        }
-    }
     warnings.sort_by_key(|w| w.to_string());
-    // Each path is matched with at most one cache entry, so as many unchanged entries
-    // as in either cache means the caches are equal.
-    let same = unchanged.into_inner();
-    let index_changed = options
-        .index
-        .is_none_or(|old| old.len() as u64 != same || index.len() as u64 != same);
     Ok(Scan {
         tree,
         trees,
-        files: index.len() as u64,
-        hashed: hashed.into_inner(),
+        files,
+        hashed: jobs.iter().filter(|j| j.entry.is_some()).count() as u64,
         new_objects: new_objects.into_inner(),
         bytes_added: bytes_added.into_inner(),
         warnings,
         index,
-        index_changed,
         dirs,
     })
+}
+
+/// Calls `f` with the path and reference of every file below node `node` (at `path`),
+/// in path order.
+fn visit_files(
+    nodes: &[Vec<Child<'_>>],
+    node: usize,
+    path: &mut Vec<u8>,
+    f: &mut impl FnMut(&[u8], FileRef),
+) {
+    let parent_len = path.len();
+    for child in &nodes[node] {
+        let name = match child {
+            Child::File { name, .. } | Child::Dir { name, .. } => name,
+        };
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        match child {
+            Child::File { file, .. } => f(path, *file),
+            Child::Dir { node, .. } => visit_files(nodes, *node, path, f),
+        }
+        path.truncate(parent_len);
+    }
 }
 
 /// Builds the tree of every directory in `nodes`, bottom-up, the directories of each
@@ -365,11 +425,17 @@ fn build_trees(
                 let entries = children
                     .into_iter()
                     .filter_map(|child| match child {
-                        Child::File { name, job } => jobs[job].entry.map(|entry| Entry {
-                            mode: entry.mode,
-                            name: name.into_owned(),
-                            id: entry.id,
-                        }),
+                        Child::File { name, file } => {
+                            let (mode, id) = match file {
+                                FileRef::Cached { mode, id } => (mode, id),
+                                FileRef::Job(i) => jobs[i].entry.map(|e| (e.mode, e.id))?,
+                            };
+                            Some(Entry {
+                                mode,
+                                name: name.into_owned(),
+                                id,
+                            })
+                        }
                         Child::Dir { name, node } => Some(Entry {
                             mode: EntryMode::Tree,
                             name: name.into_owned(),
@@ -393,15 +459,8 @@ fn build_trees(
 }
 
 /// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
-/// `flat`, taking each file's stat-cache entry from `cached`, an iterator over the
-/// cache in path order.
-fn flatten<'c>(
-    dir: WalkedDir<'c>,
-    depth: usize,
-    path: &mut Vec<u8>,
-    flat: &mut Flat<'c>,
-    cached: &mut Option<Peekable<IndexIter<'_>>>,
-) {
+/// `flat`, matching each file with its stat-cache entry.
+fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut Flat<'c, '_>) {
     let index = flat.nodes.len();
     flat.nodes.push(Vec::with_capacity(dir.entries.len()));
     flat.depths.push(depth);
@@ -423,22 +482,13 @@ fn flatten<'c>(
         path.extend_from_slice(name);
         match entry {
             Walked::File { name, mode, stat } => {
-                let entry = cached.as_mut().and_then(|c| find_sorted(c, path));
-                let start = flat.paths.len();
-                flat.paths.extend_from_slice(path);
-                flat.jobs.push(FileJob {
-                    path: (start, flat.paths.len()),
-                    mode,
-                    stat,
-                    entry,
-                });
-                let job = flat.jobs.len() - 1;
-                flat.nodes[index].push(Child::File { name, job });
+                let file = flat.match_file(path, mode, stat);
+                flat.nodes[index].push(Child::File { name, file });
             }
             Walked::Dir { name, dir } => {
                 if let Some(dir) = dir {
                     let node = flat.nodes.len();
-                    flatten(dir, depth + 1, path, flat, cached);
+                    flatten(dir, depth + 1, path, flat);
                     flat.nodes[index].push(Child::Dir { name, node });
                 }
             }
@@ -447,19 +497,41 @@ fn flatten<'c>(
     }
 }
 
+impl Flat<'_, '_> {
+    /// The file at `path` as the stat cache vouches for it, or a job to read it.
+    fn match_file(&mut self, path: &[u8], mode: EntryMode, stat: StatData) -> FileRef {
+        self.path_bytes += path.len();
+        let cached = self.cached.as_mut().and_then(|c| find_sorted(c, path));
+        if let Some(cached) = cached
+            && cached.is_fresh(mode, &stat)
+            && (!self.store || cached.stored || self.odb.contains(&cached.id))
+        {
+            self.hits += 1;
+            self.hits_changed |= self.store && !cached.stored;
+            return FileRef::Cached {
+                mode: cached.mode,
+                id: cached.id,
+            };
+        }
+        self.jobs.push(FileJob {
+            path: path.to_vec(),
+            mode,
+            stat,
+            entry: None,
+        });
+        FileRef::Job(self.jobs.len() - 1)
+    }
+}
+
 /// The entry for `path` from `cached`, an iterator in path order that has passed
 /// every path before `path` already: entries before it are skipped.
 fn find_sorted(cached: &mut Peekable<IndexIter<'_>>, path: &[u8]) -> Option<IndexEntry> {
-    while let Some((p, entry)) = cached.peek() {
+    while let Some((p, _)) = cached.peek() {
         match (*p).cmp(path) {
             std::cmp::Ordering::Less => {
                 cached.next();
             }
-            std::cmp::Ordering::Equal => {
-                let entry = **entry;
-                cached.next();
-                return Some(entry);
-            }
+            std::cmp::Ordering::Equal => return cached.next().map(|(_, entry)| entry),
             std::cmp::Ordering::Greater => return None,
         }
     }
@@ -481,33 +553,18 @@ fn mode_of(meta: &fs::Metadata) -> EntryMode {
 /// How often a file that changes while it is read is read again before giving up.
 const ATTEMPTS: usize = 3;
 
-/// Hashes (and with `store`, stores) one file or symlink, unless the stat cache has a
-/// fresh entry for it. `None` when the file vanished, or cannot be read and
-/// [`ScanOptions::skip_unreadable`] is on.
+/// Hashes (and with `store`, stores) one file or symlink. `None` when the file
+/// vanished, or cannot be read and [`ScanOptions::skip_unreadable`] is on.
 fn hash_file(
     odb: &Odb,
     root: &Path,
-    rel: &[u8],
     job: &FileJob,
     clock: &LazyClock<'_>,
     options: &ScanOptions<'_>,
 ) -> Result<Option<Hashed>> {
-    if let Some(cached) = &job.entry
-        && cached.is_fresh(job.mode, &job.stat)
-        && (!options.store || cached.stored || odb.contains(&cached.id))
-    {
-        let mut entry = *cached;
-        entry.stored |= options.store;
-        return Ok(Some(Hashed {
-            entry,
-            written: None,
-            read: false,
-            bytes_read: 0,
-        }));
-    }
     // Settled before the file is read: a change made after the read has a later mtime.
     let clock = clock.get();
-    let path = root.join(OsStr::from_bytes(rel));
+    let path = root.join(OsStr::from_bytes(&job.path));
     for _ in 0..ATTEMPTS {
         let attempt = if job.mode == EntryMode::Link {
             hash_link(odb, &path, job, options.store)
@@ -532,7 +589,6 @@ fn hash_file(
             return Ok(Some(Hashed {
                 entry,
                 written,
-                read: true,
                 bytes_read,
             }));
         }
