@@ -101,8 +101,10 @@ impl Repository {
         progress: Option<&(dyn Fn(Progress) + Sync)>,
         skip_unreadable: bool,
     ) -> Result<(worktree::Scan, Option<worktree::Index>)> {
-        let index = worktree::Index::load(&self.cow_dir.join("index"));
-        let dirs = worktree::DirCache::load(&self.cow_dir.join("dircache"));
+        let (index, dirs) = rayon::join(
+            || worktree::Index::load(&self.cow_dir.join("index")),
+            || worktree::DirCache::load(&self.cow_dir.join("dircache")),
+        );
         let scan = worktree::scan(
             &self.odb,
             &self.work_dir,

@@ -2,7 +2,6 @@
 //! hashing and compression of files, and trees folded bottom-up.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
@@ -19,7 +18,7 @@ use super::dircache::DirCache;
 use super::index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp};
 use super::walk::{Walked, WalkedDir};
 use super::{Error, Result};
-use crate::object::{Entry, EntryMode, Hasher, Kind, ObjectId, Tree};
+use crate::object::{EntryMode, EntryRef, Hasher, Kind, ObjectId, Trees, encode_sorted};
 use crate::odb::{self, Odb, Written};
 
 /// Files up to this size are read whole and hashed before compressing, so an object
@@ -161,7 +160,7 @@ pub struct Scan {
     pub tree: ObjectId,
     /// Every tree of the working directory by id, so a diff against it needs no store
     /// reads (with [`ScanOptions::store`] off, they are not in the store).
-    pub trees: HashMap<ObjectId, Tree>,
+    pub trees: Trees,
     /// Files and symlinks found.
     pub files: u64,
     /// Files and symlinks whose content was read (the rest came from the stat cache).
@@ -351,18 +350,18 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         index
     });
 
-    let (tree, trees) = build_trees(nodes, &depths, &jobs)?;
+    let (tree, trees, levels) = build_trees(nodes, &depths, &jobs)?;
     if options.store && options.stored_tree != Some(tree) {
-        for level in trees.iter().rev() {
-            level.par_iter().try_for_each(|(_, tree)| {
-                let written = odb.write_tree(tree)?;
+        for level in &levels {
+            level.par_iter().try_for_each(|id| {
+                let content = trees.encoded(id).expect("every built tree is kept");
+                let written = odb.write(Kind::Tree, content)?;
                 new_objects.fetch_add(written.new as u64, Ordering::Relaxed);
                 bytes_added.fetch_add(written.stored_bytes, Ordering::Relaxed);
                 Ok::<_, Error>(())
             })?;
         }
     }
-    let trees: HashMap<ObjectId, Tree> = trees.into_iter().flatten().collect();
     warnings.sort_by_key(|w| w.to_string());
     Ok(Scan {
         tree,
@@ -403,13 +402,14 @@ fn visit_files(
 }
 
 /// Builds the tree of every directory in `nodes`, bottom-up, the directories of each
-/// depth in parallel. Returns the root tree's id, and the trees by depth.
+/// depth in parallel. Returns the root tree's id, the trees, and their ids a depth at a
+/// time, deepest first.
 #[allow(clippy::type_complexity)]
 fn build_trees(
     nodes: Vec<Vec<Child<'_>>>,
     depths: &[usize],
     jobs: &[FileJob],
-) -> Result<(ObjectId, Vec<Vec<(ObjectId, Tree)>>)> {
+) -> Result<(ObjectId, Trees, Vec<Vec<ObjectId>>)> {
     let max_depth = depths.iter().copied().max().unwrap_or(0);
     let mut levels: Vec<Vec<(usize, Vec<Child<'_>>)>> =
         (0..=max_depth).map(|_| Vec::new()).collect();
@@ -417,45 +417,40 @@ fn build_trees(
         levels[depths[node]].push((node, children));
     }
     let mut ids = vec![ObjectId::empty_tree(); depths.len()];
-    let mut trees = Vec::with_capacity(levels.len());
+    let mut trees = Trees::new();
+    let mut level_ids = Vec::with_capacity(levels.len());
     for level in levels.into_iter().rev() {
-        let built: Vec<(usize, ObjectId, Tree)> = level
+        let built: Vec<(usize, ObjectId, Vec<u8>)> = level
             .into_par_iter()
             .map(|(node, children)| {
-                let entries = children
-                    .into_iter()
-                    .filter_map(|child| match child {
-                        Child::File { name, file } => {
-                            let (mode, id) = match file {
-                                FileRef::Cached { mode, id } => (mode, id),
-                                FileRef::Job(i) => jobs[i].entry.map(|e| (e.mode, e.id))?,
-                            };
-                            Some(Entry {
-                                mode,
-                                name: name.into_owned(),
-                                id,
-                            })
-                        }
-                        Child::Dir { name, node } => Some(Entry {
-                            mode: EntryMode::Tree,
-                            name: name.into_owned(),
-                            id: ids[node],
-                        }),
-                    })
-                    .collect();
-                let tree = Tree::from_entries(entries)?;
-                Ok((node, tree.id(), tree))
+                let entries = children.iter().filter_map(|child| match child {
+                    Child::File { name, file } => {
+                        let (mode, id) = match *file {
+                            FileRef::Cached { mode, id } => (mode, id),
+                            FileRef::Job(i) => jobs[i].entry.map(|e| (e.mode, e.id))?,
+                        };
+                        Some(EntryRef { mode, name, id })
+                    }
+                    Child::Dir { name, node } => Some(EntryRef {
+                        mode: EntryMode::Tree,
+                        name,
+                        id: ids[*node],
+                    }),
+                });
+                let mut content = Vec::with_capacity(children.len() * 52);
+                encode_sorted(entries, &mut content)?;
+                Ok((node, ObjectId::hash(Kind::Tree, &content), content))
             })
             .collect::<Result<_>>()?;
-        let mut level_trees = Vec::with_capacity(built.len());
-        for (node, id, tree) in built {
+        let mut this_level = Vec::with_capacity(built.len());
+        for (node, id, content) in built {
             ids[node] = id;
-            level_trees.push((id, tree));
+            this_level.push(id);
+            trees.insert_encoded(id, content);
         }
-        trees.push(level_trees);
+        level_ids.push(this_level);
     }
-    trees.reverse();
-    Ok((ids[0], trees))
+    Ok((ids[0], trees, level_ids))
 }
 
 /// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
