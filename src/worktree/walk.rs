@@ -218,6 +218,16 @@ impl<'c> Walker<'_, 'c> {
                 entries.push((name.to_vec(), entry.file_type()));
             }
         }
+        // In git's order as far as the types tell, so entries taken from the record
+        // later need next to no sorting.
+        entries.sort_unstable_by(|(a, a_type), (b, b_type)| {
+            name_order(
+                a,
+                *a_type == FileType::Directory,
+                b,
+                *b_type == FileType::Directory,
+            )
+        });
         let racy = stat.mtime >= clock || stat.ctime >= clock;
         let record = if racy {
             None
@@ -310,12 +320,22 @@ impl<'c> Walker<'_, 'c> {
             name_order(a, a_dir, b, b_dir)
         });
 
-        entries.par_iter_mut().try_for_each(|entry| {
+        let walk = |entry: &mut Walked<'c>| {
             if let Walked::Dir { name, dir } = entry {
                 *dir = self.walk_subdir(fd, rel, name, rules)?;
             }
             Ok::<_, Error>(())
-        })?;
+        };
+        // Only subdirectories are worth handing to other threads.
+        let mut subdirs: Vec<&mut Walked<'c>> = entries
+            .iter_mut()
+            .filter(|e| matches!(e, Walked::Dir { .. }))
+            .collect();
+        if subdirs.len() > 1 {
+            subdirs.par_iter_mut().try_for_each(|e| walk(e))?;
+        } else if let Some(e) = subdirs.pop() {
+            walk(e)?;
+        }
         Ok(WalkedDir { record, entries })
     }
 
