@@ -115,7 +115,7 @@ fn status(c: &mut Criterion) {
         let w = get();
         let options = ScanOptions {
             index: Some(&w.index),
-            clock: w.clock,
+            clock: worktree::Clock::Settled(w.clock),
             ..ScanOptions::default()
         };
         b.iter(|| worktree::scan(w.repo.odb(), w.repo.work_dir(), &options).expect("a scan"))

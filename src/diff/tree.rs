@@ -1,9 +1,8 @@
 //! Tree-to-tree diff that never opens a subtree whose id is equal on both sides.
 
 use std::cmp::Ordering;
-use std::collections::HashMap;
 
-use crate::object::{EntryMode, ObjectId, Tree, name_order};
+use crate::object::{EntryMode, ObjectId, Tree, Trees, name_order};
 use crate::odb::{self, Odb};
 
 /// Where trees come from: the store, or the store plus trees held in memory.
@@ -24,13 +23,13 @@ pub struct WithTrees<'a> {
     /// The store.
     pub odb: &'a Odb,
     /// Trees by id.
-    pub trees: &'a HashMap<ObjectId, Tree>,
+    pub trees: &'a Trees,
 }
 
 impl TreeSource for WithTrees<'_> {
     fn find_tree(&self, id: &ObjectId) -> Result<Tree, odb::Error> {
         match self.trees.get(id) {
-            Some(tree) => Ok(tree.clone()),
+            Some(tree) => Ok(tree),
             None => self.odb.find_tree(id),
         }
     }

@@ -10,7 +10,9 @@ mod tree;
 
 pub use commit::{Commit, Signature, Time};
 pub use id::{Hasher, ObjectId, ParseIdError, Prefix, header};
-pub use tree::{Entry, EntryMode, EntryRef, Tree, TreeRefIter, name_order, validate_name};
+pub use tree::{
+    Entry, EntryMode, EntryRef, Tree, TreeRefIter, Trees, encode_sorted, name_order, validate_name,
+};
 
 use std::fmt;
 

@@ -1,6 +1,7 @@
 //! Trees: directory listings in git's format and git's name order.
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
 
 use super::{BuildError, DecodeError, ObjectId};
@@ -116,6 +117,17 @@ pub struct Entry {
     pub name: Vec<u8>,
     /// The blob or tree it points at.
     pub id: ObjectId,
+}
+
+impl Entry {
+    /// Borrows the entry.
+    pub fn to_ref(&self) -> EntryRef<'_> {
+        EntryRef {
+            mode: self.mode,
+            name: &self.name,
+            id: self.id,
+        }
+    }
 }
 
 /// One entry borrowed from an encoded tree.
@@ -245,6 +257,93 @@ fn has_earlier_namesake(before: &[Entry], name: &[u8], is_tree: bool) -> bool {
     false
 }
 
+/// Appends the canonical content (without header) of a tree with `entries`, which must
+/// come in git's order, to `out`. Checks names and that no name appears twice, as
+/// [`Tree::from_entries`] does, without an allocation per entry; on an error `out`
+/// holds a partial encoding.
+pub fn encode_sorted<'a>(
+    entries: impl IntoIterator<Item = EntryRef<'a>>,
+    out: &mut Vec<u8>,
+) -> Result<(), BuildError> {
+    let mut prev: Option<EntryRef<'a>> = None;
+    // Names of files that could prefix a later directory's name (see TreeRefIter).
+    let mut recent: Vec<&'a [u8]> = Vec::new();
+    for e in entries {
+        validate_name(e.name).map_err(|reason| BuildError::InvalidName {
+            name: String::from_utf8_lossy(e.name).into_owned(),
+            reason,
+        })?;
+        let duplicate = || BuildError::DuplicateName(String::from_utf8_lossy(e.name).into_owned());
+        if let Some(p) = prev {
+            let order = name_order(p.name, p.mode.is_tree(), e.name, e.mode.is_tree());
+            debug_assert_ne!(order, Ordering::Greater, "entries out of git's order");
+            if order != Ordering::Less || p.name == e.name {
+                return Err(duplicate());
+            }
+        }
+        recent.retain(|r| e.name.starts_with(r));
+        if e.mode.is_tree() && recent.contains(&e.name) {
+            return Err(duplicate());
+        }
+        if !e.mode.is_tree() {
+            recent.push(e.name);
+        }
+        out.extend_from_slice(e.mode.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(e.name);
+        out.push(0);
+        out.extend_from_slice(e.id.as_bytes());
+        prev = Some(e);
+    }
+    Ok(())
+}
+
+/// Trees held in memory by id, encoded as in the store and decoded when asked for:
+/// what a scan of the working directory makes, without an allocation per entry.
+#[derive(Clone, Default, Debug)]
+pub struct Trees {
+    by_id: HashMap<ObjectId, Vec<u8>>,
+}
+
+impl Trees {
+    /// No trees.
+    pub fn new() -> Trees {
+        Trees::default()
+    }
+
+    /// Adds the tree with id `id` and canonical content `content`, which must be
+    /// valid (made by [`encode_sorted`] or [`Tree::encode`]).
+    pub(crate) fn insert_encoded(&mut self, id: ObjectId, content: Vec<u8>) {
+        self.by_id.insert(id, content);
+    }
+
+    /// The tree with id `id`.
+    pub fn get(&self, id: &ObjectId) -> Option<Tree> {
+        self.encoded(id)
+            .map(|data| Tree::decode(data).expect("trees are added valid"))
+    }
+
+    /// The canonical content of the tree with id `id`.
+    pub fn encoded(&self, id: &ObjectId) -> Option<&[u8]> {
+        self.by_id.get(id).map(Vec::as_slice)
+    }
+
+    /// Whether the tree with id `id` is here.
+    pub fn contains(&self, id: &ObjectId) -> bool {
+        self.by_id.contains_key(id)
+    }
+
+    /// Number of trees.
+    pub fn len(&self) -> usize {
+        self.by_id.len()
+    }
+
+    /// Whether there are no trees.
+    pub fn is_empty(&self) -> bool {
+        self.by_id.is_empty()
+    }
+}
+
 /// A checking iterator over the entries of an encoded tree, borrowing its buffer.
 ///
 /// Each entry is validated as it is read: mode, name rules, strict git order and no
@@ -353,6 +452,36 @@ mod tests {
             name: name.as_bytes().to_vec(),
             id: ObjectId::hash(Kind::Blob, name.as_bytes()),
         }
+    }
+
+    #[test]
+    fn encode_sorted_matches_from_entries_and_refuses_namesakes() {
+        let entries = vec![
+            entry("a.c", EntryMode::Blob),
+            entry("a", EntryMode::Tree),
+            entry("b", EntryMode::Link),
+        ];
+        let tree = Tree::from_entries(entries).unwrap();
+        let mut out = Vec::new();
+        encode_sorted(tree.entries().iter().map(|e| e.to_ref()), &mut out).unwrap();
+        assert_eq!(out, tree.encode());
+
+        // A file and a directory of the same name, apart in git's order.
+        let namesakes = [
+            entry("x", EntryMode::Blob),
+            entry("x-y", EntryMode::Blob),
+            entry("x", EntryMode::Tree),
+        ];
+        let refs = namesakes.iter().map(|e| e.to_ref());
+        assert!(matches!(
+            encode_sorted(refs, &mut Vec::new()),
+            Err(BuildError::DuplicateName(_))
+        ));
+        let bad = [entry("..", EntryMode::Blob)];
+        assert!(matches!(
+            encode_sorted(bad.iter().map(|e| e.to_ref()), &mut Vec::new()),
+            Err(BuildError::InvalidName { .. })
+        ));
     }
 
     #[test]

@@ -131,7 +131,7 @@ impl Repository {
         plan_options: &PlanOptions<'_>,
         options: &CheckoutOptions,
     ) -> Result<(Plan, Applied)> {
-        let scan = self.scan(false, None, false)?;
+        let (scan, loaded) = self.scan(false, None, None, false)?;
         let plan = worktree::plan(
             &self.odb,
             &self.work_dir,
@@ -141,18 +141,22 @@ impl Repository {
             plan_options,
         )?;
         if !plan.conflicts.is_empty() {
-            self.save_index(&scan.index);
+            self.save_scanned_index(&scan);
             return Err(Error::CheckoutConflicts(plan.conflicts));
         }
         if options.dry_run {
             return Ok((plan, Applied::default()));
         }
-        let mut index = scan.index;
+        let mut index = match scan.index {
+            Some(index) => index,
+            None => loaded.unwrap_or_default(),
+        };
         let applied = worktree::apply(&self.odb, &self.work_dir, &self.cow_dir, &plan, &mut index);
         // Wait for the filesystem clock to tick past the files just written, so that
         // an edit made after this returns always changes their mtime.
         worktree::settle_clock(&self.cow_dir);
         self.save_index(&index);
+        self.save_dir_cache(scan.dirs.as_ref());
         Ok((plan, applied?))
     }
 

@@ -90,27 +90,35 @@ impl Drop for PackGuard<'_> {
 }
 
 impl Repository {
-    /// Scans the working directory through the stat cache, storing new objects when
-    /// `store` (a commit) or only computing ids (status, checkout).
+    /// Scans the working directory through the stat and directory caches, storing new
+    /// objects when `store` (a commit) or only computing ids (status, checkout). With
+    /// `store`, no tree is written when the root tree is `stored_tree` (HEAD's).
+    /// Returns the scan and the stat cache it started from.
     pub(crate) fn scan(
         &self,
         store: bool,
+        stored_tree: Option<ObjectId>,
         progress: Option<&(dyn Fn(Progress) + Sync)>,
         skip_unreadable: bool,
-    ) -> Result<worktree::Scan> {
-        let clock = worktree::settle_clock(&self.cow_dir);
-        let index = worktree::Index::load(&self.cow_dir.join("index"));
-        Ok(worktree::scan(
+    ) -> Result<(worktree::Scan, Option<worktree::Index>)> {
+        let (index, dirs) = rayon::join(
+            || worktree::Index::load(&self.cow_dir.join("index")),
+            || worktree::DirCache::load(&self.cow_dir.join("dircache")),
+        );
+        let scan = worktree::scan(
             &self.odb,
             &self.work_dir,
             &ScanOptions {
                 store,
+                stored_tree,
                 index: index.as_ref(),
-                clock,
+                dirs: dirs.as_ref(),
+                clock: worktree::Clock::SettleIn(&self.cow_dir),
                 progress,
                 skip_unreadable,
             },
-        )?)
+        )?;
+        Ok((scan, index))
     }
 
     /// Saves a fresh stat cache (with the repository lock held). The cache only saves
@@ -119,11 +127,30 @@ impl Repository {
         let _ = index.save(&self.cow_dir);
     }
 
-    /// Saves a fresh stat cache from a command that does not write otherwise (status,
-    /// diff), unless a writer holds the lock right now.
-    pub(crate) fn save_index_if_free(&self, index: &worktree::Index) {
-        if let Some(_lock) = self.try_lock() {
+    /// Saves the directory cache a scan refreshed, if it changed. Like the stat
+    /// cache, it only saves work: failing to write it is not an error.
+    pub(crate) fn save_dir_cache(&self, dirs: Option<&worktree::DirCache>) {
+        if let Some(dirs) = dirs {
+            let _ = dirs.save(&self.cow_dir);
+        }
+    }
+
+    /// Saves the stat and directory caches a scan refreshed, those that changed.
+    pub(crate) fn save_scanned_index(&self, scan: &worktree::Scan) {
+        if let Some(index) = &scan.index {
             self.save_index(index);
+        }
+        self.save_dir_cache(scan.dirs.as_ref());
+    }
+
+    /// Saves the stat and directory caches a scan refreshed, those that changed, from
+    /// a command that does not write otherwise (status, diff), unless a writer holds
+    /// the lock right now.
+    pub(crate) fn save_scanned_index_if_free(&self, scan: &worktree::Scan) {
+        if (scan.index.is_some() || scan.dirs.is_some())
+            && let Some(_lock) = self.try_lock()
+        {
+            self.save_scanned_index(scan);
         }
     }
 
@@ -231,15 +258,17 @@ impl Repository {
         // New objects go into one pack (or loose files, if only a few).
         self.odb.begin_pack()?;
         let packing = PackGuard(&self.odb);
-        let snapshot = self.scan(true, options.progress, options.skip_unreadable)?;
+        let parent_tree = match parent {
+            Some(p) => Some(self.odb.find_commit(&p)?.tree),
+            None => None,
+        };
+        let (snapshot, _) =
+            self.scan(true, parent_tree, options.progress, options.skip_unreadable)?;
         if !options.allow_empty {
-            let unchanged = match parent {
-                Some(p) => self.odb.find_commit(&p)?.tree == snapshot.tree,
-                None => snapshot.tree == ObjectId::empty_tree(),
-            };
+            let unchanged = snapshot.tree == parent_tree.unwrap_or(ObjectId::empty_tree());
             if unchanged {
                 packing.finish()?;
-                self.save_index(&snapshot.index);
+                self.save_scanned_index(&snapshot);
                 return Err(Error::NothingToCommit);
             }
         }
@@ -257,7 +286,7 @@ impl Repository {
         self.odb.sync()?;
         self.refs
             .update_head(written.id, Expected::from_option(parent))?;
-        self.save_index(&snapshot.index);
+        self.save_scanned_index(&snapshot);
         Ok(CommitOutcome {
             id: written.id,
             tree: snapshot.tree,

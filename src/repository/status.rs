@@ -47,7 +47,7 @@ impl Repository {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),
             None => None,
         };
-        let scan = self.scan(false, None, false)?;
+        let (scan, _) = self.scan(false, None, None, false)?;
         let mut changes = Vec::new();
         let src = WithTrees {
             odb: &self.odb,
@@ -68,7 +68,7 @@ impl Repository {
             }
             Ok(descend)
         })?;
-        self.save_index_if_free(&scan.index);
+        self.save_scanned_index_if_free(&scan);
         Ok(Status {
             head,
             head_commit,

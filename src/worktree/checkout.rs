@@ -228,7 +228,7 @@ impl Planner<'_> {
             return Ok(Vec::new());
         };
         let tree = match self.scan.trees.get(&node.id) {
-            Some(t) => t.clone(),
+            Some(t) => t,
             None => self.odb.find_tree(&node.id)?,
         };
         Ok(tree

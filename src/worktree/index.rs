@@ -15,6 +15,7 @@
 //! The file is binary, little-endian, with a SHA-256 trailer; a missing, truncated or
 //! corrupt cache is ignored and rebuilt, never trusted.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Write;
@@ -101,10 +102,80 @@ impl IndexEntry {
 }
 
 /// The stat cache: path (bytes, `/`-separated) to entry.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+///
+/// A loaded or scanned cache keeps its entries encoded as in the file, sorted, in one
+/// buffer with the offset of each: no allocation per entry, entries decoded when
+/// looked at, lookups by binary search. The first [`insert`](Index::insert) or
+/// [`remove_tree`](Index::remove_tree) turns it into a map, so edits stay cheap too.
+#[derive(Clone)]
 pub struct Index {
-    entries: BTreeMap<Vec<u8>, IndexEntry>,
+    entries: Entries,
 }
+
+#[derive(Clone)]
+enum Entries {
+    /// Sorted by path; entry `i` is encoded at `data[offsets[i]..]`, its path's length
+    /// first. `data` starts with room for the file's 16-byte header.
+    Packed { data: Vec<u8>, offsets: Vec<u32> },
+    /// Editable.
+    Map(BTreeMap<Vec<u8>, IndexEntry>),
+}
+
+/// Bytes of an encoded entry besides its path and the path's length.
+const ENTRY_FIELDS: usize = 4 + 1 + 8 + 12 + 12 + 8 + 32;
+
+impl Default for Index {
+    fn default() -> Index {
+        Index::with_capacity(0, 0)
+    }
+}
+
+impl PartialEq for Index {
+    fn eq(&self, other: &Index) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Index {}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.iter().map(|(k, v)| (String::from_utf8_lossy(k), v)))
+            .finish()
+    }
+}
+
+/// The entries of an [`Index`] in path order.
+pub struct Iter<'a>(IterInner<'a>);
+
+enum IterInner<'a> {
+    Packed(&'a [u8], std::slice::Iter<'a, u32>),
+    Map(std::collections::btree_map::Iter<'a, Vec<u8>, IndexEntry>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], IndexEntry);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match &mut self.0 {
+            IterInner::Packed(data, offsets) => {
+                let at = *offsets.next()? as usize;
+                Some(decode_entry(data, at))
+            }
+            IterInner::Map(map) => map.next().map(|(k, v)| (k.as_slice(), *v)),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match &self.0 {
+            IterInner::Packed(_, offsets) => offsets.size_hint(),
+            IterInner::Map(map) => map.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
 
 impl Index {
     /// An empty cache.
@@ -112,137 +183,242 @@ impl Index {
         Index::default()
     }
 
+    /// An empty cache with room for `entries` entries whose paths take `path_bytes`
+    /// bytes in all.
+    pub(super) fn with_capacity(entries: usize, path_bytes: usize) -> Index {
+        let mut data = Vec::with_capacity(16 + entries * (4 + ENTRY_FIELDS) + path_bytes);
+        data.resize(16, 0);
+        Index {
+            entries: Entries::Packed {
+                data,
+                offsets: Vec::with_capacity(entries),
+            },
+        }
+    }
+
     /// Loads the cache at `path`; `None` when it is missing or not valid (it is then
     /// rebuilt from scratch by the next scan).
     pub fn load(path: &Path) -> Option<Index> {
         let data = fs::read(path).ok()?;
-        Index::decode(&data)
+        Index::decode(data)
     }
 
     /// The entry for `path`.
-    pub fn get(&self, path: &[u8]) -> Option<&IndexEntry> {
-        self.entries.get(path)
+    pub fn get(&self, path: &[u8]) -> Option<IndexEntry> {
+        match &self.entries {
+            Entries::Packed { data, offsets } => offsets
+                .binary_search_by(|&at| entry_path(data, at as usize).cmp(path))
+                .ok()
+                .map(|i| decode_entry(data, offsets[i] as usize).1),
+            Entries::Map(map) => map.get(path).copied(),
+        }
+    }
+
+    /// Adds an entry after all others: `path` must sort after every path already in
+    /// the cache (otherwise it is inserted where it belongs, at a higher cost).
+    pub(super) fn push_sorted(&mut self, path: &[u8], entry: IndexEntry) {
+        if let Entries::Packed { data, offsets } = &mut self.entries
+            && offsets
+                .last()
+                .is_none_or(|&last| entry_path(data, last as usize) < path)
+            && let Ok(at) = u32::try_from(data.len())
+        {
+            offsets.push(at);
+            encode_entry(data, path, &entry);
+            return;
+        }
+        self.insert(path.to_vec(), entry);
+    }
+
+    /// The entries as an editable map.
+    fn map_mut(&mut self) -> &mut BTreeMap<Vec<u8>, IndexEntry> {
+        if let Entries::Packed { .. } = &self.entries {
+            let map = self.iter().map(|(k, v)| (k.to_vec(), v)).collect();
+            self.entries = Entries::Map(map);
+        }
+        match &mut self.entries {
+            Entries::Map(map) => map,
+            Entries::Packed { .. } => unreachable!("just made a map"),
+        }
     }
 
     /// Adds or replaces an entry.
     pub fn insert(&mut self, path: Vec<u8>, entry: IndexEntry) {
-        self.entries.insert(path, entry);
+        self.map_mut().insert(path, entry);
     }
 
     /// Removes the entry for `path`, and every entry below it when it is a directory.
     pub fn remove_tree(&mut self, path: &[u8]) {
-        self.entries.remove(path);
+        let entries = self.map_mut();
+        entries.remove(path);
         let mut prefix = path.to_vec();
         prefix.push(b'/');
-        let below: Vec<Vec<u8>> = self
-            .entries
+        let below: Vec<Vec<u8>> = entries
             .range(prefix.clone()..)
             .take_while(|(k, _)| k.starts_with(&prefix))
             .map(|(k, _)| k.clone())
             .collect();
         for k in below {
-            self.entries.remove(&k);
+            entries.remove(&k);
         }
     }
 
     /// Number of entries.
     pub fn len(&self) -> usize {
-        self.entries.len()
+        match &self.entries {
+            Entries::Packed { offsets, .. } => offsets.len(),
+            Entries::Map(map) => map.len(),
+        }
     }
 
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
+        self.len() == 0
     }
 
     /// Entries in path order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Vec<u8>, &IndexEntry)> {
-        self.entries.iter()
+    pub fn iter(&self) -> Iter<'_> {
+        Iter(match &self.entries {
+            Entries::Packed { data, offsets } => IterInner::Packed(data, offsets.iter()),
+            Entries::Map(map) => IterInner::Map(map.iter()),
+        })
     }
 
-    fn encode(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(16 + self.entries.len() * 120);
-        out.extend_from_slice(MAGIC);
-        out.extend_from_slice(&VERSION.to_le_bytes());
-        out.extend_from_slice(&(self.entries.len() as u32).to_le_bytes());
-        for (path, e) in &self.entries {
-            out.extend_from_slice(&(path.len() as u32).to_le_bytes());
-            out.extend_from_slice(path);
-            out.extend_from_slice(&mode_number(e.mode).to_le_bytes());
-            let flags = if e.racy { FLAG_RACY } else { 0 } | if e.stored { FLAG_STORED } else { 0 };
-            out.push(flags);
-            out.extend_from_slice(&e.stat.size.to_le_bytes());
-            for t in [e.stat.mtime, e.stat.ctime] {
-                out.extend_from_slice(&t.secs.to_le_bytes());
-                out.extend_from_slice(&t.nsecs.to_le_bytes());
+    /// The file's bytes without the checksum.
+    fn encode(&self) -> Cow<'_, [u8]> {
+        let mut out = match &self.entries {
+            Entries::Packed { data, .. } => Cow::Borrowed(&data[..]),
+            Entries::Map(map) => {
+                let mut out = vec![0; 16];
+                out.reserve(map.len() * (4 + ENTRY_FIELDS + 64));
+                for (path, e) in map {
+                    encode_entry(&mut out, path, e);
+                }
+                Cow::Owned(out)
             }
-            out.extend_from_slice(&e.stat.ino.to_le_bytes());
-            out.extend_from_slice(e.id.as_bytes());
+        };
+        let mut head = [0; 16];
+        head[..8].copy_from_slice(MAGIC);
+        head[8..12].copy_from_slice(&VERSION.to_le_bytes());
+        head[12..].copy_from_slice(&(self.len() as u32).to_le_bytes());
+        if out[..16] != head {
+            out.to_mut()[..16].copy_from_slice(&head);
         }
-        let sum: [u8; 32] = Sha256::digest(&out).into();
-        out.extend_from_slice(&sum);
         out
     }
 
-    fn decode(data: &[u8]) -> Option<Index> {
-        let (body, sum) = data.split_at_checked(data.len().checked_sub(32)?)?;
-        let actual: [u8; 32] = Sha256::digest(body).into();
-        if actual != sum {
-            return None;
-        }
-        let mut r = Reader(body);
-        if r.take(8)? != MAGIC || r.u32()? != VERSION {
-            return None;
-        }
-        let count = r.u32()?;
-        let mut entries = BTreeMap::new();
-        for _ in 0..count {
-            let len = r.u32()? as usize;
-            let path = r.take(len)?.to_vec();
-            let mode = mode_from_number(r.u32()?)?;
-            let flags = r.take(1)?[0];
-            let size = r.u64()?;
-            let mut times = [Timestamp::default(); 2];
-            for t in &mut times {
-                *t = Timestamp {
-                    secs: r.u64()? as i64,
-                    nsecs: r.u32()?,
-                };
-            }
-            let ino = r.u64()?;
-            let id = ObjectId::from_slice(r.take(32)?)?;
-            entries.insert(
-                path,
-                IndexEntry {
-                    mode,
-                    id,
-                    stat: StatData {
-                        size,
-                        mtime: times[0],
-                        ctime: times[1],
-                        ino,
-                    },
-                    racy: flags & FLAG_RACY != 0,
-                    stored: flags & FLAG_STORED != 0,
-                },
-            );
-        }
-        r.0.is_empty().then_some(Index { entries })
+    /// Decodes a cache file, keeping its bytes. The checksum is verified while the
+    /// entries are found.
+    fn decode(mut data: Vec<u8>) -> Option<Index> {
+        let body_len = data.len().checked_sub(32)?;
+        let (body, sum) = data.split_at(body_len);
+        let (valid, offsets) = rayon::join(
+            || <[u8; 32]>::from(Sha256::digest(body)) == sum,
+            || decode_offsets(body),
+        );
+        let offsets = offsets.filter(|_| valid)?;
+        data.truncate(body_len);
+        Some(Index {
+            entries: Entries::Packed { data, offsets },
+        })
     }
 
     /// Writes the cache atomically (temporary file, then rename) into `cow_dir/index`.
     pub fn save(&self, cow_dir: &Path) -> Result<()> {
+        let body = self.encode();
+        let sum: [u8; 32] = Sha256::digest(&body).into();
         let mut temp = tempfile::Builder::new()
             .prefix(".tmp-index-")
             .tempfile_in(cow_dir)
             .map_err(Error::io("create a temporary file in", cow_dir))?;
-        temp.write_all(&self.encode())
+        temp.write_all(&body)
+            .and_then(|()| temp.write_all(&sum))
             .map_err(Error::io("write", temp.path()))?;
         let path = cow_dir.join("index");
         temp.persist(&path)
             .map_err(|e| Error::io("write", &path)(e.error))?;
         Ok(())
     }
+}
+
+/// Appends the encoding of an entry to `out`.
+fn encode_entry(out: &mut Vec<u8>, path: &[u8], e: &IndexEntry) {
+    out.extend_from_slice(&(path.len() as u32).to_le_bytes());
+    out.extend_from_slice(path);
+    out.extend_from_slice(&mode_number(e.mode).to_le_bytes());
+    let flags = if e.racy { FLAG_RACY } else { 0 } | if e.stored { FLAG_STORED } else { 0 };
+    out.push(flags);
+    out.extend_from_slice(&e.stat.size.to_le_bytes());
+    for t in [e.stat.mtime, e.stat.ctime] {
+        out.extend_from_slice(&t.secs.to_le_bytes());
+        out.extend_from_slice(&t.nsecs.to_le_bytes());
+    }
+    out.extend_from_slice(&e.stat.ino.to_le_bytes());
+    out.extend_from_slice(e.id.as_bytes());
+}
+
+/// The path of the entry encoded at `data[at..]` (checked on load).
+fn entry_path(data: &[u8], at: usize) -> &[u8] {
+    let len = u32::from_le_bytes(data[at..at + 4].try_into().expect("four bytes")) as usize;
+    &data[at + 4..at + 4 + len]
+}
+
+/// The entry encoded at `data[at..]` (checked on load).
+fn decode_entry(data: &[u8], at: usize) -> (&[u8], IndexEntry) {
+    let path = entry_path(data, at);
+    let f = &data[at + 4 + path.len()..][..ENTRY_FIELDS];
+    let u32_at = |i: usize| u32::from_le_bytes(f[i..i + 4].try_into().expect("four bytes"));
+    let u64_at = |i: usize| u64::from_le_bytes(f[i..i + 8].try_into().expect("eight bytes"));
+    let flags = f[4];
+    let entry = IndexEntry {
+        mode: mode_from_number(u32_at(0)).expect("checked on load"),
+        id: ObjectId::from_bytes(f[45..77].try_into().expect("32 bytes")),
+        stat: StatData {
+            size: u64_at(5),
+            mtime: Timestamp {
+                secs: u64_at(13) as i64,
+                nsecs: u32_at(21),
+            },
+            ctime: Timestamp {
+                secs: u64_at(25) as i64,
+                nsecs: u32_at(33),
+            },
+            ino: u64_at(37),
+        },
+        racy: flags & FLAG_RACY != 0,
+        stored: flags & FLAG_STORED != 0,
+    };
+    (path, entry)
+}
+
+/// The offset of each entry of a cache file's body; `None` when it is not a valid
+/// cache or its paths are not strictly sorted.
+fn decode_offsets(body: &[u8]) -> Option<Vec<u32>> {
+    u32::try_from(body.len()).ok()?;
+    let mut r = Reader(body);
+    if r.take(8)? != MAGIC || r.u32()? != VERSION {
+        return None;
+    }
+    let count = r.u32()? as usize;
+    // Refuse a count the file cannot hold before allocating for it.
+    if count > body.len() / (4 + ENTRY_FIELDS) {
+        return None;
+    }
+    let mut offsets: Vec<u32> = Vec::with_capacity(count);
+    let mut prev: Option<&[u8]> = None;
+    for _ in 0..count {
+        let at = body.len() - r.0.len();
+        let len = r.u32()? as usize;
+        let path = r.take(len)?;
+        if prev.is_some_and(|prev| prev >= path) {
+            return None;
+        }
+        prev = Some(path);
+        let fields = r.take(ENTRY_FIELDS)?;
+        mode_from_number(u32::from_le_bytes(fields[..4].try_into().ok()?))?;
+        offsets.push(at as u32);
+    }
+    r.0.is_empty().then_some(offsets)
 }
 
 struct Reader<'a>(&'a [u8]);
@@ -255,9 +431,6 @@ impl<'a> Reader<'a> {
     }
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 }
 
@@ -366,6 +539,38 @@ mod tests {
 
         index.remove_tree(b"a");
         assert_eq!(index.len(), 1);
+    }
+
+    #[test]
+    fn packed_caches_look_up_edit_and_refuse_unsorted_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut packed = Index::with_capacity(3, 8);
+        packed.push_sorted(b"a/b", entry(1));
+        packed.push_sorted(b"a/c", entry(2));
+        packed.push_sorted(b"z", entry(3));
+        assert_eq!(packed.get(b"a/c"), Some(entry(2)));
+        assert_eq!(packed.get(b"a"), None);
+        packed.save(dir.path()).unwrap();
+        let path = dir.path().join("index");
+        let loaded = Index::load(&path).unwrap();
+        assert_eq!(loaded, packed);
+        assert_eq!(loaded.get(b"z"), Some(entry(3)));
+        // Edits turn it into a map and keep every other entry.
+        let mut edited = loaded.clone();
+        edited.insert(b"m".to_vec(), entry(4));
+        edited.remove_tree(b"a");
+        let paths: Vec<&[u8]> = edited.iter().map(|(p, _)| p).collect();
+        assert_eq!(paths, [&b"m"[..], b"z"]);
+
+        // A file whose paths are out of order is not trusted.
+        let mut bytes = fs::read(&path).unwrap();
+        let at = bytes.windows(3).position(|w| w == b"a/b").unwrap();
+        bytes[at..at + 3].copy_from_slice(b"b/b");
+        let body = bytes.len() - 32;
+        let sum: [u8; 32] = Sha256::digest(&bytes[..body]).into();
+        bytes[body..].copy_from_slice(&sum);
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(Index::load(&path), None);
     }
 
     #[test]

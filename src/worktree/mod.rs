@@ -1,14 +1,17 @@
 //! The working directory: scanning it with ignore rules and building snapshots of it.
 
 mod checkout;
+mod dircache;
 mod index;
 mod path;
 mod scan;
+mod walk;
 
 pub use checkout::{Applied, Conflict, ConflictKind, Op, Plan, PlanOptions, apply, plan};
-pub use index::{Index, IndexEntry, StatData, Timestamp, settle_clock};
+pub use dircache::DirCache;
+pub use index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp, settle_clock};
 pub use path::{quote_path, quote_path_status, to_fs_path};
-pub use scan::{Progress, Scan, ScanOptions, Warning, scan};
+pub use scan::{Clock, Progress, Scan, ScanOptions, Warning, scan};
 
 use std::io;
 use std::path::PathBuf;

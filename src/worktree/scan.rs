@@ -1,32 +1,36 @@
 //! Building a snapshot of a directory: a sorted walk that honours `.cowignore`, parallel
 //! hashing and compression of files, and trees folded bottom-up.
 
-use std::collections::{HashMap, HashSet};
+use std::borrow::Cow;
+use std::ffi::OsStr;
 use std::fs;
 use std::io::Read;
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+use std::iter::Peekable;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 
 use rayon::prelude::*;
 
-use super::index::{Index, IndexEntry, StatData, Timestamp};
-use super::{Error, IGNORE_FILE, Result};
-use crate::object::{Entry, EntryMode, Hasher, Kind, ObjectId, Tree};
+use super::dircache::DirCache;
+use super::index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp};
+use super::walk::{Walked, WalkedDir};
+use super::{Error, Result};
+use crate::object::{EntryMode, EntryRef, Hasher, Kind, ObjectId, Trees, encode_sorted};
 use crate::odb::{self, Odb, Written};
 
 /// Files up to this size are read whole and hashed before compressing, so an object
 /// already in the store costs no compression; larger ones stream in one pass.
 const BUFFERED_FILE_LIMIT: u64 = 1 << 20;
 
-/// How far a scan has come, reported after each file.
+/// How far a scan has come, reported after each file read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Progress {
-    /// Files done so far.
+    /// Files read so far.
     pub files_done: u64,
-    /// Files to store in all.
+    /// Files to read in all: those the stat cache cannot vouch for.
     pub files_total: u64,
     /// Bytes of file content read so far.
     pub bytes_done: u64,
@@ -38,16 +42,56 @@ pub struct ScanOptions<'a> {
     /// Write new blobs and trees to the store (a commit); off, only their ids are
     /// computed (status).
     pub store: bool,
+    /// With [`store`](Self::store): a tree known to be in the store with everything it
+    /// reaches (HEAD's). When the working directory's root tree is this one, no tree
+    /// is written: the store has them all.
+    pub stored_tree: Option<ObjectId>,
     /// The stat cache: files whose stat data match a fresh entry are not read.
     pub index: Option<&'a Index>,
-    /// The tick from [`settle_clock`](super::settle_clock) taken before the scan: files
-    /// modified at or after it are recorded as racy.
-    pub clock: Timestamp,
-    /// Called after each file, from any thread.
+    /// The directory cache: directories whose stat data match their record are not
+    /// read.
+    pub dirs: Option<&'a DirCache>,
+    /// The tick before which files and directories must have been modified to be
+    /// trusted next time; the others are recorded as racy.
+    pub clock: Clock<'a>,
+    /// Called after each file read, from any thread.
     pub progress: Option<&'a (dyn Fn(Progress) + Sync)>,
     /// Leave out files and directories that cannot be read (with a warning) instead
     /// of failing.
     pub skip_unreadable: bool,
+}
+
+/// Where a scan's racy tick comes from.
+#[derive(Clone, Copy, Debug)]
+pub enum Clock<'a> {
+    /// A tick from [`settle_clock`](super::settle_clock) taken before the scan.
+    Settled(Timestamp),
+    /// Settle the clock in this directory (the repository's `.cow`) just before the
+    /// first file or directory is read: a scan that reads none waits for no tick.
+    SettleIn(&'a Path),
+}
+
+impl Default for Clock<'_> {
+    /// The epoch: everything the scan reads is recorded as racy.
+    fn default() -> Self {
+        Clock::Settled(Timestamp::default())
+    }
+}
+
+/// A [`Clock`] settled at most once, by whichever thread needs it first.
+pub(super) struct LazyClock<'a> {
+    clock: Clock<'a>,
+    settled: OnceLock<Timestamp>,
+}
+
+impl LazyClock<'_> {
+    /// The tick; the first call settles the clock if it has not been.
+    pub(super) fn get(&self) -> Timestamp {
+        match self.clock {
+            Clock::Settled(tick) => tick,
+            Clock::SettleIn(dir) => *self.settled.get_or_init(|| super::settle_clock(dir)),
+        }
+    }
 }
 
 /// Something a scan left out, and why.
@@ -116,7 +160,7 @@ pub struct Scan {
     pub tree: ObjectId,
     /// Every tree of the working directory by id, so a diff against it needs no store
     /// reads (with [`ScanOptions::store`] off, they are not in the store).
-    pub trees: HashMap<ObjectId, Tree>,
+    pub trees: Trees,
     /// Files and symlinks found.
     pub files: u64,
     /// Files and symlinks whose content was read (the rest came from the stat cache).
@@ -127,27 +171,66 @@ pub struct Scan {
     pub bytes_added: u64,
     /// What was left out.
     pub warnings: Vec<Warning>,
-    /// A fresh stat cache for everything found.
-    pub index: Index,
+    /// A fresh stat cache for everything found; `None` when it equals
+    /// [`ScanOptions::index`] (nothing to save).
+    pub index: Option<Index>,
+    /// A fresh directory cache for every directory found; `None` when it equals
+    /// [`ScanOptions::dirs`] (nothing to save).
+    pub dirs: Option<DirCache>,
 }
 
+/// A file the stat cache cannot vouch for: it is read.
 struct FileJob {
-    path: PathBuf,
-    rel: Vec<u8>,
+    /// Its path from the root, `/`-separated.
+    path: Vec<u8>,
     mode: EntryMode,
     stat: StatData,
+    /// Once read, its entry; `None` when it was left out.
+    entry: Option<IndexEntry>,
 }
 
-enum Child {
-    File { name: Vec<u8>, job: usize },
-    Dir { name: Vec<u8>, node: usize },
+/// A file of a directory node.
+#[derive(Clone, Copy)]
+enum FileRef {
+    /// Unchanged since its stat-cache entry: its mode and blob.
+    Cached { mode: EntryMode, id: ObjectId },
+    /// Read: `jobs[i]`.
+    Job(usize),
+}
+
+enum Child<'c> {
+    File { name: Cow<'c, [u8]>, file: FileRef },
+    Dir { name: Cow<'c, [u8]>, node: usize },
+}
+
+/// The directories found, flattened: children after their parent, files in path order,
+/// each file matched with the stat cache.
+struct Flat<'c, 'i> {
+    odb: &'i Odb,
+    store: bool,
+    /// The stat cache in path order, past every path seen so far.
+    cached: Option<Peekable<IndexIter<'i>>>,
+    /// The children of each directory; node 0 is the root.
+    nodes: Vec<Vec<Child<'c>>>,
+    /// How deep each directory is (the root is 0).
+    depths: Vec<usize>,
+    /// The files to read.
+    jobs: Vec<FileJob>,
+    /// Files the stat cache vouched for.
+    hits: usize,
+    /// Whether the entry of such a file changes all the same (now known to be stored).
+    hits_changed: bool,
+    /// Bytes the paths of all files take.
+    path_bytes: usize,
+    /// The directories' records for the next directory cache.
+    records: Vec<Cow<'c, [u8]>>,
+    /// Whether a directory was read, so the directory cache changes.
+    dirs_read: bool,
 }
 
 struct Hashed {
     entry: IndexEntry,
     written: Option<Written>,
-    /// Whether the content was read (not taken from the stat cache).
-    read: bool,
     bytes_read: u64,
 }
 
@@ -160,251 +243,294 @@ struct Hashed {
 /// whatever their size, and a file that changes while it is read is read again.
 #[doc(alias = "write-tree")]
 pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
-    let (nodes, skipped_dirs, jobs, mut warnings) = walk(root, options.skip_unreadable)?;
+    let clock = LazyClock {
+        clock: options.clock,
+        settled: OnceLock::new(),
+    };
+    let mut warnings = Vec::new();
+    let walked = super::walk::walk(
+        root,
+        options.skip_unreadable,
+        options.dirs,
+        &clock,
+        &mut warnings,
+    )?;
+    let mut flat = Flat {
+        odb,
+        store: options.store,
+        cached: options.index.map(|index| index.iter().peekable()),
+        nodes: Vec::new(),
+        depths: Vec::new(),
+        jobs: Vec::new(),
+        hits: 0,
+        hits_changed: false,
+        path_bytes: 0,
+        records: Vec::new(),
+        dirs_read: false,
+    };
+    flatten(walked, 0, &mut Vec::new(), &mut flat);
+    let Flat {
+        nodes,
+        depths,
+        mut jobs,
+        hits,
+        hits_changed,
+        path_bytes,
+        records,
+        dirs_read,
+        ..
+    } = flat;
+    let dirs_changed = dirs_read || options.dirs.is_none_or(|old| old.len() != records.len());
+    let dirs =
+        dirs_changed.then(|| DirCache::from_records(records.iter().map(|r| &r[..]).collect()));
+    drop(records);
 
     let done = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
+    let new_objects = AtomicU64::new(0);
+    let bytes_added = AtomicU64::new(0);
     let total = jobs.len() as u64;
-    let results: Vec<Option<Hashed>> = jobs
-        .par_iter()
-        .map(|job| {
-            let hashed = hash_file(odb, job, options)?;
-            let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
-            let read = hashed.as_ref().map_or(0, |h| h.bytes_read);
-            let bytes_done = bytes.fetch_add(read, Ordering::Relaxed) + read;
-            if let Some(progress) = options.progress {
-                progress(Progress {
-                    files_done,
-                    files_total: total,
-                    bytes_done,
-                });
-            }
-            Ok(hashed)
-        })
-        .collect::<Result<_>>()?;
-
-    let mut skipped = Vec::new();
-    let results: Vec<Option<Hashed>> = jobs
-        .iter()
-        .zip(results)
-        .map(|(job, r)| match r {
-            Some(h) => Some(h),
-            None => {
-                skipped.push(job);
-                None
-            }
-        })
-        .collect();
-    let relative = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_owned();
-    for job in skipped {
-        let path = relative(&job.path);
-        warnings.push(if job.path.exists() {
+    jobs.par_iter_mut().try_for_each(|job| {
+        let result = hash_file(odb, root, job, &clock, options)?;
+        let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
+        let read = result.as_ref().map_or(0, |h| h.bytes_read);
+        let bytes_done = bytes.fetch_add(read, Ordering::Relaxed) + read;
+        if let Some(w) = result.as_ref().and_then(|h| h.written) {
+            new_objects.fetch_add(w.new as u64, Ordering::Relaxed);
+            bytes_added.fetch_add(w.stored_bytes, Ordering::Relaxed);
+        }
+        job.entry = result.map(|h| h.entry);
+        if let Some(progress) = options.progress {
+            progress(Progress {
+                files_done,
+                files_total: total,
+                bytes_done,
+            });
+        }
+        Ok::<_, Error>(())
+    })?;
+    let mut files = hits as u64;
+    for job in &jobs {
+        if job.entry.is_some() {
+            files += 1;
+            continue;
+        }
+        let path = PathBuf::from(OsStr::from_bytes(&job.path));
+        warnings.push(if root.join(&path).exists() {
             Warning::Unreadable { path }
         } else {
             Warning::Vanished { path }
         });
     }
-    let done_ok = || results.iter().flatten();
-    let written = done_ok().filter_map(|h| h.written);
-    let mut new_objects = written.clone().filter(|w| w.new).count() as u64;
-    let mut bytes_added = written.map(|w| w.stored_bytes).sum::<u64>();
-    let hashed = done_ok().filter(|h| h.read).count() as u64;
-    let mut trees = HashMap::with_capacity(nodes.len());
-    // Children are always created after their parent, so reverse order is bottom-up.
-    let mut tree_ids: Vec<Option<ObjectId>> = vec![None; nodes.len()];
-    for (index, children) in nodes.iter().enumerate().rev() {
-        if skipped_dirs.contains(&index) {
-            continue;
-        }
-        let entries = children
-            .iter()
-            .filter_map(|child| match child {
-                Child::File { name, job } => results[*job].as_ref().map(|r| Entry {
-                    mode: r.entry.mode,
-                    name: name.clone(),
-                    id: r.entry.id,
-                }),
-                Child::Dir { name, node } => tree_ids[*node].map(|id| Entry {
-                    mode: EntryMode::Tree,
-                    name: name.clone(),
-                    id,
-                }),
-            })
-            .collect();
-        let tree = Tree::from_entries(entries)?;
-        let id = if options.store {
-            let written = odb.write_tree(&tree)?;
-            new_objects += written.new as u64;
-            bytes_added += written.stored_bytes;
-            written.id
-        } else {
-            tree.id()
+
+    // Every path is matched with at most one cache entry: when every entry was
+    // matched and vouched for, unchanged, the refreshed cache is the same.
+    let index_changed =
+        !jobs.is_empty() || hits_changed || options.index.is_none_or(|old| old.len() != hits);
+    let index = index_changed.then(|| {
+        let mut index = Index::with_capacity(files as usize, path_bytes);
+        let mut cached = options.index.map(|index| index.iter().peekable());
+        let mut refresh = |path: &[u8], file: FileRef| {
+            let entry =
+                match file {
+                    FileRef::Cached { .. } => cached
+                        .as_mut()
+                        .and_then(|c| find_sorted(c, path))
+                        .map(|mut e| {
+                            e.stored |= options.store;
+                            e
+                        }),
+                    FileRef::Job(i) => jobs[i].entry,
+                };
+            if let Some(entry) = entry {
+                index.push_sorted(path, entry);
+            }
         };
-        tree_ids[index] = Some(id);
-        trees.insert(id, tree);
-    }
-    let mut index = Index::new();
-    for (job, result) in jobs.into_iter().zip(results) {
-        if let Some(result) = result {
-            index.insert(job.rel, result.entry);
+        visit_files(&nodes, 0, &mut Vec::new(), &mut refresh);
+        index
+    });
+
+    let (tree, trees, levels) = build_trees(nodes, &depths, &jobs)?;
+    if options.store && options.stored_tree != Some(tree) {
+        for level in &levels {
+            level.par_iter().try_for_each(|id| {
+                let content = trees.encoded(id).expect("every built tree is kept");
+                let written = odb.write(Kind::Tree, content)?;
+                new_objects.fetch_add(written.new as u64, Ordering::Relaxed);
+                bytes_added.fetch_add(written.stored_bytes, Ordering::Relaxed);
+                Ok::<_, Error>(())
+            })?;
         }
     }
     warnings.sort_by_key(|w| w.to_string());
     Ok(Scan {
-        tree: tree_ids[0].expect("the root is node 0"),
+        tree,
         trees,
-        files: index.len() as u64,
-        hashed,
-        new_objects,
-        bytes_added,
+        files,
+        hashed: jobs.iter().filter(|j| j.entry.is_some()).count() as u64,
+        new_objects: new_objects.into_inner(),
+        bytes_added: bytes_added.into_inner(),
         warnings,
         index,
+        dirs,
     })
 }
 
-/// Walks `root` in sorted order, returning the directory nodes (node 0 is the root),
-/// the files to store, and warnings.
-#[allow(clippy::type_complexity)]
-fn walk(
-    root: &Path,
-    skip_unreadable: bool,
-) -> Result<(Vec<Vec<Child>>, HashSet<usize>, Vec<FileJob>, Vec<Warning>)> {
-    let reserved = Arc::new(Mutex::new(Vec::new()));
-    let reserved_in_filter = Arc::clone(&reserved);
-    let walker = ignore::WalkBuilder::new(root)
-        .standard_filters(false)
-        .hidden(false)
-        .parents(false)
-        .follow_links(false)
-        .require_git(false)
-        .add_custom_ignore_filename(IGNORE_FILE)
-        .sort_by_file_name(|a, b| a.cmp(b))
-        .filter_entry(move |entry| {
-            let name = entry.file_name().as_bytes();
-            let reserved_name = entry.depth() > 0 && name.eq_ignore_ascii_case(b".cow");
-            // The repository's own `.cow` is left out silently; any other is reported.
-            if reserved_name && (entry.depth() > 1 || name != b".cow") {
-                let mut list = reserved_in_filter.lock().expect("no panics while held");
-                list.push(entry.path().to_owned());
-            }
-            !reserved_name
-        })
-        .build();
-
-    let mut nodes: Vec<Vec<Child>> = vec![Vec::new()];
-    // Directories by path, so one that cannot be read can be left out whole.
-    let mut dir_nodes: HashMap<PathBuf, usize> = HashMap::new();
-    let mut skipped_dirs = HashSet::new();
-    let mut stack: Vec<usize> = vec![0];
-    let mut jobs = Vec::new();
-    let mut warnings = Vec::new();
-    let relative = |p: &Path| p.strip_prefix(root).unwrap_or(p).to_owned();
-    for entry in walker {
-        let entry = match entry {
-            Ok(entry) => entry,
-            Err(err) => {
-                if let Some(io) = err.io_error() {
-                    let path = error_path(&err).unwrap_or_else(|| root.to_owned());
-                    let kind = io.kind();
-                    let skip = match kind {
-                        std::io::ErrorKind::NotFound => Some(Warning::Vanished {
-                            path: relative(&path),
-                        }),
-                        std::io::ErrorKind::PermissionDenied if skip_unreadable => {
-                            Some(Warning::Unreadable {
-                                path: relative(&path),
-                            })
-                        }
-                        _ => None,
-                    };
-                    match (skip, dir_nodes.get(&path)) {
-                        (Some(warning), Some(&node)) if node != 0 => {
-                            skipped_dirs.insert(node);
-                            warnings.push(warning);
-                            continue;
-                        }
-                        _ => {
-                            let copy = std::io::Error::new(kind, io.to_string());
-                            return Err(Error::io("read directory", path)(copy));
-                        }
-                    }
-                }
-                warnings.push(Warning::IgnoreRule {
-                    message: err.to_string(),
-                });
-                continue;
-            }
+/// Calls `f` with the path and reference of every file below node `node` (at `path`),
+/// in path order.
+fn visit_files(
+    nodes: &[Vec<Child<'_>>],
+    node: usize,
+    path: &mut Vec<u8>,
+    f: &mut impl FnMut(&[u8], FileRef),
+) {
+    let parent_len = path.len();
+    for child in &nodes[node] {
+        let name = match child {
+            Child::File { name, .. } | Child::Dir { name, .. } => name,
         };
-        let depth = entry.depth();
-        if depth == 0 {
-            continue;
+        if !path.is_empty() {
+            path.push(b'/');
         }
-        stack.truncate(depth);
-        let parent = *stack.last().expect("the root stays on the stack");
-        let name = entry.file_name().as_bytes().to_vec();
-        let file_type = entry
-            .file_type()
-            .ok_or_else(|| Error::io("stat", entry.path())(std::io::ErrorKind::Other.into()))?;
-        if file_type.is_dir() {
-            nodes.push(Vec::new());
-            let node = nodes.len() - 1;
-            nodes[parent].push(Child::Dir { name, node });
-            dir_nodes.insert(entry.path().to_owned(), node);
-            stack.push(node);
-        } else if file_type.is_symlink() || file_type.is_file() {
-            let meta = match entry.metadata() {
-                Ok(meta) => meta,
-                Err(e) => {
-                    let io = e
-                        .into_io_error()
-                        .unwrap_or_else(|| std::io::ErrorKind::Other.into());
-                    if io.kind() == std::io::ErrorKind::NotFound {
-                        warnings.push(Warning::Vanished {
-                            path: relative(entry.path()),
-                        });
-                        continue;
-                    }
-                    return Err(Error::io("stat", entry.path())(io));
-                }
-            };
-            jobs.push(FileJob {
-                path: entry.path().to_owned(),
-                rel: relative(entry.path()).into_os_string().into_vec(),
-                mode: mode_of(&meta),
-                stat: StatData::from_metadata(&meta),
-            });
-            nodes[parent].push(Child::File {
-                name,
-                job: jobs.len() - 1,
-            });
-        } else if file_type.is_fifo()
-            || file_type.is_socket()
-            || file_type.is_block_device()
-            || file_type.is_char_device()
-        {
-            warnings.push(Warning::SpecialFile {
-                path: relative(entry.path()),
-            });
+        path.extend_from_slice(name);
+        match child {
+            Child::File { file, .. } => f(path, *file),
+            Child::Dir { node, .. } => visit_files(nodes, *node, path, f),
         }
+        path.truncate(parent_len);
     }
-    let reserved = std::mem::take(&mut *reserved.lock().expect("no panics while held"));
-    warnings.extend(
-        reserved
-            .into_iter()
-            .map(|p| Warning::ReservedName { path: relative(&p) }),
-    );
-    Ok((nodes, skipped_dirs, jobs, warnings))
 }
 
-fn error_path(err: &ignore::Error) -> Option<PathBuf> {
-    match err {
-        ignore::Error::WithPath { path, .. } => Some(path.clone()),
-        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
-            error_path(err)
-        }
-        ignore::Error::Loop { child, .. } => Some(child.clone()),
-        _ => None,
+/// Builds the tree of every directory in `nodes`, bottom-up, the directories of each
+/// depth in parallel. Returns the root tree's id, the trees, and their ids a depth at a
+/// time, deepest first.
+#[allow(clippy::type_complexity)]
+fn build_trees(
+    nodes: Vec<Vec<Child<'_>>>,
+    depths: &[usize],
+    jobs: &[FileJob],
+) -> Result<(ObjectId, Trees, Vec<Vec<ObjectId>>)> {
+    let max_depth = depths.iter().copied().max().unwrap_or(0);
+    let mut levels: Vec<Vec<(usize, Vec<Child<'_>>)>> =
+        (0..=max_depth).map(|_| Vec::new()).collect();
+    for (node, children) in nodes.into_iter().enumerate() {
+        levels[depths[node]].push((node, children));
     }
+    let mut ids = vec![ObjectId::empty_tree(); depths.len()];
+    let mut trees = Trees::new();
+    let mut level_ids = Vec::with_capacity(levels.len());
+    for level in levels.into_iter().rev() {
+        let built: Vec<(usize, ObjectId, Vec<u8>)> = level
+            .into_par_iter()
+            .map(|(node, children)| {
+                let entries = children.iter().filter_map(|child| match child {
+                    Child::File { name, file } => {
+                        let (mode, id) = match *file {
+                            FileRef::Cached { mode, id } => (mode, id),
+                            FileRef::Job(i) => jobs[i].entry.map(|e| (e.mode, e.id))?,
+                        };
+                        Some(EntryRef { mode, name, id })
+                    }
+                    Child::Dir { name, node } => Some(EntryRef {
+                        mode: EntryMode::Tree,
+                        name,
+                        id: ids[*node],
+                    }),
+                });
+                let mut content = Vec::with_capacity(children.len() * 52);
+                encode_sorted(entries, &mut content)?;
+                Ok((node, ObjectId::hash(Kind::Tree, &content), content))
+            })
+            .collect::<Result<_>>()?;
+        let mut this_level = Vec::with_capacity(built.len());
+        for (node, id, content) in built {
+            ids[node] = id;
+            this_level.push(id);
+            trees.insert_encoded(id, content);
+        }
+        level_ids.push(this_level);
+    }
+    Ok((ids[0], trees, level_ids))
+}
+
+/// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
+/// `flat`, matching each file with its stat-cache entry.
+fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut Flat<'c, '_>) {
+    let index = flat.nodes.len();
+    flat.nodes.push(Vec::with_capacity(dir.entries.len()));
+    flat.depths.push(depth);
+    match dir.record {
+        Some(record) => {
+            flat.dirs_read |= matches!(record, Cow::Owned(_));
+            flat.records.push(record);
+        }
+        None => flat.dirs_read = true,
+    }
+    let parent_len = path.len();
+    for entry in dir.entries {
+        let name = match &entry {
+            Walked::File { name, .. } | Walked::Dir { name, .. } => name,
+        };
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        match entry {
+            Walked::File { name, mode, stat } => {
+                let file = flat.match_file(path, mode, stat);
+                flat.nodes[index].push(Child::File { name, file });
+            }
+            Walked::Dir { name, dir } => {
+                if let Some(dir) = dir {
+                    let node = flat.nodes.len();
+                    flatten(dir, depth + 1, path, flat);
+                    flat.nodes[index].push(Child::Dir { name, node });
+                }
+            }
+        }
+        path.truncate(parent_len);
+    }
+}
+
+impl Flat<'_, '_> {
+    /// The file at `path` as the stat cache vouches for it, or a job to read it.
+    fn match_file(&mut self, path: &[u8], mode: EntryMode, stat: StatData) -> FileRef {
+        self.path_bytes += path.len();
+        let cached = self.cached.as_mut().and_then(|c| find_sorted(c, path));
+        if let Some(cached) = cached
+            && cached.is_fresh(mode, &stat)
+            && (!self.store || cached.stored || self.odb.contains(&cached.id))
+        {
+            self.hits += 1;
+            self.hits_changed |= self.store && !cached.stored;
+            return FileRef::Cached {
+                mode: cached.mode,
+                id: cached.id,
+            };
+        }
+        self.jobs.push(FileJob {
+            path: path.to_vec(),
+            mode,
+            stat,
+            entry: None,
+        });
+        FileRef::Job(self.jobs.len() - 1)
+    }
+}
+
+/// The entry for `path` from `cached`, an iterator in path order that has passed
+/// every path before `path` already: entries before it are skipped.
+fn find_sorted(cached: &mut Peekable<IndexIter<'_>>, path: &[u8]) -> Option<IndexEntry> {
+    while let Some((p, _)) = cached.peek() {
+        match (*p).cmp(path) {
+            std::cmp::Ordering::Less => {
+                cached.next();
+            }
+            std::cmp::Ordering::Equal => return cached.next().map(|(_, entry)| entry),
+            std::cmp::Ordering::Greater => return None,
+        }
+    }
+    None
 }
 
 /// The entry mode a file or symlink's metadata calls for: git keeps only the owner's
@@ -422,28 +548,23 @@ fn mode_of(meta: &fs::Metadata) -> EntryMode {
 /// How often a file that changes while it is read is read again before giving up.
 const ATTEMPTS: usize = 3;
 
-/// Hashes (and with `store`, stores) one file or symlink, unless the stat cache has a
-/// fresh entry for it. `None` when the file vanished, or cannot be read and
-/// [`ScanOptions::skip_unreadable`] is on.
-fn hash_file(odb: &Odb, job: &FileJob, options: &ScanOptions<'_>) -> Result<Option<Hashed>> {
-    if let Some(cached) = options.index.and_then(|i| i.get(&job.rel))
-        && cached.is_fresh(job.mode, &job.stat)
-        && (!options.store || cached.stored || odb.contains(&cached.id))
-    {
-        let mut entry = *cached;
-        entry.stored |= options.store;
-        return Ok(Some(Hashed {
-            entry,
-            written: None,
-            read: false,
-            bytes_read: 0,
-        }));
-    }
+/// Hashes (and with `store`, stores) one file or symlink. `None` when the file
+/// vanished, or cannot be read and [`ScanOptions::skip_unreadable`] is on.
+fn hash_file(
+    odb: &Odb,
+    root: &Path,
+    job: &FileJob,
+    clock: &LazyClock<'_>,
+    options: &ScanOptions<'_>,
+) -> Result<Option<Hashed>> {
+    // Settled before the file is read: a change made after the read has a later mtime.
+    let clock = clock.get();
+    let path = root.join(OsStr::from_bytes(&job.path));
     for _ in 0..ATTEMPTS {
         let attempt = if job.mode == EntryMode::Link {
-            hash_link(odb, job, options.store)
+            hash_link(odb, &path, job, options.store)
         } else {
-            hash_regular(odb, job, options.store)
+            hash_regular(odb, &path, options.store)
         };
         let attempt = match attempt {
             Ok(attempt) => attempt,
@@ -459,18 +580,15 @@ fn hash_file(odb: &Odb, job: &FileJob, options: &ScanOptions<'_>) -> Result<Opti
             Err(e) => return Err(e),
         };
         if let Some((mut entry, written, bytes_read)) = attempt {
-            entry.racy = entry.stat.mtime >= options.clock;
+            entry.racy = entry.stat.mtime >= clock;
             return Ok(Some(Hashed {
                 entry,
                 written,
-                read: true,
                 bytes_read,
             }));
         }
     }
-    Err(Error::FileChanged {
-        path: job.path.clone(),
-    })
+    Err(Error::FileChanged { path })
 }
 
 type Attempt = Option<(IndexEntry, Option<Written>, u64)>;
@@ -485,8 +603,7 @@ fn store_or_hash(odb: &Odb, data: &[u8], store: bool) -> Result<(ObjectId, Optio
 }
 
 /// One attempt at a symlink: `None` when it changed while being read.
-fn hash_link(odb: &Odb, job: &FileJob, store: bool) -> Result<Attempt> {
-    let path = &job.path;
+fn hash_link(odb: &Odb, path: &Path, job: &FileJob, store: bool) -> Result<Attempt> {
     let target = fs::read_link(path).map_err(Error::io("read symlink", path))?;
     let after = fs::symlink_metadata(path).map_err(Error::io("stat", path))?;
     if !after.file_type().is_symlink() || !StatData::from_metadata(&after).same_file(&job.stat) {
@@ -506,9 +623,8 @@ fn hash_link(odb: &Odb, job: &FileJob, store: bool) -> Result<Attempt> {
 
 /// One attempt at a regular file: `None` when it changed while being read. The stat
 /// data recorded is the open file's, taken before reading and checked after.
-fn hash_regular(odb: &Odb, job: &FileJob, store: bool) -> Result<Attempt> {
+fn hash_regular(odb: &Odb, path: &Path, store: bool) -> Result<Attempt> {
     use std::os::unix::fs::OpenOptionsExt;
-    let path = &job.path;
     let mut file = match fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)

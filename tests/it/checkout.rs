@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::fs;
+use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -230,6 +231,126 @@ fn status_after_commit_reads_nothing_and_sees_same_size_rewrites() -> Result {
     fs::remove_file(w.join(".cow/index"))?;
     assert_eq!(repo.status(&StatusOptions::default())?.hashed, 201);
     assert_eq!(repo.status(&StatusOptions::default())?.hashed, 0);
+    Ok(())
+}
+
+/// The tree of the working directory as a scan without any cache finds it.
+fn uncached_tree(repo: &Repository) -> cow::ObjectId {
+    cow::worktree::scan(
+        repo.odb(),
+        repo.work_dir(),
+        &cow::worktree::ScanOptions::default(),
+    )
+    .expect("a scan")
+    .tree
+}
+
+#[test]
+fn cached_directory_listings_never_hide_a_change() -> Result {
+    let seed = 20261126u64;
+    eprintln!("seed {seed}");
+    let mut rng = Rng::new(seed);
+    let env = Env::new();
+    let w = env.work();
+    generate_tree(&mut rng, &w, 3);
+    let repo = Repository::init(&w)?;
+    repo.commit("one", &commit_options())?;
+    let allow_empty = cow::repository::CommitOptions {
+        allow_empty: true,
+        ..commit_options()
+    };
+    for step in 0..40 {
+        // Changes made right after a scan, often in the tick the directories were read.
+        repo.status(&StatusOptions::default())?;
+        for _ in 0..1 + rng.below(3) {
+            mutate(&mut rng, &w, step);
+        }
+        // Ignore rules that appear, change in place (the directory's own stat data do
+        // not change) and go.
+        let dirs: Vec<Vec<u8>> = manifest(&w)
+            .into_iter()
+            .filter(|(_, i)| matches!(i, Item::Dir))
+            .map(|(p, _)| p)
+            .collect();
+        let dir = if dirs.is_empty() || rng.chance(30) {
+            w.clone()
+        } else {
+            fs_path(&w, &dirs[rng.below(dirs.len() as u64) as usize])
+        };
+        match rng.below(4) {
+            0 => write(
+                &dir.join(".cowignore"),
+                format!("n{}*\n", rng.below(step as u64 + 1)),
+            ),
+            1 if dir.join(".cowignore").exists() => {
+                fs::OpenOptions::new()
+                    .write(true)
+                    .truncate(true)
+                    .open(dir.join(".cowignore"))?
+                    .write_all(format!("*-{}*\n", rng.below(1000)).as_bytes())?;
+            }
+            2 if dir.join(".cowignore").exists() => fs::remove_file(dir.join(".cowignore"))?,
+            _ => {}
+        }
+        let cached = repo.commit(&format!("step {step}"), &allow_empty)?.tree;
+        assert_eq!(cached, uncached_tree(&repo), "step {step}");
+    }
+    // A corrupt directory cache is rebuilt, never trusted.
+    fs::write(w.join(".cow/dircache"), b"garbage")?;
+    write(&w.join("after-garbage"), "x");
+    let cached = repo.commit("last", &allow_empty)?.tree;
+    assert_eq!(cached, uncached_tree(&repo));
+    Ok(())
+}
+
+#[test]
+fn directories_read_in_their_last_tick_are_not_cached() -> Result {
+    use cow::worktree::{Clock, ScanOptions, Timestamp, scan};
+    let env = Env::new();
+    let w = env.work();
+    for d in ["a", "a/b", "c"] {
+        write(&w.join(d).join("f"), d);
+    }
+    let repo = Repository::init(&w)?;
+    // A tick at the epoch: everything was changed at or after it.
+    let racy = ScanOptions {
+        clock: Clock::Settled(Timestamp::default()),
+        ..ScanOptions::default()
+    };
+    let dirs = scan(repo.odb(), &w, &racy)?.dirs.expect("a new cache");
+    assert_eq!(dirs.len(), 0);
+    let settled = ScanOptions {
+        clock: Clock::SettleIn(repo.cow_dir()),
+        ..ScanOptions::default()
+    };
+    let dirs = scan(repo.odb(), &w, &settled)?.dirs.expect("a new cache");
+    assert_eq!(dirs.len(), 4, "the root, a, a/b and c");
+    Ok(())
+}
+
+#[test]
+fn status_with_nothing_changed_rewrites_no_cache() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    for i in 0..30 {
+        write(&w.join(format!("d{}/f{i}", i % 4)), format!("{i}"));
+    }
+    let repo = Repository::init(&w)?;
+    repo.commit("one", &commit_options())?;
+    repo.status(&StatusOptions::default())?;
+    let stamp = |name: &str| -> (u64, i64, i64) {
+        let meta = fs::metadata(w.join(".cow").join(name)).unwrap();
+        (meta.ino(), meta.mtime(), meta.mtime_nsec())
+    };
+    let before = (stamp("index"), stamp("dircache"));
+    let status = repo.status(&StatusOptions::default())?;
+    assert!(status.is_clean() && status.hashed == 0);
+    assert_eq!((stamp("index"), stamp("dircache")), before);
+    // A new file changes both.
+    write(&w.join("d1/new"), "new");
+    repo.status(&StatusOptions::default())?;
+    assert_ne!(stamp("index"), before.0);
+    assert_ne!(stamp("dircache"), before.1);
     Ok(())
 }
 

@@ -1,12 +1,12 @@
 //! Property tests over the decoders and parsers that read untrusted bytes: object
-//! decoding, tree parsing, commit parsing, revision parsing, the stat-cache reader and
-//! the loose-object reader. No input may panic, hang or allocate without bound; what
+//! decoding, tree parsing, commit parsing, revision parsing, the stat-cache and
+//! directory-cache readers and the loose-object reader. No input may panic, hang or allocate without bound; what
 //! decodes re-encodes to the same bytes. Bounded case counts keep them quick in CI.
 
 use std::fs;
 
 use cow::object::{Commit, EntryMode, ObjectId, Tree};
-use cow::worktree::Index;
+use cow::worktree::{DirCache, Index};
 use proptest::prelude::*;
 
 fn config() -> ProptestConfig {
@@ -73,6 +73,14 @@ proptest! {
         fs::write(&path, &data).unwrap();
         // Random bytes almost never carry a valid SHA-256 trailer; either way, no panic.
         let _ = Index::load(&path);
+    }
+
+    #[test]
+    fn the_directory_cache_reader_never_trusts_garbage(data in prop::collection::vec(any::<u8>(), 0..400)) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("dircache");
+        fs::write(&path, &data).unwrap();
+        let _ = DirCache::load(&path);
     }
 }
 
