@@ -42,9 +42,10 @@ pub struct ScanOptions<'a> {
     /// Write new blobs and trees to the store (a commit); off, only their ids are
     /// computed (status).
     pub store: bool,
-    /// With [`store`](Self::store): a tree known to be in the store with everything it
-    /// reaches (HEAD's). When the working directory's root tree is this one, no tree
-    /// is written: the store has them all.
+    /// A tree known to be in the store with everything it reaches: HEAD's. With
+    /// [`store`](Self::store), no tree is written when the working directory's root
+    /// tree is this one: the store has them all. The tree ids of the directory cache
+    /// are taken only when they were recorded as parts of this tree.
     pub stored_tree: Option<ObjectId>,
     /// The stat cache: files whose stat data match a fresh entry are not read.
     pub index: Option<&'a Index>,
@@ -158,8 +159,10 @@ impl std::fmt::Display for Warning {
 pub struct Scan {
     /// The root tree of the working directory.
     pub tree: ObjectId,
-    /// Every tree of the working directory by id, so a diff against it needs no store
-    /// reads (with [`ScanOptions::store`] off, they are not in the store).
+    /// The trees the scan built, by id, so a diff against them needs no store reads
+    /// (with [`ScanOptions::store`] off, they are not in the store). Trees whose ids it
+    /// took from the directory cache are not here: they are parts of
+    /// [`ScanOptions::stored_tree`], in the store.
     pub trees: Trees,
     /// Files and symlinks found.
     pub files: u64,
@@ -175,7 +178,8 @@ pub struct Scan {
     /// [`ScanOptions::index`] (nothing to save).
     pub index: Option<Index>,
     /// A fresh directory cache for every directory found; `None` when it equals
-    /// [`ScanOptions::dirs`] (nothing to save).
+    /// [`ScanOptions::dirs`] (nothing to save). Save it with the checksum of the stat
+    /// cache saved with it ([`Scan::index`], or else [`ScanOptions::index`]).
     pub dirs: Option<DirCache>,
 }
 
@@ -222,8 +226,11 @@ struct Flat<'c, 'i> {
     hits_changed: bool,
     /// Bytes the paths of all files take.
     path_bytes: usize,
-    /// The directories' records for the next directory cache.
-    records: Vec<Cow<'c, [u8]>>,
+    /// Each directory's listing for the next directory cache, if it may be recorded.
+    listings: Vec<Option<Cow<'c, [u8]>>>,
+    /// Each directory's tree id in its old cache record, and that id when it may be
+    /// taken (see [`super::walk::WalkedDir`]).
+    old_trees: Vec<(Option<ObjectId>, Option<ObjectId>)>,
     /// Whether a directory was read, so the directory cache changes.
     dirs_read: bool,
 }
@@ -247,11 +254,21 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         clock: options.clock,
         settled: OnceLock::new(),
     };
+    // The directory cache's tree ids hold for the stat cache with its checksum, and as
+    // parts of its tree; they hold now only for the same stat cache and HEAD tree.
+    let index_sum = options.index.and_then(Index::checksum);
+    let trees_valid = options.dirs.is_some_and(|dirs| {
+        dirs.index_sum().is_some()
+            && dirs.index_sum() == index_sum
+            && dirs.tree().is_some()
+            && dirs.tree() == options.stored_tree
+    });
     let mut warnings = Vec::new();
     let walked = super::walk::walk(
         root,
         options.skip_unreadable,
         options.dirs,
+        trees_valid,
         &clock,
         &mut warnings,
     )?;
@@ -265,7 +282,8 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         hits: 0,
         hits_changed: false,
         path_bytes: 0,
-        records: Vec::new(),
+        listings: Vec::new(),
+        old_trees: Vec::new(),
         dirs_read: false,
     };
     flatten(walked, 0, &mut Vec::new(), &mut flat);
@@ -276,14 +294,11 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         hits,
         hits_changed,
         path_bytes,
-        records,
+        listings,
+        old_trees,
         dirs_read,
         ..
     } = flat;
-    let dirs_changed = dirs_read || options.dirs.is_none_or(|old| old.len() != records.len());
-    let dirs =
-        dirs_changed.then(|| DirCache::from_records(records.iter().map(|r| &r[..]).collect()));
-    drop(records);
 
     let done = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
@@ -350,7 +365,35 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         index
     });
 
-    let (tree, trees, levels) = build_trees(nodes, &depths, &jobs)?;
+    let built = build_trees(nodes, &depths, &old_trees, &jobs)?;
+    let (tree, trees, levels) = (built.root, built.trees, built.levels);
+
+    // The next directory cache. A commit's trees all become part of HEAD's tree (or
+    // are, when it is refused); a status's are when nothing changed. Otherwise only the
+    // ids taken from the old cache are known to be part of HEAD's tree.
+    let head = if options.store {
+        Some(tree)
+    } else {
+        options.stored_tree
+    };
+    let record_all = options.store || options.stored_tree == Some(tree);
+    let mut records = Vec::with_capacity(listings.len());
+    let mut trees_changed = false;
+    for (node, listing) in listings.into_iter().enumerate() {
+        let Some(listing) = listing else { continue };
+        let id = built.ids[node];
+        let recorded = (record_all || built.taken[node]).then_some(id);
+        trees_changed |= recorded != old_trees[node].0;
+        records.push((listing, recorded));
+    }
+    let dirs_changed = dirs_read
+        || trees_changed
+        || index_changed
+        || options.dirs.is_none_or(|old| {
+            old.len() != records.len() || old.tree() != head || old.index_sum() != index_sum
+        });
+    let dirs = dirs_changed.then(|| DirCache::from_records(records, head));
+
     if options.store && options.stored_tree != Some(tree) {
         for level in &levels {
             level.par_iter().try_for_each(|id| {
@@ -401,15 +444,29 @@ fn visit_files(
     }
 }
 
+/// The trees of a scan.
+struct Built {
+    /// The root tree's id.
+    root: ObjectId,
+    /// Each directory's tree id.
+    ids: Vec<ObjectId>,
+    /// Whether each directory's id was taken from the directory cache (not built).
+    taken: Vec<bool>,
+    /// The trees built.
+    trees: Trees,
+    /// The ids of the trees built, a depth at a time, the deepest first.
+    levels: Vec<Vec<ObjectId>>,
+}
+
 /// Builds the tree of every directory in `nodes`, bottom-up, the directories of each
-/// depth in parallel. Returns the root tree's id, the trees, and their ids a depth at a
-/// time, deepest first.
-#[allow(clippy::type_complexity)]
+/// depth in parallel, or takes its id from the directory cache (`old_trees`) when
+/// every file in it was vouched for and every subdirectory's id was taken too.
 fn build_trees(
     nodes: Vec<Vec<Child<'_>>>,
     depths: &[usize],
+    old_trees: &[(Option<ObjectId>, Option<ObjectId>)],
     jobs: &[FileJob],
-) -> Result<(ObjectId, Trees, Vec<Vec<ObjectId>>)> {
+) -> Result<Built> {
     let max_depth = depths.iter().copied().max().unwrap_or(0);
     let mut levels: Vec<Vec<(usize, Vec<Child<'_>>)>> =
         (0..=max_depth).map(|_| Vec::new()).collect();
@@ -417,12 +474,21 @@ fn build_trees(
         levels[depths[node]].push((node, children));
     }
     let mut ids = vec![ObjectId::empty_tree(); depths.len()];
+    let mut taken = vec![false; depths.len()];
     let mut trees = Trees::new();
     let mut level_ids = Vec::with_capacity(levels.len());
     for level in levels.into_iter().rev() {
-        let built: Vec<(usize, ObjectId, Vec<u8>)> = level
+        let built: Vec<(usize, ObjectId, Option<Vec<u8>>)> = level
             .into_par_iter()
             .map(|(node, children)| {
+                if let Some(id) = old_trees[node].1
+                    && children.iter().all(|child| match child {
+                        Child::File { file, .. } => matches!(file, FileRef::Cached { .. }),
+                        Child::Dir { node, .. } => taken[*node],
+                    })
+                {
+                    return Ok((node, id, None));
+                }
                 let entries = children.iter().filter_map(|child| match child {
                     Child::File { name, file } => {
                         let (mode, id) = match *file {
@@ -439,18 +505,29 @@ fn build_trees(
                 });
                 let mut content = Vec::with_capacity(children.len() * 52);
                 encode_sorted(entries, &mut content)?;
-                Ok((node, ObjectId::hash(Kind::Tree, &content), content))
+                Ok((node, ObjectId::hash(Kind::Tree, &content), Some(content)))
             })
             .collect::<Result<_>>()?;
         let mut this_level = Vec::with_capacity(built.len());
         for (node, id, content) in built {
             ids[node] = id;
-            this_level.push(id);
-            trees.insert_encoded(id, content);
+            match content {
+                Some(content) => {
+                    this_level.push(id);
+                    trees.insert_encoded(id, content);
+                }
+                None => taken[node] = true,
+            }
         }
         level_ids.push(this_level);
     }
-    Ok((ids[0], trees, level_ids))
+    Ok(Built {
+        root: ids[0],
+        ids,
+        taken,
+        trees,
+        levels: level_ids,
+    })
 }
 
 /// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
@@ -459,13 +536,9 @@ fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut 
     let index = flat.nodes.len();
     flat.nodes.push(Vec::with_capacity(dir.entries.len()));
     flat.depths.push(depth);
-    match dir.record {
-        Some(record) => {
-            flat.dirs_read |= matches!(record, Cow::Owned(_));
-            flat.records.push(record);
-        }
-        None => flat.dirs_read = true,
-    }
+    flat.dirs_read |= !matches!(dir.listing, Some(Cow::Borrowed(_)));
+    flat.listings.push(dir.listing);
+    flat.old_trees.push((dir.recorded_tree, dir.cached_tree));
     let parent_len = path.len();
     for entry in dir.entries {
         let name = match &entry {
