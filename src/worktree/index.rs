@@ -153,7 +153,7 @@ pub struct Iter<'a>(IterInner<'a>);
 
 enum IterInner<'a> {
     Packed(&'a [u8], std::slice::Iter<'a, u32>),
-    Map(std::collections::btree_map::Iter<'a, Vec<u8>, IndexEntry>),
+    Map(std::collections::btree_map::Range<'a, Vec<u8>, IndexEntry>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -284,7 +284,21 @@ impl Index {
     pub fn iter(&self) -> Iter<'_> {
         Iter(match &self.entries {
             Entries::Packed { data, offsets } => IterInner::Packed(data, offsets.iter()),
-            Entries::Map(map) => IterInner::Map(map.iter()),
+            Entries::Map(map) => IterInner::Map(map.range::<[u8], _>(..)),
+        })
+    }
+
+    /// Entries in path order from the first whose path is not before `path`.
+    pub(super) fn iter_from(&self, path: &[u8]) -> Iter<'_> {
+        use std::ops::Bound;
+        Iter(match &self.entries {
+            Entries::Packed { data, offsets } => {
+                let start = offsets.partition_point(|&at| entry_path(data, at as usize) < path);
+                IterInner::Packed(data, offsets[start..].iter())
+            }
+            Entries::Map(map) => {
+                IterInner::Map(map.range::<[u8], _>((Bound::Included(path), Bound::Unbounded)))
+            }
         })
     }
 

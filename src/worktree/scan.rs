@@ -209,11 +209,8 @@ enum Child<'c> {
 
 /// The directories found, flattened: children after their parent, files in path order,
 /// each file matched with the stat cache.
-struct Flat<'c, 'i> {
-    odb: &'i Odb,
-    store: bool,
-    /// The stat cache in path order, past every path seen so far.
-    cached: Option<Peekable<IndexIter<'i>>>,
+#[derive(Default)]
+struct Flat<'c> {
     /// The children of each directory; node 0 is the root.
     nodes: Vec<Vec<Child<'c>>>,
     /// How deep each directory is (the root is 0).
@@ -234,6 +231,18 @@ struct Flat<'c, 'i> {
     /// Whether a directory was read, so the directory cache changes.
     dirs_read: bool,
 }
+
+/// What files are matched with: the stat cache, and the store when a commit needs
+/// their blobs there.
+struct Matcher<'i> {
+    odb: &'i Odb,
+    store: bool,
+    index: Option<&'i Index>,
+}
+
+/// Directories less deep than this have their subdirectories flattened in parallel,
+/// each with its own pass over its part of the stat cache.
+const SPLIT_DEPTH: usize = 2;
 
 struct Hashed {
     entry: IndexEntry,
@@ -272,21 +281,11 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         &clock,
         &mut warnings,
     )?;
-    let mut flat = Flat {
+    let matcher = Matcher {
         odb,
         store: options.store,
-        cached: options.index.map(|index| index.iter().peekable()),
-        nodes: Vec::new(),
-        depths: Vec::new(),
-        jobs: Vec::new(),
-        hits: 0,
-        hits_changed: false,
-        path_bytes: 0,
-        listings: Vec::new(),
-        old_trees: Vec::new(),
-        dirs_read: false,
+        index: options.index,
     };
-    flatten(walked, 0, &mut Vec::new(), &mut flat);
     let Flat {
         nodes,
         depths,
@@ -297,8 +296,7 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         listings,
         old_trees,
         dirs_read,
-        ..
-    } = flat;
+    } = flatten_split(walked, 0, &mut Vec::new(), &matcher);
 
     let done = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
@@ -530,15 +528,26 @@ fn build_trees(
     })
 }
 
-/// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
-/// `flat`, matching each file with its stat-cache entry.
-fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut Flat<'c, '_>) {
-    let index = flat.nodes.len();
-    flat.nodes.push(Vec::with_capacity(dir.entries.len()));
-    flat.depths.push(depth);
-    flat.dirs_read |= !matches!(dir.listing, Some(Cow::Borrowed(_)));
-    flat.listings.push(dir.listing);
-    flat.old_trees.push((dir.recorded_tree, dir.cached_tree));
+/// Flattens `dir` (at `depth`, at `path` from the root) and everything below it, the
+/// subdirectories of directories less deep than [`SPLIT_DEPTH`] in parallel.
+fn flatten_split<'c>(
+    mut dir: WalkedDir<'c>,
+    depth: usize,
+    path: &mut Vec<u8>,
+    matcher: &Matcher<'_>,
+) -> Flat<'c> {
+    let mut flat = Flat::default();
+    if depth >= SPLIT_DEPTH {
+        let mut prefix = path.clone();
+        prefix.push(b'/');
+        let mut cached = matcher
+            .index
+            .map(|index| index.iter_from(&prefix).peekable());
+        flatten(dir, depth, path, matcher, &mut flat, &mut cached);
+        return flat;
+    }
+    flat.add_dir(&mut dir, depth);
+    let mut subdirs = Vec::new();
     let parent_len = path.len();
     for entry in dir.entries {
         let name = match &entry {
@@ -550,13 +559,66 @@ fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut 
         path.extend_from_slice(name);
         match entry {
             Walked::File { name, mode, stat } => {
-                let file = flat.match_file(path, mode, stat);
+                // Few files this high up: each looked up on its own.
+                let cached = matcher.index.and_then(|index| index.get(path));
+                let file = flat.match_file(matcher, cached, path, mode, stat);
+                flat.nodes[0].push(Child::File { name, file });
+            }
+            Walked::Dir {
+                name,
+                dir: Some(dir),
+            } => {
+                subdirs.push((flat.nodes[0].len(), dir, path.clone()));
+                flat.nodes[0].push(Child::Dir { name, node: 0 });
+            }
+            Walked::Dir { dir: None, .. } => {}
+        }
+        path.truncate(parent_len);
+    }
+    let parts: Vec<(usize, Flat<'c>)> = subdirs
+        .into_par_iter()
+        .map(|(at, dir, mut path)| (at, flatten_split(dir, depth + 1, &mut path, matcher)))
+        .collect();
+    for (at, part) in parts {
+        let root = flat.append(part);
+        if let Child::Dir { node, .. } = &mut flat.nodes[0][at] {
+            *node = root;
+        }
+    }
+    flat
+}
+
+/// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
+/// `flat`, matching each file with its stat-cache entry from `cached`, an iterator over
+/// the cache in path order.
+fn flatten<'c>(
+    mut dir: WalkedDir<'c>,
+    depth: usize,
+    path: &mut Vec<u8>,
+    matcher: &Matcher<'_>,
+    flat: &mut Flat<'c>,
+    cached: &mut Option<Peekable<IndexIter<'_>>>,
+) {
+    let index = flat.add_dir(&mut dir, depth);
+    let parent_len = path.len();
+    for entry in dir.entries {
+        let name = match &entry {
+            Walked::File { name, .. } | Walked::Dir { name, .. } => name,
+        };
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        match entry {
+            Walked::File { name, mode, stat } => {
+                let entry = cached.as_mut().and_then(|c| find_sorted(c, path));
+                let file = flat.match_file(matcher, entry, path, mode, stat);
                 flat.nodes[index].push(Child::File { name, file });
             }
             Walked::Dir { name, dir } => {
                 if let Some(dir) = dir {
                     let node = flat.nodes.len();
-                    flatten(dir, depth + 1, path, flat);
+                    flatten(dir, depth + 1, path, matcher, flat, cached);
                     flat.nodes[index].push(Child::Dir { name, node });
                 }
             }
@@ -565,17 +627,36 @@ fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut 
     }
 }
 
-impl Flat<'_, '_> {
-    /// The file at `path` as the stat cache vouches for it, or a job to read it.
-    fn match_file(&mut self, path: &[u8], mode: EntryMode, stat: StatData) -> FileRef {
+impl<'c> Flat<'c> {
+    /// Adds a node for `dir` at `depth`, taking all but its entries; returns its
+    /// index.
+    fn add_dir(&mut self, dir: &mut WalkedDir<'c>, depth: usize) -> usize {
+        self.nodes.push(Vec::with_capacity(dir.entries.len()));
+        self.depths.push(depth);
+        self.dirs_read |= !matches!(dir.listing, Some(Cow::Borrowed(_)));
+        self.listings.push(dir.listing.take());
+        self.old_trees.push((dir.recorded_tree, dir.cached_tree));
+        self.nodes.len() - 1
+    }
+
+    /// The file at `path` as its stat-cache entry `cached` vouches for it, or a job to
+    /// read it.
+    fn match_file(
+        &mut self,
+        matcher: &Matcher<'_>,
+        cached: Option<IndexEntry>,
+        path: &[u8],
+        mode: EntryMode,
+        stat: StatData,
+    ) -> FileRef {
         self.path_bytes += path.len();
-        let cached = self.cached.as_mut().and_then(|c| find_sorted(c, path));
+        let store = matcher.store;
         if let Some(cached) = cached
             && cached.is_fresh(mode, &stat)
-            && (!self.store || cached.stored || self.odb.contains(&cached.id))
+            && (!store || cached.stored || matcher.odb.contains(&cached.id))
         {
             self.hits += 1;
-            self.hits_changed |= self.store && !cached.stored;
+            self.hits_changed |= store && !cached.stored;
             return FileRef::Cached {
                 mode: cached.mode,
                 id: cached.id,
@@ -588,6 +669,34 @@ impl Flat<'_, '_> {
             entry: None,
         });
         FileRef::Job(self.jobs.len() - 1)
+    }
+
+    /// Appends `other`, the flattening of a subdirectory; returns the index its root
+    /// node now has.
+    fn append(&mut self, mut other: Flat<'c>) -> usize {
+        let (node_offset, job_offset) = (self.nodes.len(), self.jobs.len());
+        for children in &mut other.nodes {
+            for child in children {
+                match child {
+                    Child::Dir { node, .. } => *node += node_offset,
+                    Child::File {
+                        file: FileRef::Job(i),
+                        ..
+                    } => *i += job_offset,
+                    Child::File { .. } => {}
+                }
+            }
+        }
+        self.nodes.append(&mut other.nodes);
+        self.depths.append(&mut other.depths);
+        self.jobs.append(&mut other.jobs);
+        self.listings.append(&mut other.listings);
+        self.old_trees.append(&mut other.old_trees);
+        self.hits += other.hits;
+        self.hits_changed |= other.hits_changed;
+        self.path_bytes += other.path_bytes;
+        self.dirs_read |= other.dirs_read;
+        node_offset
     }
 }
 
