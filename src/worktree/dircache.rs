@@ -27,6 +27,7 @@
 //! corrupt cache is ignored and rebuilt, never trusted.
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -56,6 +57,8 @@ pub struct DirCache {
     data: Vec<u8>,
     /// The records, sorted by path.
     records: Vec<Record>,
+    /// Each record's position, by path.
+    by_path: HashMap<Box<[u8]>, usize>,
 }
 
 /// Where one record lies in [`DirCache::data`].
@@ -147,11 +150,7 @@ impl DirCache {
 
     /// The record of directory `path`.
     pub(super) fn get(&self, path: &[u8]) -> Option<Cached<'_>> {
-        let i = self
-            .records
-            .binary_search_by(|r| self.data[r.path.0..r.path.1].cmp(path))
-            .ok()?;
-        let r = &self.records[i];
+        let r = &self.records[*self.by_path.get(path)?];
         Some(Cached {
             listing: &self.data[r.listing.0..r.listing.1],
             stat: &r.stat,
@@ -186,6 +185,7 @@ impl DirCache {
         DirCache {
             index_sum: None,
             tree,
+            by_path: by_path(&data, &parsed),
             data,
             records: parsed,
         }
@@ -237,6 +237,7 @@ impl DirCache {
         Some(DirCache {
             index_sum: Some(index_sum).filter(|s| *s != [0; 32]),
             tree: Some(ObjectId::from_bytes(tree)).filter(|t| t.as_bytes() != &[0; 32]),
+            by_path: by_path(&data, &parsed),
             data,
             records: parsed,
         })
@@ -273,6 +274,14 @@ pub(super) fn encode_record<'a>(
     out[count_at..count_at + 4].copy_from_slice(&count.to_le_bytes());
     out[count_at + 4..count_at + 8].copy_from_slice(&len.to_le_bytes());
     Some(out)
+}
+
+fn by_path(data: &[u8], records: &[Record]) -> HashMap<Box<[u8]>, usize> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (data[r.path.0..r.path.1].into(), i))
+        .collect()
 }
 
 fn record_path(record: &[u8]) -> &[u8] {

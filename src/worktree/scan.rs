@@ -577,7 +577,7 @@ fn flatten_split<'c>(
     }
     let parts: Vec<(usize, Flat<'c>)> = subdirs
         .into_par_iter()
-        .map(|(at, dir, mut path)| (at, flatten_split(dir, depth + 1, &mut path, matcher)))
+        .map(|(at, dir, mut path)| (at, flatten_split(*dir, depth + 1, &mut path, matcher)))
         .collect();
     for (at, part) in parts {
         let root = flat.append(part);
@@ -618,7 +618,7 @@ fn flatten<'c>(
             Walked::Dir { name, dir } => {
                 if let Some(dir) = dir {
                     let node = flat.nodes.len();
-                    flatten(dir, depth + 1, path, matcher, flat, cached);
+                    flatten(*dir, depth + 1, path, matcher, flat, cached);
                     flat.nodes[index].push(Child::Dir { name, node });
                 }
             }

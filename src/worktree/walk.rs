@@ -59,7 +59,7 @@ pub(super) enum Walked<'c> {
         /// Its name in the directory.
         name: Cow<'c, [u8]>,
         /// What it holds.
-        dir: Option<WalkedDir<'c>>,
+        dir: Option<Box<WalkedDir<'c>>>,
     },
 }
 
@@ -375,7 +375,7 @@ impl<'c> Walker<'_, 'c> {
         rel: &[u8],
         name: &[u8],
         rules: Option<&Rules<'_>>,
-    ) -> Result<Option<WalkedDir<'c>>> {
+    ) -> Result<Option<Box<WalkedDir<'c>>>> {
         let rel = join(rel, name);
         let listed = rustix::fs::openat(
             parent,
@@ -385,7 +385,9 @@ impl<'c> Walker<'_, 'c> {
         )
         .and_then(|fd| self.list(fd, &rel));
         match listed {
-            Ok(listed) => self.walk_dir(listed, &rel, rules).map(Some),
+            Ok(listed) => self
+                .walk_dir(listed, &rel, rules)
+                .map(|d| Some(Box::new(d))),
             Err(e) => {
                 let path = PathBuf::from(OsStr::from_bytes(&rel));
                 let warning = match e {
