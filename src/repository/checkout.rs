@@ -131,6 +131,8 @@ impl Repository {
         plan_options: &PlanOptions<'_>,
         options: &CheckoutOptions,
     ) -> Result<(Plan, Applied)> {
+        // Every tree built (no id taken from the directory cache): the planner reads the
+        // working directory's trees from the scan, not from the store.
         let (scan, loaded) = self.scan(false, None, None, false)?;
         let plan = worktree::plan(
             &self.odb,
@@ -141,7 +143,7 @@ impl Repository {
             plan_options,
         )?;
         if !plan.conflicts.is_empty() {
-            self.save_scanned_index(&scan);
+            self.save_scanned(&scan, loaded.as_ref());
             return Err(Error::CheckoutConflicts(plan.conflicts));
         }
         if options.dry_run {
@@ -156,7 +158,7 @@ impl Repository {
         // an edit made after this returns always changes their mtime.
         worktree::settle_clock(&self.cow_dir);
         self.save_index(&index);
-        self.save_dir_cache(scan.dirs.as_ref());
+        self.save_dir_listings(scan.dirs.as_ref());
         Ok((plan, applied?))
     }
 

@@ -127,30 +127,42 @@ impl Repository {
         let _ = index.save(&self.cow_dir);
     }
 
-    /// Saves the directory cache a scan refreshed, if it changed. Like the stat
-    /// cache, it only saves work: failing to write it is not an error.
-    pub(crate) fn save_dir_cache(&self, dirs: Option<&worktree::DirCache>) {
+    /// Saves a directory cache whose tree ids no stat cache vouches for (after a
+    /// checkout changed files): only its listings will be used. Like the stat cache, it
+    /// only saves work: failing to write it is not an error.
+    pub(crate) fn save_dir_listings(&self, dirs: Option<&worktree::DirCache>) {
         if let Some(dirs) = dirs {
-            let _ = dirs.save(&self.cow_dir);
+            let _ = dirs.save(&self.cow_dir, None);
         }
     }
 
-    /// Saves the stat and directory caches a scan refreshed, those that changed.
-    pub(crate) fn save_scanned_index(&self, scan: &worktree::Scan) {
-        if let Some(index) = &scan.index {
-            self.save_index(index);
+    /// Saves the stat and directory caches a scan refreshed, those that changed;
+    /// `loaded` is the stat cache the scan started from. The directory cache is saved
+    /// only after its stat cache, with that cache's checksum.
+    pub(crate) fn save_scanned(&self, scan: &worktree::Scan, loaded: Option<&worktree::Index>) {
+        let index_sum = match &scan.index {
+            Some(index) => match index.save(&self.cow_dir) {
+                Ok(sum) => Some(sum),
+                Err(_) => return,
+            },
+            None => loaded.and_then(worktree::Index::checksum),
+        };
+        if let Some(dirs) = &scan.dirs {
+            let _ = dirs.save(&self.cow_dir, index_sum);
         }
-        self.save_dir_cache(scan.dirs.as_ref());
     }
 
-    /// Saves the stat and directory caches a scan refreshed, those that changed, from
-    /// a command that does not write otherwise (status, diff), unless a writer holds
-    /// the lock right now.
-    pub(crate) fn save_scanned_index_if_free(&self, scan: &worktree::Scan) {
+    /// Like [`save_scanned`](Self::save_scanned), from a command that does not write
+    /// otherwise (status, diff), unless a writer holds the lock right now.
+    pub(crate) fn save_scanned_if_free(
+        &self,
+        scan: &worktree::Scan,
+        loaded: Option<&worktree::Index>,
+    ) {
         if (scan.index.is_some() || scan.dirs.is_some())
             && let Some(_lock) = self.try_lock()
         {
-            self.save_scanned_index(scan);
+            self.save_scanned(scan, loaded);
         }
     }
 
@@ -262,13 +274,13 @@ impl Repository {
             Some(p) => Some(self.odb.find_commit(&p)?.tree),
             None => None,
         };
-        let (snapshot, _) =
+        let (snapshot, loaded) =
             self.scan(true, parent_tree, options.progress, options.skip_unreadable)?;
         if !options.allow_empty {
             let unchanged = snapshot.tree == parent_tree.unwrap_or(ObjectId::empty_tree());
             if unchanged {
                 packing.finish()?;
-                self.save_scanned_index(&snapshot);
+                self.save_scanned(&snapshot, loaded.as_ref());
                 return Err(Error::NothingToCommit);
             }
         }
@@ -286,7 +298,7 @@ impl Repository {
         self.odb.sync()?;
         self.refs
             .update_head(written.id, Expected::from_option(parent))?;
-        self.save_scanned_index(&snapshot);
+        self.save_scanned(&snapshot, loaded.as_ref());
         Ok(CommitOutcome {
             id: written.id,
             tree: snapshot.tree,

@@ -51,14 +51,18 @@ impl Repository {
     /// the result with [`Repository::blobs`], which reads working-directory content.
     pub fn diff_worktree(&self, old: &str, options: &DiffOptions) -> Result<Vec<FileChange>> {
         let old = self.resolve_tree(old)?;
-        let (scan, _) = self.scan(false, None, None, false)?;
+        let head_tree = match self.refs.head_commit()? {
+            Some(id) => Some(self.odb.find_commit(&id)?.tree),
+            None => None,
+        };
+        let (scan, loaded) = self.scan(false, head_tree, None, false)?;
         let trees = WithTrees {
             odb: &self.odb,
             trees: &scan.trees,
         };
         let new = Some(scan.tree).filter(|t| old.is_some() || *t != ObjectId::empty_tree());
         let changes = diff::diff(&trees, &self.blobs(), old, new, options)?;
-        self.save_scanned_index_if_free(&scan);
+        self.save_scanned_if_free(&scan, loaded.as_ref());
         Ok(changes)
     }
 

@@ -47,7 +47,7 @@ impl Repository {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),
             None => None,
         };
-        let (scan, _) = self.scan(false, None, None, false)?;
+        let (scan, loaded) = self.scan(false, head_tree, None, false)?;
         let mut changes = Vec::new();
         let src = WithTrees {
             odb: &self.odb,
@@ -68,7 +68,7 @@ impl Repository {
             }
             Ok(descend)
         })?;
-        self.save_scanned_index_if_free(&scan);
+        self.save_scanned_if_free(&scan, loaded.as_ref());
         Ok(Status {
             head,
             head_commit,

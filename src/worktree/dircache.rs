@@ -1,5 +1,5 @@
 //! The directory cache (`.cow/dircache`): for every directory of the working directory,
-//! its stat data and the entries it held when it was last read.
+//! its stat data, the entries it held when it was last read, and its tree id.
 //!
 //! Reading a directory costs several times a `stat` of it (on ext4 about 10 µs against
 //! 1 µs; 5,000 directories in a kernel tree). A directory's mtime and ctime change
@@ -7,6 +7,15 @@
 //! still match its record holds the same names with the same types, and a scan takes
 //! them from here instead of reading it (git's untracked cache rests on the same rule).
 //! Only names and types are cached: every file is still stat'ed against the stat cache.
+//!
+//! **Tree ids** (git's cache-tree). A record also keeps its directory's tree id when
+//! that tree is part of the tree named in the header (HEAD's, when the cache was
+//! written), built from the stat cache whose checksum the header holds. A scan that
+//! finds the same HEAD tree and the same stat cache, the directory's listing unchanged,
+//! every file in it vouched for by that stat cache and every subdirectory's tree taken
+//! likewise, takes the id instead of building the tree: the tree cannot differ, and it
+//! is in the store. Directories under a `.cowignore` always have their trees built (an
+//! edited rule changes no directory's stat data).
 //!
 //! **Racy records.** A directory changed in the same filesystem-timestamp tick as it was
 //! read can change again without its stat data changing. A directory whose mtime or
@@ -17,6 +26,8 @@
 //! The file is binary, little-endian, with a SHA-256 trailer; a missing, truncated or
 //! corrupt cache is ignored and rebuilt, never trusted.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fs;
 use std::io::Write;
 use std::path::Path;
@@ -26,28 +37,52 @@ use sha2::{Digest, Sha256};
 
 use super::index::{StatData, Timestamp};
 use super::{Error, Result};
-use crate::object::validate_name;
+use crate::object::{ObjectId, validate_name};
 
 const MAGIC: &[u8; 8] = b"COWDIRS\0";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Magic, version, count, the stat cache's checksum and the tree the records' trees
+/// belong to.
+const HEADER: usize = 8 + 4 + 4 + 32 + 32;
 
 /// The directory cache: directory path (bytes, `/`-separated, empty for the root) to
-/// its stat data and entries.
+/// its stat data, entries and tree id.
 #[derive(Clone, Default)]
 pub struct DirCache {
+    /// The checksum of the stat cache the tree ids were built from.
+    index_sum: Option<[u8; 32]>,
+    /// The tree every recorded tree id is part of.
+    tree: Option<ObjectId>,
     /// The records, each encoded as in the file.
     data: Vec<u8>,
     /// The records, sorted by path.
     records: Vec<Record>,
+    /// Each record's position, by path.
+    by_path: HashMap<Box<[u8]>, usize>,
 }
 
 /// Where one record lies in [`DirCache::data`].
 #[derive(Clone)]
 struct Record {
+    /// The whole record but its tree id.
+    listing: (usize, usize),
     path: (usize, usize),
     stat: StatData,
     /// The encoded entries.
     entries: (usize, usize),
+    tree: Option<ObjectId>,
+}
+
+/// A directory's record.
+pub(super) struct Cached<'a> {
+    /// The record without its tree id, to copy into a new cache.
+    pub listing: &'a [u8],
+    /// The directory's stat data when it was read.
+    pub stat: &'a StatData,
+    /// Its entries.
+    pub entries: Entries<'a>,
+    /// Its tree id (which may be taken only as the module docs tell).
+    pub tree: Option<ObjectId>,
 }
 
 /// The entries of a cached directory: names and the types `readdir` reported.
@@ -72,6 +107,7 @@ impl std::fmt::Debug for DirCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DirCache")
             .field("directories", &self.records.len())
+            .field("tree", &self.tree)
             .finish()
     }
 }
@@ -97,51 +133,74 @@ impl DirCache {
         self.records.is_empty()
     }
 
-    /// The record of directory `path`: its index, stat data and entries.
-    pub(super) fn get(&self, path: &[u8]) -> Option<(usize, &StatData, Entries<'_>)> {
-        let i = self
-            .records
-            .binary_search_by(|r| self.data[r.path.0..r.path.1].cmp(path))
-            .ok()?;
-        let r = &self.records[i];
-        Some((
-            i,
-            &r.stat,
-            Entries {
+    /// Number of directories recorded with their tree id.
+    pub fn trees(&self) -> usize {
+        self.records.iter().filter(|r| r.tree.is_some()).count()
+    }
+
+    /// The tree every recorded tree id is part of.
+    pub fn tree(&self) -> Option<ObjectId> {
+        self.tree
+    }
+
+    /// The checksum of the stat cache the recorded tree ids were built from.
+    pub(super) fn index_sum(&self) -> Option<[u8; 32]> {
+        self.index_sum
+    }
+
+    /// The record of directory `path`.
+    pub(super) fn get(&self, path: &[u8]) -> Option<Cached<'_>> {
+        let r = &self.records[*self.by_path.get(path)?];
+        Some(Cached {
+            listing: &self.data[r.listing.0..r.listing.1],
+            stat: &r.stat,
+            entries: Entries {
                 data: &self.data[r.entries.0..r.entries.1],
             },
-        ))
+            tree: r.tree,
+        })
     }
 
-    /// Record `i` as encoded, to copy into a new cache.
-    pub(super) fn encoded(&self, i: usize) -> &[u8] {
-        let r = &self.records[i];
-        // A record starts with its path's length, four bytes before the path.
-        &self.data[r.path.0 - 4..r.entries.1]
-    }
-
-    /// A cache of the given encoded records ([`encode_record`]), in any order.
-    pub(super) fn from_records(mut records: Vec<&[u8]>) -> DirCache {
-        records.sort_unstable_by(|a, b| record_path(a).cmp(record_path(b)));
-        records.dedup_by(|a, b| record_path(a) == record_path(b));
-        let mut data = Vec::with_capacity(records.iter().map(|r| r.len()).sum());
-        for r in &records {
-            data.extend_from_slice(r);
+    /// A cache of `records`, each a listing made by [`encode_record`] (or taken from
+    /// [`Cached::listing`]) and the directory's tree id if it is part of `tree`, in any
+    /// order. The stat cache's checksum is set when the cache is saved.
+    pub(super) fn from_records(
+        mut records: Vec<(Cow<'_, [u8]>, Option<ObjectId>)>,
+        tree: Option<ObjectId>,
+    ) -> DirCache {
+        records.sort_unstable_by(|a, b| record_path(&a.0).cmp(record_path(&b.0)));
+        records.dedup_by(|a, b| record_path(&a.0) == record_path(&b.0));
+        let mut data = Vec::with_capacity(records.iter().map(|r| r.0.len() + 33).sum());
+        for (listing, tree) in &records {
+            data.extend_from_slice(listing);
+            match tree {
+                Some(id) => {
+                    data.push(1);
+                    data.extend_from_slice(id.as_bytes());
+                }
+                None => data.push(0),
+            }
         }
         let parsed = decode_records(&data, records.len()).expect("records made by encode_record");
         DirCache {
+            index_sum: None,
+            tree,
+            by_path: by_path(&data, &parsed),
             data,
             records: parsed,
         }
     }
 
     /// Writes the cache atomically (temporary file, then rename) into
-    /// `cow_dir/dircache`.
-    pub fn save(&self, cow_dir: &Path) -> Result<()> {
-        let mut head = Vec::with_capacity(16);
+    /// `cow_dir/dircache`, its tree ids vouched for by the stat cache with checksum
+    /// `index_sum` (`None`: by none, so they are not used).
+    pub fn save(&self, cow_dir: &Path, index_sum: Option<[u8; 32]>) -> Result<()> {
+        let mut head = Vec::with_capacity(HEADER);
         head.extend_from_slice(MAGIC);
         head.extend_from_slice(&VERSION.to_le_bytes());
         head.extend_from_slice(&(self.records.len() as u32).to_le_bytes());
+        head.extend_from_slice(&index_sum.unwrap_or([0; 32]));
+        head.extend_from_slice(self.tree.as_ref().map_or(&[0; 32], |t| t.as_bytes()));
         let mut hasher = Sha256::new();
         hasher.update(&head);
         hasher.update(&self.data);
@@ -166,22 +225,28 @@ impl DirCache {
         if actual != sum {
             return None;
         }
-        let (head, records) = body.split_at_checked(16)?;
+        let (head, records) = body.split_at_checked(HEADER)?;
         if &head[..8] != MAGIC || u32::from_le_bytes(head[8..12].try_into().ok()?) != VERSION {
             return None;
         }
         let count = u32::from_le_bytes(head[12..16].try_into().ok()?) as usize;
+        let index_sum: [u8; 32] = head[16..48].try_into().ok()?;
+        let tree: [u8; 32] = head[48..80].try_into().ok()?;
         let data = records.to_vec();
         let parsed = decode_records(&data, count)?;
         Some(DirCache {
+            index_sum: Some(index_sum).filter(|s| *s != [0; 32]),
+            tree: Some(ObjectId::from_bytes(tree)).filter(|t| t.as_bytes() != &[0; 32]),
+            by_path: by_path(&data, &parsed),
             data,
             records: parsed,
         })
     }
 }
 
-/// Encodes the record of directory `path` with stat data `stat` and `entries`; `None`
-/// when a name is too long to record (the directory is then read every time).
+/// Encodes the listing of directory `path` with stat data `stat` and `entries`: its
+/// record without a tree id. `None` when a name is too long to record (the directory
+/// is then read every time).
 pub(super) fn encode_record<'a>(
     path: &[u8],
     stat: &StatData,
@@ -211,6 +276,14 @@ pub(super) fn encode_record<'a>(
     Some(out)
 }
 
+fn by_path(data: &[u8], records: &[Record]) -> HashMap<Box<[u8]>, usize> {
+    records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (data[r.path.0..r.path.1].into(), i))
+        .collect()
+}
+
 fn record_path(record: &[u8]) -> &[u8] {
     let len = u32::from_le_bytes(record[..4].try_into().expect("four bytes")) as usize;
     &record[4..4 + len]
@@ -219,8 +292,8 @@ fn record_path(record: &[u8]) -> &[u8] {
 /// Parses `count` records filling `data`; `None` unless they are well formed, every
 /// name is a valid entry name and the paths are strictly sorted.
 fn decode_records(data: &[u8], count: usize) -> Option<Vec<Record>> {
-    // A record takes at least 52 bytes: refuse a count the data cannot hold.
-    if count > data.len() / 52 {
+    // A record takes at least 53 bytes: refuse a count the data cannot hold.
+    if count > data.len() / 53 {
         return None;
     }
     let mut records: Vec<Record> = Vec::with_capacity(count);
@@ -234,6 +307,7 @@ fn decode_records(data: &[u8], count: usize) -> Option<Vec<Record>> {
     let u32_at = |r: (usize, usize)| u32::from_le_bytes(data[r.0..r.1].try_into().expect("4"));
     let u64_at = |r: (usize, usize)| u64::from_le_bytes(data[r.0..r.1].try_into().expect("8"));
     for _ in 0..count {
+        let start = at;
         let len = u32_at(take(&mut at, 4)?) as usize;
         let path = take(&mut at, len)?;
         if let Some(prev) = records.last()
@@ -269,7 +343,14 @@ fn decode_records(data: &[u8], count: usize) -> Option<Vec<Record>> {
         if !rest.is_empty() {
             return None;
         }
+        let listing = (start, at);
+        let tree = match data[take(&mut at, 1)?.0] {
+            0 => None,
+            1 => Some(ObjectId::from_slice(&data[take(&mut at, 32)?.0..at])?),
+            _ => return None,
+        };
         records.push(Record {
+            listing,
             path,
             stat: StatData {
                 size,
@@ -278,6 +359,7 @@ fn decode_records(data: &[u8], count: usize) -> Option<Vec<Record>> {
                 ino,
             },
             entries,
+            tree,
         });
     }
     (at == data.len()).then_some(records)
@@ -313,6 +395,7 @@ fn type_from_code(code: u8) -> Option<FileType> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::object::Kind;
 
     fn stat(n: u64) -> StatData {
         StatData {
@@ -334,16 +417,28 @@ mod tests {
         ];
         let root = encode_record(b"", &stat(1), entries.into_iter()).unwrap();
         let sub = encode_record(b"sub", &stat(2), std::iter::empty()).unwrap();
-        let cache = DirCache::from_records(vec![&sub, &root]);
-        assert_eq!(cache.len(), 2);
-        cache.save(dir.path()).unwrap();
+        let id = ObjectId::hash(Kind::Tree, b"");
+        let head = ObjectId::hash(Kind::Tree, b"head");
+        let cache = DirCache::from_records(
+            vec![
+                (Cow::Borrowed(&sub[..]), Some(id)),
+                (Cow::Borrowed(&root[..]), None),
+            ],
+            Some(head),
+        );
+        assert_eq!((cache.len(), cache.trees()), (2, 1));
+        cache.save(dir.path(), Some([7; 32])).unwrap();
         let path = dir.path().join("dircache");
         let loaded = DirCache::load(&path).unwrap();
-        let (i, s, listed) = loaded.get(b"").unwrap();
-        assert_eq!(*s, stat(1));
-        assert_eq!(listed.collect::<Vec<_>>(), entries);
-        assert_eq!(loaded.encoded(i), &root[..]);
-        assert_eq!(loaded.get(b"sub").unwrap().2.count(), 0);
+        assert_eq!(loaded.index_sum(), Some([7; 32]));
+        assert_eq!(loaded.tree(), Some(head));
+        let got = loaded.get(b"").unwrap();
+        assert_eq!(*got.stat, stat(1));
+        assert_eq!(got.entries.collect::<Vec<_>>(), entries);
+        assert_eq!(got.listing, &root[..]);
+        assert_eq!(got.tree, None);
+        assert_eq!(loaded.get(b"sub").unwrap().tree, Some(id));
+        assert_eq!(loaded.get(b"sub").unwrap().entries.count(), 0);
         assert!(loaded.get(b"other").is_none());
 
         let mut bytes = fs::read(&path).unwrap();
@@ -357,8 +452,9 @@ mod tests {
     #[test]
     fn names_that_could_leave_a_directory_are_refused() {
         for bad in [&b"a/b"[..], b"..", b".", b""] {
-            let record =
+            let mut record =
                 encode_record(b"", &stat(1), [(bad, FileType::RegularFile)].into_iter()).unwrap();
+            record.push(0);
             assert!(decode_records(&record, 1).is_none(), "{bad:?}");
         }
     }

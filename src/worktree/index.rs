@@ -110,6 +110,8 @@ impl IndexEntry {
 #[derive(Clone)]
 pub struct Index {
     entries: Entries,
+    /// The SHA-256 trailer of the file it was loaded from.
+    checksum: Option<[u8; 32]>,
 }
 
 #[derive(Clone)]
@@ -151,7 +153,7 @@ pub struct Iter<'a>(IterInner<'a>);
 
 enum IterInner<'a> {
     Packed(&'a [u8], std::slice::Iter<'a, u32>),
-    Map(std::collections::btree_map::Iter<'a, Vec<u8>, IndexEntry>),
+    Map(std::collections::btree_map::Range<'a, Vec<u8>, IndexEntry>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -193,6 +195,7 @@ impl Index {
                 data,
                 offsets: Vec::with_capacity(entries),
             },
+            checksum: None,
         }
     }
 
@@ -235,6 +238,7 @@ impl Index {
         if let Entries::Packed { .. } = &self.entries {
             let map = self.iter().map(|(k, v)| (k.to_vec(), v)).collect();
             self.entries = Entries::Map(map);
+            self.checksum = None;
         }
         match &mut self.entries {
             Entries::Map(map) => map,
@@ -280,7 +284,21 @@ impl Index {
     pub fn iter(&self) -> Iter<'_> {
         Iter(match &self.entries {
             Entries::Packed { data, offsets } => IterInner::Packed(data, offsets.iter()),
-            Entries::Map(map) => IterInner::Map(map.iter()),
+            Entries::Map(map) => IterInner::Map(map.range::<[u8], _>(..)),
+        })
+    }
+
+    /// Entries in path order from the first whose path is not before `path`.
+    pub(super) fn iter_from(&self, path: &[u8]) -> Iter<'_> {
+        use std::ops::Bound;
+        Iter(match &self.entries {
+            Entries::Packed { data, offsets } => {
+                let start = offsets.partition_point(|&at| entry_path(data, at as usize) < path);
+                IterInner::Packed(data, offsets[start..].iter())
+            }
+            Entries::Map(map) => {
+                IterInner::Map(map.range::<[u8], _>((Bound::Included(path), Bound::Unbounded)))
+            }
         })
     }
 
@@ -317,14 +335,22 @@ impl Index {
             || decode_offsets(body),
         );
         let offsets = offsets.filter(|_| valid)?;
+        let checksum = data[body_len..].try_into().ok();
         data.truncate(body_len);
         Some(Index {
             entries: Entries::Packed { data, offsets },
+            checksum,
         })
     }
 
-    /// Writes the cache atomically (temporary file, then rename) into `cow_dir/index`.
-    pub fn save(&self, cow_dir: &Path) -> Result<()> {
+    /// The checksum (the SHA-256 trailer) of the file the cache was loaded from.
+    pub fn checksum(&self) -> Option<[u8; 32]> {
+        self.checksum
+    }
+
+    /// Writes the cache atomically (temporary file, then rename) into `cow_dir/index`;
+    /// returns the file's checksum.
+    pub fn save(&self, cow_dir: &Path) -> Result<[u8; 32]> {
         let body = self.encode();
         let sum: [u8; 32] = Sha256::digest(&body).into();
         let mut temp = tempfile::Builder::new()
@@ -337,7 +363,7 @@ impl Index {
         let path = cow_dir.join("index");
         temp.persist(&path)
             .map_err(|e| Error::io("write", &path)(e.error))?;
-        Ok(())
+        Ok(sum)
     }
 }
 

@@ -42,9 +42,10 @@ pub struct ScanOptions<'a> {
     /// Write new blobs and trees to the store (a commit); off, only their ids are
     /// computed (status).
     pub store: bool,
-    /// With [`store`](Self::store): a tree known to be in the store with everything it
-    /// reaches (HEAD's). When the working directory's root tree is this one, no tree
-    /// is written: the store has them all.
+    /// A tree known to be in the store with everything it reaches: HEAD's. With
+    /// [`store`](Self::store), no tree is written when the working directory's root
+    /// tree is this one: the store has them all. The tree ids of the directory cache
+    /// are taken only when they were recorded as parts of this tree.
     pub stored_tree: Option<ObjectId>,
     /// The stat cache: files whose stat data match a fresh entry are not read.
     pub index: Option<&'a Index>,
@@ -158,8 +159,10 @@ impl std::fmt::Display for Warning {
 pub struct Scan {
     /// The root tree of the working directory.
     pub tree: ObjectId,
-    /// Every tree of the working directory by id, so a diff against it needs no store
-    /// reads (with [`ScanOptions::store`] off, they are not in the store).
+    /// The trees the scan built, by id, so a diff against them needs no store reads
+    /// (with [`ScanOptions::store`] off, they are not in the store). Trees whose ids it
+    /// took from the directory cache are not here: they are parts of
+    /// [`ScanOptions::stored_tree`], in the store.
     pub trees: Trees,
     /// Files and symlinks found.
     pub files: u64,
@@ -175,7 +178,8 @@ pub struct Scan {
     /// [`ScanOptions::index`] (nothing to save).
     pub index: Option<Index>,
     /// A fresh directory cache for every directory found; `None` when it equals
-    /// [`ScanOptions::dirs`] (nothing to save).
+    /// [`ScanOptions::dirs`] (nothing to save). Save it with the checksum of the stat
+    /// cache saved with it ([`Scan::index`], or else [`ScanOptions::index`]).
     pub dirs: Option<DirCache>,
 }
 
@@ -205,11 +209,8 @@ enum Child<'c> {
 
 /// The directories found, flattened: children after their parent, files in path order,
 /// each file matched with the stat cache.
-struct Flat<'c, 'i> {
-    odb: &'i Odb,
-    store: bool,
-    /// The stat cache in path order, past every path seen so far.
-    cached: Option<Peekable<IndexIter<'i>>>,
+#[derive(Default)]
+struct Flat<'c> {
     /// The children of each directory; node 0 is the root.
     nodes: Vec<Vec<Child<'c>>>,
     /// How deep each directory is (the root is 0).
@@ -222,11 +223,26 @@ struct Flat<'c, 'i> {
     hits_changed: bool,
     /// Bytes the paths of all files take.
     path_bytes: usize,
-    /// The directories' records for the next directory cache.
-    records: Vec<Cow<'c, [u8]>>,
+    /// Each directory's listing for the next directory cache, if it may be recorded.
+    listings: Vec<Option<Cow<'c, [u8]>>>,
+    /// Each directory's tree id in its old cache record, and that id when it may be
+    /// taken (see [`super::walk::WalkedDir`]).
+    old_trees: Vec<(Option<ObjectId>, Option<ObjectId>)>,
     /// Whether a directory was read, so the directory cache changes.
     dirs_read: bool,
 }
+
+/// What files are matched with: the stat cache, and the store when a commit needs
+/// their blobs there.
+struct Matcher<'i> {
+    odb: &'i Odb,
+    store: bool,
+    index: Option<&'i Index>,
+}
+
+/// Directories less deep than this have their subdirectories flattened in parallel,
+/// each with its own pass over its part of the stat cache.
+const SPLIT_DEPTH: usize = 2;
 
 struct Hashed {
     entry: IndexEntry,
@@ -247,28 +263,29 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         clock: options.clock,
         settled: OnceLock::new(),
     };
+    // The directory cache's tree ids hold for the stat cache with its checksum, and as
+    // parts of its tree; they hold now only for the same stat cache and HEAD tree.
+    let index_sum = options.index.and_then(Index::checksum);
+    let trees_valid = options.dirs.is_some_and(|dirs| {
+        dirs.index_sum().is_some()
+            && dirs.index_sum() == index_sum
+            && dirs.tree().is_some()
+            && dirs.tree() == options.stored_tree
+    });
     let mut warnings = Vec::new();
     let walked = super::walk::walk(
         root,
         options.skip_unreadable,
         options.dirs,
+        trees_valid,
         &clock,
         &mut warnings,
     )?;
-    let mut flat = Flat {
+    let matcher = Matcher {
         odb,
         store: options.store,
-        cached: options.index.map(|index| index.iter().peekable()),
-        nodes: Vec::new(),
-        depths: Vec::new(),
-        jobs: Vec::new(),
-        hits: 0,
-        hits_changed: false,
-        path_bytes: 0,
-        records: Vec::new(),
-        dirs_read: false,
+        index: options.index,
     };
-    flatten(walked, 0, &mut Vec::new(), &mut flat);
     let Flat {
         nodes,
         depths,
@@ -276,14 +293,10 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         hits,
         hits_changed,
         path_bytes,
-        records,
+        listings,
+        old_trees,
         dirs_read,
-        ..
-    } = flat;
-    let dirs_changed = dirs_read || options.dirs.is_none_or(|old| old.len() != records.len());
-    let dirs =
-        dirs_changed.then(|| DirCache::from_records(records.iter().map(|r| &r[..]).collect()));
-    drop(records);
+    } = flatten_split(walked, 0, &mut Vec::new(), &matcher);
 
     let done = AtomicU64::new(0);
     let bytes = AtomicU64::new(0);
@@ -350,7 +363,35 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
         index
     });
 
-    let (tree, trees, levels) = build_trees(nodes, &depths, &jobs)?;
+    let built = build_trees(nodes, &depths, &old_trees, &jobs)?;
+    let (tree, trees, levels) = (built.root, built.trees, built.levels);
+
+    // The next directory cache. A commit's trees all become part of HEAD's tree (or
+    // are, when it is refused); a status's are when nothing changed. Otherwise only the
+    // ids taken from the old cache are known to be part of HEAD's tree.
+    let head = if options.store {
+        Some(tree)
+    } else {
+        options.stored_tree
+    };
+    let record_all = options.store || options.stored_tree == Some(tree);
+    let mut records = Vec::with_capacity(listings.len());
+    let mut trees_changed = false;
+    for (node, listing) in listings.into_iter().enumerate() {
+        let Some(listing) = listing else { continue };
+        let id = built.ids[node];
+        let recorded = (record_all || built.taken[node]).then_some(id);
+        trees_changed |= recorded != old_trees[node].0;
+        records.push((listing, recorded));
+    }
+    let dirs_changed = dirs_read
+        || trees_changed
+        || index_changed
+        || options.dirs.is_none_or(|old| {
+            old.len() != records.len() || old.tree() != head || old.index_sum() != index_sum
+        });
+    let dirs = dirs_changed.then(|| DirCache::from_records(records, head));
+
     if options.store && options.stored_tree != Some(tree) {
         for level in &levels {
             level.par_iter().try_for_each(|id| {
@@ -401,15 +442,29 @@ fn visit_files(
     }
 }
 
+/// The trees of a scan.
+struct Built {
+    /// The root tree's id.
+    root: ObjectId,
+    /// Each directory's tree id.
+    ids: Vec<ObjectId>,
+    /// Whether each directory's id was taken from the directory cache (not built).
+    taken: Vec<bool>,
+    /// The trees built.
+    trees: Trees,
+    /// The ids of the trees built, a depth at a time, the deepest first.
+    levels: Vec<Vec<ObjectId>>,
+}
+
 /// Builds the tree of every directory in `nodes`, bottom-up, the directories of each
-/// depth in parallel. Returns the root tree's id, the trees, and their ids a depth at a
-/// time, deepest first.
-#[allow(clippy::type_complexity)]
+/// depth in parallel, or takes its id from the directory cache (`old_trees`) when
+/// every file in it was vouched for and every subdirectory's id was taken too.
 fn build_trees(
     nodes: Vec<Vec<Child<'_>>>,
     depths: &[usize],
+    old_trees: &[(Option<ObjectId>, Option<ObjectId>)],
     jobs: &[FileJob],
-) -> Result<(ObjectId, Trees, Vec<Vec<ObjectId>>)> {
+) -> Result<Built> {
     let max_depth = depths.iter().copied().max().unwrap_or(0);
     let mut levels: Vec<Vec<(usize, Vec<Child<'_>>)>> =
         (0..=max_depth).map(|_| Vec::new()).collect();
@@ -417,12 +472,21 @@ fn build_trees(
         levels[depths[node]].push((node, children));
     }
     let mut ids = vec![ObjectId::empty_tree(); depths.len()];
+    let mut taken = vec![false; depths.len()];
     let mut trees = Trees::new();
     let mut level_ids = Vec::with_capacity(levels.len());
     for level in levels.into_iter().rev() {
-        let built: Vec<(usize, ObjectId, Vec<u8>)> = level
+        let built: Vec<(usize, ObjectId, Option<Vec<u8>>)> = level
             .into_par_iter()
             .map(|(node, children)| {
+                if let Some(id) = old_trees[node].1
+                    && children.iter().all(|child| match child {
+                        Child::File { file, .. } => matches!(file, FileRef::Cached { .. }),
+                        Child::Dir { node, .. } => taken[*node],
+                    })
+                {
+                    return Ok((node, id, None));
+                }
                 let entries = children.iter().filter_map(|child| match child {
                     Child::File { name, file } => {
                         let (mode, id) = match *file {
@@ -439,33 +503,51 @@ fn build_trees(
                 });
                 let mut content = Vec::with_capacity(children.len() * 52);
                 encode_sorted(entries, &mut content)?;
-                Ok((node, ObjectId::hash(Kind::Tree, &content), content))
+                Ok((node, ObjectId::hash(Kind::Tree, &content), Some(content)))
             })
             .collect::<Result<_>>()?;
         let mut this_level = Vec::with_capacity(built.len());
         for (node, id, content) in built {
             ids[node] = id;
-            this_level.push(id);
-            trees.insert_encoded(id, content);
+            match content {
+                Some(content) => {
+                    this_level.push(id);
+                    trees.insert_encoded(id, content);
+                }
+                None => taken[node] = true,
+            }
         }
         level_ids.push(this_level);
     }
-    Ok((ids[0], trees, level_ids))
+    Ok(Built {
+        root: ids[0],
+        ids,
+        taken,
+        trees,
+        levels: level_ids,
+    })
 }
 
-/// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
-/// `flat`, matching each file with its stat-cache entry.
-fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut Flat<'c, '_>) {
-    let index = flat.nodes.len();
-    flat.nodes.push(Vec::with_capacity(dir.entries.len()));
-    flat.depths.push(depth);
-    match dir.record {
-        Some(record) => {
-            flat.dirs_read |= matches!(record, Cow::Owned(_));
-            flat.records.push(record);
-        }
-        None => flat.dirs_read = true,
+/// Flattens `dir` (at `depth`, at `path` from the root) and everything below it, the
+/// subdirectories of directories less deep than [`SPLIT_DEPTH`] in parallel.
+fn flatten_split<'c>(
+    mut dir: WalkedDir<'c>,
+    depth: usize,
+    path: &mut Vec<u8>,
+    matcher: &Matcher<'_>,
+) -> Flat<'c> {
+    let mut flat = Flat::default();
+    if depth >= SPLIT_DEPTH {
+        let mut prefix = path.clone();
+        prefix.push(b'/');
+        let mut cached = matcher
+            .index
+            .map(|index| index.iter_from(&prefix).peekable());
+        flatten(dir, depth, path, matcher, &mut flat, &mut cached);
+        return flat;
     }
+    flat.add_dir(&mut dir, depth);
+    let mut subdirs = Vec::new();
     let parent_len = path.len();
     for entry in dir.entries {
         let name = match &entry {
@@ -477,13 +559,66 @@ fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut 
         path.extend_from_slice(name);
         match entry {
             Walked::File { name, mode, stat } => {
-                let file = flat.match_file(path, mode, stat);
+                // Few files this high up: each looked up on its own.
+                let cached = matcher.index.and_then(|index| index.get(path));
+                let file = flat.match_file(matcher, cached, path, mode, stat);
+                flat.nodes[0].push(Child::File { name, file });
+            }
+            Walked::Dir {
+                name,
+                dir: Some(dir),
+            } => {
+                subdirs.push((flat.nodes[0].len(), dir, path.clone()));
+                flat.nodes[0].push(Child::Dir { name, node: 0 });
+            }
+            Walked::Dir { dir: None, .. } => {}
+        }
+        path.truncate(parent_len);
+    }
+    let parts: Vec<(usize, Flat<'c>)> = subdirs
+        .into_par_iter()
+        .map(|(at, dir, mut path)| (at, flatten_split(*dir, depth + 1, &mut path, matcher)))
+        .collect();
+    for (at, part) in parts {
+        let root = flat.append(part);
+        if let Child::Dir { node, .. } = &mut flat.nodes[0][at] {
+            *node = root;
+        }
+    }
+    flat
+}
+
+/// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
+/// `flat`, matching each file with its stat-cache entry from `cached`, an iterator over
+/// the cache in path order.
+fn flatten<'c>(
+    mut dir: WalkedDir<'c>,
+    depth: usize,
+    path: &mut Vec<u8>,
+    matcher: &Matcher<'_>,
+    flat: &mut Flat<'c>,
+    cached: &mut Option<Peekable<IndexIter<'_>>>,
+) {
+    let index = flat.add_dir(&mut dir, depth);
+    let parent_len = path.len();
+    for entry in dir.entries {
+        let name = match &entry {
+            Walked::File { name, .. } | Walked::Dir { name, .. } => name,
+        };
+        if !path.is_empty() {
+            path.push(b'/');
+        }
+        path.extend_from_slice(name);
+        match entry {
+            Walked::File { name, mode, stat } => {
+                let entry = cached.as_mut().and_then(|c| find_sorted(c, path));
+                let file = flat.match_file(matcher, entry, path, mode, stat);
                 flat.nodes[index].push(Child::File { name, file });
             }
             Walked::Dir { name, dir } => {
                 if let Some(dir) = dir {
                     let node = flat.nodes.len();
-                    flatten(dir, depth + 1, path, flat);
+                    flatten(*dir, depth + 1, path, matcher, flat, cached);
                     flat.nodes[index].push(Child::Dir { name, node });
                 }
             }
@@ -492,17 +627,36 @@ fn flatten<'c>(dir: WalkedDir<'c>, depth: usize, path: &mut Vec<u8>, flat: &mut 
     }
 }
 
-impl Flat<'_, '_> {
-    /// The file at `path` as the stat cache vouches for it, or a job to read it.
-    fn match_file(&mut self, path: &[u8], mode: EntryMode, stat: StatData) -> FileRef {
+impl<'c> Flat<'c> {
+    /// Adds a node for `dir` at `depth`, taking all but its entries; returns its
+    /// index.
+    fn add_dir(&mut self, dir: &mut WalkedDir<'c>, depth: usize) -> usize {
+        self.nodes.push(Vec::with_capacity(dir.entries.len()));
+        self.depths.push(depth);
+        self.dirs_read |= !matches!(dir.listing, Some(Cow::Borrowed(_)));
+        self.listings.push(dir.listing.take());
+        self.old_trees.push((dir.recorded_tree, dir.cached_tree));
+        self.nodes.len() - 1
+    }
+
+    /// The file at `path` as its stat-cache entry `cached` vouches for it, or a job to
+    /// read it.
+    fn match_file(
+        &mut self,
+        matcher: &Matcher<'_>,
+        cached: Option<IndexEntry>,
+        path: &[u8],
+        mode: EntryMode,
+        stat: StatData,
+    ) -> FileRef {
         self.path_bytes += path.len();
-        let cached = self.cached.as_mut().and_then(|c| find_sorted(c, path));
+        let store = matcher.store;
         if let Some(cached) = cached
             && cached.is_fresh(mode, &stat)
-            && (!self.store || cached.stored || self.odb.contains(&cached.id))
+            && (!store || cached.stored || matcher.odb.contains(&cached.id))
         {
             self.hits += 1;
-            self.hits_changed |= self.store && !cached.stored;
+            self.hits_changed |= store && !cached.stored;
             return FileRef::Cached {
                 mode: cached.mode,
                 id: cached.id,
@@ -515,6 +669,34 @@ impl Flat<'_, '_> {
             entry: None,
         });
         FileRef::Job(self.jobs.len() - 1)
+    }
+
+    /// Appends `other`, the flattening of a subdirectory; returns the index its root
+    /// node now has.
+    fn append(&mut self, mut other: Flat<'c>) -> usize {
+        let (node_offset, job_offset) = (self.nodes.len(), self.jobs.len());
+        for children in &mut other.nodes {
+            for child in children {
+                match child {
+                    Child::Dir { node, .. } => *node += node_offset,
+                    Child::File {
+                        file: FileRef::Job(i),
+                        ..
+                    } => *i += job_offset,
+                    Child::File { .. } => {}
+                }
+            }
+        }
+        self.nodes.append(&mut other.nodes);
+        self.depths.append(&mut other.depths);
+        self.jobs.append(&mut other.jobs);
+        self.listings.append(&mut other.listings);
+        self.old_trees.append(&mut other.old_trees);
+        self.hits += other.hits;
+        self.hits_changed |= other.hits_changed;
+        self.path_bytes += other.path_bytes;
+        self.dirs_read |= other.dirs_read;
+        node_offset
     }
 }
 

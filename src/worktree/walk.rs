@@ -26,13 +26,19 @@ use super::dircache::{self, DirCache, Entries};
 use super::index::{StatData, Timestamp};
 use super::scan::{LazyClock, Warning};
 use super::{Error, IGNORE_FILE, Result};
-use crate::object::{EntryMode, name_order};
+use crate::object::{EntryMode, ObjectId, name_order};
 
 /// A directory as the walk found it.
 pub(super) struct WalkedDir<'c> {
-    /// Its record for the next directory cache: the old one when it still held, a new
+    /// Its listing for the next directory cache: the old one when it still held, a new
     /// one when the directory was read, `None` when it may not be recorded (racy).
-    pub record: Option<Cow<'c, [u8]>>,
+    pub listing: Option<Cow<'c, [u8]>>,
+    /// The tree id its cache record holds, when its listing still held.
+    pub recorded_tree: Option<ObjectId>,
+    /// That id, when it may be taken if every file and subdirectory is unchanged too:
+    /// the cache's tree ids are valid, no ignore rule applies here, and nothing listed
+    /// vanished or could not be read.
+    pub cached_tree: Option<ObjectId>,
     /// Its entries in git's order (ignored and skipped ones left out).
     pub entries: Vec<Walked<'c>>,
 }
@@ -53,7 +59,7 @@ pub(super) enum Walked<'c> {
         /// Its name in the directory.
         name: Cow<'c, [u8]>,
         /// What it holds.
-        dir: Option<WalkedDir<'c>>,
+        dir: Option<Box<WalkedDir<'c>>>,
     },
 }
 
@@ -73,6 +79,7 @@ pub(super) fn walk<'c>(
     root: &Path,
     skip_unreadable: bool,
     cache: Option<&'c DirCache>,
+    trees_valid: bool,
     clock: &LazyClock<'_>,
     warnings: &mut Vec<Warning>,
 ) -> Result<WalkedDir<'c>> {
@@ -80,6 +87,7 @@ pub(super) fn walk<'c>(
         root,
         skip_unreadable,
         cache,
+        trees_valid,
         clock,
         warnings: Mutex::new(Vec::new()),
     };
@@ -99,6 +107,8 @@ struct Walker<'a, 'c> {
     root: &'a Path,
     skip_unreadable: bool,
     cache: Option<&'c DirCache>,
+    /// Whether the cache's tree ids may be taken at all.
+    trees_valid: bool,
     clock: &'a LazyClock<'a>,
     warnings: Mutex<Vec<Warning>>,
 }
@@ -124,11 +134,13 @@ impl Rules<'_> {
     }
 }
 
-/// An open directory, its entries, and its record for the next directory cache.
+/// An open directory, its entries, its listing for the next directory cache and the
+/// tree id its cache record holds.
 struct Listed<'c> {
     handle: Handle,
     entries: Listing<'c>,
     record: Option<Cow<'c, [u8]>>,
+    recorded_tree: Option<ObjectId>,
 }
 
 /// An open directory: a descriptor, or a descriptor being read.
@@ -198,13 +210,14 @@ impl<'c> Walker<'_, 'c> {
     /// has settled so that a racy directory is known as one.
     fn list(&self, fd: OwnedFd, rel: &[u8]) -> rustix::io::Result<Listed<'c>> {
         if let Some(cache) = self.cache
-            && let Some((i, recorded, entries)) = cache.get(rel)
-            && stat_data(&rustix::fs::fstat(&fd)?) == *recorded
+            && let Some(cached) = cache.get(rel)
+            && stat_data(&rustix::fs::fstat(&fd)?) == *cached.stat
         {
             return Ok(Listed {
                 handle: Handle::Fd(fd),
-                entries: Listing::Cached(entries),
-                record: Some(Cow::Borrowed(cache.encoded(i))),
+                entries: Listing::Cached(cached.entries),
+                record: Some(Cow::Borrowed(cached.listing)),
+                recorded_tree: cached.tree,
             });
         }
         let clock = self.clock.get();
@@ -239,6 +252,7 @@ impl<'c> Walker<'_, 'c> {
             handle: Handle::Dir(dir),
             entries: Listing::Read(entries),
             record,
+            recorded_tree: None,
         })
     }
 
@@ -254,7 +268,10 @@ impl<'c> Walker<'_, 'c> {
             handle,
             entries: listing,
             record,
+            recorded_tree,
         } = listed;
+        // Whether a listed entry vanished or could not be read: the tree then lacks it.
+        let mut lost = false;
         let fd = handle.fd();
 
         let own_rules;
@@ -280,6 +297,7 @@ impl<'c> Walker<'_, 'c> {
                             self.warn(Warning::Vanished {
                                 path: PathBuf::from(OsStr::from_bytes(&child_path())),
                             });
+                            lost = true;
                             continue;
                         }
                         Err(e) => {
@@ -336,7 +354,17 @@ impl<'c> Walker<'_, 'c> {
         } else if let Some(e) = subdirs.pop() {
             walk(e)?;
         }
-        Ok(WalkedDir { record, entries })
+        lost |= entries
+            .iter()
+            .any(|e| matches!(e, Walked::Dir { dir: None, .. }));
+        Ok(WalkedDir {
+            listing: record,
+            recorded_tree,
+            // A tree built under ignore rules is built again: an edited rule changes no
+            // directory's stat data.
+            cached_tree: recorded_tree.filter(|_| self.trees_valid && rules.is_none() && !lost),
+            entries,
+        })
     }
 
     /// Walks subdirectory `name` of the directory open as `parent` (at `rel`); `None`
@@ -347,7 +375,7 @@ impl<'c> Walker<'_, 'c> {
         rel: &[u8],
         name: &[u8],
         rules: Option<&Rules<'_>>,
-    ) -> Result<Option<WalkedDir<'c>>> {
+    ) -> Result<Option<Box<WalkedDir<'c>>>> {
         let rel = join(rel, name);
         let listed = rustix::fs::openat(
             parent,
@@ -357,7 +385,9 @@ impl<'c> Walker<'_, 'c> {
         )
         .and_then(|fd| self.list(fd, &rel));
         match listed {
-            Ok(listed) => self.walk_dir(listed, &rel, rules).map(Some),
+            Ok(listed) => self
+                .walk_dir(listed, &rel, rules)
+                .map(|d| Some(Box::new(d))),
             Err(e) => {
                 let path = PathBuf::from(OsStr::from_bytes(&rel));
                 let warning = match e {

@@ -11,7 +11,7 @@ use std::path::Path;
 use cow::Repository;
 use cow::diff::ChangeKind;
 
-use cow::repository::{CheckoutOptions, StatusOptions};
+use cow::repository::{CheckoutOptions, CommitOptions, StatusOptions};
 
 use crate::util::*;
 
@@ -325,6 +325,95 @@ fn directories_read_in_their_last_tick_are_not_cached() -> Result {
     };
     let dirs = scan(repo.odb(), &w, &settled)?.dirs.expect("a new cache");
     assert_eq!(dirs.len(), 4, "the root, a, a/b and c");
+    Ok(())
+}
+
+#[test]
+fn tree_ids_are_taken_only_while_their_files_are_unchanged() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    for i in 0..12 {
+        write(&w.join(format!("a/b{}/f{i}", i % 3)), format!("{i:04}"));
+    }
+    write(&w.join("top"), "top");
+    let repo = Repository::init(&w)?;
+    let one = repo.commit("one", &commit_options())?;
+    // The commit recorded every tree as part of HEAD's; a status takes them all.
+    let dirs = cow::worktree::DirCache::load(&w.join(".cow/dircache")).expect("saved");
+    assert_eq!((dirs.trees(), dirs.tree()), (dirs.len(), Some(one.tree)));
+    assert!(repo.status(&StatusOptions::default())?.is_clean());
+
+    // Edits in place change no directory's stat data; a second status sees them too.
+    write(&w.join("a/b1/f4"), "edited");
+    set_exec(&w.join("a/b2/f5"), true);
+    for _ in 0..2 {
+        for _ in 0..3 {
+            let status = repo.status(&StatusOptions::default())?;
+            let changed: Vec<&[u8]> = status.changes.iter().map(|c| &c.path[..]).collect();
+            assert_eq!(changed, [&b"a/b1/f4"[..], b"a/b2/f5"]);
+        }
+        assert_eq!(
+            uncached_tree(&repo),
+            repo.commit(
+                "check",
+                &CommitOptions {
+                    allow_empty: true,
+                    ..commit_options()
+                }
+            )?
+            .tree
+        );
+        // Back to the first snapshot's content and modes, one file edited in place.
+        write(&w.join("a/b1/f4"), "0004");
+        set_exec(&w.join("a/b2/f5"), false);
+        repo.commit("back", &commit_options())?;
+        assert!(repo.status(&StatusOptions::default())?.is_clean());
+        write(&w.join("a/b1/f4"), "edited");
+        set_exec(&w.join("a/b2/f5"), true);
+    }
+    Ok(())
+}
+
+#[test]
+fn tree_ids_are_not_taken_with_another_stat_cache() -> Result {
+    use std::time::{Duration, SystemTime};
+    let env = Env::new();
+    let w = env.work();
+    let f = w.join("d/f");
+    write(&f, "aaaa");
+    write(&w.join("d/g"), "g");
+    let when = SystemTime::UNIX_EPOCH + Duration::from_secs(1_600_000_000);
+    let set_mtime = |t: SystemTime| {
+        fs::OpenOptions::new()
+            .write(true)
+            .open(&f)
+            .unwrap()
+            .set_modified(t)
+            .unwrap()
+    };
+    set_mtime(when);
+    let repo = Repository::init(&w)?;
+    repo.commit("one", &commit_options())?;
+    let old_index = fs::read(w.join(".cow/index"))?;
+    // A second snapshot with other content in the same file (same size, in place).
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&f)?
+        .write_all(b"bbbb")?;
+    set_mtime(when + Duration::from_secs(60));
+    let two = repo.commit("two", &commit_options())?;
+    // The first content, stat data and stat cache back, the directory cache of the
+    // second snapshot kept (as if saving the pair had failed halfway).
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&f)?
+        .write_all(b"aaaa")?;
+    set_mtime(when);
+    fs::write(w.join(".cow/index"), &old_index)?;
+    let status = repo.status(&StatusOptions::default())?;
+    assert_eq!(status.changes.len(), 1, "{status:?}");
+    assert_eq!(status.changes[0].path, b"d/f");
+    assert_ne!(uncached_tree(&repo), two.tree);
     Ok(())
 }
 
