@@ -1,15 +1,16 @@
 //! `cow status` on a working directory of 75,000 unchanged files, and the stat-cache
 //! comparison at its heart.
 //!
-//! With nothing changed, status reads no file: it walks the directory, compares each
-//! file's stat data with the stat cache, rebuilds the trees from the cached ids, finds
-//! the root equal to HEAD's and saves the refreshed cache. That is the command people
-//! run most, on their largest trees.
+//! With nothing changed, status reads no file and no directory: it stats every
+//! directory and file, takes each directory's entries from the directory cache and
+//! compares each file's stat data with the stat cache, takes every tree id from the
+//! directory cache, finds the root equal to HEAD's and saves nothing. That is the
+//! command people run most, on their largest trees.
 //!
 //! - `status/clean_75000_files`: [`Repository::status`], the whole command without
 //!   printing.
-//! - `status/scan_75000_files`: the walk, stat comparison and tree hashing alone
-//!   ([`cow::worktree::scan`] with the cache), without loading or saving the cache.
+//! - `status/scan_75000_files`: the walk and stat comparison alone
+//!   ([`cow::worktree::scan`] with both caches), without loading the caches.
 //! - `stat_cache/*`: the comparison of 75,000 entries in memory (no system calls), and
 //!   loading and saving a 75,000-entry cache file.
 //!
@@ -28,7 +29,7 @@ use common::{FILES, FILES_PER_DIR, SUB_DIRS, TOP_DIRS};
 use cow::Repository;
 use cow::object::{EntryMode, Kind, ObjectId, Signature, Time};
 use cow::repository::{CommitOptions, StatusOptions};
-use cow::worktree::{self, Index, IndexEntry, ScanOptions, StatData, Timestamp};
+use cow::worktree::{self, DirCache, Index, IndexEntry, ScanOptions, StatData, Timestamp};
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
 
 /// The path of file `f` of directory `s` of top directory `t`.
@@ -46,6 +47,8 @@ struct WorkDir {
     _dir: tempfile::TempDir,
     repo: Repository,
     index: Index,
+    dirs: DirCache,
+    head_tree: ObjectId,
     clock: Timestamp,
 }
 
@@ -90,11 +93,14 @@ fn work_dir() -> WorkDir {
         (start.elapsed() - made).as_secs_f64()
     );
     let index = Index::load(&repo.cow_dir().join("index")).expect("status saved the cache");
+    let dirs = DirCache::load(&repo.cow_dir().join("dircache")).expect("status saved it");
     let clock = worktree::settle_clock(repo.cow_dir());
     WorkDir {
         _dir: dir,
         repo,
         index,
+        dirs,
+        head_tree: commit.tree,
         clock,
     }
 }
@@ -115,6 +121,8 @@ fn status(c: &mut Criterion) {
         let w = get();
         let options = ScanOptions {
             index: Some(&w.index),
+            dirs: Some(&w.dirs),
+            stored_tree: Some(w.head_tree),
             clock: worktree::Clock::Settled(w.clock),
             ..ScanOptions::default()
         };
