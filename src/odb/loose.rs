@@ -193,7 +193,36 @@ impl Odb {
         Ok(self.open_loose(id)?.map(|o| (o.kind, o.size)))
     }
 
+    /// A small loose object read in one go, decompressed with this thread's reused
+    /// context (a streaming decoder makes a new one each time), and verified; `None`
+    /// when that does not work out, for whatever reason: the streaming path then
+    /// reads it, and reports what is wrong.
+    fn read_small_loose(&self, id: &ObjectId) -> Option<Object> {
+        let mut file = fs::File::open(self.loose_path(id)).ok()?;
+        if file.metadata().ok()?.len() > SMALL_LOOSE {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes).ok()?;
+        // The frame's own size claim sizes the buffer: trust it only so far.
+        let capacity = zstd::bulk::Decompressor::upper_bound(&bytes)?;
+        if capacity > SMALL_LOOSE_CONTENT {
+            return None;
+        }
+        let mut raw = super::decompress(&bytes, capacity).ok()?;
+        let nul = raw.iter().take(64).position(|&b| b == 0)?;
+        let (kind, size) = parse_header(&raw[..nul])?;
+        raw.drain(..=nul);
+        if raw.len() as u64 != size || ObjectId::hash(kind, &raw) != *id {
+            return None;
+        }
+        Some(Object { kind, data: raw })
+    }
+
     pub(super) fn read_loose(&self, id: &ObjectId) -> Result<Option<Object>> {
+        if let Some(obj) = self.read_small_loose(id) {
+            return Ok(Some(obj));
+        }
         let Some(obj) = self.open_loose(id)? else {
             return Ok(None);
         };
@@ -351,6 +380,11 @@ impl OpenObject {
 
 /// Parses `<kind> <size>` (the header without its NUL). The size must be canonical
 /// decimal, as git writes it.
+/// Loose object files up to this size are read whole (see `read_small_loose`).
+const SMALL_LOOSE: u64 = 256 << 10;
+/// ... and decompressed in one go when they say they hold at most this much.
+const SMALL_LOOSE_CONTENT: usize = 16 << 20;
+
 fn parse_header(h: &[u8]) -> Option<(Kind, u64)> {
     let space = h.iter().position(|&b| b == b' ')?;
     let kind = Kind::from_bytes(&h[..space])?;
