@@ -886,11 +886,7 @@ mod review {
     fn a_corrupt_blob_fails_the_checkout_before_anything_changes() {
         let env = two_branches();
         let id = env.cow_ok(["rev-parse", "other:new.txt"]).trim().to_owned();
-        let path = env
-            .work()
-            .join(".cow/objects")
-            .join(&id[..2])
-            .join(&id[2..]);
+        let path = object_path(&env.work(), &id);
         fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
         fs::write(&path, zstd::encode_all(&b"blob 4\0evil"[..], 3).unwrap()).unwrap();
         let before = state(&env);

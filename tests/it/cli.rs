@@ -353,11 +353,7 @@ fn core_compression_sets_the_level_of_new_objects_and_a_bad_one_is_refused() {
         env.commit("words");
         let id = env.cow_ok(["rev-parse", "HEAD:words.txt"]);
         let id = id.trim();
-        let path = env
-            .work()
-            .join(".cow/objects")
-            .join(&id[..2])
-            .join(&id[2..]);
+        let path = object_path(&env.work(), id);
         (fs::metadata(path).unwrap().len(), id.to_owned())
     };
     let (fast, id_fast) = stored("1");

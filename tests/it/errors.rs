@@ -97,11 +97,7 @@ fn unknown_and_ambiguous_revisions() {
 fn corrupted_objects_are_named_never_returned() {
     let env = repo_with_commit();
     let id = env.cow_ok(["rev-parse", "HEAD:file.txt"]).trim().to_owned();
-    let path = env
-        .work()
-        .join(".cow/objects")
-        .join(&id[..2])
-        .join(&id[2..]);
+    let path = object_path(&env.work(), &id);
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
 
     // Same length, other bytes: a valid frame whose content hashes elsewhere.

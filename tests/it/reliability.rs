@@ -9,10 +9,6 @@ use std::time::Duration;
 
 use crate::util::*;
 
-fn object_path(work: &Path, id: &str) -> std::path::PathBuf {
-    work.join(".cow/objects").join(&id[..2]).join(&id[2..])
-}
-
 fn overwrite(path: &Path, data: &[u8]) {
     fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     fs::write(path, data).unwrap();

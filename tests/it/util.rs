@@ -141,6 +141,11 @@ pub fn assert_error(out: &Output, want: &str) {
     );
 }
 
+/// The file of loose object `id` (hex) in the repository at `work`.
+pub fn object_path(work: &Path, id: &str) -> PathBuf {
+    work.join(".cow/objects").join(&id[..2]).join(&id[2..])
+}
+
 /// Writes a file, making parent directories.
 pub fn write(path: &Path, content: impl AsRef<[u8]>) {
     if let Some(parent) = path.parent() {
