@@ -29,7 +29,9 @@ use std::fs;
 use std::io::{self, Write};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
+use memmap2::Mmap;
 use sha2::{Digest, Sha256};
 
 use super::{Error, Result};
@@ -399,9 +401,10 @@ pub struct Pack {
     pub name: String,
     pack: fs::File,
     pack_len: u64,
-    idx: Vec<u8>,
+    idx: Mmap,
     count: usize,
-    dictionary: Option<Vec<u8>>,
+    /// The dictionary record, read on first use: most commands never need it.
+    dictionary: OnceLock<Option<Vec<u8>>>,
 }
 
 impl std::fmt::Debug for Pack {
@@ -419,7 +422,7 @@ impl Pack {
             offset: None,
             reason: reason.to_owned(),
         };
-        let idx = fs::read(idx_path).map_err(Error::io("read", idx_path))?;
+        let idx = map(idx_path)?;
         if idx.len() < 8 + 1024 + 64 || &idx[..8] != IDX_MAGIC {
             return Err(bad("not a pack index"));
         }
@@ -443,16 +446,23 @@ impl Pack {
             .metadata()
             .map_err(Error::io("stat", &pack_path))?
             .len();
-        let mut pack = Pack {
+        Ok(Pack {
             name,
             pack,
             pack_len,
             idx,
             count,
-            dictionary: None,
-        };
-        pack.dictionary = pack.read_dictionary()?;
-        Ok(pack)
+            dictionary: OnceLock::new(),
+        })
+    }
+
+    /// The pack's dictionary, if it has one (read once, on first use).
+    fn dictionary(&self) -> Result<Option<&[u8]>> {
+        if let Some(dictionary) = self.dictionary.get() {
+            return Ok(dictionary.as_deref());
+        }
+        let read = self.read_dictionary()?;
+        Ok(self.dictionary.get_or_init(|| read).as_deref())
     }
 
     /// The dictionary record right after the magic, if the pack has one.
@@ -670,7 +680,11 @@ impl Pack {
     ) -> Result<Vec<u8>> {
         let size = header.size;
         let failed = |e: io::Error| self.bad(offset, format!("could not decompress: {e}"));
-        let dictionary = match (base, header.uses_dictionary, &self.dictionary) {
+        let shared = match (base, header.uses_dictionary) {
+            (None, true) => self.dictionary()?,
+            _ => None,
+        };
+        let dictionary = match (base, header.uses_dictionary, shared) {
             (Some(base), _, _) => super::Dictionary::Base(base),
             (None, true, Some(shared)) => super::Dictionary::Pack {
                 name: &self.name,
@@ -710,6 +724,8 @@ impl Pack {
         let mut magic = [0u8; 8];
         if self.pack.read_exact_at(&mut magic, 0).is_err() || &magic != PACK_MAGIC {
             problems.push(self.bad(0, "not a pack"));
+        } else if let Err(e) = self.dictionary() {
+            problems.push(e);
         }
         while pos < body_len {
             let n = buf.len().min((body_len - pos) as usize);
@@ -743,6 +759,19 @@ impl Pack {
 }
 
 /// Hashes `content` as an object of `kind` and compares with `id`.
+/// Maps a pack index read-only, as git does: a command touches only the fan-out
+/// table and the few pages its binary searches land on, instead of reading the
+/// whole file (3 MB for a kernel tree) into memory first.
+fn map(path: &Path) -> Result<Mmap> {
+    let file = fs::File::open(path).map_err(Error::io("open", path))?;
+    // SAFETY: the mapping is read-only and cow never changes an index in place: it
+    // writes each one under a temporary name and renames it into place, and gc only
+    // unlinks old ones, which leaves an existing mapping valid. Another program
+    // truncating the file while it is mapped would make reads fault (SIGBUS); git
+    // accepts the same risk for its pack indexes.
+    unsafe { Mmap::map(&file) }.map_err(Error::io("map", path))
+}
+
 pub(super) fn check(
     id: &ObjectId,
     kind: Kind,
@@ -918,5 +947,49 @@ mod tests {
                 .to_string();
             assert!(err.contains(reason), "{patch:?}: {err}");
         }
+    }
+
+    #[test]
+    fn a_damaged_dictionary_is_reported_when_needed_and_by_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let dictionary = b"a shared dictionary of common words ".repeat(8);
+        let data = b"common words, compressed with the dictionary".to_vec();
+        let id = ObjectId::hash(Kind::Blob, &data);
+        let plain = b"compressed alone".to_vec();
+        let plain_id = ObjectId::hash(Kind::Blob, &plain);
+        let mut w = PackWriter::with_dictionary(dir.path(), &dictionary).unwrap();
+        let mut c = zstd::bulk::Compressor::with_dictionary(3, &dictionary).unwrap();
+        let frame = c.compress(&data).unwrap();
+        w.add_frame_with_dictionary(id, Kind::Blob, data.len() as u64, &frame)
+            .unwrap();
+        w.add(plain_id, Kind::Blob, &plain, 3).unwrap();
+        let info = w.finish().unwrap().unwrap();
+        let idx = dir.path().join(format!("pack-{}.idx", info.name));
+        let read = |pack: &Pack, id: &ObjectId| {
+            let offset = pack.find(id).unwrap();
+            let h = pack.header(offset)?;
+            pack.decompress(offset, &h, &pack.frame(&h)?, None)
+        };
+        let pack = Pack::open(&idx).unwrap();
+        assert_eq!(read(&pack, &id).unwrap(), data);
+        // The dictionary's length now runs past the end of the pack. The pack still
+        // opens (the dictionary is read on first use), an object that does not need
+        // it still reads, and the one that does is refused with the reason.
+        let path = idx.with_extension("pack");
+        let mut bytes = fs::read(&path).unwrap();
+        assert_eq!(bytes[8], DICT_RECORD);
+        bytes[9..12].copy_from_slice(&[0xff, 0xff, 0x03]);
+        fs::write(&path, &bytes).unwrap();
+        let pack = Pack::open(&idx).unwrap();
+        assert_eq!(read(&pack, &plain_id).unwrap(), plain);
+        let err = read(&pack, &id).unwrap_err().to_string();
+        assert!(err.contains("dictionary runs past the end"), "{err}");
+        let problems: Vec<String> = pack.verify().iter().map(|e| e.to_string()).collect();
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains("dictionary runs past the end")),
+            "{problems:?}"
+        );
     }
 }
