@@ -956,3 +956,96 @@ mod review {
         );
     }
 }
+
+/// Six hundred files in seven directories, each with `tag` in its content; every
+/// 100th is executable.
+fn write_many(w: &Path, tag: &str) {
+    for i in 0..600 {
+        let path = w.join(format!("d{}/f{i:03}", i % 7));
+        write(&path, format!("{tag} {i}\n"));
+        let mode = if i % 100 == 0 { 0o755 } else { 0o644 };
+        fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(mode)).unwrap();
+    }
+}
+
+fn staging_leftovers(env: &Env) -> Vec<String> {
+    fs::read_dir(env.work().join(".cow"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(".tmp"))
+        .collect()
+}
+
+/// A checkout that writes hundreds of files stages them in many directories (see
+/// `staging_shards`): each still lands at its own path with its content and mode, the
+/// stat cache vouches for all of them, and no staging directory is left behind.
+#[test]
+fn a_checkout_of_hundreds_of_files_writes_each_and_leaves_no_staging() {
+    let env = Env::new();
+    let w = env.work();
+    write_many(&w, "one");
+    env.init();
+    env.commit("one");
+    let one = manifest(&w);
+    env.cow_ok(["checkout", "-b", "two"]);
+    write_many(&w, "two");
+    env.commit("two");
+    let two = manifest(&w);
+    assert_ne!(one, two);
+    for (branch, want) in [("main", &one), ("two", &two), ("main", &one)] {
+        let out = env.cow_ok(["checkout", branch]);
+        assert!(out.contains("600 written"), "{out}");
+        assert_eq!(&manifest(&w), want, "after checkout {branch}");
+        assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
+        assert!(staging_leftovers(&env).is_empty());
+    }
+}
+
+/// A damaged object among hundreds fails the checkout before any file in the working
+/// directory changes, and the staged files are removed.
+#[test]
+fn a_damaged_object_among_hundreds_fails_the_checkout_cleanly() {
+    let env = Env::new();
+    let w = env.work();
+    write_many(&w, "one");
+    env.init();
+    env.commit("one");
+    env.cow_ok(["checkout", "-b", "two"]);
+    write_many(&w, "two");
+    env.commit("two");
+    env.cow_ok(["checkout", "main"]);
+    // Flip a byte inside the compressed frame of the last file's blob, in its pack.
+    let id = cow::ObjectId::hash(cow::Kind::Blob, b"two 599\n");
+    let repo = Repository::open(&w).unwrap();
+    let (pack, offset) = repo
+        .odb()
+        .packs()
+        .into_iter()
+        .find_map(|p| p.find(&id).map(|o| (p.clone(), o)))
+        .expect("the commit wrote a pack");
+    let header = pack.header(offset).unwrap();
+    let (start, len) = match header.block {
+        Some((block, _)) => {
+            let block = pack.header(block).unwrap();
+            (block.frame_offset, block.frame_len)
+        }
+        None => (header.frame_offset, header.frame_len),
+    };
+    let path = w
+        .join(".cow/objects/pack")
+        .join(format!("pack-{}.pack", pack.name));
+    drop(repo);
+    let mut bytes = fs::read(&path).unwrap();
+    bytes[(start + len / 2) as usize] ^= 0x55;
+    fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+    fs::write(&path, &bytes).unwrap();
+    let before = state(&env);
+    let out = env.cow(["checkout", "two"]);
+    assert_error(&out, &format!("pack-{} at offset", pack.name));
+    assert_eq!(
+        state(&env),
+        before,
+        "the working directory, HEAD or branches changed"
+    );
+    assert!(staging_leftovers(&env).is_empty());
+}
