@@ -596,12 +596,26 @@ pub fn apply(
         applied: Applied::default(),
     };
     let mut staged = staged.into_iter();
-    for op in &plan.ops {
+    let mut ops = plan.ops.as_slice();
+    while let Some(op) = ops.first() {
+        // A run of writes has no order among its files (their directories exist, and
+        // every path is distinct): place them in parallel.
+        let writes = ops
+            .iter()
+            .take_while(|op| matches!(op, Op::Write { .. }))
+            .count();
+        if writes > 1 {
+            let contents = staged.by_ref().take(writes).collect();
+            applier.write_all(&ops[..writes], contents, index)?;
+            ops = &ops[writes..];
+            continue;
+        }
         let content = match op {
             Op::Write { .. } => staged.next(),
             _ => None,
         };
         applier.run(op, content, index)?;
+        ops = &ops[1..];
     }
     Ok(applier.applied)
 }
@@ -706,6 +720,39 @@ impl Applier<'_> {
         self.checked.retain(|d| !is_within(d, path));
     }
 
+    /// Runs `ops`, all writes, in parallel, with their staged `contents`. Every file
+    /// placed is recorded, even when another failed; the first failure is returned.
+    fn write_all(&mut self, ops: &[Op], contents: Vec<Staged>, index: &mut Index) -> Result<()> {
+        for op in ops {
+            self.check_parents(op.path())?;
+        }
+        let root = self.root;
+        let placed: Vec<Result<StatData>> = ops
+            .par_iter()
+            .zip(contents)
+            .map(|(op, content)| write_staged(content, &checked_path(root, op.path())?))
+            .collect();
+        let mut first_error = None;
+        for (op, result) in ops.iter().zip(placed) {
+            match result {
+                Ok(stat) => self.record_write(op, stat, index),
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        first_error.map_or(Ok(()), Err)
+    }
+
+    fn record_write(&mut self, op: &Op, stat: StatData, index: &mut Index) {
+        let Op::Write { path, mode, id } = op else {
+            unreachable!("only writes are recorded as written")
+        };
+        self.applied.written += 1;
+        index.remove_tree(path);
+        index.insert(path.clone(), fresh_entry(*mode, *id, stat));
+    }
+
     fn run(&mut self, op: &Op, content: Option<Staged>, index: &mut Index) -> Result<()> {
         let path = op.path();
         self.check_parents(path)?;
@@ -757,24 +804,9 @@ impl Applier<'_> {
                 }
                 self.checked.insert(path.to_vec());
             }
-            Op::Write { mode, id, .. } => {
-                let stat = match content.expect("every write was staged") {
-                    Staged::File { path: temp, stat } => {
-                        place(&temp, &fs_path)?;
-                        stat
-                    }
-                    Staged::Link(target) => {
-                        let temp = temp_name(&fs_path);
-                        std::os::unix::fs::symlink(OsStr::from_bytes(&target), &temp)
-                            .map_err(Error::io("create symlink", &temp))?;
-                        let meta = fs::symlink_metadata(&temp).map_err(Error::io("stat", &temp))?;
-                        place(&temp, &fs_path)?;
-                        StatData::from_metadata(&meta)
-                    }
-                };
-                self.applied.written += 1;
-                index.remove_tree(path);
-                index.insert(path.to_vec(), fresh_entry(*mode, *id, stat));
+            Op::Write { .. } => {
+                let stat = write_staged(content.expect("every write was staged"), &fs_path)?;
+                self.record_write(op, stat, index);
             }
             Op::SetMode { mode, id, .. } => {
                 let file = fs::OpenOptions::new()
@@ -803,10 +835,36 @@ impl Applier<'_> {
     }
 }
 
+/// Puts a staged file or symlink at `fs_path`; returns its stat data.
+fn write_staged(content: Staged, fs_path: &Path) -> Result<StatData> {
+    match content {
+        Staged::File { path: temp, stat } => {
+            place(&temp, fs_path)?;
+            Ok(stat)
+        }
+        Staged::Link(target) => {
+            let temp = temp_name(fs_path);
+            std::os::unix::fs::symlink(OsStr::from_bytes(&target), &temp)
+                .map_err(Error::io("create symlink", &temp))?;
+            let meta = fs::symlink_metadata(&temp).map_err(Error::io("stat", &temp))?;
+            place(&temp, fs_path)?;
+            Ok(StatData::from_metadata(&meta))
+        }
+    }
+}
+
 /// Renames `temp` over `fs_path` (replacing a file or symlink, never following one).
 /// Across filesystems (a mount inside the working directory) the file is copied beside
 /// its place first.
 fn place(temp: &Path, fs_path: &Path) -> Result<()> {
+    match fs::remove_file(fs_path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            let _ = fs::remove_file(temp);
+            return Err(Error::io("write", fs_path)(e));
+        }
+    }
     match fs::rename(temp, fs_path) {
         Ok(()) => Ok(()),
         Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
