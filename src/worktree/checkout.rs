@@ -853,9 +853,14 @@ fn write_staged(content: Staged, fs_path: &Path) -> Result<StatData> {
     }
 }
 
-/// Renames `temp` over `fs_path` (replacing a file or symlink, never following one).
-/// Across filesystems (a mount inside the working directory) the file is copied beside
-/// its place first.
+/// Removes the file or symlink at `fs_path` (never following one) and renames `temp`
+/// there. Across filesystems (a mount inside the working directory) the file is copied
+/// beside its place first.
+///
+/// Removing first rather than renaming over the old file spares ext4 the writeback it
+/// starts for every rename that replaces a file (`auto_da_alloc`). Nothing can be lost
+/// in between: the plan replaces only files whose content is in a snapshot (or that the
+/// user chose to discard).
 fn place(temp: &Path, fs_path: &Path) -> Result<()> {
     match fs::remove_file(fs_path) {
         Ok(()) => {}
