@@ -4,7 +4,6 @@ use std::io::Write;
 
 use cow::Repository;
 
-/// List, create or delete branches
 #[derive(clap::Args)]
 pub struct Args {
     /// Delete branch NAME (refused if HEAD does not contain its commits)
@@ -37,7 +36,6 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     Ok(())
 }
 
-/// List, create or delete tags
 #[derive(clap::Args)]
 pub struct TagArgs {
     /// Delete tag NAME

@@ -9,7 +9,6 @@ use cow::{Kind, Repository};
 use super::Quiet;
 use super::format::write_tree_line;
 
-/// Show an object's content, kind or size
 #[derive(clap::Args)]
 #[command(group(clap::ArgGroup::new("what").required(true).args(["p", "t", "s", "e"])))]
 pub struct Args {

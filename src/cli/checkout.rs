@@ -9,7 +9,6 @@ use cow::refs::Head;
 use cow::repository::{CheckoutOptions, CheckoutOutcome};
 use cow::worktree::{Op, quote_path};
 
-/// Move the working directory and HEAD to another snapshot
 #[derive(clap::Args)]
 pub struct Args {
     /// Create branch NAME at REV (default HEAD) and switch to it
@@ -76,7 +75,6 @@ fn print_plan(outcome: &CheckoutOutcome, out: &mut dyn Write) -> anyhow::Result<
     Ok(())
 }
 
-/// Bring paths back from a snapshot without moving HEAD
 #[derive(clap::Args)]
 pub struct RestoreArgs {
     /// The snapshot to restore from

@@ -9,7 +9,6 @@ use cow::repository::CommitOptions;
 use cow::worktree::Progress;
 use indicatif::{ProgressBar, ProgressStyle};
 
-/// Snapshot the whole working directory as a new commit
 #[derive(clap::Args)]
 pub struct Args {
     /// The commit message; several are joined as paragraphs

@@ -6,7 +6,6 @@ use cow::Repository;
 
 use super::Quiet;
 
-/// Get or set a repository setting, such as user.name and user.email
 #[derive(clap::Args)]
 pub struct Args {
     /// List every setting

@@ -10,7 +10,8 @@ use cow::worktree::quote_path;
 
 use super::Quiet;
 
-/// How to show changes, shared by `diff` and `log`.
+// How to show changes, shared by `diff` and `log` (a plain comment: clap would take a
+// doc comment as the help text of the commands that flatten it).
 #[derive(clap::Args)]
 pub struct Format {
     /// Show only the names of changed files
@@ -135,7 +136,6 @@ impl Format {
     }
 }
 
-/// Show changes between snapshots, or between a snapshot and the working directory
 #[derive(clap::Args)]
 pub struct Args {
     #[command(flatten)]

@@ -5,7 +5,6 @@ use std::io::Write;
 use cow::Repository;
 use cow::repository::FsckOptions;
 
-/// Verify the store: every object's hash, and everything refs reach
 #[derive(clap::Args)]
 pub struct Args {
     /// Skip re-hashing every object; check only what refs reach

@@ -6,7 +6,6 @@ use std::time::Duration;
 use cow::Repository;
 use cow::repository::{DEFAULT_GRACE, GcOptions};
 
-/// Repack everything reachable into one pack with deltas, and remove unreachable objects
 #[derive(clap::Args)]
 pub struct Args {
     /// Remove unreachable objects older than this: `now`, `never`, or a number of
@@ -69,7 +68,6 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     Ok(())
 }
 
-/// Count loose and packed objects and the bytes they take
 #[derive(clap::Args)]
 pub struct CountArgs {}
 

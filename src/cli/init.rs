@@ -5,7 +5,6 @@ use std::path::{Path, PathBuf};
 
 use cow::Repository;
 
-/// Create an empty repository in DIR (default: the current directory)
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to create it; made if missing

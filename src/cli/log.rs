@@ -9,7 +9,6 @@ use cow::Repository;
 use super::diff::{Format, repo_paths};
 use super::format::write_commit;
 
-/// Show the history, newest first, following first parents
 #[derive(clap::Args)]
 pub struct Args {
     /// Where to start (default: HEAD)

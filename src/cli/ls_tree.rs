@@ -9,7 +9,6 @@ use cow::{Kind, Repository};
 
 use super::format::write_tree_line;
 
-/// List a directory of a snapshot: `<mode> <type> <id>\t<path>`
 #[derive(clap::Args)]
 pub struct Args {
     /// Recurse into subdirectories (listing files only)

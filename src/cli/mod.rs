@@ -42,24 +42,44 @@ struct Cli {
     command: Command,
 }
 
+// Each subcommand's arguments are defined only when it is the one invoked (clap's
+// `defer`): building all of them cost every command a tenth of a millisecond.
 #[derive(Subcommand)]
+#[command(defer = true)]
 enum Command {
+    /// Create an empty repository in DIR (default: the current directory)
     Init(init::Args),
+    /// Snapshot the whole working directory as a new commit
     Commit(commit::Args),
+    /// Show what changed in the working directory since the last snapshot
     Status(status::Args),
+    /// Show the history, newest first, following first parents
     Log(log::Args),
+    /// Show changes between snapshots, or between a snapshot and the working directory
     Diff(diff::Args),
+    /// Show a commit (header and message), or the file or directory at REV:PATH
     Show(show::Args),
+    /// List a directory of a snapshot: `<mode> <type> <id>\t<path>`
     LsTree(ls_tree::Args),
+    /// Print the full id each revision names
     RevParse(rev_parse::Args),
+    /// Show an object's content, kind or size
     CatFile(cat_file::Args),
+    /// Move the working directory and HEAD to another snapshot
     Checkout(checkout::Args),
+    /// Bring paths back from a snapshot without moving HEAD
     Restore(checkout::RestoreArgs),
+    /// List, create or delete branches
     Branch(branch::Args),
+    /// List, create or delete tags
     Tag(branch::TagArgs),
+    /// Get or set a repository setting, such as user.name and user.email
     Config(config::Args),
+    /// Verify the store: every object's hash, and everything refs reach
     Fsck(fsck::Args),
+    /// Repack everything reachable into one pack with deltas, and remove unreachable objects
     Gc(gc::Args),
+    /// Count loose and packed objects and the bytes they take
     CountObjects(gc::CountArgs),
 }
 

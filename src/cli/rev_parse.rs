@@ -6,7 +6,6 @@ use std::os::unix::ffi::OsStrExt;
 
 use cow::Repository;
 
-/// Print the full id each revision names
 #[derive(clap::Args)]
 pub struct Args {
     /// Print the shortest unique abbreviation of at least N digits (default 7)

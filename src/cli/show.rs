@@ -9,7 +9,6 @@ use cow::{Kind, Repository};
 
 use super::format::write_commit;
 
-/// Show a commit (header and message), or the file or directory at REV:PATH
 #[derive(clap::Args)]
 pub struct Args {
     /// A revision, or REV:PATH for a file or directory in it

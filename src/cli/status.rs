@@ -8,7 +8,6 @@ use cow::refs::Head;
 use cow::repository::StatusOptions;
 use cow::worktree::quote_path_status as quote_path;
 
-/// Show what changed in the working directory since the last snapshot
 #[derive(clap::Args)]
 pub struct Args {
     /// One `XY path` line per change, stable for scripts (git's porcelain v1)

@@ -372,3 +372,40 @@ fn core_compression_sets_the_level_of_new_objects_and_a_bad_one_is_refused() {
     assert_eq!(count_objects(&env.work()), 0);
     assert_error(&env.cow(["log"]), "");
 }
+
+/// `cow --help` lists every command with its one-line description, and each command's
+/// own help starts with that description (the descriptions live on the subcommand enum,
+/// whose arguments clap builds only for the command invoked).
+#[test]
+fn help_describes_every_command() {
+    let env = Env::new();
+    let help = env.cow_ok(["--help"]);
+    for (command, about) in [
+        ("init", "Create an empty repository"),
+        ("commit", "Snapshot the whole working directory"),
+        ("status", "Show what changed in the working directory"),
+        ("log", "Show the history, newest first"),
+        ("diff", "Show changes between snapshots"),
+        ("show", "Show a commit"),
+        ("ls-tree", "List a directory of a snapshot"),
+        ("rev-parse", "Print the full id each revision names"),
+        ("cat-file", "Show an object's content, kind or size"),
+        ("checkout", "Move the working directory and HEAD"),
+        ("restore", "Bring paths back from a snapshot"),
+        ("branch", "List, create or delete branches"),
+        ("tag", "List, create or delete tags"),
+        ("config", "Get or set a repository setting"),
+        ("fsck", "Verify the store"),
+        ("gc", "Repack everything reachable"),
+        ("count-objects", "Count loose and packed objects"),
+    ] {
+        assert!(
+            help.lines()
+                .any(|l| l.trim_start().starts_with(command) && l.contains(about)),
+            "{command}: {help}"
+        );
+        let own = env.cow_ok([command, "--help"]);
+        assert!(own.starts_with(about), "{command} --help: {own}");
+        assert!(own.contains(&format!("Usage: cow {command}")), "{own}");
+    }
+}
