@@ -295,19 +295,19 @@ impl Odb {
     /// [`Odb::check_packs`] reports them).
     pub fn reload_packs(&self) {
         let mut packs = Vec::new();
-        if let Ok(entries) = fs::read_dir(self.pack_dir()) {
-            let mut paths: Vec<PathBuf> = entries
+        let dir = self.pack_dir();
+        if let Ok(entries) = fs::read_dir(&dir) {
+            let mut names: Vec<_> = entries
                 .flatten()
-                .map(|e| e.path())
-                .filter(|p| p.extension().is_some_and(|e| e == "idx"))
-                .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| n.to_string_lossy().starts_with("pack-"))
+                .map(|e| e.file_name())
+                .filter(|n| {
+                    let n = std::os::unix::ffi::OsStrExt::as_bytes(n.as_os_str());
+                    n.starts_with(b"pack-") && n.ends_with(b".idx")
                 })
                 .collect();
-            paths.sort();
-            for path in paths {
-                if let Ok(pack) = Pack::open(&path) {
+            names.sort();
+            for name in names {
+                if let Ok(pack) = Pack::open(&dir.join(name)) {
                     packs.push(Arc::new(pack));
                 }
             }
