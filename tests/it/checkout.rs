@@ -968,6 +968,20 @@ fn write_many(w: &Path, tag: &str) {
     }
 }
 
+/// Branch `main` with [`write_many`]'s files tagged "one", branch `two` (checked out)
+/// with them tagged "two"; returns both manifests.
+fn many_files_on_two_branches(env: &Env) -> (BTreeMap<Vec<u8>, Item>, BTreeMap<Vec<u8>, Item>) {
+    let w = env.work();
+    write_many(&w, "one");
+    env.init();
+    env.commit("one");
+    let one = manifest(&w);
+    env.cow_ok(["checkout", "-b", "two"]);
+    write_many(&w, "two");
+    env.commit("two");
+    (one, manifest(&w))
+}
+
 fn staging_leftovers(env: &Env) -> Vec<String> {
     fs::read_dir(env.work().join(".cow"))
         .unwrap()
@@ -983,14 +997,7 @@ fn staging_leftovers(env: &Env) -> Vec<String> {
 fn a_checkout_of_hundreds_of_files_writes_each_and_leaves_no_staging() {
     let env = Env::new();
     let w = env.work();
-    write_many(&w, "one");
-    env.init();
-    env.commit("one");
-    let one = manifest(&w);
-    env.cow_ok(["checkout", "-b", "two"]);
-    write_many(&w, "two");
-    env.commit("two");
-    let two = manifest(&w);
+    let (one, two) = many_files_on_two_branches(&env);
     assert_ne!(one, two);
     for (branch, want) in [("main", &one), ("two", &two), ("main", &one)] {
         let out = env.cow_ok(["checkout", branch]);
@@ -1007,12 +1014,7 @@ fn a_checkout_of_hundreds_of_files_writes_each_and_leaves_no_staging() {
 fn a_damaged_object_among_hundreds_fails_the_checkout_cleanly() {
     let env = Env::new();
     let w = env.work();
-    write_many(&w, "one");
-    env.init();
-    env.commit("one");
-    env.cow_ok(["checkout", "-b", "two"]);
-    write_many(&w, "two");
-    env.commit("two");
+    many_files_on_two_branches(&env);
     env.cow_ok(["checkout", "main"]);
     // Flip a byte inside the compressed frame of the last file's blob, in its pack.
     let id = cow::ObjectId::hash(cow::Kind::Blob, b"two 599\n");
