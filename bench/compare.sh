@@ -633,7 +633,8 @@ r1() {
 }
 
 # ------------------------------------------------------------------ formatting
-fmt_s() { awk -v u="$1" 'BEGIN { printf "%.3f", u / 1e6 }'; }
+# Seconds: three decimals, four under 0.1 s (log takes about 3 ms).
+fmt_s() { awk -v u="$1" 'BEGIN { printf (u < 100000 ? "%.4f" : "%.3f"), u / 1e6 }'; }
 fmt_mib() { awk -v k="$1" 'BEGIN { m = k / 1024; printf (m < 10 ? "%.1f MiB" : "%.0f MiB"), m }'; }
 fmt_bytes() { echo "$1" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta'; }
 median() { # runs (µs) -> median (µs)
