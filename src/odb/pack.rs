@@ -680,20 +680,18 @@ impl Pack {
     ) -> Result<Vec<u8>> {
         let size = header.size;
         let failed = |e: io::Error| self.bad(offset, format!("could not decompress: {e}"));
-        let shared = match (base, header.uses_dictionary) {
-            (None, true) => self.dictionary()?,
-            _ => None,
-        };
-        let dictionary = match (base, header.uses_dictionary, shared) {
-            (Some(base), _, _) => super::Dictionary::Base(base),
-            (None, true, Some(shared)) => super::Dictionary::Pack {
-                name: &self.name,
-                content: shared,
+        let dictionary = match (base, header.uses_dictionary) {
+            (Some(base), _) => super::Dictionary::Base(base),
+            (None, true) => match self.dictionary()? {
+                Some(shared) => super::Dictionary::Pack {
+                    name: &self.name,
+                    content: shared,
+                },
+                None => {
+                    return Err(self.bad(offset, "record needs a dictionary the pack lacks"));
+                }
             },
-            (None, true, None) => {
-                return Err(self.bad(offset, "record needs a dictionary the pack lacks"));
-            }
-            (None, false, _) => super::Dictionary::None,
+            (None, false) => super::Dictionary::None,
         };
         let data = super::decompress_with(frame, size as usize, dictionary).map_err(failed)?;
         if data.len() as u64 != size {
@@ -758,7 +756,6 @@ impl Pack {
     }
 }
 
-/// Hashes `content` as an object of `kind` and compares with `id`.
 /// Maps a pack index read-only, as git does: a command touches only the fan-out
 /// table and the few pages its binary searches land on, instead of reading the
 /// whole file (3 MB for a kernel tree) into memory first.
@@ -772,6 +769,7 @@ fn map(path: &Path) -> Result<Mmap> {
     unsafe { Mmap::map(&file) }.map_err(Error::io("map", path))
 }
 
+/// Hashes `content` as an object of `kind` and compares with `id`.
 pub(super) fn check(
     id: &ObjectId,
     kind: Kind,
