@@ -10,7 +10,10 @@
 //! the linker searches first; it stands for the static unwinder `libgcc_eh.a`, which is
 //! what `gcc -static-libgcc` and Rust's own `crt-static` builds link. Nothing else
 //! changes: panics still unwind, and the programs still use the system's C library.
-//! Where the compiler has no `libgcc_eh.a`, or when cross-compiling, it does nothing.
+//!
+//! It does nothing (the usual `libgcc_s.so.1` is linked) when cross-compiling, for
+//! other targets, when `COW_SHARED_LIBGCC` is set, or unless the linker driver finds a
+//! `libgcc_eh.a` and links a small position-independent program with it first.
 
 use std::env;
 use std::fs;
@@ -19,6 +22,8 @@ use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=COW_SHARED_LIBGCC");
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
     let var = |name: &str| env::var(name).unwrap_or_default();
     let static_already = var("CARGO_CFG_TARGET_FEATURE")
         .split(',')
@@ -27,23 +32,66 @@ fn main() {
         || var("CARGO_CFG_TARGET_ENV") != "gnu"
         || var("TARGET") != var("HOST")
         || static_already
+        || env::var_os("COW_SHARED_LIBGCC").is_some()
     {
         return;
     }
-    let linker = env::var("RUSTC_LINKER").unwrap_or_else(|_| "cc".to_owned());
-    let Ok(out) = Command::new(linker)
-        .arg("-print-file-name=libgcc_eh.a")
-        .output()
-    else {
+    let linker = linker();
+    let Some(unwinder) = print_file_name(&linker, "libgcc_eh.a") else {
         return;
     };
-    let path = String::from_utf8_lossy(&out.stdout).trim().to_owned();
-    if !out.status.success() || !Path::new(&path).is_absolute() || !Path::new(&path).exists() {
+    // A GCC upgrade moves the archive: link against the new one, not a stale path.
+    println!("cargo:rerun-if-changed={}", unwinder.display());
+    let out = PathBuf::from(var("OUT_DIR"));
+    if !links_position_independent(&linker, &unwinder, &out) {
         return;
     }
-    let dir = PathBuf::from(var("OUT_DIR")).join("static-libgcc");
-    let script = format!("INPUT(\"{path}\")\n");
+    let dir = out.join("static-libgcc");
+    let script = format!("INPUT(\"{}\")\n", unwinder.display());
     if fs::create_dir_all(&dir).is_ok() && fs::write(dir.join("libgcc_s.so"), script).is_ok() {
         println!("cargo:rustc-link-search=native={}", dir.display());
     }
+}
+
+/// The linker driver rustc will call: `-C linker=` in the flags, the configured
+/// linker, or `cc`.
+fn linker() -> String {
+    let flags = env::var("CARGO_ENCODED_RUSTFLAGS").unwrap_or_default();
+    let mut flags = flags.split('\x1f');
+    while let Some(flag) = flags.next() {
+        let value = match flag {
+            "-C" | "--codegen" => flags.next().unwrap_or_default(),
+            _ => flag.strip_prefix("-C").unwrap_or_default(),
+        };
+        if let Some(linker) = value.strip_prefix("linker=") {
+            return linker.to_owned();
+        }
+    }
+    env::var("RUSTC_LINKER").unwrap_or_else(|_| "cc".to_owned())
+}
+
+/// Where the driver finds `name`, if it does.
+fn print_file_name(linker: &str, name: &str) -> Option<PathBuf> {
+    let out = Command::new(linker)
+        .arg(format!("-print-file-name={name}"))
+        .output()
+        .ok()?;
+    let path = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    (out.status.success() && path.is_absolute() && path.exists()).then_some(path)
+}
+
+/// Whether a position-independent program that unwinds links with `unwinder` (an
+/// archive built without `-fPIC` would not).
+fn links_position_independent(linker: &str, unwinder: &Path, out: &Path) -> bool {
+    let source = out.join("unwinder-probe.c");
+    let program =
+        "void _Unwind_Backtrace(void);\nint main(void) { return &_Unwind_Backtrace == 0; }\n";
+    fs::write(&source, program).is_ok()
+        && Command::new(linker)
+            .args(["-fPIE", "-pie", "-o"])
+            .arg(out.join("unwinder-probe"))
+            .arg(&source)
+            .arg(unwinder)
+            .output()
+            .is_ok_and(|o| o.status.success())
 }
