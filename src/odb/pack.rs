@@ -31,7 +31,7 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use memmap2::Mmap;
+use memmap2::{Mmap, MmapOptions};
 use sha2::{Digest, Sha256};
 
 use super::{Error, Result};
@@ -401,7 +401,7 @@ pub struct Pack {
     pub name: String,
     pack: fs::File,
     pack_len: u64,
-    idx: Mmap,
+    idx: Idx,
     count: usize,
     /// The dictionary record, read on first use: most commands never need it.
     dictionary: OnceLock<Option<Vec<u8>>>,
@@ -756,17 +756,42 @@ impl Pack {
     }
 }
 
-/// Maps a pack index read-only, as git does: a command touches only the fan-out
-/// table and the few pages its binary searches land on, instead of reading the
-/// whole file (3 MB for a kernel tree) into memory first.
-fn map(path: &Path) -> Result<Mmap> {
-    let file = fs::File::open(path).map_err(Error::io("open", path))?;
-    // SAFETY: the mapping is read-only and cow never changes an index in place: it
-    // writes each one under a temporary name and renames it into place, and gc only
-    // unlinks old ones, which leaves an existing mapping valid. Another program
+/// A pack index's bytes: mapped, or read where the filesystem cannot map it.
+enum Idx {
+    Mapped(Mmap),
+    Read(Vec<u8>),
+}
+
+impl std::ops::Deref for Idx {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Idx::Mapped(map) => map,
+            Idx::Read(bytes) => bytes,
+        }
+    }
+}
+
+/// Maps a pack index privately and read-only, as git does: a command touches only the
+/// fan-out table and the few pages its binary searches land on, instead of reading the
+/// whole file (3 MB for a kernel tree) into memory first. Where mapping fails (some
+/// FUSE filesystems), the file is read instead.
+fn map(path: &Path) -> Result<Idx> {
+    let mut file = fs::File::open(path).map_err(Error::io("open", path))?;
+    // SAFETY: the mapping is private and read-only, and cow never changes an index in
+    // place: it writes each one under a temporary name and renames it into place, and
+    // gc only unlinks old ones, which leaves an existing mapping valid. Another program
     // truncating the file while it is mapped would make reads fault (SIGBUS); git
     // accepts the same risk for its pack indexes.
-    unsafe { Mmap::map(&file) }.map_err(Error::io("map", path))
+    match unsafe { MmapOptions::new().map_copy_read_only(&file) } {
+        Ok(map) => Ok(Idx::Mapped(map)),
+        Err(_) => {
+            let mut bytes = Vec::new();
+            io::Read::read_to_end(&mut file, &mut bytes).map_err(Error::io("read", path))?;
+            Ok(Idx::Read(bytes))
+        }
+    }
 }
 
 /// Hashes `content` as an object of `kind` and compares with `id`.
@@ -945,6 +970,19 @@ mod tests {
                 .to_string();
             assert!(err.contains(reason), "{patch:?}: {err}");
         }
+    }
+
+    #[test]
+    fn an_index_that_cannot_be_mapped_is_read_instead() {
+        // A directory opens but cannot be mapped (ENODEV), like a file on some FUSE
+        // filesystems; reading it is what then fails, and says so.
+        let dir = tempfile::tempdir().unwrap();
+        let idx = dir.path().join("pack-0.idx");
+        fs::create_dir(&idx).unwrap();
+        let Err(Error::Io { action, .. }) = map(&idx) else {
+            panic!("a directory was accepted as an index");
+        };
+        assert_eq!(action, "read");
     }
 
     #[test]
