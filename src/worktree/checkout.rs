@@ -17,6 +17,7 @@ use std::io::{self, Write};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 
@@ -604,18 +605,14 @@ pub fn apply(
             .iter()
             .take_while(|op| matches!(op, Op::Write { .. }))
             .count();
-        if writes > 1 {
+        if writes > 0 {
             let contents = staged.by_ref().take(writes).collect();
             applier.write_all(&ops[..writes], contents, index)?;
             ops = &ops[writes..];
-            continue;
+        } else {
+            applier.run(op, index)?;
+            ops = &ops[1..];
         }
-        let content = match op {
-            Op::Write { .. } => staged.next(),
-            _ => None,
-        };
-        applier.run(op, content, index)?;
-        ops = &ops[1..];
     }
     Ok(applier.applied)
 }
@@ -720,25 +717,38 @@ impl Applier<'_> {
         self.checked.retain(|d| !is_within(d, path));
     }
 
-    /// Runs `ops`, all writes, in parallel, with their staged `contents`. Every file
-    /// placed is recorded, even when another failed; the first failure is returned.
+    /// Runs `ops`, all writes, in parallel, with their staged `contents`. After a
+    /// failure no further file is placed (those already under way finish); every file
+    /// placed is recorded, and the first failure is returned.
     fn write_all(&mut self, ops: &[Op], contents: Vec<Staged>, index: &mut Index) -> Result<()> {
         for op in ops {
             self.check_parents(op.path())?;
         }
+        assert_eq!(ops.len(), contents.len(), "every write was staged");
         let root = self.root;
-        let placed: Vec<Result<StatData>> = ops
+        let failed = AtomicBool::new(false);
+        let placed: Vec<Option<Result<StatData>>> = ops
             .par_iter()
             .zip(contents)
-            .map(|(op, content)| write_staged(content, &checked_path(root, op.path())?))
+            .map(|(op, content)| {
+                if failed.load(Ordering::Relaxed) {
+                    return None;
+                }
+                let placed = checked_path(root, op.path()).and_then(|p| write_staged(content, &p));
+                if placed.is_err() {
+                    failed.store(true, Ordering::Relaxed);
+                }
+                Some(placed)
+            })
             .collect();
         let mut first_error = None;
         for (op, result) in ops.iter().zip(placed) {
             match result {
-                Ok(stat) => self.record_write(op, stat, index),
-                Err(e) => {
+                Some(Ok(stat)) => self.record_write(op, stat, index),
+                Some(Err(e)) => {
                     first_error.get_or_insert(e);
                 }
+                None => {}
             }
         }
         first_error.map_or(Ok(()), Err)
@@ -753,7 +763,8 @@ impl Applier<'_> {
         index.insert(path.clone(), fresh_entry(*mode, *id, stat));
     }
 
-    fn run(&mut self, op: &Op, content: Option<Staged>, index: &mut Index) -> Result<()> {
+    /// Runs one operation other than a write (see [`Applier::write_all`]).
+    fn run(&mut self, op: &Op, index: &mut Index) -> Result<()> {
         let path = op.path();
         self.check_parents(path)?;
         let fs_path = self.fs_path(path)?;
@@ -804,10 +815,7 @@ impl Applier<'_> {
                 }
                 self.checked.insert(path.to_vec());
             }
-            Op::Write { .. } => {
-                let stat = write_staged(content.expect("every write was staged"), &fs_path)?;
-                self.record_write(op, stat, index);
-            }
+            Op::Write { .. } => unreachable!("writes are placed by write_all"),
             Op::SetMode { mode, id, .. } => {
                 let file = fs::OpenOptions::new()
                     .read(true)
@@ -858,9 +866,11 @@ fn write_staged(content: Staged, fs_path: &Path) -> Result<StatData> {
 /// beside its place first.
 ///
 /// Removing first rather than renaming over the old file spares ext4 the writeback it
-/// starts for every rename that replaces a file (`auto_da_alloc`). Nothing can be lost
-/// in between: the plan replaces only files whose content is in a snapshot (or that the
-/// user chose to discard).
+/// starts for every rename that replaces a file (`auto_da_alloc`), as git's unlink and
+/// write in place does. If the process dies in between, or the machine before the data
+/// reaches the disk, the file may be missing or empty afterwards; its content is not
+/// lost, because the plan replaces only files whose content is in a snapshot (or that
+/// the user chose to discard), and `status` shows the file as changed.
 fn place(temp: &Path, fs_path: &Path) -> Result<()> {
     match fs::remove_file(fs_path) {
         Ok(()) => {}
@@ -888,7 +898,6 @@ fn place(temp: &Path, fs_path: &Path) -> Result<()> {
 }
 
 fn temp_name(fs_path: &Path) -> PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut name = std::ffi::OsString::from(format!(".cow-tmp-{}-{n}-", std::process::id()));

@@ -1051,3 +1051,40 @@ fn a_damaged_object_among_hundreds_fails_the_checkout_cleanly() {
     );
     assert!(staging_leftovers(&env).is_empty());
 }
+
+/// A checkout that cannot place some of its files (a directory it may not write to)
+/// fails naming the path, leaves HEAD where it was, and the stat cache matches what was
+/// placed: `status` lists exactly the files that now hold the target's content.
+#[test]
+fn a_checkout_that_fails_partway_leaves_head_and_status_truthful() {
+    let env = Env::new();
+    let w = env.work();
+    many_files_on_two_branches(&env);
+    env.cow_ok(["checkout", "main"]);
+    let head = env.cow_ok(["rev-parse", "HEAD"]);
+    let locked = w.join("d3");
+    fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+    let out = env.cow_as_nobody(&["checkout", "two"]);
+    fs::set_permissions(&locked, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    assert_error(&out, "d3/f");
+    assert_eq!(env.cow_ok(["rev-parse", "HEAD"]), head);
+    let placed: std::collections::BTreeSet<String> = list_files(&w)
+        .into_iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .filter(|p| fs::read_to_string(w.join(p)).unwrap().starts_with("two "))
+        .collect();
+    assert!(!placed.iter().any(|p| p.starts_with("d3/")), "{placed:?}");
+    let changed: std::collections::BTreeSet<String> = env
+        .cow_ok(["status", "--porcelain"])
+        .lines()
+        .map(|l| {
+            l.strip_prefix(" M ")
+                .expect("only modified files")
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(changed, placed);
+    assert!(staging_leftovers(&env).is_empty());
+    env.cow_ok(["checkout", "-f", "two"]);
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
+}
