@@ -252,3 +252,16 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::CountObjects(args) => gc::count(&discover()?, args, out),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// clap checks a command's definition (clashing flags, bad defaults) as it builds
+    /// it. With `defer`, a subcommand's arguments are built only when it is invoked, so
+    /// build and check every one here.
+    #[test]
+    fn every_command_is_well_formed() {
+        super::Cli::command().debug_assert();
+    }
+}
