@@ -468,16 +468,12 @@ impl Pack {
     /// The dictionary record right after the magic, if the pack has one.
     fn read_dictionary(&self) -> Result<Option<Vec<u8>>> {
         let mut head = [0u8; 11];
-        let n = head.len().min(self.pack_len.saturating_sub(8) as usize);
-        self.pack
-            .read_exact_at(&mut head[..n], 8)
-            .map_err(|e| self.bad(8, format!("could not read: {e}")))?;
+        let head = self.read_head(8, &mut head)?;
         if head.first() != Some(&DICT_RECORD) {
             return Ok(None);
         }
         let mut pos = 1;
-        let len =
-            get_varint(&head[..n], &mut pos).ok_or_else(|| self.bad(8, "bad dictionary length"))?;
+        let len = get_varint(head, &mut pos).ok_or_else(|| self.bad(8, "bad dictionary length"))?;
         if 8 + pos as u64 + len > self.pack_len.saturating_sub(32) || len > 1 << 24 {
             return Err(self.bad(8, "dictionary runs past the end of the pack"));
         }
@@ -555,14 +551,19 @@ impl Pack {
         }
     }
 
-    /// Reads a record's header at `offset`.
-    pub fn header(&self, offset: u64) -> Result<RecordHeader> {
-        let mut buf = [0u8; 64];
+    /// Reads up to `buf.len()` bytes at `offset` (fewer at the end of the pack).
+    fn read_head<'b>(&self, offset: u64, buf: &'b mut [u8]) -> Result<&'b [u8]> {
         let want = buf.len().min(self.pack_len.saturating_sub(offset) as usize);
         self.pack
             .read_exact_at(&mut buf[..want], offset)
             .map_err(|e| self.bad(offset, format!("could not read: {e}")))?;
-        let buf = &buf[..want];
+        Ok(&buf[..want])
+    }
+
+    /// Reads a record's header at `offset`.
+    pub fn header(&self, offset: u64) -> Result<RecordHeader> {
+        let mut buf = [0u8; 64];
+        let buf = self.read_head(offset, &mut buf)?;
         let code = *buf
             .first()
             .ok_or_else(|| self.bad(offset, "record past the end"))?;
@@ -629,11 +630,7 @@ impl Pack {
     /// block are usually read together, and callers cache it).
     pub fn block(&self, offset: u64) -> Result<Vec<u8>> {
         let mut buf = [0u8; 24];
-        let want = buf.len().min(self.pack_len.saturating_sub(offset) as usize);
-        self.pack
-            .read_exact_at(&mut buf[..want], offset)
-            .map_err(|e| self.bad(offset, format!("could not read: {e}")))?;
-        let buf = &buf[..want];
+        let buf = self.read_head(offset, &mut buf)?;
         let code = buf.first().copied();
         if code.map(|c| c & !WITH_DICT) != Some(BLOCK_RECORD) {
             return Err(self.bad(offset, "member's block record is not a block"));

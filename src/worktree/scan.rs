@@ -427,13 +427,8 @@ fn visit_files(
 ) {
     let parent_len = path.len();
     for child in &nodes[node] {
-        let name = match child {
-            Child::File { name, .. } | Child::Dir { name, .. } => name,
-        };
-        if !path.is_empty() {
-            path.push(b'/');
-        }
-        path.extend_from_slice(name);
+        let (Child::File { name, .. } | Child::Dir { name, .. }) = child;
+        push_component(path, name);
         match child {
             Child::File { file, .. } => f(path, *file),
             Child::Dir { node, .. } => visit_files(nodes, *node, path, f),
@@ -550,13 +545,7 @@ fn flatten_split<'c>(
     let mut subdirs = Vec::new();
     let parent_len = path.len();
     for entry in dir.entries {
-        let name = match &entry {
-            Walked::File { name, .. } | Walked::Dir { name, .. } => name,
-        };
-        if !path.is_empty() {
-            path.push(b'/');
-        }
-        path.extend_from_slice(name);
+        push_component(path, entry.name_and_is_dir().0);
         match entry {
             Walked::File { name, mode, stat } => {
                 // Few files this high up: each looked up on its own.
@@ -588,6 +577,14 @@ fn flatten_split<'c>(
     flat
 }
 
+/// Appends `name` to the `/`-separated `path` (no separator at the root).
+fn push_component(path: &mut Vec<u8>, name: &[u8]) {
+    if !path.is_empty() {
+        path.push(b'/');
+    }
+    path.extend_from_slice(name);
+}
+
 /// Appends `dir` (at `depth`, at `path` from the root) and everything below it to
 /// `flat`, matching each file with its stat-cache entry from `cached`, an iterator over
 /// the cache in path order.
@@ -602,13 +599,7 @@ fn flatten<'c>(
     let index = flat.add_dir(&mut dir, depth);
     let parent_len = path.len();
     for entry in dir.entries {
-        let name = match &entry {
-            Walked::File { name, .. } | Walked::Dir { name, .. } => name,
-        };
-        if !path.is_empty() {
-            path.push(b'/');
-        }
-        path.extend_from_slice(name);
+        push_component(path, entry.name_and_is_dir().0);
         match entry {
             Walked::File { name, mode, stat } => {
                 let entry = cached.as_mut().and_then(|c| find_sorted(c, path));

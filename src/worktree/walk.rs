@@ -64,7 +64,8 @@ pub(super) enum Walked<'c> {
 }
 
 impl Walked<'_> {
-    fn name_and_is_dir(&self) -> (&[u8], bool) {
+    /// Its name in the directory, and whether it is a directory.
+    pub(super) fn name_and_is_dir(&self) -> (&[u8], bool) {
         match self {
             Walked::File { name, .. } => (name, false),
             Walked::Dir { name, .. } => (name, true),
