@@ -116,6 +116,8 @@ impl Repository {
                 clock: worktree::Clock::SettleIn(&self.cow_dir),
                 progress,
                 skip_unreadable,
+                // A commit holds the lock: no checkout is running to own them.
+                remove_leftovers: store,
             },
         )?;
         Ok((scan, index))

@@ -1,5 +1,6 @@
 //! The working directory: scanning it with ignore rules and building snapshots of it.
 
+mod beneath;
 mod checkout;
 mod dircache;
 mod index;
@@ -66,6 +67,23 @@ impl Error {
             source,
         }
     }
+}
+
+/// What every temporary file a checkout of an earlier cow put in the working
+/// directory was named: `.cow-tmp-<pid>-<n>-<name>`. Today's checkout writes none
+/// there (it stages files in `.cow`); such a file is left over from an interrupted one.
+pub(crate) const LEFTOVER_PREFIX: &[u8] = b".cow-tmp-";
+
+/// Whether `name` is a [`LEFTOVER_PREFIX`] temporary file's name.
+pub(crate) fn is_leftover(name: &[u8]) -> bool {
+    let Some(rest) = name.strip_prefix(LEFTOVER_PREFIX) else {
+        return false;
+    };
+    let mut parts = rest.splitn(3, |&b| b == b'-');
+    let number = |part: Option<&[u8]>| {
+        part.is_some_and(|p| !p.is_empty() && p.iter().all(u8::is_ascii_digit))
+    };
+    number(parts.next()) && number(parts.next()) && parts.next().is_some()
 }
 
 /// Result type of the working directory.

@@ -4,19 +4,21 @@
 use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs;
-use std::io::Read;
+use std::io::{self, Read};
 use std::iter::Peekable;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use rayon::prelude::*;
+use rustix::fs::{FileType, Mode, OFlags};
 
+use super::beneath;
 use super::dircache::DirCache;
 use super::index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp};
-use super::walk::{Walked, WalkedDir};
+use super::walk::{WalkOptions, Walked, WalkedDir, stat_data as stat_of};
 use super::{Error, Result};
 use crate::object::{EntryMode, EntryRef, Hasher, Kind, ObjectId, Trees, encode_sorted};
 use crate::odb::{self, Odb, Written};
@@ -60,6 +62,10 @@ pub struct ScanOptions<'a> {
     /// Leave out files and directories that cannot be read (with a warning) instead
     /// of failing.
     pub skip_unreadable: bool,
+    /// Remove the temporary files that an interrupted checkout of an earlier cow left
+    /// in the working directory (they are never part of a snapshot either way). Only
+    /// for a caller that holds the repository lock, so no checkout is running.
+    pub remove_leftovers: bool,
 }
 
 /// Where a scan's racy tick comes from.
@@ -83,14 +89,53 @@ impl Default for Clock<'_> {
 pub(super) struct LazyClock<'a> {
     clock: Clock<'a>,
     settled: OnceLock<Timestamp>,
+    /// The device the tick was measured on: the settling directory's, or for a tick
+    /// given, the working directory's.
+    home_dev: u64,
 }
 
-impl LazyClock<'_> {
+/// How far before the tick a file on another filesystem may have been modified and
+/// still share a timestamp with a later edit: the coarsest granularity in common use
+/// (FAT's two seconds; ext4 with 128-byte inodes and many network and FUSE mounts
+/// keep whole seconds).
+const COARSE_GRANULARITY_SECS: i64 = 2;
+
+impl<'a> LazyClock<'a> {
+    /// A clock for a scan of the working directory `root` (open as `root_fd`).
+    pub(super) fn new(clock: Clock<'a>, root_fd: BorrowedFd<'_>) -> LazyClock<'a> {
+        let stat = match clock {
+            Clock::SettleIn(dir) => rustix::fs::stat(dir).or_else(|_| rustix::fs::fstat(root_fd)),
+            Clock::Settled(_) => rustix::fs::fstat(root_fd),
+        };
+        LazyClock {
+            clock,
+            settled: OnceLock::new(),
+            #[allow(clippy::unnecessary_cast)]
+            home_dev: stat.map_or(u64::MAX, |s| s.st_dev as u64),
+        }
+    }
+
     /// The tick; the first call settles the clock if it has not been.
     pub(super) fn get(&self) -> Timestamp {
         match self.clock {
             Clock::Settled(tick) => tick,
             Clock::SettleIn(dir) => *self.settled.get_or_init(|| super::settle_clock(dir)),
+        }
+    }
+
+    /// Whether a file on device `dev` with timestamp `time` may change again without
+    /// its timestamp changing: it is racy, and is read again next time.
+    ///
+    /// The tick was measured on one filesystem, whose clock granularity it reflects. A
+    /// file on another (a mount inside the working directory) may keep coarser times:
+    /// an edit within the same second there leaves mtime as it was, so such a file is
+    /// racy when modified within [`COARSE_GRANULARITY_SECS`] of the tick.
+    pub(super) fn is_racy(&self, dev: u64, time: Timestamp) -> bool {
+        let tick = self.get();
+        if dev == self.home_dev {
+            time >= tick
+        } else {
+            time.secs >= tick.secs.saturating_sub(COARSE_GRANULARITY_SECS)
         }
     }
 }
@@ -189,8 +234,12 @@ struct FileJob {
     path: Vec<u8>,
     mode: EntryMode,
     stat: StatData,
+    /// The device the walk found it on.
+    dev: u64,
     /// Once read, its entry; `None` when it was left out.
     entry: Option<IndexEntry>,
+    /// Left out because it could not be read (rather than because it vanished).
+    unreadable: bool,
 }
 
 /// A file of a directory node.
@@ -259,10 +308,9 @@ struct Hashed {
 /// whatever their size, and a file that changes while it is read is read again.
 #[doc(alias = "write-tree")]
 pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
-    let clock = LazyClock {
-        clock: options.clock,
-        settled: OnceLock::new(),
-    };
+    let root_fd = beneath::open_root(root).map_err(Error::io("read directory", root))?;
+    let root_fd = root_fd.as_fd();
+    let clock = LazyClock::new(options.clock, root_fd);
     // The directory cache's tree ids hold for the stat cache with its checksum, and as
     // parts of its tree; they hold now only for the same stat cache and HEAD tree.
     let index_sum = options.index.and_then(Index::checksum);
@@ -273,14 +321,14 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
             && dirs.tree() == options.stored_tree
     });
     let mut warnings = Vec::new();
-    let walked = super::walk::walk(
-        root,
-        options.skip_unreadable,
-        options.dirs,
+    let walk_options = WalkOptions {
+        skip_unreadable: options.skip_unreadable,
+        cache: options.dirs,
         trees_valid,
-        &clock,
-        &mut warnings,
-    )?;
+        remove_leftovers: options.remove_leftovers,
+        clock: &clock,
+    };
+    let walked = super::walk::walk(root_fd, root, &walk_options, &mut warnings)?;
     let matcher = Matcher {
         odb,
         store: options.store,
@@ -304,7 +352,14 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
     let bytes_added = AtomicU64::new(0);
     let total = jobs.len() as u64;
     jobs.par_iter_mut().try_for_each(|job| {
-        let result = hash_file(odb, root, job, &clock, options)?;
+        let result = match hash_file(odb, root_fd, root, job, &clock, options)? {
+            Outcome::Hashed(hashed) => Some(hashed),
+            Outcome::Vanished => None,
+            Outcome::Unreadable => {
+                job.unreadable = true;
+                None
+            }
+        };
         let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
         let read = result.as_ref().map_or(0, |h| h.bytes_read);
         let bytes_done = bytes.fetch_add(read, Ordering::Relaxed) + read;
@@ -329,7 +384,7 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
             continue;
         }
         let path = PathBuf::from(OsStr::from_bytes(&job.path));
-        warnings.push(if root.join(&path).exists() {
+        warnings.push(if job.unreadable {
             Warning::Unreadable { path }
         } else {
             Warning::Vanished { path }
@@ -547,10 +602,15 @@ fn flatten_split<'c>(
     for entry in dir.entries {
         push_component(path, entry.name_and_is_dir().0);
         match entry {
-            Walked::File { name, mode, stat } => {
+            Walked::File {
+                name,
+                mode,
+                stat,
+                dev,
+            } => {
                 // Few files this high up: each looked up on its own.
                 let cached = matcher.index.and_then(|index| index.get(path));
-                let file = flat.match_file(matcher, cached, path, mode, stat);
+                let file = flat.match_file(matcher, cached, path, mode, stat, dev);
                 flat.nodes[0].push(Child::File { name, file });
             }
             Walked::Dir {
@@ -601,9 +661,14 @@ fn flatten<'c>(
     for entry in dir.entries {
         push_component(path, entry.name_and_is_dir().0);
         match entry {
-            Walked::File { name, mode, stat } => {
+            Walked::File {
+                name,
+                mode,
+                stat,
+                dev,
+            } => {
                 let entry = cached.as_mut().and_then(|c| find_sorted(c, path));
-                let file = flat.match_file(matcher, entry, path, mode, stat);
+                let file = flat.match_file(matcher, entry, path, mode, stat, dev);
                 flat.nodes[index].push(Child::File { name, file });
             }
             Walked::Dir { name, dir } => {
@@ -639,6 +704,7 @@ impl<'c> Flat<'c> {
         path: &[u8],
         mode: EntryMode,
         stat: StatData,
+        dev: u64,
     ) -> FileRef {
         self.path_bytes += path.len();
         let store = matcher.store;
@@ -657,7 +723,9 @@ impl<'c> Flat<'c> {
             path: path.to_vec(),
             mode,
             stat,
+            dev,
             entry: None,
+            unreadable: false,
         });
         FileRef::Job(self.jobs.len() - 1)
     }
@@ -706,67 +774,92 @@ fn find_sorted(cached: &mut Peekable<IndexIter<'_>>, path: &[u8]) -> Option<Inde
     None
 }
 
-/// The entry mode a file or symlink's metadata calls for: git keeps only the owner's
-/// executable bit.
-fn mode_of(meta: &fs::Metadata) -> EntryMode {
-    if meta.file_type().is_symlink() {
-        EntryMode::Link
-    } else if meta.permissions().mode() & 0o100 != 0 {
-        EntryMode::BlobExecutable
-    } else {
-        EntryMode::Blob
-    }
-}
-
 /// How often a file that changes while it is read is read again before giving up.
 const ATTEMPTS: usize = 3;
 
-/// Hashes (and with `store`, stores) one file or symlink. `None` when the file
-/// vanished, or cannot be read and [`ScanOptions::skip_unreadable`] is on.
+/// What became of a file to read.
+enum Outcome {
+    Hashed(Hashed),
+    /// It is gone.
+    Vanished,
+    /// It cannot be read, and [`ScanOptions::skip_unreadable`] is on.
+    Unreadable,
+}
+
+/// Hashes (and with `store`, stores) one file or symlink of the working directory open
+/// as `root` (at `root_path`, for messages).
+///
+/// The file is opened below `root` without following any symlink on the way
+/// ([`beneath`]), and must be the file the walk found (device, inode and type): a
+/// directory swapped for a symlink since the walk, or a file replaced, is a change,
+/// and after [`ATTEMPTS`] of them the scan fails rather than store something else.
 fn hash_file(
     odb: &Odb,
-    root: &Path,
+    root: BorrowedFd<'_>,
+    root_path: &Path,
     job: &FileJob,
     clock: &LazyClock<'_>,
     options: &ScanOptions<'_>,
-) -> Result<Option<Hashed>> {
+) -> Result<Outcome> {
     // Settled before the file is read: a change made after the read has a later mtime.
-    let clock = clock.get();
-    let path = root.join(OsStr::from_bytes(&job.path));
+    clock.get();
+    let path = || root_path.join(OsStr::from_bytes(&job.path));
     for _ in 0..ATTEMPTS {
         let attempt = if job.mode == EntryMode::Link {
-            hash_link(odb, &path, job, options.store)
+            hash_link(odb, root, job, options.store)
         } else {
-            hash_regular(odb, &path, options.store)
+            hash_regular(odb, root, job, options.store)
         };
         let attempt = match attempt {
             Ok(attempt) => attempt,
-            Err(Error::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(None);
-            }
-            Err(Error::Io { source, .. })
-                if options.skip_unreadable
-                    && source.kind() == std::io::ErrorKind::PermissionDenied =>
+            Err(Failure::Open(e)) | Err(Failure::Read(e))
+                if e.kind() == io::ErrorKind::NotFound =>
             {
-                return Ok(None);
+                return Ok(Outcome::Vanished);
             }
-            Err(e) => return Err(e),
+            Err(Failure::Open(e)) if beneath::is_swapped(&e) => None,
+            Err(Failure::Open(e)) | Err(Failure::Read(e))
+                if options.skip_unreadable && e.kind() == io::ErrorKind::PermissionDenied =>
+            {
+                return Ok(Outcome::Unreadable);
+            }
+            Err(Failure::Open(e)) => return Err(Error::io("open", path())(e)),
+            Err(Failure::Read(e)) => return Err(Error::io("read", path())(e)),
+            Err(Failure::Store(e)) => return Err(e.into()),
         };
         if let Some((mut entry, written, bytes_read)) = attempt {
-            entry.racy = entry.stat.mtime >= clock;
-            return Ok(Some(Hashed {
+            entry.racy = clock.is_racy(job.dev, entry.stat.mtime);
+            return Ok(Outcome::Hashed(Hashed {
                 entry,
                 written,
                 bytes_read,
             }));
         }
     }
-    Err(Error::FileChanged { path })
+    Err(Error::FileChanged { path: path() })
 }
 
+/// Why an attempt at reading a file failed.
+enum Failure {
+    Open(io::Error),
+    Read(io::Error),
+    Store(odb::Error),
+}
+
+impl From<odb::Error> for Failure {
+    fn from(e: odb::Error) -> Failure {
+        Failure::Store(e)
+    }
+}
+
+/// One attempt's result: `None` when the file changed while it was read.
 type Attempt = Option<(IndexEntry, Option<Written>, u64)>;
 
-fn store_or_hash(odb: &Odb, data: &[u8], store: bool) -> Result<(ObjectId, Option<Written>)> {
+fn store_or_hash(
+    odb: &Odb,
+    data: &[u8],
+    store: bool,
+) -> Result<(ObjectId, Option<Written>), Failure> {
     if store {
         let written = odb.write(Kind::Blob, data)?;
         Ok((written.id, Some(written)))
@@ -775,14 +868,32 @@ fn store_or_hash(odb: &Odb, data: &[u8], store: bool) -> Result<(ObjectId, Optio
     }
 }
 
-/// One attempt at a symlink: `None` when it changed while being read.
-fn hash_link(odb: &Odb, path: &Path, job: &FileJob, store: bool) -> Result<Attempt> {
-    let target = fs::read_link(path).map_err(Error::io("read symlink", path))?;
-    let after = fs::symlink_metadata(path).map_err(Error::io("stat", path))?;
-    if !after.file_type().is_symlink() || !StatData::from_metadata(&after).same_file(&job.stat) {
+/// Whether the open file's `stat` is the file the walk found.
+#[allow(clippy::unnecessary_cast)]
+fn is_walked_file(stat: &rustix::fs::Stat, job: &FileJob, file_type: FileType) -> bool {
+    FileType::from_raw_mode(stat.st_mode as _) == file_type
+        && stat.st_dev as u64 == job.dev
+        && stat.st_ino as u64 == job.stat.ino
+}
+
+/// One attempt at a symlink. It is opened itself (`O_PATH`), its target read from that
+/// descriptor: a symlink never changes in place, so the target is the one of the
+/// inode the walk found, or the attempt fails.
+fn hash_link(
+    odb: &Odb,
+    root: BorrowedFd<'_>,
+    job: &FileJob,
+    store: bool,
+) -> Result<Attempt, Failure> {
+    let fd = beneath::open_beneath(root, &job.path, OFlags::PATH, Mode::empty())
+        .map_err(Failure::Open)?;
+    let stat = rustix::fs::fstat(&fd).map_err(|e| Failure::Read(e.into()))?;
+    if !is_walked_file(&stat, job, FileType::Symlink) || !stat_of(&stat).same_file(&job.stat) {
         return Ok(None);
     }
-    let target = target.as_os_str().as_bytes();
+    let target =
+        rustix::fs::readlinkat(&fd, c"", Vec::new()).map_err(|e| Failure::Read(e.into()))?;
+    let target = target.as_bytes();
     let (id, written) = store_or_hash(odb, target, store)?;
     let entry = IndexEntry {
         mode: EntryMode::Link,
@@ -794,32 +905,55 @@ fn hash_link(odb: &Odb, path: &Path, job: &FileJob, store: bool) -> Result<Attem
     Ok(Some((entry, written, target.len() as u64)))
 }
 
-/// One attempt at a regular file: `None` when it changed while being read. The stat
-/// data recorded is the open file's, taken before reading and checked after.
-fn hash_regular(odb: &Odb, path: &Path, store: bool) -> Result<Attempt> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let mut file = match fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)
-    {
-        Ok(file) => file,
-        // Replaced by a symlink since the walk: a change.
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(None),
-        Err(e) => return Err(Error::io("open", path)(e)),
-    };
-    let meta = file.metadata().map_err(Error::io("stat", path))?;
-    if !meta.file_type().is_file() {
+/// The id of `size` bytes of blob content read from `file`; `None` when it does not
+/// hold exactly `size` bytes (it changed).
+pub(super) fn hash_stream(file: &mut impl Read, size: u64) -> io::Result<Option<ObjectId>> {
+    let mut hasher = Hasher::new(Kind::Blob, size);
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut total = 0u64;
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        total += n as u64;
+        if total > size {
+            return Ok(None);
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok((total == size).then(|| hasher.finalize()))
+}
+
+/// One attempt at a regular file. The stat data recorded is the open file's, taken
+/// before reading and checked after.
+fn hash_regular(
+    odb: &Odb,
+    root: BorrowedFd<'_>,
+    job: &FileJob,
+    store: bool,
+) -> Result<Attempt, Failure> {
+    let fd = beneath::open_beneath(
+        root,
+        &job.path,
+        OFlags::RDONLY | OFlags::NONBLOCK,
+        Mode::empty(),
+    )
+    .map_err(Failure::Open)?;
+    let raw = rustix::fs::fstat(&fd).map_err(|e| Failure::Read(e.into()))?;
+    if !is_walked_file(&raw, job, FileType::RegularFile) {
         return Ok(None);
     }
-    let before = StatData::from_metadata(&meta);
+    let mut file = fs::File::from(fd);
+    let before = stat_of(&raw);
     let size = before.size;
+    let read_err = |e: io::Error| Failure::Read(e);
     let (id, written) = if size <= BUFFERED_FILE_LIMIT {
         let mut data = Vec::with_capacity(size as usize);
         file.by_ref()
             .take(size + 1)
             .read_to_end(&mut data)
-            .map_err(Error::io("read", path))?;
+            .map_err(read_err)?;
         if data.len() as u64 != size {
             return Ok(None);
         }
@@ -832,35 +966,26 @@ fn hash_regular(odb: &Odb, path: &Path, store: bool) -> Result<Attempt> {
                 action: "read",
                 source,
                 ..
-            }) => return Err(Error::io("read", path)(source)),
+            }) => return Err(Failure::Read(source)),
             Err(e) => return Err(e.into()),
         }
     } else {
-        let mut hasher = Hasher::new(Kind::Blob, size);
-        let mut buf = vec![0u8; 64 * 1024];
-        let mut total = 0u64;
-        loop {
-            let n = file.read(&mut buf).map_err(Error::io("read", path))?;
-            if n == 0 {
-                break;
-            }
-            total += n as u64;
-            if total > size {
-                return Ok(None);
-            }
-            hasher.update(&buf[..n]);
+        match hash_stream(&mut file, size).map_err(read_err)? {
+            Some(id) => (id, None),
+            None => return Ok(None),
         }
-        if total != size {
-            return Ok(None);
-        }
-        (hasher.finalize(), None)
     };
-    let after = file.metadata().map_err(Error::io("stat", path))?;
-    if !StatData::from_metadata(&after).same_file(&before) {
+    let after = rustix::fs::fstat(&file).map_err(|e| Failure::Read(e.into()))?;
+    if !stat_of(&after).same_file(&before) {
         return Ok(None);
     }
+    let mode = if raw.st_mode & 0o100 != 0 {
+        EntryMode::BlobExecutable
+    } else {
+        EntryMode::Blob
+    };
     let entry = IndexEntry {
-        mode: mode_of(&meta),
+        mode,
         id,
         stat: before,
         racy: false,

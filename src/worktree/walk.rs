@@ -53,6 +53,8 @@ pub(super) enum Walked<'c> {
         mode: EntryMode,
         /// Its stat data.
         stat: StatData,
+        /// The device it is on: with the inode, which file it is.
+        dev: u64,
     },
     /// A subdirectory; `None` when it was left out (unreadable or vanished).
     Dir {
@@ -73,32 +75,48 @@ impl Walked<'_> {
     }
 }
 
-/// Walks `root`, leaving out `.cow` and what `.cowignore` files exclude, taking the
-/// entries of unchanged directories from `cache`. Problems that do not stop the walk
-/// are added to `warnings`.
+/// How a walk treats what it finds.
+pub(super) struct WalkOptions<'a, 'c> {
+    /// Leave out directories that cannot be read (with a warning) instead of failing.
+    pub skip_unreadable: bool,
+    /// The directory cache, for the entries of unchanged directories.
+    pub cache: Option<&'c DirCache>,
+    /// Whether the cache's tree ids may be taken at all.
+    pub trees_valid: bool,
+    /// Remove the temporary files an interrupted checkout of an earlier version left
+    /// (the caller holds the repository lock).
+    pub remove_leftovers: bool,
+    /// The racy tick.
+    pub clock: &'a LazyClock<'a>,
+}
+
+/// Walks the directory open as `root` (at `root_path`, for messages), leaving out
+/// `.cow` and what `.cowignore` files exclude, taking the entries of unchanged
+/// directories from the cache. Problems that do not stop the walk are added to
+/// `warnings`.
 pub(super) fn walk<'c>(
-    root: &Path,
-    skip_unreadable: bool,
-    cache: Option<&'c DirCache>,
-    trees_valid: bool,
-    clock: &LazyClock<'_>,
+    root: BorrowedFd<'_>,
+    root_path: &Path,
+    options: &WalkOptions<'_, 'c>,
     warnings: &mut Vec<Warning>,
 ) -> Result<WalkedDir<'c>> {
     let walker = Walker {
-        root,
-        skip_unreadable,
-        cache,
-        trees_valid,
-        clock,
+        root: root_path,
+        skip_unreadable: options.skip_unreadable,
+        cache: options.cache,
+        trees_valid: options.trees_valid,
+        remove_leftovers: options.remove_leftovers,
+        clock: options.clock,
         warnings: Mutex::new(Vec::new()),
     };
-    let listed = rustix::fs::open(
+    let listed = rustix::fs::openat(
         root,
+        c".",
         OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
         Mode::empty(),
     )
     .and_then(|fd| walker.list(fd, b""))
-    .map_err(|e| Error::io("read directory", root)(e.into()))?;
+    .map_err(|e| Error::io("read directory", root_path)(e.into()))?;
     let dir = walker.walk_dir(listed, b"", None)?;
     warnings.append(&mut walker.warnings.into_inner().expect("no panics while held"));
     Ok(dir)
@@ -110,6 +128,7 @@ struct Walker<'a, 'c> {
     cache: Option<&'c DirCache>,
     /// Whether the cache's tree ids may be taken at all.
     trees_valid: bool,
+    remove_leftovers: bool,
     clock: &'a LazyClock<'a>,
     warnings: Mutex<Vec<Warning>>,
 }
@@ -186,7 +205,7 @@ impl<'c> Listing<'c> {
 /// What a directory entry turned out to be.
 enum Kind {
     Dir,
-    File(EntryMode, StatData),
+    File(EntryMode, StatData, u64),
     Special,
 }
 
@@ -221,8 +240,10 @@ impl<'c> Walker<'_, 'c> {
                 recorded_tree: cached.tree,
             });
         }
-        let clock = self.clock.get();
-        let stat = stat_data(&rustix::fs::fstat(&fd)?);
+        let raw = rustix::fs::fstat(&fd)?;
+        // Settled before the directory is read: a change made after has a later mtime.
+        self.clock.get();
+        let stat = stat_data(&raw);
         let mut dir = Dir::new(fd)?;
         let mut entries = Vec::new();
         while let Some(entry) = dir.read() {
@@ -242,7 +263,8 @@ impl<'c> Walker<'_, 'c> {
                 *b_type == FileType::Directory,
             )
         });
-        let racy = stat.mtime >= clock || stat.ctime >= clock;
+        let dev = raw.st_dev as u64;
+        let racy = self.clock.is_racy(dev, stat.mtime) || self.clock.is_racy(dev, stat.ctime);
         let record = if racy {
             None
         } else {
@@ -278,7 +300,7 @@ impl<'c> Walker<'_, 'c> {
         let own_rules;
         let rules = if listing.contains(IGNORE_FILE.as_bytes()) {
             own_rules = Rules {
-                matcher: self.read_rules(rel),
+                matcher: self.read_rules(fd, rel),
                 parent: rules,
             };
             Some(&own_rules)
@@ -313,6 +335,13 @@ impl<'c> Walker<'_, 'c> {
             {
                 continue;
             }
+            if matches!(kind, Kind::File(..)) && super::is_leftover(&name) {
+                // Never part of a snapshot; removed once no checkout can be running.
+                if self.remove_leftovers {
+                    let _ = rustix::fs::unlinkat(fd, OsStr::from_bytes(&name), AtFlags::empty());
+                }
+                continue;
+            }
             if name.eq_ignore_ascii_case(b".cow") {
                 // The repository's own `.cow` is left out silently; any other is reported.
                 if !rel.is_empty() || *name != *b".cow" {
@@ -324,7 +353,12 @@ impl<'c> Walker<'_, 'c> {
             }
             entries.push(match kind {
                 Kind::Dir => Walked::Dir { name, dir: None },
-                Kind::File(mode, stat) => Walked::File { name, mode, stat },
+                Kind::File(mode, stat, dev) => Walked::File {
+                    name,
+                    mode,
+                    stat,
+                    dev,
+                },
                 Kind::Special => {
                     self.warn(Warning::SpecialFile {
                         path: PathBuf::from(OsStr::from_bytes(&child_path())),
@@ -394,6 +428,8 @@ impl<'c> Walker<'_, 'c> {
                 let warning = match e {
                     Errno::NOENT => Warning::Vanished { path },
                     Errno::ACCESS if self.skip_unreadable => Warning::Unreadable { path },
+                    // Listed as a directory, and a symlink or a file now.
+                    Errno::LOOP | Errno::NOTDIR => return Err(Error::FileChanged { path }),
                     _ => return Err(Error::io("read directory", self.fs_path(&rel))(e.into())),
                 };
                 self.warn(warning);
@@ -402,15 +438,37 @@ impl<'c> Walker<'_, 'c> {
         }
     }
 
-    /// The rules of the `.cowignore` in directory `rel`. A line that is not a valid
-    /// pattern is reported and left out; a file that cannot be read has no rules.
-    fn read_rules(&self, rel: &[u8]) -> Gitignore {
+    /// The rules of the `.cowignore` in directory `rel`, open as `fd`. A line that is
+    /// not a valid pattern is reported and left out; a file that cannot be read (or is
+    /// not a regular file) has no rules, as git has none for it.
+    fn read_rules(&self, fd: BorrowedFd<'_>, rel: &[u8]) -> Gitignore {
         let dir = self.fs_path(rel);
         let mut builder = GitignoreBuilder::new(&dir);
-        if let Some(err) = builder.add(dir.join(IGNORE_FILE))
-            && let Some(message) = rule_errors(err)
-        {
-            self.warn(Warning::IgnoreRule { message });
+        if let Some(text) = read_ignore_file(fd) {
+            let file = dir.join(IGNORE_FILE);
+            let mut messages = Vec::new();
+            for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+                let line = line.strip_suffix(b"\r").unwrap_or(line);
+                // As git does, a byte-order mark at the start is not part of the rule.
+                let line = if i == 0 {
+                    line.strip_prefix("\u{feff}".as_bytes()).unwrap_or(line)
+                } else {
+                    line
+                };
+                // A line that is not UTF-8 cannot be a pattern here; like an unreadable
+                // file, it is left out without a word.
+                let Ok(line) = std::str::from_utf8(line) else {
+                    continue;
+                };
+                if let Err(err) = builder.add_line(Some(file.clone()), line) {
+                    messages.push(format!("{}: line {}: {err}", file.display(), i + 1));
+                }
+            }
+            if !messages.is_empty() {
+                self.warn(Warning::IgnoreRule {
+                    message: messages.join("\n"),
+                });
+            }
         }
         builder.build().unwrap_or_else(|err| {
             self.warn(Warning::IgnoreRule {
@@ -421,34 +479,40 @@ impl<'c> Walker<'_, 'c> {
     }
 }
 
-/// The messages of the pattern errors in `err`; I/O errors (an unreadable or vanished
-/// `.cowignore`) are not reported, as git does not report them.
-fn rule_errors(err: ignore::Error) -> Option<String> {
-    match err {
-        ignore::Error::Partial(errs) => {
-            let messages: Vec<String> = errs
-                .into_iter()
-                .filter(|e| !e.is_io())
-                .map(|e| e.to_string())
-                .collect();
-            (!messages.is_empty()).then(|| messages.join("\n"))
-        }
-        err if err.is_io() => None,
-        err => Some(err.to_string()),
+/// The bytes of the `.cowignore` in the directory open as `dir`, read through the
+/// descriptor (never through a symlink); `None` when it cannot be read or is not a
+/// regular file.
+fn read_ignore_file(dir: BorrowedFd<'_>) -> Option<Vec<u8>> {
+    use std::io::Read;
+    let fd = rustix::fs::openat(
+        dir,
+        IGNORE_FILE,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+        Mode::empty(),
+    )
+    .ok()?;
+    let stat = rustix::fs::fstat(&fd).ok()?;
+    if FileType::from_raw_mode(stat.st_mode as _) != FileType::RegularFile {
+        return None;
     }
+    let mut text = Vec::new();
+    std::fs::File::from(fd).read_to_end(&mut text).ok()?;
+    Some(text)
 }
 
+#[allow(clippy::unnecessary_cast)]
 fn kind_of(stat: &Stat) -> Kind {
+    let dev = stat.st_dev as u64;
     match FileType::from_raw_mode(stat.st_mode as _) {
         FileType::Directory => Kind::Dir,
-        FileType::Symlink => Kind::File(EntryMode::Link, stat_data(stat)),
+        FileType::Symlink => Kind::File(EntryMode::Link, stat_data(stat), dev),
         FileType::RegularFile => {
             let mode = if stat.st_mode & 0o100 != 0 {
                 EntryMode::BlobExecutable
             } else {
                 EntryMode::Blob
             };
-            Kind::File(mode, stat_data(stat))
+            Kind::File(mode, stat_data(stat), dev)
         }
         _ => Kind::Special,
     }
@@ -456,7 +520,7 @@ fn kind_of(stat: &Stat) -> Kind {
 
 // The field types of `Stat` differ between targets: the casts are not all no-ops.
 #[allow(clippy::unnecessary_cast)]
-fn stat_data(stat: &Stat) -> StatData {
+pub(super) fn stat_data(stat: &Stat) -> StatData {
     StatData {
         size: stat.st_size as u64,
         mtime: Timestamp {

@@ -11,4 +11,5 @@ mod gc;
 mod hostile;
 mod library;
 mod oracle;
+mod race;
 mod reliability;
