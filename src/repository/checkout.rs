@@ -153,10 +153,8 @@ impl Repository {
             Some(index) => index,
             None => loaded.unwrap_or_default(),
         };
+        // Waits for the clock to tick past the files it writes (see `apply`).
         let applied = worktree::apply(&self.odb, &self.work_dir, &self.cow_dir, &plan, &mut index);
-        // Wait for the filesystem clock to tick past the files just written, so that
-        // an edit made after this returns always changes their mtime.
-        worktree::settle_clock(&self.cow_dir);
         self.save_index(&index);
         self.save_dir_listings(scan.dirs.as_ref());
         Ok((plan, applied?))

@@ -9,19 +9,23 @@
 //! writing each file to a temporary name and renaming it into place, and never through
 //! a symlink.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
-use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rayon::prelude::*;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+use rustix::io::Errno;
 
+use super::beneath;
 use super::index::{Index, IndexEntry, StatData};
+use super::walk::stat_data;
 use super::{Error, Result, Scan, quote_path, to_fs_path};
 use crate::object::{EntryMode, Kind, ObjectId};
 use crate::odb::Odb;
@@ -177,6 +181,8 @@ impl Work {
 struct Planner<'a> {
     odb: &'a Odb,
     root: &'a Path,
+    /// The working directory, open: what is on disk is looked at through it.
+    root_fd: OwnedFd,
     scan: &'a Scan,
     options: PlanOptions<'a>,
     plan: Plan,
@@ -192,9 +198,11 @@ pub fn plan(
     target: ObjectId,
     options: &PlanOptions<'_>,
 ) -> Result<Plan> {
+    let root_fd = beneath::open_root(root).map_err(Error::io("open directory", root))?;
     let mut planner = Planner {
         odb,
         root,
+        root_fd,
         scan,
         options: *options,
         plan: Plan::default(),
@@ -369,12 +377,13 @@ impl Planner<'_> {
                     }
                 },
             }
+            check_writable(path)?;
             self.push(Op::MkDir { path: path.clone() });
             return self.dir(path, None, Some(tn), Work::Absent);
         }
         // The target has a file, a symlink or nothing here.
         match w {
-            Work::Absent | Work::Unknown => self.write(path, t),
+            Work::Absent | Work::Unknown => self.write(path, t)?,
             Work::Scanned(wn) if wn.mode.is_tree() => {
                 if t.is_none() {
                     // Remove what H tracked; untracked files keep the directory.
@@ -384,7 +393,7 @@ impl Planner<'_> {
                     let blocked = self.dir_conflicts(path, h_dir, wn.id)?;
                     if blocked.is_empty() {
                         self.push(Op::Purge { path: path.clone() });
-                        self.write(path, t);
+                        self.write(path, t)?;
                     } else {
                         self.plan.conflicts.extend(blocked);
                     }
@@ -410,11 +419,11 @@ impl Planner<'_> {
                             id: tn.id,
                         });
                     }
-                    (Some(_), Some(_)) => self.write(path, t),
+                    (Some(_), Some(_)) => self.write(path, t)?,
                     // An ignored directory or a special file in the way.
                     (None, Some(_)) => {
                         self.push(Op::Purge { path: path.clone() });
-                        self.write(path, t);
+                        self.write(path, t)?;
                     }
                     (_, None) => self.push(Op::Remove { path: path.clone() }),
                 },
@@ -423,14 +432,36 @@ impl Planner<'_> {
         Ok(())
     }
 
-    fn write(&mut self, path: &[u8], t: Option<Node>) {
-        if let Some(tn) = t {
-            self.push(Op::Write {
-                path: path.to_vec(),
-                mode: tn.mode,
-                id: tn.id,
-            });
+    /// Plans writing `t` at `path`, once sure it can be written: a path this system
+    /// cannot hold, or a symlink it cannot create, is refused here, before anything
+    /// is changed, rather than after other files were.
+    fn write(&mut self, path: &[u8], t: Option<Node>) -> Result<()> {
+        let Some(tn) = t else { return Ok(()) };
+        check_writable(path)?;
+        if tn.mode == EntryMode::Link {
+            let target = self.odb.find_blob(&tn.id)?;
+            let problem = if target.is_empty() {
+                Some("its symlink target is empty")
+            } else if target.contains(&0) {
+                Some("its symlink target contains a NUL byte")
+            } else if target.len() >= PATH_MAX {
+                Some("its symlink target is longer than the system allows")
+            } else {
+                None
+            };
+            if let Some(reason) = problem {
+                return Err(Error::Unsupported {
+                    path: quote_path(path),
+                    reason,
+                });
+            }
         }
+        self.push(Op::Write {
+            path: path.to_vec(),
+            mode: tn.mode,
+            id: tn.id,
+        });
+        Ok(())
     }
 
     fn fs_path(&self, path: &[u8]) -> Result<PathBuf> {
@@ -440,42 +471,67 @@ impl Planner<'_> {
     /// What is on disk at a path the scan did not report (ignored, special, or
     /// nothing). Only called below real directories: the scan never descends through
     /// symlinks, and directories the plan creates or empties are [`Work::Absent`].
+    /// Everything is looked at from the root's descriptor without following a symlink;
+    /// an ignored file is hashed as a stream, whatever its size.
     fn disk_state(&self, path: &[u8]) -> Result<Work> {
         let fs_path = self.fs_path(path)?;
-        let meta = match fs::symlink_metadata(&fs_path) {
-            Ok(m) => m,
-            Err(e)
-                if matches!(
-                    e.kind(),
-                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
-                ) =>
-            {
+        let (parent, name) = split_parent(path);
+        let name = OsStr::from_bytes(name);
+        let dir = match beneath::open_dir(self.root_fd.as_fd(), parent) {
+            Ok(dir) => dir,
+            Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
                 return Ok(Work::Absent);
             }
-            Err(e) => return Err(Error::io("stat", fs_path)(e)),
+            Err(e) if beneath::is_swapped(&e) => return Err(unsafe_path(path)),
+            Err(e) => {
+                return Err(Error::io(
+                    "open directory",
+                    self.root.join(OsStr::from_bytes(parent)),
+                )(e));
+            }
         };
-        let ft = meta.file_type();
-        let (mode, data) = if ft.is_dir() {
-            return Ok(Work::IgnoredDir);
-        } else if ft.is_symlink() {
-            let target = fs::read_link(&fs_path).map_err(Error::io("read symlink", &fs_path))?;
-            (EntryMode::Link, target.into_os_string().into_vec())
-        } else if ft.is_file() {
-            let exec = meta.permissions().mode() & 0o100 != 0;
-            let data = fs::read(&fs_path).map_err(Error::io("read", &fs_path))?;
-            let mode = if exec {
-                EntryMode::BlobExecutable
-            } else {
-                EntryMode::Blob
-            };
-            (mode, data)
-        } else {
-            return Ok(Work::Special);
+        let stat = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => stat,
+            Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Work::Absent),
+            Err(e) => return Err(Error::io("stat", fs_path)(e.into())),
         };
-        Ok(Work::IgnoredFile(Node {
-            mode,
-            id: ObjectId::hash(Kind::Blob, &data),
-        }))
+        let node = match FileType::from_raw_mode(stat.st_mode as _) {
+            FileType::Directory => return Ok(Work::IgnoredDir),
+            FileType::Symlink => {
+                let target = rustix::fs::readlinkat(&dir, name, Vec::new())
+                    .map_err(|e| Error::io("read symlink", &fs_path)(e.into()))?;
+                Node {
+                    mode: EntryMode::Link,
+                    id: ObjectId::hash(Kind::Blob, target.as_bytes()),
+                }
+            }
+            FileType::RegularFile => {
+                let fd = rustix::fs::openat(
+                    &dir,
+                    name,
+                    OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| Error::io("open", &fs_path)(e.into()))?;
+                let stat =
+                    rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", &fs_path)(e.into()))?;
+                if FileType::from_raw_mode(stat.st_mode as _) != FileType::RegularFile {
+                    return Err(Error::FileChanged { path: fs_path });
+                }
+                let mut file = fs::File::from(fd);
+                let id = super::scan::hash_stream(&mut file, stat.st_size as u64)
+                    .map_err(Error::io("read", &fs_path))?
+                    .ok_or(Error::FileChanged { path: fs_path })?;
+                let mode = if stat.st_mode & 0o100 != 0 {
+                    EntryMode::BlobExecutable
+                } else {
+                    EntryMode::Blob
+                };
+                Node { mode, id }
+            }
+            _ => return Ok(Work::Special),
+        };
+        Ok(Work::IgnoredFile(node))
     }
 
     /// What keeps the directory at `path` (scanned as tree `w`, tracked in H as `h`)
@@ -506,13 +562,29 @@ impl Planner<'_> {
         // Ignored files are on disk but not in the scan.
         if !self.options.replace_untracked {
             let fs_path = self.fs_path(path)?;
-            let entries = fs::read_dir(&fs_path).map_err(Error::io("read directory", &fs_path))?;
-            for entry in entries {
-                let entry = entry.map_err(Error::io("read directory", &fs_path))?;
-                let name = entry.file_name();
-                if !w_entries.contains_key(name.as_bytes()) {
+            let read = || -> io::Result<Vec<Vec<u8>>> {
+                let dir = beneath::open_dir(self.root_fd.as_fd(), path)?;
+                let mut listing = rustix::fs::Dir::new(dir)?;
+                let mut names = Vec::new();
+                while let Some(entry) = listing.read() {
+                    let name = entry?.file_name().to_bytes().to_vec();
+                    if name != b"." && name != b".." {
+                        names.push(name);
+                    }
+                }
+                Ok(names)
+            };
+            let names = read().map_err(|e| {
+                if beneath::is_swapped(&e) {
+                    unsafe_path(path)
+                } else {
+                    Error::io("read directory", &fs_path)(e)
+                }
+            })?;
+            for name in names {
+                if !w_entries.contains_key(&name) {
                     out.push(Conflict {
-                        path: join(name.as_bytes()),
+                        path: join(&name),
                         kind: ConflictKind::Ignored,
                     });
                 }
@@ -522,10 +594,31 @@ impl Planner<'_> {
     }
 }
 
+/// The longest path the system takes (`PATH_MAX`, with its NUL).
+const PATH_MAX: usize = libc::PATH_MAX as usize;
+/// The longest name of a file (`NAME_MAX`).
+const NAME_MAX: usize = 255;
+
+/// Refuses a path that no file of this system can have: longer than [`PATH_MAX`]
+/// from the root (it could not be read back), or with a name over [`NAME_MAX`].
+fn check_writable(path: &[u8]) -> Result<()> {
+    let reason = if path.len() >= PATH_MAX {
+        "the path is longer than the system allows"
+    } else if path.split(|&b| b == b'/').any(|name| name.len() > NAME_MAX) {
+        "a name in it is longer than the system allows"
+    } else {
+        return Ok(());
+    };
+    Err(Error::Unsupported {
+        path: quote_path(path),
+        reason,
+    })
+}
+
 /// `path` under `root`, refusing any component that could leave it.
 fn checked_path(root: &Path, path: &[u8]) -> Result<PathBuf> {
     to_fs_path(root, path).ok_or_else(|| Error::UnsafePath {
-        path: String::from_utf8_lossy(path).into_owned(),
+        path: quote_path(path),
     })
 }
 
@@ -549,17 +642,30 @@ pub struct Applied {
 
 /// A file's content, written and verified before the working directory is touched.
 enum Staged {
-    File { path: PathBuf, stat: StatData },
+    /// A file named `name` in staging directory `shard`, with its stat data.
+    File {
+        shard: usize,
+        name: String,
+        stat: StatData,
+    },
+    /// A symlink's target.
     Link(Vec<u8>),
 }
 
 /// Performs a plan's operations in `root`, keeping `index` up to date for every path it
-/// writes or removes. Never writes through a symlink or outside `root`.
+/// writes or removes. Never writes through a symlink or outside `root`: every
+/// directory is opened from the one above it without following a symlink, and every
+/// file is written, renamed, removed or changed relative to its directory's descriptor
+/// (see [`beneath`]), so a directory swapped for a symlink while the checkout runs
+/// changes nothing outside.
 ///
 /// Every blob the plan writes is first read, verified and written to a staging
 /// directory inside `staging_parent` (the repository's `.cow`): a missing or corrupt
 /// object fails the checkout before anything in the working directory has changed.
-/// Only then are the operations run, each file renamed into place.
+/// Only then are the operations run, each file renamed into place. Before returning,
+/// it waits for the clock to tick past the files written, and marks those whose
+/// timestamps a later edit might not change (on a filesystem with coarse times) as
+/// racy in `index`.
 pub fn apply(
     odb: &Odb,
     root: &Path,
@@ -567,16 +673,19 @@ pub fn apply(
     plan: &Plan,
     index: &mut Index,
 ) -> Result<Applied> {
+    let root_fd = beneath::open_root(root).map_err(Error::io("open directory", root))?;
     let staging = tempfile::Builder::new()
         .prefix(".tmp-checkout-")
         .tempdir_in(staging_parent)
         .map_err(Error::io("create a directory in", staging_parent))?;
+    let staging_fd =
+        beneath::open_root(staging.path()).map_err(Error::io("open directory", staging.path()))?;
     let writes = plan
         .ops
         .iter()
         .filter(|op| matches!(op, Op::Write { .. }))
         .count();
-    let shards = staging_shards(staging.path(), writes)?;
+    let shards = staging_shards(staging_fd, staging.path(), writes)?;
     // Reading, decompressing, verifying and writing the new files is most of the work
     // and independent per file: stage them in parallel, in plan order.
     let staged: Vec<Staged> = plan
@@ -585,36 +694,35 @@ pub fn apply(
         .enumerate()
         .filter_map(|(n, op)| match op {
             Op::Write { mode, id, .. } => {
-                let shard = &shards[n % shards.len()];
-                Some(stage(odb, &shard.join(n.to_string()), *mode, id))
+                let shard = n % shards.len();
+                let dir = (shards[shard].as_fd(), staging.path());
+                Some(stage(odb, dir, shard, n.to_string(), *mode, id))
             }
             _ => None,
         })
         .collect::<Result<_>>()?;
+    #[allow(clippy::unnecessary_cast)]
+    let home_dev = rustix::fs::fstat(&shards[0]).map_or(u64::MAX, |s| s.st_dev as u64);
     let mut applier = Applier {
-        root,
-        checked: HashSet::new(),
+        root: root_fd.as_fd(),
+        root_path: root,
+        shards: &shards,
+        dirs: HashMap::new(),
         applied: Applied::default(),
+        placed: Vec::new(),
     };
-    let mut staged = staged.into_iter();
-    let mut ops = plan.ops.as_slice();
-    while let Some(op) = ops.first() {
-        // A run of writes has no order among its files (their directories exist, and
-        // every path is distinct): place them in parallel.
-        let writes = ops
-            .iter()
-            .take_while(|op| matches!(op, Op::Write { .. }))
-            .count();
-        if writes > 0 {
-            let contents = staged.by_ref().take(writes).collect();
-            applier.write_all(&ops[..writes], contents, index)?;
-            ops = &ops[writes..];
-        } else {
-            applier.run(op, index)?;
-            ops = &ops[1..];
+    let applied = applier.run_all(plan, staged, index);
+    // Wait for the filesystem clock to tick past the files just written, so that an
+    // edit made after this returns changes their mtime; where it may not (a coarse
+    // clock), their entries are racy and the next status reads them again.
+    let tick = super::settle_clock(staging_parent);
+    for (path, dev, mut entry) in applier.placed {
+        if super::scan::is_racy(home_dev, tick, dev, entry.stat.mtime) {
+            entry.racy = true;
+            index.insert(path, entry);
         }
     }
-    Ok(applier.applied)
+    applied.map(|()| applier.applied)
 }
 
 /// Files staged per directory, at most.
@@ -622,119 +730,239 @@ const FILES_PER_SHARD: usize = 32;
 /// Staging directories, at most.
 const MAX_SHARDS: usize = 64;
 
-/// The directories to stage `writes` files in: `staging` itself for a few files;
-/// otherwise up to [`MAX_SHARDS`] subdirectories of it, marked (where the filesystem
-/// supports it) as top of a hierarchy, so that ext4 places each in a different block
-/// group rather than all beside `.cow`.
+/// The directories to stage `writes` files in: `staging` (open as `staging_fd`) itself
+/// for a few files; otherwise up to [`MAX_SHARDS`] subdirectories of it, marked (where
+/// the filesystem supports it) as top of a hierarchy, so that ext4 places each in a
+/// different block group rather than all beside `.cow`.
 ///
 /// Creating thousands of files in one directory serializes the threads on that
 /// directory's lock, and puts every new inode in one block group, where ext4 without a
 /// journal then steps over each inode the last checkout freed there (`recently_deleted`,
 /// which was 30% of a kernel checkout's time). git writes each file in its own directory
 /// and never concentrates them.
-fn staging_shards(staging: &Path, writes: usize) -> Result<Vec<PathBuf>> {
+fn staging_shards(staging_fd: OwnedFd, staging: &Path, writes: usize) -> Result<Vec<OwnedFd>> {
     let count = (writes / FILES_PER_SHARD).min(MAX_SHARDS);
     if count < 2 {
-        return Ok(vec![staging.to_owned()]);
+        return Ok(vec![staging_fd]);
     }
-    if let Ok(dir) = fs::File::open(staging) {
-        // Best effort: other filesystems have no such flag, or refuse it.
-        if let Ok(flags) = rustix::fs::ioctl_getflags(&dir) {
-            let _ = rustix::fs::ioctl_setflags(&dir, flags | rustix::fs::IFlags::TOPDIR);
-        }
+    // Best effort: other filesystems have no such flag, or refuse it.
+    if let Ok(flags) = rustix::fs::ioctl_getflags(&staging_fd) {
+        let _ = rustix::fs::ioctl_setflags(&staging_fd, flags | rustix::fs::IFlags::TOPDIR);
     }
     (0..count)
         .map(|i| {
-            let shard = staging.join(format!("s{i}"));
-            fs::create_dir(&shard).map_err(Error::io("create directory", &shard))?;
-            Ok(shard)
+            let name = format!("s{i}");
+            let create = || -> io::Result<OwnedFd> {
+                rustix::fs::mkdirat(&staging_fd, &name, Mode::from_raw_mode(0o700))?;
+                beneath::open_subdir(staging_fd.as_fd(), name.as_bytes())
+            };
+            create().map_err(Error::io("create directory", staging.join(&name)))
         })
         .collect()
 }
 
-/// Writes blob `id` to `temp` (or, for a symlink, keeps its target), verified.
-fn stage(odb: &Odb, temp: &Path, mode: EntryMode, id: &ObjectId) -> Result<Staged> {
+/// Writes blob `id` as file `name` of staging directory `shard` (open as `dir.0`, at
+/// `dir.1`), verified; for a symlink, keeps its target.
+fn stage(
+    odb: &Odb,
+    dir: (BorrowedFd<'_>, &Path),
+    shard: usize,
+    name: String,
+    mode: EntryMode,
+    id: &ObjectId,
+) -> Result<Staged> {
     if mode == EntryMode::Link {
         return Ok(Staged::Link(odb.find_blob(id)?));
     }
-    let perms = if mode == EntryMode::BlobExecutable {
-        0o777
-    } else {
-        0o666
-    };
-    let mut file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(perms)
-        .open(temp)
-        .map_err(Error::io("create", temp))?;
+    let path = || dir.1.join(&name);
+    let fd = rustix::fs::openat(
+        dir.0,
+        &name,
+        OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::from_raw_mode(file_mode(mode)),
+    )
+    .map_err(|e| Error::io("create", path())(e.into()))?;
+    let mut file = fs::File::from(fd);
     let mut out = io::BufWriter::with_capacity(64 * 1024, &mut file);
     odb.stream_blob(id, &mut out)?;
-    out.flush().map_err(Error::io("write", temp))?;
+    out.flush().map_err(Error::io("write", path()))?;
     drop(out);
-    let stat = StatData::from_metadata(&file.metadata().map_err(Error::io("stat", temp))?);
+    let stat = rustix::fs::fstat(&file).map_err(|e| Error::io("stat", path())(e.into()))?;
     Ok(Staged::File {
-        path: temp.to_owned(),
-        stat,
+        shard,
+        name,
+        stat: stat_data(&stat),
     })
 }
 
+/// The permission bits a new file of `mode` is created with (before the umask).
+fn file_mode(mode: EntryMode) -> u32 {
+    if mode == EntryMode::BlobExecutable {
+        0o777
+    } else {
+        0o666
+    }
+}
+
+/// Directory descriptors held open at most; beyond, they are closed and opened again
+/// as needed.
+const MAX_OPEN_DIRS: usize = 1024;
+
 struct Applier<'a> {
-    root: &'a Path,
-    /// Directories verified to be real directories (not symlinks) in this run.
-    checked: HashSet<Vec<u8>>,
+    root: BorrowedFd<'a>,
+    root_path: &'a Path,
+    shards: &'a [OwnedFd],
+    /// Directories opened in this run, each from the one above it and never through a
+    /// symlink, by path (the root is not here).
+    dirs: HashMap<Vec<u8>, OwnedFd>,
     applied: Applied,
+    /// Every file placed: its path, device and index entry.
+    placed: Vec<(Vec<u8>, u64, IndexEntry)>,
+}
+
+/// `path`'s parent directory and last component.
+fn split_parent(path: &[u8]) -> (&[u8], &[u8]) {
+    match path.iter().rposition(|&b| b == b'/') {
+        Some(i) => (&path[..i], &path[i + 1..]),
+        None => (&[], path),
+    }
+}
+
+/// The error for a failed `action` on `path` below `root`: a component that is no
+/// longer a real directory (a symlink or a file took its place) is refused as unsafe.
+fn fail(root: &Path, action: &'static str, path: &[u8]) -> impl FnOnce(io::Error) -> Error {
+    let fs_path = root.join(OsStr::from_bytes(path));
+    let path = path.to_vec();
+    move |e| {
+        if beneath::is_swapped(&e) {
+            unsafe_path(&path)
+        } else {
+            Error::io(action, fs_path)(e)
+        }
+    }
+}
+
+fn unsafe_path(path: &[u8]) -> Error {
+    Error::UnsafePath {
+        path: quote_path(path),
+    }
 }
 
 impl Applier<'_> {
-    fn fs_path(&self, path: &[u8]) -> Result<PathBuf> {
-        checked_path(self.root, path)
+    /// Opens directory `rel` (and what is above it) if it is not open yet.
+    fn open_dir(&mut self, rel: &[u8]) -> Result<()> {
+        if rel.is_empty() || self.dirs.contains_key(rel) {
+            return Ok(());
+        }
+        let (parent, name) = split_parent(rel);
+        self.open_dir(parent)?;
+        let parent_fd = self.dir_fd(parent);
+        let fd = beneath::open_subdir(parent_fd, name).map_err(fail(
+            self.root_path,
+            "open directory",
+            rel,
+        ))?;
+        self.dirs.insert(rel.to_vec(), fd);
+        Ok(())
     }
 
-    /// Checks that every directory above `path` is a real directory, so nothing is
-    /// written or removed through a symlink.
-    fn check_parents(&mut self, path: &[u8]) -> Result<()> {
-        let mut end = 0;
-        while let Some(i) = path[end..].iter().position(|&b| b == b'/') {
-            let dir = &path[..end + i];
-            if !self.checked.contains(dir) {
-                let fs_path = self.fs_path(dir)?;
-                let meta = fs::symlink_metadata(&fs_path).map_err(Error::io("stat", &fs_path))?;
-                if !meta.file_type().is_dir() {
-                    return Err(Error::UnsafePath {
-                        path: String::from_utf8_lossy(dir).into_owned(),
-                    });
-                }
-                self.checked.insert(dir.to_vec());
+    /// The descriptor of directory `rel`, opened by [`Applier::open_dir`].
+    fn dir_fd(&self, rel: &[u8]) -> BorrowedFd<'_> {
+        if rel.is_empty() {
+            self.root
+        } else {
+            self.dirs[rel].as_fd()
+        }
+    }
+
+    /// Opens the directory above `path`, and returns it and the last component.
+    fn parent<'p>(&mut self, path: &'p [u8]) -> Result<(BorrowedFd<'_>, &'p [u8])> {
+        if self.dirs.len() >= MAX_OPEN_DIRS {
+            self.dirs.clear();
+        }
+        let (parent, name) = split_parent(path);
+        self.open_dir(parent)?;
+        Ok((self.dir_fd(parent), name))
+    }
+
+    /// Forgets what is at or below `path`, which is gone.
+    fn forget(&mut self, path: &[u8], index: &mut Index) {
+        index.remove_tree(path);
+        self.dirs.retain(|d, _| !is_within(d, path));
+    }
+
+    /// Runs every operation of `plan`, with the `staged` content of its writes in
+    /// order.
+    fn run_all(&mut self, plan: &Plan, staged: Vec<Staged>, index: &mut Index) -> Result<()> {
+        let mut staged = staged.into_iter();
+        let mut ops = plan.ops.as_slice();
+        while let Some(op) = ops.first() {
+            // A run of writes has no order among its files (their directories exist,
+            // and every path is distinct): place them in parallel.
+            let writes = ops
+                .iter()
+                .take_while(|op| matches!(op, Op::Write { .. }))
+                .count();
+            if writes > 0 {
+                let contents = staged.by_ref().take(writes).collect();
+                self.write_all(&ops[..writes], contents, index)?;
+                ops = &ops[writes..];
+            } else {
+                self.run(op, index)?;
+                ops = &ops[1..];
             }
-            end += i + 1;
         }
         Ok(())
     }
 
-    fn forget(&mut self, path: &[u8], index: &mut Index) {
-        index.remove_tree(path);
-        self.checked.retain(|d| !is_within(d, path));
+    /// Runs `ops`, all writes, in parallel, with their staged `contents`, a batch of
+    /// directories at a time. After a failure no further file is placed (those
+    /// already under way finish); every file placed is recorded, and the first
+    /// failure is returned.
+    fn write_all(&mut self, ops: &[Op], contents: Vec<Staged>, index: &mut Index) -> Result<()> {
+        assert_eq!(ops.len(), contents.len(), "every write was staged");
+        let mut contents = contents.into_iter();
+        let mut rest = ops;
+        while !rest.is_empty() {
+            // As many writes as have at most half the descriptor budget of parents.
+            let mut parents: HashSet<&[u8]> = HashSet::new();
+            let batch = rest
+                .iter()
+                .take_while(|op| {
+                    parents.insert(split_parent(op.path()).0);
+                    parents.len() <= MAX_OPEN_DIRS / 2
+                })
+                .count();
+            if self.dirs.len() + parents.len() > MAX_OPEN_DIRS {
+                self.dirs.clear();
+            }
+            for op in &rest[..batch] {
+                self.open_dir(split_parent(op.path()).0)?;
+            }
+            let batch_contents: Vec<Staged> = contents.by_ref().take(batch).collect();
+            self.place_batch(&rest[..batch], batch_contents, index)?;
+            rest = &rest[batch..];
+        }
+        Ok(())
     }
 
-    /// Runs `ops`, all writes, in parallel, with their staged `contents`. After a
-    /// failure no further file is placed (those already under way finish); every file
-    /// placed is recorded, and the first failure is returned.
-    fn write_all(&mut self, ops: &[Op], contents: Vec<Staged>, index: &mut Index) -> Result<()> {
-        for op in ops {
-            self.check_parents(op.path())?;
-        }
-        assert_eq!(ops.len(), contents.len(), "every write was staged");
-        let root = self.root;
+    /// Places a batch of writes whose parent directories are all open.
+    fn place_batch(&mut self, ops: &[Op], contents: Vec<Staged>, index: &mut Index) -> Result<()> {
         let failed = AtomicBool::new(false);
-        let placed: Vec<Option<Result<StatData>>> = ops
+        let this = &*self;
+        let placed: Vec<Option<Result<(StatData, u64)>>> = ops
             .par_iter()
             .zip(contents)
             .map(|(op, content)| {
                 if failed.load(Ordering::Relaxed) {
                     return None;
                 }
-                let placed = checked_path(root, op.path()).and_then(|p| write_staged(content, &p));
+                let (parent, name) = split_parent(op.path());
+                let placed = this.place(this.dir_fd(parent), name, content).map_err(fail(
+                    this.root_path,
+                    "write",
+                    op.path(),
+                ));
                 if placed.is_err() {
                     failed.store(true, Ordering::Relaxed);
                 }
@@ -744,7 +972,7 @@ impl Applier<'_> {
         let mut first_error = None;
         for (op, result) in ops.iter().zip(placed) {
             match result {
-                Some(Ok(stat)) => self.record_write(op, stat, index),
+                Some(Ok((stat, dev))) => self.record_write(op, stat, dev, index),
                 Some(Err(e)) => {
                     first_error.get_or_insert(e);
                 }
@@ -754,155 +982,172 @@ impl Applier<'_> {
         first_error.map_or(Ok(()), Err)
     }
 
-    fn record_write(&mut self, op: &Op, stat: StatData, index: &mut Index) {
+    fn record_write(&mut self, op: &Op, stat: StatData, dev: u64, index: &mut Index) {
         let Op::Write { path, mode, id } = op else {
             unreachable!("only writes are recorded as written")
         };
         self.applied.written += 1;
+        let entry = fresh_entry(*mode, *id, stat);
         index.remove_tree(path);
-        index.insert(path.clone(), fresh_entry(*mode, *id, stat));
+        index.insert(path.clone(), entry);
+        self.placed.push((path.clone(), dev, entry));
+    }
+
+    /// Puts a staged file or symlink at `name` in the directory open as `dir`, in
+    /// place of the file or symlink there; returns its stat data and device.
+    ///
+    /// The old file is removed first rather than renamed over: that spares ext4 the
+    /// writeback it starts for every rename that replaces a file (`auto_da_alloc`), as
+    /// git's unlink and write in place does. If the process dies in between, or the
+    /// machine before the data reaches the disk, the file may be missing or empty
+    /// afterwards; its content is not lost, because the plan replaces only files whose
+    /// content is in a snapshot (or that the user chose to discard), and `status` shows
+    /// the file as changed. Across filesystems (a mount inside the working directory)
+    /// the file is copied straight to its place, with the same guarantee.
+    fn place(
+        &self,
+        dir: BorrowedFd<'_>,
+        name: &[u8],
+        content: Staged,
+    ) -> io::Result<(StatData, u64)> {
+        let name = OsStr::from_bytes(name);
+        match rustix::fs::unlinkat(dir, name, AtFlags::empty()) {
+            Ok(()) | Err(Errno::NOENT) => {}
+            Err(e) => return Err(e.into()),
+        }
+        #[allow(clippy::unnecessary_cast)]
+        let placed = |stat: &rustix::fs::Stat| (stat_data(stat), stat.st_dev as u64);
+        match content {
+            Staged::Link(target) => {
+                rustix::fs::symlinkat(OsStr::from_bytes(&target), dir, name)?;
+                Ok(placed(&rustix::fs::statat(
+                    dir,
+                    name,
+                    AtFlags::SYMLINK_NOFOLLOW,
+                )?))
+            }
+            Staged::File {
+                shard,
+                name: temp,
+                stat,
+            } => {
+                let shard = self.shards[shard].as_fd();
+                match rustix::fs::renameat(shard, &temp, dir, name) {
+                    Ok(()) => {
+                        let dev = rustix::fs::fstat(shard)?.st_dev;
+                        #[allow(clippy::unnecessary_cast)]
+                        Ok((stat, dev as u64))
+                    }
+                    Err(Errno::XDEV) => {
+                        let from = rustix::fs::openat(
+                            shard,
+                            &temp,
+                            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+                            Mode::empty(),
+                        )?;
+                        let perms = rustix::fs::fstat(&from)?.st_mode & 0o777;
+                        let to = rustix::fs::openat(
+                            dir,
+                            name,
+                            OFlags::WRONLY
+                                | OFlags::CREATE
+                                | OFlags::EXCL
+                                | OFlags::NOFOLLOW
+                                | OFlags::CLOEXEC,
+                            Mode::from_raw_mode(perms as _),
+                        )?;
+                        let mut to = fs::File::from(to);
+                        io::copy(&mut fs::File::from(from), &mut to)?;
+                        let _ = rustix::fs::unlinkat(shard, &temp, AtFlags::empty());
+                        Ok(placed(&rustix::fs::fstat(&to)?))
+                    }
+                    Err(e) => {
+                        let _ = rustix::fs::unlinkat(shard, &temp, AtFlags::empty());
+                        Err(e.into())
+                    }
+                }
+            }
+        }
     }
 
     /// Runs one operation other than a write (see [`Applier::write_all`]).
     fn run(&mut self, op: &Op, index: &mut Index) -> Result<()> {
         let path = op.path();
-        self.check_parents(path)?;
-        let fs_path = self.fs_path(path)?;
+        let root = self.root_path;
         match op {
             Op::Remove { .. } => {
-                match fs::remove_file(&fs_path) {
+                let (dir, name) = self.parent(path)?;
+                match rustix::fs::unlinkat(dir, OsStr::from_bytes(name), AtFlags::empty()) {
                     Ok(()) => self.applied.removed += 1,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(Error::io("remove", fs_path)(e)),
+                    Err(Errno::NOENT) => {}
+                    Err(e) => return Err(fail(root, "remove", path)(e.into())),
                 }
                 self.forget(path, index);
             }
             Op::Purge { .. } => {
-                let removed = match fs::symlink_metadata(&fs_path) {
-                    Ok(m) if m.file_type().is_dir() => fs::remove_dir_all(&fs_path),
-                    Ok(_) => fs::remove_file(&fs_path),
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-                    Err(e) => Err(e),
-                };
-                removed.map_err(Error::io("remove", &fs_path))?;
+                let (dir, name) = self.parent(path)?;
+                let removed = beneath::remove_all_at(dir, name);
+                removed.map_err(fail(root, "remove", path))?;
                 self.applied.removed += 1;
                 self.forget(path, index);
             }
-            Op::RemoveDir { .. } => match fs::remove_dir(&fs_path) {
-                Ok(()) => {
-                    self.applied.removed += 1;
-                    self.forget(path, index);
+            Op::RemoveDir { .. } => {
+                let (dir, name) = self.parent(path)?;
+                match rustix::fs::unlinkat(dir, OsStr::from_bytes(name), AtFlags::REMOVEDIR) {
+                    Ok(()) => {
+                        self.applied.removed += 1;
+                        self.forget(path, index);
+                    }
+                    // Untracked or ignored files keep it; it may also be gone already.
+                    Err(Errno::NOTEMPTY | Errno::EXIST | Errno::NOENT) => {}
+                    Err(e) => return Err(fail(root, "remove directory", path)(e.into())),
                 }
-                // Untracked or ignored files keep it; it may also be gone already.
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::DirectoryNotEmpty | io::ErrorKind::NotFound
-                    ) => {}
-                Err(e) => return Err(Error::io("remove directory", fs_path)(e)),
-            },
+            }
             Op::MkDir { .. } => {
-                match fs::create_dir(&fs_path) {
+                let (dir, name) = self.parent(path)?;
+                let name = OsStr::from_bytes(name);
+                match rustix::fs::mkdirat(dir, name, Mode::from_raw_mode(0o777)) {
                     Ok(()) => self.applied.created_dirs += 1,
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        let meta =
-                            fs::symlink_metadata(&fs_path).map_err(Error::io("stat", &fs_path))?;
-                        if !meta.file_type().is_dir() {
-                            return Err(Error::io("create directory", &fs_path)(e));
+                    Err(Errno::EXIST) => {
+                        let stat = rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW)
+                            .map_err(|e| fail(root, "stat", path)(e.into()))?;
+                        if FileType::from_raw_mode(stat.st_mode as _) != FileType::Directory {
+                            return Err(fail(root, "create directory", path)(Errno::EXIST.into()));
                         }
                     }
-                    Err(e) => return Err(Error::io("create directory", fs_path)(e)),
+                    Err(e) => return Err(fail(root, "create directory", path)(e.into())),
                 }
-                self.checked.insert(path.to_vec());
             }
             Op::Write { .. } => unreachable!("writes are placed by write_all"),
             Op::SetMode { mode, id, .. } => {
-                let file = fs::OpenOptions::new()
-                    .read(true)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&fs_path)
-                    .map_err(Error::io("open", &fs_path))?;
-                let meta = file.metadata().map_err(Error::io("stat", &fs_path))?;
-                let old = meta.permissions().mode() & 0o7777;
-                let new = if *mode == EntryMode::BlobExecutable {
-                    old | ((old & 0o444) >> 2)
-                } else {
-                    old & !0o111
+                let (dir, name) = self.parent(path)?;
+                let set = || -> io::Result<StatData> {
+                    let fd = rustix::fs::openat(
+                        dir,
+                        OsStr::from_bytes(name),
+                        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
+                        Mode::empty(),
+                    )?;
+                    let stat = rustix::fs::fstat(&fd)?;
+                    if FileType::from_raw_mode(stat.st_mode as _) != FileType::RegularFile {
+                        return Err(Errno::LOOP.into());
+                    }
+                    let old = stat.st_mode as u32 & 0o7777;
+                    let new = if *mode == EntryMode::BlobExecutable {
+                        old | ((old & 0o444) >> 2)
+                    } else {
+                        old & !0o111
+                    };
+                    rustix::fs::fchmod(&fd, Mode::from_raw_mode(new as _))?;
+                    Ok(stat_data(&rustix::fs::fstat(&fd)?))
                 };
-                file.set_permissions(fs::Permissions::from_mode(new))
-                    .map_err(Error::io("change the mode of", &fs_path))?;
-                let meta = file.metadata().map_err(Error::io("stat", &fs_path))?;
+                let stat = set().map_err(fail(root, "change the mode of", path))?;
                 self.applied.modes_changed += 1;
-                index.insert(
-                    path.to_vec(),
-                    fresh_entry(*mode, *id, StatData::from_metadata(&meta)),
-                );
+                index.insert(path.to_vec(), fresh_entry(*mode, *id, stat));
             }
         }
         Ok(())
     }
-}
-
-/// Puts a staged file or symlink at `fs_path`; returns its stat data.
-fn write_staged(content: Staged, fs_path: &Path) -> Result<StatData> {
-    match content {
-        Staged::File { path: temp, stat } => {
-            place(&temp, fs_path)?;
-            Ok(stat)
-        }
-        Staged::Link(target) => {
-            let temp = temp_name(fs_path);
-            std::os::unix::fs::symlink(OsStr::from_bytes(&target), &temp)
-                .map_err(Error::io("create symlink", &temp))?;
-            let meta = fs::symlink_metadata(&temp).map_err(Error::io("stat", &temp))?;
-            place(&temp, fs_path)?;
-            Ok(StatData::from_metadata(&meta))
-        }
-    }
-}
-
-/// Removes the file or symlink at `fs_path` (never following one) and renames `temp`
-/// there. Across filesystems (a mount inside the working directory) the file is copied
-/// beside its place first.
-///
-/// Removing first rather than renaming over the old file spares ext4 the writeback it
-/// starts for every rename that replaces a file (`auto_da_alloc`), as git's unlink and
-/// write in place does. If the process dies in between, or the machine before the data
-/// reaches the disk, the file may be missing or empty afterwards; its content is not
-/// lost, because the plan replaces only files whose content is in a snapshot (or that
-/// the user chose to discard), and `status` shows the file as changed.
-fn place(temp: &Path, fs_path: &Path) -> Result<()> {
-    match fs::remove_file(fs_path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            let _ = fs::remove_file(temp);
-            return Err(Error::io("write", fs_path)(e));
-        }
-    }
-    match fs::rename(temp, fs_path) {
-        Ok(()) => Ok(()),
-        Err(e) if e.raw_os_error() == Some(libc::EXDEV) => {
-            let beside = temp_name(fs_path);
-            fs::copy(temp, &beside).map_err(Error::io("write", &beside))?;
-            fs::rename(&beside, fs_path).map_err(|e| {
-                let _ = fs::remove_file(&beside);
-                Error::io("write", fs_path)(e)
-            })
-        }
-        Err(e) => {
-            let _ = fs::remove_file(temp);
-            Err(Error::io("write", fs_path)(e))
-        }
-    }
-}
-
-fn temp_name(fs_path: &Path) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let mut name = std::ffi::OsString::from(format!(".cow-tmp-{}-{n}-", std::process::id()));
-    name.push(fs_path.file_name().unwrap_or_default());
-    fs_path.with_file_name(name)
 }
 
 fn fresh_entry(mode: EntryMode, id: ObjectId, stat: StatData) -> IndexEntry {

@@ -47,6 +47,14 @@ pub enum Error {
         /// The path.
         path: String,
     },
+    /// A snapshot holds something this system cannot check out.
+    #[error("cannot check out '{path}': {reason}")]
+    Unsupported {
+        /// The path, quoted as git quotes it.
+        path: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
     /// The object store failed.
     #[error(transparent)]
     Odb(#[from] odb::Error),

@@ -131,12 +131,17 @@ impl<'a> LazyClock<'a> {
     /// an edit within the same second there leaves mtime as it was, so such a file is
     /// racy when modified within [`COARSE_GRANULARITY_SECS`] of the tick.
     pub(super) fn is_racy(&self, dev: u64, time: Timestamp) -> bool {
-        let tick = self.get();
-        if dev == self.home_dev {
-            time >= tick
-        } else {
-            time.secs >= tick.secs.saturating_sub(COARSE_GRANULARITY_SECS)
-        }
+        is_racy(self.home_dev, self.get(), dev, time)
+    }
+}
+
+/// Whether a file on device `dev` with timestamp `time` is racy against `tick`,
+/// measured on device `home_dev` (see [`LazyClock::is_racy`]).
+pub(super) fn is_racy(home_dev: u64, tick: Timestamp, dev: u64, time: Timestamp) -> bool {
+    if dev == home_dev {
+        time >= tick
+    } else {
+        time.secs >= tick.secs.saturating_sub(COARSE_GRANULARITY_SECS)
     }
 }
 
