@@ -1,0 +1,131 @@
+//! Input a user or a hostile repository can give, through the binary: revisions,
+//! ages, dates, config values, ref names and directories, paths that are not UTF-8,
+//! and io errors. Each is refused with one clear error (never a panic) or handled.
+
+use cow::object::{Commit, Signature, Time};
+use cow::refs::Expected;
+
+use crate::util::*;
+
+fn repo_with_commit() -> Env {
+    let env = Env::new();
+    env.init();
+    write(&env.work().join("f"), "x\n");
+    env.commit("one");
+    env
+}
+
+#[test]
+fn revisions_with_multibyte_characters_are_refused_not_a_panic() -> Result {
+    let env = repo_with_commit();
+    write(&env.work().join("f"), "y\n");
+    env.commit("two");
+    for spec in ["HEAD^{tree}é", "HEAD~1é", "HEAD^é", "HEAD^{é}", "HEAD^0é~"] {
+        let out = env.cow(["rev-parse", spec]);
+        assert_error(&out, &format!("invalid revision '{spec}'"));
+    }
+    // A branch named with non-ASCII letters still works, with operators after it.
+    env.cow_ok(["branch", "é"]);
+    let head = env.cow_ok(["rev-parse", "HEAD"]);
+    assert_eq!(env.cow_ok(["rev-parse", "é^0"]), head);
+    Ok(())
+}
+
+#[test]
+fn prune_ages_that_are_not_ascii_or_overflow_are_refused() -> Result {
+    let env = repo_with_commit();
+    // An unreachable blob, which `--prune=now` would remove.
+    let repo = cow::Repository::open(env.work())?;
+    let blob = repo.odb().write_blob(b"unreachable\n")?.id;
+    for (age, want) in [
+        ("1é", "invalid --prune value '1é': use now, never"),
+        ("é", "invalid --prune value 'é'"),
+        ("d", "invalid --prune value 'd'"),
+        ("-1d", "invalid --prune value '-1d'"),
+        // 30500568904944 weeks wraps a u64 of seconds to under a week.
+        (
+            "30500568904944w",
+            "invalid --prune value '30500568904944w': the age is too large",
+        ),
+        ("99999999999999999999h", "the age is too large"),
+    ] {
+        let out = env.cow(["gc".to_owned(), format!("--prune={age}")]);
+        assert_error(&out, want);
+    }
+    assert!(repo.odb().contains(&blob), "a refused gc pruned nothing");
+    // The largest age that fits is taken, and prunes nothing young.
+    env.cow_ok(["gc", "--prune=30500568904943w"]);
+    assert!(repo.odb().contains(&blob));
+    Ok(())
+}
+
+#[test]
+fn dates_beyond_year_9999_are_refused_when_given() -> Result {
+    let env = repo_with_commit();
+    write(&env.work().join("f"), "y\n");
+    for var in ["COW_AUTHOR_DATE", "COW_COMMITTER_DATE"] {
+        for date in [
+            "9223372036854775807 +0000",
+            "253402300800 +0000",
+            "-1 +0000",
+        ] {
+            let out = env
+                .cow_cmd(&env.work())
+                .env(var, date)
+                .args(["commit", "-m", "far"])
+                .output()?;
+            assert_error(&out, &format!("{var} is invalid: '{date}'"));
+        }
+    }
+    let out = env
+        .cow_cmd(&env.work())
+        .env("COW_AUTHOR_DATE", "253402300799 +0000")
+        .args(["commit", "-m", "last second of 9999"])
+        .output()?;
+    assert!(out.status.success(), "{}", describe(&out));
+    let log = env.cow_ok(["log", "-n", "1"]);
+    assert!(
+        log.contains("Date:   Fri Dec 31 23:59:59 9999 +0000"),
+        "{log}"
+    );
+    Ok(())
+}
+
+#[test]
+fn stored_dates_near_the_limits_are_shown_without_overflow() -> Result {
+    let env = repo_with_commit();
+    let repo = cow::Repository::open(env.work())?;
+    let head = repo.resolve("HEAD")?;
+    let tree = repo.odb().find_commit(&head)?.tree;
+    let at = |seconds, offset_minutes| Signature {
+        name: b"a".to_vec(),
+        email: b"b".to_vec(),
+        time: Time {
+            seconds,
+            offset_minutes,
+        },
+    };
+    // What git 2.47 `log` prints for commits stored with these seconds.
+    for (seconds, offset, want) in [
+        (i64::MAX, 0, "Thu Jan 1 00:00:00 1970 +0000"),
+        (i64::MAX - 60, 90, "Thu Jan 1 00:00:00 1970 +0000"),
+        (99_999_999_999_999, 0, "Sat Nov 7 09:46:39 3170843 +0000"),
+    ] {
+        let commit = Commit {
+            tree,
+            parents: vec![head],
+            author: at(seconds, offset),
+            committer: at(seconds, offset),
+            extra_headers: Vec::new(),
+            message: b"far\n".to_vec(),
+        };
+        let id = repo.odb().write_commit(&commit)?.id;
+        repo.refs().update_head(id, Expected::Any)?;
+        let log = env.cow_ok(["log", "-n", "1"]);
+        assert!(log.contains(&format!("Date:   {want}\n")), "{log}");
+        let show = env.cow_ok(["show", &id.to_string()]);
+        assert!(show.contains(&format!("Date:   {want}\n")), "{show}");
+        env.cow_ok(["fsck"]);
+    }
+    Ok(())
+}
