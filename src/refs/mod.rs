@@ -436,7 +436,11 @@ impl RefStore {
 
     fn lock(&self, name: &RefName) -> Result<LockFile> {
         let path = self.path(name);
-        let lock = PathBuf::from(format!("{}.lock", path.display()));
+        // Built from the path's bytes: `display()` would turn a directory name that is
+        // not UTF-8 into U+FFFD and point the lock somewhere else.
+        let mut lock = path.clone().into_os_string();
+        lock.push(".lock");
+        let lock = PathBuf::from(lock);
         // `refs/heads/a` and `refs/heads/a/b` cannot both exist (as in git).
         let taken = |other: String| Error::NameTaken {
             name: name.to_string(),

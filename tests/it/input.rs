@@ -2,6 +2,8 @@
 //! ages, dates, config values, ref names and directories, paths that are not UTF-8,
 //! and io errors. Each is refused with one clear error (never a panic) or handled.
 
+use std::fs;
+
 use cow::object::{Commit, Signature, Time};
 use cow::refs::Expected;
 
@@ -127,5 +129,40 @@ fn stored_dates_near_the_limits_are_shown_without_overflow() -> Result {
         assert!(show.contains(&format!("Date:   {want}\n")), "{show}");
         env.cow_ok(["fsck"]);
     }
+    Ok(())
+}
+
+#[test]
+fn a_repository_in_a_directory_whose_name_is_not_utf8_works() -> Result {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let dir = env.tmp.path().join(OsStr::from_bytes(b"dir\xff"));
+    fs::create_dir(&dir)?;
+    let cow = |args: &[&str]| -> Result<std::process::Output> {
+        let out = env.cow_cmd(&dir).args(args).output()?;
+        assert!(out.status.success(), "cow {args:?}: {}", describe(&out));
+        Ok(out)
+    };
+    let init = cow(&["init"])?;
+    let mut want = b"Initialized empty cow repository in ".to_vec();
+    want.extend_from_slice(dir.join(".cow").as_os_str().as_bytes());
+    want.push(b'\n');
+    assert_eq!(init.stdout, want, "the path's own bytes, not U+FFFD");
+    write(&dir.join("f"), "one\n");
+    cow(&["commit", "-m", "one"])?;
+    cow(&["branch", "side"])?;
+    cow(&["tag", "v1"])?;
+    cow(&["checkout", "side"])?;
+    write(&dir.join("f"), "two\n");
+    cow(&["commit", "-m", "two"])?;
+    cow(&["checkout", "main"])?;
+    assert_eq!(fs::read_to_string(dir.join("f"))?, "one\n");
+    cow(&["branch", "-D", "side"])?;
+    cow(&["tag", "-d", "v1"])?;
+    cow(&["gc", "--prune=now"])?;
+    cow(&["fsck"])?;
+    let status = cow(&["status", "--porcelain"])?;
+    assert_eq!(status.stdout, b"");
     Ok(())
 }
