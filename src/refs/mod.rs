@@ -370,7 +370,20 @@ impl RefStore {
         let path = self.path(name);
         fs::remove_file(&path).map_err(odb::Error::io("delete ref", &path))?;
         drop(lock);
+        self.remove_empty_parents(name);
         Ok(())
+    }
+
+    /// Removes the directories of `name` that are left empty, up to `refs/<kind>`
+    /// (as git does), so that a deleted `refs/heads/a/b` does not keep the name
+    /// `refs/heads/a` taken. A directory that is not empty stops it.
+    fn remove_empty_parents(&self, name: &RefName) {
+        let parts: Vec<&str> = name.as_str().split('/').collect();
+        for keep in (3..parts.len()).rev() {
+            if fs::remove_dir(self.dir.join(parts[..keep].join("/"))).is_err() {
+                break;
+            }
+        }
     }
 
     /// All refs whose full name starts with `prefix` (such as `refs/heads/`), sorted.
@@ -446,7 +459,9 @@ impl RefStore {
             name: name.to_string(),
             other,
         };
-        if path.is_dir() {
+        // A directory where the ref goes is in the way only if refs live below it;
+        // empty ones (left by an older cow, or by hand) are removed, as git does.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) && !remove_empty_tree(&path) {
             return Err(taken(format!("{name}/…")));
         }
         let mut prefix = String::new();
@@ -459,14 +474,22 @@ impl RefStore {
             }
             prefix.push_str(part);
         }
-        if let Some(parent) = path.parent() {
+        let parent = path.parent().expect("a ref lives in a directory");
+        // Another process deleting a ref may remove the directory, emptied, between
+        // making it and creating the lock in it: make it again (as git does).
+        let mut tries = 0;
+        let opened = loop {
             fs::create_dir_all(parent).map_err(odb::Error::io("create directory", parent))?;
-        }
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-        {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 3 => tries += 1,
+                other => break other,
+            }
+        };
+        match opened {
             Ok(file) => Ok(LockFile {
                 path: lock,
                 file: Some(file),
@@ -493,6 +516,22 @@ impl RefStore {
         sync_dir(path.parent().expect("refs live in a directory"))?;
         Ok(())
     }
+}
+
+/// Removes `dir` if it holds nothing but empty directories; false if anything else
+/// is in it (or it cannot be removed).
+fn remove_empty_tree(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    for entry in entries {
+        let Ok(entry) = entry else { return false };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || !remove_empty_tree(&entry.path()) {
+            return false;
+        }
+    }
+    fs::remove_dir(dir).is_ok()
 }
 
 /// Makes a rename in `dir` durable.

@@ -166,3 +166,47 @@ fn a_repository_in_a_directory_whose_name_is_not_utf8_works() -> Result {
     assert_eq!(status.stdout, b"");
     Ok(())
 }
+
+#[test]
+fn deleting_a_ref_frees_its_directories_and_empty_ones_are_no_conflict() -> Result {
+    let env = repo_with_commit();
+    let refs = env.work().join(".cow/refs");
+    for (kind, create, delete) in [
+        ("heads", ["branch"], ["branch", "-d"]),
+        ("tags", ["tag"], ["tag", "-d"]),
+    ] {
+        let cmd = |args: &[&str], name: &str| {
+            let mut v: Vec<&str> = args.to_vec();
+            v.push(name);
+            env.cow(v)
+        };
+        // A ref below the name is a conflict, as in git.
+        assert!(cmd(&create, "feature/x").status.success());
+        assert_error(
+            &cmd(&create, "feature"),
+            &format!("cannot create ref refs/{kind}/feature"),
+        );
+        // Deleted, it leaves no directory behind, and the name is free.
+        assert!(cmd(&delete, "feature/x").status.success());
+        assert!(!refs.join(kind).join("feature").exists());
+        assert!(refs.join(kind).is_dir(), "refs/{kind} itself stays");
+        let out = cmd(&create, "feature");
+        assert!(out.status.success(), "{}", describe(&out));
+        // Only the directories left empty go: a/d keeps a.
+        for name in ["a/b/c", "a/d"] {
+            assert!(cmd(&create, name).status.success());
+        }
+        assert!(cmd(&delete, "a/b/c").status.success());
+        assert!(!refs.join(kind).join("a/b").exists());
+        assert!(refs.join(kind).join("a/d").is_file());
+        // Empty directories made some other way are no conflict either.
+        fs::create_dir_all(refs.join(kind).join("empty/x/y"))?;
+        let out = cmd(&create, "empty");
+        assert!(out.status.success(), "{}", describe(&out));
+        assert!(refs.join(kind).join("empty").is_file());
+    }
+    let branches = env.cow_ok(["branch"]);
+    assert_eq!(branches, "  a/d\n  empty\n  feature\n* main\n");
+    assert_eq!(env.cow_ok(["tag"]), "a/d\nempty\nfeature\n");
+    Ok(())
+}
