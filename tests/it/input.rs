@@ -210,3 +210,44 @@ fn deleting_a_ref_frees_its_directories_and_empty_ones_are_no_conflict() -> Resu
     assert_eq!(env.cow_ok(["tag"]), "a/d\nempty\nfeature\n");
     Ok(())
 }
+
+#[test]
+fn config_refuses_values_commits_cannot_use_and_keys_set_twice() -> Result {
+    let env = repo_with_commit();
+    let config = env.work().join(".cow/config");
+    let before = fs::read(&config)?;
+    for (key, value, want) in [
+        (
+            "core.compression",
+            "25",
+            "invalid value '25' for 'core.compression'",
+        ),
+        ("core.compression", "banana", "a zstd level from 1 to 19"),
+        ("core.compression", "0", "a zstd level from 1 to 19"),
+        ("user.name", "", "it cannot be empty"),
+        ("user.email", "a<b", "cannot contain '<' or '>'"),
+    ] {
+        assert_error(&env.cow(["config", key, value]), want);
+    }
+    assert_eq!(
+        fs::read(&config)?,
+        before,
+        "a refused value changes nothing"
+    );
+    env.cow_ok(["config", "core.compression", "19"]);
+    write(&env.work().join("f"), "compressed at 19\n");
+    env.commit("still commits");
+
+    // Set twice by hand: the copy read is the last; writing one value is refused.
+    let mut text = fs::read_to_string(&config)?;
+    text.push_str("[user]\n\tname = first\n\tname = second\n");
+    fs::write(&config, &text)?;
+    assert_eq!(env.cow_ok(["config", "user.name"]), "second\n");
+    assert_error(
+        &env.cow(["config", "user.name", "third"]),
+        "'user.name' has 2 values: cannot overwrite multiple values with a single value",
+    );
+    assert_eq!(fs::read_to_string(&config)?, text);
+    assert_eq!(env.cow_ok(["config", "user.name"]), "second\n");
+    Ok(())
+}
