@@ -37,6 +37,18 @@ pub enum Error {
         /// What it holds (cut short).
         content: String,
     },
+    /// A ref file, or a directory on its way, is a symbolic link, which refs never
+    /// follow (a link could point anywhere, and listing would not see what reading
+    /// does).
+    #[error(
+        "ref {name}: '{link}' is a symbolic link, which cow does not follow among refs (replace the link with what it points to)"
+    )]
+    SymlinkRef {
+        /// The ref.
+        name: String,
+        /// The link, relative to `.cow`.
+        link: String,
+    },
     /// Symbolic refs point at each other in a loop or too deep.
     #[error("symbolic ref {0} does not resolve: a cycle or more than 5 levels")]
     SymrefCycle(String),
@@ -269,9 +281,28 @@ impl RefStore {
     }
 
     fn read_raw(&self, name: &RefName) -> Result<Option<RawRef>> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.path(name);
-        let content = match fs::read(&path) {
-            Ok(c) => c,
+        let read = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .and_then(|mut file| {
+                let mut content = Vec::new();
+                io::Read::read_to_end(&mut file, &mut content).map(|_| content)
+            });
+        let content = match read {
+            Ok(c) => {
+                // The file is no link (O_NOFOLLOW); nor may a directory on its way be.
+                self.check_no_linked_dirs(name)?;
+                c
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(Error::SymlinkRef {
+                    name: name.to_string(),
+                    link: name.to_string(),
+                });
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -300,6 +331,21 @@ impl RefStore {
         text.parse()
             .map(|id| Some(RawRef::Direct(id)))
             .map_err(|_| malformed())
+    }
+
+    /// Refuses a ref whose directories below `.cow` include a symbolic link.
+    fn check_no_linked_dirs(&self, name: &RefName) -> Result<()> {
+        let parts: Vec<&str> = name.as_str().split('/').collect();
+        for len in 1..parts.len() {
+            let dir = parts[..len].join("/");
+            if fs::symlink_metadata(self.dir.join(&dir)).is_ok_and(|m| m.is_symlink()) {
+                return Err(Error::SymlinkRef {
+                    name: name.to_string(),
+                    link: dir,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Follows symbolic refs from `name` to the ref that holds an id (or would).
@@ -396,13 +442,19 @@ impl RefStore {
         for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
             let entry = entry.map_err(|e| {
                 let path = e.path().unwrap_or(&root).to_owned();
+                // walkdir's own message repeats the path: keep only the io error.
+                let source = e
+                    .into_io_error()
+                    .unwrap_or_else(|| io::Error::other("a symbolic link loop"));
                 odb::Error::Io {
                     action: "read directory",
                     path,
-                    source: e.into(),
+                    source,
                 }
             })?;
-            if !entry.file_type().is_file() {
+            // Symbolic links are listed, so that reading them reports them: a ref
+            // that `rev-parse` refuses is not silently missing from `branch` or gc.
+            if entry.file_type().is_dir() {
                 continue;
             }
             let rel = entry
@@ -474,6 +526,9 @@ impl RefStore {
             }
             prefix.push_str(part);
         }
+        // Neither make directories nor write through a link (the ref would land
+        // wherever it points).
+        self.check_no_linked_dirs(name)?;
         let parent = path.parent().expect("a ref lives in a directory");
         // Another process deleting a ref may remove the directory, emptied, between
         // making it and creating the lock in it: make it again (as git does).

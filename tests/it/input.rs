@@ -251,3 +251,101 @@ fn config_refuses_values_commits_cannot_use_and_keys_set_twice() -> Result {
     assert_eq!(env.cow_ok(["config", "user.name"]), "second\n");
     Ok(())
 }
+
+#[test]
+fn io_errors_name_the_path_once() -> Result {
+    use std::os::unix::fs::PermissionsExt;
+    let env = repo_with_commit();
+    let cow_dir = env.work().join(".cow");
+    let mode =
+        |path: &std::path::Path, mode| fs::set_permissions(path, fs::Permissions::from_mode(mode));
+    fs::create_dir(cow_dir.join("refs/tags/sub"))?;
+    write(&env.work().join("f"), "changed\n");
+    // The config's temporary file, a loose object's, a ref directory listing.
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            ".cow",
+            &["config", "user.name", "x"],
+            "could not create a temporary file in '",
+        ),
+        (
+            ".cow/objects",
+            &["commit", "-m", "x"],
+            "could not create a temporary file in '",
+        ),
+        (".cow/refs/tags/sub", &["tag"], "could not read directory '"),
+    ];
+    for (dir, args, want) in cases {
+        let dir = env.work().join(dir);
+        mode(&dir, if args[0] == "tag" { 0o000 } else { 0o555 })?;
+        let out = env.cow_as_nobody(args);
+        mode(&dir, 0o755)?;
+        assert_error(&out, want);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("Permission denied (os error 13)"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("at path") && !stderr.contains("IO error for operation"),
+            "{stderr}"
+        );
+        assert_eq!(
+            stderr.matches(&*dir.to_string_lossy()).count(),
+            1,
+            "{stderr}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn symlinked_refs_are_refused_by_every_command_alike() -> Result {
+    let env = repo_with_commit();
+    let heads = env.work().join(".cow/refs/heads");
+    std::os::unix::fs::symlink("main", heads.join("link"))?;
+    let want = "ref refs/heads/link: 'refs/heads/link' is a symbolic link";
+    assert_error(&env.cow(["rev-parse", "link"]), want);
+    assert_error(&env.cow(["branch"]), want);
+    assert_error(&env.cow(["branch", "-D", "link"]), want);
+    assert_error(&env.cow(["gc", "--prune=now"]), want);
+    let fsck = env.cow(["fsck"]);
+    assert_eq!(fsck.status.code(), Some(1), "{}", describe(&fsck));
+    assert!(
+        String::from_utf8_lossy(&fsck.stdout).contains(want)
+            || String::from_utf8_lossy(&fsck.stderr).contains(want),
+        "{}",
+        describe(&fsck)
+    );
+    fs::remove_file(heads.join("link"))?;
+    assert_eq!(env.cow_ok(["branch"]), "* main\n");
+
+    // A directory among the refs that is a link: nothing is read or written through it.
+    let outside = env.tmp.path().join("outside");
+    fs::create_dir(&outside)?;
+    fs::copy(heads.join("main"), outside.join("x"))?;
+    std::os::unix::fs::symlink(&outside, heads.join("dir"))?;
+    let want = "ref refs/heads/dir/x: 'refs/heads/dir' is a symbolic link";
+    assert_error(&env.cow(["rev-parse", "dir/x"]), want);
+    assert_error(
+        &env.cow(["branch", "dir/y"]),
+        "'refs/heads/dir' is a symbolic link",
+    );
+    assert_eq!(
+        fs::read_dir(&outside)?.count(),
+        1,
+        "nothing written through the link"
+    );
+    assert_error(
+        &env.cow(["branch"]),
+        "ref refs/heads/dir: 'refs/heads/dir' is a symbolic link",
+    );
+    fs::remove_file(heads.join("dir"))?;
+
+    // HEAD as a link (as very old git wrote it) is refused too.
+    let head = env.work().join(".cow/HEAD");
+    fs::remove_file(&head)?;
+    std::os::unix::fs::symlink("refs/heads/main", &head)?;
+    assert_error(&env.cow(["log"]), "ref HEAD: 'HEAD' is a symbolic link");
+    Ok(())
+}
