@@ -500,6 +500,9 @@ impl RefStore {
     }
 
     fn lock(&self, name: &RefName) -> Result<LockFile> {
+        // Neither remove, make nor write anything through a link (the ref would land
+        // wherever it points).
+        self.check_no_linked_dirs(name)?;
         let path = self.path(name);
         // Built from the path's bytes: `display()` would turn a directory name that is
         // not UTF-8 into U+FFFD and point the lock somewhere else.
@@ -526,9 +529,6 @@ impl RefStore {
             }
             prefix.push_str(part);
         }
-        // Neither make directories nor write through a link (the ref would land
-        // wherever it points).
-        self.check_no_linked_dirs(name)?;
         let parent = path.parent().expect("a ref lives in a directory");
         // Another process deleting a ref may remove the directory, emptied, between
         // making it and creating the lock in it: make it again (as git does).

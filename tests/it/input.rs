@@ -324,6 +324,7 @@ fn symlinked_refs_are_refused_by_every_command_alike() -> Result {
     let outside = env.tmp.path().join("outside");
     fs::create_dir(&outside)?;
     fs::copy(heads.join("main"), outside.join("x"))?;
+    fs::create_dir(outside.join("y"))?;
     std::os::unix::fs::symlink(&outside, heads.join("dir"))?;
     let want = "ref refs/heads/dir/x: 'refs/heads/dir' is a symbolic link";
     assert_error(&env.cow(["rev-parse", "dir/x"]), want);
@@ -331,9 +332,13 @@ fn symlinked_refs_are_refused_by_every_command_alike() -> Result {
         &env.cow(["branch", "dir/y"]),
         "'refs/heads/dir' is a symbolic link",
     );
+    assert!(
+        outside.join("y").is_dir(),
+        "nothing removed through the link"
+    );
     assert_eq!(
         fs::read_dir(&outside)?.count(),
-        1,
+        2,
         "nothing written through the link"
     );
     assert_error(
