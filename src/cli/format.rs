@@ -119,7 +119,8 @@ mod tests {
     fn far_dates_show_as_git_shows_them() {
         // git 2.47 `log` of commits stored with these dates (made with
         // GIT_AUTHOR_DATE='@<seconds> +0000'): year 10000 and a seven-digit year as
-        // they are, i64::MAX (beyond gmtime) as the epoch.
+        // they are, i64::MAX (beyond gmtime) as the epoch. Where the local time overflows,
+        // git stops ("Timestamp too large for this system"); cow shows the epoch too.
         let t = |seconds, offset_minutes| {
             git_date(Time {
                 seconds,

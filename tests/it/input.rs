@@ -107,7 +107,9 @@ fn stored_dates_near_the_limits_are_shown_without_overflow() -> Result {
             offset_minutes,
         },
     };
-    // What git 2.47 `log` prints for commits stored with these seconds.
+    // What git 2.47 `log` prints for commits stored with these seconds; for the second,
+    // whose local time overflows, git stops ("Timestamp too large") and cow shows the
+    // epoch as git does for the first.
     for (seconds, offset, want) in [
         (i64::MAX, 0, "Thu Jan 1 00:00:00 1970 +0000"),
         (i64::MAX - 60, 90, "Thu Jan 1 00:00:00 1970 +0000"),
