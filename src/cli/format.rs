@@ -6,11 +6,28 @@ use cow::object::{Commit, EntryMode, ObjectId, Time};
 use cow::worktree::quote_path;
 
 /// `Tue Nov 14 23:43:20 2023 +0130`: git's default date format, in the recorded offset.
+/// A stored date too far out to show (its local time overflows, or its year is beyond
+/// what `gmtime` counts) is shown as the epoch, as git shows it.
 pub fn git_date(time: Time) -> String {
-    let local = time.seconds + i64::from(time.offset_minutes) * 60;
+    let local = time
+        .seconds
+        .checked_add(i64::from(time.offset_minutes) * 60)
+        .filter(|&local| local < i64::MAX);
+    let Some(local) = local else {
+        return git_date(Time {
+            seconds: 0,
+            offset_minutes: 0,
+        });
+    };
     let days = local.div_euclid(86_400);
     let secs = local.rem_euclid(86_400);
     let (year, month, day) = civil_from_days(days);
+    if i32::try_from(year - 1900).is_err() {
+        return git_date(Time {
+            seconds: 0,
+            offset_minutes: 0,
+        });
+    }
     const WEEKDAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
     const MONTHS: [&str; 12] = [
         "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
@@ -96,5 +113,24 @@ mod tests {
         assert_eq!(t("1700000000 +0130"), "Tue Nov 14 23:43:20 2023 +0130");
         assert_eq!(t("0 +0000"), "Thu Jan 1 00:00:00 1970 +0000");
         assert_eq!(t("951782400 -0800"), "Mon Feb 28 16:00:00 2000 -0800");
+    }
+
+    #[test]
+    fn far_dates_show_as_git_shows_them() {
+        // git 2.47 `log` of commits stored with these dates (made with
+        // GIT_AUTHOR_DATE='@<seconds> +0000'): year 10000 and a seven-digit year as
+        // they are, i64::MAX (beyond gmtime) as the epoch. Where the local time overflows,
+        // git stops ("Timestamp too large for this system"); cow shows the epoch too.
+        let t = |seconds, offset_minutes| {
+            git_date(Time {
+                seconds,
+                offset_minutes,
+            })
+        };
+        assert_eq!(t(253402300800, 0), "Sat Jan 1 00:00:00 10000 +0000");
+        assert_eq!(t(99999999999999, 0), "Sat Nov 7 09:46:39 3170843 +0000");
+        assert_eq!(t(i64::MAX, 0), "Thu Jan 1 00:00:00 1970 +0000");
+        assert_eq!(t(i64::MAX - 10, 90), "Thu Jan 1 00:00:00 1970 +0000");
+        assert_eq!(t(i64::MIN, -90), "Thu Jan 1 00:00:00 1970 +0000");
     }
 }

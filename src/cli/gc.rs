@@ -17,31 +17,39 @@ pub struct Args {
     dry_run: bool,
 }
 
-fn parse_age(s: &str) -> Option<Option<Duration>> {
+/// `now`, `never` or `<n>h|d|w` as a grace period (`None`: never prune).
+fn parse_age(s: &str) -> Result<Option<Duration>, &'static str> {
+    const USAGE: &str = "use now, never, or an age such as 14d, 12h or 2w";
     match s {
-        "now" => return Some(Some(Duration::ZERO)),
-        "never" => return Some(None),
+        "now" => return Ok(Some(Duration::ZERO)),
+        "never" => return Ok(None),
         _ => {}
     }
-    let (num, unit) = s.split_at(s.len().checked_sub(1)?);
-    let n: u64 = num.parse().ok()?;
-    let secs = match unit {
-        "h" => 3600,
-        "d" => 86_400,
-        "w" => 7 * 86_400,
-        _ => return None,
+    // The unit is one ASCII letter: split bytes, so that a multi-byte last character
+    // is refused instead of cut in the middle.
+    let (&unit, num) = s.as_bytes().split_last().ok_or(USAGE)?;
+    if num.is_empty() || !num.iter().all(u8::is_ascii_digit) {
+        return Err(USAGE);
+    }
+    let secs: u64 = match unit {
+        b'h' => 3600,
+        b'd' => 86_400,
+        b'w' => 7 * 86_400,
+        _ => return Err(USAGE),
     };
-    Some(Some(Duration::from_secs(n * secs)))
+    std::str::from_utf8(num)
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+        .and_then(|n| n.checked_mul(secs))
+        .map(|secs| Some(Duration::from_secs(secs)))
+        .ok_or("the age is too large")
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let grace = match &args.prune {
         None => Some(DEFAULT_GRACE),
-        Some(s) => parse_age(s).ok_or_else(|| {
-            anyhow::anyhow!(
-                "invalid --prune value '{s}': use now, never, or an age such as 14d, 12h or 2w"
-            )
-        })?,
+        Some(s) => parse_age(s)
+            .map_err(|reason| anyhow::anyhow!("invalid --prune value '{s}': {reason}"))?,
     };
     let outcome = repo.gc(&GcOptions {
         grace,

@@ -1,6 +1,7 @@
 //! `cow init`.
 
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
 use cow::Repository;
@@ -17,10 +18,10 @@ pub fn run(cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
         .as_ref()
         .map_or_else(|| cwd.to_owned(), |d| cwd.join(d));
     let repo = Repository::init(&dir)?;
-    writeln!(
-        out,
-        "Initialized empty cow repository in {}",
-        repo.cow_dir().display()
-    )?;
+    // The path's own bytes, as git prints them: `display()` would print U+FFFD for a
+    // directory whose name is not UTF-8.
+    out.write_all(b"Initialized empty cow repository in ")?;
+    out.write_all(repo.cow_dir().as_os_str().as_bytes())?;
+    writeln!(out)?;
     Ok(())
 }

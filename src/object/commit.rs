@@ -14,9 +14,20 @@ pub struct Time {
 }
 
 impl Time {
-    /// Parses `<unix seconds> <+hhmm>`, the format of `COW_AUTHOR_DATE` and of
-    /// signature lines.
+    /// The last second of the year 9999 (UTC), the latest date [`Time::parse`] takes.
+    pub const MAX_SECONDS: i64 = 253_402_300_799;
+
+    /// Parses a date given by a user, `<unix seconds> <+hhmm>` (the format of
+    /// `COW_AUTHOR_DATE`), from 1970 to the end of the year 9999: git refuses earlier
+    /// dates and, like git's date parser, later ones are refused rather than stored
+    /// as nonsense.
     pub fn parse(s: &str) -> Option<Time> {
+        Time::parse_stored(s).filter(|t| (0..=Time::MAX_SECONDS).contains(&t.seconds))
+    }
+
+    /// Parses the date of a signature line as stored: any seconds that fit an `i64`
+    /// (a crafted or foreign commit may hold any of them; readers must cope).
+    fn parse_stored(s: &str) -> Option<Time> {
         let (secs, tz) = s.trim().split_once(' ')?;
         Some(Time {
             seconds: secs.parse().ok()?,
@@ -121,7 +132,7 @@ impl Signature {
         Some(Signature {
             name: name.to_vec(),
             email: email.to_vec(),
-            time: Time::parse(time)?,
+            time: Time::parse_stored(time)?,
         })
     }
 }
@@ -292,6 +303,31 @@ mod tests {
         for bad in ["", "12", "x +0000", "1 0000", "1 +000", "1 +0060"] {
             assert!(Time::parse(bad).is_none(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn user_dates_stop_at_year_9999_but_stored_ones_are_read()
+    -> Result<(), Box<dyn std::error::Error>> {
+        let last = "253402300799 +0000";
+        assert_eq!(
+            Time::parse(last).map(|t| t.seconds),
+            Some(Time::MAX_SECONDS)
+        );
+        for bad in [
+            "253402300800 +0000",
+            "9223372036854775807 +0000",
+            "-1 +0000",
+        ] {
+            assert!(Time::parse(bad).is_none(), "{bad:?}");
+        }
+        // A stored commit keeps whatever date it holds, and re-encodes to its bytes.
+        let line = b"a <b> 9223372036854775807 +0000";
+        let sig = Signature::decode(line).ok_or("a stored huge date is refused")?;
+        assert_eq!(sig.time.seconds, i64::MAX);
+        let mut again = Vec::new();
+        sig.encode_into(&mut again);
+        assert_eq!(again, line);
+        Ok(())
     }
 
     #[test]

@@ -104,8 +104,30 @@ impl Error {
         move |source| Error::Io {
             action,
             path: path.to_owned(),
-            source,
+            source: without_tempfile_path(source),
         }
+    }
+}
+
+/// The io error of a `tempfile` call without the " at path …" that `tempfile` adds:
+/// the message names the directory already, so the random name would repeat it.
+pub(crate) fn without_tempfile_path(error: io::Error) -> io::Error {
+    if error.raw_os_error().is_some() || error.get_ref().is_none() {
+        return error;
+    }
+    let text = error.to_string();
+    let Some(at) = text.rfind(" at path ") else {
+        return error;
+    };
+    let cause = &text[..at];
+    // "Permission denied (os error 13)": keep the code, so the kind and errno survive.
+    let code = cause
+        .strip_suffix(')')
+        .and_then(|c| c.rsplit_once("(os error "))
+        .and_then(|(_, n)| n.parse().ok());
+    match code {
+        Some(code) => io::Error::from_raw_os_error(code),
+        None => io::Error::new(error.kind(), cause.to_owned()),
     }
 }
 

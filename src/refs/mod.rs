@@ -37,6 +37,18 @@ pub enum Error {
         /// What it holds (cut short).
         content: String,
     },
+    /// A ref file, or a directory on its way, is a symbolic link, which refs never
+    /// follow (a link could point anywhere, and listing would not see what reading
+    /// does).
+    #[error(
+        "ref {name}: '{link}' is a symbolic link, which cow does not follow among refs (replace the link with what it points to)"
+    )]
+    SymlinkRef {
+        /// The ref.
+        name: String,
+        /// The link, relative to `.cow`.
+        link: String,
+    },
     /// Symbolic refs point at each other in a loop or too deep.
     #[error("symbolic ref {0} does not resolve: a cycle or more than 5 levels")]
     SymrefCycle(String),
@@ -269,9 +281,28 @@ impl RefStore {
     }
 
     fn read_raw(&self, name: &RefName) -> Result<Option<RawRef>> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.path(name);
-        let content = match fs::read(&path) {
-            Ok(c) => c,
+        let read = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&path)
+            .and_then(|mut file| {
+                let mut content = Vec::new();
+                io::Read::read_to_end(&mut file, &mut content).map(|_| content)
+            });
+        let content = match read {
+            Ok(c) => {
+                // The file is no link (O_NOFOLLOW); nor may a directory on its way be.
+                self.check_no_linked_dirs(name)?;
+                c
+            }
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => {
+                return Err(Error::SymlinkRef {
+                    name: name.to_string(),
+                    link: name.to_string(),
+                });
+            }
             Err(e)
                 if matches!(
                     e.kind(),
@@ -300,6 +331,21 @@ impl RefStore {
         text.parse()
             .map(|id| Some(RawRef::Direct(id)))
             .map_err(|_| malformed())
+    }
+
+    /// Refuses a ref whose directories below `.cow` include a symbolic link.
+    fn check_no_linked_dirs(&self, name: &RefName) -> Result<()> {
+        let parts: Vec<&str> = name.as_str().split('/').collect();
+        for len in 1..parts.len() {
+            let dir = parts[..len].join("/");
+            if fs::symlink_metadata(self.dir.join(&dir)).is_ok_and(|m| m.is_symlink()) {
+                return Err(Error::SymlinkRef {
+                    name: name.to_string(),
+                    link: dir,
+                });
+            }
+        }
+        Ok(())
     }
 
     /// Follows symbolic refs from `name` to the ref that holds an id (or would).
@@ -370,7 +416,20 @@ impl RefStore {
         let path = self.path(name);
         fs::remove_file(&path).map_err(odb::Error::io("delete ref", &path))?;
         drop(lock);
+        self.remove_empty_parents(name);
         Ok(())
+    }
+
+    /// Removes the directories of `name` that are left empty, up to `refs/<kind>`
+    /// (as git does), so that a deleted `refs/heads/a/b` does not keep the name
+    /// `refs/heads/a` taken. A directory that is not empty stops it.
+    fn remove_empty_parents(&self, name: &RefName) {
+        let parts: Vec<&str> = name.as_str().split('/').collect();
+        for keep in (3..parts.len()).rev() {
+            if fs::remove_dir(self.dir.join(parts[..keep].join("/"))).is_err() {
+                break;
+            }
+        }
     }
 
     /// All refs whose full name starts with `prefix` (such as `refs/heads/`), sorted.
@@ -383,13 +442,19 @@ impl RefStore {
         for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
             let entry = entry.map_err(|e| {
                 let path = e.path().unwrap_or(&root).to_owned();
+                // walkdir's own message repeats the path: keep only the io error.
+                let source = e
+                    .into_io_error()
+                    .unwrap_or_else(|| io::Error::other("a symbolic link loop"));
                 odb::Error::Io {
                     action: "read directory",
                     path,
-                    source: e.into(),
+                    source,
                 }
             })?;
-            if !entry.file_type().is_file() {
+            // Symbolic links are listed, so that reading them reports them: a ref
+            // that `rev-parse` refuses is not silently missing from `branch` or gc.
+            if entry.file_type().is_dir() {
                 continue;
             }
             let rel = entry
@@ -435,14 +500,23 @@ impl RefStore {
     }
 
     fn lock(&self, name: &RefName) -> Result<LockFile> {
+        // Neither remove, make nor write anything through a link (the ref would land
+        // wherever it points).
+        self.check_no_linked_dirs(name)?;
         let path = self.path(name);
-        let lock = PathBuf::from(format!("{}.lock", path.display()));
+        // Built from the path's bytes: `display()` would turn a directory name that is
+        // not UTF-8 into U+FFFD and point the lock somewhere else.
+        let mut lock = path.clone().into_os_string();
+        lock.push(".lock");
+        let lock = PathBuf::from(lock);
         // `refs/heads/a` and `refs/heads/a/b` cannot both exist (as in git).
         let taken = |other: String| Error::NameTaken {
             name: name.to_string(),
             other,
         };
-        if path.is_dir() {
+        // A directory where the ref goes is in the way only if refs live below it;
+        // empty ones (left by an older cow, or by hand) are removed, as git does.
+        if fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir()) && !remove_empty_tree(&path) {
             return Err(taken(format!("{name}/…")));
         }
         let mut prefix = String::new();
@@ -455,14 +529,22 @@ impl RefStore {
             }
             prefix.push_str(part);
         }
-        if let Some(parent) = path.parent() {
+        let parent = path.parent().expect("a ref lives in a directory");
+        // Another process deleting a ref may remove the directory, emptied, between
+        // making it and creating the lock in it: make it again (as git does).
+        let mut tries = 0;
+        let opened = loop {
             fs::create_dir_all(parent).map_err(odb::Error::io("create directory", parent))?;
-        }
-        match fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&lock)
-        {
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&lock)
+            {
+                Err(e) if e.kind() == io::ErrorKind::NotFound && tries < 3 => tries += 1,
+                other => break other,
+            }
+        };
+        match opened {
             Ok(file) => Ok(LockFile {
                 path: lock,
                 file: Some(file),
@@ -489,6 +571,22 @@ impl RefStore {
         sync_dir(path.parent().expect("refs live in a directory"))?;
         Ok(())
     }
+}
+
+/// Removes `dir` if it holds nothing but empty directories; false if anything else
+/// is in it (or it cannot be removed).
+fn remove_empty_tree(dir: &Path) -> bool {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return false;
+    };
+    for entry in entries {
+        let Ok(entry) = entry else { return false };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if !is_dir || !remove_empty_tree(&entry.path()) {
+            return false;
+        }
+    }
+    fs::remove_dir(dir).is_ok()
 }
 
 /// Makes a rename in `dir` durable.

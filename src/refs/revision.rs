@@ -38,27 +38,39 @@ pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Res
     if rev.is_empty() {
         return Err(invalid("a revision is needed before ':'"));
     }
+    // Operators and digits are ASCII: parse the suffix as bytes, so a multi-byte
+    // character anywhere is an error rather than a slice inside it.
     let base_end = rev.find(['~', '^']).unwrap_or(rev.len());
     let mut id = resolve_base(odb, refs, &rev[..base_end])?;
-    let mut suffix = &rev[base_end..];
-    while let Some(op) = suffix.chars().next() {
-        if let Some(rest) = suffix.strip_prefix("^{") {
-            let end = rest.find('}').ok_or_else(|| invalid("'^{' without '}'"))?;
+    let mut suffix = &rev.as_bytes()[base_end..];
+    while let Some(&op) = suffix.first() {
+        if let Some(rest) = suffix.strip_prefix(b"^{") {
+            let end = rest
+                .iter()
+                .position(|&b| b == b'}')
+                .ok_or_else(|| invalid("'^{' without '}'"))?;
             id = peel(odb, id, &rest[..end], &shown)?;
             suffix = &rest[end + 1..];
             continue;
         }
-        let digits_end = suffix[1..]
-            .find(|c: char| !c.is_ascii_digit())
-            .map_or(suffix.len(), |i| i + 1);
-        let n: usize = match &suffix[1..digits_end] {
-            "" => 1,
-            d => d.parse().map_err(|_| invalid("number too large"))?,
+        if op != b'~' && op != b'^' {
+            return Err(invalid("expected '~' or '^'"));
+        }
+        let digits = suffix[1..]
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .count();
+        let n: usize = match &suffix[1..1 + digits] {
+            b"" => 1,
+            d => std::str::from_utf8(d)
+                .ok()
+                .and_then(|d| d.parse().ok())
+                .ok_or_else(|| invalid("number too large"))?,
         };
-        suffix = &suffix[digits_end..];
+        suffix = &suffix[1 + digits..];
         let commit = odb.find_commit(&peel_to_commit(odb, id, &shown)?)?;
         id = match op {
-            '~' => {
+            b'~' => {
                 let mut current = (id, commit);
                 for _ in 0..n {
                     let parent = *current
@@ -70,12 +82,11 @@ pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Res
                 }
                 current.0
             }
-            '^' if n == 0 => id,
-            '^' => *commit
+            b'^' if n == 0 => id,
+            _ => *commit
                 .parents
                 .get(n - 1)
                 .ok_or_else(|| Error::NoSuchParent(shown.clone()))?,
-            _ => return Err(invalid("expected '~' or '^'")),
         };
     }
     let Some(path) = path else {
@@ -114,19 +125,21 @@ pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Res
 }
 
 /// `id` as the type `want` names (git's `^{type}`).
-fn peel(odb: &Odb, id: ObjectId, want: &str, spec: &str) -> Result<ObjectId> {
+fn peel(odb: &Odb, id: ObjectId, want: &[u8], spec: &str) -> Result<ObjectId> {
     let fail = |reason| Error::InvalidRevision {
         spec: spec.to_owned(),
         reason,
     };
     let kind = odb.read_header(&id)?.0;
     match (want, kind) {
-        ("" | "object", _)
-        | ("commit", Kind::Commit)
-        | ("tree", Kind::Tree)
-        | ("blob", Kind::Blob) => Ok(id),
-        ("tree", Kind::Commit) => Ok(odb.find_commit(&id)?.tree),
-        ("commit" | "tree" | "blob", _) => Err(fail("the object is not of the type in '^{...}'")),
+        (b"" | b"object", _)
+        | (b"commit", Kind::Commit)
+        | (b"tree", Kind::Tree)
+        | (b"blob", Kind::Blob) => Ok(id),
+        (b"tree", Kind::Commit) => Ok(odb.find_commit(&id)?.tree),
+        (b"commit" | b"tree" | b"blob", _) => {
+            Err(fail("the object is not of the type in '^{...}'"))
+        }
         _ => Err(fail("'^{...}' takes commit, tree, blob, object or nothing")),
     }
 }

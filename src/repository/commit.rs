@@ -218,7 +218,9 @@ impl Repository {
                 let time = match pick(prefix[2], fb(2))? {
                     Some((var, v)) => Time::parse(&v).ok_or_else(|| Error::InvalidEnv {
                         name: var,
-                        reason: format!("'{v}' is not '<unix seconds> <+hhmm>'"),
+                        reason: format!(
+                            "'{v}' is not '<unix seconds> <+hhmm>' with a date from 1970 to 9999"
+                        ),
                     })?,
                     None => now,
                 };

@@ -99,7 +99,10 @@ impl Config {
             .map(|(s, k, v)| (format!("{s}.{k}"), v.as_str()))
     }
 
-    /// Sets `section.key` to `value`, replacing an earlier value.
+    /// Sets `section.key` to `value`, replacing an earlier value. Refuses a value the
+    /// key cannot take (a `core.compression` that is not a zstd level from 1 to 19, an
+    /// empty `user.name` or `user.email`, or one with `<`, `>`) and a key set more than
+    /// once (which copy is meant? as git refuses); other keys take any one-line value.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
         let (section, name) = Self::split_key(key)?;
         if value.contains(['\n', '\r']) || value.trim() != value {
@@ -107,11 +110,21 @@ impl Config {
                 "value for '{key}' cannot have newlines or surrounding spaces"
             )));
         }
-        if let Some(entry) = self
+        check_value(&section, &name, value)
+            .map_err(|why| Error::Config(format!("invalid value '{value}' for '{key}': {why}")))?;
+        let mut matching = self
             .entries
             .iter_mut()
-            .find(|(s, k, _)| *s == section && *k == name)
-        {
+            .filter(|(s, k, _)| *s == section && *k == name)
+            .collect::<Vec<_>>();
+        if matching.len() > 1 {
+            return Err(Error::Config(format!(
+                "'{key}' has {} values: cannot overwrite multiple values with a single \
+                 value (edit .cow/config to keep one)",
+                matching.len()
+            )));
+        }
+        if let Some(entry) = matching.pop() {
             entry.2 = value.to_owned();
         } else {
             let at = self
@@ -122,6 +135,22 @@ impl Config {
             self.entries.insert(at, (section, name, value.to_owned()));
         }
         Ok(())
+    }
+}
+
+/// Whether a known key can take `value` (lowercase section and name); unknown keys
+/// take anything, as in git.
+fn check_value(section: &str, name: &str, value: &str) -> Result<(), &'static str> {
+    match (section, name) {
+        ("core", "compression") => match value.parse::<i32>() {
+            Ok(level) if (1..=19).contains(&level) => Ok(()),
+            _ => Err("a zstd level from 1 to 19 is needed"),
+        },
+        ("user", "name" | "email") if value.is_empty() => Err("it cannot be empty"),
+        ("user", "name" | "email") if value.contains(['<', '>']) => {
+            Err("names and emails cannot contain '<' or '>'")
+        }
+        _ => Ok(()),
     }
 }
 
@@ -171,5 +200,32 @@ mod tests {
         assert!(c.set("nodot", "x").is_err());
         assert!(c.set("user.name", "a\nb").is_err());
         assert!(Config::parse("key = outside a section").is_err());
+    }
+
+    #[test]
+    fn known_keys_take_only_values_they_can_use() {
+        let mut c = Config::default();
+        for level in ["1", "19", "3"] {
+            c.set("core.compression", level).unwrap();
+        }
+        for bad in ["0", "20", "25", "-1", "banana", "", "3.5"] {
+            let err = c.set("core.compression", bad).unwrap_err().to_string();
+            assert!(err.contains("a zstd level from 1 to 19"), "{bad:?}: {err}");
+        }
+        assert_eq!(c.get("core.compression"), Some("3"));
+        for key in ["user.name", "user.email"] {
+            assert!(c.set(key, "").is_err());
+            assert!(c.set(key, "a <b>").is_err());
+        }
+        c.set("unknown.key", "anything at all").unwrap();
+    }
+
+    #[test]
+    fn a_key_set_twice_is_not_overwritten() {
+        let mut c = Config::parse("[user]\n\tname = a\n\tname = b\n").unwrap();
+        let err = c.set("user.name", "c").unwrap_err().to_string();
+        assert!(err.contains("'user.name' has 2 values"), "{err}");
+        assert_eq!(c.get("user.name"), Some("b"));
+        assert_eq!(c.to_string(), "[user]\n\tname = a\n\tname = b\n");
     }
 }

@@ -337,7 +337,8 @@ impl Repository {
             .into_iter()
             .flatten()
         {
-            if !entry.file_type().is_file() {
+            // Symbolic links too: reading one reports it.
+            if entry.file_type().is_dir() {
                 continue;
             }
             let Ok(rel) = entry.path().strip_prefix(&self.cow_dir) else {

@@ -364,7 +364,14 @@ fn core_compression_sets_the_level_of_new_objects_and_a_bad_one_is_refused() {
     let env = Env::new();
     write(&env.work().join("a"), "a\n");
     env.init();
-    env.cow_ok(["config", "core.compression", "fast"]);
+    assert_error(
+        &env.cow(["config", "core.compression", "fast"]),
+        "invalid value 'fast' for 'core.compression': a zstd level from 1 to 19 is needed",
+    );
+    // Written by hand, the commit refuses it.
+    let config = env.work().join(".cow/config");
+    let text = fs::read_to_string(&config).unwrap() + "\tcompression = fast\n";
+    fs::write(&config, text).unwrap();
     assert_error(
         &env.cow(["commit", "-m", "x"]),
         "core.compression must be a zstd level from 1 to 19, not 'fast'",

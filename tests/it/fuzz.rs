@@ -84,6 +84,55 @@ proptest! {
     }
 }
 
+/// Revision strings of any UTF-8 (multi-byte characters after operators, inside
+/// `^{…}`, before `:`) never panic the parser, and whatever resolves exists.
+#[test]
+fn revision_parsing_of_arbitrary_utf8_never_panics() {
+    let env = crate::util::Env::new();
+    crate::util::write(&env.work().join("d/f"), "x\n");
+    let repo = cow::Repository::init(env.work()).unwrap();
+    let sig = cow::object::Signature::new("a", "b", cow::object::Time::parse("1 +0000").unwrap())
+        .unwrap();
+    let options = cow::repository::CommitOptions {
+        author: Some(sig.clone()),
+        committer: Some(sig),
+        allow_empty: true,
+        ..Default::default()
+    };
+    repo.commit("one", &options).unwrap();
+    repo.commit("two", &options).unwrap();
+    repo.create_branch("é", None).unwrap();
+    let piece = prop_oneof![
+        Just("~".to_owned()),
+        Just("^".to_owned()),
+        Just("^{".to_owned()),
+        Just("}".to_owned()),
+        Just("tree".to_owned()),
+        Just("commit".to_owned()),
+        Just(":".to_owned()),
+        Just("/".to_owned()),
+        "[0-9]{1,3}",
+        any::<char>().prop_map(String::from),
+        "\\PC{1,3}",
+    ];
+    let structured = (
+        prop::sample::select(vec!["HEAD", "@", "main", "é", "refs/heads/main", ""]),
+        prop::collection::vec(piece, 0..8),
+    )
+        .prop_map(|(base, pieces)| format!("{base}{}", pieces.concat()));
+    let spec = prop_oneof![any::<String>(), structured];
+    let mut runner = proptest::test_runner::TestRunner::new(config());
+    runner
+        .run(&spec, |s| {
+            match cow::refs::resolve(repo.odb(), repo.refs(), &s) {
+                Ok(resolved) => prop_assert!(repo.odb().contains(&resolved.id), "{s:?}"),
+                Err(e) => prop_assert!(!e.to_string().is_empty(), "{s:?}"),
+            }
+            Ok(())
+        })
+        .unwrap();
+}
+
 /// Revisions and loose objects need a repository; one is shared by many cases.
 #[test]
 fn revision_parsing_and_object_reading_never_panic() {

@@ -9,6 +9,7 @@ mod errors;
 mod fuzz;
 mod gc;
 mod hostile;
+mod input;
 mod library;
 mod oracle;
 mod race;

@@ -1,0 +1,358 @@
+//! Input a user or a hostile repository can give, through the binary: revisions,
+//! ages, dates, config values, ref names and directories, paths that are not UTF-8,
+//! and io errors. Each is refused with one clear error (never a panic) or handled.
+
+use std::fs;
+
+use cow::object::{Commit, Signature, Time};
+use cow::refs::Expected;
+
+use crate::util::*;
+
+fn repo_with_commit() -> Env {
+    let env = Env::new();
+    env.init();
+    write(&env.work().join("f"), "x\n");
+    env.commit("one");
+    env
+}
+
+#[test]
+fn revisions_with_multibyte_characters_are_refused_not_a_panic() -> Result {
+    let env = repo_with_commit();
+    write(&env.work().join("f"), "y\n");
+    env.commit("two");
+    for spec in ["HEAD^{tree}é", "HEAD~1é", "HEAD^é", "HEAD^{é}", "HEAD^0é~"] {
+        let out = env.cow(["rev-parse", spec]);
+        assert_error(&out, &format!("invalid revision '{spec}'"));
+    }
+    // A branch named with non-ASCII letters still works, with operators after it.
+    env.cow_ok(["branch", "é"]);
+    let head = env.cow_ok(["rev-parse", "HEAD"]);
+    assert_eq!(env.cow_ok(["rev-parse", "é^0"]), head);
+    Ok(())
+}
+
+#[test]
+fn prune_ages_that_are_not_ascii_or_overflow_are_refused() -> Result {
+    let env = repo_with_commit();
+    // An unreachable blob, which `--prune=now` would remove.
+    let repo = cow::Repository::open(env.work())?;
+    let blob = repo.odb().write_blob(b"unreachable\n")?.id;
+    for (age, want) in [
+        ("1é", "invalid --prune value '1é': use now, never"),
+        ("é", "invalid --prune value 'é'"),
+        ("d", "invalid --prune value 'd'"),
+        ("-1d", "invalid --prune value '-1d'"),
+        // 30500568904944 weeks wraps a u64 of seconds to under a week.
+        (
+            "30500568904944w",
+            "invalid --prune value '30500568904944w': the age is too large",
+        ),
+        ("99999999999999999999h", "the age is too large"),
+    ] {
+        let out = env.cow(["gc".to_owned(), format!("--prune={age}")]);
+        assert_error(&out, want);
+    }
+    assert!(repo.odb().contains(&blob), "a refused gc pruned nothing");
+    // The largest age that fits is taken, and prunes nothing young.
+    env.cow_ok(["gc", "--prune=30500568904943w"]);
+    assert!(repo.odb().contains(&blob));
+    Ok(())
+}
+
+#[test]
+fn dates_beyond_year_9999_are_refused_when_given() -> Result {
+    let env = repo_with_commit();
+    write(&env.work().join("f"), "y\n");
+    for var in ["COW_AUTHOR_DATE", "COW_COMMITTER_DATE"] {
+        for date in [
+            "9223372036854775807 +0000",
+            "253402300800 +0000",
+            "-1 +0000",
+        ] {
+            let out = env
+                .cow_cmd(&env.work())
+                .env(var, date)
+                .args(["commit", "-m", "far"])
+                .output()?;
+            assert_error(&out, &format!("{var} is invalid: '{date}'"));
+        }
+    }
+    let out = env
+        .cow_cmd(&env.work())
+        .env("COW_AUTHOR_DATE", "253402300799 +0000")
+        .args(["commit", "-m", "last second of 9999"])
+        .output()?;
+    assert!(out.status.success(), "{}", describe(&out));
+    let log = env.cow_ok(["log", "-n", "1"]);
+    assert!(
+        log.contains("Date:   Fri Dec 31 23:59:59 9999 +0000"),
+        "{log}"
+    );
+    Ok(())
+}
+
+#[test]
+fn stored_dates_near_the_limits_are_shown_without_overflow() -> Result {
+    let env = repo_with_commit();
+    let repo = cow::Repository::open(env.work())?;
+    let head = repo.resolve("HEAD")?;
+    let tree = repo.odb().find_commit(&head)?.tree;
+    let at = |seconds, offset_minutes| Signature {
+        name: b"a".to_vec(),
+        email: b"b".to_vec(),
+        time: Time {
+            seconds,
+            offset_minutes,
+        },
+    };
+    // What git 2.47 `log` prints for commits stored with these seconds; for the second,
+    // whose local time overflows, git stops ("Timestamp too large") and cow shows the
+    // epoch as git does for the first.
+    for (seconds, offset, want) in [
+        (i64::MAX, 0, "Thu Jan 1 00:00:00 1970 +0000"),
+        (i64::MAX - 60, 90, "Thu Jan 1 00:00:00 1970 +0000"),
+        (99_999_999_999_999, 0, "Sat Nov 7 09:46:39 3170843 +0000"),
+    ] {
+        let commit = Commit {
+            tree,
+            parents: vec![head],
+            author: at(seconds, offset),
+            committer: at(seconds, offset),
+            extra_headers: Vec::new(),
+            message: b"far\n".to_vec(),
+        };
+        let id = repo.odb().write_commit(&commit)?.id;
+        repo.refs().update_head(id, Expected::Any)?;
+        let log = env.cow_ok(["log", "-n", "1"]);
+        assert!(log.contains(&format!("Date:   {want}\n")), "{log}");
+        let show = env.cow_ok(["show", &id.to_string()]);
+        assert!(show.contains(&format!("Date:   {want}\n")), "{show}");
+        env.cow_ok(["fsck"]);
+    }
+    Ok(())
+}
+
+#[test]
+fn a_repository_in_a_directory_whose_name_is_not_utf8_works() -> Result {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let dir = env.tmp.path().join(OsStr::from_bytes(b"dir\xff"));
+    fs::create_dir(&dir)?;
+    let cow = |args: &[&str]| -> Result<std::process::Output> {
+        let out = env.cow_cmd(&dir).args(args).output()?;
+        assert!(out.status.success(), "cow {args:?}: {}", describe(&out));
+        Ok(out)
+    };
+    let init = cow(&["init"])?;
+    let mut want = b"Initialized empty cow repository in ".to_vec();
+    want.extend_from_slice(dir.join(".cow").as_os_str().as_bytes());
+    want.push(b'\n');
+    assert_eq!(init.stdout, want, "the path's own bytes, not U+FFFD");
+    write(&dir.join("f"), "one\n");
+    cow(&["commit", "-m", "one"])?;
+    cow(&["branch", "side"])?;
+    cow(&["tag", "v1"])?;
+    cow(&["checkout", "side"])?;
+    write(&dir.join("f"), "two\n");
+    cow(&["commit", "-m", "two"])?;
+    cow(&["checkout", "main"])?;
+    assert_eq!(fs::read_to_string(dir.join("f"))?, "one\n");
+    cow(&["branch", "-D", "side"])?;
+    cow(&["tag", "-d", "v1"])?;
+    cow(&["gc", "--prune=now"])?;
+    cow(&["fsck"])?;
+    let status = cow(&["status", "--porcelain"])?;
+    assert_eq!(status.stdout, b"");
+    Ok(())
+}
+
+#[test]
+fn deleting_a_ref_frees_its_directories_and_empty_ones_are_no_conflict() -> Result {
+    let env = repo_with_commit();
+    let refs = env.work().join(".cow/refs");
+    for (kind, create, delete) in [
+        ("heads", ["branch"], ["branch", "-d"]),
+        ("tags", ["tag"], ["tag", "-d"]),
+    ] {
+        let cmd = |args: &[&str], name: &str| {
+            let mut v: Vec<&str> = args.to_vec();
+            v.push(name);
+            env.cow(v)
+        };
+        // A ref below the name is a conflict, as in git.
+        assert!(cmd(&create, "feature/x").status.success());
+        assert_error(
+            &cmd(&create, "feature"),
+            &format!("cannot create ref refs/{kind}/feature"),
+        );
+        // Deleted, it leaves no directory behind, and the name is free.
+        assert!(cmd(&delete, "feature/x").status.success());
+        assert!(!refs.join(kind).join("feature").exists());
+        assert!(refs.join(kind).is_dir(), "refs/{kind} itself stays");
+        let out = cmd(&create, "feature");
+        assert!(out.status.success(), "{}", describe(&out));
+        // Only the directories left empty go: a/d keeps a.
+        for name in ["a/b/c", "a/d"] {
+            assert!(cmd(&create, name).status.success());
+        }
+        assert!(cmd(&delete, "a/b/c").status.success());
+        assert!(!refs.join(kind).join("a/b").exists());
+        assert!(refs.join(kind).join("a/d").is_file());
+        // Empty directories made some other way are no conflict either.
+        fs::create_dir_all(refs.join(kind).join("empty/x/y"))?;
+        let out = cmd(&create, "empty");
+        assert!(out.status.success(), "{}", describe(&out));
+        assert!(refs.join(kind).join("empty").is_file());
+    }
+    let branches = env.cow_ok(["branch"]);
+    assert_eq!(branches, "  a/d\n  empty\n  feature\n* main\n");
+    assert_eq!(env.cow_ok(["tag"]), "a/d\nempty\nfeature\n");
+    Ok(())
+}
+
+#[test]
+fn config_refuses_values_commits_cannot_use_and_keys_set_twice() -> Result {
+    let env = repo_with_commit();
+    let config = env.work().join(".cow/config");
+    let before = fs::read(&config)?;
+    for (key, value, want) in [
+        (
+            "core.compression",
+            "25",
+            "invalid value '25' for 'core.compression'",
+        ),
+        ("core.compression", "banana", "a zstd level from 1 to 19"),
+        ("core.compression", "0", "a zstd level from 1 to 19"),
+        ("user.name", "", "it cannot be empty"),
+        ("user.email", "a<b", "cannot contain '<' or '>'"),
+    ] {
+        assert_error(&env.cow(["config", key, value]), want);
+    }
+    assert_eq!(
+        fs::read(&config)?,
+        before,
+        "a refused value changes nothing"
+    );
+    env.cow_ok(["config", "core.compression", "19"]);
+    write(&env.work().join("f"), "compressed at 19\n");
+    env.commit("still commits");
+
+    // Set twice by hand: the copy read is the last; writing one value is refused.
+    let mut text = fs::read_to_string(&config)?;
+    text.push_str("[user]\n\tname = first\n\tname = second\n");
+    fs::write(&config, &text)?;
+    assert_eq!(env.cow_ok(["config", "user.name"]), "second\n");
+    assert_error(
+        &env.cow(["config", "user.name", "third"]),
+        "'user.name' has 2 values: cannot overwrite multiple values with a single value",
+    );
+    assert_eq!(fs::read_to_string(&config)?, text);
+    assert_eq!(env.cow_ok(["config", "user.name"]), "second\n");
+    Ok(())
+}
+
+#[test]
+fn io_errors_name_the_path_once() -> Result {
+    use std::os::unix::fs::PermissionsExt;
+    let env = repo_with_commit();
+    let cow_dir = env.work().join(".cow");
+    let mode =
+        |path: &std::path::Path, mode| fs::set_permissions(path, fs::Permissions::from_mode(mode));
+    fs::create_dir(cow_dir.join("refs/tags/sub"))?;
+    write(&env.work().join("f"), "changed\n");
+    // The config's temporary file, a loose object's, a ref directory listing.
+    let cases: [(&str, &[&str], &str); 3] = [
+        (
+            ".cow",
+            &["config", "user.name", "x"],
+            "could not create a temporary file in '",
+        ),
+        (
+            ".cow/objects",
+            &["commit", "-m", "x"],
+            "could not create a temporary file in '",
+        ),
+        (".cow/refs/tags/sub", &["tag"], "could not read directory '"),
+    ];
+    for (dir, args, want) in cases {
+        let dir = env.work().join(dir);
+        mode(&dir, if args[0] == "tag" { 0o000 } else { 0o555 })?;
+        let out = env.cow_as_nobody(args);
+        mode(&dir, 0o755)?;
+        assert_error(&out, want);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("Permission denied (os error 13)"),
+            "{stderr}"
+        );
+        assert!(
+            !stderr.contains("at path") && !stderr.contains("IO error for operation"),
+            "{stderr}"
+        );
+        assert_eq!(
+            stderr.matches(&*dir.to_string_lossy()).count(),
+            1,
+            "{stderr}"
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn symlinked_refs_are_refused_by_every_command_alike() -> Result {
+    let env = repo_with_commit();
+    let heads = env.work().join(".cow/refs/heads");
+    std::os::unix::fs::symlink("main", heads.join("link"))?;
+    let want = "ref refs/heads/link: 'refs/heads/link' is a symbolic link";
+    assert_error(&env.cow(["rev-parse", "link"]), want);
+    assert_error(&env.cow(["branch"]), want);
+    assert_error(&env.cow(["branch", "-D", "link"]), want);
+    assert_error(&env.cow(["gc", "--prune=now"]), want);
+    let fsck = env.cow(["fsck"]);
+    assert_eq!(fsck.status.code(), Some(1), "{}", describe(&fsck));
+    assert!(
+        String::from_utf8_lossy(&fsck.stdout).contains(want)
+            || String::from_utf8_lossy(&fsck.stderr).contains(want),
+        "{}",
+        describe(&fsck)
+    );
+    fs::remove_file(heads.join("link"))?;
+    assert_eq!(env.cow_ok(["branch"]), "* main\n");
+
+    // A directory among the refs that is a link: nothing is read or written through it.
+    let outside = env.tmp.path().join("outside");
+    fs::create_dir(&outside)?;
+    fs::copy(heads.join("main"), outside.join("x"))?;
+    fs::create_dir(outside.join("y"))?;
+    std::os::unix::fs::symlink(&outside, heads.join("dir"))?;
+    let want = "ref refs/heads/dir/x: 'refs/heads/dir' is a symbolic link";
+    assert_error(&env.cow(["rev-parse", "dir/x"]), want);
+    assert_error(
+        &env.cow(["branch", "dir/y"]),
+        "'refs/heads/dir' is a symbolic link",
+    );
+    assert!(
+        outside.join("y").is_dir(),
+        "nothing removed through the link"
+    );
+    assert_eq!(
+        fs::read_dir(&outside)?.count(),
+        2,
+        "nothing written through the link"
+    );
+    assert_error(
+        &env.cow(["branch"]),
+        "ref refs/heads/dir: 'refs/heads/dir' is a symbolic link",
+    );
+    fs::remove_file(heads.join("dir"))?;
+
+    // HEAD as a link (as very old git wrote it) is refused too.
+    let head = env.work().join(".cow/HEAD");
+    fs::remove_file(&head)?;
+    std::os::unix::fs::symlink("refs/heads/main", &head)?;
+    assert_error(&env.cow(["log"]), "ref HEAD: 'HEAD' is a symbolic link");
+    Ok(())
+}
