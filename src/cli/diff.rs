@@ -27,7 +27,8 @@ pub struct Format {
     #[arg(long, group = "format")]
     numstat: bool,
     /// Lines of context in the patch
-    #[arg(short = 'U', long = "unified", value_name = "N", default_value_t = 3)]
+    #[arg(short = 'U', long = "unified", value_name = "N", default_value_t = 3,
+          value_parser = parse_context)]
     context: u32,
     /// Find renames with at least this similarity (default 50%)
     #[arg(short = 'M', long = "find-renames", value_name = "N%", num_args = 0..=1,
@@ -41,6 +42,15 @@ pub struct Format {
           default_missing_value = "always", default_value = "auto",
           value_parser = ["auto", "always", "never"])]
     color: String,
+}
+
+/// `-U N`: any count of decimal digits; counts beyond `u32::MAX` mean "the whole
+/// file" just as `u32::MAX` does, so they saturate rather than fail.
+fn parse_context(arg: &str) -> Result<u32, String> {
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{arg}' is not a number of lines"));
+    }
+    Ok(arg.parse::<u32>().unwrap_or(u32::MAX))
 }
 
 impl Format {

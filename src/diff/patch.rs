@@ -199,7 +199,7 @@ fn line_hunks(old: &[u8], new: &[u8]) -> Vec<imara_diff::Hunk> {
     diff.hunks().collect()
 }
 
-fn range(start: u32, len: u32) -> String {
+fn range(start: u64, len: u64) -> String {
     // 1-based; an empty range names the line before it.
     let first = if len == 0 { start } else { start + 1 };
     if len == 1 {
@@ -211,7 +211,7 @@ fn range(start: u32, len: u32) -> String {
 
 /// git's default function context: the nearest line above that starts with a letter,
 /// `_` or `$`, without trailing whitespace, at most 80 bytes.
-fn function_context<'a>(old: &[&'a [u8]], before: u32) -> Option<&'a [u8]> {
+fn function_context<'a>(old: &[&'a [u8]], before: u64) -> Option<&'a [u8]> {
     old[..before as usize].iter().rev().find_map(|line| {
         let first = *line.first()?;
         if !(first.is_ascii_alphabetic() || first == b'_' || first == b'$') {
@@ -231,23 +231,27 @@ fn write_hunks(
 ) -> std::io::Result<()> {
     let (a, b) = (lines(old), lines(new));
     let changes = line_hunks(old, new);
+    // Line numbers are u32; context may be as large as u32::MAX. Work in u64, where
+    // neither `2 * context` nor `end + context` can overflow; every range is then
+    // clamped to the file, as git clamps it.
+    let context = u64::from(context);
     let mut i = 0;
     while i < changes.len() {
         // Gather changes whose context overlaps into one hunk.
         let mut j = i;
         while j + 1 < changes.len()
-            && changes[j + 1].before.start - changes[j].before.end <= 2 * context
+            && u64::from(changes[j + 1].before.start - changes[j].before.end) <= 2 * context
         {
             j += 1;
         }
         let first = &changes[i];
         let last = &changes[j];
-        let lead = first.before.start.min(context);
-        let old_start = first.before.start - lead;
-        let new_start = first.after.start - lead;
-        let old_end = (last.before.end + context).min(a.len() as u32);
-        let trail = old_end - last.before.end;
-        let new_end = last.after.end + trail;
+        let lead = u64::from(first.before.start).min(context);
+        let old_start = u64::from(first.before.start) - lead;
+        let new_start = u64::from(first.after.start) - lead;
+        let old_end = (u64::from(last.before.end) + context).min(a.len() as u64);
+        let trail = old_end - u64::from(last.before.end);
+        let new_end = u64::from(last.after.end) + trail;
         let mut head = format!(
             "@@ -{} +{} @@",
             range(old_start, old_end - old_start),
@@ -274,7 +278,7 @@ fn write_hunks(
             for line in &b[change.after.start as usize..change.after.end as usize] {
                 emit(out, paint, b'+', line)?;
             }
-            pos = change.before.end;
+            pos = u64::from(change.before.end);
         }
         for line in &a[pos as usize..old_end as usize] {
             emit(out, paint, b' ', line)?;

@@ -580,3 +580,65 @@ fn stat_layout_matches_git_for_wide_changes_and_long_names() {
         "{cow}"
     );
 }
+
+#[test]
+fn huge_context_counts_clamp_to_the_file_as_git_does() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    let w = env.work();
+    let numbered = |edits: &[(usize, &str)]| -> String {
+        (1..=40)
+            .map(|i| match edits.iter().find(|(at, _)| *at == i) {
+                Some((_, text)) => format!("{text}\n"),
+                None => format!("line {i}\n"),
+            })
+            .collect()
+    };
+    write(&w.join("far"), numbered(&[]));
+    write(&w.join("near"), numbered(&[]));
+    env.init();
+    let mirror = GitMirror::new(&env);
+    env.commit("one");
+    let ga = mirror.snapshot("one");
+    // Two changes far apart (one hunk only when the context spans the gap), and one
+    // at the very start of a file.
+    write(
+        &w.join("far"),
+        numbered(&[(3, "three"), (37, "thirty-seven")]),
+    );
+    write(&w.join("near"), numbered(&[(1, "first")]));
+    env.commit("two");
+    let gb = mirror.snapshot("two");
+    for n in ["0", "3", "30", "2147483647"] {
+        let flag = format!("-U{n}");
+        let cow = env.cow_ok(["diff", &flag, "HEAD~1", "HEAD"]);
+        let git = String::from_utf8(mirror.run(&["diff", &flag, &ga, &gb]))?;
+        assert_eq!(cow, git, "{flag}");
+    }
+    // Above 2^31 - 1, git's own int overflows and prints hunk headers such as
+    // "@@ -2,1- +2,2- @@"; cow clamps to the file, as git does for any count it can
+    // hold. Before the fix, -U4294967295 panicked (u32 overflow).
+    let whole = env.cow_ok(["diff", "-U2147483647", "HEAD~1", "HEAD"]);
+    assert!(whole.contains("@@ -1,40 +1,40 @@\n"), "{whole}");
+    for n in [
+        "2147483648",
+        "4294967295",
+        "4294967296",
+        "99999999999999999999",
+    ] {
+        let out = env.cow(["diff", &format!("-U{n}"), "HEAD~1", "HEAD"]);
+        assert!(out.status.success(), "-U{n}: {}", describe(&out));
+        assert_eq!(String::from_utf8(out.stdout)?, whole, "-U{n}");
+    }
+    let bad = env.cow(["diff", "-Ux"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a usage error: {}",
+        describe(&bad)
+    );
+    assert!(String::from_utf8(bad.stderr)?.contains("'x' is not a number of lines"));
+    Ok(())
+}
