@@ -37,6 +37,10 @@ pub struct Format {
     /// Do not look for renames
     #[arg(long, conflicts_with = "find_renames")]
     no_renames: bool,
+    /// Look for renames with edits only while sources and destinations number at
+    /// most N each (N times N pairs; 0: no limit)
+    #[arg(short = 'l', value_name = "N", default_value_t = diff::RENAME_LIMIT)]
+    rename_limit: usize,
     /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
           default_missing_value = "always", default_value = "auto",
@@ -64,7 +68,31 @@ impl Format {
                 anyhow::anyhow!("invalid rename threshold '{arg}': use a percentage such as 50%")
             })?)
         };
-        Ok(DiffOptions { renames, paths })
+        Ok(DiffOptions {
+            renames,
+            paths,
+            rename_limit: self.rename_limit,
+            ..DiffOptions::default()
+        })
+    }
+
+    /// Warns, as git does, that renames with edits were not looked for because
+    /// `needed` (the larger of sources and destinations) was over the limit.
+    pub fn warn_rename_limit(
+        &self,
+        needed: Option<usize>,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        if let Some(needed) = needed {
+            out.flush()?;
+            eprintln!(
+                "cow: warning: exhaustive rename detection was skipped due to too many files"
+            );
+            eprintln!(
+                "cow: warning: you may want to use -l {needed} (or more) and retry the command"
+            );
+        }
+        Ok(())
     }
 
     fn color(&self) -> bool {
@@ -98,6 +126,7 @@ impl Format {
         let options = PatchOptions {
             context: self.context,
             color: self.color(),
+            ..PatchOptions::default()
         };
         diff::write_patch(out, &repo.blobs(), changes, &options)?;
         Ok(())
@@ -129,7 +158,7 @@ impl Format {
                 }
             }
         } else if self.stat || self.numstat {
-            let stats = diff::file_stats(&blobs, changes)?;
+            let stats = diff::file_stats(&blobs, changes, &diff::StatOptions::default())?;
             if self.stat {
                 diff::write_stat(out, &stats, 80, self.color())?;
             } else {
@@ -139,6 +168,7 @@ impl Format {
             let options = PatchOptions {
                 context: self.context,
                 color: self.color(),
+                ..PatchOptions::default()
             };
             diff::write_patch(out, &blobs, changes, &options)?;
         }
@@ -191,14 +221,16 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         }
         revs => revs.iter().map(String::as_str).collect(),
     };
-    let changes = match revs.as_slice() {
+    let outcome = match revs.as_slice() {
         [] => repo.diff_worktree("HEAD", &options)?,
         [rev] => repo.diff_worktree(rev, &options)?,
         [old, new] => repo.diff_revs(old, new, &options)?,
         _ => unreachable!("clap allows at most two revisions"),
     };
-    args.format.write(repo, &changes, out)?;
-    if args.exit_code && !changes.is_empty() {
+    args.format.write(repo, &outcome.changes, out)?;
+    args.format
+        .warn_rename_limit(outcome.rename_limit_needed, out)?;
+    if args.exit_code && !outcome.changes.is_empty() {
         out.flush()?;
         return Err(Quiet(1).into());
     }

@@ -310,7 +310,9 @@ fn diff_of_a_10000_file_tree_reads_only_the_trees_on_the_changed_path() -> Resul
     repo.commit("B", &options)?;
     let (old, new) = (repo.resolve_tree("HEAD~1")?, repo.resolve_tree("HEAD")?);
     let before = repo.odb().stats().reads;
-    let changes = repo.diff_trees(old, new, &cow::diff::DiffOptions::default())?;
+    let changes = repo
+        .diff_trees(old, new, &cow::diff::DiffOptions::default())?
+        .changes;
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].new_path, b"d4/e2/f17.txt");
     // The root, d4 and d4/e2 on each side: none of the other 110 trees, no blob.
