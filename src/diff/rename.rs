@@ -401,6 +401,69 @@ mod tests {
         assert_eq!(parse_threshold("x"), None);
     }
 
+    /// The one-pass count over whole content, as git's `hash_chars` does it.
+    fn whole_counts(data: &[u8]) -> Counts {
+        const HASHBASE: u32 = 107_927;
+        let text = !crate::diff::is_binary(data);
+        let mut counts = Counts::new();
+        let (mut accum1, mut accum2, mut n) = (0u32, 0u32, 0u64);
+        for (i, &c) in data.iter().enumerate() {
+            if text && c == b'\r' && data.get(i + 1) == Some(&b'\n') {
+                continue;
+            }
+            let old1 = accum1;
+            accum1 = (accum1 << 7) ^ (accum2 >> 25);
+            accum2 = (accum2 << 7) ^ (old1 >> 25);
+            accum1 = accum1.wrapping_add(u32::from(c));
+            n += 1;
+            if n < 64 && c != b'\n' {
+                continue;
+            }
+            let hash = accum1.wrapping_add(accum2.wrapping_mul(0x61)) % HASHBASE;
+            *counts.entry(u64::from(hash)).or_default() += n;
+            (accum1, accum2, n) = (0, 0, 0);
+        }
+        counts
+    }
+
+    #[test]
+    fn counts_fed_in_pieces_equal_counts_of_the_whole() {
+        let mut text: Vec<u8> = (0..3000)
+            .flat_map(|i| {
+                format!("line {i}{}", if i % 3 == 0 { "\r\n" } else { "\n" }).into_bytes()
+            })
+            .collect();
+        text.extend_from_slice(b"lone\rcr\r\r\nend\r");
+        let mut late_nul = text.clone();
+        late_nul[9000] = 0; // after the 8,000-byte probe: still text
+        let mut early_nul = text.clone();
+        early_nul[100] = 0; // binary: CRs count
+        let long_lines = vec![b'x'; 20_000];
+        for data in [
+            &text,
+            &late_nul,
+            &early_nul,
+            &long_lines,
+            &b"\r"[..].to_vec(),
+            &Vec::new(),
+        ] {
+            let want = whole_counts(data);
+            for piece in [1, 2, 7, 63, 64, 4096, 7999, 8000, 8001, usize::MAX] {
+                let mut counter = ChunkCounter::new(None);
+                for chunk in data.chunks(piece.min(data.len().max(1))) {
+                    counter.write_all(chunk).expect("a counter takes any bytes");
+                }
+                assert_eq!(counter.finish(), want, "pieces of {piece}");
+            }
+        }
+        // Above the big-file threshold content is binary: CRs before LF count.
+        let mut big = ChunkCounter::new(Some(false));
+        big.feed(b"a\r\nb\r\n");
+        let mut as_text = ChunkCounter::new(None);
+        as_text.feed(b"a\r\nb\r\n");
+        assert_ne!(big.finish(), as_text.finish());
+    }
+
     #[test]
     fn similarity_of_edits() {
         let a: Vec<u8> = (0..100)
