@@ -32,8 +32,8 @@ pub struct RenameOptions {
     /// Renames with edits are looked for only while sources times destinations stay
     /// within `limit * limit`; 0 means no limit (git's `diff.renameLimit`).
     pub limit: usize,
-    /// Content above this size is binary for chunking (no CR skipping), as git's
-    /// `core.bigFileThreshold` makes it.
+    /// Files above this size (git's `core.bigFileThreshold`) are paired only by
+    /// exact renames: comparing them would mean reading them whole.
     pub big_file_threshold: u64,
 }
 
@@ -75,9 +75,9 @@ struct ChunkCounter {
 }
 
 impl ChunkCounter {
-    fn new(text: Option<bool>) -> ChunkCounter {
+    fn new() -> ChunkCounter {
         ChunkCounter {
-            text,
+            text: None,
             probe: Vec::new(),
             counts: Counts::new(),
             accum1: 0,
@@ -160,20 +160,14 @@ impl Write for ChunkCounter {
 }
 
 fn chunk_counts(data: &[u8]) -> Counts {
-    let mut counter = ChunkCounter::new(None);
+    let mut counter = ChunkCounter::new();
     counter.feed(data);
     counter.finish()
 }
 
-/// The chunk counts of `side`'s content, `size` bytes, read as a stream.
-fn stream_counts(
-    blobs: &dyn BlobSource,
-    side: &Side,
-    path: &[u8],
-    size: u64,
-    big_file_threshold: u64,
-) -> Result<Counts, Error> {
-    let mut counter = ChunkCounter::new((size > big_file_threshold).then_some(false));
+/// The chunk counts of `side`'s content, read as a stream.
+fn stream_counts(blobs: &dyn BlobSource, side: &Side, path: &[u8]) -> Result<Counts, Error> {
+    let mut counter = ChunkCounter::new();
     blobs.stream(side, path, &mut counter)?;
     Ok(counter.finish())
 }
@@ -305,24 +299,19 @@ pub fn detect_renames(
             .iter()
             .map(|&d| size(d))
             .collect::<Result<_, _>>()?;
-        // Each destination's possible sources, by sizes alone.
+        // Each destination's possible sources, by sizes alone; big files have none.
+        let small = |size: u64| size <= options.big_file_threshold;
         let possible: Vec<Vec<usize>> = dst_size
             .iter()
             .map(|&ds| {
                 (0..src_left.len())
-                    .filter(|&k| sizes_allow(src_size[k], ds, min_score))
+                    .filter(|&k| {
+                        small(ds) && small(src_size[k]) && sizes_allow(src_size[k], ds, min_score)
+                    })
                     .collect()
             })
             .collect();
-        let counts_of = |i: usize, size: u64| {
-            stream_counts(
-                blobs,
-                &side(i),
-                path_of(i),
-                size,
-                options.big_file_threshold,
-            )
-        };
+        let counts_of = |i: usize| stream_counts(blobs, &side(i), path_of(i));
         // Sources are read once each, and only when some destination may match them.
         let mut src_counts: Vec<Option<Counts>> = vec![None; src_left.len()];
         let mut candidates = Vec::new();
@@ -330,11 +319,11 @@ pub fn detect_renames(
             if possible[m].is_empty() {
                 continue;
             }
-            let dc = counts_of(d, dst_size[m])?;
+            let dc = counts_of(d)?;
             for &k in &possible[m] {
                 let s = src_left[k];
                 if src_counts[k].is_none() {
-                    src_counts[k] = Some(counts_of(s, src_size[k])?);
+                    src_counts[k] = Some(counts_of(s)?);
                 }
                 let sc_counts = src_counts[k].as_ref().expect("just filled");
                 let sc = score(src_size[k], dst_size[m], sc_counts, &dc);
@@ -449,19 +438,13 @@ mod tests {
         ] {
             let want = whole_counts(data);
             for piece in [1, 2, 7, 63, 64, 4096, 7999, 8000, 8001, usize::MAX] {
-                let mut counter = ChunkCounter::new(None);
+                let mut counter = ChunkCounter::new();
                 for chunk in data.chunks(piece.min(data.len().max(1))) {
                     counter.write_all(chunk).expect("a counter takes any bytes");
                 }
                 assert_eq!(counter.finish(), want, "pieces of {piece}");
             }
         }
-        // Above the big-file threshold content is binary: CRs before LF count.
-        let mut big = ChunkCounter::new(Some(false));
-        big.feed(b"a\r\nb\r\n");
-        let mut as_text = ChunkCounter::new(None);
-        as_text.feed(b"a\r\nb\r\n");
-        assert_ne!(big.finish(), as_text.finish());
     }
 
     #[test]

@@ -714,7 +714,7 @@ impl cow::diff::BlobSource for Recording<'_> {
 }
 
 fn blob_id(repo: &cow::Repository, rev: &str, path: &str) -> Result<cow::ObjectId> {
-    Ok(repo.resolve(&format!("{rev}:{path}"))?)
+    Ok(repo.resolve(format!("{rev}:{path}"))?)
 }
 
 #[test]
@@ -777,6 +777,21 @@ fn rename_detection_reads_only_files_whose_sizes_allow_a_match() -> Result {
     ];
     want.sort();
     assert_eq!(read, want);
+
+    // Above the big-file threshold, files are paired by id only: nothing is read.
+    let before = repo.odb().stats().reads;
+    let small_threshold = cow::diff::DiffOptions {
+        big_file_threshold: 20_000,
+        ..Default::default()
+    };
+    let outcome = repo.diff_trees(old, new, &small_threshold)?;
+    assert!(
+        outcome
+            .changes
+            .iter()
+            .all(|c| c.status != cow::diff::Status::Renamed)
+    );
+    assert_eq!(repo.odb().stats().reads - before, 2);
 
     // Without rename detection no blob is read at all (`--name-only` and
     // `--name-status` with --no-renames).
@@ -886,6 +901,7 @@ fn changes_to_files_over_2_gib_diff_and_stat_without_reading_them() -> Result {
     fs::remove_file(w.join("gone"))?;
     write(&w.join("small"), "2\n");
     write(&w.join("added"), "a small new file\n");
+    write(&w.join("arrived"), "arrived, huge\n");
     repo.commit("two", &commit_options())?;
     let mut blobs = Recording::new(repo.odb());
     let gib3 = 3 << 30;
@@ -898,10 +914,14 @@ fn changes_to_files_over_2_gib_diff_and_stat_without_reading_them() -> Result {
     blobs
         .fake_sizes
         .insert(blob_id(&repo, "HEAD~1", "gone")?, gib3);
+    blobs
+        .fake_sizes
+        .insert(blob_id(&repo, "HEAD", "arrived")?, gib3 + 5);
 
     let (old, new) = (repo.resolve_tree("HEAD~1")?, repo.resolve_tree("HEAD")?);
-    // The deleted 3 GiB file is a rename candidate for the added one: sizes rule it
-    // out before anything is read.
+    // The deleted 3 GiB file is a rename candidate for the added ones: sizes rule
+    // out the small one before anything is read, and files above the big-file
+    // threshold are paired only by id.
     let changes = diff::diff(repo.odb(), &blobs, old, new, &DiffOptions::default())?.changes;
     let status: Vec<_> = changes
         .iter()
@@ -913,19 +933,22 @@ fn changes_to_files_over_2_gib_diff_and_stat_without_reading_them() -> Result {
             )
         })
         .collect();
-    assert_eq!(status, ["A\tadded", "D\tgone", "M\thuge", "M\tsmall"]);
+    assert_eq!(
+        status,
+        ["A\tadded", "A\tarrived", "D\tgone", "M\thuge", "M\tsmall"]
+    );
     let stats = diff::file_stats(&blobs, &changes, &StatOptions::default())?;
     let mut stat = Vec::new();
     diff::write_stat(&mut stat, &stats, 80, false)?;
     assert_eq!(
         String::from_utf8(stat)?,
-        " added |   1 +\n gone  | Bin 3221225472 -> 0 bytes\n huge  | Bin 3221225472 -> 3221225473 bytes\n small |   2 +-\n 4 files changed, 2 insertions(+), 1 deletion(-)\n"
+        " added   |   1 +\n arrived | Bin 0 -> 3221225477 bytes\n gone    | Bin 3221225472 -> 0 bytes\n huge    | Bin 3221225472 -> 3221225473 bytes\n small   |   2 +-\n 5 files changed, 2 insertions(+), 1 deletion(-)\n"
     );
     let mut numstat = Vec::new();
     diff::write_numstat(&mut numstat, &stats)?;
     assert_eq!(
         String::from_utf8(numstat)?,
-        "1\t0\tadded\n-\t-\tgone\n-\t-\thuge\n1\t1\tsmall\n"
+        "1\t0\tadded\n-\t-\tarrived\n-\t-\tgone\n-\t-\thuge\n1\t1\tsmall\n"
     );
     let mut patch = Vec::new();
     diff::write_patch(&mut patch, &blobs, &changes, &PatchOptions::default())?;
@@ -938,7 +961,7 @@ fn changes_to_files_over_2_gib_diff_and_stat_without_reading_them() -> Result {
         patch.contains("\nBinary files a/gone and /dev/null differ\n"),
         "{patch}"
     );
-    for (id, _) in &blobs.fake_sizes {
+    for id in blobs.fake_sizes.keys() {
         assert!(!blobs.was_read(id), "a 3 GiB blob was read");
     }
     Ok(())
