@@ -27,7 +27,8 @@ pub struct Format {
     #[arg(long, group = "format")]
     numstat: bool,
     /// Lines of context in the patch
-    #[arg(short = 'U', long = "unified", value_name = "N", default_value_t = 3)]
+    #[arg(short = 'U', long = "unified", value_name = "N", default_value_t = 3,
+          value_parser = parse_context)]
     context: u32,
     /// Find renames with at least this similarity (default 50%)
     #[arg(short = 'M', long = "find-renames", value_name = "N%", num_args = 0..=1,
@@ -36,11 +37,24 @@ pub struct Format {
     /// Do not look for renames
     #[arg(long, conflicts_with = "find_renames")]
     no_renames: bool,
+    /// Look for renames with edits only while sources and destinations number at
+    /// most N each (N times N pairs; 0: no limit)
+    #[arg(short = 'l', value_name = "N", default_value_t = diff::RENAME_LIMIT)]
+    rename_limit: usize,
     /// Colour the output: auto (on a terminal, unless NO_COLOR is set), always, never
     #[arg(long, value_name = "WHEN", num_args = 0..=1, require_equals = true,
           default_missing_value = "always", default_value = "auto",
           value_parser = ["auto", "always", "never"])]
     color: String,
+}
+
+/// `-U N`: any count of decimal digits; counts beyond `u32::MAX` mean "the whole
+/// file" just as `u32::MAX` does, so they saturate rather than fail.
+fn parse_context(arg: &str) -> Result<u32, String> {
+    if arg.is_empty() || !arg.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("'{arg}' is not a number of lines"));
+    }
+    Ok(arg.parse::<u32>().unwrap_or(u32::MAX))
 }
 
 impl Format {
@@ -54,7 +68,31 @@ impl Format {
                 anyhow::anyhow!("invalid rename threshold '{arg}': use a percentage such as 50%")
             })?)
         };
-        Ok(DiffOptions { renames, paths })
+        Ok(DiffOptions {
+            renames,
+            paths,
+            rename_limit: self.rename_limit,
+            ..DiffOptions::default()
+        })
+    }
+
+    /// Warns, as git does, that renames with edits were not looked for because
+    /// `needed` (the larger of sources and destinations) was over the limit.
+    pub fn warn_rename_limit(
+        &self,
+        needed: Option<usize>,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        if let Some(needed) = needed {
+            out.flush()?;
+            eprintln!(
+                "cow: warning: exhaustive rename detection was skipped due to too many files"
+            );
+            eprintln!(
+                "cow: warning: you may want to use -l {needed} (or more) and retry the command"
+            );
+        }
+        Ok(())
     }
 
     fn color(&self) -> bool {
@@ -88,6 +126,7 @@ impl Format {
         let options = PatchOptions {
             context: self.context,
             color: self.color(),
+            ..PatchOptions::default()
         };
         diff::write_patch(out, &repo.blobs(), changes, &options)?;
         Ok(())
@@ -119,7 +158,7 @@ impl Format {
                 }
             }
         } else if self.stat || self.numstat {
-            let stats = diff::file_stats(&blobs, changes)?;
+            let stats = diff::file_stats(&blobs, changes, &diff::StatOptions::default())?;
             if self.stat {
                 diff::write_stat(out, &stats, 80, self.color())?;
             } else {
@@ -129,6 +168,7 @@ impl Format {
             let options = PatchOptions {
                 context: self.context,
                 color: self.color(),
+                ..PatchOptions::default()
             };
             diff::write_patch(out, &blobs, changes, &options)?;
         }
@@ -181,14 +221,16 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         }
         revs => revs.iter().map(String::as_str).collect(),
     };
-    let changes = match revs.as_slice() {
+    let outcome = match revs.as_slice() {
         [] => repo.diff_worktree("HEAD", &options)?,
         [rev] => repo.diff_worktree(rev, &options)?,
         [old, new] => repo.diff_revs(old, new, &options)?,
         _ => unreachable!("clap allows at most two revisions"),
     };
-    args.format.write(repo, &changes, out)?;
-    if args.exit_code && !changes.is_empty() {
+    args.format.write(repo, &outcome.changes, out)?;
+    args.format
+        .warn_rename_limit(outcome.rename_limit_needed, out)?;
+    if args.exit_code && !outcome.changes.is_empty() {
         out.flush()?;
         return Err(Quiet(1).into());
     }

@@ -37,6 +37,8 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
     let options = args.format.options(paths.clone())?;
     let limit = args.max_count.unwrap_or(usize::MAX);
     let mut shown = 0;
+    // git warns once, after the walk, with the largest limit any commit needed.
+    let mut rename_limit_needed = None;
     for entry in repo.log(start) {
         if shown == limit {
             break;
@@ -59,7 +61,9 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
                 Some(p) => Some(repo.odb().find_commit(p)?.tree),
                 None => None,
             };
-            let changes = repo.diff_trees(parent, Some(commit.tree), &options)?;
+            let outcome = repo.diff_trees(parent, Some(commit.tree), &options)?;
+            rename_limit_needed = rename_limit_needed.max(outcome.rename_limit_needed);
+            let changes = outcome.changes;
             if !args.oneline {
                 writeln!(out)?;
             }
@@ -72,5 +76,6 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         }
         shown += 1;
     }
+    args.format.warn_rename_limit(rename_limit_needed, out)?;
     Ok(())
 }

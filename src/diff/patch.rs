@@ -5,7 +5,10 @@ use std::io::Write;
 
 use imara_diff::{Algorithm, Diff, InternedInput};
 
-use super::{BlobSource, Error, FileChange, Side, Status, is_binary, zero_id};
+use super::{
+    BIG_FILE_THRESHOLD, BINARY_PROBE, BlobSource, Error, FileChange, Side, Status, head, is_binary,
+    is_binary_blob, zero_id,
+};
 use crate::object::ObjectId;
 use crate::worktree::quote_path;
 
@@ -16,6 +19,9 @@ pub struct PatchOptions {
     pub context: u32,
     /// Colour with ANSI escapes, as git does on a terminal.
     pub color: bool,
+    /// Content above this size is binary, and not read (default
+    /// [`BIG_FILE_THRESHOLD`], git's `core.bigFileThreshold`).
+    pub big_file_threshold: u64,
 }
 
 impl Default for PatchOptions {
@@ -23,8 +29,73 @@ impl Default for PatchOptions {
         PatchOptions {
             context: 3,
             color: false,
+            big_file_threshold: BIG_FILE_THRESHOLD,
         }
     }
+}
+
+/// Knobs for [`file_stats`].
+#[derive(Clone, Copy, Debug)]
+pub struct StatOptions {
+    /// Content above this size is binary, and not read (default
+    /// [`BIG_FILE_THRESHOLD`]).
+    pub big_file_threshold: u64,
+}
+
+impl Default for StatOptions {
+    fn default() -> Self {
+        StatOptions {
+            big_file_threshold: BIG_FILE_THRESHOLD,
+        }
+    }
+}
+
+/// Content up to this size is read whole in one go; for larger content (which only
+/// loose objects and working files can be) the first bytes are probed for binary
+/// content before the whole is read.
+const READ_WHOLE: u64 = 16 << 20;
+
+/// Both sides of a change, as a diff needs them.
+enum Pair {
+    /// Both sides text, read whole (an absent side is empty).
+    Text(Vec<u8>, Vec<u8>),
+    /// One side binary (or too large to look at): only the sizes, from headers.
+    Binary(u64, u64),
+}
+
+/// Reads both sides of a change for a patch or a line count, or only their sizes
+/// when either is binary: a side above `threshold` is binary unread, and a large side
+/// is probed (its first 8,000 bytes) before anything is read whole.
+fn load_pair(blobs: &dyn BlobSource, change: &FileChange, threshold: u64) -> Result<Pair, Error> {
+    let sides = [
+        (change.old, &change.old_path[..]),
+        (change.new, &change.new_path[..]),
+    ];
+    let mut sizes = [0u64; 2];
+    for (size, (side, path)) in sizes.iter_mut().zip(sides) {
+        if let Some(side) = side {
+            *size = blobs.size(&side, path)?;
+        }
+    }
+    if sizes.iter().any(|&size| size > threshold) {
+        return Ok(Pair::Binary(sizes[0], sizes[1]));
+    }
+    for (&size, (side, path)) in sizes.iter().zip(sides) {
+        if let Some(side) = side
+            && size > READ_WHOLE
+            && is_binary(&head(blobs, &side, path, BINARY_PROBE)?)
+        {
+            return Ok(Pair::Binary(sizes[0], sizes[1]));
+        }
+    }
+    let load = |(side, path): (Option<Side>, &[u8])| -> Result<Vec<u8>, Error> {
+        side.map_or(Ok(Vec::new()), |s| blobs.blob(&s, path))
+    };
+    let (old, new) = (load(sides[0])?, load(sides[1])?);
+    if is_binary(&old) || is_binary(&new) {
+        return Ok(Pair::Binary(old.len() as u64, new.len() as u64));
+    }
+    Ok(Pair::Text(old, new))
 }
 
 struct Painter {
@@ -141,11 +212,7 @@ fn write_one(
         index.push_str(&format!(" {}", o.mode.as_padded_str()));
     }
     header.push(index.into_bytes());
-    let load = |side: Option<Side>, path: &[u8]| -> Result<Vec<u8>, Error> {
-        side.map_or(Ok(Vec::new()), |s| blobs.blob(&s, path))
-    };
-    let old = load(change.old, &change.old_path)?;
-    let new = load(change.new, &change.new_path)?;
+    let pair = load_pair(blobs, change, options.big_file_threshold)?;
     let minus = if change.old.is_some() {
         a.clone()
     } else {
@@ -156,13 +223,13 @@ fn write_one(
     } else {
         b"/dev/null".to_vec()
     };
-    if is_binary(&old) || is_binary(&new) {
+    let Pair::Text(old, new) = pair else {
         header.push([&b"Binary files "[..], &minus, b" and ", &plus, b" differ"].concat());
         for line in &header {
             paint.line(out, META, line).map_err(w)?;
         }
         return Ok(());
-    }
+    };
     if old.is_empty() && new.is_empty() {
         // An empty file added or deleted: git writes no ---/+++ lines and no hunk.
         for line in &header {
@@ -199,7 +266,7 @@ fn line_hunks(old: &[u8], new: &[u8]) -> Vec<imara_diff::Hunk> {
     diff.hunks().collect()
 }
 
-fn range(start: u32, len: u32) -> String {
+fn range(start: u64, len: u64) -> String {
     // 1-based; an empty range names the line before it.
     let first = if len == 0 { start } else { start + 1 };
     if len == 1 {
@@ -211,7 +278,7 @@ fn range(start: u32, len: u32) -> String {
 
 /// git's default function context: the nearest line above that starts with a letter,
 /// `_` or `$`, without trailing whitespace, at most 80 bytes.
-fn function_context<'a>(old: &[&'a [u8]], before: u32) -> Option<&'a [u8]> {
+fn function_context<'a>(old: &[&'a [u8]], before: u64) -> Option<&'a [u8]> {
     old[..before as usize].iter().rev().find_map(|line| {
         let first = *line.first()?;
         if !(first.is_ascii_alphabetic() || first == b'_' || first == b'$') {
@@ -231,23 +298,27 @@ fn write_hunks(
 ) -> std::io::Result<()> {
     let (a, b) = (lines(old), lines(new));
     let changes = line_hunks(old, new);
+    // Line numbers are u32; context may be as large as u32::MAX. Work in u64, where
+    // neither `2 * context` nor `end + context` can overflow; every range is then
+    // clamped to the file, as git clamps it.
+    let context = u64::from(context);
     let mut i = 0;
     while i < changes.len() {
         // Gather changes whose context overlaps into one hunk.
         let mut j = i;
         while j + 1 < changes.len()
-            && changes[j + 1].before.start - changes[j].before.end <= 2 * context
+            && u64::from(changes[j + 1].before.start - changes[j].before.end) <= 2 * context
         {
             j += 1;
         }
         let first = &changes[i];
         let last = &changes[j];
-        let lead = first.before.start.min(context);
-        let old_start = first.before.start - lead;
-        let new_start = first.after.start - lead;
-        let old_end = (last.before.end + context).min(a.len() as u32);
-        let trail = old_end - last.before.end;
-        let new_end = last.after.end + trail;
+        let lead = u64::from(first.before.start).min(context);
+        let old_start = u64::from(first.before.start) - lead;
+        let new_start = u64::from(first.after.start) - lead;
+        let old_end = (u64::from(last.before.end) + context).min(a.len() as u64);
+        let trail = old_end - u64::from(last.before.end);
+        let new_end = u64::from(last.after.end) + trail;
         let mut head = format!(
             "@@ -{} +{} @@",
             range(old_start, old_end - old_start),
@@ -274,7 +345,7 @@ fn write_hunks(
             for line in &b[change.after.start as usize..change.after.end as usize] {
                 emit(out, paint, b'+', line)?;
             }
-            pos = change.before.end;
+            pos = u64::from(change.before.end);
         }
         for line in &a[pos as usize..old_end as usize] {
             emit(out, paint, b' ', line)?;
@@ -379,8 +450,14 @@ fn rename_name(old: &[u8], new: &[u8]) -> String {
     )
 }
 
-/// Counts the lines each change adds and removes.
-pub fn file_stats(blobs: &dyn BlobSource, changes: &[FileChange]) -> Result<Vec<FileStat>, Error> {
+/// Counts the lines each change adds and removes. Binary content is not read beyond
+/// its first 8,000 bytes, and content above the big-file threshold not at all: their
+/// sizes come from headers.
+pub fn file_stats(
+    blobs: &dyn BlobSource,
+    changes: &[FileChange],
+    options: &StatOptions,
+) -> Result<Vec<FileStat>, Error> {
     changes
         .iter()
         .map(|change| {
@@ -389,38 +466,33 @@ pub fn file_stats(blobs: &dyn BlobSource, changes: &[FileChange]) -> Result<Vec<
             } else {
                 quote_path(&change.new_path)
             };
-            let load = |side: Option<Side>, path: &[u8]| -> Result<Vec<u8>, Error> {
-                side.map_or(Ok(Vec::new()), |s| blobs.blob(&s, path))
-            };
             let same = change.old.map(|s| s.id) == change.new.map(|s| s.id);
-            if same {
+            if let (true, Some(side)) = (same, change.new) {
                 // A rename or mode change: nothing added or removed, but git still
-                // calls binary content binary.
-                let data = load(change.new, &change.new_path)?;
-                let size = data.len() as u64;
+                // calls binary content binary. Its size and first bytes tell.
+                let path = &change.new_path;
+                let size = blobs.size(&side, path)?;
+                let binary = is_binary_blob(blobs, &side, path, size, options.big_file_threshold)?;
                 return Ok(FileStat {
                     name,
                     added: 0,
                     removed: 0,
-                    binary: is_binary(&data).then_some((size, size)),
+                    binary: binary.then_some((size, size)),
                     unchanged: true,
                 });
             }
-            let (old, new) = {
-                (
-                    load(change.old, &change.old_path)?,
-                    load(change.new, &change.new_path)?,
-                )
+            let (old, new) = match load_pair(blobs, change, options.big_file_threshold)? {
+                Pair::Text(old, new) => (old, new),
+                Pair::Binary(old, new) => {
+                    return Ok(FileStat {
+                        name,
+                        added: 0,
+                        removed: 0,
+                        binary: Some((old, new)),
+                        unchanged: false,
+                    });
+                }
             };
-            if is_binary(&old) || is_binary(&new) {
-                return Ok(FileStat {
-                    name,
-                    added: 0,
-                    removed: 0,
-                    binary: Some((old.len() as u64, new.len() as u64)),
-                    unchanged: false,
-                });
-            }
             let input = InternedInput::new(&old[..], &new[..]);
             let diff = Diff::compute(Algorithm::Myers, &input);
             Ok(FileStat {

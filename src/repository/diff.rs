@@ -1,7 +1,7 @@
 //! Diffs between snapshots and against the working directory.
 
 use super::{Repository, Result};
-use crate::diff::{self, DiffOptions, FileChange, WithTrees, WorktreeBlobs};
+use crate::diff::{self, DiffOptions, Outcome, WithTrees, WorktreeBlobs};
 use crate::object::{Kind, ObjectId};
 use crate::odb;
 
@@ -26,30 +26,26 @@ impl Repository {
     }
 
     /// The files that differ between two trees (`None`: empty), renames paired as the
-    /// options ask. Subtrees with equal ids are never read.
+    /// options ask. Subtrees with equal ids are never read, nor are blobs unless
+    /// they are rename candidates whose sizes allow a match.
     pub fn diff_trees(
         &self,
         old: Option<ObjectId>,
         new: Option<ObjectId>,
         options: &DiffOptions,
-    ) -> Result<Vec<FileChange>> {
+    ) -> Result<Outcome> {
         Ok(diff::diff(&self.odb, &self.odb, old, new, options)?)
     }
 
     /// The files that differ between revisions `old` and `new`.
-    pub fn diff_revs(
-        &self,
-        old: &str,
-        new: &str,
-        options: &DiffOptions,
-    ) -> Result<Vec<FileChange>> {
+    pub fn diff_revs(&self, old: &str, new: &str, options: &DiffOptions) -> Result<Outcome> {
         self.diff_trees(self.resolve_tree(old)?, self.resolve_tree(new)?, options)
     }
 
     /// The files that differ between revision `old` and the working directory. Files
     /// whose stat data match the stat cache are not read; nothing is stored. Render
     /// the result with [`Repository::blobs`], which reads working-directory content.
-    pub fn diff_worktree(&self, old: &str, options: &DiffOptions) -> Result<Vec<FileChange>> {
+    pub fn diff_worktree(&self, old: &str, options: &DiffOptions) -> Result<Outcome> {
         let old = self.resolve_tree(old)?;
         let head_tree = match self.refs.head_commit()? {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),

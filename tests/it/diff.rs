@@ -310,7 +310,9 @@ fn diff_of_a_10000_file_tree_reads_only_the_trees_on_the_changed_path() -> Resul
     repo.commit("B", &options)?;
     let (old, new) = (repo.resolve_tree("HEAD~1")?, repo.resolve_tree("HEAD")?);
     let before = repo.odb().stats().reads;
-    let changes = repo.diff_trees(old, new, &cow::diff::DiffOptions::default())?;
+    let changes = repo
+        .diff_trees(old, new, &cow::diff::DiffOptions::default())?
+        .changes;
     assert_eq!(changes.len(), 1);
     assert_eq!(changes[0].new_path, b"d4/e2/f17.txt");
     // The root, d4 and d4/e2 on each side: none of the other 110 trees, no blob.
@@ -579,4 +581,458 @@ fn stat_layout_matches_git_for_wide_changes_and_long_names() {
         cow.contains(" .../on/forever/and/ever/file_with_a_long_name.txt  |   10 +\n"),
         "{cow}"
     );
+}
+
+#[test]
+fn huge_context_counts_clamp_to_the_file_as_git_does() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    let w = env.work();
+    let numbered = |edits: &[(usize, &str)]| -> String {
+        (1..=40)
+            .map(|i| match edits.iter().find(|(at, _)| *at == i) {
+                Some((_, text)) => format!("{text}\n"),
+                None => format!("line {i}\n"),
+            })
+            .collect()
+    };
+    write(&w.join("far"), numbered(&[]));
+    write(&w.join("near"), numbered(&[]));
+    env.init();
+    let mirror = GitMirror::new(&env);
+    env.commit("one");
+    let ga = mirror.snapshot("one");
+    // Two changes far apart (one hunk only when the context spans the gap), and one
+    // at the very start of a file.
+    write(
+        &w.join("far"),
+        numbered(&[(3, "three"), (37, "thirty-seven")]),
+    );
+    write(&w.join("near"), numbered(&[(1, "first")]));
+    env.commit("two");
+    let gb = mirror.snapshot("two");
+    for n in ["0", "3", "30", "2147483647"] {
+        let flag = format!("-U{n}");
+        let cow = env.cow_ok(["diff", &flag, "HEAD~1", "HEAD"]);
+        let git = String::from_utf8(mirror.run(&["diff", &flag, &ga, &gb]))?;
+        assert_eq!(cow, git, "{flag}");
+    }
+    // Above 2^31 - 1, git's own int overflows and prints hunk headers such as
+    // "@@ -2,1- +2,2- @@"; cow clamps to the file, as git does for any count it can
+    // hold. Before the fix, -U4294967295 panicked (u32 overflow).
+    let whole = env.cow_ok(["diff", "-U2147483647", "HEAD~1", "HEAD"]);
+    assert!(whole.contains("@@ -1,40 +1,40 @@\n"), "{whole}");
+    for n in [
+        "2147483648",
+        "4294967295",
+        "4294967296",
+        "99999999999999999999",
+    ] {
+        let out = env.cow(["diff", &format!("-U{n}"), "HEAD~1", "HEAD"]);
+        assert!(out.status.success(), "-U{n}: {}", describe(&out));
+        assert_eq!(String::from_utf8(out.stdout)?, whole, "-U{n}");
+    }
+    let bad = env.cow(["diff", "-Ux"]);
+    assert_eq!(
+        bad.status.code(),
+        Some(2),
+        "a usage error: {}",
+        describe(&bad)
+    );
+    assert!(String::from_utf8(bad.stderr)?.contains("'x' is not a number of lines"));
+    Ok(())
+}
+
+/// Content reads through a [`cow::diff::BlobSource`], recorded by blob id; sizes can be
+/// faked per id (so a "3 GiB" blob needs no 3 GiB), and content reads of chosen ids
+/// fail, as reading a blob over 2 GiB into memory does.
+struct Recording<'a> {
+    odb: &'a cow::odb::Odb,
+    read: std::cell::RefCell<Vec<cow::ObjectId>>,
+    fake_sizes: BTreeMap<cow::ObjectId, u64>,
+}
+
+impl<'a> Recording<'a> {
+    fn new(odb: &'a cow::odb::Odb) -> Recording<'a> {
+        Recording {
+            odb,
+            read: Default::default(),
+            fake_sizes: BTreeMap::new(),
+        }
+    }
+
+    fn was_read(&self, id: &cow::ObjectId) -> bool {
+        self.read.borrow().contains(id)
+    }
+
+    fn record(&self, side: &cow::diff::Side) -> std::result::Result<(), cow::diff::Error> {
+        self.read.borrow_mut().push(side.id);
+        match self.fake_sizes.get(&side.id) {
+            Some(&size) => Err(cow::odb::Error::TooLarge {
+                id: side.id,
+                size,
+                limit: cow::odb::MAX_IN_MEMORY_SIZE,
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+}
+
+impl cow::diff::BlobSource for Recording<'_> {
+    fn blob(
+        &self,
+        side: &cow::diff::Side,
+        path: &[u8],
+    ) -> std::result::Result<Vec<u8>, cow::diff::Error> {
+        self.record(side)?;
+        self.odb.blob(side, path)
+    }
+
+    fn size(
+        &self,
+        side: &cow::diff::Side,
+        path: &[u8],
+    ) -> std::result::Result<u64, cow::diff::Error> {
+        match self.fake_sizes.get(&side.id) {
+            Some(&size) => Ok(size),
+            None => self.odb.size(side, path),
+        }
+    }
+
+    fn stream(
+        &self,
+        side: &cow::diff::Side,
+        path: &[u8],
+        out: &mut dyn std::io::Write,
+    ) -> std::result::Result<u64, cow::diff::Error> {
+        self.record(side)?;
+        self.odb.stream(side, path, out)
+    }
+}
+
+fn blob_id(repo: &cow::Repository, rev: &str, path: &str) -> Result<cow::ObjectId> {
+    Ok(repo.resolve(format!("{rev}:{path}"))?)
+}
+
+#[test]
+fn rename_detection_reads_only_files_whose_sizes_allow_a_match() -> Result {
+    use cow::Repository;
+    let env = Env::new();
+    let w = env.work();
+    // Five files, each three times the size of the one before: at 50% no two of
+    // them can be a rename of each other by size alone.
+    let body = |k: u32, tag: &str| -> String {
+        let lines = 400 * 3usize.pow(k);
+        (0..lines).map(|i| format!("{tag} {k} {i:05}\n")).collect()
+    };
+    for k in 0..5 {
+        write(&w.join(format!("deleted{k}.txt")), body(k, "old"));
+    }
+    write(&w.join("kept"), "kept\n");
+    let repo = Repository::init(&w)?;
+    let options = commit_options();
+    repo.commit("A", &options)?;
+    let edited = body(2, "old").replacen("old 2 00007", "edited", 1);
+    for k in 0..5 {
+        fs::remove_file(w.join(format!("deleted{k}.txt")))?;
+    }
+    write(&w.join("moved.txt"), &edited);
+    for n in 0..3 {
+        write(&w.join(format!("tiny{n}")), format!("tiny {n}\n"));
+    }
+    repo.commit("B", &options)?;
+    let (old, new) = (repo.resolve_tree("HEAD~1")?, repo.resolve_tree("HEAD")?);
+
+    let before = repo.odb().stats().reads;
+    let outcome = repo.diff_trees(old, new, &cow::diff::DiffOptions::default())?;
+    let read = repo.odb().stats().reads - before;
+    let renamed: Vec<_> = outcome
+        .changes
+        .iter()
+        .filter(|c| c.status == cow::diff::Status::Renamed)
+        .map(|c| (c.old_path.clone(), c.new_path.clone()))
+        .collect();
+    assert_eq!(renamed, [(b"deleted2.txt".to_vec(), b"moved.txt".to_vec())]);
+    assert_eq!(outcome.rename_limit_needed, None);
+    // The two root trees and the one pair whose sizes allow a match; not the other
+    // four deleted files, nor the tiny ones (before: all nine blobs, whole).
+    assert_eq!(read, 2 + 2);
+
+    let recording = Recording::new(repo.odb());
+    cow::diff::diff(
+        repo.odb(),
+        &recording,
+        old,
+        new,
+        &cow::diff::DiffOptions::default(),
+    )?;
+    let mut read = recording.read.borrow().clone();
+    read.sort();
+    let mut want = vec![
+        blob_id(&repo, "HEAD~1", "deleted2.txt")?,
+        blob_id(&repo, "HEAD", "moved.txt")?,
+    ];
+    want.sort();
+    assert_eq!(read, want);
+
+    // Above the big-file threshold, files are paired by id only: nothing is read.
+    let before = repo.odb().stats().reads;
+    let small_threshold = cow::diff::DiffOptions {
+        big_file_threshold: 20_000,
+        ..Default::default()
+    };
+    let outcome = repo.diff_trees(old, new, &small_threshold)?;
+    assert!(
+        outcome
+            .changes
+            .iter()
+            .all(|c| c.status != cow::diff::Status::Renamed)
+    );
+    assert_eq!(repo.odb().stats().reads - before, 2);
+
+    // Without rename detection no blob is read at all (`--name-only` and
+    // `--name-status` with --no-renames).
+    let before = repo.odb().stats().reads;
+    let no_renames = cow::diff::DiffOptions {
+        renames: None,
+        ..Default::default()
+    };
+    assert_eq!(repo.diff_trees(old, new, &no_renames)?.changes.len(), 9);
+    assert_eq!(repo.odb().stats().reads - before, 2);
+    Ok(())
+}
+
+#[test]
+fn files_above_the_big_file_threshold_are_binary_unread_as_in_git() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    use cow::Repository;
+    use cow::diff::{self, DiffOptions, PatchOptions, StatOptions};
+    let env = Env::new();
+    let w = env.work();
+    let lines =
+        |from: usize, to: usize| -> String { (from..=to).map(|i| format!("{i}\n")).collect() };
+    write(&w.join("big.txt"), lines(1, 3000));
+    write(&w.join("bigmode"), lines(1, 2000));
+    write(&w.join("bin"), b"x\0y");
+    write(&w.join("mv"), b"moved\0binary");
+    write(&w.join("small"), lines(1, 10));
+    let repo = Repository::init(&w)?;
+    let mirror = GitMirror::new(&env);
+    repo.commit("one", &commit_options())?;
+    let ga = mirror.snapshot("one");
+    write(&w.join("big.txt"), lines(1, 3001));
+    set_exec(&w.join("bigmode"), true);
+    write(&w.join("bin"), b"x\0yz");
+    fs::rename(w.join("mv"), w.join("mv2"))?;
+    write(&w.join("small"), lines(2, 10));
+    repo.commit("two", &commit_options())?;
+    let gb = mirror.snapshot("two");
+
+    let threshold = 1024;
+    let (old, new) = (repo.resolve_tree("HEAD~1")?, repo.resolve_tree("HEAD")?);
+    let blobs = Recording::new(repo.odb());
+    let options = DiffOptions {
+        big_file_threshold: threshold,
+        ..Default::default()
+    };
+    let changes = diff::diff(repo.odb(), &blobs, old, new, &options)?.changes;
+    let mut patch = Vec::new();
+    let patch_options = PatchOptions {
+        big_file_threshold: threshold,
+        ..Default::default()
+    };
+    diff::write_patch(&mut patch, &blobs, &changes, &patch_options)?;
+    let stats = diff::file_stats(
+        &blobs,
+        &changes,
+        &StatOptions {
+            big_file_threshold: threshold,
+        },
+    )?;
+    let (mut stat, mut numstat) = (Vec::new(), Vec::new());
+    diff::write_stat(&mut stat, &stats, 80, false)?;
+    diff::write_numstat(&mut numstat, &stats)?;
+
+    let git = |format: &str| {
+        let mut args = vec!["-c", "core.bigFileThreshold=1k", "diff"];
+        args.extend([format, &ga, &gb].iter().copied().filter(|a| !a.is_empty()));
+        String::from_utf8(mirror.run(&args)).expect("utf-8")
+    };
+    assert_eq!(String::from_utf8(patch)?, git(""));
+    assert_eq!(String::from_utf8(stat)?, git("--stat"));
+    assert_eq!(String::from_utf8(numstat)?, git("--numstat"));
+    let git_stat = git("--stat");
+    assert!(
+        git_stat.contains("| Bin 13893 -> 13898 bytes\n"),
+        "{git_stat}"
+    );
+    // Neither side of the big files was read, not even their first bytes.
+    for (rev, path) in [
+        ("HEAD~1", "big.txt"),
+        ("HEAD", "big.txt"),
+        ("HEAD", "bigmode"),
+    ] {
+        let id = blob_id(&repo, rev, path)?;
+        assert!(!blobs.was_read(&id), "{rev}:{path} was read");
+    }
+    assert!(blobs.was_read(&blob_id(&repo, "HEAD", "small")?));
+    Ok(())
+}
+
+#[test]
+fn changes_to_files_over_2_gib_diff_and_stat_without_reading_them() -> Result {
+    use cow::Repository;
+    use cow::diff::{self, DiffOptions, PatchOptions, StatOptions};
+    let env = Env::new();
+    let w = env.work();
+    // Stand-ins: the store holds small blobs, the source claims 3 GiB for them and
+    // fails any read of their content, as the store does for a blob over 2 GiB.
+    write(&w.join("huge"), "old\n");
+    write(&w.join("gone"), "gone, huge\n");
+    write(&w.join("small"), "1\n");
+    let repo = Repository::init(&w)?;
+    repo.commit("one", &commit_options())?;
+    write(&w.join("huge"), "new\n");
+    fs::remove_file(w.join("gone"))?;
+    write(&w.join("small"), "2\n");
+    write(&w.join("added"), "a small new file\n");
+    write(&w.join("arrived"), "arrived, huge\n");
+    repo.commit("two", &commit_options())?;
+    let mut blobs = Recording::new(repo.odb());
+    let gib3 = 3 << 30;
+    blobs
+        .fake_sizes
+        .insert(blob_id(&repo, "HEAD~1", "huge")?, gib3);
+    blobs
+        .fake_sizes
+        .insert(blob_id(&repo, "HEAD", "huge")?, gib3 + 1);
+    blobs
+        .fake_sizes
+        .insert(blob_id(&repo, "HEAD~1", "gone")?, gib3);
+    blobs
+        .fake_sizes
+        .insert(blob_id(&repo, "HEAD", "arrived")?, gib3 + 5);
+
+    let (old, new) = (repo.resolve_tree("HEAD~1")?, repo.resolve_tree("HEAD")?);
+    // The deleted 3 GiB file is a rename candidate for the added ones: sizes rule
+    // out the small one before anything is read, and files above the big-file
+    // threshold are paired only by id.
+    let changes = diff::diff(repo.odb(), &blobs, old, new, &DiffOptions::default())?.changes;
+    let status: Vec<_> = changes
+        .iter()
+        .map(|c| {
+            format!(
+                "{}\t{}",
+                c.status.letter(),
+                String::from_utf8_lossy(&c.new_path)
+            )
+        })
+        .collect();
+    assert_eq!(
+        status,
+        ["A\tadded", "A\tarrived", "D\tgone", "M\thuge", "M\tsmall"]
+    );
+    let stats = diff::file_stats(&blobs, &changes, &StatOptions::default())?;
+    let mut stat = Vec::new();
+    diff::write_stat(&mut stat, &stats, 80, false)?;
+    assert_eq!(
+        String::from_utf8(stat)?,
+        " added   |   1 +\n arrived | Bin 0 -> 3221225477 bytes\n gone    | Bin 3221225472 -> 0 bytes\n huge    | Bin 3221225472 -> 3221225473 bytes\n small   |   2 +-\n 5 files changed, 2 insertions(+), 1 deletion(-)\n"
+    );
+    let mut numstat = Vec::new();
+    diff::write_numstat(&mut numstat, &stats)?;
+    assert_eq!(
+        String::from_utf8(numstat)?,
+        "1\t0\tadded\n-\t-\tarrived\n-\t-\tgone\n-\t-\thuge\n1\t1\tsmall\n"
+    );
+    let mut patch = Vec::new();
+    diff::write_patch(&mut patch, &blobs, &changes, &PatchOptions::default())?;
+    let patch = String::from_utf8(patch)?;
+    assert!(
+        patch.contains("\nBinary files a/huge and b/huge differ\n"),
+        "{patch}"
+    );
+    assert!(
+        patch.contains("\nBinary files a/gone and /dev/null differ\n"),
+        "{patch}"
+    );
+    for id in blobs.fake_sizes.keys() {
+        assert!(!blobs.was_read(id), "a 3 GiB blob was read");
+    }
+    Ok(())
+}
+
+#[test]
+fn past_the_rename_limit_only_exact_renames_are_paired_with_a_warning_as_git() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    let w = env.work();
+    let body = |tag: &str| -> String { (0..20).map(|i| format!("{tag} line {i}\n")).collect() };
+    write(&w.join("one.txt"), body("one"));
+    write(&w.join("two.txt"), body("two"));
+    write(&w.join("same"), "exactly the same\n");
+    env.init();
+    let mirror = GitMirror::new(&env);
+    env.commit("one");
+    let ga = mirror.snapshot("one");
+    for (from, to) in [
+        ("one.txt", "uno.txt"),
+        ("two.txt", "dos.txt"),
+        ("same", "identical"),
+    ] {
+        fs::rename(w.join(from), w.join(to))?;
+    }
+    let mut uno = body("one");
+    uno.push_str("one more\n");
+    write(&w.join("uno.txt"), uno);
+    write(
+        &w.join("dos.txt"),
+        body("two").replace("two line 3\n", "changed\n"),
+    );
+    env.commit("two");
+    let gb = mirror.snapshot("two");
+    for limit in [None, Some("-l1"), Some("-l2"), Some("-l0")] {
+        let mut args = vec!["diff", "--name-status"];
+        args.extend(limit);
+        args.extend(["HEAD~1", "HEAD"]);
+        let cow = env.cow(&args);
+        assert!(cow.status.success(), "{}", describe(&cow));
+        let (git_args, tail) = args.split_at(args.len() - 2);
+        let _ = tail;
+        let mut git_args = git_args.to_vec();
+        git_args.extend([ga.as_str(), gb.as_str()]);
+        let git = mirror.run(&git_args);
+        assert_eq!(
+            String::from_utf8(cow.stdout)?,
+            String::from_utf8(git)?,
+            "{limit:?}"
+        );
+        let stderr = String::from_utf8(cow.stderr)?;
+        if limit == Some("-l1") {
+            assert_eq!(
+                stderr,
+                "cow: warning: exhaustive rename detection was skipped due to too many files\n\
+                 cow: warning: you may want to use -l 2 (or more) and retry the command\n"
+            );
+        } else {
+            assert_eq!(stderr, "", "{limit:?}");
+        }
+    }
+    // log warns once, after the walk.
+    let log = env.cow(["log", "--name-status", "-l1"]);
+    assert!(log.status.success(), "{}", describe(&log));
+    let stderr = String::from_utf8(log.stderr)?;
+    assert_eq!(
+        stderr.matches("rename detection was skipped").count(),
+        1,
+        "{stderr}"
+    );
+    Ok(())
 }
