@@ -420,6 +420,7 @@ impl Odb {
         };
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
+        let mut orphans = Vec::new();
         for path in paths {
             let name = path
                 .file_name()
@@ -431,16 +432,28 @@ impl Odb {
             if name.ends_with(".idx") {
                 match Pack::open(&path) {
                     Ok(pack) => problems.extend(pack.verify()),
+                    // Removed since the listing (by a gc running meanwhile).
+                    Err(_) if !path.exists() => {}
                     Err(e) => problems.push(e),
                 }
             } else if name.ends_with(".pack") && !path.with_extension("idx").exists() {
-                problems.push(Error::BadPack {
-                    pack: name,
-                    offset: None,
-                    reason: "has no index".into(),
-                });
+                orphans.push((name, path));
             }
         }
+        // A pack is renamed into place just before its index, and gc removes an index
+        // just before its pack: an index missing only for a moment is not a problem.
+        for _ in 0..10 {
+            orphans.retain(|(_, path)| path.exists() && !path.with_extension("idx").exists());
+            if orphans.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        problems.extend(orphans.into_iter().map(|(name, _)| Error::BadPack {
+            pack: name,
+            offset: None,
+            reason: "has no index".into(),
+        }));
         problems
     }
 
@@ -783,14 +796,18 @@ impl Odb {
     /// where another is intact. A single [`Error::NotFound`] when there is no copy.
     pub fn verify_each_copy(&self, id: &ObjectId) -> Vec<Result<(Kind, u64)>> {
         let mut results = Vec::new();
-        // Nothing ends the search but the copies running out.
+        // Every pack's copy, then the loose one, which ends the search unless nothing
+        // was found (then packs are reloaded, as for any read).
         let _ = self.find_copy(id, |place| {
             match self.verify_copy(id, place) {
                 Copy::Good(found) => results.push(Ok(found)),
                 Copy::Bad(e) | Copy::Fatal(e) => results.push(Err(e)),
                 Copy::Absent => {}
             }
-            Copy::<()>::Absent
+            match place {
+                Place::Loose if !results.is_empty() => Copy::Good(()),
+                _ => Copy::Absent,
+            }
         });
         if results.is_empty() {
             results.push(Err(Error::NotFound { id: *id }));

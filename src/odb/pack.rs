@@ -34,7 +34,7 @@ use std::sync::OnceLock;
 use memmap2::{Mmap, MmapOptions};
 use sha2::{Digest, Sha256};
 
-use super::{Error, Result};
+use super::{Error, MAX_PACKED_SIZE, Result};
 use crate::object::{Hasher, Kind, ObjectId};
 
 const PACK_MAGIC: &[u8; 8] = b"CWPACK\0\x01";
@@ -474,7 +474,7 @@ impl Pack {
         }
         let mut pos = 1;
         let len = get_varint(head, &mut pos).ok_or_else(|| self.bad(8, "bad dictionary length"))?;
-        if 8 + pos as u64 + len > self.pack_len.saturating_sub(32) || len > 1 << 24 {
+        if len > 1 << 24 || 8 + pos as u64 + len > self.pack_len.saturating_sub(32) {
             return Err(self.bad(8, "dictionary runs past the end of the pack"));
         }
         let mut dict = vec![0u8; len as usize];
@@ -609,12 +609,12 @@ impl Pack {
             (false, true) => return Err(self.bad(offset, "unknown record type")),
             (false, false) => None,
         };
+        if size > MAX_PACKED_SIZE {
+            return Err(self.bad(offset, declared_too_large(size)));
+        }
         let frame_len =
             get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad frame length"))?;
-        let frame_offset = offset + pos as u64;
-        if frame_offset + frame_len > self.pack_len.saturating_sub(32) {
-            return Err(self.bad(offset, "frame runs past the end of the pack"));
-        }
+        let frame_offset = self.frame_in_bounds(offset, pos, frame_len)?;
         Ok(RecordHeader {
             kind,
             size,
@@ -646,19 +646,31 @@ impl Pack {
             size,
             base: None,
             uses_dictionary: code.is_some_and(|c| c & WITH_DICT != 0),
-            frame_offset: offset + pos as u64,
+            frame_offset: self.frame_in_bounds(offset, pos, frame_len)?,
             frame_len,
             block: None,
         };
-        if header.frame_offset + frame_len > self.pack_len.saturating_sub(32) {
-            return Err(self.bad(offset, "frame runs past the end of the pack"));
-        }
         let frame = self.frame(&header)?;
         self.decompress(offset, &header, &frame, None)
     }
 
+    /// Where the frame of the record at `offset` starts, `head_len` bytes in; refuses a
+    /// frame that runs past the pack's content or is longer than the largest packed
+    /// object can compress to (so reading it never allocates more than that).
+    fn frame_in_bounds(&self, offset: u64, head_len: usize, frame_len: u64) -> Result<u64> {
+        let frame_offset = offset
+            .checked_add(head_len as u64)
+            .filter(|_| frame_len <= max_frame_len())
+            .ok_or_else(|| self.bad(offset, "bad frame length"))?;
+        match frame_offset.checked_add(frame_len) {
+            Some(end) if end <= self.pack_len.saturating_sub(32) => Ok(frame_offset),
+            _ => Err(self.bad(offset, "frame runs past the end of the pack")),
+        }
+    }
+
     /// Reads a record's frame.
     pub fn frame(&self, header: &RecordHeader) -> Result<Vec<u8>> {
+        self.frame_in_bounds(header.frame_offset, 0, header.frame_len)?;
         let mut frame = vec![0u8; header.frame_len as usize];
         self.pack
             .read_exact_at(&mut frame, header.frame_offset)
@@ -744,6 +756,15 @@ impl Pack {
                 ),
             ));
         }
+        if self.name != hex::encode(stored) {
+            problems.push(self.bad(
+                body_len,
+                format!(
+                    "file name does not match the pack's checksum {}",
+                    hex::encode(stored)
+                ),
+            ));
+        }
         for i in 1..self.count {
             if self.id_at(i - 1) >= self.id_at(i) {
                 problems.push(self.bad(self.offset_at(i), "index ids out of order"));
@@ -789,6 +810,17 @@ fn map(path: &Path) -> Result<Idx> {
             Ok(Idx::Read(bytes))
         }
     }
+}
+
+/// The longest frame a record may have: what the largest packed object compresses to
+/// at worst.
+fn max_frame_len() -> u64 {
+    zstd::zstd_safe::compress_bound(MAX_PACKED_SIZE as usize) as u64
+}
+
+/// Why a record declaring `size` bytes is refused.
+fn declared_too_large(size: u64) -> String {
+    format!("declares {size} bytes, more than the {MAX_PACKED_SIZE} a packed object may have")
 }
 
 /// Hashes `content` as an object of `kind` and compares with `id`.
