@@ -10,5 +10,6 @@ mod fuzz;
 mod gc;
 mod hostile;
 mod library;
+mod odb;
 mod oracle;
 mod reliability;
