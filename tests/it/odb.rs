@@ -27,6 +27,11 @@ fn small_history(env: &Env, commits: usize) -> Vec<String> {
         .collect()
 }
 
+/// A command's status and stderr (its stdout is bytes of a blob here).
+fn describe_short(out: &std::process::Output) -> String {
+    format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr))
+}
+
 /// Makes a pack file writable again (cow stores them read-only).
 fn writable(path: &Path) -> Result {
     fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
@@ -197,12 +202,14 @@ fn a_corrupt_packed_copy_does_not_hide_an_intact_one() -> Result {
                 writer.finish()?;
             }
         }
-        assert_eq!(env.cow(["cat-file", "-p", &id.to_string()]).stdout, content, "{intact}");
+        let out = env.cow(["cat-file", "-p", &id.to_string()]);
+        assert!(out.stdout == content, "{intact}: {}", describe_short(&out));
         env.cow_ok(["cat-file", "-e", &id.to_string()]);
-        assert_eq!(env.cow(["show", "HEAD:big.bin"]).stdout, content);
+        let out = env.cow(["show", "HEAD:big.bin"]);
+        assert!(out.stdout == content, "{intact}: {}", describe_short(&out));
         fs::remove_file(w.join("big.bin"))?;
         env.cow_ok(["restore", "big.bin"]);
-        assert_eq!(fs::read(w.join("big.bin"))?, content);
+        assert!(fs::read(w.join("big.bin"))? == content, "{intact}: restored");
         // fsck reads each copy: the bad one is named, with its pack and offset.
         let out = env.cow(["fsck"]);
         assert_error(&out, "fsck found");
@@ -215,7 +222,116 @@ fn a_corrupt_packed_copy_does_not_hide_an_intact_one() -> Result {
         // gc repacks from the intact copy, and drops the bad one with its pack.
         env.cow_ok(["gc"]);
         assert!(env.cow_ok(["fsck"]).contains("no problems found"), "{intact}");
-        assert_eq!(env.cow(["cat-file", "-p", &id.to_string()]).stdout, content);
+        let out = env.cow(["cat-file", "-p", &id.to_string()]);
+        assert!(out.stdout == content, "{intact}: {}", describe_short(&out));
     }
+    Ok(())
+}
+
+/// Replaces the stored copy of the blob at `rev` by a pack holding one record for it
+/// that declares `size` bytes and carries `frame`; returns the id and the record's
+/// offset in the new pack's index.
+fn craft_packed_copy(env: &Env, rev: &str, size: u64, frame: &[u8]) -> Result<(String, PathBuf, u64)> {
+    let w = env.work();
+    let id = env.cow_ok(["rev-parse", rev]).trim().to_owned();
+    let mut writer = PackWriter::new(&w.join(".cow/objects/pack"))?;
+    writer.add_frame(id.parse()?, Kind::Blob, size, None, frame)?;
+    let info = writer.finish()?.expect("one object");
+    fs::remove_file(object_path(&w, &id))?;
+    let idx = w.join(format!(".cow/objects/pack/pack-{}.idx", info.name));
+    let offset = Pack::open(&idx)?.find(&id.parse()?).expect("packed");
+    Ok((id, idx, offset))
+}
+
+/// Runs `cow ARGS` with its address space limited to 1 GiB: an attempt to allocate
+/// a 2 GiB buffer fails (and aborts the process) instead of passing unseen.
+fn cow_limited(env: &Env, args: &[&str]) -> std::process::Output {
+    let cow = env.cow_cmd(&env.work());
+    let mut sh = std::process::Command::new("sh");
+    sh.arg("-c")
+        .arg(r#"ulimit -v 1048576 && exec "$0" "$@""#)
+        .arg(cow.get_program())
+        .args(args)
+        .current_dir(env.work())
+        .env_clear();
+    for (k, v) in cow.get_envs() {
+        if let Some(v) = v {
+            sh.env(k, v);
+        }
+    }
+    sh.output().expect("run cow under sh")
+}
+
+#[test]
+fn hostile_pack_records_give_one_clear_error() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("huge"), "will be replaced by a record declaring 2 GiB\n");
+    write(&w.join("tiny"), "tiny\n");
+    env.init();
+    env.commit("first");
+    // 2 GiB of zeros compress to a frame of about 65 KB.
+    let mut encoder = zstd::stream::Encoder::new(Vec::new(), 1)?;
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..2048 {
+        std::io::Write::write_all(&mut encoder, &zeros)?;
+    }
+    let bomb = encoder.finish()?;
+    assert!(bomb.len() < 100_000, "{}", bomb.len());
+    let (huge, _, _) = craft_packed_copy(&env, "HEAD:huge", 2 << 30, &bomb)?;
+    let declared = "declares 2147483648 bytes";
+    assert_error(&cow_limited(&env, &["cat-file", "-p", &huge]), declared);
+    assert_error(&cow_limited(&env, &["show", "HEAD:huge"]), declared);
+    let out = cow_limited(&env, &["fsck"]);
+    assert_error(&out, "fsck found");
+    assert!(String::from_utf8_lossy(&out.stdout).contains(declared), "{}", describe(&out));
+    assert_error(&cow_limited(&env, &["gc"]), declared);
+
+    // A frame length whose addition to the record's offset overflows.
+    let frame = zstd::bulk::compress(b"tiny\n", 3)?;
+    let (tiny, idx, offset) = craft_packed_copy(&env, "HEAD:tiny", 5, &frame)?;
+    let path = idx.with_extension("pack");
+    let mut bytes = fs::read(&path)?;
+    let at = offset as usize;
+    assert_eq!(&bytes[at..at + 3], &[1, 5, frame.len() as u8]);
+    // u64::MAX - 3 as a varint, over the length and the frame's first bytes.
+    let mut varint = vec![0xfc];
+    varint.extend([0xff; 8]);
+    varint.push(0x01);
+    bytes[at + 2..at + 12].copy_from_slice(&varint);
+    writable(&path)?;
+    fs::write(&path, &bytes)?;
+    assert_error(&cow_limited(&env, &["cat-file", "-p", &tiny]), "bad frame length");
+    assert_error(&cow_limited(&env, &["cat-file", "-s", &tiny]), "bad frame length");
+    let out = cow_limited(&env, &["fsck"]);
+    assert_error(&out, "fsck found");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(report.contains("bad frame length"), "{report}");
+    // gc stops at the first record it cannot read (either one).
+    assert_error(&cow_limited(&env, &["gc"]), "at offset 8: ");
+    Ok(())
+}
+
+#[test]
+fn a_pack_not_named_after_its_checksum_is_reported() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    small_history(&env, 1);
+    env.cow_ok(["gc"]);
+    let idx = only_pack(&w)?;
+    let name = format!("pack-{}", "0".repeat(64));
+    fs::rename(idx.with_extension("pack"), idx.with_file_name(format!("{name}.pack")))?;
+    fs::rename(&idx, idx.with_file_name(format!("{name}.idx")))?;
+    // Every object still reads (ids are checked on every read) ...
+    env.cow_ok(["show", "HEAD:dir0/f0.txt"]);
+    // ... but fsck says the pack is not what its name claims.
+    let out = env.cow(["fsck"]);
+    assert_error(&out, "fsck found 1 problem");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.contains(&format!("{name} at offset"))
+            && report.contains("file name does not match the pack's checksum"),
+        "{report}"
+    );
     Ok(())
 }
