@@ -888,16 +888,24 @@ impl Odb {
 
     /// All ids that start with `prefix`, sorted.
     pub fn ids_with_prefix(&self, prefix: &Prefix) -> Result<Vec<ObjectId>> {
-        let mut ids = self.loose_ids_with_prefix(prefix)?;
-        for pack in self.packs() {
-            ids.extend(
-                pack.entries()
-                    .map(|(id, _)| id)
-                    .filter(|id| prefix.matches(id)),
-            );
+        let search = || -> Result<Vec<ObjectId>> {
+            let mut ids = self.loose_ids_with_prefix(prefix)?;
+            for pack in self.packs() {
+                ids.extend(pack.ids_with_prefix(prefix));
+            }
+            ids.sort();
+            ids.dedup();
+            Ok(ids)
+        };
+        let ids = search()?;
+        if !ids.is_empty() {
+            return Ok(ids);
         }
-        ids.sort();
-        ids.dedup();
+        // Moved into a pack written since this store listed them (by gc)?
+        let refresh = self.refresh_packs();
+        if refresh.added || refresh.vanished {
+            return search();
+        }
         Ok(ids)
     }
 
@@ -942,7 +950,12 @@ impl Odb {
         let mut hex = [0u8; 64];
         let hex = id.hex_buf(&mut hex);
         let dir_prefix = Prefix::from_hex(&hex[..Prefix::MIN_LEN]).expect("4 hex digits");
-        let neighbours = self.loose_ids_with_prefix(&dir_prefix)?;
+        // Loose ids sharing the first digits, and in each pack (sorted) the ids on
+        // either side of this one: no other id shares a longer prefix with it.
+        let mut neighbours = self.loose_ids_with_prefix(&dir_prefix)?;
+        for pack in self.packs() {
+            neighbours.extend(pack.neighbours(id).into_iter().flatten());
+        }
         let mut len = min_len.clamp(Prefix::MIN_LEN, ObjectId::HEX_LEN);
         for other in neighbours.iter().filter(|o| *o != id) {
             let mut buf = [0u8; 64];

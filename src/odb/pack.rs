@@ -35,7 +35,7 @@ use memmap2::{Mmap, MmapOptions};
 use sha2::{Digest, Sha256};
 
 use super::{Error, MAX_PACKED_SIZE, Result};
-use crate::object::{Hasher, Kind, ObjectId};
+use crate::object::{Hasher, Kind, ObjectId, Prefix};
 
 const PACK_MAGIC: &[u8; 8] = b"CWPACK\0\x01";
 const IDX_MAGIC: &[u8; 8] = b"CWIDX\0\0\x01";
@@ -543,6 +543,60 @@ impl Pack {
         None
     }
 
+    /// The index of the first id not below `key` (the leading bytes of an id): one
+    /// binary search within the fan-out bucket of its first byte.
+    fn lower_bound(&self, key: &[u8]) -> usize {
+        let first = key.first().copied().unwrap_or(0) as usize;
+        let lo = if first == 0 {
+            0
+        } else {
+            self.fanout(first - 1)
+        };
+        let hi = self.fanout(first).min(self.count);
+        let (mut lo, mut hi) = (lo.min(hi), hi);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if &self.id_at(mid)[..key.len()] < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The ids in the pack that start with `prefix`, in order: a binary search for the
+    /// first, then the ones after it.
+    pub fn ids_with_prefix<'a>(&'a self, prefix: &'a Prefix) -> impl Iterator<Item = ObjectId> + 'a {
+        // The prefix's digits as bytes, an odd last digit as the high half of a byte:
+        // the smallest id with the prefix starts with exactly these bytes.
+        let hex = prefix.as_str().as_bytes();
+        let mut key = [0u8; 32];
+        for (i, pair) in hex.chunks(2).enumerate() {
+            let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+            key[i] = digit(pair[0]) << 4 | pair.get(1).map_or(0, |&c| digit(c));
+        }
+        let key = &key[..hex.len().div_ceil(2)];
+        (self.lower_bound(key)..self.count)
+            .map(|i| ObjectId::from_slice(self.id_at(i)).expect("32 bytes"))
+            .take_while(|id| prefix.matches(id))
+    }
+
+    /// The ids just before and just after `id` in the pack's order (leaving out `id`
+    /// itself): of all the pack's ids, those that share the longest prefix with it.
+    pub fn neighbours(&self, id: &ObjectId) -> [Option<ObjectId>; 2] {
+        let at = self.lower_bound(id.as_bytes());
+        let after = if at < self.count && self.id_at(at) == id.as_bytes() {
+            at + 1
+        } else {
+            at
+        };
+        let get = |i: usize| {
+            (i < self.count).then(|| ObjectId::from_slice(self.id_at(i)).expect("32 bytes"))
+        };
+        [at.checked_sub(1).and_then(get), get(after)]
+    }
+
     fn bad(&self, offset: u64, reason: impl Into<String>) -> Error {
         Error::BadPack {
             pack: format!("pack-{}", self.name),
@@ -892,6 +946,41 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn prefix_search_and_neighbours_agree_with_a_scan() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(Error::io("create", Path::new("tmp")))?;
+        let mut w = PackWriter::new(dir.path())?;
+        let mut ids = Vec::new();
+        for i in 0..600u32 {
+            let data = format!("x{i}\n").into_bytes();
+            let id = ObjectId::hash(Kind::Blob, &data);
+            w.add(id, Kind::Blob, &data, 1)?;
+            ids.push(id);
+        }
+        let info = w.finish()?.expect("not empty");
+        let pack = Pack::open(&dir.path().join(format!("pack-{}.idx", info.name)))?;
+        ids.sort();
+        // Ids of the pack, and ids it does not hold, as probes.
+        let absent = (0..100u32).map(|i| ObjectId::hash(Kind::Tree, format!("{i}").as_bytes()));
+        for probe in ids.iter().copied().step_by(5).chain(absent) {
+            let hex = probe.to_string();
+            for len in 4..=7 {
+                let prefix = Prefix::from_hex(&hex[..len]).expect("hex");
+                let scanned: Vec<ObjectId> =
+                    ids.iter().copied().filter(|id| prefix.matches(id)).collect();
+                assert_eq!(pack.ids_with_prefix(&prefix).collect::<Vec<_>>(), scanned);
+            }
+            let at = ids.partition_point(|id| *id < probe);
+            let after = if ids.get(at) == Some(&probe) { at + 1 } else { at };
+            let expected = [
+                at.checked_sub(1).map(|i| ids[i]),
+                ids.get(after).copied(),
+            ];
+            assert_eq!(pack.neighbours(&probe), expected, "{probe}");
+        }
+        Ok(())
     }
 
     /// Content of a member read straight from its block.

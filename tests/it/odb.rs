@@ -335,3 +335,58 @@ fn a_pack_not_named_after_its_checksum_is_reported() -> Result {
     );
     Ok(())
 }
+
+/// Two blob contents `x<i>\n` whose ids share their first 8 hex digits, found by
+/// trying them in order (a pair is expected after about 77,000: the birthday bound
+/// for 32 bits).
+fn colliding_blobs() -> (Vec<u8>, Vec<u8>) {
+    let mut seen = std::collections::HashMap::new();
+    for i in 0u32.. {
+        let data = format!("x{i}\n").into_bytes();
+        let id = ObjectId::hash(Kind::Blob, &data);
+        let key: [u8; 4] = id.as_bytes()[..4].try_into().expect("4 bytes");
+        if let Some(other) = seen.insert(key, data.clone()) {
+            return (other, data);
+        }
+    }
+    unreachable!("a pair is found long before u32::MAX")
+}
+
+#[test]
+fn abbreviations_are_unique_among_packed_objects() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    let (a, b) = colliding_blobs();
+    let (id_a, id_b) = (ObjectId::hash(Kind::Blob, &a), ObjectId::hash(Kind::Blob, &b));
+    let common = id_a
+        .to_string()
+        .bytes()
+        .zip(id_b.to_string().bytes())
+        .take_while(|(x, y)| x == y)
+        .count();
+    assert!(common >= 8, "{id_a} {id_b}");
+    write(&w.join("a"), &a);
+    write(&w.join("b"), &b);
+    env.init();
+    env.commit("two blobs with a long common prefix");
+    env.cow_ok(["gc"]);
+    let loose = Repository::open(&w)?.odb().loose_object_ids()?;
+    assert!(loose.is_empty(), "everything is packed: {loose:?}");
+    let unique = &id_a.to_string()[..common + 1];
+    assert_eq!(env.cow_ok(["rev-parse", "--short", "HEAD:a"]).trim(), unique);
+    assert_eq!(env.cow_ok(["rev-parse", "--short=4", "HEAD:a"]).trim(), unique);
+    assert_eq!(env.cow_ok(["rev-parse", unique]).trim(), id_a.to_string());
+    let shared = &id_a.to_string()[..common];
+    assert_error(&env.cow(["rev-parse", shared]), "ambiguous");
+    // git, with the same objects all packed by `git gc`, abbreviates alike.
+    if git_available() {
+        let git = GitMirror::new(&env);
+        git.snapshot("two blobs with a long common prefix");
+        git.run(&["gc", "-q"]);
+        for rev in ["HEAD:a", "HEAD:b", "HEAD", "HEAD^{tree}"] {
+            let theirs = String::from_utf8(git.run(&["rev-parse", "--short", rev]))?;
+            assert_eq!(env.cow_ok(["rev-parse", "--short", rev]), theirs, "{rev}");
+        }
+    }
+    Ok(())
+}
