@@ -5,7 +5,9 @@
 //! set for a delta), the content size as a varint, for a delta the 32-byte id of its
 //! base (or, with `0x10` also set, the base's position in the pack's sorted index as a
 //! varint), the frame length as a varint, and one zstd frame of the content (a delta's
-//! frame is compressed with its base's content as the dictionary).
+//! frame is compressed with its base's content as the dictionary). No record's content
+//! is larger than [`super::MAX_PACKED_SIZE`]; a reader refuses a larger declared size
+//! before allocating anything for it.
 //!
 //! A pack may start with a dictionary record (type 5: its length as a varint, then the
 //! raw dictionary): records with `0x40` set in their type byte are compressed with it.
@@ -567,7 +569,10 @@ impl Pack {
 
     /// The ids in the pack that start with `prefix`, in order: a binary search for the
     /// first, then the ones after it.
-    pub fn ids_with_prefix<'a>(&'a self, prefix: &'a Prefix) -> impl Iterator<Item = ObjectId> + 'a {
+    pub fn ids_with_prefix<'a>(
+        &'a self,
+        prefix: &'a Prefix,
+    ) -> impl Iterator<Item = ObjectId> + 'a {
         // The prefix's digits as bytes, an odd last digit as the high half of a byte:
         // the smallest id with the prefix starts with exactly these bytes.
         let hex = prefix.as_str().as_bytes();
@@ -968,16 +973,20 @@ mod tests {
             let hex = probe.to_string();
             for len in 4..=7 {
                 let prefix = Prefix::from_hex(&hex[..len]).expect("hex");
-                let scanned: Vec<ObjectId> =
-                    ids.iter().copied().filter(|id| prefix.matches(id)).collect();
+                let scanned: Vec<ObjectId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| prefix.matches(id))
+                    .collect();
                 assert_eq!(pack.ids_with_prefix(&prefix).collect::<Vec<_>>(), scanned);
             }
             let at = ids.partition_point(|id| *id < probe);
-            let after = if ids.get(at) == Some(&probe) { at + 1 } else { at };
-            let expected = [
-                at.checked_sub(1).map(|i| ids[i]),
-                ids.get(after).copied(),
-            ];
+            let after = if ids.get(at) == Some(&probe) {
+                at + 1
+            } else {
+                at
+            };
+            let expected = [at.checked_sub(1).map(|i| ids[i]), ids.get(after).copied()];
             assert_eq!(pack.neighbours(&probe), expected, "{probe}");
         }
         Ok(())

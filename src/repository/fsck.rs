@@ -283,10 +283,7 @@ impl Repository {
                 .odb
                 .ids_in_storage_order()?
                 .par_chunks(256)
-                .flat_map_iter(|ids| {
-                    ids.iter()
-                        .map(|id| (*id, self.odb.verify_each_copy(id)))
-                })
+                .flat_map_iter(|ids| ids.iter().map(|id| (*id, self.odb.verify_each_copy(id))))
                 .collect();
             results.sort_unstable_by_key(|r| r.0);
             for (id, copies) in results {

@@ -4,8 +4,8 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use cow::odb::{Pack, PackWriter};
 use cow::{Kind, ObjectId, Repository};
@@ -19,7 +19,9 @@ fn small_history(env: &Env, commits: usize) -> Vec<String> {
     (0..commits)
         .map(|i| {
             for f in 0..5 {
-                let text: String = (0..40).map(|l| format!("file {f} line {l} at {i}\n")).collect();
+                let text: String = (0..40)
+                    .map(|l| format!("file {f} line {l} at {i}\n"))
+                    .collect();
                 write(&w.join(format!("dir{}/f{f}.txt", f % 2)), text);
             }
             env.commit(&format!("commit {i}"))
@@ -48,7 +50,9 @@ fn a_reader_opened_before_gc_finds_what_gc_moved() -> Result {
     write(&w.join("late.txt"), "written after the first gc\n");
     env.commit("late");
     let blob: ObjectId = env.cow_ok(["rev-parse", "HEAD:late.txt"]).trim().parse()?;
-    let readers: Vec<Repository> = (0..4).map(|_| Repository::open(&w)).collect::<std::result::Result<_, _>>()?;
+    let readers: Vec<Repository> = (0..4)
+        .map(|_| Repository::open(&w))
+        .collect::<std::result::Result<_, _>>()?;
     // ... then a gc that packs them, removes their loose copies and the old pack.
     env.cow_ok(["gc"]);
     assert!(!object_path(&w, &blob.to_string()).exists());
@@ -86,8 +90,14 @@ fn readers_running_during_gc_never_miss_an_object() -> Result {
     make_tag(0)?;
     let readers: Vec<(&str, Vec<String>)> = vec![
         ("fsck", vec!["fsck".into()]),
-        ("cat-file -e", vec!["cat-file".into(), "-e".into(), "TAG".into()]),
-        ("cat-file -p", vec!["cat-file".into(), "-p".into(), "TAG".into()]),
+        (
+            "cat-file -e",
+            vec!["cat-file".into(), "-e".into(), "TAG".into()],
+        ),
+        (
+            "cat-file -p",
+            vec!["cat-file".into(), "-p".into(), "TAG".into()],
+        ),
         ("show", vec!["show".into(), "TAG".into()]),
         ("show blob", vec!["show".into(), "HEAD:dir0/f0.txt".into()]),
         (
@@ -140,7 +150,11 @@ fn readers_running_during_gc_never_miss_an_object() -> Result {
         .map(|t| t.join().expect("reader thread"))
         .collect();
     let failures = failures.lock().expect("no panics while held");
-    assert!(failures.is_empty(), "after {runs:?} runs:\n{}", failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "after {runs:?} runs:\n{}",
+        failures.join("\n")
+    );
     assert!(env.cow_ok(["fsck"]).contains("no problems found"));
     Ok(())
 }
@@ -163,7 +177,10 @@ fn corrupt_copy(idx: &Path, id: &ObjectId) -> Result<u64> {
     let pack = Pack::open(idx)?;
     let offset = pack.find(id).expect("packed");
     let header = pack.header(offset)?;
-    assert!(header.block.is_none() && header.base.is_none(), "{header:?}");
+    assert!(
+        header.block.is_none() && header.base.is_none(),
+        "{header:?}"
+    );
     let path = idx.with_extension("pack");
     let mut bytes = fs::read(&path)?;
     bytes[(header.frame_offset + header.frame_len / 2) as usize] ^= 0x55;
@@ -188,9 +205,16 @@ fn a_corrupt_packed_copy_does_not_hide_an_intact_one() -> Result {
         let saved = fs::read(&loose)?;
         env.cow_ok(["gc"]);
         let idx = only_pack(&w)?;
-        let name = idx.file_stem().and_then(|s| s.to_str()).expect("utf-8").to_owned();
+        let name = idx
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .expect("utf-8")
+            .to_owned();
         let offset = corrupt_copy(&idx, &id)?;
-        assert_error(&env.cow(["cat-file", "-p", &id.to_string()]), &id.to_string());
+        assert_error(
+            &env.cow(["cat-file", "-p", &id.to_string()]),
+            &id.to_string(),
+        );
         match intact {
             "loose" => {
                 fs::create_dir_all(loose.parent().expect("fan-out"))?;
@@ -209,7 +233,10 @@ fn a_corrupt_packed_copy_does_not_hide_an_intact_one() -> Result {
         assert!(out.stdout == content, "{intact}: {}", describe_short(&out));
         fs::remove_file(w.join("big.bin"))?;
         env.cow_ok(["restore", "big.bin"]);
-        assert!(fs::read(w.join("big.bin"))? == content, "{intact}: restored");
+        assert!(
+            fs::read(w.join("big.bin"))? == content,
+            "{intact}: restored"
+        );
         // fsck reads each copy: the bad one is named, with its pack and offset.
         let out = env.cow(["fsck"]);
         assert_error(&out, "fsck found");
@@ -221,7 +248,10 @@ fn a_corrupt_packed_copy_does_not_hide_an_intact_one() -> Result {
         );
         // gc repacks from the intact copy, and drops the bad one with its pack.
         env.cow_ok(["gc"]);
-        assert!(env.cow_ok(["fsck"]).contains("no problems found"), "{intact}");
+        assert!(
+            env.cow_ok(["fsck"]).contains("no problems found"),
+            "{intact}"
+        );
         let out = env.cow(["cat-file", "-p", &id.to_string()]);
         assert!(out.stdout == content, "{intact}: {}", describe_short(&out));
     }
@@ -231,7 +261,12 @@ fn a_corrupt_packed_copy_does_not_hide_an_intact_one() -> Result {
 /// Replaces the stored copy of the blob at `rev` by a pack holding one record for it
 /// that declares `size` bytes and carries `frame`; returns the id and the record's
 /// offset in the new pack's index.
-fn craft_packed_copy(env: &Env, rev: &str, size: u64, frame: &[u8]) -> Result<(String, PathBuf, u64)> {
+fn craft_packed_copy(
+    env: &Env,
+    rev: &str,
+    size: u64,
+    frame: &[u8],
+) -> Result<(String, PathBuf, u64)> {
     let w = env.work();
     let id = env.cow_ok(["rev-parse", rev]).trim().to_owned();
     let mut writer = PackWriter::new(&w.join(".cow/objects/pack"))?;
@@ -266,7 +301,10 @@ fn cow_limited(env: &Env, args: &[&str]) -> std::process::Output {
 fn hostile_pack_records_give_one_clear_error() -> Result {
     let env = Env::new();
     let w = env.work();
-    write(&w.join("huge"), "will be replaced by a record declaring 2 GiB\n");
+    write(
+        &w.join("huge"),
+        "will be replaced by a record declaring 2 GiB\n",
+    );
     write(&w.join("tiny"), "tiny\n");
     env.init();
     env.commit("first");
@@ -284,7 +322,11 @@ fn hostile_pack_records_give_one_clear_error() -> Result {
     assert_error(&cow_limited(&env, &["show", "HEAD:huge"]), declared);
     let out = cow_limited(&env, &["fsck"]);
     assert_error(&out, "fsck found");
-    assert!(String::from_utf8_lossy(&out.stdout).contains(declared), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(declared),
+        "{}",
+        describe(&out)
+    );
     assert_error(&cow_limited(&env, &["gc"]), declared);
 
     // A frame length whose addition to the record's offset overflows.
@@ -301,8 +343,14 @@ fn hostile_pack_records_give_one_clear_error() -> Result {
     bytes[at + 2..at + 12].copy_from_slice(&varint);
     writable(&path)?;
     fs::write(&path, &bytes)?;
-    assert_error(&cow_limited(&env, &["cat-file", "-p", &tiny]), "bad frame length");
-    assert_error(&cow_limited(&env, &["cat-file", "-s", &tiny]), "bad frame length");
+    assert_error(
+        &cow_limited(&env, &["cat-file", "-p", &tiny]),
+        "bad frame length",
+    );
+    assert_error(
+        &cow_limited(&env, &["cat-file", "-s", &tiny]),
+        "bad frame length",
+    );
     let out = cow_limited(&env, &["fsck"]);
     assert_error(&out, "fsck found");
     let report = String::from_utf8_lossy(&out.stdout);
@@ -320,7 +368,10 @@ fn a_pack_not_named_after_its_checksum_is_reported() -> Result {
     env.cow_ok(["gc"]);
     let idx = only_pack(&w)?;
     let name = format!("pack-{}", "0".repeat(64));
-    fs::rename(idx.with_extension("pack"), idx.with_file_name(format!("{name}.pack")))?;
+    fs::rename(
+        idx.with_extension("pack"),
+        idx.with_file_name(format!("{name}.pack")),
+    )?;
     fs::rename(&idx, idx.with_file_name(format!("{name}.idx")))?;
     // Every object still reads (ids are checked on every read) ...
     env.cow_ok(["show", "HEAD:dir0/f0.txt"]);
@@ -357,7 +408,10 @@ fn abbreviations_are_unique_among_packed_objects() -> Result {
     let env = Env::new();
     let w = env.work();
     let (a, b) = colliding_blobs();
-    let (id_a, id_b) = (ObjectId::hash(Kind::Blob, &a), ObjectId::hash(Kind::Blob, &b));
+    let (id_a, id_b) = (
+        ObjectId::hash(Kind::Blob, &a),
+        ObjectId::hash(Kind::Blob, &b),
+    );
     let common = id_a
         .to_string()
         .bytes()
@@ -373,8 +427,14 @@ fn abbreviations_are_unique_among_packed_objects() -> Result {
     let loose = Repository::open(&w)?.odb().loose_object_ids()?;
     assert!(loose.is_empty(), "everything is packed: {loose:?}");
     let unique = &id_a.to_string()[..common + 1];
-    assert_eq!(env.cow_ok(["rev-parse", "--short", "HEAD:a"]).trim(), unique);
-    assert_eq!(env.cow_ok(["rev-parse", "--short=4", "HEAD:a"]).trim(), unique);
+    assert_eq!(
+        env.cow_ok(["rev-parse", "--short", "HEAD:a"]).trim(),
+        unique
+    );
+    assert_eq!(
+        env.cow_ok(["rev-parse", "--short=4", "HEAD:a"]).trim(),
+        unique
+    );
     assert_eq!(env.cow_ok(["rev-parse", unique]).trim(), id_a.to_string());
     let shared = &id_a.to_string()[..common];
     assert_error(&env.cow(["rev-parse", shared]), "ambiguous");
