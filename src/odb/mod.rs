@@ -522,8 +522,18 @@ impl Odb {
     }
 
     /// Reads and verifies the copy of `id` at `offset` in `pack`, following delta
-    /// bases (any copy of a base will do).
-    fn read_packed(&self, id: &ObjectId, pack: &Pack, offset: u64, depth: usize) -> Result<Object> {
+    /// bases (any copy of a base will do). `unreadable` collects the bases no copy of
+    /// which could be read, so that other copies of deltas against them do not try
+    /// again: with damaged copies at every step of a chain, that would take time
+    /// exponential in its length.
+    fn read_packed(
+        &self,
+        id: &ObjectId,
+        pack: &Pack,
+        offset: u64,
+        depth: usize,
+        unreadable: &mut Vec<ObjectId>,
+    ) -> Result<Object> {
         let header = pack.header(offset)?;
         if let Some((block, start)) = header.block {
             let content = self.block(pack, block)?;
@@ -555,9 +565,19 @@ impl Odb {
                         ),
                     });
                 }
-                let base = self
-                    .read_object(&base, depth + 1)?
-                    .ok_or(Error::NotFound { id: base })?;
+                if unreadable.contains(&base) {
+                    return Err(Error::Corrupt {
+                        id: *id,
+                        reason: format!("its delta base {base} cannot be read"),
+                    });
+                }
+                let base = match self.read_object(&base, depth + 1, unreadable) {
+                    Ok(Some(found)) => found,
+                    failed => {
+                        unreadable.push(base);
+                        failed?.ok_or(Error::NotFound { id: base })?
+                    }
+                };
                 pack.decompress(offset, &header, &frame, Some(&base.data))?
             }
         };
@@ -569,11 +589,17 @@ impl Odb {
     }
 
     /// Reads and verifies a good copy of an object; `None` when there is none.
-    fn read_object(&self, id: &ObjectId, depth: usize) -> Result<Option<Object>> {
+    fn read_object(
+        &self,
+        id: &ObjectId,
+        depth: usize,
+        unreadable: &mut Vec<ObjectId>,
+    ) -> Result<Option<Object>> {
         self.find_copy(id, |place| match place {
-            Place::Packed(pack, offset) => {
-                self.read_packed(id, pack, offset, depth).map(Some).into()
-            }
+            Place::Packed(pack, offset) => self
+                .read_packed(id, pack, offset, depth, unreadable)
+                .map(Some)
+                .into(),
             Place::Loose => self.read_loose(id).into(),
         })
     }
@@ -747,7 +773,7 @@ impl Odb {
 
     /// Reads and verifies an object; `None` when it is absent.
     pub fn try_read(&self, id: &ObjectId) -> Result<Option<Object>> {
-        let obj = self.read_object(id, 0)?;
+        let obj = self.read_object(id, 0, &mut Vec::new())?;
         if obj.is_some() {
             self.reads.fetch_add(1, Ordering::Relaxed);
         }
@@ -784,7 +810,7 @@ impl Odb {
     fn verify_copy(&self, id: &ObjectId, place: Place<'_>) -> Copy<(Kind, u64)> {
         match place {
             Place::Packed(pack, offset) => self
-                .read_packed(id, pack, offset, 0)
+                .read_packed(id, pack, offset, 0, &mut Vec::new())
                 .map(|obj| Some((obj.kind, obj.data.len() as u64)))
                 .into(),
             Place::Loose => self.verify_loose(id).into(),
@@ -859,8 +885,9 @@ impl Odb {
             .find_copy(id, |place| {
                 let result = match place {
                     // Packed objects are at most MAX_PACKED_SIZE: read whole, then write.
-                    Place::Packed(pack, offset) => {
-                        self.read_packed(id, pack, offset, 0).and_then(|obj| {
+                    Place::Packed(pack, offset) => self
+                        .read_packed(id, pack, offset, 0, &mut Vec::new())
+                        .and_then(|obj| {
                             if obj.kind != Kind::Blob {
                                 return Err(Error::ObjectKind {
                                     id: *id,
@@ -871,8 +898,7 @@ impl Odb {
                             io::Write::write_all(&mut out, &obj.data)
                                 .map_err(Error::io("write", Path::new("<output>")))?;
                             Ok(Some(obj.data.len() as u64))
-                        })
-                    }
+                        }),
                     Place::Loose => self.stream_loose(id, Kind::Blob, &mut out),
                 };
                 match result {
@@ -1192,6 +1218,55 @@ mod tests {
         bytes[(header.frame_offset + header.frame_len / 2) as usize] ^= 0x55;
         fs::write(&path, bytes).map_err(Error::io("write", &path))?;
         Ok(offset)
+    }
+
+    #[test]
+    fn damaged_copies_along_a_delta_chain_are_tried_once_each() -> TestResult {
+        let (_d, odb) = odb();
+        // A chain of deltas, each against the one before, in two packs.
+        let versions: Vec<Vec<u8>> = (0..24)
+            .map(|i| format!("{}version {i}\n", "a line shared by all\n".repeat(40)).into_bytes())
+            .collect();
+        let ids: Vec<ObjectId> = versions
+            .iter()
+            .map(|v| ObjectId::hash(Kind::Blob, v))
+            .collect();
+        let mut packs = Vec::new();
+        for extra in [&b"first"[..], b"second"] {
+            let mut writer = PackWriter::new(&odb.pack_dir())?;
+            writer.add(ids[0], Kind::Blob, &versions[0], 3)?;
+            for i in 1..versions.len() {
+                let mut c = zstd::bulk::Compressor::with_dictionary(3, &versions[i - 1])
+                    .map_err(Error::io("compress", odb.dir()))?;
+                let frame = c
+                    .compress(&versions[i])
+                    .map_err(Error::io("compress", odb.dir()))?;
+                let size = versions[i].len() as u64;
+                writer.add_frame(ids[i], Kind::Blob, size, Some(&ids[i - 1]), &frame)?;
+            }
+            writer.add(ObjectId::hash(Kind::Blob, extra), Kind::Blob, extra, 3)?;
+            let info = writer.finish()?.expect("not empty");
+            packs.push(odb.pack_dir().join(format!("pack-{}.idx", info.name)));
+        }
+        let top = ids[ids.len() - 1];
+        assert_eq!(
+            Odb::at(odb.dir()).find_blob(&top)?,
+            versions[versions.len() - 1]
+        );
+        // The chain's root is damaged in both: nothing in the chain can be read, and
+        // finding that out tries each copy once, not 2^24 times.
+        for idx in &packs {
+            corrupt_packed_copy(idx, &ids[0])?;
+        }
+        let started = std::time::Instant::now();
+        let err = Odb::at(odb.dir()).read(&top).unwrap_err();
+        assert!(err.to_string().contains(&ids[0].to_string()), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        Ok(())
     }
 
     #[test]
