@@ -138,7 +138,7 @@ fn readers_running_during_gc_never_miss_an_object() -> Result {
             runs
         }));
     }
-    for i in 1..=12 {
+    for i in 1..=20 {
         env.cow_ok(["gc"]);
         make_tag(i)?;
         latest.store(i, Ordering::SeqCst);
