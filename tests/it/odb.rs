@@ -82,8 +82,11 @@ fn readers_running_during_gc_never_miss_an_object() -> Result {
         let mut commit = repo.odb().find_commit(&base)?;
         commit.parents = vec![base];
         commit.message = format!("tagged {i}\n").into_bytes();
+        // As every writer does, under the lock (which also cleans up temporary files).
+        let lock = repo.lock()?;
         let id = repo.odb().write_commit(&commit)?.id;
         repo.odb().sync()?;
+        drop(lock);
         repo.create_tag(&format!("t{i}"), Some(&id.to_string()))?;
         Ok(())
     };
