@@ -240,13 +240,17 @@ impl Odb {
         Ok(Some(Object { kind, data }))
     }
 
+    /// Streams a loose object's content into `out`, verifying it; `None` when there is
+    /// no loose copy.
     pub(super) fn stream_loose(
         &self,
         id: &ObjectId,
         kind: Kind,
         out: &mut dyn Write,
-    ) -> Result<u64> {
-        let obj = self.open_loose(id)?.ok_or(Error::NotFound { id: *id })?;
+    ) -> Result<Option<u64>> {
+        let Some(obj) = self.open_loose(id)? else {
+            return Ok(None);
+        };
         if obj.kind != kind {
             return Err(Error::ObjectKind {
                 id: *id,
@@ -254,7 +258,17 @@ impl Odb {
                 actual: obj.kind,
             });
         }
-        obj.copy_verified(out)
+        obj.copy_verified(out).map(Some)
+    }
+
+    /// Reads a loose object through, verifying it; its kind and size, `None` when there
+    /// is no loose copy.
+    pub(super) fn verify_loose(&self, id: &ObjectId) -> Result<Option<(Kind, u64)>> {
+        let Some(obj) = self.open_loose(id)? else {
+            return Ok(None);
+        };
+        let kind = obj.kind;
+        Ok(Some((kind, obj.copy_verified(&mut io::sink())?)))
     }
 
     pub(super) fn loose_ids_with_prefix(&self, prefix: &Prefix) -> Result<Vec<ObjectId>> {

@@ -278,6 +278,69 @@ pub(crate) fn decompress(frame: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
 /// The most delta hops a read follows; packs cow writes stay well below it.
 const MAX_DELTA_DEPTH: usize = 50;
 
+/// How many times one lookup reloads the pack list while packs keep changing under it
+/// (a `gc` replacing the pack it just listed).
+const MAX_RELOADS: usize = 8;
+
+/// Where a copy of an object is stored.
+#[derive(Clone, Copy)]
+enum Place<'p> {
+    /// In a pack, at a record offset.
+    Packed(&'p Pack, u64),
+    /// As a loose file (which may not exist).
+    Loose,
+}
+
+/// What reading one copy of an object gave (see [`Odb::find_copy`]).
+enum Copy<T> {
+    /// The copy is intact.
+    Good(T),
+    /// There is no such copy.
+    Absent,
+    /// The copy is damaged or unreadable; another may be intact.
+    Bad(Error),
+    /// The copy failed after part of it was used: no other copy may follow.
+    Fatal(Error),
+}
+
+impl<T> From<Result<Option<T>>> for Copy<T> {
+    fn from(result: Result<Option<T>>) -> Copy<T> {
+        match result {
+            Ok(Some(found)) => Copy::Good(found),
+            Ok(None) => Copy::Absent,
+            Err(e) => Copy::Bad(e),
+        }
+    }
+}
+
+/// What [`Odb::refresh_packs`] saw change.
+#[derive(Clone, Copy, Debug, Default)]
+struct Refresh {
+    /// A pack not open before was opened.
+    added: bool,
+    /// A listed pack was gone by the time it was opened.
+    vanished: bool,
+}
+
+/// The writer [`Odb::stream_blob`] writes to, noting whether anything went out.
+struct Output<'w> {
+    inner: &'w mut dyn io::Write,
+    written: u64,
+    failed: bool,
+}
+
+impl io::Write for Output<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf).inspect_err(|_| self.failed = true)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush().inspect_err(|_| self.failed = true)
+    }
+}
+
 impl Odb {
     /// The zstd level new objects are compressed at (`cow gc` recompresses).
     pub const DEFAULT_LEVEL: i32 = 3;
@@ -316,7 +379,15 @@ impl Odb {
     /// Opens every pack in `objects/pack` (indexes that do not open are skipped here;
     /// [`Odb::check_packs`] reports them).
     pub fn reload_packs(&self) {
+        self.refresh_packs();
+    }
+
+    /// Re-reads the list of packs, keeping those already open (a pack is named after
+    /// its checksum, so one name is always the same content) and opening new ones.
+    fn refresh_packs(&self) -> Refresh {
+        let old = self.packs();
         let mut packs = Vec::new();
+        let mut refresh = Refresh::default();
         let dir = self.pack_dir();
         if let Ok(entries) = fs::read_dir(&dir) {
             let mut names: Vec<_> = entries
@@ -328,13 +399,34 @@ impl Odb {
                 })
                 .collect();
             names.sort();
+            #[cfg(test)]
+            tests::after_listing_packs();
             for name in names {
-                if let Ok(pack) = Pack::open(&dir.join(name)) {
-                    packs.push(Arc::new(pack));
+                let stem = name.to_string_lossy();
+                let stem = stem
+                    .strip_prefix("pack-")
+                    .and_then(|s| s.strip_suffix(".idx"))
+                    .unwrap_or_default();
+                if let Some(open) = old.iter().find(|p| p.name == stem) {
+                    packs.push(Arc::clone(open));
+                    continue;
+                }
+                match Pack::open(&dir.join(&name)) {
+                    Ok(pack) => {
+                        refresh.added = true;
+                        packs.push(Arc::new(pack));
+                    }
+                    // Removed (by gc) between the listing and the open: its objects
+                    // are in a pack the listing may have missed.
+                    Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                        refresh.vanished = true;
+                    }
+                    Err(_) => {}
                 }
             }
         }
         *self.packs.write().expect("no panics while held") = packs;
+        refresh
     }
 
     /// The open packs.
@@ -350,6 +442,7 @@ impl Odb {
         };
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
+        let mut orphans = Vec::new();
         for path in paths {
             let name = path
                 .file_name()
@@ -361,41 +454,111 @@ impl Odb {
             if name.ends_with(".idx") {
                 match Pack::open(&path) {
                     Ok(pack) => problems.extend(pack.verify()),
+                    // Removed since the listing (by a gc running meanwhile).
+                    Err(_) if !path.exists() => {}
                     Err(e) => problems.push(e),
                 }
             } else if name.ends_with(".pack") && !path.with_extension("idx").exists() {
-                problems.push(Error::BadPack {
-                    pack: name,
-                    offset: None,
-                    reason: "has no index".into(),
-                });
+                orphans.push((name, path));
             }
         }
+        // A pack is renamed into place just before its index, and gc removes an index
+        // just before its pack: an index missing only for a moment is not a problem.
+        for _ in 0..10 {
+            orphans.retain(|(_, path)| path.exists() && !path.with_extension("idx").exists());
+            if orphans.is_empty() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        problems.extend(orphans.into_iter().map(|(name, _)| Error::BadPack {
+            pack: name,
+            offset: None,
+            reason: "has no index".into(),
+        }));
         problems
     }
 
-    fn find_packed(&self, id: &ObjectId) -> Option<(Arc<Pack>, u64)> {
+    /// The packs holding a copy of `id`, with the offset of each copy.
+    fn packed_copies(&self, id: &ObjectId) -> Vec<(Arc<Pack>, u64)> {
         let packs = self.packs.read().expect("no panics while held");
         packs
             .iter()
-            .find_map(|p| p.find(id).map(|o| (Arc::clone(p), o)))
+            .filter_map(|p| p.find(id).map(|o| (Arc::clone(p), o)))
+            .collect()
     }
 
-    /// Reads a packed object, following delta bases; `None` when no pack has it.
-    fn read_packed(&self, id: &ObjectId, depth: usize) -> Result<Option<Object>> {
-        let Some((pack, offset)) = self.find_packed(id) else {
-            return Ok(None);
-        };
-        let header = pack.header(offset)?;
-        if header.size > MAX_IN_MEMORY_SIZE {
-            return Err(Error::TooLarge {
-                id: *id,
-                size: header.size,
-                limit: MAX_IN_MEMORY_SIZE,
-            });
+    /// Finds a copy of `id` that `read` accepts: every read path goes through here.
+    ///
+    /// Each pack's copy is tried in turn, then the loose one; a copy that `read` finds
+    /// bad gives way to the next (an intact copy elsewhere is not hidden by a corrupt
+    /// one). When no copy is good, the pack list is reloaded and the packs not tried
+    /// yet are searched: `gc` may have moved the object into a new pack and removed
+    /// the copy this store knew of. The error of the first bad copy is returned when
+    /// none is good; `Ok(None)` when there is no copy at all.
+    fn find_copy<T>(
+        &self,
+        id: &ObjectId,
+        mut read: impl FnMut(Place<'_>) -> Copy<T>,
+    ) -> Result<Option<T>> {
+        let mut first_error = None;
+        let mut tried: Vec<Arc<Pack>> = Vec::new();
+        let mut loose_bad = false;
+        let mut reloads = 0;
+        loop {
+            for (pack, offset) in self.packed_copies(id) {
+                if tried.iter().any(|t| Arc::ptr_eq(t, &pack)) {
+                    continue;
+                }
+                match read(Place::Packed(&pack, offset)) {
+                    Copy::Good(found) => return Ok(Some(found)),
+                    Copy::Absent => {}
+                    Copy::Bad(e) => {
+                        first_error.get_or_insert(e);
+                    }
+                    Copy::Fatal(e) => return Err(e),
+                }
+                tried.push(pack);
+            }
+            if !loose_bad {
+                match read(Place::Loose) {
+                    Copy::Good(found) => return Ok(Some(found)),
+                    Copy::Absent => {}
+                    Copy::Bad(e) => {
+                        loose_bad = true;
+                        first_error.get_or_insert(e);
+                    }
+                    Copy::Fatal(e) => return Err(e),
+                }
+            }
+            if reloads == MAX_RELOADS {
+                break;
+            }
+            reloads += 1;
+            let refresh = self.refresh_packs();
+            if !refresh.added && !refresh.vanished {
+                break;
+            }
         }
+        first_error.map_or(Ok(None), Err)
+    }
+
+    /// Reads and verifies the copy of `id` at `offset` in `pack`, following delta
+    /// bases (any copy of a base will do). `unreadable` collects the bases no copy of
+    /// which could be read, so that other copies of deltas against them do not try
+    /// again: with damaged copies at every step of a chain, that would take time
+    /// exponential in its length.
+    fn read_packed(
+        &self,
+        id: &ObjectId,
+        pack: &Pack,
+        offset: u64,
+        depth: usize,
+        unreadable: &mut Vec<ObjectId>,
+    ) -> Result<Object> {
+        let header = pack.header(offset)?;
         if let Some((block, start)) = header.block {
-            let content = self.block(&pack, block)?;
+            let content = self.block(pack, block)?;
             let data = usize::try_from(start)
                 .ok()
                 .and_then(|s| content.get(s..s.checked_add(header.size as usize)?))
@@ -405,11 +568,11 @@ impl Odb {
                     reason: "member runs past the end of its block".into(),
                 })?
                 .to_vec();
-            pack::check(id, header.kind, &data, &pack, offset)?;
-            return Ok(Some(Object {
+            pack::check(id, header.kind, &data, pack, offset)?;
+            return Ok(Object {
                 kind: header.kind,
                 data,
-            }));
+            });
         }
         let frame = pack.frame(&header)?;
         let data = match header.base {
@@ -424,20 +587,43 @@ impl Odb {
                         ),
                     });
                 }
-                let base = match self.read_packed(&base, depth + 1)? {
-                    Some(o) => o,
-                    None => self
-                        .read_loose(&base)?
-                        .ok_or(Error::NotFound { id: base })?,
+                if unreadable.contains(&base) {
+                    return Err(Error::Corrupt {
+                        id: *id,
+                        reason: format!("its delta base {base} cannot be read"),
+                    });
+                }
+                let base = match self.read_object(&base, depth + 1, unreadable) {
+                    Ok(Some(found)) => found,
+                    failed => {
+                        unreadable.push(base);
+                        failed?.ok_or(Error::NotFound { id: base })?
+                    }
                 };
                 pack.decompress(offset, &header, &frame, Some(&base.data))?
             }
         };
-        pack::check(id, header.kind, &data, &pack, offset)?;
-        Ok(Some(Object {
+        pack::check(id, header.kind, &data, pack, offset)?;
+        Ok(Object {
             kind: header.kind,
             data,
-        }))
+        })
+    }
+
+    /// Reads and verifies a good copy of an object; `None` when there is none.
+    fn read_object(
+        &self,
+        id: &ObjectId,
+        depth: usize,
+        unreadable: &mut Vec<ObjectId>,
+    ) -> Result<Option<Object>> {
+        self.find_copy(id, |place| match place {
+            Place::Packed(pack, offset) => self
+                .read_packed(id, pack, offset, depth, unreadable)
+                .map(Some)
+                .into(),
+            Place::Loose => self.read_loose(id).into(),
+        })
     }
 
     /// The decompressed block at `offset` in `pack`, from the cache when it is there.
@@ -509,13 +695,30 @@ impl Odb {
     /// Whether the store has the object. An empty file (what a crash can leave of an
     /// object that was never synced) does not count, so the next write replaces it.
     pub fn contains(&self, id: &ObjectId) -> bool {
-        self.find_packed(id).is_some()
+        self.is_pending(id)
             || self
-                .pending
-                .lock()
-                .expect("no panics while held")
-                .as_ref()
-                .is_some_and(|w| w.contains(id))
+                .find_copy(id, |place| match place {
+                    Place::Packed(..) => Copy::Good(()),
+                    Place::Loose if loose::present(&self.loose_path(id)) => Copy::Good(()),
+                    Place::Loose => Copy::Absent,
+                })
+                .is_ok_and(|found| found.is_some())
+    }
+
+    /// Whether the pack being written holds `id`.
+    fn is_pending(&self, id: &ObjectId) -> bool {
+        self.pending
+            .lock()
+            .expect("no panics while held")
+            .as_ref()
+            .is_some_and(|w| w.contains(id))
+    }
+
+    /// [`Odb::contains`] without looking for packs written since the last look: a
+    /// writer asks this for every object it stores, and a miss only costs a duplicate.
+    fn contains_known(&self, id: &ObjectId) -> bool {
+        !self.packed_copies(id).is_empty()
+            || self.is_pending(id)
             || loose::present(&self.loose_path(id))
     }
 
@@ -523,7 +726,7 @@ impl Odb {
     /// exists already.
     pub fn write(&self, kind: Kind, data: &[u8]) -> Result<Written> {
         let id = ObjectId::hash(kind, data);
-        if self.contains(&id) {
+        if self.contains_known(&id) {
             return Ok(Written {
                 id,
                 new: false,
@@ -592,15 +795,7 @@ impl Odb {
 
     /// Reads and verifies an object; `None` when it is absent.
     pub fn try_read(&self, id: &ObjectId) -> Result<Option<Object>> {
-        let mut obj = self.read_packed(id, 0)?;
-        if obj.is_none() {
-            obj = self.read_loose(id)?;
-        }
-        if obj.is_none() {
-            // A pack written since this store was opened (another process, or gc).
-            self.reload_packs();
-            obj = self.read_packed(id, 0)?;
-        }
+        let obj = self.read_object(id, 0, &mut Vec::new())?;
         if obj.is_some() {
             self.reads.fetch_add(1, Ordering::Relaxed);
         }
@@ -614,30 +809,58 @@ impl Odb {
 
     /// Reads an object's kind and size without reading its content.
     pub fn read_header(&self, id: &ObjectId) -> Result<(Kind, u64)> {
-        if let Some((pack, offset)) = self.find_packed(id) {
-            let h = pack.header(offset)?;
-            return Ok((h.kind, h.size));
-        }
-        if let Some(header) = self.read_loose_header(id)? {
-            return Ok(header);
-        }
-        self.reload_packs();
-        let (pack, offset) = self.find_packed(id).ok_or(Error::NotFound { id: *id })?;
-        let h = pack.header(offset)?;
-        Ok((h.kind, h.size))
+        self.find_copy(id, |place| match place {
+            Place::Packed(pack, offset) => {
+                pack.header(offset).map(|h| Some((h.kind, h.size))).into()
+            }
+            Place::Loose => self.read_loose_header(id).into(),
+        })?
+        .ok_or(Error::NotFound { id: *id })
     }
 
     /// Reads an object through, checking its hash and size without holding it in
     /// memory; returns its kind and size. Use it where a header alone would be trusted.
     pub fn verify(&self, id: &ObjectId) -> Result<(Kind, u64)> {
-        if self.find_packed(id).is_some() {
-            let obj = self.read(id)?;
-            return Ok((obj.kind, obj.data.len() as u64));
-        }
-        let kind = self.read_header(id)?.0;
-        let size = self.stream_loose(id, kind, &mut io::sink())?;
+        let found = self
+            .find_copy(id, |place| self.verify_copy(id, place))?
+            .ok_or(Error::NotFound { id: *id })?;
         self.reads.fetch_add(1, Ordering::Relaxed);
-        Ok((kind, size))
+        Ok(found)
+    }
+
+    /// Reads one copy of an object through, as [`Odb::verify`] does.
+    fn verify_copy(&self, id: &ObjectId, place: Place<'_>) -> Copy<(Kind, u64)> {
+        match place {
+            Place::Packed(pack, offset) => self
+                .read_packed(id, pack, offset, 0, &mut Vec::new())
+                .map(|obj| Some((obj.kind, obj.data.len() as u64)))
+                .into(),
+            Place::Loose => self.verify_loose(id).into(),
+        }
+    }
+
+    /// Reads every copy of an object through (each pack's, then the loose one), as
+    /// [`Odb::verify`] does, and returns what each gave: `fsck` reports a bad copy even
+    /// where another is intact. A single [`Error::NotFound`] when there is no copy.
+    pub fn verify_each_copy(&self, id: &ObjectId) -> Vec<Result<(Kind, u64)>> {
+        let mut results = Vec::new();
+        // Every pack's copy, then the loose one, which ends the search unless nothing
+        // was found (then packs are reloaded, as for any read).
+        let _ = self.find_copy(id, |place| {
+            match self.verify_copy(id, place) {
+                Copy::Good(found) => results.push(Ok(found)),
+                Copy::Bad(e) | Copy::Fatal(e) => results.push(Err(e)),
+                Copy::Absent => {}
+            }
+            match place {
+                Place::Loose if !results.is_empty() => Copy::Good(()),
+                _ => Copy::Absent,
+            }
+        });
+        if results.is_empty() {
+            results.push(Err(Error::NotFound { id: *id }));
+        }
+        results
     }
 
     /// Reads an object that must be of `kind`.
@@ -675,30 +898,62 @@ impl Odb {
     /// bytes were written, so callers that must not expose bad bytes write to a
     /// temporary place first.
     pub fn stream_blob(&self, id: &ObjectId, out: &mut dyn io::Write) -> Result<u64> {
-        if self.find_packed(id).is_some() {
-            // Packed objects are at most MAX_PACKED_SIZE: read whole, then write.
-            let data = self.find_blob(id)?;
-            out.write_all(&data)
-                .map_err(Error::io("write", Path::new("<output>")))?;
-            return Ok(data.len() as u64);
-        }
-        let n = self.stream_loose(id, Kind::Blob, out)?;
+        let mut out = Output {
+            inner: out,
+            written: 0,
+            failed: false,
+        };
+        let n = self
+            .find_copy(id, |place| {
+                let result = match place {
+                    // Packed objects are at most MAX_PACKED_SIZE: read whole, then write.
+                    Place::Packed(pack, offset) => self
+                        .read_packed(id, pack, offset, 0, &mut Vec::new())
+                        .and_then(|obj| {
+                            if obj.kind != Kind::Blob {
+                                return Err(Error::ObjectKind {
+                                    id: *id,
+                                    expected: Kind::Blob,
+                                    actual: obj.kind,
+                                });
+                            }
+                            io::Write::write_all(&mut out, &obj.data)
+                                .map_err(Error::io("write", Path::new("<output>")))?;
+                            Ok(Some(obj.data.len() as u64))
+                        }),
+                    Place::Loose => self.stream_loose(id, Kind::Blob, &mut out),
+                };
+                match result {
+                    // Bytes of this copy went out already: no other copy can follow.
+                    Err(e) if out.written > 0 || out.failed => Copy::Fatal(e),
+                    result => result.into(),
+                }
+            })?
+            .ok_or(Error::NotFound { id: *id })?;
         self.reads.fetch_add(1, Ordering::Relaxed);
         Ok(n)
     }
 
     /// All ids that start with `prefix`, sorted.
     pub fn ids_with_prefix(&self, prefix: &Prefix) -> Result<Vec<ObjectId>> {
-        let mut ids = self.loose_ids_with_prefix(prefix)?;
-        for pack in self.packs() {
-            ids.extend(
-                pack.entries()
-                    .map(|(id, _)| id)
-                    .filter(|id| prefix.matches(id)),
-            );
+        let search = || -> Result<Vec<ObjectId>> {
+            let mut ids = self.loose_ids_with_prefix(prefix)?;
+            for pack in self.packs() {
+                ids.extend(pack.ids_with_prefix(prefix));
+            }
+            ids.sort();
+            ids.dedup();
+            Ok(ids)
+        };
+        let ids = search()?;
+        if !ids.is_empty() {
+            return Ok(ids);
         }
-        ids.sort();
-        ids.dedup();
+        // Moved into a pack written since this store listed them (by gc)?
+        let refresh = self.refresh_packs();
+        if refresh.added || refresh.vanished {
+            return search();
+        }
         Ok(ids)
     }
 
@@ -743,7 +998,12 @@ impl Odb {
         let mut hex = [0u8; 64];
         let hex = id.hex_buf(&mut hex);
         let dir_prefix = Prefix::from_hex(&hex[..Prefix::MIN_LEN]).expect("4 hex digits");
-        let neighbours = self.loose_ids_with_prefix(&dir_prefix)?;
+        // Loose ids sharing the first digits, and in each pack (sorted) the ids on
+        // either side of this one: no other id shares a longer prefix with it.
+        let mut neighbours = self.loose_ids_with_prefix(&dir_prefix)?;
+        for pack in self.packs() {
+            neighbours.extend(pack.neighbours(id).into_iter().flatten());
+        }
         let mut len = min_len.clamp(Prefix::MIN_LEN, ObjectId::HEX_LEN);
         for other in neighbours.iter().filter(|o| *o != id) {
             let mut buf = [0u8; 64];
@@ -780,6 +1040,18 @@ pub(crate) fn sync_filesystem(path: &Path) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    thread_local! {
+        /// Run once, by this thread's next pack reload, between listing the pack
+        /// directory and opening what it listed.
+        static AFTER_LISTING: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+    }
+
+    pub(super) fn after_listing_packs() {
+        if let Some(hook) = AFTER_LISTING.with(|h| h.borrow_mut().take()) {
+            hook();
+        }
+    }
 
     fn odb() -> (tempfile::TempDir, Odb) {
         let dir = tempfile::tempdir().unwrap();
@@ -884,5 +1156,183 @@ mod tests {
         let p = Prefix::from_hex(&id.to_string()[..5]).unwrap();
         assert_eq!(odb.ids_with_prefix(&p).unwrap(), vec![id]);
         assert_eq!(odb.shortest_unique_prefix(&id, 7).unwrap().len(), 7);
+    }
+
+    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
+
+    /// Writes a pack holding `objects` (blobs) into `odb`'s pack directory, as another
+    /// process would; returns the path of its index.
+    fn write_pack(odb: &Odb, objects: &[&[u8]]) -> Result<PathBuf> {
+        let mut writer = PackWriter::new(&odb.pack_dir())?;
+        for data in objects {
+            writer.add(ObjectId::hash(Kind::Blob, data), Kind::Blob, data, 3)?;
+        }
+        let info = writer.finish()?.expect("not empty");
+        Ok(odb.pack_dir().join(format!("pack-{}.idx", info.name)))
+    }
+
+    /// Every read path, and what each must give for the blob `data`.
+    fn assert_readable(odb: &Odb, data: &[u8]) -> TestResult {
+        let id = ObjectId::hash(Kind::Blob, data);
+        assert!(odb.contains(&id));
+        assert_eq!(odb.read_header(&id)?, (Kind::Blob, data.len() as u64));
+        assert_eq!(odb.verify(&id)?, (Kind::Blob, data.len() as u64));
+        let mut out = Vec::new();
+        assert_eq!(odb.stream_blob(&id, &mut out)?, data.len() as u64);
+        assert_eq!(out, data);
+        assert_eq!(odb.find_blob(&id)?, data);
+        Ok(())
+    }
+
+    #[test]
+    fn readers_find_objects_a_gc_moved_after_they_listed_packs() -> TestResult {
+        let (_d, writer) = odb();
+        let data: &[u8] = b"moved into a pack by gc\n";
+        let id = writer.write_blob(data)?.id;
+        // The reader lists packs (there are none) and knows the object loose.
+        let reader = Odb::at(writer.dir());
+        // gc: packs it, then removes the loose copy.
+        write_pack(&writer, &[data])?;
+        fs::remove_file(writer.loose_path(&id))?;
+        assert_readable(&reader, data)?;
+        // Each path on its own, from a store as stale as the first.
+        let other: &[u8] = b"another object\n";
+        let other_id = writer.write_blob(other)?.id;
+        let stale = || Odb::at(writer.dir());
+        let readers = [stale(), stale(), stale(), stale()];
+        write_pack(&writer, &[other])?;
+        fs::remove_file(writer.loose_path(&other_id))?;
+        assert!(readers[0].contains(&other_id));
+        assert!(readers[1].verify(&other_id).is_ok());
+        assert!(readers[2].stream_blob(&other_id, &mut io::sink()).is_ok());
+        assert!(readers[3].read_header(&other_id).is_ok());
+        Ok(())
+    }
+
+    #[test]
+    fn a_pack_removed_while_the_list_is_reloaded_is_looked_for_again() -> TestResult {
+        let (_d, odb) = odb();
+        let data: &[u8] = b"repacked twice\n";
+        let reader = Odb::at(odb.dir());
+        let first = write_pack(&odb, &[data])?;
+        // Between the reader's listing (which names the first pack) and its open, a
+        // second gc writes a new pack and removes the first.
+        let writer = Odb::at(odb.dir());
+        AFTER_LISTING.with(|h| {
+            *h.borrow_mut() = Some(Box::new(move || {
+                write_pack(&writer, &[data, b"and something new\n"]).expect("pack");
+                fs::remove_file(&first).expect("remove index");
+                fs::remove_file(first.with_extension("pack")).expect("remove pack");
+            }))
+        });
+        assert_readable(&reader, data)?;
+        assert!(AFTER_LISTING.with(|h| h.borrow().is_none()), "the hook ran");
+        Ok(())
+    }
+
+    /// Flips a byte in the middle of the frame of `id`'s record in the pack of `idx`.
+    fn corrupt_packed_copy(idx: &Path, id: &ObjectId) -> Result<u64> {
+        let pack = Pack::open(idx)?;
+        let offset = pack.find(id).expect("in the pack");
+        let header = pack.header(offset)?;
+        let path = idx.with_extension("pack");
+        let mut bytes = fs::read(&path).map_err(Error::io("read", &path))?;
+        bytes[(header.frame_offset + header.frame_len / 2) as usize] ^= 0x55;
+        fs::write(&path, bytes).map_err(Error::io("write", &path))?;
+        Ok(offset)
+    }
+
+    #[test]
+    fn damaged_copies_along_a_delta_chain_are_tried_once_each() -> TestResult {
+        let (_d, odb) = odb();
+        // A chain of deltas, each against the one before, in two packs.
+        let versions: Vec<Vec<u8>> = (0..24)
+            .map(|i| format!("{}version {i}\n", "a line shared by all\n".repeat(40)).into_bytes())
+            .collect();
+        let ids: Vec<ObjectId> = versions
+            .iter()
+            .map(|v| ObjectId::hash(Kind::Blob, v))
+            .collect();
+        let mut packs = Vec::new();
+        for extra in [&b"first"[..], b"second"] {
+            let mut writer = PackWriter::new(&odb.pack_dir())?;
+            writer.add(ids[0], Kind::Blob, &versions[0], 3)?;
+            for i in 1..versions.len() {
+                let mut c = zstd::bulk::Compressor::with_dictionary(3, &versions[i - 1])
+                    .map_err(Error::io("compress", odb.dir()))?;
+                let frame = c
+                    .compress(&versions[i])
+                    .map_err(Error::io("compress", odb.dir()))?;
+                let size = versions[i].len() as u64;
+                writer.add_frame(ids[i], Kind::Blob, size, Some(&ids[i - 1]), &frame)?;
+            }
+            writer.add(ObjectId::hash(Kind::Blob, extra), Kind::Blob, extra, 3)?;
+            let info = writer.finish()?.expect("not empty");
+            packs.push(odb.pack_dir().join(format!("pack-{}.idx", info.name)));
+        }
+        let top = ids[ids.len() - 1];
+        assert_eq!(
+            Odb::at(odb.dir()).find_blob(&top)?,
+            versions[versions.len() - 1]
+        );
+        // The chain's root is damaged in both: nothing in the chain can be read, and
+        // finding that out tries each copy once, not 2^24 times.
+        for idx in &packs {
+            corrupt_packed_copy(idx, &ids[0])?;
+        }
+        let started = std::time::Instant::now();
+        let err = Odb::at(odb.dir()).read(&top).unwrap_err();
+        assert!(err.to_string().contains(&ids[0].to_string()), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(20),
+            "{:?}",
+            started.elapsed()
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn a_corrupt_packed_copy_gives_way_to_an_intact_one() -> TestResult {
+        let (_d, odb) = odb();
+        let data = b"a precious object, stored twice\n".repeat(20);
+        let id = odb.write_blob(&data)?.id;
+        let idx = write_pack(&odb, &[&data])?;
+        let offset = corrupt_packed_copy(&idx, &id)?;
+        // The loose copy is intact: every read path finds it.
+        let reader = Odb::at(odb.dir());
+        assert_readable(&reader, &data)?;
+        // Each copy is checked on its own: the packed one is reported, with its place.
+        let copies = reader.verify_each_copy(&id);
+        assert_eq!(copies.len(), 2, "{copies:?}");
+        let bad = copies[0].as_ref().unwrap_err().to_string();
+        let name = idx.file_stem().and_then(|s| s.to_str()).expect("name");
+        assert!(
+            bad.contains(name) && bad.contains(&format!("offset {offset}")),
+            "{bad}"
+        );
+        assert_eq!(
+            copies[1].as_ref().ok(),
+            Some(&(Kind::Blob, data.len() as u64))
+        );
+        // Another pack's intact copy does as well as a loose one.
+        fs::remove_file(odb.loose_path(&id))?;
+        let reader = Odb::at(odb.dir());
+        assert!(reader.read(&id).is_err());
+        write_pack(&odb, &[&data, b"so that the name differs\n"])?;
+        let reader = Odb::at(odb.dir());
+        assert_readable(&reader, &data)?;
+        // With no intact copy left, the error is the corrupt copy's.
+        for pack in reader.packs() {
+            let idx = reader.pack_dir().join(format!("pack-{}.idx", pack.name));
+            if pack.find(&id).is_some() && format!("pack-{}", pack.name) != name {
+                corrupt_packed_copy(&idx, &id)?;
+            }
+        }
+        let err = Odb::at(odb.dir()).read(&id).unwrap_err();
+        assert!(
+            matches!(err, Error::Corrupt { .. } | Error::BadPack { .. }),
+            "{err}"
+        );
+        Ok(())
     }
 }

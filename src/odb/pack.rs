@@ -5,7 +5,9 @@
 //! set for a delta), the content size as a varint, for a delta the 32-byte id of its
 //! base (or, with `0x10` also set, the base's position in the pack's sorted index as a
 //! varint), the frame length as a varint, and one zstd frame of the content (a delta's
-//! frame is compressed with its base's content as the dictionary).
+//! frame is compressed with its base's content as the dictionary). No record's content
+//! is larger than [`super::MAX_PACKED_SIZE`]; a reader refuses a larger declared size
+//! before allocating anything for it.
 //!
 //! A pack may start with a dictionary record (type 5: its length as a varint, then the
 //! raw dictionary): records with `0x40` set in their type byte are compressed with it.
@@ -34,8 +36,8 @@ use std::sync::OnceLock;
 use memmap2::{Mmap, MmapOptions};
 use sha2::{Digest, Sha256};
 
-use super::{Error, Result};
-use crate::object::{Hasher, Kind, ObjectId};
+use super::{Error, MAX_PACKED_SIZE, Result};
+use crate::object::{Hasher, Kind, ObjectId, Prefix};
 
 const PACK_MAGIC: &[u8; 8] = b"CWPACK\0\x01";
 const IDX_MAGIC: &[u8; 8] = b"CWIDX\0\0\x01";
@@ -474,7 +476,7 @@ impl Pack {
         }
         let mut pos = 1;
         let len = get_varint(head, &mut pos).ok_or_else(|| self.bad(8, "bad dictionary length"))?;
-        if 8 + pos as u64 + len > self.pack_len.saturating_sub(32) || len > 1 << 24 {
+        if len > 1 << 24 || 8 + pos as u64 + len > self.pack_len.saturating_sub(32) {
             return Err(self.bad(8, "dictionary runs past the end of the pack"));
         }
         let mut dict = vec![0u8; len as usize];
@@ -543,6 +545,63 @@ impl Pack {
         None
     }
 
+    /// The index of the first id not below `key` (the leading bytes of an id): one
+    /// binary search within the fan-out bucket of its first byte.
+    fn lower_bound(&self, key: &[u8]) -> usize {
+        let first = key.first().copied().unwrap_or(0) as usize;
+        let lo = if first == 0 {
+            0
+        } else {
+            self.fanout(first - 1)
+        };
+        let hi = self.fanout(first).min(self.count);
+        let (mut lo, mut hi) = (lo.min(hi), hi);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            if &self.id_at(mid)[..key.len()] < key {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
+        }
+        lo
+    }
+
+    /// The ids in the pack that start with `prefix`, in order: a binary search for the
+    /// first, then the ones after it.
+    pub fn ids_with_prefix<'a>(
+        &'a self,
+        prefix: &'a Prefix,
+    ) -> impl Iterator<Item = ObjectId> + 'a {
+        // The prefix's digits as bytes, an odd last digit as the high half of a byte:
+        // the smallest id with the prefix starts with exactly these bytes.
+        let hex = prefix.as_str().as_bytes();
+        let mut key = [0u8; 32];
+        for (i, pair) in hex.chunks(2).enumerate() {
+            let digit = |c: u8| (c as char).to_digit(16).unwrap_or(0) as u8;
+            key[i] = digit(pair[0]) << 4 | pair.get(1).map_or(0, |&c| digit(c));
+        }
+        let key = &key[..hex.len().div_ceil(2)];
+        (self.lower_bound(key)..self.count)
+            .map(|i| ObjectId::from_slice(self.id_at(i)).expect("32 bytes"))
+            .take_while(|id| prefix.matches(id))
+    }
+
+    /// The ids just before and just after `id` in the pack's order (leaving out `id`
+    /// itself): of all the pack's ids, those that share the longest prefix with it.
+    pub fn neighbours(&self, id: &ObjectId) -> [Option<ObjectId>; 2] {
+        let at = self.lower_bound(id.as_bytes());
+        let after = if at < self.count && self.id_at(at) == id.as_bytes() {
+            at + 1
+        } else {
+            at
+        };
+        let get = |i: usize| {
+            (i < self.count).then(|| ObjectId::from_slice(self.id_at(i)).expect("32 bytes"))
+        };
+        [at.checked_sub(1).and_then(get), get(after)]
+    }
+
     fn bad(&self, offset: u64, reason: impl Into<String>) -> Error {
         Error::BadPack {
             pack: format!("pack-{}", self.name),
@@ -609,12 +668,12 @@ impl Pack {
             (false, true) => return Err(self.bad(offset, "unknown record type")),
             (false, false) => None,
         };
+        if size > MAX_PACKED_SIZE {
+            return Err(self.bad(offset, declared_too_large(size)));
+        }
         let frame_len =
             get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad frame length"))?;
-        let frame_offset = offset + pos as u64;
-        if frame_offset + frame_len > self.pack_len.saturating_sub(32) {
-            return Err(self.bad(offset, "frame runs past the end of the pack"));
-        }
+        let frame_offset = self.frame_in_bounds(offset, pos, frame_len)?;
         Ok(RecordHeader {
             kind,
             size,
@@ -646,19 +705,31 @@ impl Pack {
             size,
             base: None,
             uses_dictionary: code.is_some_and(|c| c & WITH_DICT != 0),
-            frame_offset: offset + pos as u64,
+            frame_offset: self.frame_in_bounds(offset, pos, frame_len)?,
             frame_len,
             block: None,
         };
-        if header.frame_offset + frame_len > self.pack_len.saturating_sub(32) {
-            return Err(self.bad(offset, "frame runs past the end of the pack"));
-        }
         let frame = self.frame(&header)?;
         self.decompress(offset, &header, &frame, None)
     }
 
+    /// Where the frame of the record at `offset` starts, `head_len` bytes in; refuses a
+    /// frame that runs past the pack's content or is longer than the largest packed
+    /// object can compress to (so reading it never allocates more than that).
+    fn frame_in_bounds(&self, offset: u64, head_len: usize, frame_len: u64) -> Result<u64> {
+        let frame_offset = offset
+            .checked_add(head_len as u64)
+            .filter(|_| frame_len <= max_frame_len())
+            .ok_or_else(|| self.bad(offset, "bad frame length"))?;
+        match frame_offset.checked_add(frame_len) {
+            Some(end) if end <= self.pack_len.saturating_sub(32) => Ok(frame_offset),
+            _ => Err(self.bad(offset, "frame runs past the end of the pack")),
+        }
+    }
+
     /// Reads a record's frame.
     pub fn frame(&self, header: &RecordHeader) -> Result<Vec<u8>> {
+        self.frame_in_bounds(header.frame_offset, 0, header.frame_len)?;
         let mut frame = vec![0u8; header.frame_len as usize];
         self.pack
             .read_exact_at(&mut frame, header.frame_offset)
@@ -744,6 +815,15 @@ impl Pack {
                 ),
             ));
         }
+        if self.name != hex::encode(stored) {
+            problems.push(self.bad(
+                body_len,
+                format!(
+                    "file name does not match the pack's checksum {}",
+                    hex::encode(stored)
+                ),
+            ));
+        }
         for i in 1..self.count {
             if self.id_at(i - 1) >= self.id_at(i) {
                 problems.push(self.bad(self.offset_at(i), "index ids out of order"));
@@ -789,6 +869,17 @@ fn map(path: &Path) -> Result<Idx> {
             Ok(Idx::Read(bytes))
         }
     }
+}
+
+/// The longest frame a record may have: what the largest packed object compresses to
+/// at worst.
+fn max_frame_len() -> u64 {
+    zstd::zstd_safe::compress_bound(MAX_PACKED_SIZE as usize) as u64
+}
+
+/// Why a record declaring `size` bytes is refused.
+fn declared_too_large(size: u64) -> String {
+    format!("declares {size} bytes, more than the {MAX_PACKED_SIZE} a packed object may have")
 }
 
 /// Hashes `content` as an object of `kind` and compares with `id`.
@@ -860,6 +951,45 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names.len(), 2, "{names:?}");
+    }
+
+    #[test]
+    fn prefix_search_and_neighbours_agree_with_a_scan() -> Result<()> {
+        let dir = tempfile::tempdir().map_err(Error::io("create", Path::new("tmp")))?;
+        let mut w = PackWriter::new(dir.path())?;
+        let mut ids = Vec::new();
+        for i in 0..600u32 {
+            let data = format!("x{i}\n").into_bytes();
+            let id = ObjectId::hash(Kind::Blob, &data);
+            w.add(id, Kind::Blob, &data, 1)?;
+            ids.push(id);
+        }
+        let info = w.finish()?.expect("not empty");
+        let pack = Pack::open(&dir.path().join(format!("pack-{}.idx", info.name)))?;
+        ids.sort();
+        // Ids of the pack, and ids it does not hold, as probes.
+        let absent = (0..100u32).map(|i| ObjectId::hash(Kind::Tree, format!("{i}").as_bytes()));
+        for probe in ids.iter().copied().step_by(5).chain(absent) {
+            let hex = probe.to_string();
+            for len in 4..=7 {
+                let prefix = Prefix::from_hex(&hex[..len]).expect("hex");
+                let scanned: Vec<ObjectId> = ids
+                    .iter()
+                    .copied()
+                    .filter(|id| prefix.matches(id))
+                    .collect();
+                assert_eq!(pack.ids_with_prefix(&prefix).collect::<Vec<_>>(), scanned);
+            }
+            let at = ids.partition_point(|id| *id < probe);
+            let after = if ids.get(at) == Some(&probe) {
+                at + 1
+            } else {
+                at
+            };
+            let expected = [at.checked_sub(1).map(|i| ids[i]), ids.get(after).copied()];
+            assert_eq!(pack.neighbours(&probe), expected, "{probe}");
+        }
+        Ok(())
     }
 
     /// Content of a member read straight from its block.

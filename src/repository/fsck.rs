@@ -283,16 +283,25 @@ impl Repository {
                 .odb
                 .ids_in_storage_order()?
                 .par_chunks(256)
-                .flat_map_iter(|ids| ids.iter().map(|id| (*id, self.odb.verify(id))))
+                .flat_map_iter(|ids| ids.iter().map(|id| (*id, self.odb.verify_each_copy(id))))
                 .collect();
             results.sort_unstable_by_key(|r| r.0);
-            for (id, result) in results {
-                checker.report.objects_checked += 1;
-                match result {
-                    Ok((kind, _)) => {
-                        checker.kinds.insert(id, kind);
+            for (id, copies) in results {
+                // Every bad copy is reported, even where another copy is intact (reads
+                // use that one; gc keeps it).
+                let mut errors = copies.iter().filter_map(|c| c.as_ref().err());
+                match copies.iter().find_map(|c| c.as_ref().ok()) {
+                    Some((kind, _)) => {
+                        checker.kinds.insert(id, *kind);
                     }
-                    Err(e) => checker.broken(id, None, None, None, chain(&e)),
+                    None => {
+                        if let Some(e) = errors.next() {
+                            checker.broken(id, None, None, None, chain(e));
+                        }
+                    }
+                }
+                for e in errors {
+                    checker.problem(Some(id), None, None, None, chain(e));
                 }
             }
             checker.report.objects_checked = checker.kinds.len() as u64;

@@ -11,6 +11,7 @@ mod gc;
 mod hostile;
 mod input;
 mod library;
+mod odb;
 mod oracle;
 mod race;
 mod reliability;
