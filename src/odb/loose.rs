@@ -13,7 +13,6 @@ use crate::object::{Hasher, Kind, ObjectId, Prefix, header};
 pub const MAX_IN_MEMORY_SIZE: u64 = 2 << 30;
 
 const CHUNK: usize = 64 * 1024;
-const TEMP_PREFIX: &str = ".tmp-obj-";
 
 impl Odb {
     /// The path of a loose object.
@@ -25,7 +24,7 @@ impl Odb {
 
     fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
         tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
+            .prefix(crate::temp::LOOSE_OBJECT.name)
             // Objects are immutable: read-only from creation (the open handle can write).
             .permissions(fs::Permissions::from_mode(0o444))
             .tempfile_in(&self.dir)

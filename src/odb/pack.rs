@@ -117,7 +117,7 @@ impl PackWriter {
     pub fn new(dir: &Path) -> Result<PackWriter> {
         fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
         let file = tempfile::Builder::new()
-            .prefix(".tmp-pack-")
+            .prefix(crate::temp::PACK.name)
             .tempfile_in(dir)
             .map_err(Error::io("create a temporary file in", dir))?;
         let mut writer = PackWriter {
@@ -346,7 +346,7 @@ impl PackWriter {
         let idx_sum: [u8; 32] = Sha256::digest(&idx).into();
         idx.extend_from_slice(&idx_sum);
         let mut idx_file = tempfile::Builder::new()
-            .prefix(".tmp-idx-")
+            .prefix(crate::temp::PACK_INDEX.name)
             .tempfile_in(&self.dir)
             .map_err(Error::io("create a temporary file in", &self.dir))?;
         idx_file

@@ -141,6 +141,102 @@ fn leftovers_of_a_killed_writer_are_cleaned_up_by_the_next() {
     assert!(!cow.join(".tmp-checkout-abc").exists());
 }
 
+/// Every kind of leftover a writer killed mid-way leaves, made as it would leave it:
+/// fsck is clean with them there (an orphan pack included), and the next writer
+/// removes them all — but not a directory of the user's that only looks like one.
+#[test]
+fn every_kind_of_leftover_is_harmless_and_removed_by_the_next_writer() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    for i in 0..40 {
+        write(&w.join(format!("d/{i}.txt")), format!("file {i}\n"));
+    }
+    env.init();
+    env.commit("packed"); // 40 files: written as a pack
+    let cow = w.join(".cow");
+    let pack_dir = cow.join("objects/pack");
+    let (pack, idx) = {
+        let mut names: Vec<_> = fs::read_dir(&pack_dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()?;
+        names.sort();
+        assert_eq!(names.len(), 2, "{names:?}");
+        (fs::read(&names[1])?, fs::read(&names[0])?) // .idx sorts before .pack
+    };
+    // A commit killed between renaming its pack and its index, and a gc killed between
+    // removing an old pack's index and the pack (with its cruft sidecar).
+    let orphan = format!("pack-{}", "ab".repeat(32));
+    fs::write(pack_dir.join(format!("{orphan}.pack")), &pack)?;
+    let removed = format!("pack-{}", "cd".repeat(32));
+    fs::write(pack_dir.join(format!("{removed}.pack")), &pack)?;
+    fs::write(pack_dir.join(format!("{removed}.mtimes")), "CWMTIME\x01")?;
+    // Half-written files under their temporary names.
+    fs::write(pack_dir.join(".tmp-pack-Xy12Zq"), &pack[..pack.len() / 2])?;
+    fs::write(pack_dir.join(".tmp-idx-Xy12Zq"), &idx[..idx.len() / 3])?;
+    fs::write(pack_dir.join(".tmp-mtimes-Xy12Zq"), "CWMT")?;
+    fs::write(cow.join("objects/.tmp-obj-Xy12Zq"), "half")?;
+    for name in [".tmp-index-Xy12Zq", ".tmp-dircache-Xy12Zq", ".tmp-config-Xy12Zq"] {
+        fs::write(cow.join(name), "half")?;
+    }
+    fs::write(cow.join(".tmp-clock-Xy12Zq"), "")?;
+    write(&cow.join(".tmp-checkout-Xy12Zq/0/3"), "staged\n");
+    // Ref lock files, one in a nested directory, and HEAD's.
+    fs::write(cow.join("refs/heads/main.lock"), "")?;
+    write(&cow.join("refs/heads/topic/x.lock"), "");
+    fs::write(cow.join("HEAD.lock"), "ref: refs/heads/other\n")?;
+    // A killed `init`'s staging directory, and a directory of the user's with a
+    // similar name.
+    let staged = w.join(".cow-init-Xy12Zq");
+    for dir in ["objects", "refs/heads", "refs/tags"] {
+        fs::create_dir_all(staged.join(dir))?;
+    }
+    fs::write(staged.join("HEAD"), "ref: refs/heads/main\n")?;
+    fs::write(staged.join("config"), "")?;
+    write(&w.join(".cow-init-notes/todo.txt"), "mine\n");
+
+    // Readers ignore all of it: fsck included (git's fsck ignores a pack without index).
+    let out = env.cow(["fsck"]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("no problems"),
+        "{}",
+        describe(&out)
+    );
+    // The next writer removes it, before it snapshots anything.
+    write(&w.join("new"), "new\n");
+    let head = env.commit("after the crash");
+    for gone in [
+        pack_dir.join(format!("{orphan}.pack")),
+        pack_dir.join(format!("{removed}.pack")),
+        pack_dir.join(format!("{removed}.mtimes")),
+        pack_dir.join(".tmp-pack-Xy12Zq"),
+        pack_dir.join(".tmp-idx-Xy12Zq"),
+        pack_dir.join(".tmp-mtimes-Xy12Zq"),
+        cow.join("objects/.tmp-obj-Xy12Zq"),
+        cow.join(".tmp-index-Xy12Zq"),
+        cow.join(".tmp-dircache-Xy12Zq"),
+        cow.join(".tmp-config-Xy12Zq"),
+        cow.join(".tmp-clock-Xy12Zq"),
+        cow.join(".tmp-checkout-Xy12Zq"),
+        cow.join("refs/heads/main.lock"),
+        cow.join("refs/heads/topic/x.lock"),
+        cow.join("HEAD.lock"),
+        staged,
+    ] {
+        assert!(
+            fs::symlink_metadata(&gone).is_err(),
+            "{} is still there",
+            gone.display()
+        );
+    }
+    assert_eq!(fs::read_to_string(w.join(".cow-init-notes/todo.txt"))?, "mine\n");
+    let tree = env.cow_ok(["ls-tree", "--name-only", &head]);
+    assert!(!tree.contains(".cow-init-X"), "{tree}");
+    assert!(tree.contains(".cow-init-notes"), "{tree}");
+    assert_eq!(count_objects(&w), 43 + 5);
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    Ok(())
+}
+
 fn concurrent_writers(writers: usize) {
     let env = Env::new();
     write(&env.work().join("base"), "base\n");
