@@ -153,6 +153,9 @@ pub struct Odb {
     pending: Mutex<Option<PackWriter>>,
     /// Recently decompressed blocks (pack name, offset), newest last.
     blocks: Mutex<Vec<CachedBlock>>,
+    /// Directories that gained an entry since the last [`Odb::sync`] (loose objects'
+    /// fan-out directories, and `objects` when one of those was made).
+    unsynced_dirs: Mutex<Vec<PathBuf>>,
 }
 
 /// A decompressed block: (pack name, offset) and its content.
@@ -281,6 +284,7 @@ impl Odb {
             packs: RwLock::new(Vec::new()),
             pending: Mutex::new(None),
             blocks: Mutex::new(Vec::new()),
+            unsynced_dirs: Mutex::new(Vec::new()),
         };
         odb.reload_packs();
         odb
@@ -733,23 +737,41 @@ impl Odb {
         Ok(hex[..len.min(ObjectId::HEX_LEN)].to_owned())
     }
 
-    /// Makes every object written so far durable: one `syncfs` of the filesystem that
-    /// holds the store, cheaper than one `fsync` per object. Call it before a ref points
-    /// at new objects.
+    /// Makes every object written so far durable; call it before a ref points at new
+    /// objects. Each object's data was synced before it was renamed into place, and a
+    /// pack is synced with its directory when finished: what is left is the
+    /// directories that gained loose objects. Nothing else is flushed, so the cost
+    /// follows what this store wrote, not what other programs wrote to the filesystem.
     pub fn sync(&self) -> Result<()> {
-        sync_filesystem(&self.dir)
+        let dirs = std::mem::take(&mut *self.unsynced_dirs.lock().expect("no panics while held"));
+        // (At most 257: the fan-out directories and `objects`.)
+        for dir in &dirs {
+            if let Err(e) = sync_dir(dir) {
+                // Still to do: the next sync tries again.
+                self.unsynced_dirs
+                    .lock()
+                    .expect("no panics while held")
+                    .extend(dirs);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes that `dir` gained an entry that [`Odb::sync`] must make durable.
+    pub(crate) fn unsynced_dir(&self, dir: &Path) {
+        let mut dirs = self.unsynced_dirs.lock().expect("no panics while held");
+        if !dirs.iter().any(|d| d == dir) {
+            dirs.push(dir.to_owned());
+        }
     }
 }
 
-/// Flushes the filesystem holding `path` to stable storage (`syncfs`).
-pub(crate) fn sync_filesystem(path: &Path) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    let dir = std::fs::File::open(path).map_err(Error::io("open", path))?;
-    // SAFETY: `syncfs` takes a valid open descriptor, which `dir` owns for the call.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-        return Err(Error::io("sync", path)(io::Error::last_os_error()));
-    }
-    Ok(())
+/// Makes the entries of `dir` (files renamed into it, directories made in it) durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io("sync", dir))
 }
 
 #[cfg(test)]

@@ -115,7 +115,12 @@ pub struct PackInfo {
 impl PackWriter {
     /// Starts a pack in `dir` (`objects/pack`, made if missing).
     pub fn new(dir: &Path) -> Result<PackWriter> {
-        fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+            if let Some(parent) = dir.parent() {
+                super::sync_dir(parent)?;
+            }
+        }
         let file = tempfile::Builder::new()
             .prefix(crate::temp::PACK.name)
             .tempfile_in(dir)
@@ -365,8 +370,7 @@ impl PackWriter {
         idx_file
             .persist(&idx_path)
             .map_err(|e| Error::io("write", &idx_path)(e.error))?;
-        crate::refs::sync_dir(&self.dir)
-            .map_err(|_| Error::io("sync", &self.dir)(io::ErrorKind::Other.into()))?;
+        super::sync_dir(&self.dir)?;
         Ok(Some(PackInfo {
             name,
             objects: ids.len() as u64,
