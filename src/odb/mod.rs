@@ -4,6 +4,7 @@
 //! read is checked against the id it was asked for; corruption is an [`Error`] naming the
 //! object, never wrong bytes.
 
+pub(crate) mod cruft;
 mod loose;
 mod pack;
 

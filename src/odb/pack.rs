@@ -23,6 +23,7 @@
 //! the SHA-256 of the index itself: a lookup is one binary search and one read. A pack
 //! is named after its checksum. Both are written to temporary files, synced, and
 //! renamed into `objects/pack/` (the pack first), so a reader never sees half of one.
+//! A cruft pack (see [`super::cruft`]) has a third file, renamed in before the index.
 
 use std::collections::HashMap;
 use std::fs;
@@ -99,6 +100,8 @@ pub struct PackWriter {
     entries: HashMap<ObjectId, u64>,
     /// Every object the pack will hold, sorted, when declared up front.
     expected: Option<Vec<ObjectId>>,
+    /// For a cruft pack: each object's time (unix seconds), for its `.mtimes`.
+    times: Option<HashMap<ObjectId, u64>>,
 }
 
 /// A finished pack: its name (checksum) and paths.
@@ -132,6 +135,7 @@ impl PackWriter {
             offset: 0,
             entries: HashMap::new(),
             expected: None,
+            times: None,
         };
         writer.append(PACK_MAGIC)?;
         Ok(writer)
@@ -155,6 +159,13 @@ impl PackWriter {
         ids.sort_unstable();
         ids.dedup();
         self.expected = Some(ids);
+    }
+
+    /// Makes this a cruft pack: [`PackWriter::finish`] records each object's time
+    /// (unix seconds; objects missing from `times` get the time of the finish) in a
+    /// `.mtimes` sidecar, renamed into place before the index.
+    pub fn set_times(&mut self, times: HashMap<ObjectId, u64>) {
+        self.times = Some(times);
     }
 
     /// Adds an object whose frame was compressed with the pack's dictionary.
@@ -361,12 +372,44 @@ impl PackWriter {
             .as_file()
             .sync_all()
             .map_err(Error::io("sync", idx_file.path()))?;
+        let times = match &self.times {
+            Some(times) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let sidecar = super::cruft::encode(
+                    &sum,
+                    ids.iter().map(|(id, _)| times.get(id).copied().unwrap_or(now)),
+                );
+                let mut file = tempfile::Builder::new()
+                    .prefix(crate::temp::PACK_MTIMES.name)
+                    .tempfile_in(&self.dir)
+                    .map_err(Error::io("create a temporary file in", &self.dir))?;
+                file.write_all(&sidecar)
+                    .and_then(|()| file.as_file().sync_all())
+                    .map_err(Error::io("write", file.path()))?;
+                Some(file)
+            }
+            None => None,
+        };
         let pack_path = self.dir.join(format!("pack-{name}.pack"));
         let idx_path = self.dir.join(format!("pack-{name}.idx"));
         let bytes = self.offset + 32;
         self.file
             .persist(&pack_path)
             .map_err(|e| Error::io("write", &pack_path)(e.error))?;
+        let times_path = self.dir.join(format!("pack-{name}.mtimes"));
+        match times {
+            Some(file) => {
+                file.persist(&times_path)
+                    .map_err(|e| Error::io("write", &times_path)(e.error))?;
+            }
+            // The same pack written before as a cruft pack: its times are stale.
+            None if times_path.exists() => {
+                fs::remove_file(&times_path).map_err(Error::io("remove", &times_path))?;
+            }
+            None => {}
+        }
         idx_file
             .persist(&idx_path)
             .map_err(|e| Error::io("write", &idx_path)(e.error))?;
