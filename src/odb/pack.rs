@@ -379,7 +379,8 @@ impl PackWriter {
                     .map_or(0, |d| d.as_secs());
                 let sidecar = super::cruft::encode(
                     &sum,
-                    ids.iter().map(|(id, _)| times.get(id).copied().unwrap_or(now)),
+                    ids.iter()
+                        .map(|(id, _)| times.get(id).copied().unwrap_or(now)),
                 );
                 let mut file = tempfile::Builder::new()
                     .prefix(crate::temp::PACK_MTIMES.name)

@@ -243,7 +243,10 @@ fn with_unreachable_pack(env: &Env, age_days: u64) -> Result<(Repository, Vec<co
     write(&w.join("keep"), "reachable\n");
     let repo = Repository::init(&w)?;
     let first = repo.commit("first", &commit_options())?.id;
-    let blob = repo.odb().write_blob(b"only on a branch that goes away\n")?.id;
+    let blob = repo
+        .odb()
+        .write_blob(b"only on a branch that goes away\n")?
+        .id;
     let tree = Tree::from_entries(vec![Entry {
         mode: EntryMode::Blob,
         name: b"doomed".to_vec(),
@@ -281,7 +284,11 @@ fn unreachable_packed_objects_keep_their_age_through_repeated_gc() -> Result {
     // Younger than two weeks: kept, by every gc, each of which writes a new pack.
     for round in 0..3 {
         let outcome = repo.gc(&two_weeks)?;
-        assert_eq!((outcome.cruft, outcome.pruned), (3, 0), "round {round}: {outcome:?}");
+        assert_eq!(
+            (outcome.cruft, outcome.pruned),
+            (3, 0),
+            "round {round}: {outcome:?}"
+        );
         let cruft = outcome.cruft_pack.expect("a cruft pack");
         let sidecar = env
             .work()
@@ -377,7 +384,10 @@ fn gc_dry_run_takes_no_lock_and_works_on_a_read_only_repository() -> Result {
         };
         readonly(0o555)?;
         let lock_file = w.join(".cow/lock");
-        fs::set_permissions(&lock_file, std::os::unix::fs::PermissionsExt::from_mode(0o444))?;
+        fs::set_permissions(
+            &lock_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o444),
+        )?;
         let out = env.cow_as_nobody(&["gc", "--dry-run"]);
         let refused = env.cow_as_nobody(&["gc"]);
         readonly(0o755)?;
@@ -385,7 +395,10 @@ fn gc_dry_run_takes_no_lock_and_works_on_a_read_only_repository() -> Result {
     };
     assert!(out.status.success(), "{}", describe(&out));
     let report = String::from_utf8_lossy(&out.stdout);
-    assert!(report.starts_with("would keep 3 reachable objects"), "{report}");
+    assert!(
+        report.starts_with("would keep 3 reachable objects"),
+        "{report}"
+    );
     assert_eq!(count_object_files(&w), before);
     // A real gc there is refused with one clear error.
     assert_error(&refused, "could not open");

@@ -175,7 +175,11 @@ fn every_kind_of_leftover_is_harmless_and_removed_by_the_next_writer() -> Result
     fs::write(pack_dir.join(".tmp-idx-Xy12Zq"), &idx[..idx.len() / 3])?;
     fs::write(pack_dir.join(".tmp-mtimes-Xy12Zq"), "CWMT")?;
     fs::write(cow.join("objects/.tmp-obj-Xy12Zq"), "half")?;
-    for name in [".tmp-index-Xy12Zq", ".tmp-dircache-Xy12Zq", ".tmp-config-Xy12Zq"] {
+    for name in [
+        ".tmp-index-Xy12Zq",
+        ".tmp-dircache-Xy12Zq",
+        ".tmp-config-Xy12Zq",
+    ] {
         fs::write(cow.join(name), "half")?;
     }
     fs::write(cow.join(".tmp-clock-Xy12Zq"), "")?;
@@ -228,7 +232,10 @@ fn every_kind_of_leftover_is_harmless_and_removed_by_the_next_writer() -> Result
             gone.display()
         );
     }
-    assert_eq!(fs::read_to_string(w.join(".cow-init-notes/todo.txt"))?, "mine\n");
+    assert_eq!(
+        fs::read_to_string(w.join(".cow-init-notes/todo.txt"))?,
+        "mine\n"
+    );
     let tree = env.cow_ok(["ls-tree", "--name-only", &head]);
     assert!(!tree.contains(".cow-init-X"), "{tree}");
     assert!(tree.contains(".cow-init-notes"), "{tree}");
@@ -285,7 +292,10 @@ fn traced(env: &Env, args: &[&str]) -> Vec<Call> {
     let mut calls = Vec::new();
     for line in text.lines() {
         // "<pid> name(args) = 0", or "<pid> name(args <unfinished ...>".
-        let line = line.split_once(' ').map_or(line, |(_, rest)| rest).trim_start();
+        let line = line
+            .split_once(' ')
+            .map_or(line, |(_, rest)| rest)
+            .trim_start();
         let Some((name, rest)) = line.split_once('(') else {
             continue;
         };
