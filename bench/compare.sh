@@ -31,7 +31,7 @@
 #       time (one run: gc changes the store) and store bytes after it
 #   S8  replay the release series as successive snapshots (sum of the commit times);
 #       store bytes; cow gc vs git gc and git gc --aggressive (one run each)
-#   S9  durability: a one-file commit in a small generated tree (1,000 files; no
+#   S9  durability: a one-file commit in a small generated tree (~1,300 files; no
 #       corpus needed), on a quiet filesystem and right after another program wrote
 #       40,000 files that are still dirty in the page cache (not synced before the
 #       timed commit): a commit should flush what it wrote, not the whole filesystem
@@ -129,8 +129,10 @@ if { ((NEED_KERNEL)) && ((${#KTREES[@]} < 2)); } || { ((NEED_SERIES)) && ((${#ST
     "$CORPUS" "$CORPUS" >&2
   exit 1
 fi
-CORPUS=$(cd "$CORPUS" && pwd)
-KA_NAME=${KTREES[0]:-} KB_NAME=${KTREES[${#KTREES[@]}-1]:-}
+# (S9 alone needs no corpus.)
+if [[ -d $CORPUS ]]; then CORPUS=$(cd "$CORPUS" && pwd); fi
+KA_NAME="" KB_NAME=""
+if ((${#KTREES[@]})); then KA_NAME=${KTREES[0]} KB_NAME=${KTREES[${#KTREES[@]}-1]}; fi
 KA=$CORPUS/kernel/$KA_NAME KB=$CORPUS/kernel/$KB_NAME
 
 # ------------------------------------------------------------------ tools, build
@@ -614,7 +616,7 @@ s8gc() {
 # ------------------------------------------------------------------ S9: durability
 NOISE_FILES=40000
 
-# small_tree DIR: 1,000 text files in 20 directories, and a README.
+# small_tree DIR: about 1,300 text files in 20 directories, and a README.
 small_tree() {
   local i
   for i in $(seq -w 0 19); do
