@@ -82,7 +82,7 @@ pub const MAX_DELTA_CHAIN: usize = 10;
 pub struct GcOutcome {
     /// Objects reachable from refs, HEAD and the stat cache.
     pub reachable: u64,
-    /// Objects put in the new pack.
+    /// Objects put in the new packs (the cruft pack's included).
     pub packed: u64,
     /// Of those, how many are stored as deltas.
     pub deltas: u64,
@@ -412,8 +412,10 @@ impl Repository {
     /// Repacks every reachable object into one new pack — small blobs compressed
     /// together in blocks, in path order; near copies as zstd deltas against an
     /// earlier version, chains at most [`MAX_DELTA_CHAIN`] long; trees as deltas
-    /// against directories of the same name — then, once the pack is durable, removes the old packs,
-    /// the loose copies, and unreachable objects older than the grace period.
+    /// against directories of the same name — and packed unreachable objects younger
+    /// than the grace period into a cruft pack that keeps each one's own time (see
+    /// [`GcOutcome::cruft`]); then, once both are durable, removes the old packs, the
+    /// loose copies, and unreachable objects older than the grace period.
     pub fn gc(&self, options: &GcOptions) -> Result<GcOutcome> {
         // A dry run only reads: it needs no lock (and works where it cannot take one,
         // in a read-only repository), and tolerates a writer's changes as any reader.
