@@ -33,8 +33,8 @@
 #       store bytes; cow gc vs git gc and git gc --aggressive (one run each)
 #   S9  durability: a one-file commit in a small generated tree (~1,300 files; no
 #       corpus needed), on a quiet filesystem and right after another program wrote
-#       40,000 files that are still dirty in the page cache (not synced before the
-#       timed commit): a commit should flush what it wrote, not the whole filesystem
+#       40,000 files of 4 KiB that are still dirty in the page cache (not synced before
+#       the timed commit): a commit should flush what it wrote, not the whole filesystem
 #   R1  (--big) commit one 4 GiB file: peak RSS (one run)
 #
 # Method: the kernel trees are copied into the scratch directory (cp -a; the corpus is
@@ -614,7 +614,7 @@ s8gc() {
 }
 
 # ------------------------------------------------------------------ S9: durability
-NOISE_FILES=40000
+NOISE_FILES=40000 NOISE_BYTES=4096
 
 # small_tree DIR: about 1,300 text files in 20 directories, and a README.
 small_tree() {
@@ -626,10 +626,11 @@ small_tree() {
   echo "small tree" >"$1/README"
 }
 
-# noise DIR: what another program does: write NOISE_FILES small files, unsynced.
+# noise DIR: what another program (a build, an unpack) does: write NOISE_FILES files of
+# NOISE_BYTES each, left dirty in the page cache.
 noise() {
   mkdir -p "$1"
-  head -c $((NOISE_FILES * 100)) /dev/urandom | split -b 100 -a 4 - "$1/f"
+  head -c $((NOISE_FILES * NOISE_BYTES)) /dev/urandom | split -b "$NOISE_BYTES" -a 4 - "$1/f"
 }
 
 s9() {
