@@ -9,7 +9,7 @@
 #                     (default: $COW_BENCH_CACHE, else ~/.cache/cow-bench)
 #   --runs N          timed runs per scenario and tool (default 3)
 #   --s8-runs N       full replays of the release series per tool (default 1)
-#   --only LIST       scenarios to run, comma-separated: S1..S8, R1 (default: S1-S8,
+#   --only LIST       scenarios to run, comma-separated: S1..S9, R1 (default: S1-S9,
 #                     plus R1 with --big); prerequisites are built untimed
 #   --big             also run R1: commit one 4 GiB pseudo-random file (needs about
 #                     2x that on the scratch filesystem and a few minutes)
@@ -31,6 +31,10 @@
 #       time (one run: gc changes the store) and store bytes after it
 #   S8  replay the release series as successive snapshots (sum of the commit times);
 #       store bytes; cow gc vs git gc and git gc --aggressive (one run each)
+#   S9  durability: a one-file commit in a small generated tree (~1,300 files; no
+#       corpus needed), on a quiet filesystem and right after another program wrote
+#       40,000 files of 4 KiB that are still dirty in the page cache (not synced before
+#       the timed commit): a commit should flush what it wrote, not the whole filesystem
 #   R1  (--big) commit one 4 GiB file: peak RSS (one run)
 #
 # Method: the kernel trees are copied into the scratch directory (cp -a; the corpus is
@@ -98,10 +102,10 @@ declare -A SEL=()
 if [[ -n $ONLY ]]; then
   for s in ${ONLY//,/ }; do
     s=${s^^}
-    case $s in S[1-8] | R1) SEL[$s]=1 ;; *) die "--only: unknown scenario '$s' (S1..S8, R1)" ;; esac
+    case $s in S[1-9] | R1) SEL[$s]=1 ;; *) die "--only: unknown scenario '$s' (S1..S9, R1)" ;; esac
   done
 else
-  for s in S1 S2 S3 S4 S5 S6 S7 S8; do SEL[$s]=1; done
+  for s in S1 S2 S3 S4 S5 S6 S7 S8 S9; do SEL[$s]=1; done
   ((BIG)) && SEL[R1]=1
 fi
 sel() { [[ -n ${SEL[$1]:-} ]]; }
@@ -125,8 +129,10 @@ if { ((NEED_KERNEL)) && ((${#KTREES[@]} < 2)); } || { ((NEED_SERIES)) && ((${#ST
     "$CORPUS" "$CORPUS" >&2
   exit 1
 fi
-CORPUS=$(cd "$CORPUS" && pwd)
-KA_NAME=${KTREES[0]:-} KB_NAME=${KTREES[${#KTREES[@]}-1]:-}
+# (S9 alone needs no corpus.)
+if [[ -d $CORPUS ]]; then CORPUS=$(cd "$CORPUS" && pwd); fi
+KA_NAME="" KB_NAME=""
+if ((${#KTREES[@]})); then KA_NAME=${KTREES[0]} KB_NAME=${KTREES[${#KTREES[@]}-1]}; fi
 KA=$CORPUS/kernel/$KA_NAME KB=$CORPUS/kernel/$KB_NAME
 
 # ------------------------------------------------------------------ tools, build
@@ -212,13 +218,14 @@ q() {
   fi
 }
 
-# timed KEY DIR OKCODES CMD...: sync, run CMD in DIR under GNU time; sets LAST_US
-# (wall, µs), LAST_KB (peak RSS), LAST_RC, LAST_OK. An exit status outside OKCODES
-# marks KEY failed (shown as "error" in the table) instead of stopping the run.
+# timed KEY DIR OKCODES CMD...: sync (unless NOSYNC is set), run CMD in DIR under GNU
+# time; sets LAST_US (wall, µs), LAST_KB (peak RSS), LAST_RC, LAST_OK. An exit status
+# outside OKCODES marks KEY failed (shown as "error" in the table) instead of stopping
+# the run.
 timed() {
   local key=$1 d=$2 ok=$3; shift 3
   local t0 t1
-  sync
+  [[ -n ${NOSYNC:-} ]] || sync
   LAST_RC=0
   t0=$EPOCHREALTIME
   (cd "$d" && exec /usr/bin/time -f %M -o "$W/last.time" "$@") >"$W/last.out" 2>"$W/last.err" || LAST_RC=$?
@@ -606,6 +613,59 @@ s8gc() {
   store_size S8postaggr.git git "$W/series-git-aggressive"
 }
 
+# ------------------------------------------------------------------ S9: durability
+NOISE_FILES=40000 NOISE_BYTES=4096
+
+# small_tree DIR: about 1,300 text files in 20 directories, and a README.
+small_tree() {
+  local i
+  for i in $(seq -w 0 19); do
+    mkdir -p "$1/dir$i"
+    head -c 150000 /dev/urandom | base64 -w 76 | split -l 40 -a 2 - "$1/dir$i/file"
+  done
+  echo "small tree" >"$1/README"
+}
+
+# noise DIR: what another program (a build, an unpack) does: write NOISE_FILES files of
+# NOISE_BYTES each, left dirty in the page cache.
+noise() {
+  mkdir -p "$1"
+  head -c $((NOISE_FILES * NOISE_BYTES)) /dev/urandom | split -b "$NOISE_BYTES" -a 4 - "$1/f"
+}
+
+s9() {
+  log "S9: one-file commit, quiet and right after another program wrote $NOISE_FILES files"
+  local r tool d n
+  small_tree "$W/small-src"
+  for tool in cow git; do
+    d=$W/small-$tool
+    mkdir -p "$d"
+    cp -a "$W/small-src/." "$d/"
+    cmdline "$tool" init
+    q "$d" "${CMD[@]}"
+    cmdline "$tool" commit "small tree"
+    q "$d" "${CMD[@]}"
+  done
+  n=$(find "$W/small-cow" -path "$W/small-cow/.cow" -prune -o -type f -print | wc -l)
+  CHECKS+=("S9: the small tree has $n files")
+  check_trees "S9 small tree" "$W/small-cow" "$W/small-git" HEAD
+  for ((r = 1; r <= RUNS; r++)); do
+    for tool in $(order "$r"); do
+      d=$W/small-$tool
+      printf 'S9 quiet edit %d\n' "$r" >>"$d/README"
+      bench S9quiet "$tool" "$d" 0 commit "S9 quiet $r"
+    done
+    for tool in $(order "$r"); do
+      d=$W/small-$tool
+      printf 'S9 edit after writes %d\n' "$r" >>"$d/README"
+      sync
+      noise "$W/noise-$r-$tool"
+      NOSYNC=1 bench S9noisy "$tool" "$d" 0 commit "S9 after writes $r"
+      trash "$W/noise-$r-$tool"
+    done
+  done
+}
+
 # ------------------------------------------------------------------ R1: one big file
 r1() {
   local bytes avail tool d
@@ -719,7 +779,26 @@ report() {
   time_row S8.cow S8.git "S8 replay ${#STREES[@]} releases, sum of commit times" 0.6
   time_row S8gc.cow S8gc.git "S8 gc --prune=now (one run)" —
   time_row S8gc.cow S8gcaggr.git "S8 cow gc vs git gc --aggressive (one run)" —
+  time_row S9quiet.cow S9quiet.git "S9 one-file commit, quiet (small tree)" —
+  time_row S9noisy.cow S9noisy.git "S9 one-file commit right after another program wrote $(fmt_bytes $NOISE_FILES) files" —
   time_row R1.cow R1.git "R1 commit one $BIG_SIZE file (one run)" —
+  if [[ -n ${T[S9quiet.cow]:-} && -n ${T[S9noisy.cow]:-} ]]; then
+    local tool q n rt
+    echo
+    echo "| S9: one-file commit after $(fmt_bytes $NOISE_FILES) writes / quiet | after (median s) | quiet (median s) | ratio | target | met? |"
+    echo "|---|---|---|---|---|---|"
+    for tool in cow git; do
+      [[ -n ${T[S9quiet.$tool]:-} && -n ${T[S9noisy.$tool]:-} ]] || continue
+      # shellcheck disable=SC2086
+      q=$(median ${T[S9quiet.$tool]}) n=$(median ${T[S9noisy.$tool]})
+      rt=$(ratio "$n" "$q")
+      if [[ $tool == cow ]]; then
+        printf '| %s | %s | %s | %s | ≤ 1.2 | %s |\n' "$tool" "$(fmt_s "$n")" "$(fmt_s "$q")" "$rt" "$(met "$rt" 1.2)"
+      else
+        printf '| %s | %s | %s | %s | — | — |\n' "$tool" "$(fmt_s "$n")" "$(fmt_s "$q")" "$rt"
+      fi
+    done
+  fi
   if [[ -n ${BYTES[S7pre.cow]:-}${BYTES[S8pre.cow]:-} ]]; then
     echo
     echo "| store: bytes of the objects directory (du -sb) | cow | git | cow/git | target | met? | on disk (du -s) cow / git |"
@@ -766,6 +845,7 @@ fi
 if sel S8; then s8; fi
 if sel S6; then s6; fi
 if sel S8; then s8gc; fi
+if sel S9; then s9; fi
 if sel R1; then r1; fi
 log "done"
 report

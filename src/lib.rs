@@ -92,6 +92,7 @@ pub mod object;
 pub mod odb;
 pub mod refs;
 pub mod repository;
+mod temp;
 pub mod worktree;
 
 pub use object::{Kind, ObjectId};

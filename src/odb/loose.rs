@@ -13,7 +13,6 @@ use crate::object::{Hasher, Kind, ObjectId, Prefix, header};
 pub const MAX_IN_MEMORY_SIZE: u64 = 2 << 30;
 
 const CHUNK: usize = 64 * 1024;
-const TEMP_PREFIX: &str = ".tmp-obj-";
 
 impl Odb {
     /// The path of a loose object.
@@ -25,7 +24,7 @@ impl Odb {
 
     fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
         tempfile::Builder::new()
-            .prefix(TEMP_PREFIX)
+            .prefix(crate::temp::LOOSE_OBJECT.name)
             // Objects are immutable: read-only from creation (the open handle can write).
             .permissions(fs::Permissions::from_mode(0o444))
             .tempfile_in(&self.dir)
@@ -50,6 +49,12 @@ impl Odb {
                 stored_bytes: 0,
             });
         }
+        // Durable before it is visible under its id: an object that exists is never
+        // written again, so it must never exist with other bytes (a crash can leave a
+        // file renamed before its data reached the disk empty or worse).
+        temp.as_file()
+            .sync_data()
+            .map_err(Error::io("sync", temp.path()))?;
         // Rename first and make the fan-out directory only when it is missing: one
         // system call in the common case instead of a mkdir that fails.
         let temp = match temp.persist(&path) {
@@ -57,16 +62,17 @@ impl Odb {
             Err(e) if e.error.kind() == io::ErrorKind::NotFound => Some(e.file),
             Err(e) => return Err(Error::io("write object", &path)(e.error)),
         };
+        let parent = path.parent().expect("loose paths have a fan-out directory");
         if let Some(temp) = temp {
-            let parent = path.parent().expect("loose paths have a fan-out directory");
             match fs::create_dir(parent) {
-                Ok(()) => {}
+                Ok(()) => self.unsynced_dir(&self.dir),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
                 Err(e) => return Err(Error::io("create directory", parent)(e)),
             }
             temp.persist(&path)
                 .map_err(|e| Error::io("write object", &path)(e.error))?;
         }
+        self.unsynced_dir(parent);
         Ok(Written {
             id,
             new: true,
@@ -88,7 +94,7 @@ impl Odb {
         enc.finish().map_err(Error::io("compress", &self.dir))?;
         let mut temp = self.temp_file()?;
         temp.write_all(&compressed)
-            .map_err(Error::io("write", &self.dir))?;
+            .map_err(Error::io("write", temp.path()))?;
         self.persist(temp, id, compressed.len() as u64, false)
     }
 

@@ -4,6 +4,7 @@
 //! read is checked against the id it was asked for; corruption is an [`Error`] naming the
 //! object, never wrong bytes.
 
+pub(crate) mod cruft;
 mod loose;
 mod pack;
 
@@ -175,6 +176,9 @@ pub struct Odb {
     pending: Mutex<Option<PackWriter>>,
     /// Recently decompressed blocks (pack name, offset), newest last.
     blocks: Mutex<Vec<CachedBlock>>,
+    /// Directories that gained an entry since the last [`Odb::sync`] (loose objects'
+    /// fan-out directories, and `objects` when one of those was made).
+    unsynced_dirs: Mutex<Vec<PathBuf>>,
 }
 
 /// A decompressed block: (pack name, offset) and its content.
@@ -366,6 +370,7 @@ impl Odb {
             packs: RwLock::new(Vec::new()),
             pending: Mutex::new(None),
             blocks: Mutex::new(Vec::new()),
+            unsynced_dirs: Mutex::new(Vec::new()),
         };
         odb.reload_packs();
         odb
@@ -442,7 +447,6 @@ impl Odb {
         };
         let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
         paths.sort();
-        let mut orphans = Vec::new();
         for path in paths {
             let name = path
                 .file_name()
@@ -451,6 +455,9 @@ impl Odb {
             if !name.starts_with("pack-") {
                 continue;
             }
+            // A `.pack` without its `.idx` is what a writer killed between the two
+            // renames leaves (or one mid-way, right now): no reader looks at it, and
+            // the next writer removes it (as git, whose fsck ignores such a pack).
             if name.ends_with(".idx") {
                 match Pack::open(&path) {
                     Ok(pack) => problems.extend(pack.verify()),
@@ -458,24 +465,8 @@ impl Odb {
                     Err(_) if !path.exists() => {}
                     Err(e) => problems.push(e),
                 }
-            } else if name.ends_with(".pack") && !path.with_extension("idx").exists() {
-                orphans.push((name, path));
             }
         }
-        // A pack is renamed into place just before its index, and gc removes an index
-        // just before its pack: an index missing only for a moment is not a problem.
-        for _ in 0..10 {
-            orphans.retain(|(_, path)| path.exists() && !path.with_extension("idx").exists());
-            if orphans.is_empty() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        problems.extend(orphans.into_iter().map(|(name, _)| Error::BadPack {
-            pack: name,
-            offset: None,
-            reason: "has no index".into(),
-        }));
         problems
     }
 
@@ -1018,23 +1009,41 @@ impl Odb {
         Ok(hex[..len.min(ObjectId::HEX_LEN)].to_owned())
     }
 
-    /// Makes every object written so far durable: one `syncfs` of the filesystem that
-    /// holds the store, cheaper than one `fsync` per object. Call it before a ref points
-    /// at new objects.
+    /// Makes every object written so far durable; call it before a ref points at new
+    /// objects. Each object's data was synced before it was renamed into place, and a
+    /// pack is synced with its directory when finished: what is left is the
+    /// directories that gained loose objects. Nothing else is flushed, so the cost
+    /// follows what this store wrote, not what other programs wrote to the filesystem.
     pub fn sync(&self) -> Result<()> {
-        sync_filesystem(&self.dir)
+        let dirs = std::mem::take(&mut *self.unsynced_dirs.lock().expect("no panics while held"));
+        // (At most 257: the fan-out directories and `objects`.)
+        for dir in &dirs {
+            if let Err(e) = sync_dir(dir) {
+                // Still to do: the next sync tries again.
+                self.unsynced_dirs
+                    .lock()
+                    .expect("no panics while held")
+                    .extend(dirs);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Notes that `dir` gained an entry that [`Odb::sync`] must make durable.
+    pub(crate) fn unsynced_dir(&self, dir: &Path) {
+        let mut dirs = self.unsynced_dirs.lock().expect("no panics while held");
+        if !dirs.iter().any(|d| d == dir) {
+            dirs.push(dir.to_owned());
+        }
     }
 }
 
-/// Flushes the filesystem holding `path` to stable storage (`syncfs`).
-pub(crate) fn sync_filesystem(path: &Path) -> Result<()> {
-    use std::os::fd::AsRawFd;
-    let dir = std::fs::File::open(path).map_err(Error::io("open", path))?;
-    // SAFETY: `syncfs` takes a valid open descriptor, which `dir` owns for the call.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
-        return Err(Error::io("sync", path)(io::Error::last_os_error()));
-    }
-    Ok(())
+/// Makes the entries of `dir` (files renamed into it, directories made in it) durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    fs::File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(Error::io("sync", dir))
 }
 
 #[cfg(test)]

@@ -25,6 +25,7 @@
 //! the SHA-256 of the index itself: a lookup is one binary search and one read. A pack
 //! is named after its checksum. Both are written to temporary files, synced, and
 //! renamed into `objects/pack/` (the pack first), so a reader never sees half of one.
+//! A cruft pack (see [`super::cruft`]) has a third file, renamed in before the index.
 
 use std::collections::HashMap;
 use std::fs;
@@ -101,6 +102,8 @@ pub struct PackWriter {
     entries: HashMap<ObjectId, u64>,
     /// Every object the pack will hold, sorted, when declared up front.
     expected: Option<Vec<ObjectId>>,
+    /// For a cruft pack: each object's time (unix seconds), for its `.mtimes`.
+    times: Option<HashMap<ObjectId, u64>>,
 }
 
 /// A finished pack: its name (checksum) and paths.
@@ -117,9 +120,14 @@ pub struct PackInfo {
 impl PackWriter {
     /// Starts a pack in `dir` (`objects/pack`, made if missing).
     pub fn new(dir: &Path) -> Result<PackWriter> {
-        fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+        if !dir.is_dir() {
+            fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+            if let Some(parent) = dir.parent() {
+                super::sync_dir(parent)?;
+            }
+        }
         let file = tempfile::Builder::new()
-            .prefix(".tmp-pack-")
+            .prefix(crate::temp::PACK.name)
             .tempfile_in(dir)
             .map_err(Error::io("create a temporary file in", dir))?;
         let mut writer = PackWriter {
@@ -129,6 +137,7 @@ impl PackWriter {
             offset: 0,
             entries: HashMap::new(),
             expected: None,
+            times: None,
         };
         writer.append(PACK_MAGIC)?;
         Ok(writer)
@@ -152,6 +161,13 @@ impl PackWriter {
         ids.sort_unstable();
         ids.dedup();
         self.expected = Some(ids);
+    }
+
+    /// Makes this a cruft pack: [`PackWriter::finish`] records each object's time
+    /// (unix seconds; objects missing from `times` get the time of the finish) in a
+    /// `.mtimes` sidecar, renamed into place before the index.
+    pub fn set_times(&mut self, times: HashMap<ObjectId, u64>) {
+        self.times = Some(times);
     }
 
     /// Adds an object whose frame was compressed with the pack's dictionary.
@@ -348,7 +364,7 @@ impl PackWriter {
         let idx_sum: [u8; 32] = Sha256::digest(&idx).into();
         idx.extend_from_slice(&idx_sum);
         let mut idx_file = tempfile::Builder::new()
-            .prefix(".tmp-idx-")
+            .prefix(crate::temp::PACK_INDEX.name)
             .tempfile_in(&self.dir)
             .map_err(Error::io("create a temporary file in", &self.dir))?;
         idx_file
@@ -358,17 +374,49 @@ impl PackWriter {
             .as_file()
             .sync_all()
             .map_err(Error::io("sync", idx_file.path()))?;
+        let times = match &self.times {
+            Some(times) => {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                let sidecar = super::cruft::encode(
+                    &sum,
+                    ids.iter()
+                        .map(|(id, _)| times.get(id).copied().unwrap_or(now)),
+                );
+                let mut file = tempfile::Builder::new()
+                    .prefix(crate::temp::PACK_MTIMES.name)
+                    .tempfile_in(&self.dir)
+                    .map_err(Error::io("create a temporary file in", &self.dir))?;
+                file.write_all(&sidecar)
+                    .and_then(|()| file.as_file().sync_all())
+                    .map_err(Error::io("write", file.path()))?;
+                Some(file)
+            }
+            None => None,
+        };
         let pack_path = self.dir.join(format!("pack-{name}.pack"));
         let idx_path = self.dir.join(format!("pack-{name}.idx"));
         let bytes = self.offset + 32;
         self.file
             .persist(&pack_path)
             .map_err(|e| Error::io("write", &pack_path)(e.error))?;
+        let times_path = self.dir.join(format!("pack-{name}.mtimes"));
+        match times {
+            Some(file) => {
+                file.persist(&times_path)
+                    .map_err(|e| Error::io("write", &times_path)(e.error))?;
+            }
+            // The same pack written before as a cruft pack: its times are stale.
+            None if times_path.exists() => {
+                fs::remove_file(&times_path).map_err(Error::io("remove", &times_path))?;
+            }
+            None => {}
+        }
         idx_file
             .persist(&idx_path)
             .map_err(|e| Error::io("write", &idx_path)(e.error))?;
-        crate::refs::sync_dir(&self.dir)
-            .map_err(|_| Error::io("sync", &self.dir)(io::ErrorKind::Other.into()))?;
+        super::sync_dir(&self.dir)?;
         Ok(Some(PackInfo {
             name,
             objects: ids.len() as u64,

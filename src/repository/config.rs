@@ -56,7 +56,7 @@ impl Config {
     pub fn save(&self, path: &Path) -> Result<()> {
         let dir = path.parent().expect("config lives in .cow");
         let mut temp = tempfile::Builder::new()
-            .prefix(".tmp-config-")
+            .prefix(crate::temp::CONFIG.name)
             .tempfile_in(dir)
             .map_err(Error::io("create a temporary file in", dir))?;
         temp.write_all(self.to_string().as_bytes())

@@ -2,7 +2,7 @@
 //! compressed together in blocks, near copies as deltas — and remove what nothing
 //! reaches.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::time::{Duration, SystemTime};
 
@@ -82,7 +82,7 @@ pub const MAX_DELTA_CHAIN: usize = 10;
 pub struct GcOutcome {
     /// Objects reachable from refs, HEAD and the stat cache.
     pub reachable: u64,
-    /// Objects put in the new pack.
+    /// Objects put in the new packs (the cruft pack's included).
     pub packed: u64,
     /// Of those, how many are stored as deltas.
     pub deltas: u64,
@@ -100,6 +100,11 @@ pub struct GcOutcome {
     pub bytes_after: u64,
     /// The new pack.
     pub pack: Option<PackInfo>,
+    /// Unreachable objects younger than the grace period, kept (counted in `packed`)
+    /// in a cruft pack that records each one's own time, so it keeps ageing.
+    pub cruft: u64,
+    /// The new cruft pack, when there were such objects.
+    pub cruft_pack: Option<PackInfo>,
 }
 
 /// Loose and packed objects and their bytes.
@@ -127,6 +132,15 @@ fn age(path: &std::path::Path) -> Duration {
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
         .unwrap_or(Duration::ZERO)
+}
+
+/// A file's modification time in unix seconds (now, when it cannot be read: young).
+fn unix_secs(path: &std::path::Path) -> u64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .unwrap_or_else(|_| SystemTime::now())
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// Bytes of samples a pack dictionary is trained on, and its size.
@@ -304,6 +318,27 @@ impl Repository {
         Ok(zstd::dict::from_samples(&samples, DICT_SIZE).ok())
     }
 
+    /// Writes the cruft pack: `objects` (id, time), each compressed alone, with their
+    /// times in its `.mtimes`. `None` when there are none.
+    fn write_cruft(
+        &self,
+        pack_dir: &std::path::Path,
+        objects: &[(ObjectId, u64)],
+        level: i32,
+    ) -> Result<Option<PackInfo>> {
+        if objects.is_empty() {
+            return Ok(None);
+        }
+        let mut writer = PackWriter::new(pack_dir)?;
+        writer.expect_objects(objects.iter().map(|c| c.0).collect());
+        writer.set_times(objects.iter().copied().collect());
+        for (id, _) in objects {
+            let object = self.odb.read(id)?;
+            writer.add(*id, object.kind, &object.data, level)?;
+        }
+        Ok(writer.finish()?)
+    }
+
     /// Counts loose and packed objects and the bytes they take.
     #[doc(alias = "count-objects")]
     pub fn count_objects(&self) -> Result<ObjectCounts> {
@@ -377,40 +412,65 @@ impl Repository {
     /// Repacks every reachable object into one new pack — small blobs compressed
     /// together in blocks, in path order; near copies as zstd deltas against an
     /// earlier version, chains at most [`MAX_DELTA_CHAIN`] long; trees as deltas
-    /// against directories of the same name — then, once the pack is durable, removes the old packs,
-    /// the loose copies, and unreachable objects older than the grace period.
+    /// against directories of the same name — and packed unreachable objects younger
+    /// than the grace period into a cruft pack that keeps each one's own time (see
+    /// [`GcOutcome::cruft`]); then, once both are durable, removes the old packs, the
+    /// loose copies, and unreachable objects older than the grace period.
     pub fn gc(&self, options: &GcOptions) -> Result<GcOutcome> {
-        let _lock = self.lock()?;
+        // A dry run only reads: it needs no lock (and works where it cannot take one,
+        // in a read-only repository), and tolerates a writer's changes as any reader.
+        let _lock = if options.dry_run {
+            None
+        } else {
+            Some(self.lock()?)
+        };
         let before = self.count_objects()?;
         let mut outcome = GcOutcome {
             bytes_before: before.loose_bytes + before.pack_bytes,
             ..GcOutcome::default()
         };
-        let mut keep = self.reachable()?;
+        let keep = self.reachable()?;
         outcome.reachable = keep.len() as u64;
         let kept: HashSet<ObjectId> = keep.iter().map(|(id, _, _)| *id).collect();
-        // Unreachable objects in packs young enough to be kept go into the new pack.
+        // Unreachable objects in packs keep their own time (a cruft pack's sidecar has
+        // it; any other pack's file time is when its objects were written), the
+        // newest where an object is in more than one pack.
         let old_packs = self.odb.packs();
         let pack_dir = self.odb.pack_dir();
-        let mut unreachable_seen = HashSet::new();
+        let mut unreachable: HashMap<ObjectId, u64> = HashMap::new();
         for pack in &old_packs {
-            let path = pack_dir.join(format!("pack-{}.pack", pack.name));
-            let young = options.grace.is_none_or(|g| age(&path) < g);
-            for (id, _) in pack.entries() {
-                // (An object may be in more than one old pack.)
-                if kept.contains(&id) || !unreachable_seen.insert(id) {
+            let pack_time = unix_secs(&pack_dir.join(format!("pack-{}.pack", pack.name)));
+            let times = crate::odb::cruft::read_times(&pack_dir, pack);
+            for (i, (id, _)) in pack.entries().enumerate() {
+                if kept.contains(&id) {
                     continue;
                 }
-                if young {
-                    let kind = self.odb.read_header(&id)?.0;
-                    keep.push((id, kind, Vec::new()));
-                } else {
-                    outcome.pruned += 1;
-                }
+                let time = times.as_ref().map_or(pack_time, |t| t[i]);
+                let newest = unreachable.entry(id).or_insert(time);
+                *newest = (*newest).max(time);
             }
         }
+        // Those younger than the grace period go into a cruft pack, with their times.
+        let now = SystemTime::now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let mut cruft: Vec<(ObjectId, u64)> = Vec::new();
+        for (id, time) in unreachable {
+            let age = Duration::from_secs(now.saturating_sub(time));
+            if options.grace.is_none_or(|g| age < g) {
+                cruft.push((id, time));
+            } else {
+                outcome.pruned += 1;
+            }
+        }
+        cruft.sort_unstable();
+        outcome.cruft = cruft.len() as u64;
         let loose = self.odb.loose_object_ids()?;
-        let keep_set: HashSet<ObjectId> = keep.iter().map(|(id, _, _)| *id).collect();
+        let keep_set: HashSet<ObjectId> = keep
+            .iter()
+            .map(|(id, _, _)| *id)
+            .chain(cruft.iter().map(|c| c.0))
+            .collect();
         let mut unreachable_loose = Vec::new();
         for id in &loose {
             if !keep_set.contains(id) {
@@ -422,9 +482,9 @@ impl Repository {
         }
         outcome.pruned += unreachable_loose.len() as u64;
         if options.dry_run {
-            outcome.packed = keep.len() as u64;
+            outcome.packed = keep_set.len() as u64;
             outcome.removed_packs = old_packs.len() as u64;
-            outcome.removed_loose = loose.iter().filter(|id| keep_set.contains(id)).count() as u64
+            outcome.removed_loose = loose.iter().filter(|id| kept.contains(id)).count() as u64
                 + unreachable_loose.len() as u64;
             let dropped: u64 = unreachable_loose
                 .iter()
@@ -554,18 +614,26 @@ impl Repository {
             }
         }
         outcome.packed = writer.len() as u64;
-        // The new pack is synced and in place before anything old goes.
+        // The new packs are synced and in place before anything old goes.
         outcome.pack = writer.finish()?;
+        outcome.cruft_pack = self.write_cruft(&pack_dir, &cruft, options.level)?;
+        outcome.packed += outcome.cruft;
         self.odb.sync()?;
-        let new_name = outcome.pack.as_ref().map(|p| p.name.clone());
+        let new_names: Vec<&String> = [&outcome.pack, &outcome.cruft_pack]
+            .into_iter()
+            .flatten()
+            .map(|p| &p.name)
+            .collect();
         for pack in &old_packs {
-            if Some(&pack.name) == new_name.as_ref() {
+            if new_names.contains(&&pack.name) {
                 continue;
             }
             let base = pack_dir.join(format!("pack-{}", pack.name));
-            // The index first: without it, a reader no longer looks in the pack.
+            // The index first: without it, a reader no longer looks in the pack (and
+            // the next writer removes what a kill leaves of the rest).
             let _ = fs::remove_file(base.with_extension("idx"));
             let _ = fs::remove_file(base.with_extension("pack"));
+            let _ = fs::remove_file(base.with_extension("mtimes"));
             outcome.removed_packs += 1;
         }
         for id in loose

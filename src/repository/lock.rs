@@ -10,7 +10,6 @@
 use std::fs;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
-use std::path::Path;
 use std::time::{Duration, Instant};
 
 use super::{Error, Repository, Result};
@@ -102,37 +101,9 @@ impl Repository {
         }
     }
 
-    /// Removes temporary files and ref lock files of writers that were killed. Only
+    /// Removes what killed writers left: every temporary of [`crate::temp::ALL`]. Only
     /// called with the lock held, when no other writer can be using them.
     fn clean_leftovers(&self) {
-        let remove_tmp = |dir: &Path| {
-            let Ok(entries) = fs::read_dir(dir) else {
-                return;
-            };
-            for entry in entries.flatten() {
-                let name = entry.file_name();
-                if name.to_string_lossy().starts_with(".tmp-") {
-                    let path = entry.path();
-                    let _ = if path.is_dir() {
-                        fs::remove_dir_all(&path)
-                    } else {
-                        fs::remove_file(&path)
-                    };
-                }
-            }
-        };
-        remove_tmp(&self.cow_dir);
-        remove_tmp(&self.cow_dir.join("objects"));
-        remove_tmp(&self.cow_dir.join("objects/pack"));
-        let _ = fs::remove_file(self.cow_dir.join("HEAD.lock"));
-        for entry in walkdir::WalkDir::new(self.cow_dir.join("refs"))
-            .into_iter()
-            .flatten()
-        {
-            if entry.file_type().is_file() && entry.file_name().to_string_lossy().ends_with(".lock")
-            {
-                let _ = fs::remove_file(entry.path());
-            }
-        }
+        crate::temp::clean_leftovers(&self.work_dir, &self.cow_dir);
     }
 }

@@ -179,7 +179,7 @@ impl Repository {
             return Err(Error::AlreadyExists(work_dir));
         }
         let temp = tempfile::Builder::new()
-            .prefix(".cow-init-")
+            .prefix(crate::temp::INIT.name)
             .tempdir_in(&work_dir)
             .map_err(Error::io("create a directory in", &work_dir))?;
         for sub in ["objects", "refs/heads", "refs/tags"] {

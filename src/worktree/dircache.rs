@@ -206,7 +206,7 @@ impl DirCache {
         hasher.update(&self.data);
         let sum: [u8; 32] = hasher.finalize().into();
         let mut temp = tempfile::Builder::new()
-            .prefix(".tmp-dircache-")
+            .prefix(crate::temp::DIR_CACHE.name)
             .tempfile_in(cow_dir)
             .map_err(Error::io("create a temporary file in", cow_dir))?;
         for part in [&head[..], &self.data, &sum] {

@@ -354,7 +354,7 @@ impl Index {
         let body = self.encode();
         let sum: [u8; 32] = Sha256::digest(&body).into();
         let mut temp = tempfile::Builder::new()
-            .prefix(".tmp-index-")
+            .prefix(crate::temp::STAT_CACHE.name)
             .tempfile_in(cow_dir)
             .map_err(Error::io("create a temporary file in", cow_dir))?;
         temp.write_all(&body)
@@ -493,7 +493,7 @@ pub fn settle_clock(dir: &Path) -> Timestamp {
         }
     };
     let Ok(probe) = tempfile::Builder::new()
-        .prefix(".tmp-clock-")
+        .prefix(crate::temp::CLOCK_PROBE.name)
         .tempfile_in(dir)
     else {
         return fallback();

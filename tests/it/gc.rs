@@ -222,3 +222,185 @@ fn a_damaged_block_spoils_only_its_members_and_fsck_names_them() -> Result {
     );
     Ok(())
 }
+
+/// Sets the modification time of every file in the pack directory `secs` into the past.
+fn age_packs(work: &std::path::Path, secs: u64) -> Result {
+    let then = std::time::SystemTime::now() - Duration::from_secs(secs);
+    for entry in fs::read_dir(work.join(".cow/objects/pack"))? {
+        fs::File::open(entry?.path())?.set_modified(then)?;
+    }
+    Ok(())
+}
+
+const DAY: u64 = 24 * 3600;
+
+/// A repository whose main branch reaches a few objects, and three more objects
+/// (a commit, its tree and a blob) that a deleted branch reached, all in one pack
+/// made `age_days` ago. Returns the repository and the three unreachable ids.
+fn with_unreachable_pack(env: &Env, age_days: u64) -> Result<(Repository, Vec<cow::ObjectId>)> {
+    use cow::object::{Commit, Entry, EntryMode, Tree};
+    let w = env.work();
+    write(&w.join("keep"), "reachable\n");
+    let repo = Repository::init(&w)?;
+    let first = repo.commit("first", &commit_options())?.id;
+    let blob = repo
+        .odb()
+        .write_blob(b"only on a branch that goes away\n")?
+        .id;
+    let tree = Tree::from_entries(vec![Entry {
+        mode: EntryMode::Blob,
+        name: b"doomed".to_vec(),
+        id: blob,
+    }])?;
+    let tree = repo.odb().write_tree(&tree)?.id;
+    let sig = commit_options().author.unwrap();
+    let commit = repo
+        .odb()
+        .write_commit(&Commit {
+            tree,
+            parents: vec![first],
+            author: sig.clone(),
+            committer: sig,
+            extra_headers: vec![],
+            message: b"doomed\n".to_vec(),
+        })?
+        .id;
+    repo.odb().sync()?;
+    repo.create_branch("doomed", Some(&commit.to_string()))?;
+    repo.gc(&GcOptions::default())?; // everything reachable: one pack
+    repo.delete_branch("doomed", true)?;
+    age_packs(&w, age_days * DAY)?;
+    Ok((Repository::open(&w)?, vec![commit, tree, blob]))
+}
+
+#[test]
+fn unreachable_packed_objects_keep_their_age_through_repeated_gc() -> Result {
+    let env = Env::new();
+    let (repo, doomed) = with_unreachable_pack(&env, 10)?;
+    let two_weeks = GcOptions {
+        grace: Some(Duration::from_secs(14 * DAY)),
+        ..GcOptions::default()
+    };
+    // Younger than two weeks: kept, by every gc, each of which writes a new pack.
+    for round in 0..3 {
+        let outcome = repo.gc(&two_weeks)?;
+        assert_eq!(
+            (outcome.cruft, outcome.pruned),
+            (3, 0),
+            "round {round}: {outcome:?}"
+        );
+        let cruft = outcome.cruft_pack.expect("a cruft pack");
+        let sidecar = env
+            .work()
+            .join(format!(".cow/objects/pack/pack-{}.mtimes", cruft.name));
+        assert!(sidecar.is_file(), "round {round}");
+        for id in &doomed {
+            assert!(repo.odb().contains(id), "round {round}: {id} pruned");
+        }
+    }
+    // They are still ten days old: a nine-day grace period prunes them, however
+    // recently they were repacked.
+    let nine_days = GcOptions {
+        grace: Some(Duration::from_secs(9 * DAY)),
+        ..GcOptions::default()
+    };
+    let outcome = repo.gc(&nine_days)?;
+    assert_eq!((outcome.cruft, outcome.pruned), (0, 3), "{outcome:?}");
+    let repo = Repository::open(env.work())?;
+    for id in &doomed {
+        assert!(!repo.odb().contains(id), "{id} survived");
+    }
+    let report = repo.fsck(&Default::default())?;
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    assert_eq!(
+        fs::read_dir(env.work().join(".cow/objects/pack"))?.count(),
+        2,
+        "one pack and its index, no cruft pack left"
+    );
+    Ok(())
+}
+
+#[test]
+fn reachable_objects_are_never_pruned_however_old() -> Result {
+    let env = Env::new();
+    let (repo, doomed) = with_unreachable_pack(&env, 400)?;
+    let reachable: Vec<cow::ObjectId> = repo
+        .odb()
+        .all_ids()?
+        .into_iter()
+        .filter(|id| !doomed.contains(id))
+        .collect();
+    assert_eq!(reachable.len(), 3); // commit, tree, blob of main
+    let now = GcOptions {
+        grace: Some(Duration::ZERO),
+        ..GcOptions::default()
+    };
+    for _ in 0..2 {
+        let outcome = repo.gc(&now)?;
+        age_packs(&env.work(), 400 * DAY)?;
+        assert_eq!(outcome.reachable, 3, "{outcome:?}");
+    }
+    let repo = Repository::open(env.work())?;
+    assert_eq!(repo.odb().all_ids()?, {
+        let mut r = reachable.clone();
+        r.sort();
+        r
+    });
+    assert_eq!(
+        env.cow_ok(["show", "HEAD:keep"]),
+        "reachable\n",
+        "the reachable file reads back"
+    );
+    Ok(())
+}
+
+#[test]
+fn gc_dry_run_takes_no_lock_and_works_on_a_read_only_repository() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("f"), "f\n");
+    env.init();
+    env.commit("one");
+    // Another writer holds the lock: a dry run does not wait for it.
+    let repo = Repository::open(&w)?;
+    let lock = repo.lock()?;
+    let out = env.cow(["gc", "--dry-run", "--lock-timeout", "0"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    drop(lock);
+    // A repository its user cannot write to.
+    let before = count_object_files(&w);
+    let (out, refused) = {
+        let readonly = |mode: u32| -> Result {
+            for entry in walkdir::WalkDir::new(w.join(".cow")) {
+                let entry = entry?;
+                if entry.file_type().is_dir() {
+                    fs::set_permissions(
+                        entry.path(),
+                        std::os::unix::fs::PermissionsExt::from_mode(mode),
+                    )?;
+                }
+            }
+            Ok(())
+        };
+        readonly(0o555)?;
+        let lock_file = w.join(".cow/lock");
+        fs::set_permissions(
+            &lock_file,
+            std::os::unix::fs::PermissionsExt::from_mode(0o444),
+        )?;
+        let out = env.cow_as_nobody(&["gc", "--dry-run"]);
+        let refused = env.cow_as_nobody(&["gc"]);
+        readonly(0o755)?;
+        (out, refused)
+    };
+    assert!(out.status.success(), "{}", describe(&out));
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        report.starts_with("would keep 3 reachable objects"),
+        "{report}"
+    );
+    assert_eq!(count_object_files(&w), before);
+    // A real gc there is refused with one clear error.
+    assert_error(&refused, "could not open");
+    Ok(())
+}

@@ -141,6 +141,273 @@ fn leftovers_of_a_killed_writer_are_cleaned_up_by_the_next() {
     assert!(!cow.join(".tmp-checkout-abc").exists());
 }
 
+/// Every kind of leftover a writer killed mid-way leaves, made as it would leave it:
+/// fsck is clean with them there (an orphan pack included), and the next writer
+/// removes them all — but not a directory of the user's that only looks like one.
+#[test]
+fn every_kind_of_leftover_is_harmless_and_removed_by_the_next_writer() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    for i in 0..40 {
+        write(&w.join(format!("d/{i}.txt")), format!("file {i}\n"));
+    }
+    env.init();
+    env.commit("packed"); // 40 files: written as a pack
+    let cow = w.join(".cow");
+    let pack_dir = cow.join("objects/pack");
+    let (pack, idx) = {
+        let mut names: Vec<_> = fs::read_dir(&pack_dir)?
+            .map(|e| e.map(|e| e.path()))
+            .collect::<std::io::Result<_>>()?;
+        names.sort();
+        assert_eq!(names.len(), 2, "{names:?}");
+        (fs::read(&names[1])?, fs::read(&names[0])?) // .idx sorts before .pack
+    };
+    // A commit killed between renaming its pack and its index, and a gc killed between
+    // removing an old pack's index and the pack (with its cruft sidecar).
+    let orphan = format!("pack-{}", "ab".repeat(32));
+    fs::write(pack_dir.join(format!("{orphan}.pack")), &pack)?;
+    let removed = format!("pack-{}", "cd".repeat(32));
+    fs::write(pack_dir.join(format!("{removed}.pack")), &pack)?;
+    fs::write(pack_dir.join(format!("{removed}.mtimes")), "CWMTIME\x01")?;
+    // Half-written files under their temporary names.
+    fs::write(pack_dir.join(".tmp-pack-Xy12Zq"), &pack[..pack.len() / 2])?;
+    fs::write(pack_dir.join(".tmp-idx-Xy12Zq"), &idx[..idx.len() / 3])?;
+    fs::write(pack_dir.join(".tmp-mtimes-Xy12Zq"), "CWMT")?;
+    fs::write(cow.join("objects/.tmp-obj-Xy12Zq"), "half")?;
+    for name in [
+        ".tmp-index-Xy12Zq",
+        ".tmp-dircache-Xy12Zq",
+        ".tmp-config-Xy12Zq",
+    ] {
+        fs::write(cow.join(name), "half")?;
+    }
+    fs::write(cow.join(".tmp-clock-Xy12Zq"), "")?;
+    write(&cow.join(".tmp-checkout-Xy12Zq/0/3"), "staged\n");
+    // Ref lock files, one in a nested directory, and HEAD's.
+    fs::write(cow.join("refs/heads/main.lock"), "")?;
+    write(&cow.join("refs/heads/topic/x.lock"), "");
+    fs::write(cow.join("HEAD.lock"), "ref: refs/heads/other\n")?;
+    // A killed `init`'s staging directory, and a directory of the user's with a
+    // similar name.
+    let staged = w.join(".cow-init-Xy12Zq");
+    for dir in ["objects", "refs/heads", "refs/tags"] {
+        fs::create_dir_all(staged.join(dir))?;
+    }
+    fs::write(staged.join("HEAD"), "ref: refs/heads/main\n")?;
+    fs::write(staged.join("config"), "")?;
+    write(&w.join(".cow-init-notes/todo.txt"), "mine\n");
+
+    // Readers ignore all of it: fsck included (git's fsck ignores a pack without index).
+    let out = env.cow(["fsck"]);
+    assert!(
+        out.status.success() && String::from_utf8_lossy(&out.stdout).contains("no problems"),
+        "{}",
+        describe(&out)
+    );
+    // The next writer removes it, before it snapshots anything.
+    write(&w.join("new"), "new\n");
+    let head = env.commit("after the crash");
+    for gone in [
+        pack_dir.join(format!("{orphan}.pack")),
+        pack_dir.join(format!("{removed}.pack")),
+        pack_dir.join(format!("{removed}.mtimes")),
+        pack_dir.join(".tmp-pack-Xy12Zq"),
+        pack_dir.join(".tmp-idx-Xy12Zq"),
+        pack_dir.join(".tmp-mtimes-Xy12Zq"),
+        cow.join("objects/.tmp-obj-Xy12Zq"),
+        cow.join(".tmp-index-Xy12Zq"),
+        cow.join(".tmp-dircache-Xy12Zq"),
+        cow.join(".tmp-config-Xy12Zq"),
+        cow.join(".tmp-clock-Xy12Zq"),
+        cow.join(".tmp-checkout-Xy12Zq"),
+        cow.join("refs/heads/main.lock"),
+        cow.join("refs/heads/topic/x.lock"),
+        cow.join("HEAD.lock"),
+        staged,
+    ] {
+        assert!(
+            fs::symlink_metadata(&gone).is_err(),
+            "{} is still there",
+            gone.display()
+        );
+    }
+    assert_eq!(
+        fs::read_to_string(w.join(".cow-init-notes/todo.txt"))?,
+        "mine\n"
+    );
+    let tree = env.cow_ok(["ls-tree", "--name-only", &head]);
+    assert!(!tree.contains(".cow-init-X"), "{tree}");
+    assert!(tree.contains(".cow-init-notes"), "{tree}");
+    assert_eq!(count_objects(&w), 43 + 5);
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    Ok(())
+}
+
+/// Whether strace can trace here; under `COW_REQUIRE_STRACE=1` (CI) it must.
+fn strace_available() -> bool {
+    let ok = Command::new("strace")
+        .args(["-f", "-e", "trace=none", "true"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        if std::env::var_os("COW_REQUIRE_STRACE").is_some_and(|v| v == "1") {
+            panic!("strace cannot run, and COW_REQUIRE_STRACE=1");
+        }
+        eprintln!("skipping: strace cannot run");
+    }
+    ok
+}
+
+/// One traced call: its name, its path arguments, and the paths of its descriptors
+/// (which `-y` shows).
+#[derive(Debug)]
+struct Call {
+    name: String,
+    paths: Vec<String>,
+    fds: Vec<String>,
+}
+
+/// The sync, rename and mkdir calls of `cow ARGS` under strace, in order.
+fn traced(env: &Env, args: &[&str]) -> Vec<Call> {
+    let log = env.tmp.path().join("strace.log");
+    let out = Command::new("strace")
+        .current_dir(env.work())
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", env.tmp.path())
+        .env("COW_AUTHOR_NAME", NAME)
+        .env("COW_AUTHOR_EMAIL", EMAIL)
+        .env("COW_AUTHOR_DATE", DATE)
+        .args(["-f", "-y", "-qq", "-e"])
+        .arg("trace=fsync,fdatasync,rename,renameat,renameat2,syncfs,sync,mkdir,mkdirat")
+        .arg("-o")
+        .arg(&log)
+        .arg(env!("CARGO_BIN_EXE_cow"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = fs::read_to_string(&log).unwrap();
+    let mut calls = Vec::new();
+    for line in text.lines() {
+        // "<pid> name(args) = 0", or "<pid> name(args <unfinished ...>".
+        let line = line
+            .split_once(' ')
+            .map_or(line, |(_, rest)| rest)
+            .trim_start();
+        let Some((name, rest)) = line.split_once('(') else {
+            continue;
+        };
+        if name.starts_with('<') || name.starts_with('+') || name.starts_with('-') {
+            continue; // "<... resumed>", exits, signals
+        }
+        if rest.contains("= -1 ") {
+            continue; // failed: changed nothing
+        }
+        // Quoted strings ("path") and descriptors (3</path>).
+        let (mut paths, mut fds) = (Vec::new(), Vec::new());
+        let mut rest = rest;
+        while let Some(i) = rest.find(['"', '<']) {
+            let quoted = rest.as_bytes()[i] == b'"';
+            let Some(len) = rest[i + 1..].find(if quoted { '"' } else { '>' }) else {
+                break;
+            };
+            let found = rest[i + 1..i + 1 + len].to_owned();
+            if quoted { &mut paths } else { &mut fds }.push(found);
+            rest = &rest[i + 1 + len + 1..];
+        }
+        calls.push(Call {
+            name: name.to_owned(),
+            paths,
+            fds,
+        });
+    }
+    calls
+}
+
+/// Checks the durability order of one traced commit: every file renamed into place
+/// before the branch moves was f(data)synced before its rename, every directory that
+/// gained an entry was fsynced after it and before the branch moved, the branch's
+/// lock file was synced before its rename and its directory after, and nothing called
+/// syncfs or sync. Returns how many files were renamed before the ref.
+fn check_commit_syncs(calls: &[Call], branch_path: &str) -> usize {
+    let is_sync = |c: &Call| c.name == "fsync" || c.name == "fdatasync";
+    let is_rename = |c: &Call| c.name.starts_with("rename");
+    assert!(
+        !calls.iter().any(|c| c.name == "syncfs" || c.name == "sync"),
+        "{calls:#?}"
+    );
+    let ref_at = calls
+        .iter()
+        .position(|c| is_rename(c) && c.paths.last().is_some_and(|p| p == branch_path))
+        .unwrap_or_else(|| panic!("no rename of {branch_path}: {calls:#?}"));
+    let synced_before = |path: &str, end: usize| {
+        calls[..end]
+            .iter()
+            .any(|c| is_sync(c) && c.fds.first().is_some_and(|p| p == path))
+    };
+    let synced_between = |path: &str, start: usize, end: usize| {
+        calls[start..end]
+            .iter()
+            .any(|c| is_sync(c) && c.fds.first().is_some_and(|p| p == path))
+    };
+    let parent = |p: &str| Path::new(p).parent().unwrap().to_str().unwrap().to_owned();
+    let mut files = 0;
+    for (i, call) in calls[..=ref_at].iter().enumerate() {
+        if is_rename(call) {
+            let [from, to] = &call.paths[..] else {
+                panic!("rename with {} paths: {call:?}", call.paths.len());
+            };
+            assert!(synced_before(from, i), "{from} renamed to {to} unsynced");
+            if i < ref_at {
+                files += 1;
+                assert!(
+                    synced_between(&parent(to), i, ref_at),
+                    "the directory of {to} was not synced before the ref moved"
+                );
+            }
+        } else if call.name.starts_with("mkdir") && i < ref_at {
+            let dir = call.paths.last().unwrap();
+            assert!(
+                synced_between(&parent(dir), i, ref_at),
+                "{dir} was made but its parent not synced before the ref moved"
+            );
+        }
+    }
+    assert!(
+        synced_between(&parent(branch_path), ref_at, calls.len()),
+        "the branch's directory was not synced after it moved"
+    );
+    files
+}
+
+#[test]
+fn a_commit_syncs_exactly_what_it_wrote_before_the_ref_moves() -> Result {
+    if !strace_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("a"), "a\n");
+    env.init();
+    env.commit("first");
+    let branch = fs::canonicalize(&w)?.join(".cow/refs/heads/main");
+    let branch = branch.to_str().unwrap();
+    // A one-file commit: loose objects (blob, tree, commit).
+    write(&w.join("b"), "b\n");
+    let calls = traced(&env, &["commit", "-m", "one file"]);
+    assert_eq!(check_commit_syncs(&calls, branch), 3, "{calls:#?}");
+    // A bigger one: a pack and its index.
+    for i in 0..40 {
+        write(&w.join(format!("many/{i}")), format!("{i}\n"));
+    }
+    let calls = traced(&env, &["commit", "-m", "forty files"]);
+    assert_eq!(check_commit_syncs(&calls, branch), 2, "{calls:#?}");
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    Ok(())
+}
+
 fn concurrent_writers(writers: usize) {
     let env = Env::new();
     write(&env.work().join("base"), "base\n");
