@@ -140,6 +140,13 @@ pub(crate) const INIT: Temp = Temp {
     place: Place::WorkDir,
 };
 
+/// The temporary files a checkout of cow 0.1 wrote beside each file it placed, in any
+/// directory of the working directory: `.cow-tmp-<pid>-<n>-<name>`. Checkout writes
+/// none there now (it stages files in `.cow`), so they are not in [`ALL`]; one left
+/// by an interrupted checkout is never part of a snapshot, and the next commit removes
+/// it as its walk comes across it (`worktree::is_leftover`).
+pub(crate) const OLD_CHECKOUT_FILE: &str = ".cow-tmp-";
+
 /// Every kind of temporary, which [`clean_leftovers`] removes.
 pub(crate) const ALL: &[Temp] = &[
     LOOSE_OBJECT,

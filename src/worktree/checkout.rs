@@ -349,6 +349,9 @@ impl Planner<'_> {
         t: Option<Node>,
         w: Work,
     ) -> Result<()> {
+        if t.is_some() {
+            check_writable(path)?;
+        }
         let w = match w {
             Work::Unknown if t.is_some() || self.options.forced() => self.disk_state(path)?,
             Work::Unknown => Work::Absent,
@@ -377,7 +380,6 @@ impl Planner<'_> {
                     }
                 },
             }
-            check_writable(path)?;
             self.push(Op::MkDir { path: path.clone() });
             return self.dir(path, None, Some(tn), Work::Absent);
         }
@@ -437,7 +439,6 @@ impl Planner<'_> {
     /// is changed, rather than after other files were.
     fn write(&mut self, path: &[u8], t: Option<Node>) -> Result<()> {
         let Some(tn) = t else { return Ok(()) };
-        check_writable(path)?;
         if tn.mode == EntryMode::Link {
             let target = self.odb.find_blob(&tn.id)?;
             let problem = if target.is_empty() {
@@ -675,7 +676,7 @@ pub fn apply(
 ) -> Result<Applied> {
     let root_fd = beneath::open_root(root).map_err(Error::io("open directory", root))?;
     let staging = tempfile::Builder::new()
-        .prefix(".tmp-checkout-")
+        .prefix(crate::temp::CHECKOUT_STAGING.name)
         .tempdir_in(staging_parent)
         .map_err(Error::io("create a directory in", staging_parent))?;
     let staging_fd =

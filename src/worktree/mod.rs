@@ -77,14 +77,10 @@ impl Error {
     }
 }
 
-/// What every temporary file a checkout of an earlier cow put in the working
-/// directory was named: `.cow-tmp-<pid>-<n>-<name>`. Today's checkout writes none
-/// there (it stages files in `.cow`); such a file is left over from an interrupted one.
-pub(crate) const LEFTOVER_PREFIX: &[u8] = b".cow-tmp-";
-
-/// Whether `name` is a [`LEFTOVER_PREFIX`] temporary file's name.
+/// Whether `name` is the name of a temporary file an interrupted checkout of an
+/// earlier cow left ([`crate::temp::OLD_CHECKOUT_FILE`]).
 pub(crate) fn is_leftover(name: &[u8]) -> bool {
-    let Some(rest) = name.strip_prefix(LEFTOVER_PREFIX) else {
+    let Some(rest) = name.strip_prefix(crate::temp::OLD_CHECKOUT_FILE.as_bytes()) else {
         return false;
     };
     let mut parts = rest.splitn(3, |&b| b == b'-');

@@ -60,9 +60,9 @@ fn state(env: &Env) -> State {
     )
 }
 
-/// Points branch `evil` at a commit of `tree` and checks that checking it out (and
-/// reading it) fails with `want`, changing nothing.
-fn refused(env: &Env, tree: ObjectId, want: &str) {
+/// Points branch `evil` at a commit of `tree` and checks that checking it out fails
+/// with `want`, changing nothing.
+fn checkout_refused(env: &Env, tree: ObjectId, want: &str) {
     let commit = commit_of(&env.work(), &tree);
     fs::write(
         env.work().join(".cow/refs/heads/evil"),
@@ -75,6 +75,12 @@ fn refused(env: &Env, tree: ObjectId, want: &str) {
         assert_error(&out, want);
         assert_eq!(state(env), before, "{args:?} changed something");
     }
+}
+
+/// Points branch `evil` at a commit of `tree` and checks that checking it out (and
+/// reading it) fails with `want`, changing nothing.
+fn refused(env: &Env, tree: ObjectId, want: &str) {
+    checkout_refused(env, tree, want);
     // Listing reads trees, not blobs: it may succeed, but never panics.
     let out = env.cow(["ls-tree", "-r", "evil"]);
     assert!(
@@ -275,4 +281,48 @@ fn a_symlink_to_the_outside_is_never_written_through() {
         fs::read_to_string(outside.join("sentinel")).unwrap(),
         "untouched\n"
     );
+}
+
+#[test]
+fn what_the_system_cannot_hold_is_refused_before_anything_is_written() {
+    let env = setup();
+    let work = env.work();
+    // `honest.txt` sorts before every bad entry: a checkout that failed only when it
+    // reached the bad one would have overwritten it already.
+    let changed = put_raw(&work, "blob", b"overwritten\n");
+    let honest = entry("100644", b"honest.txt", &changed);
+    for (target, want) in [
+        (&b""[..], "its symlink target is empty"),
+        (b"a\0b", "its symlink target contains a NUL byte"),
+        (
+            &[b'x'; 4096][..],
+            "its symlink target is longer than the system allows",
+        ),
+    ] {
+        let link = put_raw(&work, "blob", target);
+        let tree = put_raw(
+            &work,
+            "tree",
+            &[honest.clone(), entry("120000", b"z", &link)].concat(),
+        );
+        checkout_refused(&env, tree, &format!("cannot check out 'z': {want}"));
+    }
+    let long_name = [b'n'; 256];
+    let tree = put_raw(
+        &work,
+        "tree",
+        &[honest.clone(), entry("100644", &long_name, &changed)].concat(),
+    );
+    checkout_refused(&env, tree, "a name in it is longer than the system allows");
+    // 21 levels of 200-byte names: over PATH_MAX (4096) from the root.
+    let mut tree = put_raw(&work, "tree", &entry("100644", b"f", &changed));
+    for _ in 0..21 {
+        tree = put_raw(&work, "tree", &entry("40000", &[b'd'; 200], &tree));
+    }
+    let tree = put_raw(
+        &work,
+        "tree",
+        &[honest, entry("40000", &[b'x'; 200], &tree)].concat(),
+    );
+    checkout_refused(&env, tree, "the path is longer than the system allows");
 }

@@ -15,3 +15,4 @@ mod odb;
 mod oracle;
 mod race;
 mod reliability;
+mod safety;
