@@ -48,6 +48,9 @@ pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Res
             suffix = &rest[end + 1..];
             continue;
         }
+        if op != '~' && op != '^' {
+            return Err(invalid("expected '~' or '^'"));
+        }
         let digits_end = suffix[1..]
             .find(|c: char| !c.is_ascii_digit())
             .map_or(suffix.len(), |i| i + 1);

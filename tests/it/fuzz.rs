@@ -131,3 +131,50 @@ fn revision_parsing_and_object_reading_never_panic() {
         })
         .unwrap();
 }
+
+/// The cargo-fuzz targets' harness (fuzz/harness.rs), run here on stable Rust.
+#[path = "../../fuzz/harness.rs"]
+mod harness;
+
+/// Every seed of every fuzz target is accepted (it is the valid input it claims to be;
+/// revision seeds include refused syntax), and every saved crash input of
+/// `fuzz/regressions/<target>/` runs through the same harness without a panic.
+#[test]
+fn fuzz_seeds_are_accepted_and_regressions_do_not_panic() -> crate::util::Result {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    for (target, run) in harness::TARGETS {
+        let seeds = files(&fuzz.join("seeds").join(target))?;
+        assert!(!seeds.is_empty(), "no seeds for {target}");
+        let mut accepted = 0;
+        for path in &seeds {
+            if run(&fs::read(path)?) {
+                accepted += 1;
+            } else {
+                assert_eq!(*target, "revision", "seed {} is refused", path.display());
+            }
+        }
+        assert!(accepted > 0, "no seed of {target} is accepted");
+        for path in files(&fuzz.join("regressions").join(target))? {
+            let data = fs::read(&path)?;
+            let outcome = std::panic::catch_unwind(|| run(&data));
+            assert!(outcome.is_ok(), "{} panics", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// The files in `dir`, sorted; none when it does not exist.
+fn files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                files.push(entry?.path());
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    files.sort();
+    Ok(files)
+}
