@@ -24,19 +24,22 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, OnceLock};
 
+use cow::Repository;
 use cow::object::{Commit, Kind, ObjectId, Prefix, Signature, Time, Tree, TreeRefIter};
 use cow::odb::{Odb, Pack};
 use cow::repository::{CommitOptions, Config, StatusOptions};
 use cow::worktree::{DirCache, Index};
-use cow::Repository;
 use sha2::{Digest, Sha256};
 
 /// The pack the `idx` target's indexes are opened against (a seed of the `pack`
 /// target's kind: blocks, deltas and whole records).
 pub const IDX_PACK: &[u8] = include_bytes!("seeds/idx.pack");
 
+/// A target's harness: runs an input, tells whether it was accepted as valid.
+pub type Harness = fn(&[u8]) -> bool;
+
 /// Every target, by name: the fuzz target and its seeds and regressions folders.
-pub const TARGETS: &[(&str, fn(&[u8]) -> bool)] = &[
+pub const TARGETS: &[(&str, Harness)] = &[
     ("revision", revision),
     ("pack", pack),
     ("idx", idx),
@@ -54,7 +57,9 @@ fn scratch() -> &'static Path {
     DIR.get_or_init(|| {
         let shm = Path::new("/dev/shm");
         let builder = tempfile::Builder::new().prefix("cow-fuzz-").tempdir_in(shm);
-        builder.or_else(|_| tempfile::tempdir()).expect("a scratch directory")
+        builder
+            .or_else(|_| tempfile::tempdir())
+            .expect("a scratch directory")
     })
     .path()
 }
@@ -68,8 +73,12 @@ fn fresh(name: &str) -> PathBuf {
 }
 
 fn sig() -> Signature {
-    Signature::new("A U Thor", "a@example.com", Time::parse("1700000000 +0130").expect("a time"))
-        .expect("a signature")
+    Signature::new(
+        "A U Thor",
+        "a@example.com",
+        Time::parse("1700000000 +0130").expect("a time"),
+    )
+    .expect("a signature")
 }
 
 /// A repository with history: three commits on `main` (the last a merge of
@@ -126,7 +135,10 @@ pub fn revision(data: &[u8]) -> bool {
     let resolved = repo.resolve_full(data);
     if let Ok(resolved) = &resolved {
         // What resolves names an object that is there.
-        assert!(repo.odb().contains(&resolved.id), "resolved to a missing object");
+        assert!(
+            repo.odb().contains(&resolved.id),
+            "resolved to a missing object"
+        );
     }
     if let Ok(s) = std::str::from_utf8(data) {
         let _ = repo.read_path(s, "a.txt");
@@ -144,13 +156,25 @@ fn read_all(odb: &Odb, ids: &[ObjectId]) -> bool {
         let header = odb.read_header(id);
         // The other ways read the same records again: a few objects are enough.
         let few = i < 4;
-        let verified = if few { odb.verify(id) } else { odb.read_header(id) };
+        let verified = if few {
+            odb.verify(id)
+        } else {
+            odb.read_header(id)
+        };
         match &read {
             Ok(obj) => {
                 // A read is verified: the content hashes to the id.
-                assert_eq!(ObjectId::hash(obj.kind, &obj.data), *id, "read unverified content");
+                assert_eq!(
+                    ObjectId::hash(obj.kind, &obj.data),
+                    *id,
+                    "read unverified content"
+                );
                 if let Ok(v) = &verified {
-                    assert_eq!(*v, (obj.kind, obj.data.len() as u64), "verify disagrees with read");
+                    assert_eq!(
+                        *v,
+                        (obj.kind, obj.data.len() as u64),
+                        "verify disagrees with read"
+                    );
                 }
                 if let Ok(h) = &header {
                     assert_eq!(h.0, obj.kind, "the header's kind disagrees with the read's");
@@ -190,10 +214,11 @@ fn open_pack(name: &str, idx: &[u8], pack: &[u8]) -> bool {
     let entries: Vec<_> = p.entries().take(4096).collect();
     for (id, offset) in &entries {
         let _ = p.find(id);
-        if let Ok(h) = p.header(*offset) {
-            if h.block.is_none() && h.frame_len <= 1 << 20 {
-                let _ = p.frame(&h);
-            }
+        if let Ok(h) = p.header(*offset)
+            && h.block.is_none()
+            && h.frame_len <= 1 << 20
+        {
+            let _ = p.frame(&h);
         }
     }
     let _ = p.find(&ObjectId::from_bytes([0xff; 32]));
@@ -250,7 +275,8 @@ fn own_id(data: &[u8]) -> Option<ObjectId> {
     let mut full = Vec::new();
     let decoder = zstd::stream::read::Decoder::new(data).ok()?;
     decoder.take(1 << 20).read_to_end(&mut full).ok()?;
-    full.contains(&0).then(|| ObjectId::from_bytes(Sha256::digest(&full).into()))
+    full.contains(&0)
+        .then(|| ObjectId::from_bytes(Sha256::digest(&full).into()))
 }
 
 /// Tree content (without the object header).
@@ -258,17 +284,30 @@ pub fn tree(data: &[u8]) -> bool {
     let borrowed: Vec<_> = TreeRefIter::new(data).collect();
     match Tree::decode(data) {
         Ok(tree) => {
-            assert!(borrowed.iter().all(|e| e.is_ok()), "owned and borrowed decoders disagree");
-            assert_eq!(tree.encode(), data, "a decoded tree re-encodes to other bytes");
+            assert!(
+                borrowed.iter().all(|e| e.is_ok()),
+                "owned and borrowed decoders disagree"
+            );
+            assert_eq!(
+                tree.encode(),
+                data,
+                "a decoded tree re-encodes to other bytes"
+            );
             for e in tree.entries() {
-                assert!(cow::object::validate_name(&e.name).is_ok(), "invalid name decoded");
+                assert!(
+                    cow::object::validate_name(&e.name).is_ok(),
+                    "invalid name decoded"
+                );
                 assert_eq!(tree.find(&e.name), Some(e));
             }
             let _ = tree.id();
             true
         }
         Err(_) => {
-            assert!(borrowed.iter().any(|e| e.is_err()), "owned and borrowed decoders disagree");
+            assert!(
+                borrowed.iter().any(|e| e.is_err()),
+                "owned and borrowed decoders disagree"
+            );
             false
         }
     }
@@ -311,7 +350,10 @@ pub fn index(data: &[u8]) -> bool {
         let mut n = 0;
         let mut prev: Option<Vec<u8>> = None;
         for (path, entry) in index.iter() {
-            assert!(prev.as_deref().is_none_or(|p| p < path), "entries out of order");
+            assert!(
+                prev.as_deref().is_none_or(|p| p < path),
+                "entries out of order"
+            );
             assert_eq!(index.get(path), Some(entry), "get disagrees with iter");
             prev = Some(path.to_vec());
             n += 1;
@@ -321,7 +363,11 @@ pub fn index(data: &[u8]) -> bool {
         // What loads saves back to the same bytes.
         let mut index = index;
         let sum = index.save(&dir).expect("save");
-        assert_eq!(sum, <[u8; 32]>::from(Sha256::digest(data)), "saved other bytes");
+        assert_eq!(
+            sum,
+            <[u8; 32]>::from(Sha256::digest(data)),
+            "saved other bytes"
+        );
         // And survives being edited.
         index.remove_tree(b"a");
         let _ = index.save(&dir);
@@ -389,7 +435,10 @@ fn make_current(body: &mut [u8], work: &Path, index_file: &[u8], head_tree: Obje
     while let Some(len) = u32_at(body, at) {
         // Path, then size, mtime and ctime (secs, nsecs), inode: 40 bytes.
         let path_start = at + 4;
-        let Some(stat_start) = path_start.checked_add(len).filter(|&s| s + 48 <= body.len()) else {
+        let Some(stat_start) = path_start
+            .checked_add(len)
+            .filter(|&s| s + 48 <= body.len())
+        else {
             return;
         };
         let rel = &body[path_start..stat_start];
@@ -429,12 +478,18 @@ pub fn config(data: &[u8]) -> bool {
     };
     let printed = config.to_string();
     let again = Config::parse(&printed).expect("printed config parses");
-    assert_eq!(again, config, "config changes when printed and parsed again");
+    assert_eq!(
+        again, config,
+        "config changes when printed and parsed again"
+    );
     for (key, value) in config.iter() {
         let _ = config.get(&key);
         // A key set twice is issue 13's item 16 (`set` changes the copy not read;
         // to be refused as git does): the property is checked for single keys.
-        let copies = config.iter().filter(|(k, _)| k.eq_ignore_ascii_case(&key)).count();
+        let copies = config
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(&key))
+            .count();
         let mut edited = config.clone();
         if edited.set(&key, value).is_ok() && copies == 1 {
             let reparsed = Config::parse(&edited.to_string()).expect("edited config parses");

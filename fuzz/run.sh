@@ -30,7 +30,10 @@ for t in "${targets[@]}"; do
     >"logs/$t.log" 2>&1
   rc=$?
   ran=$(( $(date +%s) - start ))
+  # libFuzzer's own count and time (the wall time above includes any build).
   runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "logs/$t.log" | grep -o '[0-9]*$' | tail -1)
+  done_in=$(grep -o 'Done [0-9]* runs in [0-9]* second' "logs/$t.log" | grep -o 'in [0-9]*' | grep -o '[0-9]*' | tail -1)
+  ran=${done_in:-$ran}
   crashes=$(( $(ls "artifacts/$t" | wc -l) - before ))
   printf '%-10s %8s %12s %8s %8s\n' "$t" "$ran" "${runs:-?}" "$(ls "corpus/$t" | wc -l)" "$crashes"
   if [ "$rc" -ne 0 ] || [ "$crashes" -ne 0 ]; then
