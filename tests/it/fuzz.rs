@@ -1,11 +1,15 @@
 //! Property tests over the decoders and parsers that read untrusted bytes: object
 //! decoding, tree parsing, commit parsing, revision parsing, the stat-cache and
-//! directory-cache readers and the loose-object reader. No input may panic, hang or allocate without bound; what
-//! decodes re-encodes to the same bytes. Bounded case counts keep them quick in CI.
+//! directory-cache readers and the loose-object reader. No input may panic, hang or
+//! allocate without bound; what decodes re-encodes to the same bytes; a damaged cache
+//! is refused and status then finds what it finds with no cache. Bounded case counts
+//! keep them quick in CI. The cargo-fuzz targets (fuzz/) go further; their seeds and
+//! saved crash inputs are replayed here.
 
 use std::fs;
 
 use cow::object::{Commit, EntryMode, ObjectId, Tree};
+use cow::repository::StatusOptions;
 use cow::worktree::{DirCache, Index};
 use proptest::prelude::*;
 
@@ -66,22 +70,141 @@ proptest! {
         }
     }
 
-    #[test]
-    fn the_stat_cache_reader_never_trusts_garbage(data in prop::collection::vec(any::<u8>(), 0..400)) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("index");
-        fs::write(&path, &data).unwrap();
-        // Random bytes almost never carry a valid SHA-256 trailer; either way, no panic.
-        let _ = Index::load(&path);
+}
+
+/// A repository whose working directory differs from HEAD (a modified, a new, a
+/// deleted and a retyped file, in subdirectories), its status with no cache to trust
+/// (the oracle), and the stat cache and directory cache that status left behind.
+struct Cached {
+    env: crate::util::Env,
+    repo: cow::Repository,
+    fresh: cow::repository::Status,
+    index: Vec<u8>,
+    dircache: Vec<u8>,
+}
+
+impl Cached {
+    fn new() -> crate::util::Result<Cached> {
+        use crate::util::write;
+        let env = crate::util::Env::new();
+        let work = env.work();
+        for path in ["a.txt", "d/b.txt", "d/e/c.txt", "d/e/gone", "f/x", "f/y"] {
+            write(&work.join(path), path);
+        }
+        let repo = cow::Repository::init(&work)?;
+        repo.commit("base", &crate::util::commit_options())?;
+        write(&work.join("a.txt"), "changed");
+        write(&work.join("d/new"), "new");
+        fs::remove_file(work.join("d/e/gone"))?;
+        fs::remove_file(work.join("f/x"))?;
+        std::os::unix::fs::symlink("y", work.join("f/x"))?;
+        let fresh = Cached::status_without_caches(&repo)?;
+        assert_eq!(fresh.changes.len(), 4, "{:?}", fresh.changes);
+        // A second run leaves caches with every directory recorded (none racy).
+        repo.status(&StatusOptions::default())?;
+        let index = fs::read(repo.cow_dir().join("index"))?;
+        let dircache = fs::read(repo.cow_dir().join("dircache"))?;
+        assert!(Index::load(&repo.cow_dir().join("index")).is_some());
+        assert!(DirCache::load(&repo.cow_dir().join("dircache")).is_some_and(|d| d.len() >= 4));
+        Ok(Cached {
+            env,
+            repo,
+            fresh,
+            index,
+            dircache,
+        })
     }
 
-    #[test]
-    fn the_directory_cache_reader_never_trusts_garbage(data in prop::collection::vec(any::<u8>(), 0..400)) {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("dircache");
-        fs::write(&path, &data).unwrap();
-        let _ = DirCache::load(&path);
+    fn status_without_caches(
+        repo: &cow::Repository,
+    ) -> crate::util::Result<cow::repository::Status> {
+        for name in ["index", "dircache"] {
+            match fs::remove_file(repo.cow_dir().join(name)) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+                _ => {}
+            }
+        }
+        Ok(repo.status(&StatusOptions::default())?)
     }
+
+    /// Installs `index` and `dircache` as the caches, checks that neither loads
+    /// unless it is the file status wrote, and that status then gives exactly the
+    /// fresh result and leaves a valid stat cache behind.
+    fn check(&self, index: &[u8], dircache: &[u8]) -> Result<(), TestCaseError> {
+        let (index_path, dircache_path) = (
+            self.repo.cow_dir().join("index"),
+            self.repo.cow_dir().join("dircache"),
+        );
+        fs::write(&index_path, index).unwrap();
+        fs::write(&dircache_path, dircache).unwrap();
+        prop_assert_eq!(Index::load(&index_path).is_some(), index == self.index);
+        prop_assert_eq!(
+            DirCache::load(&dircache_path).is_some(),
+            dircache == self.dircache
+        );
+        let status = self.repo.status(&StatusOptions::default()).unwrap();
+        prop_assert_eq!(&status.changes, &self.fresh.changes);
+        prop_assert_eq!(status.files, self.fresh.files);
+        // Rebuilt, not kept.
+        prop_assert!(Index::load(&index_path).is_some());
+        Ok(())
+    }
+}
+
+/// `valid` damaged: cut short, bytes overwritten, or replaced by random bytes.
+fn garbled(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
+    let len = valid.len();
+    let cut = {
+        let valid = valid.clone();
+        (0..len).prop_map(move |n| valid[..n].to_vec())
+    };
+    let flips = {
+        let valid = valid.clone();
+        prop::collection::vec((0..len, 1..=255u8), 1..4).prop_map(move |flips| {
+            let mut data = valid.clone();
+            for (at, x) in flips {
+                data[at] ^= x;
+            }
+            data
+        })
+    };
+    prop_oneof![cut, flips, prop::collection::vec(any::<u8>(), 0..400)]
+}
+
+/// A damaged stat cache is refused and rebuilt: status (with the directory cache
+/// intact) is exactly what a status with no cache at all finds.
+#[test]
+fn the_stat_cache_reader_never_trusts_garbage() -> crate::util::Result {
+    let cached = Cached::new()?;
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 150,
+        ..config()
+    });
+    runner.run(&garbled(cached.index.clone()), |index| {
+        cached.check(&index, &cached.dircache)
+    })?;
+    drop(cached.env);
+    Ok(())
+}
+
+/// A damaged directory cache is refused: status (with the stat cache intact, and
+/// with both caches damaged) is exactly what a status with no cache at all finds.
+#[test]
+fn the_directory_cache_reader_never_trusts_garbage() -> crate::util::Result {
+    let cached = Cached::new()?;
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 150,
+        ..config()
+    });
+    runner.run(&garbled(cached.dircache.clone()), |dircache| {
+        cached.check(&cached.index, &dircache)
+    })?;
+    let both = (
+        garbled(cached.index.clone()),
+        garbled(cached.dircache.clone()),
+    );
+    runner.run(&both, |(index, dircache)| cached.check(&index, &dircache))?;
+    Ok(())
 }
 
 /// Revision strings of any UTF-8 (multi-byte characters after operators, inside
@@ -147,14 +270,68 @@ fn revision_parsing_and_object_reading_never_panic() {
         ..Default::default()
     };
     repo.commit("one", &options).unwrap();
-    let spec = prop_oneof![
-        "[a-zA-Z0-9~^:@./-]{0,16}",
-        "(HEAD|main|@|[0-9a-f]{4,8})([~^][0-9]{0,3}){0,4}(:[a-z/.]{0,6})?",
+    repo.create_tag("v1", None).unwrap();
+    crate::util::write(&env.work().join("d/f"), "y\n");
+    let head = repo.commit("two", &options).unwrap().id.to_string();
+    // Arbitrary UTF-8, and revisions built from the syntax's parts (a base, then
+    // `~N`, `^N`, `^{type}` or any character, then maybe `:path`) with braces and
+    // non-ASCII where they may and may not be.
+    let base = prop_oneof![
+        prop::sample::select(vec![
+            "HEAD",
+            "@",
+            "main",
+            "v1",
+            "refs/heads/main",
+            "tags/v1"
+        ])
+        .prop_map(str::to_owned),
+        (4..=64usize).prop_map(move |n| head[..n].to_owned()),
+        any::<String>(),
     ];
-    let mut runner = proptest::test_runner::TestRunner::new(config());
+    let op = prop_oneof![
+        "[~^][0-9]{0,3}",
+        "\\^\\{(tree|commit|blob|object|)\\}",
+        "\\^\\{[^}]{0,4}\\}?",
+        "[~^][0-9]{0,2}[^0-9]",
+        any::<char>().prop_map(String::from),
+    ];
+    let path = prop::option::of(prop_oneof!["[d/f]{0,4}", any::<String>()]);
+    let built = (base, prop::collection::vec(op, 0..5), path).prop_map(|(base, ops, path)| {
+        let path = path.map(|p| format!(":{p}")).unwrap_or_default();
+        format!("{base}{}{path}", ops.concat())
+    });
+    let spec = prop_oneof![1 => any::<String>(), 3 => built];
+    let (resolved, refused) = (std::cell::Cell::new(0), std::cell::Cell::new(0));
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 2000,
+        ..config()
+    });
     runner
         .run(&spec, |s| {
-            let _ = repo.resolve(&s);
+            match repo.resolve(&s) {
+                Ok(id) => {
+                    // What resolves names an object that is there.
+                    prop_assert!(repo.odb().contains(&id), "{s:?} resolved to {id}");
+                    resolved.set(resolved.get() + 1);
+                }
+                Err(_) => refused.set(refused.get() + 1),
+            }
+            Ok(())
+        })
+        .unwrap();
+    assert!(
+        resolved.get() > 20 && refused.get() > 20,
+        "{resolved:?} resolved, {refused:?} refused"
+    );
+    // Bytes that are not UTF-8 are refused, wherever they are.
+    let bytes = prop::collection::vec(any::<u8>(), 0..24);
+    runner
+        .run(&bytes, |b| {
+            let result = repo.resolve(&b);
+            if std::str::from_utf8(&b).is_err() {
+                prop_assert!(result.is_err(), "{b:?} resolved");
+            }
             Ok(())
         })
         .unwrap();
@@ -179,4 +356,51 @@ fn revision_parsing_and_object_reading_never_panic() {
             Ok(())
         })
         .unwrap();
+}
+
+/// The cargo-fuzz targets' harness (fuzz/harness.rs), run here on stable Rust.
+#[path = "../../fuzz/harness.rs"]
+mod harness;
+
+/// Every seed of every fuzz target is accepted (it is the valid input it claims to be;
+/// revision seeds include refused syntax), and every saved crash input of
+/// `fuzz/regressions/<target>/` runs through the same harness without a panic.
+#[test]
+fn fuzz_seeds_are_accepted_and_regressions_do_not_panic() -> crate::util::Result {
+    let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    for (target, run) in harness::TARGETS {
+        let seeds = files(&fuzz.join("seeds").join(target))?;
+        assert!(!seeds.is_empty(), "no seeds for {target}");
+        let mut accepted = 0;
+        for path in &seeds {
+            if run(&fs::read(path)?) {
+                accepted += 1;
+            } else {
+                assert_eq!(*target, "revision", "seed {} is refused", path.display());
+            }
+        }
+        assert!(accepted > 0, "no seed of {target} is accepted");
+        for path in files(&fuzz.join("regressions").join(target))? {
+            let data = fs::read(&path)?;
+            let outcome = std::panic::catch_unwind(|| run(&data));
+            assert!(outcome.is_ok(), "{} panics", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// The files in `dir`, sorted; none when it does not exist.
+fn files(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files = Vec::new();
+    match fs::read_dir(dir) {
+        Ok(entries) => {
+            for entry in entries {
+                files.push(entry?.path());
+            }
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    files.sort();
+    Ok(files)
 }

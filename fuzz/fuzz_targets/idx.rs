@@ -1,0 +1,9 @@
+//! The `idx` fuzz target: what it does is `harness::idx` (fuzz/harness.rs).
+#![no_main]
+
+#[path = "../harness.rs"]
+mod harness;
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    harness::idx(data);
+});
