@@ -79,8 +79,15 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     writeln!(out, "[{place}{root} {}] {}", outcome.id, commit.summary())?;
     writeln!(
         out,
-        " {} files, {} new objects, {} bytes added to the store",
-        outcome.files, outcome.new_objects, outcome.bytes_added
+        " {}, {}, {} added to the store",
+        counted(outcome.files, "file"),
+        counted(outcome.new_objects, "new object"),
+        counted(outcome.bytes_added, "byte"),
     )?;
     Ok(())
+}
+
+/// "1 file", "2 files".
+fn counted(n: u64, what: &str) -> String {
+    format!("{n} {what}{}", if n == 1 { "" } else { "s" })
 }

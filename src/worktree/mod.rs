@@ -72,7 +72,7 @@ impl Error {
         move |source| Error::Io {
             action,
             path,
-            source,
+            source: crate::odb::without_tempfile_path(source),
         }
     }
 }

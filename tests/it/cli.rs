@@ -32,6 +32,13 @@ fn commit_prints_id_and_summary_and_stores_message_like_git() {
         raw.contains(&format!("author {NAME} <{EMAIL}> {DATE}\n")),
         "{raw}"
     );
+    // Counts of one are singular: one file, its blob, the root tree and the commit.
+    let single = Env::new();
+    write(&single.work().join("a.txt"), "a\n");
+    single.init();
+    let out = single.cow_ok(["commit", "-m", "one"]);
+    let summary = out.lines().nth(1).unwrap();
+    assert!(summary.starts_with(" 1 file, 3 new objects, "), "{summary}");
     // A message may start with a dash.
     write(&env.work().join("a.txt"), "dash\n");
     env.cow_ok(["commit", "-m", "-M50% looks like an option"]);
