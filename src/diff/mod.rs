@@ -38,6 +38,13 @@ pub enum Error {
         /// Why.
         source: std::io::Error,
     },
+    /// A working-directory file is no longer what the scan found: a directory on its
+    /// path became something else, or it is no longer a regular file (or symlink).
+    #[error("'{}' changed while it was being read; try again", path.display())]
+    Changed {
+        /// The file.
+        path: PathBuf,
+    },
     /// Writing the output failed.
     #[error("could not write the diff")]
     Write(#[source] std::io::Error),
@@ -185,12 +192,26 @@ pub struct WorktreeBlobs<'a> {
 
 impl WorktreeBlobs<'_> {
     fn io_error(&self, action: &'static str, path: &[u8]) -> impl Fn(std::io::Error) -> Error {
-        let path = self.root.join(OsStr::from_bytes(path));
+        let path = self.fs_path(path);
         move |source| Error::Io {
             action,
             path: path.clone(),
             source,
         }
+    }
+
+    fn fs_path(&self, path: &[u8]) -> PathBuf {
+        self.root.join(OsStr::from_bytes(path))
+    }
+
+    /// The regular file at `path`, opened through descriptors (never through a
+    /// symlink, so never outside the working directory).
+    fn open(&self, path: &[u8]) -> Result<std::fs::File, Error> {
+        crate::worktree::open_file(self.root, path)
+            .map_err(self.io_error("open", path))?
+            .ok_or_else(|| Error::Changed {
+                path: self.fs_path(path),
+            })
     }
 }
 
@@ -200,7 +221,12 @@ impl BlobSource for WorktreeBlobs<'_> {
             return blob_size(self.odb, &side.id);
         }
         // A symlink's size is its target's length, as its blob's is.
-        let meta = std::fs::symlink_metadata(self.root.join(OsStr::from_bytes(path)))
+        if side.mode == EntryMode::Link {
+            return Ok(self.blob(side, path)?.len() as u64);
+        }
+        let meta = self
+            .open(path)?
+            .metadata()
             .map_err(self.io_error("stat", path))?;
         Ok(meta.len())
     }
@@ -214,8 +240,7 @@ impl BlobSource for WorktreeBlobs<'_> {
         if self.odb.contains(&side.id) {
             return Ok(self.odb.stream_blob(&side.id, out)?);
         }
-        let mut file = std::fs::File::open(self.root.join(OsStr::from_bytes(path)))
-            .map_err(self.io_error("open", path))?;
+        let mut file = self.open(path)?;
         let mut buf = vec![0u8; 64 * 1024];
         let mut total = 0u64;
         loop {
@@ -234,21 +259,18 @@ impl BlobSource for WorktreeBlobs<'_> {
         if self.odb.contains(&side.id) {
             return Ok(self.odb.find_blob(&side.id)?);
         }
-        let fs_path = self.root.join(OsStr::from_bytes(path));
-        let io = |action| {
-            move |source| Error::Io {
-                action,
-                path: fs_path.clone(),
-                source,
-            }
-        };
         if side.mode == EntryMode::Link {
-            let target = std::fs::read_link(self.root.join(OsStr::from_bytes(path)))
-                .map_err(io("read symlink"))?;
-            Ok(target.as_os_str().as_bytes().to_vec())
-        } else {
-            std::fs::read(self.root.join(OsStr::from_bytes(path))).map_err(io("read"))
+            return crate::worktree::read_link(self.root, path)
+                .map_err(self.io_error("read symlink", path))?
+                .ok_or_else(|| Error::Changed {
+                    path: self.fs_path(path),
+                });
         }
+        let mut data = Vec::new();
+        self.open(path)?
+            .read_to_end(&mut data)
+            .map_err(self.io_error("read", path))?;
+        Ok(data)
     }
 }
 

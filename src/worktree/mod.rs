@@ -15,7 +15,8 @@ pub use path::{quote_path, quote_path_status, to_fs_path};
 pub use scan::{Clock, Progress, Scan, ScanOptions, Warning, scan};
 
 use std::io;
-use std::path::PathBuf;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
 
 use crate::odb;
 
@@ -61,6 +62,43 @@ pub enum Error {
     /// A tree could not be built.
     #[error(transparent)]
     Build(#[from] crate::object::BuildError),
+}
+
+/// Opens the file at the tree path `path` below the working directory `root` for
+/// reading, through descriptors: no symlink is followed on the way or at the end, so
+/// a swapped directory cannot make it read a file outside the tree. `None` when it is
+/// no longer a regular file reached through directories (a directory on the way was
+/// swapped for a symlink, or a FIFO took its place: refused without blocking).
+pub(crate) fn open_file(root: &Path, path: &[u8]) -> io::Result<Option<std::fs::File>> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let root = beneath::open_root(root)?;
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK;
+    let fd = match beneath::open_beneath(root.as_fd(), path, flags, Mode::empty()) {
+        Err(e) if beneath::is_swapped(&e) => return Ok(None),
+        fd => fd?,
+    };
+    if FileType::from_raw_mode(rustix::fs::fstat(&fd)?.st_mode) != FileType::RegularFile {
+        return Ok(None);
+    }
+    Ok(Some(fd.into()))
+}
+
+/// The target of the symlink at the tree path `path` below `root`, read from the
+/// link itself (opened with `O_PATH`), never through a symlink on the way. `None` when
+/// it is no longer a symlink reached through directories.
+pub(crate) fn read_link(root: &Path, path: &[u8]) -> io::Result<Option<Vec<u8>>> {
+    use rustix::fs::{Mode, OFlags};
+    let root = beneath::open_root(root)?;
+    let fd = match beneath::open_beneath(root.as_fd(), path, OFlags::PATH, Mode::empty()) {
+        Err(e) if beneath::is_swapped(&e) => return Ok(None),
+        fd => fd?,
+    };
+    match rustix::fs::readlinkat(&fd, c"", Vec::new()) {
+        Ok(target) => Ok(Some(target.into_bytes())),
+        // Not a symlink (readlinkat on an empty name reads the link the fd is).
+        Err(rustix::io::Errno::NOENT | rustix::io::Errno::INVAL) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
 }
 
 impl Error {

@@ -174,6 +174,42 @@ fn a_commit_never_reads_a_file_through_a_swapped_directory() -> Result {
     Ok(())
 }
 
+#[test]
+fn a_diff_never_reads_a_file_through_a_swapped_directory() -> Result {
+    let env = Env::new();
+    let work = env.work();
+    env.init();
+    let (canary, _) = canary(&env, 4);
+    fs::create_dir(work.join("d")).unwrap();
+    for i in 0..4 {
+        write(&work.join(format!("d/f{i:02}")), format!("public {i}\n"));
+    }
+    env.cow_ok(["commit", "-m", "base"]);
+    // Changed and not stored: diff reads them from the working directory, by the same
+    // names the canary's files have.
+    for i in 0..4 {
+        write(&work.join(format!("d/f{i:02}")), format!("changed {i}\n"));
+    }
+    symlink(&canary, work.join("l")).unwrap();
+    give_to_nobody(&work);
+    Command::new("chown")
+        .args(["-R", "0:0"])
+        .arg(work.join(".cow"))
+        .status()
+        .ok();
+
+    let swapper = Swapper::start(env.tmp.path(), &work.join("d"), &work.join("l"));
+    race(swapper, |_| {
+        let out = env.cow(["diff"]);
+        assert!(
+            !out.stdout.windows(CANARY.len()).any(|w| w == CANARY),
+            "diff printed a file from outside the working directory"
+        );
+        out
+    });
+    Ok(())
+}
+
 /// The messages a command that met the swap may fail with: it refused a path that is
 /// no longer a plain directory, found a file changed while reading it, or found a
 /// directory it had planned to write in gone (moved away by the swap).
