@@ -49,15 +49,28 @@ impl Repository {
         self.lock_timeout = timeout;
     }
 
+    /// Opens `.cow/lock`, creating it if needed. A symlink there is refused, not
+    /// followed (the pid written into the lock would otherwise overwrite its target),
+    /// and so is anything but a regular file.
     fn open_lock_file(&self) -> Result<fs::File> {
+        use std::os::unix::fs::OpenOptionsExt;
         let path = self.cow_dir.join("lock");
-        fs::OpenOptions::new()
+        let file = fs::OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
-            .map_err(Error::io("open", &path))
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(&path);
+        let not_a_file = || Error::io("open", &path)(std::io::Error::other("not a regular file"));
+        let file = match file {
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_a_file()),
+            file => file.map_err(Error::io("open", &path))?,
+        };
+        if !file.metadata().map_err(Error::io("stat", &path))?.is_file() {
+            return Err(not_a_file());
+        }
+        Ok(file)
     }
 
     /// Takes the repository's writer lock, waiting up to the lock timeout for another

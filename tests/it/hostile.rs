@@ -243,6 +243,34 @@ fn malformed_objects_and_refs_give_clear_errors() {
 }
 
 #[test]
+fn a_lock_file_that_is_a_symlink_is_refused_not_written_through() {
+    let env = setup();
+    let w = env.work();
+    let outside = env.tmp.path().join("outside/sentinel");
+    fs::remove_file(w.join(".cow/lock")).unwrap();
+    std::os::unix::fs::symlink(&outside, w.join(".cow/lock")).unwrap();
+    write(&w.join("honest.txt"), "changed\n");
+    for args in [&["commit", "-m", "x"][..], &["gc"], &["branch", "b"]] {
+        assert_error(&env.cow(args), "/.cow/lock': not a regular file");
+        assert_eq!(fs::read_to_string(&outside).unwrap(), "untouched\n");
+    }
+    // A FIFO there is refused without blocking.
+    fs::remove_file(w.join(".cow/lock")).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &w.join(".cow/lock"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    assert_error(
+        &env.cow(["commit", "-m", "x"]),
+        "/.cow/lock': not a regular file",
+    );
+}
+
+#[test]
 fn a_symlink_to_the_outside_is_never_written_through() {
     let env = setup();
     let w = env.work();
