@@ -258,7 +258,7 @@ fn a_lock_file_that_is_a_symlink_is_refused_not_written_through() {
     fs::remove_file(w.join(".cow/lock")).unwrap();
     rustix::fs::mknodat(
         rustix::fs::CWD,
-        &w.join(".cow/lock"),
+        w.join(".cow/lock"),
         rustix::fs::FileType::Fifo,
         rustix::fs::Mode::from_raw_mode(0o600),
         0,
