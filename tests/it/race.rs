@@ -51,11 +51,20 @@ fn swapper() {
     fs::write(count, swaps.to_string()).unwrap();
 }
 
-/// A running [`swapper`].
+/// A running [`swapper`]; killed when dropped unstopped (a round that panicked).
 struct Swapper {
     child: Child,
     stop: PathBuf,
     count: PathBuf,
+}
+
+impl Drop for Swapper {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 impl Swapper {
@@ -91,7 +100,7 @@ impl Swapper {
     }
 
     /// Stops it; returns how many swaps it made.
-    fn stop(mut self) -> u64 {
+    fn stop(&mut self) -> u64 {
         fs::write(&self.stop, b"").unwrap();
         let status = self.child.wait().unwrap();
         assert!(status.success(), "the swapper failed: {status}");
@@ -222,7 +231,7 @@ fn met_the_swap(out: &std::process::Output) -> bool {
 
 /// Runs `round(n)` (a cow command) [`ROUNDS`] times, and on until one met the swap
 /// (for at most a minute); every failure must be one of [`met_the_swap`]'s.
-fn race(swapper: Swapper, mut round: impl FnMut(usize) -> std::process::Output) {
+fn race(mut swapper: Swapper, mut round: impl FnMut(usize) -> std::process::Output) {
     let started = Instant::now();
     let (mut ok, mut met, mut n) = (0, 0, 0);
     while (n < ROUNDS || met == 0) && started.elapsed() < Duration::from_secs(60) {
