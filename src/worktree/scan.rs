@@ -998,3 +998,29 @@ fn hash_regular(
     };
     Ok(Some((entry, written, size)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(secs: i64, nsecs: u32) -> Timestamp {
+        Timestamp { secs, nsecs }
+    }
+
+    /// A file on the filesystem the tick was measured on is racy from the tick on; on
+    /// another, whose times may be whole seconds (or FAT's two), from two seconds
+    /// before the tick's second: an edit there within the same second as the snapshot
+    /// leaves `S.000000000`, below a nanosecond tick of that second.
+    #[test]
+    fn racy_is_judged_by_each_file_system_s_granularity() {
+        let tick = at(1000, 500_000_000);
+        let (home, other) = (7, 8);
+        assert!(!is_racy(home, tick, home, at(1000, 0)));
+        assert!(!is_racy(home, tick, home, at(1000, 499_999_999)));
+        assert!(is_racy(home, tick, home, at(1000, 500_000_000)));
+        assert!(is_racy(home, tick, home, at(1001, 0)));
+        assert!(is_racy(home, tick, other, at(1000, 0)));
+        assert!(is_racy(home, tick, other, at(998, 0)));
+        assert!(!is_racy(home, tick, other, at(997, 999_999_999)));
+    }
+}
