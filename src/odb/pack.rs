@@ -572,16 +572,22 @@ impl Pack {
         })
     }
 
-    /// The offset of `id`'s record: one binary search within its fan-out bucket.
-    pub fn find(&self, id: &ObjectId) -> Option<u64> {
-        let first = id.as_bytes()[0] as usize;
+    /// The index range of the ids whose first byte is `first`, by the fan-out table
+    /// (clamped, so a crafted table cannot send a search out of bounds).
+    fn bucket(&self, first: u8) -> (usize, usize) {
+        let first = first as usize;
         let lo = if first == 0 {
             0
         } else {
             self.fanout(first - 1)
         };
         let hi = self.fanout(first).min(self.count);
-        let (mut lo, mut hi) = (lo.min(hi), hi);
+        (lo.min(hi), hi)
+    }
+
+    /// The offset of `id`'s record: one binary search within its fan-out bucket.
+    pub fn find(&self, id: &ObjectId) -> Option<u64> {
+        let (mut lo, mut hi) = self.bucket(id.as_bytes()[0]);
         while lo < hi {
             let mid = (lo + hi) / 2;
             match self.id_at(mid).cmp(id.as_bytes()) {
@@ -596,14 +602,7 @@ impl Pack {
     /// The index of the first id not below `key` (the leading bytes of an id): one
     /// binary search within the fan-out bucket of its first byte.
     fn lower_bound(&self, key: &[u8]) -> usize {
-        let first = key.first().copied().unwrap_or(0) as usize;
-        let lo = if first == 0 {
-            0
-        } else {
-            self.fanout(first - 1)
-        };
-        let hi = self.fanout(first).min(self.count);
-        let (mut lo, mut hi) = (lo.min(hi), hi);
+        let (mut lo, mut hi) = self.bucket(key.first().copied().unwrap_or(0));
         while lo < hi {
             let mid = (lo + hi) / 2;
             if &self.id_at(mid)[..key.len()] < key {

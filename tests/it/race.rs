@@ -144,27 +144,42 @@ fn canary(env: &Env, count: usize) -> (PathBuf, std::collections::BTreeMap<Vec<u
     (canary, manifest)
 }
 
-#[test]
-fn a_commit_never_reads_a_file_through_a_swapped_directory() -> Result {
-    let env = Env::new();
+/// A repository whose working directory holds `d/f00`…`d/f03` (as `commit` leaves them,
+/// when it is set) and a symlink `l` to a canary directory whose files have the same
+/// names; the working directory given to `nobody` (but not `.cow`), and a swapper of
+/// `d` and `l` started.
+fn swapping_d_and_a_link_to_the_canary(env: &Env, commit: Option<&str>) -> Swapper {
     let work = env.work();
     env.init();
-    let (canary, _) = canary(&env, 4);
+    let (canary, _) = canary(env, 4);
     fs::create_dir(work.join("d")).unwrap();
     for i in 0..4 {
         write(&work.join(format!("d/f{i:02}")), format!("public {i}\n"));
     }
+    if let Some(message) = commit {
+        env.cow_ok(["commit", "-m", message]);
+        // Changed and not stored: diff reads them from the working directory.
+        for i in 0..4 {
+            write(&work.join(format!("d/f{i:02}")), format!("changed {i}\n"));
+        }
+    }
     symlink(&canary, work.join("l")).unwrap();
     // The swapper must be able to rename entries of the working directory, not `.cow`.
     give_to_nobody(&work);
-    let cow_dir = work.join(".cow");
     Command::new("chown")
         .args(["-R", "0:0"])
-        .arg(&cow_dir)
+        .arg(work.join(".cow"))
         .status()
         .ok();
+    Swapper::start(env.tmp.path(), &work.join("d"), &work.join("l"))
+}
 
-    let swapper = Swapper::start(env.tmp.path(), &work.join("d"), &work.join("l"));
+#[test]
+fn a_commit_never_reads_a_file_through_a_swapped_directory() -> Result {
+    let env = Env::new();
+    let work = env.work();
+    let cow_dir = work.join(".cow");
+    let swapper = swapping_d_and_a_link_to_the_canary(&env, None);
     race(swapper, |_| {
         // Without the caches every file is read again each time.
         let _ = fs::remove_file(cow_dir.join("index"));
@@ -186,28 +201,7 @@ fn a_commit_never_reads_a_file_through_a_swapped_directory() -> Result {
 #[test]
 fn a_diff_never_reads_a_file_through_a_swapped_directory() -> Result {
     let env = Env::new();
-    let work = env.work();
-    env.init();
-    let (canary, _) = canary(&env, 4);
-    fs::create_dir(work.join("d")).unwrap();
-    for i in 0..4 {
-        write(&work.join(format!("d/f{i:02}")), format!("public {i}\n"));
-    }
-    env.cow_ok(["commit", "-m", "base"]);
-    // Changed and not stored: diff reads them from the working directory, by the same
-    // names the canary's files have.
-    for i in 0..4 {
-        write(&work.join(format!("d/f{i:02}")), format!("changed {i}\n"));
-    }
-    symlink(&canary, work.join("l")).unwrap();
-    give_to_nobody(&work);
-    Command::new("chown")
-        .args(["-R", "0:0"])
-        .arg(work.join(".cow"))
-        .status()
-        .ok();
-
-    let swapper = Swapper::start(env.tmp.path(), &work.join("d"), &work.join("l"));
+    let swapper = swapping_d_and_a_link_to_the_canary(&env, Some("base"));
     race(swapper, |_| {
         let out = env.cow(["diff"]);
         assert!(
