@@ -534,7 +534,7 @@ impl RefStore {
         // making it and creating the lock in it: make it again (as git does).
         let mut tries = 0;
         let opened = loop {
-            fs::create_dir_all(parent).map_err(odb::Error::io("create directory", parent))?;
+            self.create_dirs(parent)?;
             match fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
@@ -555,6 +555,26 @@ impl RefStore {
             }),
             Err(e) => Err(odb::Error::io("create lock file", &lock)(e).into()),
         }
+    }
+
+    /// Makes `dir` and its missing parents below the store, each new one made durable
+    /// in its parent (before the ref is written in it: a ref that survives a crash must
+    /// be found where it was put).
+    fn create_dirs(&self, dir: &Path) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut at = dir;
+        while at != self.dir && fs::symlink_metadata(at).is_err() {
+            missing.push(at);
+            match at.parent() {
+                Some(parent) => at = parent,
+                None => break,
+            }
+        }
+        fs::create_dir_all(dir).map_err(odb::Error::io("create directory", dir))?;
+        for made in missing.iter().rev() {
+            sync_dir(made.parent().expect("below the store"))?;
+        }
+        Ok(())
     }
 
     fn write_locked(&self, name: &RefName, expected: Expected, content: &[u8]) -> Result<()> {

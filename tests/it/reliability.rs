@@ -405,6 +405,12 @@ fn a_commit_syncs_exactly_what_it_wrote_before_the_ref_moves() -> Result {
     let calls = traced(&env, &["commit", "-m", "forty files"]);
     assert_eq!(check_commit_syncs(&calls, branch), 2, "{calls:#?}");
     assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    // A branch in new directories: each is made durable in its parent before the ref
+    // is written in it.
+    let nested = fs::canonicalize(&w)?.join(".cow/refs/heads/feature/deep/x");
+    let calls = traced(&env, &["branch", "feature/deep/x"]);
+    assert!(calls.iter().filter(|c| c.name.starts_with("mkdir")).count() >= 2);
+    assert_eq!(check_commit_syncs(&calls, nested.to_str().unwrap()), 0);
     Ok(())
 }
 
