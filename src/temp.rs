@@ -216,6 +216,51 @@ fn remove(path: &Path) {
     };
 }
 
+/// Removes what a killed `init` left in the working directory, `name`, through
+/// descriptors and never recursively: another user who can write there may have
+/// swapped it for a symlink, or moved something of someone else's into it after it was
+/// checked. So the directory is opened without following a symlink, its files are
+/// unlinked, and only empty directories of `init`'s layout are removed; anything else
+/// keeps it in place.
+fn remove_init_leftover(work_dir: &Path, name: &str) {
+    use rustix::fs::{AtFlags, Mode, OFlags};
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(root) = rustix::fs::open(work_dir, dir_flags, Mode::empty()) else {
+        return;
+    };
+    let Ok(top) = rustix::fs::openat(&root, name, dir_flags, Mode::empty()) else {
+        return;
+    };
+    let Ok(entries) = rustix::fs::Dir::read_from(&top) else {
+        return;
+    };
+    let names: Vec<std::ffi::CString> = entries
+        .flatten()
+        .map(|e| e.file_name().to_owned())
+        .collect();
+    for entry_name in &names {
+        match entry_name.to_bytes() {
+            b"." | b".." => {}
+            b"objects" => {
+                let _ = rustix::fs::unlinkat(&top, c"objects", AtFlags::REMOVEDIR);
+            }
+            b"refs" => {
+                if let Ok(refs) = rustix::fs::openat(&top, c"refs", dir_flags, Mode::empty()) {
+                    for sub in [c"heads", c"tags"] {
+                        let _ = rustix::fs::unlinkat(&refs, sub, AtFlags::REMOVEDIR);
+                    }
+                }
+                let _ = rustix::fs::unlinkat(&top, c"refs", AtFlags::REMOVEDIR);
+            }
+            // A file (unlinking never follows a symlink, and fails on a directory).
+            _ => {
+                let _ = rustix::fs::unlinkat(&top, entry_name.as_c_str(), AtFlags::empty());
+            }
+        }
+    }
+    let _ = rustix::fs::unlinkat(&root, name, AtFlags::REMOVEDIR);
+}
+
 /// Removes everything [`ALL`] matches, as a killed writer left it. Only call it with
 /// the repository lock held, when no writer can be using them. Failures are ignored:
 /// a leftover is never trusted by a reader, and the next writer tries again.
@@ -258,7 +303,9 @@ pub(crate) fn clean_leftovers(work_dir: &Path, cow_dir: &Path) {
                         _ => true,
                     }
             });
-            if leftover {
+            if leftover && place == Place::WorkDir {
+                remove_init_leftover(work_dir, name);
+            } else if leftover {
                 remove(&path);
             }
         }

@@ -162,3 +162,32 @@ fn a_huge_ignored_file_in_the_way_is_hashed_as_a_stream() -> Result {
     assert_eq!(fs::metadata(work.join("big"))?.len(), 3 << 29);
     Ok(())
 }
+
+/// What a killed `init` left is removed one entry at a time, never recursively: data
+/// another user moved into it (here into its `objects`) survives, and so does the
+/// directory that holds it; an empty leftover of `init`'s layout goes.
+#[test]
+fn an_init_leftover_holding_more_than_init_made_keeps_it() -> Result {
+    let env = Env::new();
+    let work = env.work();
+    env.init();
+    write(&work.join("a"), "a\n");
+    let kept = work.join(".cow-init-Ab12Cd");
+    write(&kept.join("objects/precious/data"), "not init's\n");
+    write(&kept.join("HEAD"), "ref: refs/heads/main\n");
+    let gone = work.join(".cow-init-Ef34Gh");
+    fs::create_dir_all(gone.join("objects"))?;
+    fs::create_dir_all(gone.join("refs/heads"))?;
+    fs::create_dir_all(gone.join("refs/tags"))?;
+    write(&gone.join("config"), "");
+    env.cow_ok(["commit", "-m", "one"]);
+    assert_eq!(
+        fs::read_to_string(kept.join("objects/precious/data"))?,
+        "not init's\n"
+    );
+    assert!(
+        fs::symlink_metadata(&gone).is_err(),
+        "the empty leftover stays"
+    );
+    Ok(())
+}
