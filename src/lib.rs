@@ -88,6 +88,7 @@
 #![deny(missing_docs)]
 
 pub mod diff;
+pub mod fs;
 pub mod object;
 pub mod odb;
 pub mod refs;

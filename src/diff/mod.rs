@@ -29,15 +29,8 @@ pub enum Error {
     #[error(transparent)]
     Odb(#[from] odb::Error),
     /// A working-directory file could not be read.
-    #[error("could not {action} '{}'", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fs::IoError),
     /// A working-directory file is no longer what the scan found: a directory on its
     /// path became something else, or it is no longer a regular file (or symlink).
     #[error("'{}' changed while it was being read; try again", path.display())]
@@ -193,11 +186,7 @@ pub struct WorktreeBlobs<'a> {
 impl WorktreeBlobs<'_> {
     fn io_error(&self, action: &'static str, path: &[u8]) -> impl Fn(std::io::Error) -> Error {
         let path = self.fs_path(path);
-        move |source| Error::Io {
-            action,
-            path: path.clone(),
-            source,
-        }
+        move |source| crate::fs::IoError::new(action, path.clone(), source).into()
     }
 
     fn fs_path(&self, path: &[u8]) -> PathBuf {

@@ -1,6 +1,7 @@
 //! Loose objects: one file per object, holding one zstd frame of its canonical bytes
 //! (`<kind> <size>\0` + content), at `objects/<2 hex>/<62 hex>`.
 
+use crate::fs::IoResultExt;
 use std::fs;
 use std::io::{self, Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -28,7 +29,8 @@ impl Odb {
             // Objects are immutable: read-only from creation (the open handle can write).
             .permissions(fs::Permissions::from_mode(0o444))
             .tempfile_in(&self.dir)
-            .map_err(Error::io("create a temporary file in", &self.dir))
+            .context("create a temporary file in", &self.dir)
+            .map_err(Error::from)
     }
 
     /// Moves a finished temporary file of `stored_bytes` into place as object `id`.
@@ -52,25 +54,24 @@ impl Odb {
         // Durable before it is visible under its id: an object that exists is never
         // written again, so it must never exist with other bytes (a crash can leave a
         // file renamed before its data reached the disk empty or worse).
-        temp.as_file()
-            .sync_data()
-            .map_err(Error::io("sync", temp.path()))?;
+        temp.as_file().sync_data().context("sync", temp.path())?;
         // Rename first and make the fan-out directory only when it is missing: one
         // system call in the common case instead of a mkdir that fails.
         let temp = match temp.persist(&path) {
             Ok(_) => None,
             Err(e) if e.error.kind() == io::ErrorKind::NotFound => Some(e.file),
-            Err(e) => return Err(Error::io("write object", &path)(e.error)),
+            Err(e) => return Err(crate::fs::IoError::new("write object", &path, e.error).into()),
         };
         let parent = path.parent().expect("loose paths have a fan-out directory");
         if let Some(temp) = temp {
             match fs::create_dir(parent) {
                 Ok(()) => self.unsynced_dir(&self.dir),
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(Error::io("create directory", parent)(e)),
+                Err(e) => return Err(crate::fs::IoError::new("create directory", parent, e).into()),
             }
             temp.persist(&path)
-                .map_err(|e| Error::io("write object", &path)(e.error))?;
+                .map_err(|e| e.error)
+                .context("write object", &path)?;
         }
         self.unsynced_dir(parent);
         Ok(Written {
@@ -90,11 +91,10 @@ impl Odb {
                 enc.write_all(data)?;
                 Ok(enc)
             })
-            .map_err(Error::io("compress", &self.dir))?;
-        enc.finish().map_err(Error::io("compress", &self.dir))?;
+            .context("compress", &self.dir)?;
+        enc.finish().context("compress", &self.dir)?;
         let mut temp = self.temp_file()?;
-        temp.write_all(&compressed)
-            .map_err(Error::io("write", temp.path()))?;
+        temp.write_all(&compressed).context("write", temp.path())?;
         self.persist(temp, id, compressed.len() as u64, false)
     }
 
@@ -112,8 +112,8 @@ impl Odb {
             count: 0,
         };
         let mut enc = zstd::stream::Encoder::new(counted, self.level())
-            .map_err(Error::io("start compressing", &path))?;
-        enc.write_all(&hdr).map_err(Error::io("write", &path))?;
+            .context("start compressing", &path)?;
+        enc.write_all(&hdr).context("write", &path)?;
         let mut hasher = Hasher::new(kind, size);
         let mut buf = vec![0u8; CHUNK];
         let mut total = 0u64;
@@ -123,11 +123,7 @@ impl Odb {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    return Err(Error::Io {
-                        action: "read",
-                        path: PathBuf::from("<input>"),
-                        source: e,
-                    });
+                    return Err(Error::Input(e));
                 }
             };
             total += n as u64;
@@ -138,8 +134,7 @@ impl Odb {
                 });
             }
             hasher.update(&buf[..n]);
-            enc.write_all(&buf[..n])
-                .map_err(Error::io("write", &path))?;
+            enc.write_all(&buf[..n]).context("write", &path)?;
         }
         if total != size {
             return Err(Error::SizeChanged {
@@ -147,7 +142,7 @@ impl Odb {
                 actual: total,
             });
         }
-        let counted = enc.finish().map_err(Error::io("write", &path))?;
+        let counted = enc.finish().context("write", &path)?;
         let stored_bytes = counted.count;
         self.persist(counted.inner, hasher.finalize(), stored_bytes, true)
     }
@@ -159,7 +154,7 @@ impl Odb {
         let file = match fs::File::open(&path) {
             Ok(f) => f,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(Error::io("open", &path)(e)),
+            Err(e) => return Err(crate::fs::IoError::new("open", &path, e).into()),
         };
         let corrupt = |reason: String| Error::Corrupt { id: *id, reason };
         let mut decoder = zstd::stream::Decoder::new(file)
@@ -301,10 +296,10 @@ impl Odb {
         let entries = match fs::read_dir(&dir) {
             Ok(e) => e,
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io("read directory", &dir)(e)),
+            Err(e) => return Err(crate::fs::IoError::new("read directory", &dir, e).into()),
         };
         for entry in entries {
-            let entry = entry.map_err(Error::io("read directory", &dir))?;
+            let entry = entry.context("read directory", &dir)?;
             let name = entry.file_name();
             let Some(rest) = name.to_str().filter(|n| n.len() == 62) else {
                 continue;
@@ -368,8 +363,7 @@ impl OpenObject {
         };
         check_len(total)?;
         hasher.update(&self.first);
-        out.write_all(&self.first)
-            .map_err(|e| Error::io("write", std::path::Path::new("<output>"))(e))?;
+        out.write_all(&self.first).map_err(Error::Output)?;
         let mut buf = vec![0u8; CHUNK];
         loop {
             let n = match self.decoder.read(&mut buf) {
@@ -381,8 +375,7 @@ impl OpenObject {
             total += n as u64;
             check_len(total)?;
             hasher.update(&buf[..n]);
-            out.write_all(&buf[..n])
-                .map_err(|e| Error::io("write", std::path::Path::new("<output>"))(e))?;
+            out.write_all(&buf[..n]).map_err(Error::Output)?;
         }
         if total != self.size {
             return Err(corrupt(format!(

@@ -8,6 +8,7 @@ pub(crate) mod cruft;
 mod loose;
 mod pack;
 
+use crate::fs::IoResultExt;
 use std::cell::RefCell;
 use std::fs;
 use std::io::{self, Read};
@@ -86,50 +87,14 @@ pub enum Error {
         reason: String,
     },
     /// A filesystem operation failed.
-    #[error("could not {action} '{path}'")]
-    Io {
-        /// What was being done, as a verb.
-        action: &'static str,
-        /// On which file.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
-}
-
-impl Error {
-    pub(crate) fn io<'a>(
-        action: &'static str,
-        path: &'a Path,
-    ) -> impl FnOnce(io::Error) -> Error + 'a {
-        move |source| Error::Io {
-            action,
-            path: path.to_owned(),
-            source: without_tempfile_path(source),
-        }
-    }
-}
-
-/// The io error of a `tempfile` call without the " at path …" that `tempfile` adds:
-/// the message names the directory already, so the random name would repeat it.
-pub(crate) fn without_tempfile_path(error: io::Error) -> io::Error {
-    if error.raw_os_error().is_some() || error.get_ref().is_none() {
-        return error;
-    }
-    let text = error.to_string();
-    let Some(at) = text.rfind(" at path ") else {
-        return error;
-    };
-    let cause = &text[..at];
-    // "Permission denied (os error 13)": keep the code, so the kind and errno survive.
-    let code = cause
-        .strip_suffix(')')
-        .and_then(|c| c.rsplit_once("(os error "))
-        .and_then(|(_, n)| n.parse().ok());
-    match code {
-        Some(code) => io::Error::from_raw_os_error(code),
-        None => io::Error::new(error.kind(), cause.to_owned()),
-    }
+    #[error(transparent)]
+    Io(#[from] crate::fs::IoError),
+    /// The reader of content being stored failed.
+    #[error("could not read the content to store")]
+    Input(#[source] io::Error),
+    /// The writer an object's content was streamed to failed.
+    #[error("could not write the content out")]
+    Output(#[source] io::Error),
 }
 
 /// Result type of the object database.
@@ -423,7 +388,7 @@ impl Odb {
                     }
                     // Removed (by gc) between the listing and the open: its objects
                     // are in a pack the listing may have missed.
-                    Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                    Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
                         refresh.vanished = true;
                     }
                     Err(_) => {}
@@ -727,7 +692,7 @@ impl Odb {
         let packing = self.pending.lock().expect("no panics while held").is_some();
         let written = if packing && (data.len() as u64) <= MAX_PACKED_SIZE {
             // Compress outside the lock; writers on other threads append meanwhile.
-            let frame = compress(data, self.level()).map_err(Error::io("compress", &self.dir))?;
+            let frame = compress(data, self.level()).context("compress", &self.dir)?;
             let mut pending = self.pending.lock().expect("no panics while held");
             match pending.as_mut() {
                 Some(w) if w.contains(&id) => Written {
@@ -908,8 +873,7 @@ impl Odb {
                                     actual: obj.kind,
                                 });
                             }
-                            io::Write::write_all(&mut out, &obj.data)
-                                .map_err(Error::io("write", Path::new("<output>")))?;
+                            io::Write::write_all(&mut out, &obj.data).map_err(Error::Output)?;
                             Ok(Some(obj.data.len() as u64))
                         }),
                     Place::Loose => self.stream_loose(id, Kind::Blob, &mut out),
@@ -1018,13 +982,13 @@ impl Odb {
         let dirs = std::mem::take(&mut *self.unsynced_dirs.lock().expect("no panics while held"));
         // (At most 257: the fan-out directories and `objects`.)
         for dir in &dirs {
-            if let Err(e) = sync_dir(dir) {
+            if let Err(e) = crate::fs::sync_dir(dir) {
                 // Still to do: the next sync tries again.
                 self.unsynced_dirs
                     .lock()
                     .expect("no panics while held")
                     .extend(dirs);
-                return Err(e);
+                return Err(e.into());
             }
         }
         Ok(())
@@ -1037,13 +1001,6 @@ impl Odb {
             dirs.push(dir.to_owned());
         }
     }
-}
-
-/// Makes the entries of `dir` (files renamed into it, directories made in it) durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(Error::io("sync", dir))
 }
 
 #[cfg(test)]
@@ -1245,9 +1202,9 @@ mod tests {
         let offset = pack.find(id).expect("in the pack");
         let header = pack.header(offset)?;
         let path = idx.with_extension("pack");
-        let mut bytes = fs::read(&path).map_err(Error::io("read", &path))?;
+        let mut bytes = fs::read(&path).context("read", &path)?;
         bytes[(header.frame_offset + header.frame_len / 2) as usize] ^= 0x55;
-        fs::write(&path, bytes).map_err(Error::io("write", &path))?;
+        fs::write(&path, bytes).context("write", &path)?;
         Ok(offset)
     }
 
@@ -1268,10 +1225,8 @@ mod tests {
             writer.add(ids[0], Kind::Blob, &versions[0], 3)?;
             for i in 1..versions.len() {
                 let mut c = zstd::bulk::Compressor::with_dictionary(3, &versions[i - 1])
-                    .map_err(Error::io("compress", odb.dir()))?;
-                let frame = c
-                    .compress(&versions[i])
-                    .map_err(Error::io("compress", odb.dir()))?;
+                    .context("compress", odb.dir())?;
+                let frame = c.compress(&versions[i]).context("compress", odb.dir())?;
                 let size = versions[i].len() as u64;
                 writer.add_frame(ids[i], Kind::Blob, size, Some(&ids[i - 1]), &frame)?;
             }

@@ -27,6 +27,7 @@
 //! renamed into `objects/pack/` (the pack first), so a reader never sees half of one.
 //! A cruft pack (see [`super::cruft`]) has a third file, renamed in before the index.
 
+use crate::fs::IoResultExt;
 use std::collections::HashMap;
 use std::fs;
 use std::io::{self, Write};
@@ -121,15 +122,15 @@ impl PackWriter {
     /// Starts a pack in `dir` (`objects/pack`, made if missing).
     pub fn new(dir: &Path) -> Result<PackWriter> {
         if !dir.is_dir() {
-            fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
+            fs::create_dir_all(dir).context("create directory", dir)?;
             if let Some(parent) = dir.parent() {
-                super::sync_dir(parent)?;
+                crate::fs::sync_dir(parent)?;
             }
         }
         let file = tempfile::Builder::new()
             .prefix(crate::temp::PACK.name)
             .tempfile_in(dir)
-            .map_err(Error::io("create a temporary file in", dir))?;
+            .context("create a temporary file in", dir)?;
         let mut writer = PackWriter {
             dir: dir.to_owned(),
             file,
@@ -183,9 +184,7 @@ impl PackWriter {
 
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
         let path = self.file.path().to_owned();
-        self.file
-            .write_all(bytes)
-            .map_err(Error::io("write", &path))?;
+        self.file.write_all(bytes).context("write", &path)?;
         self.hasher.update(bytes);
         self.offset += bytes.len() as u64;
         Ok(())
@@ -264,9 +263,12 @@ impl PackWriter {
     ) -> Result<u64> {
         let total: u64 = members.iter().map(|m| m.2).sum();
         if total > MAX_BLOCK_SIZE {
-            return Err(Error::io("write a block to", &self.dir)(
+            return Err(crate::fs::IoError::new(
+                "write a block to",
+                &self.dir,
                 io::ErrorKind::InvalidInput.into(),
-            ));
+            )
+            .into());
         }
         let block = self.offset;
         let mut head = vec![BLOCK_RECORD | if uses_dictionary { WITH_DICT } else { 0 }];
@@ -290,7 +292,7 @@ impl PackWriter {
 
     /// Compresses and adds an object.
     pub fn add(&mut self, id: ObjectId, kind: Kind, content: &[u8], level: i32) -> Result<u64> {
-        let frame = super::compress(content, level).map_err(Error::io("compress", &self.dir))?;
+        let frame = super::compress(content, level).context("compress", &self.dir)?;
         self.add_frame(id, kind, content.len() as u64, None, &frame)
     }
 
@@ -298,20 +300,20 @@ impl PackWriter {
     /// drops the unfinished pack.
     pub fn drain_objects(mut self) -> Result<Vec<(ObjectId, Kind, Vec<u8>)>> {
         let path = self.file.path().to_owned();
-        self.file.flush().map_err(Error::io("write", &path))?;
-        let data = fs::read(&path).map_err(Error::io("read", &path))?;
+        self.file.flush().context("write", &path)?;
+        let data = fs::read(&path).context("read", &path)?;
         let mut out = Vec::with_capacity(self.entries.len());
         for (id, offset) in &self.entries {
             let mut pos = *offset as usize;
-            let corrupt = || Error::io("read back", &path)(io::ErrorKind::InvalidData.into());
+            let corrupt =
+                || crate::fs::IoError::new("read back", &path, io::ErrorKind::InvalidData.into());
             let code = *data.get(pos).ok_or_else(corrupt)?;
             pos += 1;
             let kind = code_kind(code & !FLAGS).ok_or_else(corrupt)?;
             let size = get_varint(&data, &mut pos).ok_or_else(corrupt)?;
             let len = get_varint(&data, &mut pos).ok_or_else(corrupt)? as usize;
             let frame = data.get(pos..pos + len).ok_or_else(corrupt)?;
-            let content =
-                super::decompress(frame, size as usize).map_err(Error::io("decompress", &path))?;
+            let content = super::decompress(frame, size as usize).context("decompress", &path)?;
             out.push((*id, kind, content));
         }
         Ok(out)
@@ -327,19 +329,17 @@ impl PackWriter {
             && (expected.len() != self.entries.len()
                 || expected.iter().any(|id| !self.entries.contains_key(id)))
         {
-            return Err(Error::io("finish a pack in", &self.dir)(io::Error::other(
-                "the pack does not hold the objects declared for it",
-            )));
+            return Err(crate::fs::IoError::new(
+                "finish a pack in",
+                &self.dir,
+                io::Error::other("the pack does not hold the objects declared for it"),
+            )
+            .into());
         }
         let sum: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
         let path = self.file.path().to_owned();
-        self.file
-            .write_all(&sum)
-            .map_err(Error::io("write", &path))?;
-        self.file
-            .as_file()
-            .sync_all()
-            .map_err(Error::io("sync", &path))?;
+        self.file.write_all(&sum).context("write", &path)?;
+        self.file.as_file().sync_all().context("sync", &path)?;
         let name = hex::encode(sum);
         let mut ids: Vec<(ObjectId, u64)> = self.entries.iter().map(|(id, o)| (*id, *o)).collect();
         ids.sort();
@@ -366,14 +366,12 @@ impl PackWriter {
         let mut idx_file = tempfile::Builder::new()
             .prefix(crate::temp::PACK_INDEX.name)
             .tempfile_in(&self.dir)
-            .map_err(Error::io("create a temporary file in", &self.dir))?;
-        idx_file
-            .write_all(&idx)
-            .map_err(Error::io("write", idx_file.path()))?;
+            .context("create a temporary file in", &self.dir)?;
+        idx_file.write_all(&idx).context("write", idx_file.path())?;
         idx_file
             .as_file()
             .sync_all()
-            .map_err(Error::io("sync", idx_file.path()))?;
+            .context("sync", idx_file.path())?;
         let times = match &self.times {
             Some(times) => {
                 let now = std::time::SystemTime::now()
@@ -387,10 +385,10 @@ impl PackWriter {
                 let mut file = tempfile::Builder::new()
                     .prefix(crate::temp::PACK_MTIMES.name)
                     .tempfile_in(&self.dir)
-                    .map_err(Error::io("create a temporary file in", &self.dir))?;
+                    .context("create a temporary file in", &self.dir)?;
                 file.write_all(&sidecar)
                     .and_then(|()| file.as_file().sync_all())
-                    .map_err(Error::io("write", file.path()))?;
+                    .context("write", file.path())?;
                 Some(file)
             }
             None => None,
@@ -400,23 +398,26 @@ impl PackWriter {
         let bytes = self.offset + 32;
         self.file
             .persist(&pack_path)
-            .map_err(|e| Error::io("write", &pack_path)(e.error))?;
+            .map_err(|e| e.error)
+            .context("write", &pack_path)?;
         let times_path = self.dir.join(format!("pack-{name}.mtimes"));
         match times {
             Some(file) => {
                 file.persist(&times_path)
-                    .map_err(|e| Error::io("write", &times_path)(e.error))?;
+                    .map_err(|e| e.error)
+                    .context("write", &times_path)?;
             }
             // The same pack written before as a cruft pack: its times are stale.
             None if times_path.exists() => {
-                fs::remove_file(&times_path).map_err(Error::io("remove", &times_path))?;
+                fs::remove_file(&times_path).context("remove", &times_path)?;
             }
             None => {}
         }
         idx_file
             .persist(&idx_path)
-            .map_err(|e| Error::io("write", &idx_path)(e.error))?;
-        super::sync_dir(&self.dir)?;
+            .map_err(|e| e.error)
+            .context("write", &idx_path)?;
+        crate::fs::sync_dir(&self.dir)?;
         Ok(Some(PackInfo {
             name,
             objects: ids.len() as u64,
@@ -491,11 +492,8 @@ impl Pack {
             .ok_or_else(|| bad("unexpected file name"))?
             .to_owned();
         let pack_path = idx_path.with_extension("pack");
-        let pack = fs::File::open(&pack_path).map_err(Error::io("open", &pack_path))?;
-        let pack_len = pack
-            .metadata()
-            .map_err(Error::io("stat", &pack_path))?
-            .len();
+        let pack = fs::File::open(&pack_path).context("open", &pack_path)?;
+        let pack_len = pack.metadata().context("stat", &pack_path)?.len();
         Ok(Pack {
             name,
             pack,
@@ -902,7 +900,7 @@ impl std::ops::Deref for Idx {
 /// whole file (3 MB for a kernel tree) into memory first. Where mapping fails (some
 /// FUSE filesystems), the file is read instead.
 fn map(path: &Path) -> Result<Idx> {
-    let mut file = fs::File::open(path).map_err(Error::io("open", path))?;
+    let mut file = fs::File::open(path).context("open", path)?;
     // SAFETY: the mapping is private and read-only, and cow never changes an index in
     // place: it writes each one under a temporary name and renames it into place, and
     // gc only unlinks old ones, which leaves an existing mapping valid. Another program
@@ -912,7 +910,7 @@ fn map(path: &Path) -> Result<Idx> {
         Ok(map) => Ok(Idx::Mapped(map)),
         Err(_) => {
             let mut bytes = Vec::new();
-            io::Read::read_to_end(&mut file, &mut bytes).map_err(Error::io("read", path))?;
+            io::Read::read_to_end(&mut file, &mut bytes).context("read", path)?;
             Ok(Idx::Read(bytes))
         }
     }
@@ -1002,7 +1000,7 @@ mod tests {
 
     #[test]
     fn prefix_search_and_neighbours_agree_with_a_scan() -> Result<()> {
-        let dir = tempfile::tempdir().map_err(Error::io("create", Path::new("tmp")))?;
+        let dir = tempfile::tempdir().context("create", Path::new("tmp"))?;
         let mut w = PackWriter::new(dir.path())?;
         let mut ids = Vec::new();
         for i in 0..600u32 {
@@ -1153,10 +1151,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let idx = dir.path().join("pack-0.idx");
         fs::create_dir(&idx).unwrap();
-        let Err(Error::Io { action, .. }) = map(&idx) else {
+        let Err(Error::Io(e)) = map(&idx) else {
             panic!("a directory was accepted as an index");
         };
-        assert_eq!(action, "read");
+        assert_eq!(e.action, "read");
     }
 
     #[test]

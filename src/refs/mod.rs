@@ -6,6 +6,7 @@
 
 mod revision;
 
+use crate::fs::IoResultExt;
 use std::fmt;
 use std::fs;
 use std::io::{self, Write};
@@ -116,6 +117,9 @@ pub enum Error {
     /// The object store failed.
     #[error(transparent)]
     Odb(#[from] odb::Error),
+    /// A ref file or directory could not be read or written.
+    #[error(transparent)]
+    Io(#[from] crate::fs::IoError),
 }
 
 fn list(ids: &[ObjectId]) -> String {
@@ -316,7 +320,7 @@ impl RefStore {
                 drop(e);
                 return Ok(None);
             }
-            Err(e) => return Err(odb::Error::io("read ref", &path)(e).into()),
+            Err(e) => return Err(crate::fs::IoError::new("read ref", &path, e).into()),
         };
         let malformed = || Error::Malformed {
             name: name.to_string(),
@@ -414,7 +418,7 @@ impl RefStore {
         let lock = self.lock(name)?;
         self.check_expected(name, expected)?;
         let path = self.path(name);
-        fs::remove_file(&path).map_err(odb::Error::io("delete ref", &path))?;
+        fs::remove_file(&path).context("delete ref", &path)?;
         drop(lock);
         self.remove_empty_parents(name);
         Ok(())
@@ -446,11 +450,7 @@ impl RefStore {
                 let source = e
                     .into_io_error()
                     .unwrap_or_else(|| io::Error::other("a symbolic link loop"));
-                odb::Error::Io {
-                    action: "read directory",
-                    path,
-                    source,
-                }
+                crate::fs::IoError::new("read directory", path, source)
             })?;
             // Symbolic links are listed, so that reading them reports them: a ref
             // that `rev-parse` refuses is not silently missing from `branch` or gc.
@@ -553,7 +553,7 @@ impl RefStore {
                 name: name.to_string(),
                 lock,
             }),
-            Err(e) => Err(odb::Error::io("create lock file", &lock)(e).into()),
+            Err(e) => Err(crate::fs::IoError::new("create lock file", &lock, e).into()),
         }
     }
 
@@ -570,9 +570,9 @@ impl RefStore {
                 None => break,
             }
         }
-        fs::create_dir_all(dir).map_err(odb::Error::io("create directory", dir))?;
+        fs::create_dir_all(dir).context("create directory", dir)?;
         for made in missing.iter().rev() {
-            sync_dir(made.parent().expect("below the store"))?;
+            crate::fs::sync_dir(made.parent().expect("below the store"))?;
         }
         Ok(())
     }
@@ -583,12 +583,12 @@ impl RefStore {
         let mut file = lock.file.take().expect("a new lock holds its file");
         file.write_all(content)
             .and_then(|()| file.sync_all())
-            .map_err(odb::Error::io("write", &lock.path))?;
+            .context("write", &lock.path)?;
         drop(file);
         let path = self.path(name);
-        fs::rename(&lock.path, &path).map_err(odb::Error::io("update ref", &path))?;
+        fs::rename(&lock.path, &path).context("update ref", &path)?;
         lock.path = PathBuf::new(); // renamed: nothing to clean up
-        sync_dir(path.parent().expect("refs live in a directory"))?;
+        crate::fs::sync_dir(path.parent().expect("refs live in a directory"))?;
         Ok(())
     }
 }
@@ -607,13 +607,6 @@ fn remove_empty_tree(dir: &Path) -> bool {
         }
     }
     fs::remove_dir(dir).is_ok()
-}
-
-/// Makes a rename in `dir` durable.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
-    fs::File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(|e| odb::Error::io("sync", dir)(e).into())
 }
 
 /// A lock file that is removed when dropped unless it was renamed into place.

@@ -1,7 +1,7 @@
 //! Repository settings in `.cow/config`, in git's ini-like syntax.
 
+use crate::fs::{Durability, IoResultExt};
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use super::{Error, Repository, Result};
@@ -48,22 +48,18 @@ impl Config {
 
     /// Reads a config file.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = fs::read_to_string(path).map_err(Error::io("read", path))?;
+        let text = fs::read_to_string(path).context("read", path)?;
         Config::parse(&text)
     }
 
     /// Writes the config atomically (temporary file, sync, rename).
     pub fn save(&self, path: &Path) -> Result<()> {
-        let dir = path.parent().expect("config lives in .cow");
-        let mut temp = tempfile::Builder::new()
-            .prefix(crate::temp::CONFIG.name)
-            .tempfile_in(dir)
-            .map_err(Error::io("create a temporary file in", dir))?;
-        temp.write_all(self.to_string().as_bytes())
-            .and_then(|()| temp.as_file().sync_all())
-            .map_err(Error::io("write", temp.path()))?;
-        temp.persist(path)
-            .map_err(|e| Error::io("write", path)(e.error))?;
+        crate::fs::write_atomic(
+            path,
+            crate::temp::CONFIG.name,
+            self.to_string().as_bytes(),
+            Durability::Sync,
+        )?;
         Ok(())
     }
 

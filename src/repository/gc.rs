@@ -195,7 +195,7 @@ struct Packer<'a> {
 
 impl<'a> Packer<'a> {
     fn error(&self, e: std::io::Error) -> super::Error {
-        crate::odb::Error::io("compress", &self.repo.odb.pack_dir())(e).into()
+        crate::fs::IoError::new("compress", self.repo.odb.pack_dir(), e).into()
     }
 
     /// A compressor with the pack's dictionary, one per thread.

@@ -7,6 +7,7 @@
 //! holder then removes what a killed writer may have left (temporary files, ref lock
 //! files), which no reader ever trusts.
 
+use crate::fs::IoResultExt;
 use std::fs;
 use std::io::{Read, Seek, Write};
 use std::os::fd::AsRawFd;
@@ -62,13 +63,14 @@ impl Repository {
             .truncate(false)
             .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path);
-        let not_a_file = || Error::io("open", &path)(std::io::Error::other("not a regular file"));
+        let not_a_file =
+            || crate::fs::IoError::new("open", &path, std::io::Error::other("not a regular file"));
         let file = match file {
-            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_a_file()),
-            file => file.map_err(Error::io("open", &path))?,
+            Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Err(not_a_file().into()),
+            file => file.context("open", &path)?,
         };
-        if !file.metadata().map_err(Error::io("stat", &path))?.is_file() {
-            return Err(not_a_file());
+        if !file.metadata().context("stat", &path)?.is_file() {
+            return Err(not_a_file().into());
         }
         Ok(file)
     }
@@ -80,7 +82,7 @@ impl Repository {
         let mut file = self.open_lock_file()?;
         let started = Instant::now();
         loop {
-            let locked = try_flock(&file).map_err(Error::io("lock", self.cow_dir.join("lock")))?;
+            let locked = try_flock(&file).context("lock", self.cow_dir.join("lock"))?;
             if locked {
                 break;
             }

@@ -23,6 +23,7 @@ pub use log::Log;
 pub use read::PathContent;
 pub use status::{Status, StatusOptions};
 
+use crate::fs::IoResultExt;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -118,15 +119,8 @@ pub enum Error {
     #[error(transparent)]
     Build(#[from] BuildError),
     /// A filesystem operation failed.
-    #[error("could not {action} '{}'", path.display())]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// On which path.
-        path: PathBuf,
-        /// Why.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fs::IoError),
 }
 
 fn conflict_list(conflicts: &[worktree::Conflict]) -> String {
@@ -140,17 +134,6 @@ fn conflict_list(conflicts: &[worktree::Conflict]) -> String {
         list.push(format!("and {} more", conflicts.len() - SHOWN));
     }
     list.join(", ")
-}
-
-impl Error {
-    fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
-        let path = path.into();
-        move |source| Error::Io {
-            action,
-            path,
-            source: crate::odb::without_tempfile_path(source),
-        }
-    }
 }
 
 /// Result type of repository operations.
@@ -172,8 +155,8 @@ impl Repository {
     /// directory and renamed into place, so a failed init leaves nothing behind.
     pub fn init(dir: impl AsRef<Path>) -> Result<Repository> {
         let dir = dir.as_ref();
-        fs::create_dir_all(dir).map_err(Error::io("create directory", dir))?;
-        let work_dir = fs::canonicalize(dir).map_err(Error::io("resolve", dir))?;
+        fs::create_dir_all(dir).context("create directory", dir)?;
+        let work_dir = fs::canonicalize(dir).context("resolve", dir)?;
         let cow_dir = work_dir.join(COW_DIR);
         if fs::symlink_metadata(&cow_dir).is_ok() {
             return Err(Error::AlreadyExists(work_dir));
@@ -181,33 +164,33 @@ impl Repository {
         let temp = tempfile::Builder::new()
             .prefix(crate::temp::INIT.name)
             .tempdir_in(&work_dir)
-            .map_err(Error::io("create a directory in", &work_dir))?;
+            .context("create a directory in", &work_dir)?;
         for sub in ["objects", "refs/heads", "refs/tags"] {
             let path = temp.path().join(sub);
-            fs::create_dir_all(&path).map_err(Error::io("create directory", &path))?;
+            fs::create_dir_all(&path).context("create directory", &path)?;
         }
         let staged = RefStore::at(temp.path());
         staged.set_head(&Head::Branch(RefName::branch("main")?))?;
         Config::default().save(&temp.path().join("config"))?;
         let lock = temp.path().join("lock");
-        fs::write(&lock, "").map_err(Error::io("create", &lock))?;
+        fs::write(&lock, "").context("create", &lock)?;
         let staged_path = temp.keep();
         if let Err(e) = fs::rename(&staged_path, &cow_dir) {
             let _ = fs::remove_dir_all(&staged_path);
             return Err(if cow_dir.exists() {
                 Error::AlreadyExists(work_dir)
             } else {
-                Error::io("create", &cow_dir)(e)
+                crate::fs::IoError::new("create", &cow_dir, e).into()
             });
         }
-        refs::sync_dir(&work_dir)?;
+        crate::fs::sync_dir(&work_dir)?;
         Repository::open(&work_dir)
     }
 
     /// Opens the repository whose working directory is `dir`.
     pub fn open(dir: impl AsRef<Path>) -> Result<Repository> {
         let dir = dir.as_ref();
-        let work_dir = fs::canonicalize(dir).map_err(Error::io("open", dir))?;
+        let work_dir = fs::canonicalize(dir).context("open", dir)?;
         let cow_dir = work_dir.join(COW_DIR);
         if !cow_dir.join("HEAD").is_file() || !cow_dir.join("objects").is_dir() {
             return Err(Error::NotARepository(work_dir));
@@ -224,7 +207,7 @@ impl Repository {
     /// Finds the repository at `start` or in the nearest directory above it.
     pub fn discover(start: impl AsRef<Path>) -> Result<Repository> {
         let start = start.as_ref();
-        let start = fs::canonicalize(start).map_err(Error::io("open", start))?;
+        let start = fs::canonicalize(start).context("open", start)?;
         for dir in start.ancestors() {
             if dir.join(COW_DIR).join("HEAD").is_file() {
                 return Repository::open(dir);

@@ -9,6 +9,7 @@
 //! writing each file to a temporary name and renaming it into place, and never through
 //! a symlink.
 
+use crate::fs::IoResultExt;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ffi::OsStr;
 use std::fmt;
@@ -198,7 +199,7 @@ pub fn plan(
     target: ObjectId,
     options: &PlanOptions<'_>,
 ) -> Result<Plan> {
-    let root_fd = beneath::open_root(root).map_err(Error::io("open directory", root))?;
+    let root_fd = beneath::open_root(root).context("open directory", root)?;
     let mut planner = Planner {
         odb,
         root,
@@ -485,22 +486,24 @@ impl Planner<'_> {
             }
             Err(e) if beneath::is_swapped(&e) => return Err(unsafe_path(path)),
             Err(e) => {
-                return Err(Error::io(
+                return Err(crate::fs::IoError::new(
                     "open directory",
                     self.root.join(OsStr::from_bytes(parent)),
-                )(e));
+                    e,
+                )
+                .into());
             }
         };
         let stat = match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
             Ok(stat) => stat,
             Err(Errno::NOENT | Errno::NOTDIR) => return Ok(Work::Absent),
-            Err(e) => return Err(Error::io("stat", fs_path)(e.into())),
+            Err(e) => return Err(crate::fs::IoError::new("stat", fs_path, e.into()).into()),
         };
         let node = match FileType::from_raw_mode(stat.st_mode as _) {
             FileType::Directory => return Ok(Work::IgnoredDir),
             FileType::Symlink => {
                 let target = rustix::fs::readlinkat(&dir, name, Vec::new())
-                    .map_err(|e| Error::io("read symlink", &fs_path)(e.into()))?;
+                    .context("read symlink", &fs_path)?;
                 Node {
                     mode: EntryMode::Link,
                     id: ObjectId::hash(Kind::Blob, target.as_bytes()),
@@ -513,15 +516,14 @@ impl Planner<'_> {
                     OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
                     Mode::empty(),
                 )
-                .map_err(|e| Error::io("open", &fs_path)(e.into()))?;
-                let stat =
-                    rustix::fs::fstat(&fd).map_err(|e| Error::io("stat", &fs_path)(e.into()))?;
+                .context("open", &fs_path)?;
+                let stat = rustix::fs::fstat(&fd).context("stat", &fs_path)?;
                 if FileType::from_raw_mode(stat.st_mode as _) != FileType::RegularFile {
                     return Err(Error::FileChanged { path: fs_path });
                 }
                 let mut file = fs::File::from(fd);
                 let id = super::scan::hash_stream(&mut file, stat.st_size as u64)
-                    .map_err(Error::io("read", &fs_path))?
+                    .context("read", &fs_path)?
                     .ok_or(Error::FileChanged { path: fs_path })?;
                 let mode = if stat.st_mode & 0o100 != 0 {
                     EntryMode::BlobExecutable
@@ -579,7 +581,7 @@ impl Planner<'_> {
                 if beneath::is_swapped(&e) {
                     unsafe_path(path)
                 } else {
-                    Error::io("read directory", &fs_path)(e)
+                    crate::fs::IoError::new("read directory", &fs_path, e).into()
                 }
             })?;
             for name in names {
@@ -674,13 +676,13 @@ pub fn apply(
     plan: &Plan,
     index: &mut Index,
 ) -> Result<Applied> {
-    let root_fd = beneath::open_root(root).map_err(Error::io("open directory", root))?;
+    let root_fd = beneath::open_root(root).context("open directory", root)?;
     let staging = tempfile::Builder::new()
         .prefix(crate::temp::CHECKOUT_STAGING.name)
         .tempdir_in(staging_parent)
-        .map_err(Error::io("create a directory in", staging_parent))?;
+        .context("create a directory in", staging_parent)?;
     let staging_fd =
-        beneath::open_root(staging.path()).map_err(Error::io("open directory", staging.path()))?;
+        beneath::open_root(staging.path()).context("open directory", staging.path())?;
     let writes = plan
         .ops
         .iter()
@@ -757,7 +759,7 @@ fn staging_shards(staging_fd: OwnedFd, staging: &Path, writes: usize) -> Result<
                 rustix::fs::mkdirat(&staging_fd, &name, Mode::from_raw_mode(0o700))?;
                 beneath::open_subdir(staging_fd.as_fd(), name.as_bytes())
             };
-            create().map_err(Error::io("create directory", staging.join(&name)))
+            Ok(create().context("create directory", staging.join(&name))?)
         })
         .collect()
 }
@@ -782,13 +784,13 @@ fn stage(
         OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
         Mode::from_raw_mode(file_mode(mode)),
     )
-    .map_err(|e| Error::io("create", path())(e.into()))?;
+    .context("create", path())?;
     let mut file = fs::File::from(fd);
     let mut out = io::BufWriter::with_capacity(64 * 1024, &mut file);
     odb.stream_blob(id, &mut out)?;
-    out.flush().map_err(Error::io("write", path()))?;
+    out.flush().context("write", path())?;
     drop(out);
-    let stat = rustix::fs::fstat(&file).map_err(|e| Error::io("stat", path())(e.into()))?;
+    let stat = rustix::fs::fstat(&file).context("stat", path())?;
     Ok(Staged::File {
         shard,
         name,
@@ -838,7 +840,7 @@ fn fail(root: &Path, action: &'static str, path: &[u8]) -> impl FnOnce(io::Error
         if beneath::is_swapped(&e) {
             unsafe_path(&path)
         } else {
-            Error::io(action, fs_path)(e)
+            crate::fs::IoError::new(action, fs_path, e).into()
         }
     }
 }

@@ -26,17 +26,17 @@
 //! The file is binary, little-endian, with a SHA-256 trailer; a missing, truncated or
 //! corrupt cache is ignored and rebuilt, never trusted.
 
+use crate::fs::{AtomicFile, Durability};
 use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use rustix::fs::FileType;
 use sha2::{Digest, Sha256};
 
+use super::Result;
 use super::index::{StatData, Timestamp};
-use super::{Error, Result};
 use crate::object::{ObjectId, validate_name};
 
 const MAGIC: &[u8; 8] = b"COWDIRS\0";
@@ -205,17 +205,11 @@ impl DirCache {
         hasher.update(&head);
         hasher.update(&self.data);
         let sum: [u8; 32] = hasher.finalize().into();
-        let mut temp = tempfile::Builder::new()
-            .prefix(crate::temp::DIR_CACHE.name)
-            .tempfile_in(cow_dir)
-            .map_err(Error::io("create a temporary file in", cow_dir))?;
+        let mut file = AtomicFile::create(&cow_dir.join("dircache"), crate::temp::DIR_CACHE.name)?;
         for part in [&head[..], &self.data, &sum] {
-            temp.write_all(part)
-                .map_err(Error::io("write", temp.path()))?;
+            file.write_all(part)?;
         }
-        let path = cow_dir.join("dircache");
-        temp.persist(&path)
-            .map_err(|e| Error::io("write", &path)(e.error))?;
+        file.commit(Durability::NoSync)?;
         Ok(())
     }
 

@@ -15,17 +15,17 @@
 //! The file is binary, little-endian, with a SHA-256 trailer; a missing, truncated or
 //! corrupt cache is ignored and rebuilt, never trusted.
 
+use crate::fs::{AtomicFile, Durability};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fs;
-use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use super::{Error, Result};
+use super::Result;
 use crate::object::{EntryMode, ObjectId};
 
 const MAGIC: &[u8; 8] = b"COWINDEX";
@@ -353,16 +353,11 @@ impl Index {
     pub fn save(&self, cow_dir: &Path) -> Result<[u8; 32]> {
         let body = self.encode();
         let sum: [u8; 32] = Sha256::digest(&body).into();
-        let mut temp = tempfile::Builder::new()
-            .prefix(crate::temp::STAT_CACHE.name)
-            .tempfile_in(cow_dir)
-            .map_err(Error::io("create a temporary file in", cow_dir))?;
-        temp.write_all(&body)
-            .and_then(|()| temp.write_all(&sum))
-            .map_err(Error::io("write", temp.path()))?;
-        let path = cow_dir.join("index");
-        temp.persist(&path)
-            .map_err(|e| Error::io("write", &path)(e.error))?;
+        // A cache: after a crash an older one (or none) is only slower.
+        let mut file = AtomicFile::create(&cow_dir.join("index"), crate::temp::STAT_CACHE.name)?;
+        file.write_all(&body)?;
+        file.write_all(&sum)?;
+        file.commit(Durability::NoSync)?;
         Ok(sum)
     }
 }

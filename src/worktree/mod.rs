@@ -27,15 +27,8 @@ pub const IGNORE_FILE: &str = ".cowignore";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A filesystem operation failed.
-    #[error("could not {action} '{}'", path.display())]
-    Io {
-        /// What was being done, as a verb.
-        action: &'static str,
-        /// On which path.
-        path: PathBuf,
-        /// Why.
-        source: io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] crate::fs::IoError),
     /// A file kept changing while it was read.
     #[error("'{}' changed while it was being read; try again", path.display())]
     FileChanged {
@@ -98,20 +91,6 @@ pub(crate) fn read_link(root: &Path, path: &[u8]) -> io::Result<Option<Vec<u8>>>
         // Not a symlink (readlinkat on an empty name reads the link the fd is).
         Err(rustix::io::Errno::NOENT | rustix::io::Errno::INVAL) => Ok(None),
         Err(e) => Err(e.into()),
-    }
-}
-
-impl Error {
-    pub(crate) fn io(
-        action: &'static str,
-        path: impl Into<PathBuf>,
-    ) -> impl FnOnce(io::Error) -> Error {
-        let path = path.into();
-        move |source| Error::Io {
-            action,
-            path,
-            source: crate::odb::without_tempfile_path(source),
-        }
     }
 }
 

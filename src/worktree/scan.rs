@@ -1,6 +1,7 @@
 //! Building a snapshot of a directory: a sorted walk that honours `.cowignore`, parallel
 //! hashing and compression of files, and trees folded bottom-up.
 
+use crate::fs::IoResultExt;
 use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::fs;
@@ -313,7 +314,7 @@ struct Hashed {
 /// whatever their size, and a file that changes while it is read is read again.
 #[doc(alias = "write-tree")]
 pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
-    let root_fd = beneath::open_root(root).map_err(Error::io("read directory", root))?;
+    let root_fd = beneath::open_root(root).context("read directory", root)?;
     let root_fd = root_fd.as_fd();
     let clock = LazyClock::new(options.clock, root_fd);
     // The directory cache's tree ids hold for the stat cache with its checksum, and as
@@ -828,8 +829,8 @@ fn hash_file(
             {
                 return Ok(Outcome::Unreadable);
             }
-            Err(Failure::Open(e)) => return Err(Error::io("open", path())(e)),
-            Err(Failure::Read(e)) => return Err(Error::io("read", path())(e)),
+            Err(Failure::Open(e)) => return Err(crate::fs::IoError::new("open", path(), e).into()),
+            Err(Failure::Read(e)) => return Err(crate::fs::IoError::new("read", path(), e).into()),
             Err(Failure::Store(e)) => return Err(e.into()),
         };
         if let Some((mut entry, written, bytes_read)) = attempt {
@@ -967,11 +968,7 @@ fn hash_regular(
         match odb.write_stream(Kind::Blob, size, &mut file) {
             Ok(written) => (written.id, Some(written)),
             Err(odb::Error::SizeChanged { .. }) => return Ok(None),
-            Err(odb::Error::Io {
-                action: "read",
-                source,
-                ..
-            }) => return Err(Failure::Read(source)),
+            Err(odb::Error::Input(source)) => return Err(Failure::Read(source)),
             Err(e) => return Err(e.into()),
         }
     } else {

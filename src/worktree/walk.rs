@@ -9,6 +9,7 @@
 //! the [directory cache](super::DirCache) is not read at all: its entries come from
 //! the record.
 
+use crate::fs::IoResultExt;
 use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
@@ -116,7 +117,7 @@ pub(super) fn walk<'c>(
         Mode::empty(),
     )
     .and_then(|fd| walker.list(fd, b""))
-    .map_err(|e| Error::io("read directory", root_path)(e.into()))?;
+    .context("read directory", root_path)?;
     let dir = walker.walk_dir(listed, b"", None)?;
     warnings.append(&mut walker.warnings.into_inner().expect("no panics while held"));
     Ok(dir)
@@ -324,7 +325,12 @@ impl<'c> Walker<'_, 'c> {
                             continue;
                         }
                         Err(e) => {
-                            return Err(Error::io("stat", self.fs_path(&child_path()))(e.into()));
+                            return Err(crate::fs::IoError::new(
+                                "stat",
+                                self.fs_path(&child_path()),
+                                e.into(),
+                            )
+                            .into());
                         }
                     }
                 }
@@ -430,7 +436,14 @@ impl<'c> Walker<'_, 'c> {
                     Errno::ACCESS if self.skip_unreadable => Warning::Unreadable { path },
                     // Listed as a directory, and a symlink or a file now.
                     Errno::LOOP | Errno::NOTDIR => return Err(Error::FileChanged { path }),
-                    _ => return Err(Error::io("read directory", self.fs_path(&rel))(e.into())),
+                    _ => {
+                        return Err(crate::fs::IoError::new(
+                            "read directory",
+                            self.fs_path(&rel),
+                            e.into(),
+                        )
+                        .into());
+                    }
                 };
                 self.warn(warning);
                 Ok(None)
