@@ -14,7 +14,6 @@ mod common;
 use std::cell::OnceCell;
 use std::fs;
 use std::hint::black_box;
-use std::io;
 use std::path::Path;
 use std::time::Duration;
 
@@ -25,15 +24,6 @@ use criterion::{BatchSize, Criterion, SamplingMode, Throughput, criterion_group,
 
 const SMALL: usize = 4 << 10;
 const LARGE: usize = 64 << 20;
-
-/// Deletes the loose object at `path` so the next write stores it again.
-fn remove_object(path: &Path) {
-    match fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => panic!("could not remove '{}': {e}", path.display()),
-    }
-}
 
 /// Stores the 64 MiB file at `path` as a commit does: open, stat, stream.
 fn store_file(odb: &Odb, path: &Path) -> ObjectId {
@@ -51,11 +41,14 @@ fn store_blob(c: &mut Criterion) {
     let mut group = c.benchmark_group("store_blob");
 
     let small = common::text(1, SMALL);
-    let small_path = odb.loose_path_of(&ObjectId::hash(Kind::Blob, &small));
+    let small_id = ObjectId::hash(Kind::Blob, &small);
     group.throughput(Throughput::Bytes(SMALL as u64));
     group.bench_function("small_4KiB", |b| {
         b.iter_batched(
-            || remove_object(&small_path),
+            || {
+                // Removed, so that each write stores it again.
+                odb.remove_loose(&small_id);
+            },
             |()| {
                 odb.write_blob(black_box(&small))
                     .expect("a fresh store accepts the blob")
@@ -67,18 +60,20 @@ fn store_blob(c: &mut Criterion) {
     // Made on first use, so only when this benchmark is selected (criterion calls the
     // closure again for each sample).
     let content = dir.path().join("large.txt");
-    let large_path = OnceCell::new();
+    let large_id = OnceCell::new();
     group.throughput(Throughput::Bytes(LARGE as u64));
     group.sample_size(10);
     group.sampling_mode(SamplingMode::Flat);
     group.warm_up_time(Duration::from_secs(1));
     group.bench_function("large_64MiB", |b| {
-        let large_path = large_path.get_or_init(|| {
+        let large_id = large_id.get_or_init(|| {
             fs::write(&content, common::text(2, LARGE)).expect("room for 64 MiB");
-            odb.loose_path_of(&store_file(odb, &content))
+            store_file(odb, &content)
         });
         b.iter_batched(
-            || remove_object(large_path),
+            || {
+                odb.remove_loose(large_id);
+            },
             |()| store_file(odb, &content),
             BatchSize::PerIteration,
         )

@@ -26,7 +26,7 @@ use std::sync::{Mutex, OnceLock};
 
 use cow::Repository;
 use cow::object::{Commit, Kind, ObjectId, Prefix, Signature, Time, Tree, TreeRefIter};
-use cow::odb::{Odb, Pack};
+use cow::odb::Odb;
 use cow::repository::{CommitOptions, Config, StatusOptions};
 use cow::worktree::{DirCache, Index};
 use sha2::{Digest, Sha256};
@@ -213,24 +213,19 @@ fn open_pack(name: &str, idx: &[u8], pack: &[u8]) -> bool {
     let stem = format!("pack-{name}");
     fs::write(dir.join(format!("{stem}.idx")), idx).expect("write");
     fs::write(dir.join(format!("{stem}.pack")), pack).expect("write");
-    let Ok(p) = Pack::open(&dir.join(format!("{stem}.idx"))) else {
+    let odb = Odb::at(&objects);
+    if odb.pack_names().is_empty() {
+        return false; // the index did not open
+    }
+    let Ok(mut ids) = odb.ids_in_storage_order() else {
         return false;
     };
-    let entries: Vec<_> = p.entries().take(4096).collect();
-    for (id, offset) in &entries {
-        let _ = p.find(id);
-        if let Ok(h) = p.header(*offset)
-            && h.block.is_none()
-            && h.frame_len <= 1 << 20
-        {
-            let _ = p.frame(&h);
-        }
+    ids.truncate(4096);
+    for id in &ids {
+        let _ = odb.locate(id);
     }
-    let _ = p.find(&ObjectId::from_bytes([0xff; 32]));
-    let _ = p.find(&ObjectId::from_bytes([0; 32]));
-    let odb = Odb::at(&objects);
-    let ids: Vec<_> = entries.iter().map(|(id, _)| *id).collect();
-    let _ = odb.ids_in_storage_order();
+    let _ = odb.locate(&ObjectId::from_bytes([0xff; 32]));
+    let _ = odb.locate(&ObjectId::from_bytes([0; 32]));
     read_all(&odb, &ids) && !ids.is_empty()
 }
 
@@ -263,7 +258,8 @@ pub fn loose(data: &[u8]) -> bool {
     let own = own_id(data);
     ids.extend(own);
     for id in &ids {
-        let path = Odb::at(&objects).loose_path_of(id);
+        let hex = id.to_string();
+        let path = objects.join(&hex[..2]).join(&hex[2..]);
         fs::create_dir_all(path.parent().expect("a fan-out directory")).expect("mkdir");
         fs::write(&path, data).expect("write");
     }

@@ -10,7 +10,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::Pack;
+use super::backend::{FileKind, ReadBackend};
+use super::pack::Pack;
 
 const MAGIC: &[u8; 8] = b"CWMTIME\x01";
 
@@ -31,8 +32,8 @@ pub(crate) fn encode(pack_sum: &[u8; 32], times: impl ExactSizeIterator<Item = u
 /// The object times (unix seconds, in index order) recorded beside `pack`, or `None`
 /// when it has no sidecar or one that does not belong to it intact (then the pack's
 /// own file time is the best age there is).
-pub(crate) fn read_times(pack_dir: &std::path::Path, pack: &Pack) -> Option<Vec<u64>> {
-    let data = std::fs::read(pack_dir.join(format!("pack-{}.mtimes", pack.name))).ok()?;
+pub(crate) fn read_times(backend: &dyn ReadBackend, pack: &Pack) -> Option<Vec<u64>> {
+    let data = backend.read(FileKind::Times, &pack.name).ok()??;
     let body_len = 8 + 32 + pack.len().checked_mul(8)?;
     if data.len() != body_len + 32 || &data[..8] != MAGIC {
         return None;

@@ -2,11 +2,10 @@
 //! (`<kind> <size>\0` + content), at `objects/<2 hex>/<62 hex>`.
 
 use crate::fs::IoResultExt;
-use std::fs;
 use std::io::{self, Read, Write};
-use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 
+use super::backend::{FileKind, NewFile};
 use super::{Error, Object, Odb, Result, Written};
 use crate::object::{Hasher, Kind, ObjectId, Prefix, header};
 
@@ -16,64 +15,50 @@ pub const MAX_IN_MEMORY_SIZE: u64 = 2 << 30;
 const CHUNK: usize = 64 * 1024;
 
 impl Odb {
-    /// The path of a loose object.
-    pub(crate) fn loose_path(&self, id: &ObjectId) -> PathBuf {
+    /// Where a loose object is (or would be), for messages.
+    fn loose_location(&self, hex: &str) -> PathBuf {
+        self.backend.location(FileKind::Loose, hex)
+    }
+
+    fn new_loose(&self) -> Result<Box<dyn NewFile>> {
+        Ok(self.backend.create(FileKind::Loose).context(
+            "create a temporary file in",
+            self.backend.location(FileKind::Loose, ""),
+        )?)
+    }
+
+    /// Whether a loose copy of `id` is there and not empty (an object is never empty:
+    /// it holds at least a zstd frame header; an empty file is what a crash can leave
+    /// of an object that was never synced, and the next write replaces it).
+    pub(super) fn loose_present(&self, id: &ObjectId) -> bool {
         let mut buf = [0u8; 64];
         let hex = id.hex_buf(&mut buf);
-        self.dir.join(&hex[..2]).join(&hex[2..])
+        matches!(self.backend.stat(FileKind::Loose, hex), Ok(Some(info)) if info.size > 0)
     }
 
-    fn temp_file(&self) -> Result<tempfile::NamedTempFile> {
-        tempfile::Builder::new()
-            .prefix(crate::temp::LOOSE_OBJECT.name)
-            // Objects are immutable: read-only from creation (the open handle can write).
-            .permissions(fs::Permissions::from_mode(0o444))
-            .tempfile_in(&self.dir)
-            .context("create a temporary file in", &self.dir)
-            .map_err(Error::from)
-    }
-
-    /// Moves a finished temporary file of `stored_bytes` into place as object `id`.
-    /// When `check_exists`, an object already there wins and the temporary file is
-    /// dropped (callers that checked before compressing pass `false`).
+    /// Gives a finished new file of `stored_bytes` its name as object `id`. When
+    /// `check_exists`, an object already there wins and the new file is dropped
+    /// (callers that checked before compressing pass `false`).
     fn persist(
         &self,
-        temp: tempfile::NamedTempFile,
+        file: Box<dyn NewFile>,
         id: ObjectId,
         stored_bytes: u64,
         check_exists: bool,
     ) -> Result<Written> {
-        let path = self.loose_path(&id);
-        if check_exists && present(&path) {
+        if check_exists && self.loose_present(&id) {
             return Ok(Written {
                 id,
                 new: false,
                 stored_bytes: 0,
             });
         }
+        let mut buf = [0u8; 64];
+        let hex = id.hex_buf(&mut buf);
         // Durable before it is visible under its id: an object that exists is never
-        // written again, so it must never exist with other bytes (a crash can leave a
-        // file renamed before its data reached the disk empty or worse).
-        temp.as_file().sync_data().context("sync", temp.path())?;
-        // Rename first and make the fan-out directory only when it is missing: one
-        // system call in the common case instead of a mkdir that fails.
-        let temp = match temp.persist(&path) {
-            Ok(_) => None,
-            Err(e) if e.error.kind() == io::ErrorKind::NotFound => Some(e.file),
-            Err(e) => return Err(crate::fs::IoError::new("write object", &path, e.error).into()),
-        };
-        let parent = path.parent().expect("loose paths have a fan-out directory");
-        if let Some(temp) = temp {
-            match fs::create_dir(parent) {
-                Ok(()) => self.unsynced_dir(&self.dir),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(crate::fs::IoError::new("create directory", parent, e).into()),
-            }
-            temp.persist(&path)
-                .map_err(|e| e.error)
-                .context("write object", &path)?;
-        }
-        self.unsynced_dir(parent);
+        // written again, so it must never exist with other bytes.
+        file.finish(hex, true)
+            .context("write object", self.loose_location(hex))?;
         Ok(Written {
             id,
             new: true,
@@ -91,11 +76,12 @@ impl Odb {
                 enc.write_all(data)?;
                 Ok(enc)
             })
-            .context("compress", &self.dir)?;
-        enc.finish().context("compress", &self.dir)?;
-        let mut temp = self.temp_file()?;
-        temp.write_all(&compressed).context("write", temp.path())?;
-        self.persist(temp, id, compressed.len() as u64, false)
+            .map_err(Error::Compress)?;
+        enc.finish().map_err(Error::Compress)?;
+        let mut file = self.new_loose()?;
+        file.write_all(&compressed)
+            .context("write", self.loose_location(&id.to_string()))?;
+        self.persist(file, id, compressed.len() as u64, false)
     }
 
     pub(super) fn write_loose_stream(
@@ -104,11 +90,11 @@ impl Odb {
         size: u64,
         mut reader: impl Read,
     ) -> Result<Written> {
-        let temp = self.temp_file()?;
-        let path = temp.path().to_owned();
+        let file = self.new_loose()?;
+        let path = self.backend.location(FileKind::Loose, "");
         let hdr = header(kind, size);
         let counted = CountingWriter {
-            inner: temp,
+            inner: file,
             count: 0,
         };
         let mut enc = zstd::stream::Encoder::new(counted, self.level())
@@ -150,11 +136,13 @@ impl Odb {
     /// Opens a loose object and parses its header; returns the decoder positioned at the
     /// content, plus any content bytes already read with the header.
     fn open_loose(&self, id: &ObjectId) -> Result<Option<OpenObject>> {
-        let path = self.loose_path(id);
-        let file = match fs::File::open(&path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(crate::fs::IoError::new("open", &path, e).into()),
+        let hex = id.to_string();
+        let Some(file) = self
+            .backend
+            .reader(FileKind::Loose, &hex)
+            .context("open", self.loose_location(&hex))?
+        else {
+            return Ok(None);
         };
         let corrupt = |reason: String| Error::Corrupt { id: *id, reason };
         let mut decoder = zstd::stream::Decoder::new(file)
@@ -199,12 +187,16 @@ impl Odb {
     /// when that does not work out, for whatever reason: the streaming path then
     /// reads it, and reports what is wrong.
     fn read_small_loose(&self, id: &ObjectId) -> Option<Object> {
-        let mut file = fs::File::open(self.loose_path(id)).ok()?;
-        if file.metadata().ok()?.len() > SMALL_LOOSE {
+        let mut hex = [0u8; 64];
+        let file = self
+            .backend
+            .open(FileKind::Loose, id.hex_buf(&mut hex))
+            .ok()??;
+        if file.len() > SMALL_LOOSE {
             return None;
         }
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes).ok()?;
+        let mut bytes = vec![0u8; file.len() as usize];
+        file.read_exact_at(&mut bytes, 0).ok()?;
         // The frame's own size claim sizes the buffer: trust it only so far.
         let capacity = zstd::bulk::Decompressor::upper_bound(&bytes)?;
         if capacity > SMALL_LOOSE_CONTENT {
@@ -273,52 +265,22 @@ impl Odb {
     }
 
     pub(super) fn loose_ids_with_prefix(&self, prefix: &Prefix) -> Result<Vec<ObjectId>> {
-        let hex = prefix.as_str();
-        let mut ids = Vec::new();
-        self.scan_fanout(&hex[..2], &mut |id| {
-            if prefix.matches(&id) {
-                ids.push(id);
-            }
-        })?;
-        Ok(ids)
+        self.list_loose(prefix.as_str())
     }
 
     pub(super) fn loose_ids(&self) -> Result<Vec<ObjectId>> {
-        let mut ids = Vec::new();
-        for b in 0..=255u8 {
-            self.scan_fanout(&format!("{b:02x}"), &mut |id| ids.push(id))?;
-        }
-        Ok(ids)
+        self.list_loose("")
     }
 
-    fn scan_fanout(&self, fan: &str, found: &mut dyn FnMut(ObjectId)) -> Result<()> {
-        let dir = self.dir.join(fan);
-        let entries = match fs::read_dir(&dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(crate::fs::IoError::new("read directory", &dir, e).into()),
-        };
-        for entry in entries {
-            let entry = entry.context("read directory", &dir)?;
-            let name = entry.file_name();
-            let Some(rest) = name.to_str().filter(|n| n.len() == 62) else {
-                continue;
-            };
-            if let Ok(id) = format!("{fan}{rest}").parse() {
-                found(id);
-            }
-        }
-        Ok(())
+    fn list_loose(&self, prefix: &str) -> Result<Vec<ObjectId>> {
+        let names = self
+            .backend
+            .list(FileKind::Loose, prefix)
+            .context("read directory", self.backend.location(FileKind::Loose, ""))?;
+        Ok(names.iter().filter_map(|n| n.parse().ok()).collect())
     }
 }
 
-/// Whether a loose object file is there and not empty (an object is never empty: it
-/// holds at least a zstd frame header).
-pub(super) fn present(path: &std::path::Path) -> bool {
-    fs::metadata(path).is_ok_and(|m| m.len() > 0)
-}
-
-/// Counts the bytes written through it.
 struct CountingWriter<W> {
     inner: W,
     count: u64,
@@ -341,7 +303,7 @@ struct OpenObject {
     kind: Kind,
     size: u64,
     first: Vec<u8>,
-    decoder: zstd::stream::Decoder<'static, io::BufReader<fs::File>>,
+    decoder: zstd::stream::Decoder<'static, io::BufReader<Box<dyn Read + Send>>>,
 }
 
 impl OpenObject {

@@ -4,21 +4,29 @@
 //! read is checked against the id it was asked for; corruption is an [`Error`] naming the
 //! object, never wrong bytes.
 
-pub(crate) mod cruft;
+pub mod backend;
+mod cruft;
+mod files;
 mod loose;
 mod pack;
+mod repack;
+#[cfg(test)]
+mod testing;
 
 use crate::fs::IoResultExt;
 use std::cell::RefCell;
-use std::fs;
 use std::io::{self, Read};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
 use crate::object::{Commit, DecodeError, Kind, ObjectId, Prefix, Tree};
 
+use backend::{Backend, FileKind, LocalBackend};
+pub use files::{ObjectCounts, StoredCopy};
 pub use loose::MAX_IN_MEMORY_SIZE;
-pub use pack::{MAX_BLOCK_SIZE, Pack, PackInfo, PackWriter, RecordHeader};
+pub use pack::PackInfo;
+use pack::{Pack, PackWriter};
+pub use repack::{Candidate, MAX_DELTA_CHAIN, RepackOptions, RepackOutcome};
 
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -92,6 +100,9 @@ pub enum Error {
     /// The reader of content being stored failed.
     #[error("could not read the content to store")]
     Input(#[source] io::Error),
+    /// Compressing an object failed (zstd could not allocate).
+    #[error("could not compress")]
+    Compress(#[source] io::Error),
     /// The writer an object's content was streamed to failed.
     #[error("could not write the content out")]
     Output(#[source] io::Error),
@@ -133,7 +144,7 @@ pub struct Stats {
 /// The object database of one repository.
 #[derive(Debug)]
 pub struct Odb {
-    dir: PathBuf,
+    backend: Arc<dyn Backend>,
     level: AtomicI32,
     reads: AtomicU64,
     writes: AtomicU64,
@@ -141,9 +152,6 @@ pub struct Odb {
     pending: Mutex<Option<PackWriter>>,
     /// Recently decompressed blocks (pack name, offset), newest last.
     blocks: Mutex<Vec<CachedBlock>>,
-    /// Directories that gained an entry since the last [`Odb::sync`] (loose objects'
-    /// fan-out directories, and `objects` when one of those was made).
-    unsynced_dirs: Mutex<Vec<PathBuf>>,
 }
 
 /// A decompressed block: (pack name, offset) and its content.
@@ -326,24 +334,27 @@ impl Odb {
 
     /// Opens the object database in `dir` (a repository's `.cow/objects`).
     pub fn at(dir: impl Into<PathBuf>) -> Odb {
-        let dir = dir.into();
+        Odb::with_backend(Arc::new(LocalBackend::new(dir)))
+    }
+
+    /// Opens the object database whose files `backend` stores.
+    pub fn with_backend(backend: Arc<dyn Backend>) -> Odb {
         let odb = Odb {
-            dir,
+            backend,
             level: AtomicI32::new(Self::DEFAULT_LEVEL),
             reads: AtomicU64::new(0),
             writes: AtomicU64::new(0),
             packs: RwLock::new(Vec::new()),
             pending: Mutex::new(None),
             blocks: Mutex::new(Vec::new()),
-            unsynced_dirs: Mutex::new(Vec::new()),
         };
         odb.reload_packs();
         odb
     }
 
-    /// The directory holding packs.
-    pub fn pack_dir(&self) -> PathBuf {
-        self.dir.join("pack")
+    /// The storage backend.
+    pub fn backend(&self) -> &Arc<dyn Backend> {
+        &self.backend
     }
 
     /// Opens every pack in `objects/pack` (indexes that do not open are skipped here;
@@ -358,30 +369,16 @@ impl Odb {
         let old = self.packs();
         let mut packs = Vec::new();
         let mut refresh = Refresh::default();
-        let dir = self.pack_dir();
-        if let Ok(entries) = fs::read_dir(&dir) {
-            let mut names: Vec<_> = entries
-                .flatten()
-                .map(|e| e.file_name())
-                .filter(|n| {
-                    let n = std::os::unix::ffi::OsStrExt::as_bytes(n.as_os_str());
-                    n.starts_with(b"pack-") && n.ends_with(b".idx")
-                })
-                .collect();
+        if let Ok(mut names) = self.backend.list(FileKind::Index, "") {
             names.sort();
             #[cfg(test)]
             tests::after_listing_packs();
             for name in names {
-                let stem = name.to_string_lossy();
-                let stem = stem
-                    .strip_prefix("pack-")
-                    .and_then(|s| s.strip_suffix(".idx"))
-                    .unwrap_or_default();
-                if let Some(open) = old.iter().find(|p| p.name == stem) {
+                if let Some(open) = old.iter().find(|p| p.name == name) {
                     packs.push(Arc::clone(open));
                     continue;
                 }
-                match Pack::open(&dir.join(&name)) {
+                match Pack::open(&*self.backend, &name) {
                     Ok(pack) => {
                         refresh.added = true;
                         packs.push(Arc::new(pack));
@@ -400,36 +397,30 @@ impl Odb {
     }
 
     /// The open packs.
-    pub fn packs(&self) -> Vec<Arc<Pack>> {
+    pub(crate) fn packs(&self) -> Vec<Arc<Pack>> {
         self.packs.read().expect("no panics while held").clone()
     }
 
     /// Checks every pack file: opens its index and verifies checksums and order.
     pub fn check_packs(&self) -> Vec<Error> {
         let mut problems = Vec::new();
-        let Ok(entries) = fs::read_dir(self.pack_dir()) else {
-            return problems;
-        };
-        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        for path in paths {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if !name.starts_with("pack-") {
-                continue;
+        // A pack without its index is what a writer killed between the two leaves (or
+        // one mid-way, right now): no reader looks at it, and the next writer removes
+        // it (as git, whose fsck ignores such a pack).
+        let mut names = match self.backend.list(FileKind::Index, "") {
+            Ok(names) => names,
+            Err(e) => {
+                let dir = self.backend.location(FileKind::Index, "");
+                return vec![crate::fs::IoError::new("read directory", dir, e).into()];
             }
-            // A `.pack` without its `.idx` is what a writer killed between the two
-            // renames leaves (or one mid-way, right now): no reader looks at it, and
-            // the next writer removes it (as git, whose fsck ignores such a pack).
-            if name.ends_with(".idx") {
-                match Pack::open(&path) {
-                    Ok(pack) => problems.extend(pack.verify()),
-                    // Removed since the listing (by a gc running meanwhile).
-                    Err(_) if !path.exists() => {}
-                    Err(e) => problems.push(e),
-                }
+        };
+        names.sort();
+        for name in names {
+            match Pack::open(&*self.backend, &name) {
+                Ok(pack) => problems.extend(pack.verify()),
+                // Removed since the listing (by a gc running meanwhile).
+                Err(_) if matches!(self.backend.stat(FileKind::Index, &name), Ok(None)) => {}
+                Err(e) => problems.push(e),
             }
         }
         problems
@@ -606,7 +597,7 @@ impl Odb {
     /// Starts collecting new objects into one pack instead of loose files (see
     /// [`Odb::finish_pack`]). Large objects stay loose.
     pub fn begin_pack(&self) -> Result<()> {
-        let writer = PackWriter::new(&self.pack_dir())?;
+        let writer = PackWriter::new(Arc::clone(&self.backend))?;
         *self.pending.lock().expect("no panics while held") = Some(writer);
         Ok(())
     }
@@ -635,11 +626,6 @@ impl Odb {
         Ok(None)
     }
 
-    /// The directory holding the objects.
-    pub fn dir(&self) -> &Path {
-        &self.dir
-    }
-
     /// Counters of reads and writes so far.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -655,7 +641,7 @@ impl Odb {
             || self
                 .find_copy(id, |place| match place {
                     Place::Packed(..) => Copy::Good(()),
-                    Place::Loose if loose::present(&self.loose_path(id)) => Copy::Good(()),
+                    Place::Loose if self.loose_present(id) => Copy::Good(()),
                     Place::Loose => Copy::Absent,
                 })
                 .is_ok_and(|found| found.is_some())
@@ -673,9 +659,7 @@ impl Odb {
     /// [`Odb::contains`] without looking for packs written since the last look: a
     /// writer asks this for every object it stores, and a miss only costs a duplicate.
     fn contains_known(&self, id: &ObjectId) -> bool {
-        !self.packed_copies(id).is_empty()
-            || self.is_pending(id)
-            || loose::present(&self.loose_path(id))
+        !self.packed_copies(id).is_empty() || self.is_pending(id) || self.loose_present(id)
     }
 
     /// Stores an object whose content is in memory. Nothing is written when the object
@@ -692,7 +676,7 @@ impl Odb {
         let packing = self.pending.lock().expect("no panics while held").is_some();
         let written = if packing && (data.len() as u64) <= MAX_PACKED_SIZE {
             // Compress outside the lock; writers on other threads append meanwhile.
-            let frame = compress(data, self.level()).context("compress", &self.dir)?;
+            let frame = compress(data, self.level()).map_err(Error::Compress)?;
             let mut pending = self.pending.lock().expect("no panics while held");
             match pending.as_mut() {
                 Some(w) if w.contains(&id) => Written {
@@ -937,16 +921,6 @@ impl Odb {
         Ok(ids)
     }
 
-    /// The path of a loose object (whether or not it exists).
-    pub fn loose_path_of(&self, id: &ObjectId) -> PathBuf {
-        self.loose_path(id)
-    }
-
-    /// Every loose object id.
-    pub fn loose_object_ids(&self) -> Result<Vec<ObjectId>> {
-        self.loose_ids()
-    }
-
     /// The shortest prefix of `id`, at least `min_len` digits, that no other object in
     /// the store shares.
     pub fn shortest_unique_prefix(&self, id: &ObjectId, min_len: usize) -> Result<String> {
@@ -979,37 +953,32 @@ impl Odb {
     /// directories that gained loose objects. Nothing else is flushed, so the cost
     /// follows what this store wrote, not what other programs wrote to the filesystem.
     pub fn sync(&self) -> Result<()> {
-        let dirs = std::mem::take(&mut *self.unsynced_dirs.lock().expect("no panics while held"));
-        // (At most 257: the fan-out directories and `objects`.)
-        for dir in &dirs {
-            if let Err(e) = crate::fs::sync_dir(dir) {
-                // Still to do: the next sync tries again.
-                self.unsynced_dirs
-                    .lock()
-                    .expect("no panics while held")
-                    .extend(dirs);
-                return Err(e.into());
-            }
-        }
-        Ok(())
-    }
-
-    /// Notes that `dir` gained an entry that [`Odb::sync`] must make durable.
-    pub(crate) fn unsynced_dir(&self, dir: &Path) {
-        let mut dirs = self.unsynced_dirs.lock().expect("no panics while held");
-        if !dirs.iter().any(|d| d == dir) {
-            dirs.push(dir.to_owned());
-        }
+        let location = self.backend.location(FileKind::Loose, "");
+        Ok(self.backend.sync().context("sync", location)?)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::odb::testing::{Fixture, TestResult, both};
+
+    both!(
+        write_read_and_skip_existing,
+        stream_write_equals_buffered_write,
+        stream_write_refuses_size_change_and_leaves_nothing,
+        corruption_is_named,
+        prefixes,
+        readers_find_objects_a_gc_moved_after_they_listed_packs,
+        a_pack_removed_while_the_list_is_reloaded_is_looked_for_again,
+        damaged_copies_along_a_delta_chain_are_tried_once_each,
+        a_corrupt_packed_copy_gives_way_to_an_intact_one,
+        repack_keeps_every_object_readable_and_removes_old_copies,
+    );
 
     thread_local! {
-        /// Run once, by this thread's next pack reload, between listing the pack
-        /// directory and opening what it listed.
+        /// Run once, by this thread's next pack reload, between listing the packs and
+        /// opening what it listed.
         static AFTER_LISTING: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
     }
 
@@ -1019,24 +988,16 @@ mod tests {
         }
     }
 
-    fn odb() -> (tempfile::TempDir, Odb) {
-        let dir = tempfile::tempdir().unwrap();
-        let odb = Odb::at(dir.path().join("objects"));
-        std::fs::create_dir(odb.dir()).unwrap();
-        (dir, odb)
-    }
-
-    #[test]
-    fn write_read_and_skip_existing() {
-        let (_d, odb) = odb();
-        let w = odb.write_blob(b"hello\n").unwrap();
+    fn write_read_and_skip_existing(store: &Fixture) -> TestResult {
+        let odb = store.odb();
+        let w = odb.write_blob(b"hello\n")?;
         assert!(w.new && w.stored_bytes > 0);
         assert_eq!(w.id, ObjectId::hash(Kind::Blob, b"hello\n"));
-        let again = odb.write_blob(b"hello\n").unwrap();
+        let again = odb.write_blob(b"hello\n")?;
         assert!(!again.new);
         assert_eq!(again.stored_bytes, 0);
-        assert_eq!(odb.find_blob(&w.id).unwrap(), b"hello\n");
-        assert_eq!(odb.read_header(&w.id).unwrap(), (Kind::Blob, 6));
+        assert_eq!(odb.find_blob(&w.id)?, b"hello\n");
+        assert_eq!(odb.read_header(&w.id)?, (Kind::Blob, 6));
         assert_eq!(
             odb.stats(),
             Stats {
@@ -1044,33 +1005,29 @@ mod tests {
                 writes: 1
             }
         );
+        // Another store over the same files sees it.
+        assert_eq!(store.odb().find_blob(&w.id)?, b"hello\n");
+        Ok(())
     }
 
-    #[test]
-    fn stream_write_equals_buffered_write() {
-        let (_d, odb) = odb();
+    fn stream_write_equals_buffered_write(store: &Fixture) -> TestResult {
+        let odb = store.odb();
         let data: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
-        let streamed = odb
-            .write_stream(Kind::Blob, data.len() as u64, &data[..])
-            .unwrap();
+        let streamed = odb.write_stream(Kind::Blob, data.len() as u64, &data[..])?;
         assert_eq!(streamed.id, ObjectId::hash(Kind::Blob, &data));
         assert!(streamed.new);
         assert!(
-            !odb.write_stream(Kind::Blob, data.len() as u64, &data[..])
-                .unwrap()
+            !odb.write_stream(Kind::Blob, data.len() as u64, &data[..])?
                 .new
         );
         let mut out = Vec::new();
-        assert_eq!(
-            odb.stream_blob(&streamed.id, &mut out).unwrap(),
-            data.len() as u64
-        );
+        assert_eq!(odb.stream_blob(&streamed.id, &mut out)?, data.len() as u64);
         assert_eq!(out, data);
+        Ok(())
     }
 
-    #[test]
-    fn stream_write_refuses_size_change_and_leaves_nothing() {
-        let (_d, odb) = odb();
+    fn stream_write_refuses_size_change_and_leaves_nothing(store: &Fixture) -> TestResult {
+        let odb = store.odb();
         let err = odb.write_stream(Kind::Blob, 10, &b"short"[..]).unwrap_err();
         assert!(matches!(
             err,
@@ -1081,60 +1038,59 @@ mod tests {
         ));
         let err = odb.write_stream(Kind::Blob, 2, &b"longer"[..]).unwrap_err();
         assert!(matches!(err, Error::SizeChanged { expected: 2, .. }));
-        assert!(odb.all_ids().unwrap().is_empty());
-        let leftovers: Vec<_> = std::fs::read_dir(odb.dir()).unwrap().collect();
-        assert!(leftovers.is_empty(), "{leftovers:?}");
+        assert!(odb.all_ids()?.is_empty());
+        assert_eq!(store.files(), Vec::<String>::new());
+        Ok(())
     }
 
-    #[test]
-    fn corruption_is_named() {
-        let (_d, odb) = odb();
-        let id = odb.write_blob(b"precious").unwrap().id;
-        let path = odb.loose_path(&id);
-        let mut perms = std::fs::metadata(&path).unwrap().permissions();
-        #[allow(clippy::permissions_set_readonly_false)]
-        perms.set_readonly(false);
-        std::fs::set_permissions(&path, perms).unwrap();
+    fn corruption_is_named(store: &Fixture) -> TestResult {
+        let odb = store.odb();
+        let id = odb.write_blob(b"precious")?.id;
+        let name = id.to_string();
+        let replace = |bytes: Vec<u8>| store.patch(FileKind::Loose, &name, |b| *b = bytes);
         // Replace the content by a valid frame of other bytes.
-        let other = zstd::encode_all(&b"blob 8\0tampered"[..], 3).unwrap();
-        std::fs::write(&path, other).unwrap();
+        replace(zstd::encode_all(&b"blob 8\0tampered"[..], 3)?);
         let err = odb.read(&id).unwrap_err().to_string();
         assert!(err.contains(&id.to_string()), "{err}");
         // A truncated frame.
-        let good = zstd::encode_all(&b"blob 8\0precious"[..], 3).unwrap();
-        std::fs::write(&path, &good[..good.len() - 3]).unwrap();
+        let good = zstd::encode_all(&b"blob 8\0precious"[..], 3)?;
+        replace(good[..good.len() - 3].to_vec());
         let err = odb.read(&id).unwrap_err();
         assert!(matches!(err, Error::Corrupt { .. }), "{err}");
         // A huge declared size is refused before allocating.
-        let huge = zstd::encode_all(&b"blob 10737418240\0x"[..], 3).unwrap();
-        std::fs::write(&path, huge).unwrap();
+        replace(zstd::encode_all(&b"blob 10737418240\0x"[..], 3)?);
         let err = odb.read(&id).unwrap_err();
         assert!(
             matches!(err, Error::TooLarge { .. } | Error::Corrupt { .. }),
             "{err}"
         );
+        Ok(())
     }
 
-    #[test]
-    fn prefixes() {
-        let (_d, odb) = odb();
-        let id = odb.write_blob(b"a").unwrap().id;
-        let p = Prefix::from_hex(&id.to_string()[..5]).unwrap();
-        assert_eq!(odb.ids_with_prefix(&p).unwrap(), vec![id]);
-        assert_eq!(odb.shortest_unique_prefix(&id, 7).unwrap().len(), 7);
+    fn prefixes(store: &Fixture) -> TestResult {
+        let odb = store.odb();
+        let id = odb.write_blob(b"a")?.id;
+        let p = Prefix::from_hex(&id.to_string()[..5])?;
+        assert_eq!(odb.ids_with_prefix(&p)?, vec![id]);
+        assert_eq!(odb.shortest_unique_prefix(&id, 7)?.len(), 7);
+        Ok(())
     }
 
-    type TestResult = std::result::Result<(), Box<dyn std::error::Error>>;
-
-    /// Writes a pack holding `objects` (blobs) into `odb`'s pack directory, as another
-    /// process would; returns the path of its index.
-    fn write_pack(odb: &Odb, objects: &[&[u8]]) -> Result<PathBuf> {
-        let mut writer = PackWriter::new(&odb.pack_dir())?;
+    /// Writes a pack holding `objects` (blobs) into the store, as another process
+    /// would; returns its name.
+    fn write_pack(store: &Fixture, objects: &[&[u8]]) -> Result<String> {
+        let mut writer = PackWriter::new(Arc::clone(&store.backend))?;
         for data in objects {
             writer.add(ObjectId::hash(Kind::Blob, data), Kind::Blob, data, 3)?;
         }
-        let info = writer.finish()?.expect("not empty");
-        Ok(odb.pack_dir().join(format!("pack-{}.idx", info.name)))
+        Ok(writer.finish()?.expect("not empty").name)
+    }
+
+    fn remove_loose(store: &Fixture, id: &ObjectId) {
+        store
+            .backend
+            .remove(FileKind::Loose, &id.to_string())
+            .unwrap();
     }
 
     /// Every read path, and what each must give for the blob `data`.
@@ -1150,24 +1106,22 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn readers_find_objects_a_gc_moved_after_they_listed_packs() -> TestResult {
-        let (_d, writer) = odb();
+    fn readers_find_objects_a_gc_moved_after_they_listed_packs(store: &Fixture) -> TestResult {
+        let writer = store.odb();
         let data: &[u8] = b"moved into a pack by gc\n";
         let id = writer.write_blob(data)?.id;
         // The reader lists packs (there are none) and knows the object loose.
-        let reader = Odb::at(writer.dir());
+        let reader = store.odb();
         // gc: packs it, then removes the loose copy.
-        write_pack(&writer, &[data])?;
-        fs::remove_file(writer.loose_path(&id))?;
+        write_pack(store, &[data])?;
+        remove_loose(store, &id);
         assert_readable(&reader, data)?;
         // Each path on its own, from a store as stale as the first.
         let other: &[u8] = b"another object\n";
         let other_id = writer.write_blob(other)?.id;
-        let stale = || Odb::at(writer.dir());
-        let readers = [stale(), stale(), stale(), stale()];
-        write_pack(&writer, &[other])?;
-        fs::remove_file(writer.loose_path(&other_id))?;
+        let readers = [store.odb(), store.odb(), store.odb(), store.odb()];
+        write_pack(store, &[other])?;
+        remove_loose(store, &other_id);
         assert!(readers[0].contains(&other_id));
         assert!(readers[1].verify(&other_id).is_ok());
         assert!(readers[2].stream_blob(&other_id, &mut io::sink()).is_ok());
@@ -1175,20 +1129,27 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_pack_removed_while_the_list_is_reloaded_is_looked_for_again() -> TestResult {
-        let (_d, odb) = odb();
+    fn a_pack_removed_while_the_list_is_reloaded_is_looked_for_again(
+        store: &Fixture,
+    ) -> TestResult {
         let data: &[u8] = b"repacked twice\n";
-        let reader = Odb::at(odb.dir());
-        let first = write_pack(&odb, &[data])?;
+        let reader = store.odb();
+        let first = write_pack(store, &[data])?;
         // Between the reader's listing (which names the first pack) and its open, a
         // second gc writes a new pack and removes the first.
-        let writer = Odb::at(odb.dir());
+        let backend = Arc::clone(&store.backend);
         AFTER_LISTING.with(|h| {
             *h.borrow_mut() = Some(Box::new(move || {
-                write_pack(&writer, &[data, b"and something new\n"]).expect("pack");
-                fs::remove_file(&first).expect("remove index");
-                fs::remove_file(first.with_extension("pack")).expect("remove pack");
+                let mut writer = PackWriter::new(Arc::clone(&backend)).expect("pack");
+                for data in [data, b"and something new\n"] {
+                    let id = ObjectId::hash(Kind::Blob, data);
+                    writer.add(id, Kind::Blob, data, 3).expect("add");
+                }
+                writer.finish().expect("finish");
+                backend
+                    .remove(FileKind::Index, &first)
+                    .expect("remove index");
+                backend.remove(FileKind::Pack, &first).expect("remove pack");
             }))
         });
         assert_readable(&reader, data)?;
@@ -1196,21 +1157,18 @@ mod tests {
         Ok(())
     }
 
-    /// Flips a byte in the middle of the frame of `id`'s record in the pack of `idx`.
-    fn corrupt_packed_copy(idx: &Path, id: &ObjectId) -> Result<u64> {
-        let pack = Pack::open(idx)?;
+    /// Flips a byte in the middle of the frame of `id`'s record in pack `name`.
+    fn corrupt_packed_copy(store: &Fixture, name: &str, id: &ObjectId) -> Result<u64> {
+        let pack = Pack::open(&*store.backend, name)?;
         let offset = pack.find(id).expect("in the pack");
         let header = pack.header(offset)?;
-        let path = idx.with_extension("pack");
-        let mut bytes = fs::read(&path).context("read", &path)?;
-        bytes[(header.frame_offset + header.frame_len / 2) as usize] ^= 0x55;
-        fs::write(&path, bytes).context("write", &path)?;
+        store.patch(FileKind::Pack, name, |bytes| {
+            bytes[(header.frame_offset + header.frame_len / 2) as usize] ^= 0x55;
+        });
         Ok(offset)
     }
 
-    #[test]
-    fn damaged_copies_along_a_delta_chain_are_tried_once_each() -> TestResult {
-        let (_d, odb) = odb();
+    fn damaged_copies_along_a_delta_chain_are_tried_once_each(store: &Fixture) -> TestResult {
         // A chain of deltas, each against the one before, in two packs.
         let versions: Vec<Vec<u8>> = (0..24)
             .map(|i| format!("{}version {i}\n", "a line shared by all\n".repeat(40)).into_bytes())
@@ -1221,31 +1179,26 @@ mod tests {
             .collect();
         let mut packs = Vec::new();
         for extra in [&b"first"[..], b"second"] {
-            let mut writer = PackWriter::new(&odb.pack_dir())?;
+            let mut writer = PackWriter::new(Arc::clone(&store.backend))?;
             writer.add(ids[0], Kind::Blob, &versions[0], 3)?;
             for i in 1..versions.len() {
-                let mut c = zstd::bulk::Compressor::with_dictionary(3, &versions[i - 1])
-                    .context("compress", odb.dir())?;
-                let frame = c.compress(&versions[i]).context("compress", odb.dir())?;
+                let mut c = zstd::bulk::Compressor::with_dictionary(3, &versions[i - 1])?;
+                let frame = c.compress(&versions[i])?;
                 let size = versions[i].len() as u64;
                 writer.add_frame(ids[i], Kind::Blob, size, Some(&ids[i - 1]), &frame)?;
             }
             writer.add(ObjectId::hash(Kind::Blob, extra), Kind::Blob, extra, 3)?;
-            let info = writer.finish()?.expect("not empty");
-            packs.push(odb.pack_dir().join(format!("pack-{}.idx", info.name)));
+            packs.push(writer.finish()?.expect("not empty").name);
         }
         let top = ids[ids.len() - 1];
-        assert_eq!(
-            Odb::at(odb.dir()).find_blob(&top)?,
-            versions[versions.len() - 1]
-        );
+        assert_eq!(store.odb().find_blob(&top)?, versions[versions.len() - 1]);
         // The chain's root is damaged in both: nothing in the chain can be read, and
         // finding that out tries each copy once, not 2^24 times.
-        for idx in &packs {
-            corrupt_packed_copy(idx, &ids[0])?;
+        for name in &packs {
+            corrupt_packed_copy(store, name, &ids[0])?;
         }
         let started = std::time::Instant::now();
-        let err = Odb::at(odb.dir()).read(&top).unwrap_err();
+        let err = store.odb().read(&top).unwrap_err();
         assert!(err.to_string().contains(&ids[0].to_string()), "{err}");
         assert!(
             started.elapsed() < std::time::Duration::from_secs(20),
@@ -1255,23 +1208,21 @@ mod tests {
         Ok(())
     }
 
-    #[test]
-    fn a_corrupt_packed_copy_gives_way_to_an_intact_one() -> TestResult {
-        let (_d, odb) = odb();
+    fn a_corrupt_packed_copy_gives_way_to_an_intact_one(store: &Fixture) -> TestResult {
+        let odb = store.odb();
         let data = b"a precious object, stored twice\n".repeat(20);
         let id = odb.write_blob(&data)?.id;
-        let idx = write_pack(&odb, &[&data])?;
-        let offset = corrupt_packed_copy(&idx, &id)?;
+        let name = write_pack(store, &[&data])?;
+        let offset = corrupt_packed_copy(store, &name, &id)?;
         // The loose copy is intact: every read path finds it.
-        let reader = Odb::at(odb.dir());
+        let reader = store.odb();
         assert_readable(&reader, &data)?;
         // Each copy is checked on its own: the packed one is reported, with its place.
         let copies = reader.verify_each_copy(&id);
         assert_eq!(copies.len(), 2, "{copies:?}");
         let bad = copies[0].as_ref().unwrap_err().to_string();
-        let name = idx.file_stem().and_then(|s| s.to_str()).expect("name");
         assert!(
-            bad.contains(name) && bad.contains(&format!("offset {offset}")),
+            bad.contains(&name) && bad.contains(&format!("offset {offset}")),
             "{bad}"
         );
         assert_eq!(
@@ -1279,23 +1230,88 @@ mod tests {
             Some(&(Kind::Blob, data.len() as u64))
         );
         // Another pack's intact copy does as well as a loose one.
-        fs::remove_file(odb.loose_path(&id))?;
-        let reader = Odb::at(odb.dir());
-        assert!(reader.read(&id).is_err());
-        write_pack(&odb, &[&data, b"so that the name differs\n"])?;
-        let reader = Odb::at(odb.dir());
-        assert_readable(&reader, &data)?;
+        remove_loose(store, &id);
+        assert!(store.odb().read(&id).is_err());
+        let second = write_pack(store, &[&data, b"so that the name differs\n"])?;
+        assert_readable(&store.odb(), &data)?;
         // With no intact copy left, the error is the corrupt copy's.
-        for pack in reader.packs() {
-            let idx = reader.pack_dir().join(format!("pack-{}.idx", pack.name));
-            if pack.find(&id).is_some() && format!("pack-{}", pack.name) != name {
-                corrupt_packed_copy(&idx, &id)?;
-            }
-        }
-        let err = Odb::at(odb.dir()).read(&id).unwrap_err();
+        corrupt_packed_copy(store, &second, &id)?;
+        let err = store.odb().read(&id).unwrap_err();
         assert!(
             matches!(err, Error::Corrupt { .. } | Error::BadPack { .. }),
             "{err}"
+        );
+        Ok(())
+    }
+
+    fn repack_keeps_every_object_readable_and_removes_old_copies(store: &Fixture) -> TestResult {
+        let odb = store.odb();
+        // Versions of one file (deltas), many small files (blocks), a tree, and an
+        // unreachable object kept as cruft with its time.
+        // Versions of a file too big for a block, which compresses badly alone
+        // (pseudo-random lines) but well against the version before.
+        let mut state = 1u64;
+        let base: String = (0..4000)
+            .map(|_| {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                format!("{:016x}\n", state)
+            })
+            .collect();
+        let mut candidates = Vec::new();
+        let mut contents = Vec::new();
+        for i in 0..5 {
+            let data = format!("{base}version {i}\n").into_bytes();
+            let id = odb.write_blob(&data)?.id;
+            candidates.push(Candidate {
+                id,
+                kind: Kind::Blob,
+                path: b"file.txt".to_vec(),
+            });
+            contents.push((id, data));
+        }
+        for i in 0..200 {
+            let data = format!("small file {i}\n").into_bytes();
+            let id = odb.write_blob(&data)?.id;
+            candidates.push(Candidate {
+                id,
+                kind: Kind::Blob,
+                path: format!("dir/f{i:03}").into_bytes(),
+            });
+            contents.push((id, data));
+        }
+        let cruft = odb.write_blob(b"unreachable but young\n")?.id;
+        let old_pack = write_pack(store, &[b"in an old pack\n"])?;
+        let outcome = odb.repack(
+            candidates,
+            vec![(cruft, 1_700_000_000)],
+            &RepackOptions::default(),
+        )?;
+        assert_eq!(outcome.packed, 206);
+        assert!(outcome.deltas >= 1, "{outcome:?}");
+        assert!(outcome.in_blocks >= 100, "{outcome:?}");
+        assert_eq!(outcome.removed_packs, 1);
+        assert_eq!(
+            outcome.removed_loose, 206,
+            "the cruft object's loose copy too"
+        );
+        // Everything reads back from a fresh store: from the new pack and the cruft
+        // pack, which records the object's time; the old pack is gone.
+        let fresh = store.odb();
+        for (id, data) in &contents {
+            assert_eq!(&fresh.find_blob(id)?, data);
+        }
+        assert!(fresh.loose_object_ids()?.is_empty());
+        let names = fresh.pack_names();
+        assert_eq!(names.len(), 2, "{names:?}");
+        assert!(!names.contains(&old_pack));
+        let times = fresh.packed_times(|id| *id != cruft);
+        assert_eq!(times.get(&cruft), Some(&1_700_000_000));
+        assert!(
+            fresh
+                .find_blob(&ObjectId::hash(Kind::Blob, b"in an old pack\n"))
+                .is_err()
         );
         Ok(())
     }

@@ -29,15 +29,12 @@
 
 use crate::fs::IoResultExt;
 use std::collections::HashMap;
-use std::fs;
 use std::io::{self, Write};
-use std::os::unix::fs::FileExt;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
-use memmap2::{Mmap, MmapOptions};
 use sha2::{Digest, Sha256};
 
+use super::backend::{Backend, FileBytes, FileKind, NewFile, RangeRead, ReadBackend};
 use super::{Error, MAX_PACKED_SIZE, Result};
 use crate::object::{Hasher, Kind, ObjectId, Prefix};
 
@@ -52,7 +49,7 @@ const BLOCK_RECORD: u8 = 6;
 const FLAGS: u8 = DELTA | WITH_DICT | IN_BLOCK | BASE_BY_INDEX;
 
 /// The largest block of small objects compressed together that a pack may hold.
-pub const MAX_BLOCK_SIZE: u64 = 4 << 20;
+pub(crate) const MAX_BLOCK_SIZE: u64 = 4 << 20;
 
 fn kind_code(kind: Kind) -> u8 {
     match kind {
@@ -95,9 +92,9 @@ fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
 }
 
 /// Streams objects into a new pack.
-pub struct PackWriter {
-    dir: PathBuf,
-    file: tempfile::NamedTempFile,
+pub(crate) struct PackWriter {
+    backend: Arc<dyn Backend>,
+    file: Box<dyn NewFile>,
     hasher: Sha256,
     offset: u64,
     entries: HashMap<ObjectId, u64>,
@@ -119,20 +116,14 @@ pub struct PackInfo {
 }
 
 impl PackWriter {
-    /// Starts a pack in `dir` (`objects/pack`, made if missing).
-    pub fn new(dir: &Path) -> Result<PackWriter> {
-        if !dir.is_dir() {
-            fs::create_dir_all(dir).context("create directory", dir)?;
-            if let Some(parent) = dir.parent() {
-                crate::fs::sync_dir(parent)?;
-            }
-        }
-        let file = tempfile::Builder::new()
-            .prefix(crate::temp::PACK.name)
-            .tempfile_in(dir)
-            .context("create a temporary file in", dir)?;
+    /// Starts a pack in `backend`.
+    pub(crate) fn new(backend: Arc<dyn Backend>) -> Result<PackWriter> {
+        let file = backend.create(FileKind::Pack).context(
+            "create a temporary file in",
+            backend.location(FileKind::Pack, ""),
+        )?;
         let mut writer = PackWriter {
-            dir: dir.to_owned(),
+            backend,
             file,
             hasher: Sha256::new(),
             offset: 0,
@@ -146,8 +137,11 @@ impl PackWriter {
 
     /// Starts a pack whose records may be compressed with a shared dictionary
     /// (see [`PackWriter::add_frame_with_dictionary`]).
-    pub fn with_dictionary(dir: &Path, dictionary: &[u8]) -> Result<PackWriter> {
-        let mut writer = PackWriter::new(dir)?;
+    pub(crate) fn with_dictionary(
+        backend: Arc<dyn Backend>,
+        dictionary: &[u8],
+    ) -> Result<PackWriter> {
+        let mut writer = PackWriter::new(backend)?;
         let mut head = vec![DICT_RECORD];
         put_varint(&mut head, dictionary.len() as u64);
         writer.append(&head)?;
@@ -182,9 +176,15 @@ impl PackWriter {
         self.add_record(id, kind_code(kind) | WITH_DICT, size, None, frame)
     }
 
+    /// Where the pack is being written, for messages.
+    fn location(&self) -> std::path::PathBuf {
+        self.backend.location(FileKind::Pack, "")
+    }
+
     fn append(&mut self, bytes: &[u8]) -> Result<()> {
-        let path = self.file.path().to_owned();
-        self.file.write_all(bytes).context("write", &path)?;
+        self.file
+            .write_all(bytes)
+            .context("write a pack in", self.location())?;
         self.hasher.update(bytes);
         self.offset += bytes.len() as u64;
         Ok(())
@@ -195,14 +195,14 @@ impl PackWriter {
         self.entries.contains_key(id)
     }
 
+    /// Bytes written so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+
     /// Objects added so far.
     pub fn len(&self) -> usize {
         self.entries.len()
-    }
-
-    /// Whether nothing was added.
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
     }
 
     /// Adds an object given its content size and its zstd frame (compressed with the
@@ -265,7 +265,7 @@ impl PackWriter {
         if total > MAX_BLOCK_SIZE {
             return Err(crate::fs::IoError::new(
                 "write a block to",
-                &self.dir,
+                self.location(),
                 io::ErrorKind::InvalidInput.into(),
             )
             .into());
@@ -292,16 +292,19 @@ impl PackWriter {
 
     /// Compresses and adds an object.
     pub fn add(&mut self, id: ObjectId, kind: Kind, content: &[u8], level: i32) -> Result<u64> {
-        let frame = super::compress(content, level).context("compress", &self.dir)?;
+        let frame = super::compress(content, level).map_err(Error::Compress)?;
         self.add_frame(id, kind, content.len() as u64, None, &frame)
     }
 
     /// Reads back every object added so far (for writing them loose instead) and
     /// drops the unfinished pack.
     pub fn drain_objects(mut self) -> Result<Vec<(ObjectId, Kind, Vec<u8>)>> {
-        let path = self.file.path().to_owned();
-        self.file.flush().context("write", &path)?;
-        let data = fs::read(&path).context("read", &path)?;
+        let path = self.location();
+        let mut data = vec![0u8; self.offset as usize];
+        self.file
+            .flush()
+            .and_then(|()| self.file.read_back(&mut data, 0))
+            .context("read back", &path)?;
         let mut out = Vec::with_capacity(self.entries.len());
         for (id, offset) in &self.entries {
             let mut pos = *offset as usize;
@@ -331,15 +334,16 @@ impl PackWriter {
         {
             return Err(crate::fs::IoError::new(
                 "finish a pack in",
-                &self.dir,
+                self.location(),
                 io::Error::other("the pack does not hold the objects declared for it"),
             )
             .into());
         }
         let sum: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
-        let path = self.file.path().to_owned();
-        self.file.write_all(&sum).context("write", &path)?;
-        self.file.as_file().sync_all().context("sync", &path)?;
+        let location = self.location();
+        self.file
+            .write_all(&sum)
+            .context("write a pack in", &location)?;
         let name = hex::encode(sum);
         let mut ids: Vec<(ObjectId, u64)> = self.entries.iter().map(|(id, o)| (*id, *o)).collect();
         ids.sort();
@@ -363,15 +367,18 @@ impl PackWriter {
         idx.extend_from_slice(&sum);
         let idx_sum: [u8; 32] = Sha256::digest(&idx).into();
         idx.extend_from_slice(&idx_sum);
-        let mut idx_file = tempfile::Builder::new()
-            .prefix(crate::temp::PACK_INDEX.name)
-            .tempfile_in(&self.dir)
-            .context("create a temporary file in", &self.dir)?;
-        idx_file.write_all(&idx).context("write", idx_file.path())?;
-        idx_file
-            .as_file()
-            .sync_all()
-            .context("sync", idx_file.path())?;
+        let backend = &self.backend;
+        // Written whole before the pack gets its name (an index is what makes a pack
+        // visible, so it is named last).
+        let new_file = |kind: FileKind, bytes: &[u8]| -> Result<Box<dyn NewFile>> {
+            let mut file = backend
+                .create(kind)
+                .context("create a temporary file in", backend.location(kind, ""))?;
+            file.write_all(bytes)
+                .context("write", backend.location(kind, &name))?;
+            Ok(file)
+        };
+        let idx_file = new_file(FileKind::Index, &idx)?;
         let times = match &self.times {
             Some(times) => {
                 let now = std::time::SystemTime::now()
@@ -382,42 +389,35 @@ impl PackWriter {
                     ids.iter()
                         .map(|(id, _)| times.get(id).copied().unwrap_or(now)),
                 );
-                let mut file = tempfile::Builder::new()
-                    .prefix(crate::temp::PACK_MTIMES.name)
-                    .tempfile_in(&self.dir)
-                    .context("create a temporary file in", &self.dir)?;
-                file.write_all(&sidecar)
-                    .and_then(|()| file.as_file().sync_all())
-                    .context("write", file.path())?;
-                Some(file)
+                Some(new_file(FileKind::Times, &sidecar)?)
             }
             None => None,
         };
-        let pack_path = self.dir.join(format!("pack-{name}.pack"));
-        let idx_path = self.dir.join(format!("pack-{name}.idx"));
         let bytes = self.offset + 32;
-        self.file
-            .persist(&pack_path)
-            .map_err(|e| e.error)
-            .context("write", &pack_path)?;
-        let times_path = self.dir.join(format!("pack-{name}.mtimes"));
+        let finish = |file: Box<dyn NewFile>, kind: FileKind| {
+            file.finish(&name, true)
+                .context("write", backend.location(kind, &name))
+        };
+        finish(self.file, FileKind::Pack)?;
         match times {
-            Some(file) => {
-                file.persist(&times_path)
-                    .map_err(|e| e.error)
-                    .context("write", &times_path)?;
-            }
+            Some(file) => finish(file, FileKind::Times)?,
             // The same pack written before as a cruft pack: its times are stale.
-            None if times_path.exists() => {
-                fs::remove_file(&times_path).context("remove", &times_path)?;
+            None if backend
+                .stat(FileKind::Times, &name)
+                .ok()
+                .flatten()
+                .is_some() =>
+            {
+                backend
+                    .remove(FileKind::Times, &name)
+                    .context("remove", backend.location(FileKind::Times, &name))?;
             }
             None => {}
         }
-        idx_file
-            .persist(&idx_path)
-            .map_err(|e| e.error)
-            .context("write", &idx_path)?;
-        crate::fs::sync_dir(&self.dir)?;
+        finish(idx_file, FileKind::Index)?;
+        backend
+            .sync()
+            .context("sync", backend.location(FileKind::Pack, ""))?;
         Ok(Some(PackInfo {
             name,
             objects: ids.len() as u64,
@@ -428,7 +428,7 @@ impl PackWriter {
 
 /// A record's header, as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RecordHeader {
+pub(crate) struct RecordHeader {
     /// The object's kind.
     pub kind: Kind,
     /// Its content size.
@@ -447,12 +447,12 @@ pub struct RecordHeader {
 }
 
 /// An open pack and its index.
-pub struct Pack {
+pub(crate) struct Pack {
     /// The pack's name (its checksum in hex).
     pub name: String,
-    pack: fs::File,
+    pack: Arc<dyn RangeRead>,
     pack_len: u64,
-    idx: Idx,
+    idx: FileBytes,
     count: usize,
     /// The dictionary record, read on first use: most commands never need it.
     dictionary: OnceLock<Option<Vec<u8>>>,
@@ -467,13 +467,18 @@ impl std::fmt::Debug for Pack {
 impl Pack {
     /// Opens `pack-<name>.idx` and its pack, checking the index's shape (not its
     /// checksum or the pack's content: see [`Pack::verify`]).
-    pub fn open(idx_path: &Path) -> Result<Pack> {
+    pub fn open(backend: &dyn ReadBackend, name: &str) -> Result<Pack> {
+        let idx_path = backend.location(FileKind::Index, name);
         let bad = |reason: &str| Error::BadPack {
             pack: idx_path.display().to_string(),
             offset: None,
             reason: reason.to_owned(),
         };
-        let idx = map(idx_path)?;
+        let absent = || io::Error::from(io::ErrorKind::NotFound);
+        let idx = backend
+            .read(FileKind::Index, name)
+            .and_then(|idx| idx.ok_or_else(absent))
+            .context("read", &idx_path)?;
         if idx.len() < 8 + 1024 + 64 || &idx[..8] != IDX_MAGIC {
             return Err(bad("not a pack index"));
         }
@@ -485,17 +490,13 @@ impl Pack {
         if idx.len() != 8 + 1024 + count * 40 + 64 {
             return Err(bad("index size does not match its object count"));
         }
-        let name = idx_path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .and_then(|s| s.strip_prefix("pack-"))
-            .ok_or_else(|| bad("unexpected file name"))?
-            .to_owned();
-        let pack_path = idx_path.with_extension("pack");
-        let pack = fs::File::open(&pack_path).context("open", &pack_path)?;
-        let pack_len = pack.metadata().context("stat", &pack_path)?.len();
+        let pack = backend
+            .open(FileKind::Pack, name)
+            .and_then(|pack| pack.ok_or_else(absent))
+            .context("open", backend.location(FileKind::Pack, name))?;
+        let pack_len = pack.len();
         Ok(Pack {
-            name,
+            name: name.to_owned(),
             pack,
             pack_len,
             idx,
@@ -553,11 +554,6 @@ impl Pack {
     /// Objects in the pack.
     pub fn len(&self) -> usize {
         self.count
-    }
-
-    /// Whether the pack is empty.
-    pub fn is_empty(&self) -> bool {
-        self.count == 0
     }
 
     /// Every id in the pack, sorted, with its offset.
@@ -733,6 +729,13 @@ impl Pack {
     /// Reads and decompresses the block record at `offset` (whole: members of one
     /// block are usually read together, and callers cache it).
     pub fn block(&self, offset: u64) -> Result<Vec<u8>> {
+        let header = self.block_header(offset)?;
+        let frame = self.frame(&header)?;
+        self.decompress(offset, &header, &frame, None)
+    }
+
+    /// Reads the header of the block record at `offset`.
+    pub fn block_header(&self, offset: u64) -> Result<RecordHeader> {
         let mut buf = [0u8; 24];
         let buf = self.read_head(offset, &mut buf)?;
         let code = buf.first().copied();
@@ -754,8 +757,7 @@ impl Pack {
             frame_len,
             block: None,
         };
-        let frame = self.frame(&header)?;
-        self.decompress(offset, &header, &frame, None)
+        Ok(header)
     }
 
     /// Where the frame of the record at `offset` starts, `head_len` bytes in; refuses a
@@ -878,44 +880,6 @@ impl Pack {
     }
 }
 
-/// A pack index's bytes: mapped, or read where the filesystem cannot map it.
-enum Idx {
-    Mapped(Mmap),
-    Read(Vec<u8>),
-}
-
-impl std::ops::Deref for Idx {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        match self {
-            Idx::Mapped(map) => map,
-            Idx::Read(bytes) => bytes,
-        }
-    }
-}
-
-/// Maps a pack index privately and read-only, as git does: a command touches only the
-/// fan-out table and the few pages its binary searches land on, instead of reading the
-/// whole file (3 MB for a kernel tree) into memory first. Where mapping fails (some
-/// FUSE filesystems), the file is read instead.
-fn map(path: &Path) -> Result<Idx> {
-    let mut file = fs::File::open(path).context("open", path)?;
-    // SAFETY: the mapping is private and read-only, and cow never changes an index in
-    // place: it writes each one under a temporary name and renames it into place, and
-    // gc only unlinks old ones, which leaves an existing mapping valid. Another program
-    // truncating the file while it is mapped would make reads fault (SIGBUS); git
-    // accepts the same risk for its pack indexes.
-    match unsafe { MmapOptions::new().map_copy_read_only(&file) } {
-        Ok(map) => Ok(Idx::Mapped(map)),
-        Err(_) => {
-            let mut bytes = Vec::new();
-            io::Read::read_to_end(&mut file, &mut bytes).context("read", path)?;
-            Ok(Idx::Read(bytes))
-        }
-    }
-}
-
 /// The longest frame a record may have: what the largest packed object compresses to
 /// at worst.
 fn max_frame_len() -> u64 {
@@ -953,6 +917,16 @@ pub(super) fn check(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::odb::testing::{Fixture, TestResult, both};
+
+    both!(
+        write_then_find_every_object,
+        prefix_search_and_neighbours_agree_with_a_scan,
+        blocks_and_deltas_by_index_round_trip,
+        a_pack_must_hold_exactly_what_was_declared,
+        hostile_member_records_are_refused,
+        a_damaged_dictionary_is_reported_when_needed_and_by_verify,
+    );
 
     #[test]
     fn varints_round_trip() {
@@ -966,10 +940,8 @@ mod tests {
         assert_eq!(get_varint(&[0x80], &mut 0), None);
     }
 
-    #[test]
-    fn write_then_find_every_object() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = PackWriter::new(dir.path()).unwrap();
+    fn write_then_find_every_object(store: &Fixture) -> TestResult {
+        let mut w = PackWriter::new(Arc::clone(&store.backend)).unwrap();
         let mut ids = Vec::new();
         for i in 0..300u32 {
             let data = format!("object {i}\n").into_bytes();
@@ -978,7 +950,7 @@ mod tests {
             ids.push((id, data));
         }
         let info = w.finish().unwrap().unwrap();
-        let pack = Pack::open(&dir.path().join(format!("pack-{}.idx", info.name))).unwrap();
+        let pack = Pack::open(&*store.backend, &info.name).unwrap();
         assert_eq!(pack.len(), 300);
         assert!(pack.verify().is_empty());
         for (id, data) in &ids {
@@ -991,17 +963,13 @@ mod tests {
         }
         assert_eq!(pack.find(&ObjectId::empty_tree()), None);
         // Nothing temporary is left.
-        let names: Vec<_> = fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name())
-            .collect();
-        assert_eq!(names.len(), 2, "{names:?}");
+        let files = store.files();
+        assert_eq!(files.len(), 2, "{files:?}");
+        Ok(())
     }
 
-    #[test]
-    fn prefix_search_and_neighbours_agree_with_a_scan() -> Result<()> {
-        let dir = tempfile::tempdir().context("create", Path::new("tmp"))?;
-        let mut w = PackWriter::new(dir.path())?;
+    fn prefix_search_and_neighbours_agree_with_a_scan(store: &Fixture) -> TestResult {
+        let mut w = PackWriter::new(Arc::clone(&store.backend))?;
         let mut ids = Vec::new();
         for i in 0..600u32 {
             let data = format!("x{i}\n").into_bytes();
@@ -1010,7 +978,7 @@ mod tests {
             ids.push(id);
         }
         let info = w.finish()?.expect("not empty");
-        let pack = Pack::open(&dir.path().join(format!("pack-{}.idx", info.name)))?;
+        let pack = Pack::open(&*store.backend, &info.name)?;
         ids.sort();
         // Ids of the pack, and ids it does not hold, as probes.
         let absent = (0..100u32).map(|i| ObjectId::hash(Kind::Tree, format!("{i}").as_bytes()));
@@ -1046,9 +1014,7 @@ mod tests {
         Ok(content[start as usize..(start + h.size) as usize].to_vec())
     }
 
-    #[test]
-    fn blocks_and_deltas_by_index_round_trip() {
-        let dir = tempfile::tempdir().unwrap();
+    fn blocks_and_deltas_by_index_round_trip(store: &Fixture) -> TestResult {
         let objects: Vec<(ObjectId, Vec<u8>)> = (0..20u32)
             .map(|i| {
                 let data = format!("member {i} of a block\n").into_bytes();
@@ -1058,7 +1024,7 @@ mod tests {
         let base = objects[3].0;
         let changed = b"member 3 of a block, changed\n".to_vec();
         let delta_id = ObjectId::hash(Kind::Blob, &changed);
-        let mut w = PackWriter::new(dir.path()).unwrap();
+        let mut w = PackWriter::new(Arc::clone(&store.backend)).unwrap();
         let mut ids: Vec<ObjectId> = objects.iter().map(|o| o.0).collect();
         ids.push(delta_id);
         w.expect_objects(ids);
@@ -1080,7 +1046,7 @@ mod tests {
         )
         .unwrap();
         let info = w.finish().unwrap().unwrap();
-        let pack = Pack::open(&dir.path().join(format!("pack-{}.idx", info.name))).unwrap();
+        let pack = Pack::open(&*store.backend, &info.name).unwrap();
         assert!(pack.verify().is_empty());
         for (id, data) in &objects {
             assert_eq!(&read_member(&pack, id).unwrap(), data);
@@ -1089,38 +1055,34 @@ mod tests {
         assert_eq!(h.base, Some(base));
         // The base is named by its index position: a byte, not 32.
         assert!(h.frame_offset - pack.find(&delta_id).unwrap() < 8, "{h:?}");
+        Ok(())
     }
 
-    #[test]
-    fn a_pack_must_hold_exactly_what_was_declared() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut w = PackWriter::new(dir.path()).unwrap();
+    fn a_pack_must_hold_exactly_what_was_declared(store: &Fixture) -> TestResult {
+        let mut w = PackWriter::new(Arc::clone(&store.backend)).unwrap();
         w.expect_objects(vec![ObjectId::hash(Kind::Blob, b"a")]);
         w.add(ObjectId::hash(Kind::Blob, b"b"), Kind::Blob, b"b", 3)
             .unwrap();
         let err = w.finish().unwrap_err().to_string();
         assert!(err.contains("could not finish a pack"), "{err}");
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        assert_eq!(store.files(), Vec::<String>::new());
+        Ok(())
     }
 
-    #[test]
-    fn hostile_member_records_are_refused() {
-        let dir = tempfile::tempdir().unwrap();
+    fn hostile_member_records_are_refused(store: &Fixture) -> TestResult {
         let data = b"one small object".to_vec();
         let id = ObjectId::hash(Kind::Blob, &data);
-        let mut w = PackWriter::new(dir.path()).unwrap();
+        let mut w = PackWriter::new(Arc::clone(&store.backend)).unwrap();
         let frame = zstd::bulk::compress(&data, 3).unwrap();
         w.add_block(&[(id, Kind::Blob, data.len() as u64)], false, &frame)
             .unwrap();
         let info = w.finish().unwrap().unwrap();
-        let idx = dir.path().join(format!("pack-{}.idx", info.name));
-        let pack = Pack::open(&idx).unwrap();
+        let pack = Pack::open(&*store.backend, &info.name).unwrap();
         let offset = pack.find(&id).unwrap();
         assert_eq!(read_member(&pack, &id).unwrap(), data);
         // A member whose block offset points at itself, at the magic, or whose start
         // runs past the largest block, is refused, not read out of bounds.
-        let path = idx.with_extension("pack");
-        let original = fs::read(&path).unwrap();
+        let original = store.read(FileKind::Pack, &info.name);
         let at = offset as usize;
         for (patch, reason) in [
             (
@@ -1131,10 +1093,11 @@ mod tests {
             (vec![0x21, 0x7f, 1, 0xff, 0xff, 0xff, 0x7f], "past the end"),
             (vec![0x31, data.len() as u8, 1, 0], "unknown record type"),
         ] {
-            let mut bytes = original.clone();
-            bytes[at..at + patch.len()].copy_from_slice(&patch);
-            fs::write(&path, &bytes).unwrap();
-            let pack = Pack::open(&idx).unwrap();
+            store.patch(FileKind::Pack, &info.name, |bytes| {
+                bytes.copy_from_slice(&original);
+                bytes[at..at + patch.len()].copy_from_slice(&patch);
+            });
+            let pack = Pack::open(&*store.backend, &info.name).unwrap();
             let err = pack
                 .header(offset)
                 .and_then(|h| pack.block(h.block.unwrap().0))
@@ -1142,6 +1105,7 @@ mod tests {
                 .to_string();
             assert!(err.contains(reason), "{patch:?}: {err}");
         }
+        Ok(())
     }
 
     #[test]
@@ -1149,46 +1113,43 @@ mod tests {
         // A directory opens but cannot be mapped (ENODEV), like a file on some FUSE
         // filesystems; reading it is what then fails, and says so.
         let dir = tempfile::tempdir().unwrap();
-        let idx = dir.path().join("pack-0.idx");
-        fs::create_dir(&idx).unwrap();
-        let Err(Error::Io(e)) = map(&idx) else {
+        std::fs::create_dir_all(dir.path().join("pack/pack-0.idx")).unwrap();
+        std::fs::write(dir.path().join("pack/pack-0.pack"), b"").unwrap();
+        let backend = super::super::backend::LocalBackend::new(dir.path());
+        let Err(Error::Io(e)) = Pack::open(&backend, "0") else {
             panic!("a directory was accepted as an index");
         };
         assert_eq!(e.action, "read");
     }
 
-    #[test]
-    fn a_damaged_dictionary_is_reported_when_needed_and_by_verify() {
-        let dir = tempfile::tempdir().unwrap();
+    fn a_damaged_dictionary_is_reported_when_needed_and_by_verify(store: &Fixture) -> TestResult {
         let dictionary = b"a shared dictionary of common words ".repeat(8);
         let data = b"common words, compressed with the dictionary".to_vec();
         let id = ObjectId::hash(Kind::Blob, &data);
         let plain = b"compressed alone".to_vec();
         let plain_id = ObjectId::hash(Kind::Blob, &plain);
-        let mut w = PackWriter::with_dictionary(dir.path(), &dictionary).unwrap();
+        let mut w = PackWriter::with_dictionary(Arc::clone(&store.backend), &dictionary).unwrap();
         let mut c = zstd::bulk::Compressor::with_dictionary(3, &dictionary).unwrap();
         let frame = c.compress(&data).unwrap();
         w.add_frame_with_dictionary(id, Kind::Blob, data.len() as u64, &frame)
             .unwrap();
         w.add(plain_id, Kind::Blob, &plain, 3).unwrap();
         let info = w.finish().unwrap().unwrap();
-        let idx = dir.path().join(format!("pack-{}.idx", info.name));
         let read = |pack: &Pack, id: &ObjectId| {
             let offset = pack.find(id).unwrap();
             let h = pack.header(offset)?;
             pack.decompress(offset, &h, &pack.frame(&h)?, None)
         };
-        let pack = Pack::open(&idx).unwrap();
+        let pack = Pack::open(&*store.backend, &info.name).unwrap();
         assert_eq!(read(&pack, &id).unwrap(), data);
         // The dictionary's length now runs past the end of the pack. The pack still
         // opens (the dictionary is read on first use), an object that does not need
         // it still reads, and the one that does is refused with the reason.
-        let path = idx.with_extension("pack");
-        let mut bytes = fs::read(&path).unwrap();
-        assert_eq!(bytes[8], DICT_RECORD);
-        bytes[9..12].copy_from_slice(&[0xff, 0xff, 0x03]);
-        fs::write(&path, &bytes).unwrap();
-        let pack = Pack::open(&idx).unwrap();
+        store.patch(FileKind::Pack, &info.name, |bytes| {
+            assert_eq!(bytes[8], DICT_RECORD);
+            bytes[9..12].copy_from_slice(&[0xff, 0xff, 0x03]);
+        });
+        let pack = Pack::open(&*store.backend, &info.name).unwrap();
         assert_eq!(read(&pack, &plain_id).unwrap(), plain);
         let err = read(&pack, &id).unwrap_err().to_string();
         assert!(err.contains("dictionary runs past the end"), "{err}");
@@ -1199,5 +1160,6 @@ mod tests {
                 .any(|p| p.contains("dictionary runs past the end")),
             "{problems:?}"
         );
+        Ok(())
     }
 }

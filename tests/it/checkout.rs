@@ -1019,31 +1019,25 @@ fn a_damaged_object_among_hundreds_fails_the_checkout_cleanly() {
     // Flip a byte inside the compressed frame of the last file's blob, in its pack.
     let id = cow::ObjectId::hash(cow::Kind::Blob, b"two 599\n");
     let repo = Repository::open(&w).unwrap();
-    let (pack, offset) = repo
+    let copy = repo
         .odb()
-        .packs()
+        .locate(&id)
+        .unwrap()
         .into_iter()
-        .find_map(|p| p.find(&id).map(|o| (p.clone(), o)))
+        .find(|c| c.pack.is_some())
         .expect("the commit wrote a pack");
-    let header = pack.header(offset).unwrap();
-    let (start, len) = match header.block {
-        Some((block, _)) => {
-            let block = pack.header(block).unwrap();
-            (block.frame_offset, block.frame_len)
-        }
-        None => (header.frame_offset, header.frame_len),
-    };
-    let path = w
-        .join(".cow/objects/pack")
-        .join(format!("pack-{}.pack", pack.name));
+    let path = copy.file.clone();
     drop(repo);
     let mut bytes = fs::read(&path).unwrap();
-    bytes[(start + len / 2) as usize] ^= 0x55;
+    bytes[((copy.frame.start + copy.frame.end) / 2) as usize] ^= 0x55;
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     fs::write(&path, &bytes).unwrap();
     let before = state(&env);
     let out = env.cow(["checkout", "two"]);
-    assert_error(&out, &format!("pack-{} at offset", pack.name));
+    assert_error(
+        &out,
+        &format!("pack-{} at offset", copy.pack.as_deref().unwrap()),
+    );
     assert_eq!(
         state(&env),
         before,

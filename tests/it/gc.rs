@@ -179,17 +179,21 @@ fn a_damaged_block_spoils_only_its_members_and_fsck_names_them() -> Result {
     let outcome = repo.gc(&GcOptions::default())?;
     assert!(outcome.in_blocks >= 500, "{outcome:?}");
     let repo = Repository::open(&w)?;
-    let pack = &repo.odb().packs()[0];
     let block_of = |rev: &str| {
         let id: cow::ObjectId = env.cow_ok(["rev-parse", rev]).trim().parse().unwrap();
-        let header = pack.header(pack.find(&id).unwrap()).unwrap();
-        (id, header.block.expect("a member of a block").0)
+        let copies = repo.odb().locate(&id).unwrap();
+        assert_eq!(copies.len(), 1, "{copies:?}");
+        copies.into_iter().next().unwrap()
     };
-    let (_, block) = block_of("HEAD:a/f000.txt");
-    let (_, other_block) = block_of("HEAD:b/f299.txt");
-    assert_ne!(block, other_block);
+    let first = block_of("HEAD:a/f000.txt");
+    let (path, block) = (
+        first.file.clone(),
+        first.block.expect("a member of a block"),
+    );
+    let other_block = block_of("HEAD:b/f299.txt").block;
+    assert_ne!(Some(block), other_block);
+    let pack = first.pack.expect("packed");
     // Flip a byte in the middle of that block's frame.
-    let path = w.join(format!(".cow/objects/pack/pack-{}.pack", pack.name));
     let mut bytes = fs::read(&path)?;
     bytes[block as usize + 64] ^= 0x55;
     fs::set_permissions(&path, std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
@@ -199,7 +203,7 @@ fn a_damaged_block_spoils_only_its_members_and_fsck_names_them() -> Result {
     assert_error(&out, "fsck found");
     let report = String::from_utf8_lossy(&out.stdout);
     assert!(
-        report.contains(&format!("pack-{} at offset", pack.name)),
+        report.contains(&format!("pack-{pack} at offset")),
         "{report}"
     );
     // The members whose bytes came out wrong are named, with their paths, and fail
@@ -211,8 +215,8 @@ fn a_damaged_block_spoils_only_its_members_and_fsck_names_them() -> Result {
         .collect();
     assert!(!damaged.is_empty(), "{report}");
     for id in &damaged {
-        let header = pack.header(pack.find(&id.parse()?).unwrap())?;
-        assert_eq!(header.block.map(|b| b.0), Some(block), "{id}");
+        let copies = Repository::open(&w)?.odb().locate(&id.parse()?)?;
+        assert_eq!(copies[0].block, Some(block), "{id}");
         assert_error(&env.cow(["cat-file", "-p", id]), id);
     }
     // Members of other blocks still read.

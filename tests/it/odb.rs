@@ -7,7 +7,6 @@ use std::sync::Arc;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
-use cow::odb::{Pack, PackWriter};
 use cow::{Kind, ObjectId, Repository};
 
 use crate::util::*;
@@ -177,19 +176,31 @@ fn only_pack(work: &Path) -> Result<PathBuf> {
 /// Flips a byte in the middle of `id`'s frame in the pack of `idx`; returns the
 /// record's offset.
 fn corrupt_copy(idx: &Path, id: &ObjectId) -> Result<u64> {
-    let pack = Pack::open(idx)?;
-    let offset = pack.find(id).expect("packed");
-    let header = pack.header(offset)?;
-    assert!(
-        header.block.is_none() && header.base.is_none(),
-        "{header:?}"
-    );
+    let copy = packed_copy(idx, id)?;
+    assert!(copy.block.is_none() && copy.base.is_none(), "{copy:?}");
     let path = idx.with_extension("pack");
     let mut bytes = fs::read(&path)?;
-    bytes[(header.frame_offset + header.frame_len / 2) as usize] ^= 0x55;
+    bytes[((copy.frame.start + copy.frame.end) / 2) as usize] ^= 0x55;
     writable(&path)?;
     fs::write(&path, bytes)?;
-    Ok(offset)
+    Ok(copy.offset)
+}
+
+/// Where `id` is stored in the pack of index `idx` (in `.cow/objects/pack`).
+fn packed_copy(idx: &Path, id: &ObjectId) -> Result<cow::odb::StoredCopy> {
+    let objects = idx
+        .parent()
+        .and_then(Path::parent)
+        .expect("in objects/pack");
+    let name = idx
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .expect("pack-<name>.idx");
+    let copies = cow::odb::Odb::at(objects).locate(id)?;
+    Ok(copies
+        .into_iter()
+        .find(|c| c.pack.as_deref() == name.strip_prefix("pack-"))
+        .expect("packed"))
 }
 
 #[test]
@@ -224,9 +235,14 @@ fn a_corrupt_packed_copy_does_not_hide_an_intact_one() -> Result {
                 fs::write(&loose, &saved)?;
             }
             _ => {
-                let mut writer = PackWriter::new(&w.join(".cow/objects/pack"))?;
-                writer.add(id, Kind::Blob, &content, 3)?;
-                writer.finish()?;
+                let frame = zstd::bulk::compress(&content, 3)?;
+                let size = content.len() as u64;
+                cow::odb::Odb::at(w.join(".cow/objects")).craft_pack(&[(
+                    id,
+                    Kind::Blob,
+                    size,
+                    &frame,
+                )])?;
             }
         }
         let out = env.cow(["cat-file", "-p", &id.to_string()]);
@@ -272,13 +288,11 @@ fn craft_packed_copy(
 ) -> Result<(String, PathBuf, u64)> {
     let w = env.work();
     let id = env.cow_ok(["rev-parse", rev]).trim().to_owned();
-    let mut writer = PackWriter::new(&w.join(".cow/objects/pack"))?;
-    writer.add_frame(id.parse()?, Kind::Blob, size, None, frame)?;
-    let info = writer.finish()?.expect("one object");
+    let odb = cow::odb::Odb::at(w.join(".cow/objects"));
+    let (info, offsets) = odb.craft_pack(&[(id.parse()?, Kind::Blob, size, frame)])?;
     fs::remove_file(object_path(&w, &id))?;
     let idx = w.join(format!(".cow/objects/pack/pack-{}.idx", info.name));
-    let offset = Pack::open(&idx)?.find(&id.parse()?).expect("packed");
-    Ok((id, idx, offset))
+    Ok((id, idx, offsets[0]))
 }
 
 /// Runs `cow ARGS` with its address space limited to 1 GiB: an attempt to allocate

@@ -819,11 +819,11 @@ fn a_damaged_pack_is_found_by_fsck_and_spoils_only_its_damaged_object() {
     let victim = env.cow_ok(["rev-parse", "HEAD:f050"]).trim().to_owned();
     // Find the victim's record through the library, then flip a byte of its frame.
     let repo = cow::Repository::open(&w).unwrap();
-    let packs = repo.odb().packs();
-    let offset = packs[0].find(&victim.parse().unwrap()).unwrap();
-    let header = packs[0].header(offset).unwrap();
+    let copy = repo.odb().locate(&victim.parse().unwrap()).unwrap();
+    assert_eq!(copy.len(), 1, "{copy:?}");
+    assert_eq!(copy[0].file, pack);
     let mut bytes = fs::read(&pack).unwrap();
-    let at = header.frame_offset as usize + header.frame_len as usize / 2;
+    let at = ((copy[0].frame.start + copy[0].frame.end) / 2) as usize;
     bytes[at] ^= 0x55;
     fs::set_permissions(&pack, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
     fs::write(&pack, &bytes).unwrap();

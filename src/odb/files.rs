@@ -1,0 +1,204 @@
+//! What is stored where: counts, sizes and ages of the stored files, where each copy
+//! of an object is, and removing files — for `count-objects`, gc's pruning decision
+//! and diagnostics, without anyone above the odb touching a file.
+
+use std::collections::HashMap;
+use std::ops::Range;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use super::backend::FileKind;
+use super::pack::PackWriter;
+use super::{Odb, PackInfo, Result};
+use crate::object::{Kind, ObjectId};
+
+/// Loose and packed objects and their bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ObjectCounts {
+    /// Loose objects.
+    pub loose: u64,
+    /// Bytes of loose object files.
+    pub loose_bytes: u64,
+    /// Packs.
+    pub packs: u64,
+    /// Objects in packs.
+    pub packed: u64,
+    /// Bytes of packs and their indexes.
+    pub pack_bytes: u64,
+}
+
+/// Where one copy of an object is stored (as `git verify-pack -v` shows it).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredCopy {
+    /// The file holding it: a loose object's, or a pack's.
+    pub file: PathBuf,
+    /// The pack's name, for a packed copy.
+    pub pack: Option<String>,
+    /// Where its record starts in the pack (0 for a loose copy).
+    pub offset: u64,
+    /// Its kind, as its record says.
+    pub kind: Kind,
+    /// Its content size, as its record says.
+    pub size: u64,
+    /// The base of a delta.
+    pub base: Option<ObjectId>,
+    /// The bytes of the zstd frame that holds its content: its own, or for a member of
+    /// a block the block's; a loose copy's whole file.
+    pub frame: Range<u64>,
+    /// For a member of a block: the offset of the block's record.
+    pub block: Option<u64>,
+}
+
+fn unix_secs(time: Option<SystemTime>) -> u64 {
+    time.unwrap_or_else(SystemTime::now)
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+impl Odb {
+    fn size_of(&self, kind: FileKind, name: &str) -> u64 {
+        match self.backend.stat(kind, name) {
+            Ok(Some(info)) => info.size,
+            _ => 0,
+        }
+    }
+
+    /// Counts loose and packed objects and the bytes they take.
+    #[doc(alias = "count-objects")]
+    pub fn count_objects(&self) -> Result<ObjectCounts> {
+        let mut counts = ObjectCounts::default();
+        for id in self.loose_ids()? {
+            counts.loose += 1;
+            counts.loose_bytes += self.size_of(FileKind::Loose, &id.to_string());
+        }
+        for pack in self.packs() {
+            counts.packs += 1;
+            counts.packed += pack.len() as u64;
+            counts.pack_bytes += self.size_of(FileKind::Pack, &pack.name)
+                + self.size_of(FileKind::Index, &pack.name);
+        }
+        Ok(counts)
+    }
+
+    /// Every loose object id.
+    pub fn loose_object_ids(&self) -> Result<Vec<ObjectId>> {
+        self.loose_ids()
+    }
+
+    /// The size of a loose object's file and how long ago it was written; `None`
+    /// when there is no loose copy.
+    pub fn loose_size_and_age(&self, id: &ObjectId) -> Option<(u64, Duration)> {
+        let info = self.backend.stat(FileKind::Loose, &id.to_string()).ok()??;
+        let age = info
+            .modified
+            .and_then(|t| SystemTime::now().duration_since(t).ok())
+            .unwrap_or(Duration::ZERO);
+        Some((info.size, age))
+    }
+
+    /// Each packed object for which `skip` is false, with the time it was written
+    /// (unix seconds): a cruft pack records each object's own time, any other pack's
+    /// file time is when its objects were written; the newest where an object is in
+    /// more than one pack.
+    pub fn packed_times(&self, skip: impl Fn(&ObjectId) -> bool) -> HashMap<ObjectId, u64> {
+        let mut out: HashMap<ObjectId, u64> = HashMap::new();
+        for pack in self.packs() {
+            let pack_time = unix_secs(
+                self.backend
+                    .stat(FileKind::Pack, &pack.name)
+                    .ok()
+                    .flatten()
+                    .and_then(|i| i.modified),
+            );
+            let times = super::cruft::read_times(&*self.backend, &pack);
+            for (i, (id, _)) in pack.entries().enumerate() {
+                if skip(&id) {
+                    continue;
+                }
+                let time = times.as_ref().map_or(pack_time, |t| t[i]);
+                let newest = out.entry(id).or_insert(time);
+                *newest = (*newest).max(time);
+            }
+        }
+        out
+    }
+
+    /// The names (checksums) of the open packs.
+    pub fn pack_names(&self) -> Vec<String> {
+        self.packs().iter().map(|p| p.name.clone()).collect()
+    }
+
+    /// Removes a loose copy; whether there was one to remove.
+    pub fn remove_loose(&self, id: &ObjectId) -> bool {
+        let name = id.to_string();
+        self.loose_present(id) && self.backend.remove(FileKind::Loose, &name).is_ok()
+    }
+
+    /// Removes a pack: its index first (without it, no reader looks in the pack, and
+    /// the next writer removes what a kill leaves of the rest), then the pack and its
+    /// times. Best effort: what stays is removed by the next gc.
+    pub(crate) fn remove_pack(&self, name: &str) {
+        for kind in [FileKind::Index, FileKind::Pack, FileKind::Times] {
+            let _ = self.backend.remove(kind, name);
+        }
+    }
+
+    /// Where each copy of `id` is stored: each pack's, then the loose one.
+    pub fn locate(&self, id: &ObjectId) -> Result<Vec<StoredCopy>> {
+        let mut out = Vec::new();
+        for (pack, offset) in self.packed_copies(id) {
+            let header = pack.header(offset)?;
+            let frame = match header.block {
+                Some((block, _)) => {
+                    let block = pack.block_header(block)?;
+                    block.frame_offset..block.frame_offset + block.frame_len
+                }
+                None => header.frame_offset..header.frame_offset + header.frame_len,
+            };
+            out.push(StoredCopy {
+                file: self.backend.location(FileKind::Pack, &pack.name),
+                pack: Some(pack.name.clone()),
+                offset,
+                kind: header.kind,
+                size: header.size,
+                base: header.base,
+                frame,
+                block: header.block.map(|b| b.0),
+            });
+        }
+        if let Some((kind, size)) = self.read_loose_header(id)? {
+            let name = id.to_string();
+            out.push(StoredCopy {
+                file: self.backend.location(FileKind::Loose, &name),
+                pack: None,
+                offset: 0,
+                kind,
+                size,
+                base: None,
+                frame: 0..self.size_of(FileKind::Loose, &name),
+                block: None,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Writes a pack holding `records` as given — per object its id, kind, declared
+    /// size and zstd frame, none of it checked — for tests and fuzzing that need
+    /// damaged or hostile packs; never for storing objects. Returns the pack and the
+    /// offset of each record.
+    #[doc(hidden)]
+    pub fn craft_pack(
+        &self,
+        records: &[(ObjectId, Kind, u64, &[u8])],
+    ) -> Result<(PackInfo, Vec<u64>)> {
+        let mut writer = PackWriter::new(std::sync::Arc::clone(&self.backend))?;
+        let mut offsets = Vec::new();
+        for (id, kind, size, frame) in records {
+            let taken = writer.add_frame(*id, *kind, *size, None, frame)?;
+            offsets.push(writer.offset() - taken);
+        }
+        let info = writer.finish()?.expect("records were added");
+        self.reload_packs();
+        Ok((info, offsets))
+    }
+}
