@@ -202,7 +202,7 @@ impl Odb {
         if capacity > SMALL_LOOSE_CONTENT {
             return None;
         }
-        let mut raw = super::decompress(&bytes, capacity).ok()?;
+        let mut raw = super::compress::decompress(&bytes, capacity).ok()?;
         let nul = raw.iter().take(64).position(|&b| b == 0)?;
         let (kind, size) = parse_header(&raw[..nul])?;
         raw.drain(..=nul);

@@ -5,16 +5,17 @@
 //! object, never wrong bytes.
 
 pub mod backend;
+mod compress;
 mod cruft;
 mod files;
 mod loose;
 mod pack;
+mod packed;
 mod repack;
 #[cfg(test)]
 mod testing;
 
 use crate::fs::IoResultExt;
-use std::cell::RefCell;
 use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
@@ -22,10 +23,12 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use crate::object::{Commit, DecodeError, Kind, ObjectId, Prefix, Tree};
 
 use backend::{Backend, FileKind, LocalBackend};
+use compress::compress;
 pub use files::{ObjectCounts, StoredCopy};
 pub use loose::MAX_IN_MEMORY_SIZE;
 pub use pack::PackInfo;
 use pack::{Pack, PackWriter};
+use packed::{CachedBlock, Copy, Place};
 pub use repack::{Candidate, MAX_DELTA_CHAIN, RepackOptions, RepackOutcome};
 
 use std::sync::{Arc, Mutex, RwLock};
@@ -154,13 +157,6 @@ pub struct Odb {
     blocks: Mutex<Vec<CachedBlock>>,
 }
 
-/// A decompressed block: (pack name, offset) and its content.
-type CachedBlock = ((String, u64), Arc<Vec<u8>>);
-
-/// How many decompressed blocks [`Odb`] keeps: members of a block are usually read
-/// together (a checkout or gc walks them in order).
-const BLOCK_CACHE: usize = 8;
-
 impl std::fmt::Debug for PackWriter {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "PackWriter({} objects)", self.len())
@@ -170,134 +166,6 @@ impl std::fmt::Debug for PackWriter {
 /// Objects larger than this are never packed: they stay loose, written and read as
 /// streams in bounded memory.
 pub const MAX_PACKED_SIZE: u64 = 16 << 20;
-
-thread_local! {
-    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
-    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        const { RefCell::new(None) };
-    static DELTA_DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> =
-        const { RefCell::new(None) };
-    /// The last pack whose dictionary was loaded, by name.
-    static PACK_DECOMPRESSOR: RefCell<Option<(String, zstd::bulk::Decompressor<'static>)>> =
-        const { RefCell::new(None) };
-}
-
-/// Compresses `data` into one zstd frame at `level`, reusing this thread's context:
-/// making a zstd context costs as much as compressing a small file.
-pub(crate) fn compress(data: &[u8], level: i32) -> io::Result<Vec<u8>> {
-    COMPRESSOR.with(|cell| {
-        let mut cell = cell.borrow_mut();
-        let compressor = match cell.as_mut() {
-            Some(c) => c,
-            None => cell.insert(zstd::bulk::Compressor::new(level)?),
-        };
-        compressor.set_compression_level(level)?;
-        compressor.compress(data)
-    })
-}
-
-/// What a frame was compressed with.
-pub(crate) enum Dictionary<'a> {
-    /// Nothing.
-    None,
-    /// A delta's base content.
-    Base(&'a [u8]),
-    /// The dictionary of the pack named `name`.
-    Pack { name: &'a str, content: &'a [u8] },
-}
-
-/// Decompresses a frame of at most `capacity` bytes, reusing this thread's contexts:
-/// making a zstd context (and loading a pack's dictionary) costs more than
-/// decompressing a small object.
-pub(crate) fn decompress_with(
-    frame: &[u8],
-    capacity: usize,
-    dictionary: Dictionary<'_>,
-) -> io::Result<Vec<u8>> {
-    let fresh = zstd::bulk::Decompressor::new;
-    match dictionary {
-        Dictionary::None => DECOMPRESSOR.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let d = match cell.as_mut() {
-                Some(d) => d,
-                None => cell.insert(fresh()?),
-            };
-            d.decompress(frame, capacity)
-        }),
-        Dictionary::Base(base) => DELTA_DECOMPRESSOR.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            let d = match cell.as_mut() {
-                Some(d) => d,
-                None => cell.insert(fresh()?),
-            };
-            d.set_dictionary(base)?;
-            d.decompress(frame, capacity)
-        }),
-        Dictionary::Pack { name, content } => PACK_DECOMPRESSOR.with(|cell| {
-            let mut cell = cell.borrow_mut();
-            if cell.as_ref().is_none_or(|(n, _)| n != name) {
-                *cell = Some((
-                    name.to_owned(),
-                    zstd::bulk::Decompressor::with_dictionary(content)?,
-                ));
-            }
-            let (_, d) = cell.as_mut().expect("set above");
-            d.decompress(frame, capacity)
-        }),
-    }
-}
-
-/// Decompresses a frame of at most `capacity` bytes (no dictionary).
-pub(crate) fn decompress(frame: &[u8], capacity: usize) -> io::Result<Vec<u8>> {
-    decompress_with(frame, capacity, Dictionary::None)
-}
-
-/// The most delta hops a read follows; packs cow writes stay well below it.
-const MAX_DELTA_DEPTH: usize = 50;
-
-/// How many times one lookup reloads the pack list while packs keep changing under it
-/// (a `gc` replacing the pack it just listed).
-const MAX_RELOADS: usize = 8;
-
-/// Where a copy of an object is stored.
-#[derive(Clone, Copy)]
-enum Place<'p> {
-    /// In a pack, at a record offset.
-    Packed(&'p Pack, u64),
-    /// As a loose file (which may not exist).
-    Loose,
-}
-
-/// What reading one copy of an object gave (see [`Odb::find_copy`]).
-enum Copy<T> {
-    /// The copy is intact.
-    Good(T),
-    /// There is no such copy.
-    Absent,
-    /// The copy is damaged or unreadable; another may be intact.
-    Bad(Error),
-    /// The copy failed after part of it was used: no other copy may follow.
-    Fatal(Error),
-}
-
-impl<T> From<Result<Option<T>>> for Copy<T> {
-    fn from(result: Result<Option<T>>) -> Copy<T> {
-        match result {
-            Ok(Some(found)) => Copy::Good(found),
-            Ok(None) => Copy::Absent,
-            Err(e) => Copy::Bad(e),
-        }
-    }
-}
-
-/// What [`Odb::refresh_packs`] saw change.
-#[derive(Clone, Copy, Debug, Default)]
-struct Refresh {
-    /// A pack not open before was opened.
-    added: bool,
-    /// A listed pack was gone by the time it was opened.
-    vanished: bool,
-}
 
 /// The writer [`Odb::stream_blob`] writes to, noting whether anything went out.
 struct Output<'w> {
@@ -355,243 +223,6 @@ impl Odb {
     /// The storage backend.
     pub fn backend(&self) -> &Arc<dyn Backend> {
         &self.backend
-    }
-
-    /// Opens every pack in `objects/pack` (indexes that do not open are skipped here;
-    /// [`Odb::check_packs`] reports them).
-    pub fn reload_packs(&self) {
-        self.refresh_packs();
-    }
-
-    /// Re-reads the list of packs, keeping those already open (a pack is named after
-    /// its checksum, so one name is always the same content) and opening new ones.
-    fn refresh_packs(&self) -> Refresh {
-        let old = self.packs();
-        let mut packs = Vec::new();
-        let mut refresh = Refresh::default();
-        if let Ok(mut names) = self.backend.list(FileKind::Index, "") {
-            names.sort();
-            #[cfg(test)]
-            tests::after_listing_packs();
-            for name in names {
-                if let Some(open) = old.iter().find(|p| p.name == name) {
-                    packs.push(Arc::clone(open));
-                    continue;
-                }
-                match Pack::open(&*self.backend, &name) {
-                    Ok(pack) => {
-                        refresh.added = true;
-                        packs.push(Arc::new(pack));
-                    }
-                    // Removed (by gc) between the listing and the open: its objects
-                    // are in a pack the listing may have missed.
-                    Err(Error::Io(e)) if e.kind() == io::ErrorKind::NotFound => {
-                        refresh.vanished = true;
-                    }
-                    Err(_) => {}
-                }
-            }
-        }
-        *self.packs.write().expect("no panics while held") = packs;
-        refresh
-    }
-
-    /// The open packs.
-    pub(crate) fn packs(&self) -> Vec<Arc<Pack>> {
-        self.packs.read().expect("no panics while held").clone()
-    }
-
-    /// Checks every pack file: opens its index and verifies checksums and order.
-    pub fn check_packs(&self) -> Vec<Error> {
-        let mut problems = Vec::new();
-        // A pack without its index is what a writer killed between the two leaves (or
-        // one mid-way, right now): no reader looks at it, and the next writer removes
-        // it (as git, whose fsck ignores such a pack).
-        let mut names = match self.backend.list(FileKind::Index, "") {
-            Ok(names) => names,
-            Err(e) => {
-                let dir = self.backend.location(FileKind::Index, "");
-                return vec![crate::fs::IoError::new("read directory", dir, e).into()];
-            }
-        };
-        names.sort();
-        for name in names {
-            match Pack::open(&*self.backend, &name) {
-                Ok(pack) => problems.extend(pack.verify()),
-                // Removed since the listing (by a gc running meanwhile).
-                Err(_) if matches!(self.backend.stat(FileKind::Index, &name), Ok(None)) => {}
-                Err(e) => problems.push(e),
-            }
-        }
-        problems
-    }
-
-    /// The packs holding a copy of `id`, with the offset of each copy.
-    fn packed_copies(&self, id: &ObjectId) -> Vec<(Arc<Pack>, u64)> {
-        let packs = self.packs.read().expect("no panics while held");
-        packs
-            .iter()
-            .filter_map(|p| p.find(id).map(|o| (Arc::clone(p), o)))
-            .collect()
-    }
-
-    /// Finds a copy of `id` that `read` accepts: every read path goes through here.
-    ///
-    /// Each pack's copy is tried in turn, then the loose one; a copy that `read` finds
-    /// bad gives way to the next (an intact copy elsewhere is not hidden by a corrupt
-    /// one). When no copy is good, the pack list is reloaded and the packs not tried
-    /// yet are searched: `gc` may have moved the object into a new pack and removed
-    /// the copy this store knew of. The error of the first bad copy is returned when
-    /// none is good; `Ok(None)` when there is no copy at all.
-    fn find_copy<T>(
-        &self,
-        id: &ObjectId,
-        mut read: impl FnMut(Place<'_>) -> Copy<T>,
-    ) -> Result<Option<T>> {
-        let mut first_error = None;
-        let mut tried: Vec<Arc<Pack>> = Vec::new();
-        let mut loose_bad = false;
-        let mut reloads = 0;
-        loop {
-            for (pack, offset) in self.packed_copies(id) {
-                if tried.iter().any(|t| Arc::ptr_eq(t, &pack)) {
-                    continue;
-                }
-                match read(Place::Packed(&pack, offset)) {
-                    Copy::Good(found) => return Ok(Some(found)),
-                    Copy::Absent => {}
-                    Copy::Bad(e) => {
-                        first_error.get_or_insert(e);
-                    }
-                    Copy::Fatal(e) => return Err(e),
-                }
-                tried.push(pack);
-            }
-            if !loose_bad {
-                match read(Place::Loose) {
-                    Copy::Good(found) => return Ok(Some(found)),
-                    Copy::Absent => {}
-                    Copy::Bad(e) => {
-                        loose_bad = true;
-                        first_error.get_or_insert(e);
-                    }
-                    Copy::Fatal(e) => return Err(e),
-                }
-            }
-            if reloads == MAX_RELOADS {
-                break;
-            }
-            reloads += 1;
-            let refresh = self.refresh_packs();
-            if !refresh.added && !refresh.vanished {
-                break;
-            }
-        }
-        first_error.map_or(Ok(None), Err)
-    }
-
-    /// Reads and verifies the copy of `id` at `offset` in `pack`, following delta
-    /// bases (any copy of a base will do). `unreadable` collects the bases no copy of
-    /// which could be read, so that other copies of deltas against them do not try
-    /// again: with damaged copies at every step of a chain, that would take time
-    /// exponential in its length.
-    fn read_packed(
-        &self,
-        id: &ObjectId,
-        pack: &Pack,
-        offset: u64,
-        depth: usize,
-        unreadable: &mut Vec<ObjectId>,
-    ) -> Result<Object> {
-        let header = pack.header(offset)?;
-        if let Some((block, start)) = header.block {
-            let content = self.block(pack, block)?;
-            let data = usize::try_from(start)
-                .ok()
-                .and_then(|s| content.get(s..s.checked_add(header.size as usize)?))
-                .ok_or_else(|| Error::BadPack {
-                    pack: format!("pack-{}", pack.name),
-                    offset: Some(offset),
-                    reason: "member runs past the end of its block".into(),
-                })?
-                .to_vec();
-            pack::check(id, header.kind, &data, pack, offset)?;
-            return Ok(Object {
-                kind: header.kind,
-                data,
-            });
-        }
-        let frame = pack.frame(&header)?;
-        let data = match header.base {
-            None => pack.decompress(offset, &header, &frame, None)?,
-            Some(base) => {
-                if depth >= MAX_DELTA_DEPTH {
-                    return Err(Error::Corrupt {
-                        id: *id,
-                        reason: format!(
-                            "delta chain longer than {MAX_DELTA_DEPTH} (pack-{} at offset {offset})",
-                            pack.name
-                        ),
-                    });
-                }
-                if unreadable.contains(&base) {
-                    return Err(Error::Corrupt {
-                        id: *id,
-                        reason: format!("its delta base {base} cannot be read"),
-                    });
-                }
-                let base = match self.read_object(&base, depth + 1, unreadable) {
-                    Ok(Some(found)) => found,
-                    failed => {
-                        unreadable.push(base);
-                        failed?.ok_or(Error::NotFound { id: base })?
-                    }
-                };
-                pack.decompress(offset, &header, &frame, Some(&base.data))?
-            }
-        };
-        pack::check(id, header.kind, &data, pack, offset)?;
-        Ok(Object {
-            kind: header.kind,
-            data,
-        })
-    }
-
-    /// Reads and verifies a good copy of an object; `None` when there is none.
-    fn read_object(
-        &self,
-        id: &ObjectId,
-        depth: usize,
-        unreadable: &mut Vec<ObjectId>,
-    ) -> Result<Option<Object>> {
-        self.find_copy(id, |place| match place {
-            Place::Packed(pack, offset) => self
-                .read_packed(id, pack, offset, depth, unreadable)
-                .map(Some)
-                .into(),
-            Place::Loose => self.read_loose(id).into(),
-        })
-    }
-
-    /// The decompressed block at `offset` in `pack`, from the cache when it is there.
-    fn block(&self, pack: &Pack, offset: u64) -> Result<Arc<Vec<u8>>> {
-        let key = (pack.name.clone(), offset);
-        {
-            let mut cache = self.blocks.lock().expect("no panics while held");
-            if let Some(i) = cache.iter().position(|(k, _)| *k == key) {
-                let hit = cache.remove(i);
-                let content = Arc::clone(&hit.1);
-                cache.push(hit);
-                return Ok(content);
-            }
-        }
-        let content = Arc::new(pack.block(offset)?);
-        let mut cache = self.blocks.lock().expect("no panics while held");
-        if cache.len() >= BLOCK_CACHE {
-            cache.remove(0);
-        }
-        cache.push((key, Arc::clone(&content)));
-        Ok(content)
     }
 
     /// Starts collecting new objects into one pack instead of loose files (see
@@ -979,7 +610,8 @@ mod tests {
     thread_local! {
         /// Run once, by this thread's next pack reload, between listing the packs and
         /// opening what it listed.
-        static AFTER_LISTING: RefCell<Option<Box<dyn FnOnce()>>> = RefCell::new(None);
+        static AFTER_LISTING: std::cell::RefCell<Option<Box<dyn FnOnce()>>> =
+            std::cell::RefCell::new(None);
     }
 
     pub(super) fn after_listing_packs() {

@@ -292,7 +292,7 @@ impl PackWriter {
 
     /// Compresses and adds an object.
     pub fn add(&mut self, id: ObjectId, kind: Kind, content: &[u8], level: i32) -> Result<u64> {
-        let frame = super::compress(content, level).map_err(Error::Compress)?;
+        let frame = super::compress::compress(content, level).map_err(Error::Compress)?;
         self.add_frame(id, kind, content.len() as u64, None, &frame)
     }
 
@@ -316,7 +316,8 @@ impl PackWriter {
             let size = get_varint(&data, &mut pos).ok_or_else(corrupt)?;
             let len = get_varint(&data, &mut pos).ok_or_else(corrupt)? as usize;
             let frame = data.get(pos..pos + len).ok_or_else(corrupt)?;
-            let content = super::decompress(frame, size as usize).context("decompress", &path)?;
+            let content =
+                super::compress::decompress(frame, size as usize).context("decompress", &path)?;
             out.push((*id, kind, content));
         }
         Ok(out)
@@ -796,9 +797,9 @@ impl Pack {
         let size = header.size;
         let failed = |e: io::Error| self.bad(offset, format!("could not decompress: {e}"));
         let dictionary = match (base, header.uses_dictionary) {
-            (Some(base), _) => super::Dictionary::Base(base),
+            (Some(base), _) => super::compress::Dictionary::Base(base),
             (None, true) => match self.dictionary()? {
-                Some(shared) => super::Dictionary::Pack {
+                Some(shared) => super::compress::Dictionary::Pack {
                     name: &self.name,
                     content: shared,
                 },
@@ -806,9 +807,10 @@ impl Pack {
                     return Err(self.bad(offset, "record needs a dictionary the pack lacks"));
                 }
             },
-            (None, false) => super::Dictionary::None,
+            (None, false) => super::compress::Dictionary::None,
         };
-        let data = super::decompress_with(frame, size as usize, dictionary).map_err(failed)?;
+        let data =
+            super::compress::decompress_with(frame, size as usize, dictionary).map_err(failed)?;
         if data.len() as u64 != size {
             return Err(self.bad(
                 offset,

@@ -163,7 +163,7 @@ impl<'a> Packer<'a> {
         data: &[u8],
         with_dict: &mut Option<zstd::bulk::Compressor<'a>>,
     ) -> Result<Stored> {
-        let plain = crate::odb::compress(data, self.level).map_err(|e| self.error(e))?;
+        let plain = super::compress::compress(data, self.level).map_err(|e| self.error(e))?;
         if let Some(c) = with_dict.as_mut() {
             let frame = c.compress(data).map_err(|e| self.error(e))?;
             if frame.len() < plain.len() {
