@@ -110,7 +110,7 @@ impl fmt::Debug for AtomicFile {
 
 impl AtomicFile {
     /// Starts writing `path`: a new temporary file beside it whose name starts with
-    /// `prefix` (one of the names in [`crate::temp`], so an interrupted writer's
+    /// `prefix` (one of the names in `crate::temp`, so an interrupted writer's
     /// leftover is recognised).
     pub fn create(path: &Path, prefix: &str) -> Result<AtomicFile, IoError> {
         let dir = parent(path);

@@ -1,8 +1,19 @@
-//! The object database: put, get and look up objects by id.
+//! The object database: put, get and look up objects by id — the only layer that knows
+//! how bytes are stored.
 //!
-//! Objects live as loose files, one zstd frame each, under `.cow/objects/ab/cdef…`. Every
-//! read is checked against the id it was asked for; corruption is an [`Error`] naming the
-//! object, never wrong bytes.
+//! Objects are stored as loose files (one zstd frame each, ) or in packs
+//! (records, deltas, blocks and a dictionary, with an index; `pack`), and gc repacks
+//! them ([`Odb::repack`]). Every read is checked against the id it was asked for;
+//! corruption is an [`Error`] naming the object, never wrong bytes.
+//!
+//! The files themselves are kept by a storage [`backend`]: the local `.cow/objects`
+//! directory ([`Odb::at`]) or any other [`Backend`] ([`Odb::with_backend`]).
+//!
+//! - `mod.rs`: the facade — writes, reads, lookups by id and prefix;
+//! - `packed.rs`: the packed read path (open packs, finding a good copy, delta chains,
+//!   the block cache); `compress.rs`: the per-thread zstd contexts;
+//! - `loose.rs`, `pack.rs`, `cruft.rs`: the file formats; `repack.rs`: repacking;
+//! - `files.rs`: counts, sizes, ages, removal and locations of stored files.
 
 pub mod backend;
 mod compress;

@@ -21,7 +21,7 @@
 //! keeps files in memory (for tests, and as the reference of the contract).
 //!
 //! Errors are plain `io::Error`s: the odb adds what it was doing and
-//! [`Backend::location`] of the file.
+//! [`ReadBackend::location`] of the file.
 
 mod local;
 mod memory;
