@@ -99,7 +99,7 @@ pub fn apply(
     // clock), their entries are racy and the next status reads them again.
     let tick = crate::worktree::settle_clock(staging_parent);
     for (path, dev, mut entry) in applier.placed {
-        if crate::worktree::scan::is_racy(home_dev, tick, dev, entry.stat.mtime) {
+        if crate::worktree::clock::is_racy(home_dev, tick, dev, entry.stat.mtime) {
             entry.racy = true;
             index.insert(path, entry);
         }

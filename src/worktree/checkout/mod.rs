@@ -1,17 +1,17 @@
 //! Moving a working directory between snapshots: plan, then apply.
 //!
-//! [`plan`] compares three trees — the current snapshot (H), the target (T) and the
-//! working directory as scanned (W) — and has no side effects: a refusal or a dry run
-//! returns the plan untouched. Subtrees whose ids are equal in H and T are skipped (the
-//! working directory keeps whatever it has there); a path is changed only when W still
-//! holds what H had (nothing would be lost) or already holds what T has. Anything else
-//! is a [`Conflict`], unless forced. [`apply`] then performs the operations in order,
-//! writing each file to a temporary name and renaming it into place, and never through
-//! a symlink.
+//! [`plan`](plan()) compares three trees — the current snapshot (H), the target (T)
+//! and the working directory as scanned (W) — and has no side effects: a refusal or a
+//! dry run returns the plan untouched. Subtrees whose ids are equal in H and T are
+//! skipped (the working directory keeps whatever it has there); a path is changed only
+//! when W still holds what H had (nothing would be lost) or already holds what T has.
+//! Anything else is a [`Conflict`], unless forced. [`apply`](apply()) then performs
+//! the operations in order, writing each file to a temporary name and renaming it into
+//! place, and never through a symlink.
 //!
-//! The two halves live apart: [`plan`](plan()) in `plan.rs`, side-effect free, and
-//! [`apply`](apply()) in `apply.rs`, the only code here that changes the working
-//! directory. The types they share — options, steps, conflicts and outcome — are here.
+//! The two halves live apart: the planner in `plan.rs`, side-effect free, and the
+//! applier in `apply.rs`, the only code here that changes the working directory. The
+//! types they share — options, steps, conflicts and outcome — are here.
 
 mod apply;
 mod plan;
@@ -24,7 +24,7 @@ use std::fmt;
 use super::{Error, quote_path};
 use crate::object::{EntryMode, ObjectId};
 
-/// Knobs for [`plan`].
+/// Knobs for [`plan`](plan()).
 #[derive(Clone, Copy, Debug, Default)]
 pub struct PlanOptions<'a> {
     /// Overwrite or delete tracked files whose changes are in no snapshot.
@@ -144,7 +144,7 @@ fn is_within(path: &[u8], prefix: &[u8]) -> bool {
     path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/')
 }
 
-/// What [`apply`] did.
+/// What [`apply`](apply()) did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Applied {
     /// Files and symlinks written.
