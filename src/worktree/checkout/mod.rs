@@ -15,6 +15,8 @@
 
 mod apply;
 mod plan;
+#[cfg(test)]
+mod tests;
 
 pub use apply::apply;
 pub use plan::plan;
