@@ -245,7 +245,7 @@ impl Oracle {
                     self.create(path, t);
                 }
             }
-            (Absent, Absent) => {}
+            (Absent, Absent) => unreachable!("W is as T has it"),
             (File(..), Absent) => self.write(path, t),
             (Absent, Dir(_)) => {
                 self.merge(path, h, t, w, ignored);
