@@ -2,17 +2,21 @@
 
 mod beneath;
 mod checkout;
+mod clock;
 mod dircache;
 mod index;
 mod path;
 mod scan;
 mod walk;
+mod warning;
 
 pub use checkout::{Applied, Conflict, ConflictKind, Op, Plan, PlanOptions, apply, plan};
+pub use clock::Clock;
 pub use dircache::DirCache;
 pub use index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp, settle_clock};
 pub use path::{quote_path, quote_path_status, to_fs_path};
-pub use scan::{Clock, Progress, Scan, ScanOptions, Warning, scan};
+pub use scan::{Progress, Scan, ScanOptions, scan};
+pub use warning::Warning;
 
 use std::io;
 use std::os::fd::AsFd;

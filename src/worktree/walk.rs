@@ -23,9 +23,10 @@ use rayon::prelude::*;
 use rustix::fs::{AtFlags, Dir, FileType, Mode, OFlags, Stat};
 use rustix::io::Errno;
 
+use super::clock::LazyClock;
 use super::dircache::{self, DirCache, Entries};
 use super::index::{StatData, Timestamp};
-use super::scan::{LazyClock, Warning};
+use super::warning::Warning;
 use super::{Error, IGNORE_FILE, Result};
 use crate::object::{EntryMode, ObjectId, name_order};
 

@@ -1,0 +1,62 @@
+//! What a scan or walk leaves out of a snapshot, and why.
+
+use std::path::PathBuf;
+
+/// Something a scan left out, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// A FIFO, socket or device file, which was not opened.
+    SpecialFile {
+        /// Its path relative to the root.
+        path: PathBuf,
+    },
+    /// A file or directory named `.cow` (in any letter case) below the root: the name
+    /// is reserved and cannot be stored.
+    ReservedName {
+        /// Its path relative to the root.
+        path: PathBuf,
+    },
+    /// A file or directory that could not be read (with `skip_unreadable`).
+    Unreadable {
+        /// Its path relative to the root.
+        path: PathBuf,
+    },
+    /// A file or directory that disappeared while the scan ran.
+    Vanished {
+        /// Its path relative to the root.
+        path: PathBuf,
+    },
+    /// A `.cowignore` line that is not a valid pattern.
+    IgnoreRule {
+        /// What is wrong, with the file and line.
+        message: String,
+    },
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Warning::SpecialFile { path } => {
+                write!(
+                    f,
+                    "skipped '{}': not a regular file, symlink or directory",
+                    path.display()
+                )
+            }
+            Warning::ReservedName { path } => {
+                write!(f, "skipped '{}': the name .cow is reserved", path.display())
+            }
+            Warning::IgnoreRule { message } => write!(f, "ignored a bad rule: {message}"),
+            Warning::Unreadable { path } => {
+                write!(f, "skipped '{}': permission denied", path.display())
+            }
+            Warning::Vanished { path } => {
+                write!(
+                    f,
+                    "skipped '{}': it disappeared while being read",
+                    path.display()
+                )
+            }
+        }
+    }
+}
