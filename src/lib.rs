@@ -93,6 +93,7 @@ pub mod object;
 pub mod odb;
 pub mod refs;
 pub mod repository;
+pub mod revision;
 mod temp;
 pub mod worktree;
 

@@ -1,10 +1,8 @@
-//! References: HEAD, branches and tags, updated atomically; and revision parsing.
+//! References: HEAD, branches and tags, updated atomically.
 //!
 //! A ref is a file under `.cow/` holding a commit id (`refs/heads/main`) or, for HEAD, a
 //! symbolic link to a branch (`ref: refs/heads/main`). Every update goes through a lock
 //! file, checks the value it expects to replace, is synced, and renamed into place.
-
-mod revision;
 
 use crate::fs::IoResultExt;
 use std::fmt;
@@ -13,11 +11,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use crate::object::ObjectId;
-use crate::odb;
 
-pub use revision::{Resolved, resolve};
-
-/// An error about refs or revisions.
+/// An error about refs.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// A ref name breaks git's naming rules.
@@ -81,53 +76,9 @@ pub enum Error {
         /// The ref in the way.
         other: String,
     },
-    /// The revision names nothing.
-    #[error("unknown revision '{0}'")]
-    UnknownRevision(String),
-    /// The abbreviated id matches several objects.
-    #[error("revision '{prefix}' is ambiguous: it matches {} objects ({})", candidates.len(), list(candidates))]
-    Ambiguous {
-        /// The abbreviation.
-        prefix: String,
-        /// Every object it matches.
-        candidates: Vec<ObjectId>,
-    },
-    /// HEAD names a branch with no commit yet.
-    #[error("'{0}' has no commits yet")]
-    Unborn(String),
-    /// `REV~N` or `REV^N` walks past a root commit.
-    #[error("revision '{0}' does not exist: the history is shorter")]
-    NoSuchParent(String),
-    /// `REV:path` names a path that is not in the snapshot.
-    #[error("path '{path}' does not exist in '{rev}'")]
-    PathNotFound {
-        /// The revision.
-        rev: String,
-        /// The path.
-        path: String,
-    },
-    /// The revision is malformed.
-    #[error("invalid revision '{spec}': {reason}")]
-    InvalidRevision {
-        /// The revision given.
-        spec: String,
-        /// What is wrong.
-        reason: &'static str,
-    },
-    /// The object store failed.
-    #[error(transparent)]
-    Odb(#[from] odb::Error),
     /// A ref file or directory could not be read or written.
     #[error(transparent)]
     Io(#[from] crate::fs::IoError),
-}
-
-fn list(ids: &[ObjectId]) -> String {
-    ids.iter()
-        .take(5)
-        .map(|id| id.to_hex_prefix(12))
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// Result type of refs.

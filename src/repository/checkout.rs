@@ -180,18 +180,9 @@ impl Repository {
             None => None,
         };
         for path in paths {
-            let exists = |tree: ObjectId| -> Result<bool> {
-                let mut spec = tree.to_string().into_bytes();
-                spec.push(b':');
-                spec.extend_from_slice(path);
-                match crate::refs::resolve(&self.odb, &self.refs, &spec) {
-                    Ok(_) => Ok(true),
-                    Err(crate::refs::Error::PathNotFound { .. }) => Ok(false),
-                    Err(e) => Err(e.into()),
-                }
-            };
+            let exists = |tree: ObjectId| self.odb.tree_entry_at(&tree, path).map(|e| e.is_some());
             if !exists(target_tree)? && !current.map(exists).transpose()?.unwrap_or(false) {
-                return Err(crate::refs::Error::PathNotFound {
+                return Err(crate::revision::Error::PathNotFound {
                     rev: source.to_owned(),
                     path: String::from_utf8_lossy(path).into_owned(),
                 }

@@ -12,10 +12,14 @@ impl Repository {
         if rev == "HEAD" && self.refs.head_commit()?.is_none() {
             return Ok(None);
         }
-        let id = self.resolve(rev)?;
+        self.peel_to_tree(self.resolve(rev)?).map(Some)
+    }
+
+    /// A commit's root tree, or a tree itself.
+    pub(crate) fn peel_to_tree(&self, id: ObjectId) -> Result<ObjectId> {
         match self.odb.read_header(&id)?.0 {
-            Kind::Commit => Ok(Some(self.odb.find_commit(&id)?.tree)),
-            Kind::Tree => Ok(Some(id)),
+            Kind::Commit => Ok(self.odb.find_commit(&id)?.tree),
+            Kind::Tree => Ok(id),
             actual => Err(odb::Error::ObjectKind {
                 id,
                 expected: Kind::Tree,

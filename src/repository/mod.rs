@@ -30,6 +30,7 @@ use std::path::{Path, PathBuf};
 use crate::object::BuildError;
 use crate::odb::{self, Odb};
 use crate::refs::{self, Head, RefName, RefStore};
+use crate::revision;
 use crate::worktree;
 
 /// The name of the repository directory inside a working directory.
@@ -109,9 +110,12 @@ pub enum Error {
     /// A diff failed.
     #[error(transparent)]
     Diff(#[from] crate::diff::Error),
-    /// Refs or revisions failed.
+    /// Refs failed.
     #[error(transparent)]
     Refs(#[from] refs::Error),
+    /// A revision names nothing, or is malformed.
+    #[error(transparent)]
+    Revision(#[from] revision::Error),
     /// The working directory failed.
     #[error(transparent)]
     Worktree(#[from] worktree::Error),
@@ -246,15 +250,15 @@ impl Repository {
         Ok(self.refs.head_commit()?)
     }
 
-    /// Resolves a revision (see [`refs::resolve`] for the syntax) to an object id.
+    /// Resolves a revision (see [`revision::resolve`] for the syntax) to an object id.
     #[doc(alias = "rev-parse")]
     pub fn resolve(&self, spec: impl AsRef<[u8]>) -> Result<crate::ObjectId> {
-        Ok(refs::resolve(&self.odb, &self.refs, spec)?.id)
+        Ok(revision::resolve(&self.odb, &self.refs, spec)?.id)
     }
 
     /// Resolves a revision, with the entry mode when it names a path (`REV:path`).
-    pub fn resolve_full(&self, spec: impl AsRef<[u8]>) -> Result<refs::Resolved> {
-        Ok(refs::resolve(&self.odb, &self.refs, spec)?)
+    pub fn resolve_full(&self, spec: impl AsRef<[u8]>) -> Result<revision::Resolved> {
+        Ok(revision::resolve(&self.odb, &self.refs, spec)?)
     }
 
     /// Resolves a revision that must name a commit.

@@ -3,6 +3,7 @@
 use super::{Repository, Result};
 use crate::object::{EntryMode, Kind, ObjectId, Tree};
 use crate::odb;
+use crate::revision;
 
 /// The content at a path of a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,12 +30,15 @@ impl Repository {
     /// Reads the file or directory at `path` (`/`-separated, from the root; empty for
     /// the root) in the snapshot named by revision `rev`.
     pub fn read_path(&self, rev: &str, path: impl AsRef<[u8]>) -> Result<PathContent> {
-        let mut spec = rev.as_bytes().to_vec();
-        spec.push(b':');
-        spec.extend_from_slice(path.as_ref());
-        let resolved = self.resolve_full(&spec)?;
-        let mode = resolved.mode.expect("a ':' revision has a mode");
-        let id = resolved.id;
+        let path = path.as_ref();
+        let tree = self.peel_to_tree(self.resolve(rev)?)?;
+        let (mode, id) =
+            self.odb
+                .tree_entry_at(&tree, path)?
+                .ok_or_else(|| revision::Error::PathNotFound {
+                    rev: rev.to_owned(),
+                    path: String::from_utf8_lossy(path).into_owned(),
+                })?;
         Ok(match mode {
             EntryMode::Tree => PathContent::Tree {
                 id,

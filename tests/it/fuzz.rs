@@ -247,7 +247,7 @@ fn revision_parsing_of_arbitrary_utf8_never_panics() {
     let mut runner = proptest::test_runner::TestRunner::new(config());
     runner
         .run(&spec, |s| {
-            match cow::refs::resolve(repo.odb(), repo.refs(), &s) {
+            match cow::revision::resolve(repo.odb(), repo.refs(), &s) {
                 Ok(resolved) => prop_assert!(repo.odb().contains(&resolved.id), "{s:?}"),
                 Err(e) => prop_assert!(!e.to_string().is_empty(), "{s:?}"),
             }

@@ -1,9 +1,67 @@
 //! Revision syntax: full ids, unique prefixes, ref names, `HEAD`, `REV~N`, `REV^N`,
 //! `REV^{type}` and `REV:path`.
+//!
+//! A layer above [`refs`](crate::refs) and [`odb`](crate::odb): it reads both, and
+//! neither knows about it.
 
-use super::{Error, RefName, RefStore, Result};
 use crate::object::{EntryMode, Kind, ObjectId, Prefix};
-use crate::odb::Odb;
+use crate::odb::{self, Odb};
+use crate::refs::{self, Head, RefName, RefStore};
+
+/// A revision that names nothing, or names it ambiguously or malformed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The revision names nothing.
+    #[error("unknown revision '{0}'")]
+    UnknownRevision(String),
+    /// The abbreviated id matches several objects.
+    #[error("revision '{prefix}' is ambiguous: it matches {} objects ({})", candidates.len(), list(candidates))]
+    Ambiguous {
+        /// The abbreviation.
+        prefix: String,
+        /// Every object it matches.
+        candidates: Vec<ObjectId>,
+    },
+    /// HEAD names a branch with no commit yet.
+    #[error("'{0}' has no commits yet")]
+    Unborn(String),
+    /// `REV~N` or `REV^N` walks past a root commit.
+    #[error("revision '{0}' does not exist: the history is shorter")]
+    NoSuchParent(String),
+    /// `REV:path` names a path that is not in the snapshot.
+    #[error("path '{path}' does not exist in '{rev}'")]
+    PathNotFound {
+        /// The revision.
+        rev: String,
+        /// The path.
+        path: String,
+    },
+    /// The revision is malformed.
+    #[error("invalid revision '{spec}': {reason}")]
+    InvalidRevision {
+        /// The revision given.
+        spec: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// Reading a ref failed.
+    #[error(transparent)]
+    Refs(#[from] refs::Error),
+    /// The object store failed.
+    #[error(transparent)]
+    Odb(#[from] odb::Error),
+}
+
+fn list(ids: &[ObjectId]) -> String {
+    ids.iter()
+        .take(5)
+        .map(|id| id.to_hex_prefix(12))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Result type of revision parsing.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// What a revision names.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -92,34 +150,19 @@ pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Res
     let Some(path) = path else {
         return Ok(Resolved { id, mode: None });
     };
-    let mut tree = match odb.read_header(&id)?.0 {
+    let tree = match odb.read_header(&id)?.0 {
         Kind::Commit => odb.find_commit(&id)?.tree,
         Kind::Tree => id,
         _ => return Err(invalid("only a commit or tree has paths")),
     };
-    let mut mode = EntryMode::Tree;
-    let mut components = path
-        .split(|&b| b == b'/')
-        .filter(|c| !c.is_empty())
-        .peekable();
-    while let Some(name) = components.next() {
-        let not_found = || Error::PathNotFound {
+    let (mode, id) = odb
+        .tree_entry_at(&tree, path)?
+        .ok_or_else(|| Error::PathNotFound {
             rev: rev.to_owned(),
             path: String::from_utf8_lossy(path).into_owned(),
-        };
-        if !mode.is_tree() {
-            return Err(not_found());
-        }
-        let entry = odb.find_tree(&tree)?;
-        let entry = entry.find(name).ok_or_else(not_found)?;
-        mode = entry.mode;
-        tree = entry.id;
-        if components.peek().is_none() {
-            break;
-        }
-    }
+        })?;
     Ok(Resolved {
-        id: tree,
+        id,
         mode: Some(mode),
     })
 }
@@ -168,7 +211,7 @@ fn resolve_base(odb: &Odb, refs: &RefStore, base: &str) -> Result<ObjectId> {
     if base == "HEAD" {
         return refs.head_commit()?.ok_or_else(|| {
             let branch = match refs.head() {
-                Ok(super::Head::Branch(name)) => name.shorten().to_owned(),
+                Ok(Head::Branch(name)) => name.shorten().to_owned(),
                 _ => "HEAD".into(),
             };
             Error::Unborn(branch)
