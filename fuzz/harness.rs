@@ -141,7 +141,8 @@ pub fn revision(data: &[u8]) -> bool {
         );
     }
     if let Ok(s) = std::str::from_utf8(data) {
-        let _ = repo.read_path(s, "a.txt");
+        let a_txt = cow::object::RepoPath::from_bytes(b"a.txt").expect("a valid path");
+        let _ = repo.read_path(s, a_txt);
         let _ = repo.resolve_tree(s);
         let _ = repo.resolve_commit(s);
     }

@@ -10,7 +10,7 @@
 //!
 //! ```
 //! use cow::Repository;
-//! use cow::object::{Signature, Time};
+//! use cow::object::{RepoPath, Signature, Time};
 //! use cow::repository::{CommitOptions, PathContent};
 //!
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -33,7 +33,7 @@
 //! assert_eq!(second.new_objects, 3); // blob, root tree, commit
 //!
 //! // Any revision reads back exactly.
-//! match repo.read_path("HEAD~1", "hello.txt")? {
+//! match repo.read_path("HEAD~1", RepoPath::from_bytes(b"hello.txt")?)? {
 //!     PathContent::Blob { data, .. } => assert_eq!(data, b"hello\n"),
 //!     PathContent::Tree { .. } => unreachable!(),
 //! }

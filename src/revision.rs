@@ -4,7 +4,9 @@
 //! A layer above [`refs`](crate::refs) and [`odb`](crate::odb): it reads both, and
 //! neither knows about it.
 
-use crate::object::{EntryMode, Kind, ObjectId, Prefix};
+use std::borrow::Cow;
+
+use crate::object::{EntryMode, Kind, ObjectId, Prefix, RepoPath, quote_path_message};
 use crate::odb::{self, Odb};
 use crate::refs::{self, Head, RefName, RefStore};
 
@@ -29,12 +31,12 @@ pub enum Error {
     #[error("revision '{0}' does not exist: the history is shorter")]
     NoSuchParent(String),
     /// `REV:path` names a path that is not in the snapshot.
-    #[error("path '{path}' does not exist in '{rev}'")]
+    #[error("path {} does not exist in '{rev}'", quote_path_message(path))]
     PathNotFound {
         /// The revision.
         rev: String,
-        /// The path.
-        path: String,
+        /// The path, as given.
+        path: Vec<u8>,
     },
     /// The revision is malformed.
     #[error("invalid revision '{spec}': {reason}")]
@@ -155,16 +157,35 @@ pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Res
         Kind::Tree => id,
         _ => return Err(invalid("only a commit or tree has paths")),
     };
-    let (mode, id) = odb
-        .tree_entry_at(&tree, path)?
-        .ok_or_else(|| Error::PathNotFound {
-            rev: rev.to_owned(),
-            path: String::from_utf8_lossy(path).into_owned(),
-        })?;
+    let not_found = || Error::PathNotFound {
+        rev: rev.to_owned(),
+        path: path.to_vec(),
+    };
+    // A name no tree can hold is in no tree.
+    let found = match RepoPath::from_bytes(&without_empty_names(path)) {
+        Ok(repo_path) => odb.tree_entry_at(&tree, repo_path)?,
+        Err(_) => None,
+    };
+    let (mode, id) = found.ok_or_else(not_found)?;
     Ok(Resolved {
         id,
         mode: Some(mode),
     })
+}
+
+/// `path` with empty names left out, as `REV:dir/` and `REV:a//b` mean: the path
+/// `dir` and `a/b`.
+fn without_empty_names(path: &[u8]) -> Cow<'_, [u8]> {
+    let names = path.split(|&b| b == b'/');
+    if !names.clone().any(<[u8]>::is_empty) {
+        return Cow::Borrowed(path);
+    }
+    Cow::Owned(
+        names
+            .filter(|name| !name.is_empty())
+            .collect::<Vec<_>>()
+            .join(&b'/'),
+    )
 }
 
 /// `id` as the type `want` names (git's `^{type}`).

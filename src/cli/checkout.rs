@@ -7,7 +7,7 @@ use std::path::Path;
 use cow::Repository;
 use cow::refs::Head;
 use cow::repository::{CheckoutOptions, CheckoutOutcome};
-use cow::worktree::{Op, quote_path};
+use cow::worktree::Op;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -70,7 +70,7 @@ fn print_plan(outcome: &CheckoutOutcome, out: &mut dyn Write) -> anyhow::Result<
             Op::Write { .. } => "write",
             Op::SetMode { .. } => "change mode",
         };
-        writeln!(out, "would {verb} {}", quote_path(op.path()))?;
+        writeln!(out, "would {verb} {}", op.path().quoted())?;
     }
     Ok(())
 }
@@ -105,7 +105,7 @@ pub fn restore(
             Path::new(arg),
         )?);
     }
-    if paths.iter().any(Vec::is_empty) {
+    if paths.iter().any(|path| path.is_root()) {
         paths.clear(); // the root: everything
     }
     let outcome = repo.restore(

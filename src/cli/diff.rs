@@ -6,7 +6,7 @@ use std::path::Path;
 
 use cow::Repository;
 use cow::diff::{self, DiffOptions, FileChange, PatchOptions};
-use cow::worktree::quote_path;
+use cow::object::RepoPathBuf;
 
 use super::Quiet;
 
@@ -59,7 +59,7 @@ fn parse_context(arg: &str) -> Result<u32, String> {
 
 impl Format {
     /// The library options for these flags.
-    pub fn options(&self, paths: Vec<Vec<u8>>) -> anyhow::Result<DiffOptions> {
+    pub fn options(&self, paths: Vec<RepoPathBuf>) -> anyhow::Result<DiffOptions> {
         let renames = if self.no_renames {
             None
         } else {
@@ -142,7 +142,7 @@ impl Format {
         let blobs = repo.blobs();
         if self.name_only {
             for c in changes {
-                writeln!(out, "{}", quote_path(&c.new_path))?;
+                writeln!(out, "{}", c.new_path.quoted())?;
             }
         } else if self.name_status {
             for c in changes {
@@ -151,10 +151,10 @@ impl Format {
                         out,
                         "{}{score:03}\t{}\t{}",
                         c.status.letter(),
-                        quote_path(&c.old_path),
-                        quote_path(&c.new_path)
+                        c.old_path.quoted(),
+                        c.new_path.quoted()
                     )?,
-                    None => writeln!(out, "{}\t{}", c.status.letter(), quote_path(&c.new_path))?,
+                    None => writeln!(out, "{}\t{}", c.status.letter(), c.new_path.quoted())?,
                 }
             }
         } else if self.stat || self.numstat {
@@ -197,11 +197,11 @@ pub fn repo_paths(
     repo: &Repository,
     cwd: &Path,
     paths: &[OsString],
-) -> anyhow::Result<Vec<Vec<u8>>> {
+) -> anyhow::Result<Vec<RepoPathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         let path = super::paths::repo_path(repo.work_dir(), cwd, Path::new(p))?;
-        if path.is_empty() {
+        if path.is_root() {
             return Ok(Vec::new()); // the root: everything
         }
         out.push(path);

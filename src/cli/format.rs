@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
+use cow::object::quote_path;
 use cow::object::{Commit, EntryMode, ObjectId, Time};
-use cow::worktree::quote_path;
 
 /// `Tue Nov 14 23:43:20 2023 +0130`: git's default date format, in the recorded offset.
 /// A stored date too far out to show (its local time overflows, or its year is beyond

@@ -1,11 +1,15 @@
 //! Paths given on the command line.
 
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-/// A path given on the command line, as a `/`-separated path from the repository root
-/// (empty for the root itself). The path need not exist.
-pub fn repo_path(work_dir: &Path, cwd: &Path, arg: &Path) -> anyhow::Result<Vec<u8>> {
-    use std::os::unix::ffi::OsStrExt;
+use cow::object::{RepoPathBuf, quote_path_message};
+
+/// A path given on the command line, as a path from the repository root (the root
+/// itself when it names the working directory). The path need not exist; it must be
+/// inside the working directory and not name anything a snapshot cannot hold (the
+/// repository's store, or a nested repository's).
+pub fn repo_path(work_dir: &Path, cwd: &Path, arg: &Path) -> anyhow::Result<RepoPathBuf> {
     let lexical = |base: &Path| {
         let mut abs = PathBuf::new();
         for component in base.join(arg).components() {
@@ -25,10 +29,55 @@ pub fn repo_path(work_dir: &Path, cwd: &Path, arg: &Path) -> anyhow::Result<Vec<
     let rel = plain
         .strip_prefix(work_dir)
         .or_else(|_| real.strip_prefix(work_dir))
-        .map_err(|_| anyhow::anyhow!("'{}' is outside the repository", arg.display()))?;
+        .map_err(|_| anyhow::anyhow!("{} is outside the repository", shown(arg)))?;
     let bytes = rel.as_os_str().as_bytes().to_vec();
     if bytes.eq_ignore_ascii_case(b".cow") || bytes.to_ascii_lowercase().starts_with(b".cow/") {
-        anyhow::bail!("'{}' is inside the repository's store", arg.display());
+        anyhow::bail!("{} is inside the repository's store", shown(arg));
     }
-    Ok(bytes)
+    // Lexically normal and relative: only a nested `.cow` can be refused here.
+    RepoPathBuf::from_bytes(bytes)
+        .map_err(|e| anyhow::anyhow!("{} is not a repository path: {}", shown(arg), e.reason))
+}
+
+/// A command-line path in a message: as given between single quotes, or C-quoted
+/// when it is not UTF-8 (never with a lossy U+FFFD).
+fn shown(arg: &Path) -> String {
+    match arg.to_str() {
+        Some(text) => format!("'{text}'"),
+        None => quote_path_message(arg.as_os_str().as_bytes()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_become_repository_paths() {
+        let work = Path::new("/w");
+        let at = |cwd: &str, arg: &str| repo_path(work, Path::new(cwd), Path::new(arg));
+        assert_eq!(at("/w", "a/b").unwrap().as_bytes(), b"a/b");
+        assert_eq!(at("/w/a", "../c/./d").unwrap().as_bytes(), b"c/d");
+        assert!(at("/w", ".").unwrap().is_root());
+        assert!(at("/w/a", "..").unwrap().is_root());
+        let error = |cwd, arg| at(cwd, arg).unwrap_err().to_string();
+        assert_eq!(error("/w", "../x"), "'../x' is outside the repository");
+        assert_eq!(
+            error("/w", ".COW/HEAD"),
+            "'.COW/HEAD' is inside the repository's store"
+        );
+        assert_eq!(
+            error("/w", "sub/.cow/HEAD"),
+            "'sub/.cow/HEAD' is not a repository path: '.cow' is reserved for the repository"
+        );
+        let odd = repo_path(
+            work,
+            work,
+            Path::new(std::ffi::OsStr::from_bytes(b"../\xff")),
+        );
+        assert_eq!(
+            odd.unwrap_err().to_string(),
+            "\"../\\377\" is outside the repository"
+        );
+    }
 }

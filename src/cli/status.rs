@@ -4,9 +4,9 @@ use std::io::Write;
 
 use cow::Repository;
 use cow::diff::{Change, ChangeKind};
+use cow::object::quote_path_status as quote_path;
 use cow::refs::Head;
 use cow::repository::StatusOptions;
-use cow::worktree::quote_path_status as quote_path;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -37,7 +37,7 @@ fn code(change: &Change) -> &'static str {
 
 /// The path as shown: directories end in `/`.
 fn shown_path(change: &Change) -> Vec<u8> {
-    let mut path = change.path.clone();
+    let mut path = change.path.as_bytes().to_vec();
     if change.is_tree() {
         path.push(b'/');
     }

@@ -14,12 +14,10 @@ pub use rename::{
 };
 pub use tree::{Change, ChangeKind, Side, TreeSource, WithTrees, diff_trees, diff_trees_in};
 
-use std::ffi::OsStr;
 use std::io::{Read, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
-use crate::object::{EntryMode, ObjectId};
+use crate::object::{EntryMode, ObjectId, RepoPath, RepoPathBuf};
 use crate::odb::{self, Odb};
 
 /// An error while diffing.
@@ -77,9 +75,9 @@ pub struct FileChange {
     /// What happened.
     pub status: Status,
     /// The path in the old snapshot (equal to `new_path` unless renamed).
-    pub old_path: Vec<u8>,
+    pub old_path: RepoPathBuf,
     /// The path in the new snapshot.
-    pub new_path: Vec<u8>,
+    pub new_path: RepoPathBuf,
     /// The old entry (`None` when added).
     pub old: Option<Side>,
     /// The new entry (`None` when deleted).
@@ -104,7 +102,7 @@ pub struct DiffOptions {
     /// `None` turns rename detection off. Default: 50%, as git.
     pub renames: Option<u64>,
     /// Only paths equal to or below one of these (empty: all).
-    pub paths: Vec<Vec<u8>>,
+    pub paths: Vec<RepoPathBuf>,
     /// Renames with edits are looked for only while sources times destinations
     /// stay within this number squared (git's `diff.renameLimit`, `-l`); 0 means no
     /// limit. Default [`RENAME_LIMIT`].
@@ -138,13 +136,13 @@ pub struct Outcome {
 /// Where file contents come from.
 pub trait BlobSource {
     /// The content of `side`, found at `path` of its snapshot.
-    fn blob(&self, side: &Side, path: &[u8]) -> Result<Vec<u8>, Error>;
+    fn blob(&self, side: &Side, path: &RepoPath) -> Result<Vec<u8>, Error>;
     /// The size of that content in bytes, from an object's header or a file's
     /// metadata: the content itself is not read.
-    fn size(&self, side: &Side, path: &[u8]) -> Result<u64, Error>;
+    fn size(&self, side: &Side, path: &RepoPath) -> Result<u64, Error>;
     /// Streams that content into `out` in bounded memory; returns its size. A
     /// failing `out` stops the read.
-    fn stream(&self, side: &Side, path: &[u8], out: &mut dyn Write) -> Result<u64, Error>;
+    fn stream(&self, side: &Side, path: &RepoPath, out: &mut dyn Write) -> Result<u64, Error>;
 }
 
 /// The size of blob `id` from its header.
@@ -161,15 +159,15 @@ fn blob_size(odb: &Odb, id: &ObjectId) -> Result<u64, Error> {
 }
 
 impl BlobSource for Odb {
-    fn blob(&self, side: &Side, _path: &[u8]) -> Result<Vec<u8>, Error> {
+    fn blob(&self, side: &Side, _path: &RepoPath) -> Result<Vec<u8>, Error> {
         Ok(self.find_blob(&side.id)?)
     }
 
-    fn size(&self, side: &Side, _path: &[u8]) -> Result<u64, Error> {
+    fn size(&self, side: &Side, _path: &RepoPath) -> Result<u64, Error> {
         blob_size(self, &side.id)
     }
 
-    fn stream(&self, side: &Side, _path: &[u8], out: &mut dyn Write) -> Result<u64, Error> {
+    fn stream(&self, side: &Side, _path: &RepoPath, out: &mut dyn Write) -> Result<u64, Error> {
         Ok(self.stream_blob(&side.id, out)?)
     }
 }
@@ -184,18 +182,19 @@ pub struct WorktreeBlobs<'a> {
 }
 
 impl WorktreeBlobs<'_> {
-    fn io_error(&self, action: &'static str, path: &[u8]) -> impl Fn(std::io::Error) -> Error {
+    fn io_error(&self, action: &'static str, path: &RepoPath) -> impl Fn(std::io::Error) -> Error {
         let path = self.fs_path(path);
         move |source| crate::fs::IoError::new(action, path.clone(), source).into()
     }
 
-    fn fs_path(&self, path: &[u8]) -> PathBuf {
-        self.root.join(OsStr::from_bytes(path))
+    /// The file at `path`, named for messages (it is reached through descriptors).
+    fn fs_path(&self, path: &RepoPath) -> PathBuf {
+        path.to_fs_path(self.root)
     }
 
     /// The regular file at `path`, opened through descriptors (never through a
     /// symlink, so never outside the working directory).
-    fn open(&self, path: &[u8]) -> Result<std::fs::File, Error> {
+    fn open(&self, path: &RepoPath) -> Result<std::fs::File, Error> {
         crate::worktree::open_file(self.root, path)
             .map_err(self.io_error("open", path))?
             .ok_or_else(|| Error::Changed {
@@ -205,7 +204,7 @@ impl WorktreeBlobs<'_> {
 }
 
 impl BlobSource for WorktreeBlobs<'_> {
-    fn size(&self, side: &Side, path: &[u8]) -> Result<u64, Error> {
+    fn size(&self, side: &Side, path: &RepoPath) -> Result<u64, Error> {
         if self.odb.contains(&side.id) {
             return blob_size(self.odb, &side.id);
         }
@@ -220,7 +219,7 @@ impl BlobSource for WorktreeBlobs<'_> {
         Ok(meta.len())
     }
 
-    fn stream(&self, side: &Side, path: &[u8], out: &mut dyn Write) -> Result<u64, Error> {
+    fn stream(&self, side: &Side, path: &RepoPath, out: &mut dyn Write) -> Result<u64, Error> {
         if side.mode == EntryMode::Link {
             let target = self.blob(side, path)?;
             out.write_all(&target).map_err(Error::Write)?;
@@ -244,7 +243,7 @@ impl BlobSource for WorktreeBlobs<'_> {
         }
     }
 
-    fn blob(&self, side: &Side, path: &[u8]) -> Result<Vec<u8>, Error> {
+    fn blob(&self, side: &Side, path: &RepoPath) -> Result<Vec<u8>, Error> {
         if self.odb.contains(&side.id) {
             return Ok(self.odb.find_blob(&side.id)?);
         }
@@ -293,7 +292,12 @@ impl Write for Head {
 
 /// The first `limit` bytes of `side`'s content (all of it when shorter), read no
 /// further than that where the source streams.
-fn head(blobs: &dyn BlobSource, side: &Side, path: &[u8], limit: usize) -> Result<Vec<u8>, Error> {
+fn head(
+    blobs: &dyn BlobSource,
+    side: &Side,
+    path: &RepoPath,
+    limit: usize,
+) -> Result<Vec<u8>, Error> {
     let mut head = Head {
         data: Vec::new(),
         limit,
@@ -311,7 +315,7 @@ fn head(blobs: &dyn BlobSource, side: &Side, path: &[u8], limit: usize) -> Resul
 fn is_binary_blob(
     blobs: &dyn BlobSource,
     side: &Side,
-    path: &[u8],
+    path: &RepoPath,
     size: u64,
     threshold: u64,
 ) -> Result<bool, Error> {

@@ -10,7 +10,7 @@ use super::{
     is_binary_blob, zero_id,
 };
 use crate::object::ObjectId;
-use crate::worktree::quote_path;
+use crate::object::{RepoPath, quote_path};
 
 /// Knobs for [`write_patch`].
 #[derive(Clone, Copy, Debug)]
@@ -68,8 +68,8 @@ enum Pair {
 /// is probed (its first 8,000 bytes) before anything is read whole.
 fn load_pair(blobs: &dyn BlobSource, change: &FileChange, threshold: u64) -> Result<Pair, Error> {
     let sides = [
-        (change.old, &change.old_path[..]),
-        (change.new, &change.new_path[..]),
+        (change.old, &*change.old_path),
+        (change.new, &*change.new_path),
     ];
     let mut sizes = [0u64; 2];
     for (size, (side, path)) in sizes.iter_mut().zip(sides) {
@@ -88,7 +88,7 @@ fn load_pair(blobs: &dyn BlobSource, change: &FileChange, threshold: u64) -> Res
             return Ok(Pair::Binary(sizes[0], sizes[1]));
         }
     }
-    let load = |(side, path): (Option<Side>, &[u8])| -> Result<Vec<u8>, Error> {
+    let load = |(side, path): (Option<Side>, &RepoPath)| -> Result<Vec<u8>, Error> {
         side.map_or(Ok(Vec::new()), |s| blobs.blob(&s, path))
     };
     let (old, new) = (load(sides[0])?, load(sides[1])?);
@@ -121,9 +121,9 @@ const OLD: &str = "\x1b[31m";
 const NEW: &str = "\x1b[32m";
 
 /// `a/<path>` as git prints it in headers: quoted as a whole when the path needs it.
-fn prefixed(prefix: &str, path: &[u8]) -> Vec<u8> {
+fn prefixed(prefix: &str, path: &RepoPath) -> Vec<u8> {
     let mut full = prefix.as_bytes().to_vec();
-    full.extend_from_slice(path);
+    full.extend_from_slice(path.as_bytes());
     quote_path(&full).into_bytes()
 }
 
@@ -188,14 +188,8 @@ fn write_one(
     }
     if change.status == Status::Renamed {
         header.push(format!("similarity index {}%", change.similarity.unwrap_or(100)).into_bytes());
-        header.push(
-            [
-                &b"rename from "[..],
-                quote_path(&change.old_path).as_bytes(),
-            ]
-            .concat(),
-        );
-        header.push([&b"rename to "[..], quote_path(&change.new_path).as_bytes()].concat());
+        header.push([&b"rename from "[..], change.old_path.quoted().as_bytes()].concat());
+        header.push([&b"rename to "[..], change.new_path.quoted().as_bytes()].concat());
     }
     let old_id = change.old.map_or(zero_id(), |s| s.id);
     let new_id = change.new.map_or(zero_id(), |s| s.id);
@@ -401,9 +395,9 @@ pub struct FileStat {
 
 /// A rename shown as git's `--stat` does: `dir/{old => new}.rs`, `a/{b => }/c`, or
 /// `old => new` (git's `pprint_rename`).
-fn rename_name(old: &[u8], new: &[u8]) -> String {
-    let old = quote_path(old);
-    let new = quote_path(new);
+fn rename_name(old: &RepoPath, new: &RepoPath) -> String {
+    let old = old.quoted();
+    let new = new.quoted();
     let (a, b) = (old.as_bytes(), new.as_bytes());
     // Common prefix ending at a '/'.
     let mut prefix = 0;
@@ -464,7 +458,7 @@ pub fn file_stats(
             let name = if change.status == Status::Renamed {
                 rename_name(&change.old_path, &change.new_path)
             } else {
-                quote_path(&change.new_path)
+                change.new_path.quoted()
             };
             let same = change.old.map(|s| s.id) == change.new.map(|s| s.id);
             if let (true, Some(side)) = (same, change.new) {
@@ -659,6 +653,10 @@ mod tests {
 
     #[test]
     fn rename_names_like_git() {
+        let rename_name = |old: &[u8], new: &[u8]| {
+            let path = |p| RepoPath::from_bytes(p).unwrap();
+            rename_name(path(old), path(new))
+        };
         assert_eq!(rename_name(b"a", b"b"), "a => b");
         assert_eq!(rename_name(b"src/a.rs", b"src/b.rs"), "src/{a.rs => b.rs}");
         assert_eq!(rename_name(b"x/f", b"y/f"), "{x => y}/f");

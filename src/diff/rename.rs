@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use super::{BINARY_PROBE, BlobSource, Error, FileChange, Outcome, Side, Status};
-use crate::object::{EntryMode, ObjectId};
+use crate::object::{EntryMode, ObjectId, RepoPath};
 
 /// Scores are fractions of this, as in git.
 pub const MAX_SCORE: u64 = 60_000;
@@ -166,7 +166,7 @@ fn chunk_counts(data: &[u8]) -> Counts {
 }
 
 /// The chunk counts of `side`'s content, read as a stream.
-fn stream_counts(blobs: &dyn BlobSource, side: &Side, path: &[u8]) -> Result<Counts, Error> {
+fn stream_counts(blobs: &dyn BlobSource, side: &Side, path: &RepoPath) -> Result<Counts, Error> {
     let mut counter = ChunkCounter::new();
     blobs.stream(side, path, &mut counter)?;
     Ok(counter.finish())
@@ -197,8 +197,8 @@ fn score(src_size: u64, dst_size: u64, src: &Counts, dst: &Counts) -> u64 {
     copied * MAX_SCORE / src_size.max(dst_size)
 }
 
-fn basename(path: &[u8]) -> &[u8] {
-    path.rsplit(|&b| b == b'/').next().unwrap_or(path)
+fn basename(path: &RepoPath) -> &[u8] {
+    path.file_name().unwrap_or_default()
 }
 
 fn is_link(mode: EntryMode) -> bool {
@@ -238,7 +238,7 @@ pub fn detect_renames(
             .expect("a change has a side")
     };
     // The path a change's content is found at on its own side.
-    let path_of = |i: usize| -> &[u8] {
+    let path_of = |i: usize| -> &RepoPath {
         if changes[i].status == Status::Deleted {
             &changes[i].old_path
         } else {

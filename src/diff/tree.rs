@@ -2,7 +2,7 @@
 
 use std::cmp::Ordering;
 
-use crate::object::{EntryMode, ObjectId, Tree, Trees, name_order};
+use crate::object::{EntryMode, ObjectId, RepoPathBuf, Tree, Trees, is_within, name_order};
 use crate::odb::{self, Odb};
 
 /// Where trees come from: the store, or the store plus trees held in memory.
@@ -61,8 +61,8 @@ pub enum ChangeKind {
 /// `old` or `new` is a tree); changed directories are descended into instead.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Change {
-    /// The path from the root, `/`-separated.
-    pub path: Vec<u8>,
+    /// The path from the root.
+    pub path: RepoPathBuf,
     /// The old entry, if any.
     pub old: Option<Side>,
     /// The new entry, if any.
@@ -107,7 +107,7 @@ pub fn diff_trees_in(
     src: &dyn TreeSource,
     old: Option<ObjectId>,
     new: Option<ObjectId>,
-    paths: &[Vec<u8>],
+    paths: &[RepoPathBuf],
     visit: &mut dyn FnMut(&Change) -> Result<bool, odb::Error>,
 ) -> Result<(), odb::Error> {
     if old == new {
@@ -123,28 +123,23 @@ pub fn diff_trees_in(
     walker.walk(&load(old)?, &load(new)?, &mut Vec::new())
 }
 
-/// Whether `path` is `prefix` or below it.
-fn is_within(path: &[u8], prefix: &[u8]) -> bool {
-    path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/')
-}
-
 struct Walker<'a> {
     src: &'a dyn TreeSource,
-    paths: &'a [Vec<u8>],
+    paths: &'a [RepoPathBuf],
     visit: &'a mut dyn FnMut(&Change) -> Result<bool, odb::Error>,
 }
 
 impl Walker<'_> {
     /// Whether `path` is inside the limits, or (for a directory) leads to one.
     fn wanted(&self, path: &[u8], is_tree: bool) -> (bool, bool) {
-        if self.paths.is_empty() || self.paths.iter().any(|p| is_within(path, p)) {
+        if self.paths.is_empty() || self.paths.iter().any(|p| is_within(path, p.as_bytes())) {
             return (true, true);
         }
         let leads = is_tree
             && self
                 .paths
                 .iter()
-                .any(|p| p.len() > path.len() && is_within(p, path));
+                .any(|p| p.as_bytes().len() > path.len() && is_within(p.as_bytes(), path));
         (false, leads)
     }
 
@@ -193,7 +188,8 @@ impl Walker<'_> {
                 }
                 (o, n) => {
                     let change = Change {
-                        path: path.clone(),
+                        // Names of trees, which are valid.
+                        path: RepoPathBuf::from_vec_unchecked(path.clone()),
                         old: o.map(side),
                         new: n.map(side),
                     };
@@ -273,7 +269,7 @@ mod tests {
         let mut seen = Vec::new();
         diff_trees(&odb, Some(old), Some(new), &mut |c| {
             seen.push((
-                String::from_utf8(c.path.clone()).unwrap(),
+                String::from_utf8(c.path.as_bytes().to_vec()).unwrap(),
                 c.kind(),
                 c.is_tree(),
             ));

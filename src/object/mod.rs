@@ -2,14 +2,20 @@
 //!
 //! Every type here encodes to exactly the canonical bytes git hashes, so every id cow
 //! computes can be checked with `git hash-object`, `git mktree` or `git commit-tree` in a
-//! `git init --object-format=sha256` repository.
+//! `git init --object-format=sha256` repository. Paths inside snapshots are
+//! [`RepoPath`]s: bytes, checked name by name when made.
 
 mod commit;
 mod id;
+mod path;
 mod tree;
 
 pub use commit::{Commit, Signature, Time};
 pub use id::{Hasher, ObjectId, ParseIdError, Prefix, header};
+pub(crate) use path::is_within;
+pub use path::{
+    InvalidPath, RepoPath, RepoPathBuf, quote_path, quote_path_message, quote_path_status,
+};
 pub use tree::{
     Entry, EntryMode, EntryRef, Tree, TreeRefIter, Trees, encode_sorted, name_order, validate_name,
 };
@@ -78,16 +84,16 @@ pub enum DecodeError {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum BuildError {
     /// A tree entry name is not allowed.
-    #[error("invalid entry name {name:?}: {reason}")]
+    #[error("invalid entry name {}: {reason}", path::quote_name(name))]
     InvalidName {
-        /// The name, lossily shown.
-        name: String,
+        /// The name.
+        name: Vec<u8>,
         /// Why it is refused.
         reason: &'static str,
     },
     /// Two entries of a tree share a name.
-    #[error("duplicate entry name {0:?}")]
-    DuplicateName(String),
+    #[error("duplicate entry name {}", path::quote_name(.0))]
+    DuplicateName(Vec<u8>),
     /// A signature part contains a character git does not allow there.
     #[error("invalid identity {0:?}: names and emails cannot contain '<', '>' or a newline")]
     InvalidIdentity(String),

@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::collections::HashMap;
 use std::fmt;
 
+use super::path::{quote_name, quote_path_message};
 use super::{BuildError, DecodeError, ObjectId};
 
 /// The mode of a tree entry, written without a leading zero as git does.
@@ -170,16 +171,14 @@ impl Tree {
     pub fn from_entries(mut entries: Vec<Entry>) -> Result<Self, BuildError> {
         for e in &entries {
             validate_name(&e.name).map_err(|reason| BuildError::InvalidName {
-                name: String::from_utf8_lossy(&e.name).into_owned(),
+                name: e.name.clone(),
                 reason,
             })?;
         }
         entries.sort_by(|a, b| name_order(&a.name, a.mode.is_tree(), &b.name, b.mode.is_tree()));
         for (i, e) in entries.iter().enumerate() {
             if has_earlier_namesake(&entries[..i], &e.name, e.mode.is_tree()) {
-                return Err(BuildError::DuplicateName(
-                    String::from_utf8_lossy(&e.name).into_owned(),
-                ));
+                return Err(BuildError::DuplicateName(e.name.clone()));
             }
         }
         Ok(Tree { entries })
@@ -270,10 +269,10 @@ pub fn encode_sorted<'a>(
     let mut recent: Vec<&'a [u8]> = Vec::new();
     for e in entries {
         validate_name(e.name).map_err(|reason| BuildError::InvalidName {
-            name: String::from_utf8_lossy(e.name).into_owned(),
+            name: e.name.to_vec(),
             reason,
         })?;
-        let duplicate = || BuildError::DuplicateName(String::from_utf8_lossy(e.name).into_owned());
+        let duplicate = || BuildError::DuplicateName(e.name.to_vec());
         if let Some(p) = prev {
             let order = name_order(p.name, p.mode.is_tree(), e.name, e.mode.is_tree());
             debug_assert_ne!(order, Ordering::Greater, "entries out of git's order");
@@ -391,8 +390,10 @@ impl<'a> Iterator for TreeRefIter<'a> {
         };
         let mode_bytes = &self.data[..space];
         let Some(mode) = EntryMode::from_bytes(mode_bytes) else {
-            let shown = String::from_utf8_lossy(mode_bytes).into_owned();
-            return self.fail(format!("unsupported mode '{shown}'"));
+            return self.fail(format!(
+                "unsupported mode {}",
+                quote_path_message(mode_bytes)
+            ));
         };
         let rest = &self.data[space + 1..];
         let Some(nul) = rest.iter().position(|&b| b == 0) else {
@@ -400,8 +401,7 @@ impl<'a> Iterator for TreeRefIter<'a> {
         };
         let name = &rest[..nul];
         if let Err(reason) = validate_name(name) {
-            let shown = String::from_utf8_lossy(name).into_owned();
-            return self.fail(format!("name {shown:?}: {reason}"));
+            return self.fail(format!("name {}: {reason}", quote_name(name)));
         }
         let Some(id) = rest.get(nul + 1..nul + 1 + ObjectId::LEN) else {
             return self.fail("truncated object id");
@@ -415,12 +415,10 @@ impl<'a> Iterator for TreeRefIter<'a> {
             match name_order(prev.name, prev.mode.is_tree(), name, mode.is_tree()) {
                 Ordering::Less if prev.name != name => {}
                 Ordering::Less | Ordering::Equal => {
-                    let shown = String::from_utf8_lossy(name).into_owned();
-                    return self.fail(format!("duplicate name {shown:?}"));
+                    return self.fail(format!("duplicate name {}", quote_name(name)));
                 }
                 Ordering::Greater => {
-                    let shown = String::from_utf8_lossy(name).into_owned();
-                    return self.fail(format!("{shown:?} is out of git's tree order"));
+                    return self.fail(format!("{} is out of git's tree order", quote_name(name)));
                 }
             }
         }
@@ -428,8 +426,7 @@ impl<'a> Iterator for TreeRefIter<'a> {
         // with prefix `x` lie between them.
         self.recent.retain(|r| name.starts_with(r));
         if mode.is_tree() && self.recent.contains(&name) {
-            let shown = String::from_utf8_lossy(name).into_owned();
-            return self.fail(format!("duplicate name {shown:?}"));
+            return self.fail(format!("duplicate name {}", quote_name(name)));
         }
         if !mode.is_tree() {
             self.recent.push(name);

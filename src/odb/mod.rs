@@ -31,7 +31,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 
-use crate::object::{Commit, DecodeError, EntryMode, Kind, ObjectId, Prefix, Tree};
+use crate::object::{Commit, DecodeError, EntryMode, Kind, ObjectId, Prefix, RepoPath, Tree};
 
 use backend::{Backend, FileKind, LocalBackend};
 use compress::compress;
@@ -464,16 +464,16 @@ impl Odb {
         Tree::decode(&data).map_err(|source| Error::Decode { id: *id, source })
     }
 
-    /// The mode and id of what `path` (`/`-separated names below `tree`; empty
-    /// components are skipped, so the empty path is `tree` itself) names, or `None`
-    /// when a name is missing or a component before the last is not a directory.
+    /// The mode and id of what `path` names below `tree` (the root is `tree`
+    /// itself), or `None` when a name is missing or a name before the last is not a
+    /// directory.
     pub fn tree_entry_at(
         &self,
         tree: &ObjectId,
-        path: &[u8],
+        path: &RepoPath,
     ) -> Result<Option<(EntryMode, ObjectId)>> {
         let mut at = (EntryMode::Tree, *tree);
-        for name in path.split(|&b| b == b'/').filter(|c| !c.is_empty()) {
+        for name in path.components() {
             if !at.0.is_tree() {
                 return Ok(None);
             }

@@ -1,7 +1,7 @@
 //! Moving the working directory between snapshots, and restoring paths.
 
 use super::{Error, Repository, Result};
-use crate::object::ObjectId;
+use crate::object::{ObjectId, RepoPathBuf};
 use crate::refs::{Expected, Head, RefName};
 use crate::worktree::{self, Applied, Plan, PlanOptions};
 
@@ -160,15 +160,15 @@ impl Repository {
         Ok((plan, applied?))
     }
 
-    /// Brings `paths` (`/`-separated from the root; a directory means everything
-    /// below it) back to their state in revision `source`, without moving HEAD. Local
+    /// Brings `paths` (a directory means everything below it; the root or no path at
+    /// all, everything) back to their state in revision `source`, without moving HEAD. Local
     /// changes to tracked files there are overwritten (that is what restore is for);
     /// paths HEAD has but `source` does not are deleted; untracked files are left
     /// alone, and an untracked or ignored file in the way is refused unless `force`.
     pub fn restore(
         &self,
         source: &str,
-        paths: &[Vec<u8>],
+        paths: &[RepoPathBuf],
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
         let _lock = self.lock()?;
@@ -184,7 +184,7 @@ impl Repository {
             if !exists(target_tree)? && !current.map(exists).transpose()?.unwrap_or(false) {
                 return Err(crate::revision::Error::PathNotFound {
                     rev: source.to_owned(),
-                    path: String::from_utf8_lossy(path).into_owned(),
+                    path: path.as_bytes().to_vec(),
                 }
                 .into());
             }

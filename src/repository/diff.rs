@@ -80,7 +80,7 @@ impl Repository {
     pub fn commit_touches(
         &self,
         commit: &crate::object::Commit,
-        paths: &[Vec<u8>],
+        paths: &[crate::object::RepoPathBuf],
     ) -> Result<bool> {
         let parent_tree = match commit.parents.first() {
             Some(p) => Some(self.odb.find_commit(p)?.tree),

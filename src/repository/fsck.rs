@@ -7,9 +7,8 @@ use std::fmt;
 use rayon::prelude::*;
 
 use super::{Repository, Result};
-use crate::object::{EntryMode, Kind, ObjectId};
+use crate::object::{EntryMode, Kind, ObjectId, RepoPathBuf};
 use crate::refs::{Head, RefName};
-use crate::worktree::quote_path;
 
 /// Knobs for [`Repository::fsck`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -29,7 +28,7 @@ pub struct Problem {
     /// The commit through which the object was reached.
     pub commit: Option<ObjectId>,
     /// The path of the object in that commit's snapshot.
-    pub path: Option<Vec<u8>>,
+    pub path: Option<RepoPathBuf>,
     /// What is wrong.
     pub message: String,
 }
@@ -47,7 +46,7 @@ impl fmt::Display for Problem {
         }
         let mut context = Vec::new();
         if let Some(path) = &self.path {
-            context.push(format!("path '{}'", quote_path(path)));
+            context.push(format!("path '{}'", path.quoted()));
         }
         if let Some(c) = self.commit.filter(|c| Some(*c) != self.id) {
             context.push(format!("in commit {}", c.to_hex_prefix(12)));
@@ -69,6 +68,11 @@ pub struct FsckReport {
     pub objects_checked: u64,
     /// Everything wrong, in the order found.
     pub problems: Vec<Problem>,
+}
+
+/// A path the walk built from names of decoded trees (valid names, so unchecked).
+fn snapshot_path(path: &[u8]) -> RepoPathBuf {
+    RepoPathBuf::from_vec_unchecked(path.to_vec())
 }
 
 /// Error text with its causes, on one line.
@@ -117,7 +121,7 @@ impl Checker<'_> {
             id,
             reference: reference.map(str::to_owned),
             commit,
-            path: path.map(<[u8]>::to_vec),
+            path: path.map(snapshot_path),
             message,
         });
     }
@@ -137,7 +141,7 @@ impl Checker<'_> {
                 if p.commit.is_none() && commit.is_some() {
                     p.reference = reference.map(str::to_owned);
                     p.commit = commit;
-                    p.path = path.map(<[u8]>::to_vec);
+                    p.path = path.map(snapshot_path);
                 }
             }
             None => {

@@ -1,7 +1,7 @@
 //! Reading what a snapshot holds at a path.
 
 use super::{Repository, Result};
-use crate::object::{EntryMode, Kind, ObjectId, Tree};
+use crate::object::{EntryMode, Kind, ObjectId, RepoPath, Tree};
 use crate::odb;
 use crate::revision;
 
@@ -27,17 +27,16 @@ pub enum PathContent {
 }
 
 impl Repository {
-    /// Reads the file or directory at `path` (`/`-separated, from the root; empty for
-    /// the root) in the snapshot named by revision `rev`.
-    pub fn read_path(&self, rev: &str, path: impl AsRef<[u8]>) -> Result<PathContent> {
-        let path = path.as_ref();
+    /// Reads the file or directory at `path` ([`RepoPath::root`] for the root) in the
+    /// snapshot named by revision `rev`.
+    pub fn read_path(&self, rev: &str, path: &RepoPath) -> Result<PathContent> {
         let tree = self.peel_to_tree(self.resolve(rev)?)?;
         let (mode, id) =
             self.odb
                 .tree_entry_at(&tree, path)?
                 .ok_or_else(|| revision::Error::PathNotFound {
                     rev: rev.to_owned(),
-                    path: String::from_utf8_lossy(path).into_owned(),
+                    path: path.as_bytes().to_vec(),
                 })?;
         Ok(match mode {
             EntryMode::Tree => PathContent::Tree {

@@ -5,7 +5,6 @@ mod checkout;
 mod clock;
 mod dircache;
 mod index;
-mod path;
 mod scan;
 mod walk;
 mod warning;
@@ -14,7 +13,6 @@ pub use checkout::{Applied, Conflict, ConflictKind, Op, Plan, PlanOptions, apply
 pub use clock::Clock;
 pub use dircache::DirCache;
 pub use index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp, settle_clock};
-pub use path::{quote_path, quote_path_status, to_fs_path};
 pub use scan::{Progress, Scan, ScanOptions, scan};
 pub use warning::Warning;
 
@@ -22,6 +20,7 @@ use std::io;
 use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
+use crate::object::{RepoPath, RepoPathBuf};
 use crate::odb;
 
 /// The file that holds ignore rules, in any directory, with gitignore syntax.
@@ -40,16 +39,19 @@ pub enum Error {
         path: PathBuf,
     },
     /// A path would leave the working directory or go through a symlink.
-    #[error("refusing to write '{path}': it is not a plain path inside the working directory")]
+    #[error(
+        "refusing to write '{}': it is not a plain path inside the working directory",
+        path.quoted()
+    )]
     UnsafePath {
         /// The path.
-        path: String,
+        path: RepoPathBuf,
     },
     /// A snapshot holds something this system cannot check out.
-    #[error("cannot check out '{path}': {reason}")]
+    #[error("cannot check out '{}': {reason}", path.quoted())]
     Unsupported {
-        /// The path, quoted as git quotes it.
-        path: String,
+        /// The path.
+        path: RepoPathBuf,
         /// What is wrong with it.
         reason: &'static str,
     },
@@ -61,16 +63,16 @@ pub enum Error {
     Build(#[from] crate::object::BuildError),
 }
 
-/// Opens the file at the tree path `path` below the working directory `root` for
+/// Opens the file at the snapshot path `path` below the working directory `root` for
 /// reading, through descriptors: no symlink is followed on the way or at the end, so
 /// a swapped directory cannot make it read a file outside the tree. `None` when it is
 /// no longer a regular file reached through directories (a directory on the way was
 /// swapped for a symlink, or a FIFO took its place: refused without blocking).
-pub(crate) fn open_file(root: &Path, path: &[u8]) -> io::Result<Option<std::fs::File>> {
+pub(crate) fn open_file(root: &Path, path: &RepoPath) -> io::Result<Option<std::fs::File>> {
     use rustix::fs::{FileType, Mode, OFlags};
     let root = beneath::open_root(root)?;
     let flags = OFlags::RDONLY | OFlags::NONBLOCK;
-    let fd = match beneath::open_beneath(root.as_fd(), path, flags, Mode::empty()) {
+    let fd = match beneath::open_beneath(root.as_fd(), path.as_bytes(), flags, Mode::empty()) {
         Err(e) if beneath::is_swapped(&e) => return Ok(None),
         fd => fd?,
     };
@@ -80,13 +82,14 @@ pub(crate) fn open_file(root: &Path, path: &[u8]) -> io::Result<Option<std::fs::
     Ok(Some(fd.into()))
 }
 
-/// The target of the symlink at the tree path `path` below `root`, read from the
+/// The target of the symlink at the snapshot path `path` below `root`, read from the
 /// link itself (opened with `O_PATH`), never through a symlink on the way. `None` when
 /// it is no longer a symlink reached through directories.
-pub(crate) fn read_link(root: &Path, path: &[u8]) -> io::Result<Option<Vec<u8>>> {
+pub(crate) fn read_link(root: &Path, path: &RepoPath) -> io::Result<Option<Vec<u8>>> {
     use rustix::fs::{Mode, OFlags};
     let root = beneath::open_root(root)?;
-    let fd = match beneath::open_beneath(root.as_fd(), path, OFlags::PATH, Mode::empty()) {
+    let fd = match beneath::open_beneath(root.as_fd(), path.as_bytes(), OFlags::PATH, Mode::empty())
+    {
         Err(e) if beneath::is_swapped(&e) => return Ok(None),
         fd => fd?,
     };

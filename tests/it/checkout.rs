@@ -221,7 +221,7 @@ fn status_after_commit_reads_nothing_and_sees_same_size_rewrites() -> Result {
             "round {round}: a same-size rewrite was missed"
         );
         assert_eq!(status.changes[0].kind(), ChangeKind::Modified);
-        assert_eq!(status.changes[0].path, b"dir0/file0");
+        assert_eq!(status.changes[0].path.as_bytes(), b"dir0/file0");
     }
 
     // A corrupt or missing cache is rebuilt, never trusted.
@@ -349,7 +349,7 @@ fn tree_ids_are_taken_only_while_their_files_are_unchanged() -> Result {
     for _ in 0..2 {
         for _ in 0..3 {
             let status = repo.status(&StatusOptions::default())?;
-            let changed: Vec<&[u8]> = status.changes.iter().map(|c| &c.path[..]).collect();
+            let changed: Vec<&[u8]> = status.changes.iter().map(|c| c.path.as_bytes()).collect();
             assert_eq!(changed, [&b"a/b1/f4"[..], b"a/b2/f5"]);
         }
         assert_eq!(
@@ -412,7 +412,7 @@ fn tree_ids_are_not_taken_with_another_stat_cache() -> Result {
     fs::write(w.join(".cow/index"), &old_index)?;
     let status = repo.status(&StatusOptions::default())?;
     assert_eq!(status.changes.len(), 1, "{status:?}");
-    assert_eq!(status.changes[0].path, b"d/f");
+    assert_eq!(status.changes[0].path.as_bytes(), b"d/f");
     assert_ne!(uncached_tree(&repo), two.tree);
     Ok(())
 }
@@ -939,6 +939,29 @@ mod review {
         let out = env.cow(["checkout", "file"]);
         assert_error(&out, "x/y/f (modified)");
         assert!(String::from_utf8_lossy(&out.stderr).contains("x/y/new (untracked)"));
+    }
+
+    #[test]
+    fn a_nested_repository_in_a_directory_replaced_by_a_file_is_a_conflict() {
+        let env = Env::new();
+        let w = env.work();
+        write(&w.join("x/y/f"), "f\n");
+        env.init();
+        env.commit("dir");
+        env.cow_ok(["checkout", "-b", "file"]);
+        fs::remove_dir_all(w.join("x")).unwrap();
+        write(&w.join("x"), "now a file\n");
+        env.commit("file");
+        env.cow_ok(["checkout", "main"]);
+        // A repository of its own inside `x/y`: its `.cow` is in no snapshot, and
+        // no snapshot path can name it, so the directory holding it is reported.
+        write(&w.join("x/y/.cow/HEAD"), "ref: refs/heads/main\n");
+        let out = env.cow(["checkout", "file"]);
+        assert_error(&out, "x/y (ignored)");
+        assert!(
+            w.join("x/y/.cow/HEAD").is_file(),
+            "the nested store is kept"
+        );
     }
 
     #[test]

@@ -314,7 +314,7 @@ fn diff_of_a_10000_file_tree_reads_only_the_trees_on_the_changed_path() -> Resul
         .diff_trees(old, new, &cow::diff::DiffOptions::default())?
         .changes;
     assert_eq!(changes.len(), 1);
-    assert_eq!(changes[0].new_path, b"d4/e2/f17.txt");
+    assert_eq!(changes[0].new_path.as_bytes(), b"d4/e2/f17.txt");
     // The root, d4 and d4/e2 on each side: none of the other 110 trees, no blob.
     assert_eq!(repo.odb().stats().reads - before, 2 * 3);
     Ok(())
@@ -685,7 +685,7 @@ impl cow::diff::BlobSource for Recording<'_> {
     fn blob(
         &self,
         side: &cow::diff::Side,
-        path: &[u8],
+        path: &cow::object::RepoPath,
     ) -> std::result::Result<Vec<u8>, cow::diff::Error> {
         self.record(side)?;
         self.odb.blob(side, path)
@@ -694,7 +694,7 @@ impl cow::diff::BlobSource for Recording<'_> {
     fn size(
         &self,
         side: &cow::diff::Side,
-        path: &[u8],
+        path: &cow::object::RepoPath,
     ) -> std::result::Result<u64, cow::diff::Error> {
         match self.fake_sizes.get(&side.id) {
             Some(&size) => Ok(size),
@@ -705,7 +705,7 @@ impl cow::diff::BlobSource for Recording<'_> {
     fn stream(
         &self,
         side: &cow::diff::Side,
-        path: &[u8],
+        path: &cow::object::RepoPath,
         out: &mut dyn std::io::Write,
     ) -> std::result::Result<u64, cow::diff::Error> {
         self.record(side)?;
@@ -753,7 +753,12 @@ fn rename_detection_reads_only_files_whose_sizes_allow_a_match() -> Result {
         .changes
         .iter()
         .filter(|c| c.status == cow::diff::Status::Renamed)
-        .map(|c| (c.old_path.clone(), c.new_path.clone()))
+        .map(|c| {
+            (
+                c.old_path.as_bytes().to_vec(),
+                c.new_path.as_bytes().to_vec(),
+            )
+        })
         .collect();
     assert_eq!(renamed, [(b"deleted2.txt".to_vec(), b"moved.txt".to_vec())]);
     assert_eq!(outcome.rename_limit_needed, None);
@@ -929,7 +934,7 @@ fn changes_to_files_over_2_gib_diff_and_stat_without_reading_them() -> Result {
             format!(
                 "{}\t{}",
                 c.status.letter(),
-                String::from_utf8_lossy(&c.new_path)
+                String::from_utf8_lossy(c.new_path.as_bytes())
             )
         })
         .collect();

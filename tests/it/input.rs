@@ -356,3 +356,77 @@ fn symlinked_refs_are_refused_by_every_command_alike() -> Result {
     assert_error(&env.cow(["log"]), "ref HEAD: 'HEAD' is a symbolic link");
     Ok(())
 }
+
+#[test]
+fn paths_that_are_not_utf8_are_quoted_in_errors_never_lossy() -> Result {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let env = repo_with_commit();
+    let arg = |bytes: &[u8]| OsStr::from_bytes(bytes).to_owned();
+    let refused = |out: &std::process::Output, want: &str| {
+        assert_error(out, want);
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).contains('\u{fffd}'),
+            "{}",
+            describe(out)
+        );
+    };
+
+    // A path in a revision, and a path to restore, that no snapshot has.
+    let want = "path \"\\377\" does not exist in 'HEAD'";
+    refused(&env.cow([arg(b"show"), arg(b"HEAD:\xff")]), want);
+    refused(
+        &env.cow([arg(b"rev-parse"), arg(b"HEAD:d/\xff")]),
+        "path \"d/\\377\"",
+    );
+    refused(&env.cow([arg(b"restore"), arg(b"\xff")]), want);
+    // A plain path is shown as it was.
+    refused(
+        &env.cow(["show", "HEAD:nope"]),
+        "path 'nope' does not exist in 'HEAD'",
+    );
+    // An argument outside the working directory, or inside a store.
+    refused(
+        &env.cow([arg(b"diff"), arg(b"--"), arg(b"../\xff")]),
+        "\"../\\377\" is outside the repository",
+    );
+    refused(
+        &env.cow(["diff", "--", "sub/.cow/HEAD"]),
+        "'sub/.cow/HEAD' is not a repository path: '.cow' is reserved for the repository",
+    );
+    refused(
+        &env.cow(["restore", ".cow/HEAD"]),
+        "'.cow/HEAD' is inside the repository's store",
+    );
+
+    // The library error holds the bytes.
+    let repo = cow::Repository::open(env.work())?;
+    let missing = cow::object::RepoPath::from_bytes(b"\xff")?;
+    match repo.read_path("HEAD", missing) {
+        Err(cow::Error::Revision(cow::revision::Error::PathNotFound { path, .. })) => {
+            assert_eq!(path, b"\xff")
+        }
+        other => panic!("{other:?}"),
+    }
+    Ok(())
+}
+
+#[test]
+fn revision_paths_skip_empty_names_as_before() -> Result {
+    let env = repo_with_commit();
+    fs::create_dir(env.work().join("d"))?;
+    write(&env.work().join("d/g"), "g\n");
+    env.commit("two");
+    assert_eq!(env.cow_ok(["show", "HEAD:d//g"]), "g\n");
+    assert_eq!(env.cow_ok(["show", "HEAD:/f"]), "x\n");
+    assert!(env.cow_ok(["show", "HEAD:d/"]).contains("\ng\n"));
+    // Names no tree can hold are simply not there.
+    for bad in ["HEAD:./f", "HEAD:d/../f", "HEAD:.cow"] {
+        let path = &bad[5..];
+        assert_error(
+            &env.cow(["show", bad]),
+            &format!("path '{path}' does not exist in 'HEAD'"),
+        );
+    }
+    Ok(())
+}

@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use cow::object::{Commit, Entry, EntryMode, Signature, Time, Tree};
+use cow::object::{Commit, Entry, EntryMode, RepoPath, Signature, Time, Tree};
 use cow::refs::{Expected, RefName};
 use cow::repository::PathContent;
 use cow::{Kind, ObjectId, Repository};
@@ -62,7 +62,7 @@ fn assert_snapshot_equals_dir(repo: &Repository, rev: &str, dir: &Path) -> Resul
     {
         let entry = entry?;
         let rel = entry.path().strip_prefix(dir)?.as_os_str().as_bytes();
-        let content = repo.read_path(rev, rel)?;
+        let content = repo.read_path(rev, RepoPath::from_bytes(rel)?)?;
         let ft = entry.file_type();
         match content {
             PathContent::Tree { .. } => assert!(ft.is_dir(), "{rel:?}"),
@@ -174,7 +174,7 @@ fn snapshots_built_in_memory_without_a_working_directory() -> Result {
     assert_eq!(repo.resolve("HEAD")?, id);
     assert_eq!(repo.resolve("main")?, id);
     assert_eq!(repo.resolve("HEAD:bin/run")?, readme);
-    match repo.read_path("HEAD", "bin/run")? {
+    match repo.read_path("HEAD", RepoPath::from_bytes(b"bin/run")?)? {
         PathContent::Blob { mode, data, .. } => {
             assert_eq!(mode, EntryMode::BlobExecutable);
             assert_eq!(data, b"hello\n");

@@ -15,7 +15,8 @@ use rayon::prelude::*;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{Applied, Op, Plan, is_within, split_parent, unsafe_path};
+use super::{Applied, Op, Plan, split_parent, unsafe_path};
+use crate::object::is_within;
 use crate::object::{EntryMode, ObjectId};
 use crate::odb::Odb;
 use crate::worktree::index::{Index, IndexEntry, StatData};
@@ -297,7 +298,7 @@ impl Applier<'_> {
             let batch = rest
                 .iter()
                 .take_while(|op| {
-                    parents.insert(split_parent(op.path()).0);
+                    parents.insert(split_parent(op.path().as_bytes()).0);
                     parents.len() <= MAX_OPEN_DIRS / 2
                 })
                 .count();
@@ -305,7 +306,7 @@ impl Applier<'_> {
                 self.dirs.clear();
             }
             for op in &rest[..batch] {
-                self.open_dir(split_parent(op.path()).0)?;
+                self.open_dir(split_parent(op.path().as_bytes()).0)?;
             }
             let batch_contents: Vec<Staged> = contents.by_ref().take(batch).collect();
             self.place_batch(&rest[..batch], batch_contents, index)?;
@@ -325,11 +326,11 @@ impl Applier<'_> {
                 if failed.load(Ordering::Relaxed) {
                     return None;
                 }
-                let (parent, name) = split_parent(op.path());
+                let (parent, name) = split_parent(op.path().as_bytes());
                 let placed = this.place(this.dir_fd(parent), name, content).map_err(fail(
                     this.root_path,
                     "write",
-                    op.path(),
+                    op.path().as_bytes(),
                 ));
                 if placed.is_err() {
                     failed.store(true, Ordering::Relaxed);
@@ -356,9 +357,9 @@ impl Applier<'_> {
         };
         self.applied.written += 1;
         let entry = fresh_entry(*mode, *id, stat);
-        index.remove_tree(path);
-        index.insert(path.clone(), entry);
-        self.placed.push((path.clone(), dev, entry));
+        index.remove_tree(path.as_bytes());
+        index.insert(path.as_bytes().to_vec(), entry);
+        self.placed.push((path.as_bytes().to_vec(), dev, entry));
     }
 
     /// Puts a staged file or symlink at `name` in the directory open as `dir`, in
@@ -440,7 +441,7 @@ impl Applier<'_> {
 
     /// Runs one operation other than a write (see [`Applier::write_all`]).
     fn run(&mut self, op: &Op, index: &mut Index) -> Result<()> {
-        let path = op.path();
+        let path = op.path().as_bytes();
         let root = self.root_path;
         match op {
             Op::Remove { .. } => {

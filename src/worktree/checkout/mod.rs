@@ -23,8 +23,8 @@ pub use plan::plan;
 
 use std::fmt;
 
-use super::{Error, quote_path};
-use crate::object::{EntryMode, ObjectId};
+use super::Error;
+use crate::object::{EntryMode, ObjectId, RepoPath, RepoPathBuf};
 
 /// Knobs for [`plan`](plan()).
 #[derive(Clone, Copy, Debug, Default)]
@@ -34,7 +34,7 @@ pub struct PlanOptions<'a> {
     /// Replace untracked or ignored files (and special files) that are in the way.
     pub replace_untracked: bool,
     /// Only these paths (and what is below them); empty for all.
-    pub paths: &'a [Vec<u8>],
+    pub paths: &'a [RepoPathBuf],
 }
 
 impl PlanOptions<'_> {
@@ -57,8 +57,9 @@ pub enum ConflictKind {
 /// A path the plan would have to overwrite or delete, losing data.
 #[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Conflict {
-    /// The path.
-    pub path: Vec<u8>,
+    /// The path. A name no snapshot can hold (a nested repository's `.cow`) is
+    /// reported as the directory that holds it.
+    pub path: RepoPathBuf,
     /// Why it is in the way.
     pub kind: ConflictKind,
 }
@@ -70,7 +71,7 @@ impl fmt::Display for Conflict {
             ConflictKind::Untracked => "untracked",
             ConflictKind::Ignored => "ignored",
         };
-        write!(f, "{} ({why})", quote_path(&self.path))
+        write!(f, "{} ({why})", self.path.quoted())
     }
 }
 
@@ -80,28 +81,28 @@ pub enum Op {
     /// Delete a file or symlink.
     Remove {
         /// The path.
-        path: Vec<u8>,
+        path: RepoPathBuf,
     },
     /// Delete a directory once its tracked content is gone; left in place when it
     /// still holds untracked or ignored files.
     RemoveDir {
         /// The path.
-        path: Vec<u8>,
+        path: RepoPathBuf,
     },
     /// Delete a file or a whole directory that is in the way (checked safe, or forced).
     Purge {
         /// The path.
-        path: Vec<u8>,
+        path: RepoPathBuf,
     },
     /// Create a directory.
     MkDir {
         /// The path.
-        path: Vec<u8>,
+        path: RepoPathBuf,
     },
     /// Write a file or symlink from a blob, replacing what is there.
     Write {
         /// The path.
-        path: Vec<u8>,
+        path: RepoPathBuf,
         /// File, executable or symlink.
         mode: EntryMode,
         /// The blob.
@@ -110,7 +111,7 @@ pub enum Op {
     /// Flip the executable bit of a file whose content is already right.
     SetMode {
         /// The path.
-        path: Vec<u8>,
+        path: RepoPathBuf,
         /// The new mode.
         mode: EntryMode,
         /// The (unchanged) blob.
@@ -120,7 +121,7 @@ pub enum Op {
 
 impl Op {
     /// The path the step acts on.
-    pub fn path(&self) -> &[u8] {
+    pub fn path(&self) -> &RepoPath {
         match self {
             Op::Remove { path }
             | Op::RemoveDir { path }
@@ -139,11 +140,6 @@ pub struct Plan {
     pub ops: Vec<Op>,
     /// Paths that would lose data (empty when forced).
     pub conflicts: Vec<Conflict>,
-}
-
-/// Whether `path` is `prefix` or below it.
-fn is_within(path: &[u8], prefix: &[u8]) -> bool {
-    path.starts_with(prefix) && (path.len() == prefix.len() || path[prefix.len()] == b'/')
 }
 
 /// What [`apply`](apply()) did.
@@ -167,8 +163,9 @@ fn split_parent(path: &[u8]) -> (&[u8], &[u8]) {
     }
 }
 
+/// The refusal of `path`, a path the plan built from names of trees.
 fn unsafe_path(path: &[u8]) -> Error {
     Error::UnsafePath {
-        path: quote_path(path),
+        path: RepoPathBuf::from_vec_unchecked(path.to_vec()),
     }
 }

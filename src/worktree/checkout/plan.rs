@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
 use rustix::io::Errno;
 
-use super::{Conflict, ConflictKind, Op, Plan, PlanOptions, is_within, split_parent, unsafe_path};
-use crate::object::{EntryMode, Kind, ObjectId};
+use super::{Conflict, ConflictKind, Op, Plan, PlanOptions, split_parent, unsafe_path};
+use crate::object::{EntryMode, Kind, ObjectId, RepoPath, RepoPathBuf, is_within, validate_name};
 use crate::odb::Odb;
-use crate::worktree::{Error, Result, Scan, beneath, quote_path, to_fs_path};
+use crate::worktree::{Error, Result, Scan, beneath};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 struct Node {
@@ -96,14 +96,19 @@ pub fn plan(
 
 impl Planner<'_> {
     fn in_scope(&self, path: &[u8]) -> bool {
-        self.options.paths.is_empty() || self.options.paths.iter().any(|p| is_within(path, p))
+        self.options.paths.is_empty()
+            || self
+                .options
+                .paths
+                .iter()
+                .any(|p| is_within(path, p.as_bytes()))
     }
 
     fn on_the_way(&self, path: &[u8]) -> bool {
         self.options
             .paths
             .iter()
-            .any(|p| p.len() > path.len() && is_within(p, path))
+            .any(|p| p.as_bytes().len() > path.len() && is_within(p.as_bytes(), path))
     }
 
     fn children(&self, node: Option<Node>) -> Result<Vec<(Vec<u8>, Node)>> {
@@ -161,7 +166,7 @@ impl Planner<'_> {
 
     fn conflict(&mut self, path: &[u8], kind: ConflictKind) {
         self.plan.conflicts.push(Conflict {
-            path: path.to_vec(),
+            path: owned(path),
             kind,
         });
     }
@@ -247,14 +252,14 @@ impl Planner<'_> {
                 Work::IgnoredDir => return self.dir(path, h_dir, Some(tn), Work::Unknown),
                 Work::Absent => {}
                 _ => match self.replaceable(h, w) {
-                    Ok(()) => self.push(Op::Purge { path: path.clone() }),
+                    Ok(()) => self.push(Op::Purge { path: owned(path) }),
                     Err(kind) => {
                         self.conflict(path, kind);
                         return Ok(());
                     }
                 },
             }
-            self.push(Op::MkDir { path: path.clone() });
+            self.push(Op::MkDir { path: owned(path) });
             return self.dir(path, None, Some(tn), Work::Absent);
         }
         // The target has a file, a symlink or nothing here.
@@ -264,11 +269,11 @@ impl Planner<'_> {
                 if t.is_none() {
                     // Remove what H tracked; untracked files keep the directory.
                     self.dir(path, h_dir, None, w)?;
-                    self.push(Op::RemoveDir { path: path.clone() });
+                    self.push(Op::RemoveDir { path: owned(path) });
                 } else {
                     let blocked = self.dir_conflicts(path, h_dir, wn.id)?;
                     if blocked.is_empty() {
-                        self.push(Op::Purge { path: path.clone() });
+                        self.push(Op::Purge { path: owned(path) });
                         self.write(path, t)?;
                     } else {
                         self.plan.conflicts.extend(blocked);
@@ -278,7 +283,7 @@ impl Planner<'_> {
             Work::IgnoredDir if t.is_none() => {
                 // Only what H tracked goes; ignored files keep the directory.
                 self.dir(path, h_dir, None, Work::Unknown)?;
-                self.push(Op::RemoveDir { path: path.clone() });
+                self.push(Op::RemoveDir { path: owned(path) });
             }
             Work::Special if t.is_none() => {}
             _ => match self.replaceable(h, w) {
@@ -290,7 +295,7 @@ impl Planner<'_> {
                             && tn.mode != EntryMode::Link =>
                     {
                         self.push(Op::SetMode {
-                            path: path.clone(),
+                            path: owned(path),
                             mode: tn.mode,
                             id: tn.id,
                         });
@@ -298,10 +303,10 @@ impl Planner<'_> {
                     (Some(_), Some(_)) => self.write(path, t)?,
                     // An ignored directory or a special file in the way.
                     (None, Some(_)) => {
-                        self.push(Op::Purge { path: path.clone() });
+                        self.push(Op::Purge { path: owned(path) });
                         self.write(path, t)?;
                     }
-                    (_, None) => self.push(Op::Remove { path: path.clone() }),
+                    (_, None) => self.push(Op::Remove { path: owned(path) }),
                 },
             },
         }
@@ -326,21 +331,22 @@ impl Planner<'_> {
             };
             if let Some(reason) = problem {
                 return Err(Error::Unsupported {
-                    path: quote_path(path),
+                    path: owned(path),
                     reason,
                 });
             }
         }
         self.push(Op::Write {
-            path: path.to_vec(),
+            path: owned(path),
             mode: tn.mode,
             id: tn.id,
         });
         Ok(())
     }
 
-    fn fs_path(&self, path: &[u8]) -> Result<PathBuf> {
-        checked_path(self.root, path)
+    /// The file at `path`, named for messages (it is reached through `root_fd`).
+    fn fs_path(&self, path: &[u8]) -> PathBuf {
+        RepoPath::from_bytes_unchecked(path).to_fs_path(self.root)
     }
 
     /// What is on disk at a path the scan did not report (ignored, special, or
@@ -349,7 +355,7 @@ impl Planner<'_> {
     /// Everything is looked at from the root's descriptor without following a symlink;
     /// an ignored file is hashed as a stream, whatever its size.
     fn disk_state(&self, path: &[u8]) -> Result<Work> {
-        let fs_path = self.fs_path(path)?;
+        let fs_path = self.fs_path(path);
         let (parent, name) = split_parent(path);
         let name = OsStr::from_bytes(name);
         let dir = match beneath::open_dir(self.root_fd.as_fd(), parent) {
@@ -432,12 +438,15 @@ impl Planner<'_> {
                 // Below a directory: ignored files may hide even where H matches.
                 out.extend(self.dir_conflicts(&sub, hn.filter(|n| n.mode.is_tree()), wn.id)?);
             } else if let Err(kind) = self.replaceable(hn, Work::Scanned(*wn)) {
-                out.push(Conflict { path: sub, kind });
+                out.push(Conflict {
+                    path: owned(&sub),
+                    kind,
+                });
             }
         }
         // Ignored files are on disk but not in the scan.
         if !self.options.replace_untracked {
-            let fs_path = self.fs_path(path)?;
+            let fs_path = self.fs_path(path);
             let read = || -> io::Result<Vec<Vec<u8>>> {
                 let dir = beneath::open_dir(self.root_fd.as_fd(), path)?;
                 let mut listing = rustix::fs::Dir::new(dir)?;
@@ -457,13 +466,27 @@ impl Planner<'_> {
                     crate::fs::IoError::new("read directory", &fs_path, e).into()
                 }
             })?;
+            let mut reserved = false;
             for name in names {
-                if !w_entries.contains_key(&name) {
-                    out.push(Conflict {
-                        path: join(&name),
-                        kind: ConflictKind::Ignored,
-                    });
+                if w_entries.contains_key(&name) {
+                    continue;
                 }
+                if validate_name(&name).is_err() {
+                    // A name no snapshot holds (`.cow` of a nested repository): the
+                    // directory that holds it is what is in the way.
+                    reserved = true;
+                    continue;
+                }
+                out.push(Conflict {
+                    path: owned(&join(&name)),
+                    kind: ConflictKind::Ignored,
+                });
+            }
+            if reserved {
+                out.push(Conflict {
+                    path: owned(path),
+                    kind: ConflictKind::Ignored,
+                });
             }
         }
         Ok(out)
@@ -486,14 +509,13 @@ fn check_writable(path: &[u8]) -> Result<()> {
         return Ok(());
     };
     Err(Error::Unsupported {
-        path: quote_path(path),
+        path: owned(path),
         reason,
     })
 }
 
-/// `path` under `root`, refusing any component that could leave it.
-fn checked_path(root: &Path, path: &[u8]) -> Result<PathBuf> {
-    to_fs_path(root, path).ok_or_else(|| Error::UnsafePath {
-        path: quote_path(path),
-    })
+/// `path`, built by the planner from names of trees (valid names, so unchecked), as
+/// the plan holds it.
+fn owned(path: &[u8]) -> RepoPathBuf {
+    RepoPathBuf::from_vec_unchecked(path.to_vec())
 }

@@ -21,7 +21,7 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::{Conflict, ConflictKind, Op, PlanOptions, apply, plan};
-use crate::object::{Entry, EntryMode, Kind as ObjectKind, ObjectId, Tree};
+use crate::object::{Entry, EntryMode, Kind as ObjectKind, ObjectId, RepoPathBuf, Tree};
 use crate::odb::Odb;
 use crate::worktree::{Index, ScanOptions, scan};
 
@@ -171,6 +171,11 @@ fn blob_id(content: &[u8]) -> ObjectId {
     ObjectId::hash(ObjectKind::Blob, content)
 }
 
+/// A path of the matrix, as plans hold it.
+fn rp(path: &[u8]) -> RepoPathBuf {
+    RepoPathBuf::from_bytes(path.to_vec()).expect("a valid path")
+}
+
 fn join(path: &[u8], name: &[u8]) -> Vec<u8> {
     [path, b"/", name].concat()
 }
@@ -239,9 +244,7 @@ impl Oracle {
             (Dir(_), Absent) => self.create(path, t),
             (Dir(_), File(..)) => {
                 if self.may_lose(path, h, w, ignored) {
-                    self.ops.push(Op::Purge {
-                        path: path.to_vec(),
-                    });
+                    self.ops.push(Op::Purge { path: rp(path) });
                     self.create(path, t);
                 }
             }
@@ -249,9 +252,7 @@ impl Oracle {
             (File(..), Absent) => self.write(path, t),
             (Absent, Dir(_)) => {
                 self.merge(path, h, t, w, ignored);
-                self.ops.push(Op::RemoveDir {
-                    path: path.to_vec(),
-                });
+                self.ops.push(Op::RemoveDir { path: rp(path) });
             }
             (File(..), Dir(_)) => {
                 let clear = if ignored {
@@ -262,9 +263,7 @@ impl Oracle {
                     self.may_lose_each(path, h, w)
                 };
                 if clear {
-                    self.ops.push(Op::Purge {
-                        path: path.to_vec(),
-                    });
+                    self.ops.push(Op::Purge { path: rp(path) });
                     self.write(path, t);
                 }
             }
@@ -273,16 +272,14 @@ impl Oracle {
                     return;
                 }
                 match t {
-                    Absent => self.ops.push(Op::Remove {
-                        path: path.to_vec(),
-                    }),
+                    Absent => self.ops.push(Op::Remove { path: rp(path) }),
                     File(t_mode, t_content)
                         if t_content == w_content
                             && *t_mode != EntryMode::Link
                             && *w_mode != EntryMode::Link =>
                     {
                         self.ops.push(Op::SetMode {
-                            path: path.to_vec(),
+                            path: rp(path),
                             mode: *t_mode,
                             id: blob_id(t_content),
                         })
@@ -311,9 +308,7 @@ impl Oracle {
             Absent => {}
             File(..) => self.write(path, t),
             Dir(entries) => {
-                self.ops.push(Op::MkDir {
-                    path: path.to_vec(),
-                });
+                self.ops.push(Op::MkDir { path: rp(path) });
                 for (name, t) in entries {
                     self.create(&join(path, name), t);
                 }
@@ -326,7 +321,7 @@ impl Oracle {
             unreachable!("only files are written")
         };
         self.ops.push(Op::Write {
-            path: path.to_vec(),
+            path: rp(path),
             mode: *mode,
             id: blob_id(content),
         });
@@ -346,7 +341,7 @@ impl Oracle {
         };
         if !allowed {
             self.conflicts.push(Conflict {
-                path: path.to_vec(),
+                path: rp(path),
                 kind,
             });
         }
@@ -360,7 +355,7 @@ impl Oracle {
     fn may_lose_unseen(&mut self, path: &[u8]) -> bool {
         if !self.replace {
             self.conflicts.push(Conflict {
-                path: path.to_vec(),
+                path: rp(path),
                 kind: ConflictKind::Ignored,
             });
         }
@@ -487,7 +482,7 @@ fn run_model(
         root.insert(b"p".to_vec(), w.clone());
     }
     for op in ops {
-        let mut names: Vec<&[u8]> = op.path().split(|&b| b == b'/').collect();
+        let mut names: Vec<&[u8]> = op.path().components().collect();
         let name = names.pop().expect("a name").to_vec();
         let mut entries = &mut root;
         for dir in names {
@@ -612,7 +607,7 @@ fn the_oracle_follows_the_documented_rules() {
         label: String::new(),
     };
     let file = |c: &[u8]| PathKind::File.thing(c);
-    let p = || b"p".to_vec();
+    let p = || rp(b"p");
     // A clean file becomes a symlink.
     let (ops, conflicts) = expected(&case(
         PathKind::File,
