@@ -250,6 +250,13 @@ impl Repository {
         Ok(self.refs.head_commit()?)
     }
 
+    /// Applies a command's ref changes as one transaction. Every command that moves
+    /// refs or HEAD goes through here, once, so that an operation log can record one
+    /// operation per command.
+    pub(crate) fn commit_refs(&self, tx: refs::Transaction<'_>) -> Result<Vec<refs::Applied>> {
+        Ok(tx.commit()?)
+    }
+
     /// Resolves a revision (see [`revision::resolve`] for the syntax) to an object id.
     #[doc(alias = "rev-parse")]
     pub fn resolve(&self, spec: impl AsRef<[u8]>) -> Result<crate::ObjectId> {
