@@ -91,6 +91,7 @@ pub mod diff;
 pub mod fs;
 pub mod object;
 pub mod odb;
+pub mod reach;
 pub mod refs;
 pub mod repository;
 pub mod revision;

@@ -430,8 +430,25 @@ impl RefStore {
         }
     }
 
-    /// All refs whose full name starts with `prefix` (such as `refs/heads/`), sorted.
+    /// All refs whose full name starts with `prefix` (such as `refs/heads/`), sorted,
+    /// with the commit each points at (symbolic refs followed). Fails on the first
+    /// that cannot be read; [`names`](Self::names) lists them without reading.
     pub fn list(&self, prefix: &str) -> Result<Vec<(RefName, ObjectId)>> {
+        let mut out = Vec::new();
+        for name in self.names(prefix)? {
+            if let Some(id) = self.find(&name)? {
+                out.push((name, id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The names of all ref files under `refs/` whose full name starts with `prefix`,
+    /// sorted, without reading them. Symbolic links are listed, so that reading them
+    /// reports them: a ref that `rev-parse` refuses is not silently missing from
+    /// `branch`, gc or fsck. Files whose names are not valid ref names (such as lock
+    /// files) are not.
+    pub fn names(&self, prefix: &str) -> Result<Vec<RefName>> {
         let mut out = Vec::new();
         let root = self.dir.join("refs");
         if !root.exists() {
@@ -446,8 +463,6 @@ impl RefStore {
                     .unwrap_or_else(|| io::Error::other("a symbolic link loop"));
                 crate::fs::IoError::new("read directory", path, source)
             })?;
-            // Symbolic links are listed, so that reading them reports them: a ref
-            // that `rev-parse` refuses is not silently missing from `branch` or gc.
             if entry.file_type().is_dir() {
                 continue;
             }
@@ -455,15 +470,11 @@ impl RefStore {
                 .path()
                 .strip_prefix(&self.dir)
                 .expect("walk stays under .cow");
-            let Some(rel) = rel.to_str() else { continue };
-            let Ok(name) = RefName::new(rel) else {
+            let Some(name) = rel.to_str().and_then(|r| RefName::new(r).ok()) else {
                 continue;
             };
-            if !name.as_str().starts_with(prefix) {
-                continue;
-            }
-            if let Some(id) = self.find(&name)? {
-                out.push((name, id));
+            if name.as_str().starts_with(prefix) {
+                out.push(name);
             }
         }
         Ok(out)

@@ -10,6 +10,7 @@ mod gc;
 mod lock;
 mod log;
 mod read;
+mod roots;
 mod status;
 
 pub use branch::RefInfo;
@@ -21,6 +22,7 @@ pub use gc::{DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts}
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::Log;
 pub use read::PathContent;
+pub use roots::Roots;
 pub use status::{Status, StatusOptions};
 
 use crate::fs::IoResultExt;

@@ -14,5 +14,6 @@ mod library;
 mod odb;
 mod oracle;
 mod race;
+mod reach;
 mod reliability;
 mod safety;
