@@ -49,7 +49,7 @@ pub enum Error {
     AlreadyExists(PathBuf),
     /// Another writer holds the repository lock.
     #[error(
-        "the repository is locked by another cow process{}; gave up after {}s (see --lock-timeout)",
+        "the repository is locked by another cow process{}; gave up after {}s",
         pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
         waited.as_secs_f32()
     )]
@@ -60,17 +60,15 @@ pub enum Error {
         waited: std::time::Duration,
     },
     /// The snapshot equals HEAD's.
-    #[error(
-        "nothing to commit, working directory matches HEAD (use --allow-empty to commit anyway)"
-    )]
+    #[error("nothing to commit, working directory matches HEAD")]
     NothingToCommit,
     /// The commit message is empty once cleaned.
     #[error("empty commit message")]
     EmptyMessage,
     /// No author or committer identity is configured.
     #[error(
-        "no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL, or run \
-         `cow config user.name NAME` and `cow config user.email EMAIL`"
+        "no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL, or user.name and \
+         user.email in the repository's config"
     )]
     MissingIdentity(&'static str),
     /// An environment variable holds an invalid value.
@@ -86,8 +84,7 @@ pub enum Error {
     Config(String),
     /// A checkout or restore would lose changes that are in no snapshot.
     #[error(
-        "checkout would overwrite or delete changes that are in no snapshot: {}; \
-         commit or move them, or use --force to discard them",
+        "checkout would overwrite or delete changes that are in no snapshot: {}",
         conflict_list(.0)
     )]
     CheckoutConflicts(Vec<worktree::Conflict>),
@@ -104,7 +101,7 @@ pub enum Error {
     #[error("cannot delete branch '{0}': HEAD is on it (check out another branch first)")]
     DeleteCurrentBranch(String),
     /// The branch has commits HEAD does not contain.
-    #[error("branch '{0}' has commits that HEAD does not contain; use -D to delete it anyway")]
+    #[error("branch '{0}' has commits that HEAD does not contain")]
     NotMerged(String),
     /// The object store failed.
     #[error(transparent)]
