@@ -63,7 +63,8 @@ pub struct Applied {
 }
 
 /// A set of ref changes, each with the value it expects to replace, applied together
-/// by [`commit`](Transaction::commit) (see the [module docs](self)).
+/// by [`commit`](Transaction::commit): every lock taken and every expected value
+/// checked before any ref changes, so a refused transaction changes nothing.
 #[derive(Debug)]
 #[must_use = "a transaction does nothing until it is committed"]
 pub struct Transaction<'s> {

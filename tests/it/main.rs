@@ -10,6 +10,7 @@ mod fuzz;
 mod gc;
 mod hostile;
 mod input;
+mod layers;
 mod library;
 mod odb;
 mod oracle;
