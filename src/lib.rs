@@ -81,16 +81,27 @@
 //!
 //! # Layers
 //!
-//! Each module only uses the ones above it in this list: [`object`] (types and their
-//! canonical bytes), [`odb`] (the object database), [`refs`] (HEAD, branches, revision
-//! syntax), [`worktree`] (scanning and snapshotting a directory) and [`repository`]
-//! (the [`Repository`] facade the command line is built on).
+//! Each module uses only the ones above it in this list (a test holds the code to it):
+//!
+//! - [`fs`]: atomic file writes, directory syncs, the one io error with its path;
+//! - [`object`]: ids, blobs, trees and commits, and their canonical bytes (git's);
+//! - [`odb`]: the object database, the only layer that knows how bytes are stored,
+//!   over a storage backend ([`odb::backend`]);
+//! - [`reach`]: the objects reachable from some and not from others;
+//! - [`refs`]: HEAD, branches and tags, updated in transactions (objects only as ids);
+//! - [`revision`]: revision syntax (`main~2`, `v1:src`), over refs and the odb;
+//! - [`worktree`]: scanning and snapshotting a directory, the stat cache, checkout's
+//!   plan and its application, all through descriptors below the working directory;
+//! - [`diff`]: tree against tree or working directory, renames, patches and stats;
+//! - [`repository`]: the [`Repository`] facade the command line is built on, holding
+//!   the repository lock and the roots of reachability.
 #![deny(missing_docs)]
 
 pub mod diff;
 pub mod fs;
 pub mod object;
 pub mod odb;
+pub mod reach;
 pub mod refs;
 pub mod repository;
 pub mod revision;

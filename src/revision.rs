@@ -1,7 +1,7 @@
 //! Revision syntax: full ids, unique prefixes, ref names, `HEAD`, `REV~N`, `REV^N`,
 //! `REV^{type}` and `REV:path`.
 //!
-//! A layer above [`refs`](crate::refs) and [`odb`](crate::odb): it reads both, and
+//! A layer above [`crate::refs`] and [`crate::odb`]: it reads both, and
 //! neither knows about it.
 
 use std::borrow::Cow;

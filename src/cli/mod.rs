@@ -133,7 +133,8 @@ pub fn main() -> ExitCode {
             }
             let _ = out.flush();
             drop(out);
-            let _ = writeln!(io::stderr(), "cow: error: {}", one_line(&err));
+            let hint = hint(&err).unwrap_or_default();
+            let _ = writeln!(io::stderr(), "cow: error: {}{hint}", one_line(&err));
             ExitCode::FAILURE
         }
     }
@@ -202,6 +203,22 @@ fn git_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ff
             }
         })
         .collect()
+}
+
+/// What the command line adds to a library error: the flag or command that gets past
+/// it. The library names no flags (a program embedding it has none).
+fn hint(err: &anyhow::Error) -> Option<&'static str> {
+    use cow::repository::Error;
+    Some(match err.downcast_ref::<Error>()? {
+        Error::Locked { .. } => " (see --lock-timeout)",
+        Error::NothingToCommit => " (use --allow-empty to commit anyway)",
+        Error::MissingIdentity(_) => {
+            " (`cow config user.name NAME` and `cow config user.email EMAIL` set them)"
+        }
+        Error::CheckoutConflicts(_) => "; commit or move them, or use --force to discard them",
+        Error::NotMerged(_) => "; use -D to delete it anyway",
+        _ => return None,
+    })
 }
 
 /// The error and its causes joined on one line, each cause once.

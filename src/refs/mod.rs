@@ -7,10 +7,13 @@
 use crate::fs::IoResultExt;
 use std::fmt;
 use std::fs;
-use std::io::{self, Write};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use crate::object::ObjectId;
+
+mod transaction;
+pub use transaction::{Applied, Change, Transaction};
 
 /// An error about refs.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +79,9 @@ pub enum Error {
         /// The ref in the way.
         other: String,
     },
+    /// A transaction names one ref in two edits.
+    #[error("ref {0} is changed twice in one transaction")]
+    DuplicateEdit(String),
     /// A ref file or directory could not be read or written.
     #[error(transparent)]
     Io(#[from] crate::fs::IoError),
@@ -195,7 +201,7 @@ pub enum Head {
 }
 
 /// The value a ref update expects to replace.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub enum Expected {
     /// Whatever is there.
     Any,
@@ -203,6 +209,8 @@ pub enum Expected {
     Absent,
     /// The ref must hold this id.
     Value(ObjectId),
+    /// The ref must be a symbolic ref to this one (HEAD on a branch).
+    Symbolic(RefName),
 }
 
 impl Expected {
@@ -210,11 +218,41 @@ impl Expected {
     pub fn from_option(id: Option<ObjectId>) -> Expected {
         id.map_or(Expected::Absent, Expected::Value)
     }
+
+    /// What HEAD holds when it points as `head` does.
+    pub fn head(head: &Head) -> Expected {
+        match head {
+            Head::Branch(name) => Expected::Symbolic(name.clone()),
+            Head::Detached(id) => Expected::Value(*id),
+        }
+    }
+
+    fn matches(&self, actual: Option<&Value>) -> bool {
+        match (self, actual) {
+            (Expected::Any, _) | (Expected::Absent, None) => true,
+            (Expected::Value(want), Some(Value::Id(id))) => want == id,
+            (Expected::Symbolic(want), Some(Value::Symbolic(name))) => want == name,
+            _ => false,
+        }
+    }
 }
 
-enum RawRef {
+/// What a ref file holds, as stored (symbolic refs not followed).
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub enum Value {
+    /// A commit id.
+    Id(ObjectId),
+    /// Another ref's name (`ref: refs/heads/main`).
     Symbolic(RefName),
-    Direct(ObjectId),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Id(id) => write!(f, "{id}"),
+            Value::Symbolic(name) => write!(f, "ref: {name}"),
+        }
+    }
 }
 
 /// The refs of one repository (its `.cow` directory).
@@ -235,7 +273,9 @@ impl RefStore {
         self.dir.join(name.as_str())
     }
 
-    fn read_raw(&self, name: &RefName) -> Result<Option<RawRef>> {
+    /// What ref `name` holds, without following a symbolic ref; `None` when it does
+    /// not exist.
+    pub fn read(&self, name: &RefName) -> Result<Option<Value>> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.path(name);
         let read = fs::OpenOptions::new()
@@ -281,10 +321,10 @@ impl RefStore {
         let text = text.strip_suffix('\n').unwrap_or(text);
         if let Some(target) = text.strip_prefix("ref: ") {
             let target = RefName::new(target.trim()).map_err(|_| malformed())?;
-            return Ok(Some(RawRef::Symbolic(target)));
+            return Ok(Some(Value::Symbolic(target)));
         }
         text.parse()
-            .map(|id| Some(RawRef::Direct(id)))
+            .map(|id| Some(Value::Id(id)))
             .map_err(|_| malformed())
     }
 
@@ -307,10 +347,10 @@ impl RefStore {
     fn follow(&self, name: &RefName) -> Result<(RefName, Option<ObjectId>)> {
         let mut current = name.clone();
         for _ in 0..=MAX_SYMREF_DEPTH {
-            match self.read_raw(&current)? {
+            match self.read(&current)? {
                 None => return Ok((current, None)),
-                Some(RawRef::Direct(id)) => return Ok((current, Some(id))),
-                Some(RawRef::Symbolic(next)) => current = next,
+                Some(Value::Id(id)) => return Ok((current, Some(id))),
+                Some(Value::Symbolic(next)) => current = next,
             }
         }
         Err(Error::SymrefCycle(name.to_string()))
@@ -324,9 +364,9 @@ impl RefStore {
 
     /// Where HEAD points.
     pub fn head(&self) -> Result<Head> {
-        match self.read_raw(&RefName::head())? {
-            Some(RawRef::Direct(id)) => Ok(Head::Detached(id)),
-            Some(RawRef::Symbolic(target)) => {
+        match self.read(&RefName::head())? {
+            Some(Value::Id(id)) => Ok(Head::Detached(id)),
+            Some(Value::Symbolic(target)) => {
                 // Check the chain resolves (no cycle) before reporting the branch.
                 self.follow(&target)?;
                 Ok(Head::Branch(target))
@@ -345,34 +385,37 @@ impl RefStore {
 
     /// Points HEAD at a branch or a commit.
     pub fn set_head(&self, head: &Head) -> Result<()> {
-        let content = match head {
-            Head::Branch(name) => format!("ref: {name}\n"),
-            Head::Detached(id) => format!("{id}\n"),
-        };
-        self.write_locked(&RefName::head(), Expected::Any, content.as_bytes())
+        let mut tx = self.transaction();
+        tx.set_head(head.clone(), Expected::Any);
+        tx.commit().map(drop)
     }
 
     /// Moves the ref HEAD resolves to (the current branch, or HEAD itself when detached)
     /// to `new`, if it still holds `expected`.
     pub fn update_head(&self, new: ObjectId, expected: Expected) -> Result<()> {
-        let (target, _) = self.follow(&RefName::head())?;
-        self.update(&target, new, expected)
+        let mut tx = self.transaction();
+        tx.update_head(new, expected);
+        tx.commit().map(drop)
     }
 
     /// Sets a ref to `new` if it holds `expected`: lock file, check, write, sync, rename.
     pub fn update(&self, name: &RefName, new: ObjectId, expected: Expected) -> Result<()> {
-        self.write_locked(name, expected, format!("{new}\n").as_bytes())
+        let mut tx = self.transaction();
+        tx.update(name.clone(), new, expected);
+        tx.commit().map(drop)
     }
 
     /// Deletes a ref if it holds `expected`.
     pub fn delete(&self, name: &RefName, expected: Expected) -> Result<()> {
-        let lock = self.lock(name)?;
-        self.check_expected(name, expected)?;
-        let path = self.path(name);
-        fs::remove_file(&path).context("delete ref", &path)?;
-        drop(lock);
-        self.remove_empty_parents(name);
-        Ok(())
+        let mut tx = self.transaction();
+        tx.delete(name.clone(), expected);
+        tx.commit().map(drop)
+    }
+
+    /// Starts a set of ref changes that are checked together and applied together
+    /// (see [`Transaction`]).
+    pub fn transaction(&self) -> Transaction<'_> {
+        Transaction::new(self)
     }
 
     /// Removes the directories of `name` that are left empty, up to `refs/<kind>`
@@ -387,8 +430,25 @@ impl RefStore {
         }
     }
 
-    /// All refs whose full name starts with `prefix` (such as `refs/heads/`), sorted.
+    /// All refs whose full name starts with `prefix` (such as `refs/heads/`), sorted,
+    /// with the commit each points at (symbolic refs followed). Fails on the first
+    /// that cannot be read; [`names`](Self::names) lists them without reading.
     pub fn list(&self, prefix: &str) -> Result<Vec<(RefName, ObjectId)>> {
+        let mut out = Vec::new();
+        for name in self.names(prefix)? {
+            if let Some(id) = self.find(&name)? {
+                out.push((name, id));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The names of all ref files under `refs/` whose full name starts with `prefix`,
+    /// sorted, without reading them. Symbolic links are listed, so that reading them
+    /// reports them: a ref that `rev-parse` refuses is not silently missing from
+    /// `branch`, gc or fsck. Files whose names are not valid ref names (such as lock
+    /// files) are not.
+    pub fn names(&self, prefix: &str) -> Result<Vec<RefName>> {
         let mut out = Vec::new();
         let root = self.dir.join("refs");
         if !root.exists() {
@@ -403,8 +463,6 @@ impl RefStore {
                     .unwrap_or_else(|| io::Error::other("a symbolic link loop"));
                 crate::fs::IoError::new("read directory", path, source)
             })?;
-            // Symbolic links are listed, so that reading them reports them: a ref
-            // that `rev-parse` refuses is not silently missing from `branch` or gc.
             if entry.file_type().is_dir() {
                 continue;
             }
@@ -412,41 +470,31 @@ impl RefStore {
                 .path()
                 .strip_prefix(&self.dir)
                 .expect("walk stays under .cow");
-            let Some(rel) = rel.to_str() else { continue };
-            let Ok(name) = RefName::new(rel) else {
+            let Some(name) = rel.to_str().and_then(|r| RefName::new(r).ok()) else {
                 continue;
             };
-            if !name.as_str().starts_with(prefix) {
-                continue;
-            }
-            if let Some(id) = self.find(&name)? {
-                out.push((name, id));
+            if name.as_str().starts_with(prefix) {
+                out.push(name);
             }
         }
         Ok(out)
     }
 
-    fn check_expected(&self, name: &RefName, expected: Expected) -> Result<()> {
-        let actual = match self.read_raw(name)? {
-            Some(RawRef::Direct(id)) => Some(id),
-            Some(RawRef::Symbolic(_)) | None => None,
-        };
-        let ok = match expected {
-            Expected::Any => true,
-            Expected::Absent => actual.is_none(),
-            Expected::Value(id) => actual == Some(id),
-        };
-        if ok {
-            return Ok(());
+    /// Checks that `name` holds `expected`; returns what it holds.
+    fn check_expected(&self, name: &RefName, expected: &Expected) -> Result<Option<Value>> {
+        let actual = self.read(name)?;
+        if expected.matches(actual.as_ref()) {
+            return Ok(actual);
         }
-        let show = |v: Option<ObjectId>| v.map_or("nothing".to_owned(), |id| id.to_string());
+        let show = |v: Option<String>| v.unwrap_or_else(|| "nothing".to_owned());
         Err(Error::Conflict {
             name: name.to_string(),
-            expected: match expected {
-                Expected::Value(id) => id.to_string(),
-                _ => "nothing".into(),
-            },
-            actual: show(actual),
+            expected: show(match expected {
+                Expected::Value(id) => Some(id.to_string()),
+                Expected::Symbolic(target) => Some(format!("ref: {target}")),
+                Expected::Any | Expected::Absent => None,
+            }),
+            actual: show(actual.map(|v| v.to_string())),
         })
     }
 
@@ -525,21 +573,6 @@ impl RefStore {
         for made in missing.iter().rev() {
             crate::fs::sync_dir(made.parent().expect("below the store"))?;
         }
-        Ok(())
-    }
-
-    fn write_locked(&self, name: &RefName, expected: Expected, content: &[u8]) -> Result<()> {
-        let mut lock = self.lock(name)?;
-        self.check_expected(name, expected)?;
-        let mut file = lock.file.take().expect("a new lock holds its file");
-        file.write_all(content)
-            .and_then(|()| file.sync_all())
-            .context("write", &lock.path)?;
-        drop(file);
-        let path = self.path(name);
-        fs::rename(&lock.path, &path).context("update ref", &path)?;
-        lock.path = PathBuf::new(); // renamed: nothing to clean up
-        crate::fs::sync_dir(path.parent().expect("refs live in a directory"))?;
         Ok(())
     }
 }

@@ -41,7 +41,9 @@ impl Repository {
         if self.refs.find(&branch)?.is_some() {
             return Err(Error::BranchExists(name.to_owned()));
         }
-        self.refs.update(&branch, id, Expected::Absent)?;
+        let mut tx = self.refs.transaction();
+        tx.update(branch, id, Expected::Absent);
+        self.commit_refs(tx)?;
         Ok(id)
     }
 
@@ -60,7 +62,9 @@ impl Repository {
         if !force && !self.is_ancestor_of_head(id)? {
             return Err(Error::NotMerged(name.to_owned()));
         }
-        self.refs.delete(&branch, Expected::Value(id))?;
+        let mut tx = self.refs.transaction();
+        tx.delete(branch, Expected::Value(id));
+        self.commit_refs(tx)?;
         Ok(id)
     }
 
@@ -100,7 +104,9 @@ impl Repository {
         if self.refs.find(&tag)?.is_some() {
             return Err(Error::TagExists(name.to_owned()));
         }
-        self.refs.update(&tag, id, Expected::Absent)?;
+        let mut tx = self.refs.transaction();
+        tx.update(tag, id, Expected::Absent);
+        self.commit_refs(tx)?;
         Ok(id)
     }
 
@@ -112,7 +118,9 @@ impl Repository {
             .refs
             .find(&tag)?
             .ok_or_else(|| Error::NoSuchRef(format!("tag '{name}'")))?;
-        self.refs.delete(&tag, Expected::Value(id))?;
+        let mut tx = self.refs.transaction();
+        tx.delete(tag, Expected::Value(id));
+        self.commit_refs(tx)?;
         Ok(id)
     }
 }

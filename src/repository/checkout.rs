@@ -75,7 +75,12 @@ impl Repository {
                 Some(id) => id,
                 None => {
                     if !options.dry_run {
-                        self.refs.set_head(&Head::Branch(branch.clone()))?;
+                        let mut tx = self.refs.transaction();
+                        tx.set_head(
+                            Head::Branch(branch.clone()),
+                            Expected::head(&self.refs.head()?),
+                        );
+                        self.commit_refs(tx)?;
                     }
                     return Ok(CheckoutOutcome {
                         target: ObjectId::empty_tree(),
@@ -96,6 +101,7 @@ impl Repository {
         create: Option<RefName>,
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
+        let old_head = self.refs.head()?;
         let current = match self.refs.head_commit()? {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),
             None => None,
@@ -108,11 +114,14 @@ impl Repository {
         };
         let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
         if !options.dry_run {
-            // Only a checkout that went through creates its branch and moves HEAD.
-            if let Some(name) = &create {
-                self.refs.update(name, target, Expected::Absent)?;
+            // Only a checkout that went through creates its branch and moves HEAD,
+            // both in one transaction.
+            let mut tx = self.refs.transaction();
+            if let Some(name) = create {
+                tx.update(name, target, Expected::Absent);
             }
-            self.refs.set_head(&head)?;
+            tx.set_head(head.clone(), Expected::head(&old_head));
+            self.commit_refs(tx)?;
         }
         Ok(CheckoutOutcome {
             target,

@@ -300,8 +300,9 @@ impl Repository {
         packing.finish()?;
         // Invariant 4: every object the ref will reach is durable before it moves.
         self.odb.sync()?;
-        self.refs
-            .update_head(written.id, Expected::from_option(parent))?;
+        let mut tx = self.refs.transaction();
+        tx.update_head(written.id, Expected::from_option(parent));
+        self.commit_refs(tx)?;
         self.save_scanned(&snapshot, loaded.as_ref());
         Ok(CommitOutcome {
             id: written.id,

@@ -8,7 +8,6 @@ use rayon::prelude::*;
 
 use super::{Repository, Result};
 use crate::object::{EntryMode, Kind, ObjectId, RepoPathBuf};
-use crate::refs::{Head, RefName};
 
 /// Knobs for [`Repository::fsck`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -313,54 +312,23 @@ impl Repository {
                 checker.problem(None, None, None, None, chain(&problem));
             }
         }
+        // The roots gc keeps; the stat cache's blobs are not checked (they are in no
+        // snapshot yet, and a missing one is only re-hashed by the next commit).
         let mut tips: Vec<(String, ObjectId)> = Vec::new();
-        match self.refs.head() {
-            Ok(Head::Detached(id)) => tips.push(("HEAD".into(), id)),
-            Ok(Head::Branch(_)) => {}
-            Err(e) => checker.problem(None, Some("HEAD"), None, None, chain(&e)),
-        }
-        for prefix in ["refs/heads/", "refs/tags/"] {
-            match self.ref_names(prefix) {
-                Ok(names) => {
-                    for name in names {
-                        match self.refs.find(&name) {
-                            Ok(Some(id)) => tips.push((name.to_string(), id)),
-                            Ok(None) => {}
-                            Err(e) => {
-                                checker.problem(None, Some(name.as_str()), None, None, chain(&e))
-                            }
-                        }
+        match self.roots() {
+            Ok(roots) => {
+                for (name, tip) in roots.refs {
+                    match tip {
+                        Ok(id) => tips.push((name.to_string(), id)),
+                        Err(e) => checker.problem(None, Some(name.as_str()), None, None, chain(&e)),
                     }
                 }
-                Err(e) => checker.problem(None, Some(prefix), None, None, chain(&e)),
             }
+            Err(e) => checker.problem(None, Some("refs/"), None, None, chain(&e)),
         }
         for (name, id) in tips {
             checker.check_commit_chain(id, &name);
         }
         Ok(checker.report)
-    }
-
-    /// Names of the ref files under a prefix, valid or not as values.
-    fn ref_names(&self, prefix: &str) -> Result<Vec<RefName>> {
-        let dir = self.cow_dir.join(prefix);
-        let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(&dir)
-            .sort_by_file_name()
-            .into_iter()
-            .flatten()
-        {
-            // Symbolic links too: reading one reports it.
-            if entry.file_type().is_dir() {
-                continue;
-            }
-            let Ok(rel) = entry.path().strip_prefix(&self.cow_dir) else {
-                continue;
-            };
-            if let Some(name) = rel.to_str().and_then(|r| RefName::new(r).ok()) {
-                out.push(name);
-            }
-        }
-        Ok(out)
     }
 }

@@ -5,12 +5,11 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
-use super::{Repository, Result};
-use crate::object::{EntryMode, Kind, ObjectId};
+use super::{Repository, Result, Roots};
+use crate::object::{Kind, ObjectId};
 use crate::odb::{Candidate, PackInfo, RepackOptions};
 pub use crate::odb::{MAX_DELTA_CHAIN, ObjectCounts};
-use crate::refs::Head;
-use crate::worktree::Index;
+use crate::reach::Reached;
 
 /// Knobs for [`Repository::gc`].
 #[derive(Clone, Copy, Debug)]
@@ -74,53 +73,24 @@ impl Repository {
         Ok(self.odb.count_objects()?)
     }
 
-    /// Every object reachable from branches, tags, HEAD and the stat cache, with a
-    /// path hint (a path it was seen at) for delta pairing and block order.
-    fn reachable(&self) -> Result<Vec<(ObjectId, Kind, Vec<u8>)>> {
-        let mut tips: Vec<ObjectId> = Vec::new();
-        for prefix in ["refs/heads/", "refs/tags/"] {
-            tips.extend(self.refs.list(prefix)?.into_iter().map(|(_, id)| id));
-        }
-        if let Head::Detached(id) = self.refs.head()? {
-            tips.push(id);
-        }
-        let mut seen = HashSet::new();
-        let mut out = Vec::new();
-        let mut commits = tips;
-        // Trees carry their directory's name, so versions of one directory pair up.
-        let mut trees: Vec<(ObjectId, Vec<u8>)> = Vec::new();
-        while let Some(id) = commits.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
-            let commit = self.odb.find_commit(&id)?;
-            out.push((id, Kind::Commit, Vec::new()));
-            trees.push((commit.tree, Vec::new()));
-            commits.extend(commit.parents);
-        }
-        while let Some((id, name)) = trees.pop() {
-            if !seen.insert(id) {
-                continue;
-            }
-            for entry in self.odb.find_tree(&id)?.entries() {
-                let mut path = name.clone();
-                if !path.is_empty() {
-                    path.push(b'/');
-                }
-                path.extend_from_slice(&entry.name);
-                if entry.mode == EntryMode::Tree {
-                    trees.push((entry.id, path));
-                } else if seen.insert(entry.id) {
-                    out.push((entry.id, Kind::Blob, path));
-                }
-            }
-            out.push((id, Kind::Tree, name));
-        }
-        if let Some(index) = Index::load(&self.cow_dir.join("index")) {
-            for (path, entry) in index.iter() {
-                if entry.stored && self.odb.contains(&entry.id) && seen.insert(entry.id) {
-                    out.push((entry.id, Kind::Blob, path.to_vec()));
-                }
+    /// Every object the roots reach ([`Repository::roots`]), with a path hint (a
+    /// path it was seen at) for delta pairing and block order.
+    fn reachable(&self) -> Result<Vec<Reached>> {
+        let Roots { refs, index_blobs } = self.roots()?;
+        // Pruning on a partial view would delete what an unreadable ref reaches.
+        let tips = refs
+            .into_iter()
+            .map(|(_, tip)| tip)
+            .collect::<Result<Vec<_>, _>>()?;
+        let mut out = crate::reach::reachable(&self.odb, &tips, &[])?;
+        let mut seen: HashSet<ObjectId> = out.iter().map(|r| r.id).collect();
+        for (path, id) in index_blobs {
+            if seen.insert(id) {
+                out.push(Reached {
+                    id,
+                    kind: Kind::Blob,
+                    path,
+                });
             }
         }
         Ok(out)
@@ -148,7 +118,7 @@ impl Repository {
         };
         let keep = self.reachable()?;
         outcome.reachable = keep.len() as u64;
-        let kept: HashSet<ObjectId> = keep.iter().map(|(id, _, _)| *id).collect();
+        let kept: HashSet<ObjectId> = keep.iter().map(|r| r.id).collect();
         // Unreachable objects in packs keep their own time.
         let unreachable = self.odb.packed_times(|id| kept.contains(id));
         // Those younger than the grace period go into a cruft pack, with their times.
@@ -169,7 +139,7 @@ impl Repository {
         let loose = self.odb.loose_object_ids()?;
         let keep_set: HashSet<ObjectId> = keep
             .iter()
-            .map(|(id, _, _)| *id)
+            .map(|r| r.id)
             .chain(cruft.iter().map(|c| c.0))
             .collect();
         let mut unreachable_loose = Vec::new();
@@ -196,7 +166,7 @@ impl Repository {
 
         let candidates = keep
             .into_iter()
-            .map(|(id, kind, path)| Candidate { id, kind, path })
+            .map(|Reached { id, kind, path }| Candidate { id, kind, path })
             .collect();
         let repacked = self.odb.repack(
             candidates,

@@ -10,6 +10,7 @@ mod gc;
 mod lock;
 mod log;
 mod read;
+mod roots;
 mod status;
 
 pub use branch::RefInfo;
@@ -21,6 +22,7 @@ pub use gc::{DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts}
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::Log;
 pub use read::PathContent;
+pub use roots::Roots;
 pub use status::{Status, StatusOptions};
 
 use crate::fs::IoResultExt;
@@ -47,7 +49,7 @@ pub enum Error {
     AlreadyExists(PathBuf),
     /// Another writer holds the repository lock.
     #[error(
-        "the repository is locked by another cow process{}; gave up after {}s (see --lock-timeout)",
+        "the repository is locked by another cow process{}; gave up after {}s",
         pid.map(|p| format!(" (pid {p})")).unwrap_or_default(),
         waited.as_secs_f32()
     )]
@@ -58,17 +60,15 @@ pub enum Error {
         waited: std::time::Duration,
     },
     /// The snapshot equals HEAD's.
-    #[error(
-        "nothing to commit, working directory matches HEAD (use --allow-empty to commit anyway)"
-    )]
+    #[error("nothing to commit, working directory matches HEAD")]
     NothingToCommit,
     /// The commit message is empty once cleaned.
     #[error("empty commit message")]
     EmptyMessage,
     /// No author or committer identity is configured.
     #[error(
-        "no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL, or run \
-         `cow config user.name NAME` and `cow config user.email EMAIL`"
+        "no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL, or user.name and \
+         user.email in the repository's config"
     )]
     MissingIdentity(&'static str),
     /// An environment variable holds an invalid value.
@@ -84,8 +84,7 @@ pub enum Error {
     Config(String),
     /// A checkout or restore would lose changes that are in no snapshot.
     #[error(
-        "checkout would overwrite or delete changes that are in no snapshot: {}; \
-         commit or move them, or use --force to discard them",
+        "checkout would overwrite or delete changes that are in no snapshot: {}",
         conflict_list(.0)
     )]
     CheckoutConflicts(Vec<worktree::Conflict>),
@@ -102,7 +101,7 @@ pub enum Error {
     #[error("cannot delete branch '{0}': HEAD is on it (check out another branch first)")]
     DeleteCurrentBranch(String),
     /// The branch has commits HEAD does not contain.
-    #[error("branch '{0}' has commits that HEAD does not contain; use -D to delete it anyway")]
+    #[error("branch '{0}' has commits that HEAD does not contain")]
     NotMerged(String),
     /// The object store failed.
     #[error(transparent)]
@@ -248,6 +247,13 @@ impl Repository {
     /// The commit HEAD points at, or `None` before the first commit.
     pub fn head_commit(&self) -> Result<Option<crate::ObjectId>> {
         Ok(self.refs.head_commit()?)
+    }
+
+    /// Applies a command's ref changes as one transaction. Every command that moves
+    /// refs or HEAD goes through here, once, so that an operation log can record one
+    /// operation per command.
+    pub(crate) fn commit_refs(&self, tx: refs::Transaction<'_>) -> Result<Vec<refs::Applied>> {
+        Ok(tx.commit()?)
     }
 
     /// Resolves a revision (see [`revision::resolve`] for the syntax) to an object id.

@@ -408,3 +408,46 @@ fn gc_dry_run_takes_no_lock_and_works_on_a_read_only_repository() -> Result {
     assert_error(&refused, "could not open");
     Ok(())
 }
+
+/// gc and fsck share one definition of the roots: every ref under `refs/` (here a
+/// remote-tracking ref, as a fetch will write) keeps what it reaches through gc, and
+/// fsck checks it. Before, gc looked at `refs/heads/` and `refs/tags/` only and pruned
+/// such a commit.
+#[test]
+fn any_ref_under_refs_is_a_root_for_gc_and_fsck() -> Result {
+    let env = Env::new();
+    write(&env.work().join("f"), "one\n");
+    env.init();
+    env.commit("one");
+    env.cow_ok(["checkout", "-b", "topic"]);
+    write(&env.work().join("g"), "only on topic\n");
+    let topic = env.commit("two");
+    env.cow_ok(["checkout", "main"]);
+    fs::create_dir_all(env.work().join(".cow/refs/remotes/origin"))?;
+    fs::write(
+        env.work().join(".cow/refs/remotes/origin/topic"),
+        format!("{topic}\n"),
+    )?;
+    env.cow_ok(["branch", "-D", "topic"]);
+    env.cow_ok(["gc", "--prune=now"]);
+    env.cow_ok(["cat-file", "-e", &topic]);
+    env.cow_ok(["cat-file", "-e", &format!("{topic}:g")]);
+    env.cow_ok(["fsck"]);
+
+    // A malformed one stops gc (pruning on a partial view could delete what it
+    // reaches) and is reported by fsck.
+    fs::write(env.work().join(".cow/refs/remotes/origin/bad"), "garbage\n")?;
+    assert_error(
+        &env.cow(["gc", "--prune=now"]),
+        "refs/remotes/origin/bad is malformed",
+    );
+    let fsck = env.cow(["fsck"]);
+    assert!(!fsck.status.success());
+    assert!(
+        String::from_utf8_lossy(&fsck.stdout).contains("refs/remotes/origin/bad is malformed"),
+        "{}",
+        describe(&fsck)
+    );
+    env.cow_ok(["cat-file", "-e", &topic]);
+    Ok(())
+}

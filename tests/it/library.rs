@@ -361,3 +361,66 @@ fn big_commits_write_one_pack_and_small_ones_loose_files() -> Result {
     );
     Ok(())
 }
+
+/// Library errors state what is wrong and name no command-line flag (a program
+/// embedding the library has none); the binary adds the flag that gets past each.
+#[test]
+fn library_errors_name_no_flags_and_the_binary_adds_them() -> Result {
+    let env = Env::new();
+    write(&env.work().join("f"), "one\n");
+    let mut repo = Repository::init(env.work())?;
+    repo.commit("one", &commit_options())?;
+    repo.create_branch("topic", None)?;
+    repo.checkout("topic", &Default::default())?;
+    write(&env.work().join("f"), "two\n");
+    repo.commit("two", &commit_options())?;
+    repo.checkout("main", &Default::default())?;
+    write(&env.work().join("f"), "unsaved\n");
+    let held = repo.lock()?;
+    repo.set_lock_timeout(std::time::Duration::ZERO);
+    let locked = repo.commit("x", &commit_options()).unwrap_err();
+    drop(held);
+    let conflicts = repo.checkout("topic", &Default::default()).unwrap_err();
+    let not_merged = repo.delete_branch("topic", false).unwrap_err();
+    fs::write(env.work().join("f"), "one\n")?;
+    let strict = cow::repository::CommitOptions {
+        allow_empty: false,
+        ..commit_options()
+    };
+    let nothing = repo.commit("x", &strict).unwrap_err();
+    let errors = [locked, conflicts, not_merged, nothing];
+    for err in &errors {
+        let text = err.to_string();
+        let flags = ["--", " -D", "`cow "];
+        assert!(!flags.iter().any(|f| text.contains(f)), "{text}");
+    }
+
+    // The binary's lines: the same message, then the hint.
+    let cli = [
+        (
+            vec!["checkout", "topic"],
+            Some("unsaved\n"),
+            "--force to discard them",
+        ),
+        (
+            vec!["branch", "-d", "topic"],
+            None,
+            "; use -D to delete it anyway",
+        ),
+        (
+            vec!["commit", "-m", "x"],
+            None,
+            " (use --allow-empty to commit anyway)",
+        ),
+    ];
+    for (args, content, hint) in cli {
+        if let Some(content) = content {
+            fs::write(env.work().join("f"), content)?;
+        }
+        let out = env.cow(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.trim_end().ends_with(hint), "{args:?}: {stderr}");
+        fs::write(env.work().join("f"), "one\n")?;
+    }
+    Ok(())
+}

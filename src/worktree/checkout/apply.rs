@@ -39,7 +39,7 @@ enum Staged {
 /// writes or removes. Never writes through a symlink or outside `root`: every
 /// directory is opened from the one above it without following a symlink, and every
 /// file is written, renamed, removed or changed relative to its directory's descriptor
-/// (see [`beneath`]), so a directory swapped for a symlink while the checkout runs
+/// (see the `beneath` module), so a directory swapped for a symlink while the checkout runs
 /// changes nothing outside.
 ///
 /// Every blob the plan writes is first read, verified and written to a staging
