@@ -15,6 +15,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("refs", &["fs", "object", "temp"]),
     ("revision", &["object", "odb", "refs"]),
     ("worktree", &["fs", "object", "odb", "temp"]),
+    // diff reads working-directory files through the worktree's descriptors; paths
+    // and their quoting come from object.
     ("diff", &["fs", "object", "odb", "worktree"]),
     (
         "repository",
