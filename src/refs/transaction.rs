@@ -338,4 +338,45 @@ mod tests {
         assert!(!dir.path().join("refs/heads/feature").exists());
         assert!(leftovers(dir.path()).is_empty());
     }
+
+    /// `refs/heads/a` and `refs/heads/a/b` cannot both exist: a transaction naming both
+    /// must be refused whole in its prepare phase. Today both lock files are taken
+    /// (`a.lock`, and `a/b.lock` in a new directory `a/`), so the apply phase renames
+    /// `a/b` into place and then fails to rename `a.lock` over the directory `a`:
+    /// half-applied, with an io error rather than a name conflict.
+    #[test]
+    fn a_ref_and_a_ref_below_it_are_refused_before_anything_moves() {
+        for below_first in [true, false] {
+            let (dir, refs) = store();
+            let a = RefName::branch("a").unwrap();
+            let ab = RefName::branch("a/b").unwrap();
+            let mut tx = refs.transaction();
+            if below_first {
+                tx.update(ab.clone(), id("1"), Expected::Absent).update(
+                    a.clone(),
+                    id("2"),
+                    Expected::Absent,
+                );
+            } else {
+                tx.update(a.clone(), id("2"), Expected::Absent).update(
+                    ab.clone(),
+                    id("1"),
+                    Expected::Absent,
+                );
+            }
+            let err = tx.commit().unwrap_err();
+            assert_eq!(
+                refs.find(&ab).unwrap(),
+                None,
+                "half-applied (below_first: {below_first}): {err}"
+            );
+            assert!(matches!(err, Error::NameTaken { .. }), "{err}");
+            assert_eq!(refs.find(&a).unwrap(), None);
+            assert!(leftovers(dir.path()).is_empty());
+            assert!(
+                !dir.path().join("refs/heads/a").exists(),
+                "a directory is left"
+            );
+        }
+    }
 }
