@@ -139,6 +139,22 @@ impl<'s> Transaction<'s> {
         if let Some(pair) = order.windows(2).find(|w| names[w[0]] == names[w[1]]) {
             return Err(Error::DuplicateEdit(names[pair[0]].to_string()));
         }
+        // `refs/heads/a` and `refs/heads/a/b` cannot both exist: refuse two edits that
+        // would need both before any lock is taken (each lock alone sees no conflict,
+        // and the apply phase would move one and then fail on the other).
+        let all: BTreeSet<&str> = names.iter().map(RefName::as_str).collect();
+        for name in &names {
+            let full = name.as_str();
+            if let Some((i, _)) = full
+                .match_indices('/')
+                .find(|&(i, _)| all.contains(&full[..i]))
+            {
+                return Err(Error::NameTaken {
+                    name: full.to_owned(),
+                    other: full[..i].to_owned(),
+                });
+            }
+        }
         let mut prepared: Vec<Option<(LockFile, Option<Value>)>> =
             (0..names.len()).map(|_| None).collect();
         for i in order {
