@@ -9,7 +9,9 @@
 //!    expects, and write and sync each new value into its lock file. Any failure here
 //!    removes every lock file taken and changes nothing.
 //! 2. **Apply**: in the order the edits were added, rename each lock file over its ref
-//!    (or remove the ref), then sync the directories that changed.
+//!    (or remove the ref) and sync its directory before the next edit, so that a crash
+//!    keeps a prefix of the edits in that order (the branch `checkout -b` creates is
+//!    durable before HEAD names it).
 //!
 //! The apply phase cannot be refused by a concurrent writer (it holds every lock), so
 //! a transaction that prepared applies whole unless the filesystem fails or the
@@ -169,33 +171,33 @@ impl<'s> Transaction<'s> {
             }
             prepared[i] = Some((lock, old));
         }
-        // Apply, in the order given.
+        // Apply, in the order given, each change made durable (its directory synced)
+        // before the next is made: a crash keeps a prefix of the edits, so HEAD never
+        // names a branch that `checkout -b` created and the crash lost.
         let mut applied = Vec::with_capacity(names.len());
-        let mut changed_dirs = BTreeSet::new();
         for ((name, edit), slot) in names.iter().zip(&self.edits).zip(&mut prepared) {
             let (lock, old) = slot.as_mut().expect("every edit was prepared");
             let path = store.path(name);
+            let dir = path.parent().expect("refs live in a directory");
             let new = match &edit.change {
                 Change::Set(value) => {
                     std::fs::rename(&lock.path, &path).context("update ref", &path)?;
                     lock.path = PathBuf::new(); // renamed: nothing to clean up
+                    crate::fs::sync_dir(dir)?;
                     Some(value.clone())
                 }
                 Change::Delete if old.is_none() => None,
                 Change::Delete => {
                     std::fs::remove_file(&path).context("delete ref", &path)?;
+                    crate::fs::sync_dir(dir)?;
                     None
                 }
             };
-            changed_dirs.insert(path.parent().expect("refs live in a directory").to_owned());
             applied.push(Applied {
                 name: name.clone(),
                 old: old.take(),
                 new,
             });
-        }
-        for dir in &changed_dirs {
-            crate::fs::sync_dir(dir)?;
         }
         // Lock files of deleted refs go before their emptied directories do.
         drop(prepared);
