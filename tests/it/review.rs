@@ -218,3 +218,21 @@ fn a_refused_checkout_b_leaves_the_working_directory_alone() -> Result {
     assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
     Ok(())
 }
+
+/// (Before the change too.) `.cow/refs` made a dangling symbolic link (say, to a
+/// filesystem that is not mounted) reads as "no refs at all": gc then prunes the whole
+/// history and fsck finds no problem. Every ref is unreadable, so gc should refuse.
+#[test]
+fn gc_refuses_when_the_refs_directory_is_a_dangling_link() -> Result {
+    let env = Env::new();
+    write(&env.work().join("f"), "one\n");
+    env.init();
+    let first = env.commit("one");
+    let refs = env.work().join(".cow/refs");
+    fs::rename(&refs, env.tmp.path().join("refs-elsewhere"))?;
+    std::os::unix::fs::symlink(env.tmp.path().join("not-mounted/refs"), &refs)?;
+    let gc = env.cow(["gc", "--prune=now"]);
+    assert!(!gc.status.success(), "{}", describe(&gc));
+    env.cow_ok(["cat-file", "-e", &first]);
+    Ok(())
+}
