@@ -36,7 +36,8 @@ pub struct Reached {
 ///
 /// An excluded object missing from the store excludes only itself (the other side of a
 /// transfer may hold commits this store never had); a missing included object is an
-/// error, since whoever asked needs it.
+/// error, since whoever asked needs it. So is an included annotated tag, until tags
+/// are read (its target would be missed).
 pub fn reachable(
     odb: &Odb,
     include: &[ObjectId],
@@ -56,7 +57,12 @@ pub fn reachable(
             Ok(_) => {
                 excluded_objects.insert(tip);
             }
-            Err(odb::Error::NotFound { .. }) => {}
+            // Missing: excludes itself (as a commit, so that an included child stops
+            // there, and as any other object).
+            Err(odb::Error::NotFound { .. }) => {
+                excluded_commits.insert(tip);
+                excluded_objects.insert(tip);
+            }
             Err(e) => return Err(e),
         }
     }
@@ -80,6 +86,15 @@ pub fn reachable(
         match odb.read_header(&tip)?.0 {
             Kind::Commit => commits.push(tip),
             Kind::Tree => trees.push((tip, Vec::new())),
+            // An annotated tag reaches its target, which this walk cannot read yet:
+            // listing the tag alone would let gc prune what it points at.
+            Kind::Tag => {
+                return Err(odb::Error::ObjectKind {
+                    id: tip,
+                    expected: Kind::Commit,
+                    actual: Kind::Tag,
+                });
+            }
             kind => {
                 if !excluded_objects.contains(&tip) && seen.insert(tip) {
                     out.push(Reached {

@@ -213,7 +213,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         Error::Locked { .. } => " (see --lock-timeout)",
         Error::NothingToCommit => " (use --allow-empty to commit anyway)",
         Error::MissingIdentity(_) => {
-            " (`cow config user.name NAME` and `cow config user.email EMAIL` set them)"
+            ", or run `cow config user.name NAME` and `cow config user.email EMAIL`"
         }
         Error::CheckoutConflicts(_) => "; commit or move them, or use --force to discard them",
         Error::NotMerged(_) => "; use -D to delete it anyway",

@@ -278,11 +278,17 @@ impl RefStore {
     pub fn read(&self, name: &RefName) -> Result<Option<Value>> {
         use std::os::unix::fs::OpenOptionsExt;
         let path = self.path(name);
+        // O_NONBLOCK: opening a FIFO must not wait for a writer (it is then refused as
+        // no regular file); it changes nothing for a regular file.
         let read = fs::OpenOptions::new()
             .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
             .open(&path)
             .and_then(|mut file| {
+                let kind = file.metadata()?.file_type();
+                if !kind.is_file() && !kind.is_dir() {
+                    return Err(io::Error::other("not a regular file"));
+                }
                 let mut content = Vec::new();
                 io::Read::read_to_end(&mut file, &mut content).map(|_| content)
             });

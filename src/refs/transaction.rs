@@ -9,7 +9,9 @@
 //!    expects, and write and sync each new value into its lock file. Any failure here
 //!    removes every lock file taken and changes nothing.
 //! 2. **Apply**: in the order the edits were added, rename each lock file over its ref
-//!    (or remove the ref), then sync the directories that changed.
+//!    (or remove the ref) and sync its directory before the next edit, so that a crash
+//!    keeps a prefix of the edits in that order (the branch `checkout -b` creates is
+//!    durable before HEAD names it).
 //!
 //! The apply phase cannot be refused by a concurrent writer (it holds every lock), so
 //! a transaction that prepared applies whole unless the filesystem fails or the
@@ -139,6 +141,22 @@ impl<'s> Transaction<'s> {
         if let Some(pair) = order.windows(2).find(|w| names[w[0]] == names[w[1]]) {
             return Err(Error::DuplicateEdit(names[pair[0]].to_string()));
         }
+        // `refs/heads/a` and `refs/heads/a/b` cannot both exist: refuse two edits that
+        // would need both before any lock is taken (each lock alone sees no conflict,
+        // and the apply phase would move one and then fail on the other).
+        let all: BTreeSet<&str> = names.iter().map(RefName::as_str).collect();
+        for name in &names {
+            let full = name.as_str();
+            if let Some((i, _)) = full
+                .match_indices('/')
+                .find(|&(i, _)| all.contains(&full[..i]))
+            {
+                return Err(Error::NameTaken {
+                    name: full.to_owned(),
+                    other: full[..i].to_owned(),
+                });
+            }
+        }
         let mut prepared: Vec<Option<(LockFile, Option<Value>)>> =
             (0..names.len()).map(|_| None).collect();
         for i in order {
@@ -153,33 +171,33 @@ impl<'s> Transaction<'s> {
             }
             prepared[i] = Some((lock, old));
         }
-        // Apply, in the order given.
+        // Apply, in the order given, each change made durable (its directory synced)
+        // before the next is made: a crash keeps a prefix of the edits, so HEAD never
+        // names a branch that `checkout -b` created and the crash lost.
         let mut applied = Vec::with_capacity(names.len());
-        let mut changed_dirs = BTreeSet::new();
         for ((name, edit), slot) in names.iter().zip(&self.edits).zip(&mut prepared) {
             let (lock, old) = slot.as_mut().expect("every edit was prepared");
             let path = store.path(name);
+            let dir = path.parent().expect("refs live in a directory");
             let new = match &edit.change {
                 Change::Set(value) => {
                     std::fs::rename(&lock.path, &path).context("update ref", &path)?;
                     lock.path = PathBuf::new(); // renamed: nothing to clean up
+                    crate::fs::sync_dir(dir)?;
                     Some(value.clone())
                 }
                 Change::Delete if old.is_none() => None,
                 Change::Delete => {
                     std::fs::remove_file(&path).context("delete ref", &path)?;
+                    crate::fs::sync_dir(dir)?;
                     None
                 }
             };
-            changed_dirs.insert(path.parent().expect("refs live in a directory").to_owned());
             applied.push(Applied {
                 name: name.clone(),
                 old: old.take(),
                 new,
             });
-        }
-        for dir in &changed_dirs {
-            crate::fs::sync_dir(dir)?;
         }
         // Lock files of deleted refs go before their emptied directories do.
         drop(prepared);
@@ -337,5 +355,46 @@ mod tests {
         );
         assert!(!dir.path().join("refs/heads/feature").exists());
         assert!(leftovers(dir.path()).is_empty());
+    }
+
+    /// `refs/heads/a` and `refs/heads/a/b` cannot both exist: a transaction naming both
+    /// must be refused whole in its prepare phase. Today both lock files are taken
+    /// (`a.lock`, and `a/b.lock` in a new directory `a/`), so the apply phase renames
+    /// `a/b` into place and then fails to rename `a.lock` over the directory `a`:
+    /// half-applied, with an io error rather than a name conflict.
+    #[test]
+    fn a_ref_and_a_ref_below_it_are_refused_before_anything_moves() {
+        for below_first in [true, false] {
+            let (dir, refs) = store();
+            let a = RefName::branch("a").unwrap();
+            let ab = RefName::branch("a/b").unwrap();
+            let mut tx = refs.transaction();
+            if below_first {
+                tx.update(ab.clone(), id("1"), Expected::Absent).update(
+                    a.clone(),
+                    id("2"),
+                    Expected::Absent,
+                );
+            } else {
+                tx.update(a.clone(), id("2"), Expected::Absent).update(
+                    ab.clone(),
+                    id("1"),
+                    Expected::Absent,
+                );
+            }
+            let err = tx.commit().unwrap_err();
+            assert_eq!(
+                refs.find(&ab).unwrap(),
+                None,
+                "half-applied (below_first: {below_first}): {err}"
+            );
+            assert!(matches!(err, Error::NameTaken { .. }), "{err}");
+            assert_eq!(refs.find(&a).unwrap(), None);
+            assert!(leftovers(dir.path()).is_empty());
+            assert!(
+                !dir.path().join("refs/heads/a").exists(),
+                "a directory is left"
+            );
+        }
     }
 }

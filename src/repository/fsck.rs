@@ -8,6 +8,7 @@ use rayon::prelude::*;
 
 use super::{Repository, Result};
 use crate::object::{EntryMode, Kind, ObjectId, RepoPathBuf};
+use crate::refs::RefName;
 
 /// Knobs for [`Repository::fsck`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -316,7 +317,10 @@ impl Repository {
         // snapshot yet, and a missing one is only re-hashed by the next commit).
         let mut tips: Vec<(String, ObjectId)> = Vec::new();
         match self.roots() {
-            Ok(roots) => {
+            Ok(mut roots) => {
+                // HEAD first, as before roots were shared: its problems come first, and
+                // what a detached HEAD shares with a branch is reported from HEAD.
+                roots.refs.sort_by_key(|(name, _)| *name != RefName::head());
                 for (name, tip) in roots.refs {
                     match tip {
                         Ok(id) => tips.push((name.to_string(), id)),

@@ -65,11 +65,9 @@ pub enum Error {
     /// The commit message is empty once cleaned.
     #[error("empty commit message")]
     EmptyMessage,
-    /// No author or committer identity is configured.
-    #[error(
-        "no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL, or user.name and \
-         user.email in the repository's config"
-    )]
+    /// No author or committer identity is configured: neither `COW_AUTHOR_*` (or
+    /// `COW_COMMITTER_*`) nor `user.name` and `user.email` in the config.
+    #[error("no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL")]
     MissingIdentity(&'static str),
     /// An environment variable holds an invalid value.
     #[error("{name} is invalid: {reason}")]

@@ -854,3 +854,43 @@ fn a_damaged_pack_is_found_by_fsck_and_spoils_only_its_damaged_object() {
     let report = String::from_utf8_lossy(&env.cow(["fsck"]).stdout).into_owned();
     assert!(report.contains("index checksum mismatch"), "{report}");
 }
+
+/// `checkout -b` creates a branch and points HEAD at it in one transaction. Before the
+/// change (`update` then `set_head`, each synced on its own) the new branch's directory
+/// was fsynced before HEAD was renamed, so no crash could leave HEAD naming a branch
+/// that is not on disk. The transaction renames both and syncs the directories only
+/// at the end: a crash in between may persist HEAD -> refs/heads/topic without the
+/// branch (an unborn branch; from a detached HEAD, the snapshot becomes unreachable).
+#[test]
+fn checkout_b_makes_the_new_branch_durable_before_head_names_it() -> Result {
+    if !strace_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    write(&env.work().join("a"), "a\n");
+    env.init();
+    let first = env.commit("first");
+    env.cow_ok(["checkout", &first]); // detached: only HEAD reaches `first` later on
+    let cow = fs::canonicalize(env.work())?.join(".cow");
+    let calls = traced(&env, &["checkout", "-b", "topic"]);
+    let renamed_to = |p: &Path| {
+        calls
+            .iter()
+            .position(|c| {
+                c.name.starts_with("rename") && c.paths.last().is_some_and(|x| Path::new(x) == p)
+            })
+            .unwrap_or_else(|| panic!("no rename to {}: {calls:#?}", p.display()))
+    };
+    let branch_at = renamed_to(&cow.join("refs/heads/topic"));
+    let head_at = renamed_to(&cow.join("HEAD"));
+    assert!(branch_at < head_at, "{calls:#?}");
+    let heads = cow.join("refs/heads");
+    assert!(
+        calls[branch_at..head_at]
+            .iter()
+            .any(|c| (c.name == "fsync" || c.name == "fdatasync")
+                && c.fds.first().is_some_and(|p| Path::new(p) == heads)),
+        "refs/heads was not synced between the branch's rename and HEAD's: {calls:#?}"
+    );
+    Ok(())
+}
