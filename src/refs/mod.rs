@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use crate::object::ObjectId;
 
 mod transaction;
-pub use transaction::{Applied, Change, Transaction};
+pub use transaction::{Applied, Change, Prepared, Transaction};
 
 /// An error about refs.
 #[derive(Debug, thiserror::Error)]
@@ -450,25 +450,60 @@ impl RefStore {
     }
 
     /// The names of all ref files under `refs/` whose full name starts with `prefix`,
-    /// sorted, without reading them. Symbolic links are listed, so that reading them
-    /// reports them: a ref that `rev-parse` refuses is not silently missing from
-    /// `branch`, gc or fsck. Files whose names are not valid ref names (such as lock
-    /// files) are not.
+    /// sorted, without reading them; fails on the first place it cannot list (see
+    /// [`names_and_failures`](Self::names_and_failures)).
     pub fn names(&self, prefix: &str) -> Result<Vec<RefName>> {
-        let mut out = Vec::new();
+        let (names, failures) = self.names_and_failures(prefix);
+        match failures.into_iter().next() {
+            Some(e) => Err(e),
+            None => Ok(names),
+        }
+    }
+
+    /// The names of all ref files under `refs/` whose full name starts with `prefix`,
+    /// sorted, without reading them, and every place below `refs/` that could not be
+    /// listed (refs there are unknown: a caller that deletes what refs do not reach
+    /// must refuse; fsck reports them and checks the rest). Symbolic links are listed,
+    /// so that reading them reports them: a ref that `rev-parse` refuses is not
+    /// silently missing from `branch`, gc or fsck. Files whose names are not valid ref
+    /// names (such as lock files) are not. `refs/` itself missing, or not a directory
+    /// (a symbolic link to an unmounted disk, say), is a failure, not an empty list.
+    pub fn names_and_failures(&self, prefix: &str) -> (Vec<RefName>, Vec<Error>) {
+        let mut names = Vec::new();
+        let mut failures = Vec::new();
         let root = self.dir.join("refs");
-        if !root.exists() {
-            return Ok(out);
+        match fs::symlink_metadata(&root) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(meta) if meta.is_symlink() => {
+                failures.push(Error::SymlinkRef {
+                    name: "refs/".into(),
+                    link: "refs".into(),
+                });
+                return (names, failures);
+            }
+            Ok(_) => {
+                let e = io::Error::from_raw_os_error(libc::ENOTDIR);
+                failures.push(crate::fs::IoError::new("read directory", &root, e).into());
+                return (names, failures);
+            }
+            Err(e) => {
+                failures.push(crate::fs::IoError::new("read directory", &root, e).into());
+                return (names, failures);
+            }
         }
         for entry in walkdir::WalkDir::new(&root).sort_by_file_name() {
-            let entry = entry.map_err(|e| {
-                let path = e.path().unwrap_or(&root).to_owned();
-                // walkdir's own message repeats the path: keep only the io error.
-                let source = e
-                    .into_io_error()
-                    .unwrap_or_else(|| io::Error::other("a symbolic link loop"));
-                crate::fs::IoError::new("read directory", path, source)
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    let path = e.path().unwrap_or(&root).to_owned();
+                    // walkdir's own message repeats the path: keep only the io error.
+                    let source = e
+                        .into_io_error()
+                        .unwrap_or_else(|| io::Error::other("a symbolic link loop"));
+                    failures.push(crate::fs::IoError::new("read directory", path, source).into());
+                    continue;
+                }
+            };
             if entry.file_type().is_dir() {
                 continue;
             }
@@ -480,10 +515,10 @@ impl RefStore {
                 continue;
             };
             if name.as_str().starts_with(prefix) {
-                out.push(name);
+                names.push(name);
             }
         }
-        Ok(out)
+        (names, failures)
     }
 
     /// Checks that `name` holds `expected`; returns what it holds.
@@ -600,6 +635,7 @@ fn remove_empty_tree(dir: &Path) -> bool {
 }
 
 /// A lock file that is removed when dropped unless it was renamed into place.
+#[derive(Debug)]
 struct LockFile {
     path: PathBuf,
     file: Option<fs::File>,

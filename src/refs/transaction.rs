@@ -125,8 +125,18 @@ impl<'s> Transaction<'s> {
     /// Checks every edit's expected value and applies them all, in the order they were
     /// added; returns each ref's value before and after. Refuses, changing nothing,
     /// when any ref holds something other than its edit expects, is locked by another
-    /// process, or is named by two edits.
+    /// process, or is named by two edits. The same as [`prepare`](Self::prepare)
+    /// followed by [`Prepared::commit`].
     pub fn commit(self) -> Result<Vec<Applied>> {
+        self.prepare()?.commit()
+    }
+
+    /// The first phase alone: takes every lock, checks every expected value and
+    /// writes every new value, changing no ref. The returned [`Prepared`] holds the
+    /// locks until it is committed or dropped (which removes them), so a command can
+    /// learn that its ref changes will go through before it does work they depend on
+    /// (a checkout prepares its new branch before it moves the working directory).
+    pub fn prepare(self) -> Result<Prepared<'s>> {
         let store = self.store;
         let mut names = Vec::with_capacity(self.edits.len());
         for edit in &self.edits {
@@ -171,12 +181,50 @@ impl<'s> Transaction<'s> {
             }
             prepared[i] = Some((lock, old));
         }
+        let prepared = prepared
+            .into_iter()
+            .map(|slot| slot.expect("every edit was prepared"))
+            .collect();
+        Ok(Prepared {
+            store,
+            names,
+            edits: self.edits,
+            prepared,
+        })
+    }
+}
+
+/// A transaction whose locks are taken, expected values checked and new values
+/// written (see [`Transaction::prepare`]); dropping it changes nothing.
+#[derive(Debug)]
+#[must_use = "a prepared transaction changes nothing until it is committed"]
+pub struct Prepared<'s> {
+    store: &'s RefStore,
+    names: Vec<RefName>,
+    edits: Vec<Edit>,
+    prepared: Vec<(LockFile, Option<Value>)>,
+}
+
+impl Prepared<'_> {
+    /// The refs this transaction changes, in the order it changes them.
+    pub fn names(&self) -> &[RefName] {
+        &self.names
+    }
+
+    /// The second phase: applies every edit, in the order given; returns each ref's
+    /// value before and after.
+    pub fn commit(self) -> Result<Vec<Applied>> {
+        let Prepared {
+            store,
+            names,
+            edits,
+            mut prepared,
+        } = self;
         // Apply, in the order given, each change made durable (its directory synced)
         // before the next is made: a crash keeps a prefix of the edits, so HEAD never
         // names a branch that `checkout -b` created and the crash lost.
         let mut applied = Vec::with_capacity(names.len());
-        for ((name, edit), slot) in names.iter().zip(&self.edits).zip(&mut prepared) {
-            let (lock, old) = slot.as_mut().expect("every edit was prepared");
+        for ((name, edit), (lock, old)) in names.iter().zip(&edits).zip(&mut prepared) {
             let path = store.path(name);
             let dir = path.parent().expect("refs live in a directory");
             let new = match &edit.change {
@@ -201,7 +249,7 @@ impl<'s> Transaction<'s> {
         }
         // Lock files of deleted refs go before their emptied directories do.
         drop(prepared);
-        for (name, edit) in names.iter().zip(&self.edits) {
+        for (name, edit) in names.iter().zip(&edits) {
             if edit.change == Change::Delete {
                 store.remove_empty_parents(name);
             }

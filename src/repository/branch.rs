@@ -43,7 +43,7 @@ impl Repository {
         }
         let mut tx = self.refs.transaction();
         tx.update(branch, id, Expected::Absent);
-        self.commit_refs(tx)?;
+        self.commit_refs(tx.prepare()?)?;
         Ok(id)
     }
 
@@ -64,7 +64,7 @@ impl Repository {
         }
         let mut tx = self.refs.transaction();
         tx.delete(branch, Expected::Value(id));
-        self.commit_refs(tx)?;
+        self.commit_refs(tx.prepare()?)?;
         Ok(id)
     }
 
@@ -106,7 +106,7 @@ impl Repository {
         }
         let mut tx = self.refs.transaction();
         tx.update(tag, id, Expected::Absent);
-        self.commit_refs(tx)?;
+        self.commit_refs(tx.prepare()?)?;
         Ok(id)
     }
 
@@ -120,7 +120,7 @@ impl Repository {
             .ok_or_else(|| Error::NoSuchRef(format!("tag '{name}'")))?;
         let mut tx = self.refs.transaction();
         tx.delete(tag, Expected::Value(id));
-        self.commit_refs(tx)?;
+        self.commit_refs(tx.prepare()?)?;
         Ok(id)
     }
 }

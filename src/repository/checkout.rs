@@ -80,7 +80,7 @@ impl Repository {
                             Head::Branch(branch.clone()),
                             Expected::head(&self.refs.head()?),
                         );
-                        self.commit_refs(tx)?;
+                        self.commit_refs(tx.prepare()?)?;
                     }
                     return Ok(CheckoutOutcome {
                         target: ObjectId::empty_tree(),
@@ -107,21 +107,28 @@ impl Repository {
             None => None,
         };
         let target_tree = self.odb.find_commit(&target)?.tree;
+        // The new branch and HEAD's move, one transaction, prepared before the working
+        // directory moves: a name that cannot be made (`a/b` beside a branch `a`)
+        // refuses the checkout with nothing changed.
+        let refs = if options.dry_run {
+            None
+        } else {
+            let mut tx = self.refs.transaction();
+            if let Some(name) = create {
+                tx.update(name, target, Expected::Absent);
+            }
+            tx.set_head(head.clone(), Expected::head(&old_head));
+            Some(tx.prepare()?)
+        };
         let plan_options = PlanOptions {
             discard_changes: options.force,
             replace_untracked: options.force,
             paths: &[],
         };
         let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
-        if !options.dry_run {
-            // Only a checkout that went through creates its branch and moves HEAD,
-            // both in one transaction.
-            let mut tx = self.refs.transaction();
-            if let Some(name) = create {
-                tx.update(name, target, Expected::Absent);
-            }
-            tx.set_head(head.clone(), Expected::head(&old_head));
-            self.commit_refs(tx)?;
+        // Only a checkout that went through creates its branch and moves HEAD.
+        if let Some(refs) = refs {
+            self.commit_refs(refs)?;
         }
         Ok(CheckoutOutcome {
             target,

@@ -302,7 +302,7 @@ impl Repository {
         self.odb.sync()?;
         let mut tx = self.refs.transaction();
         tx.update_head(written.id, Expected::from_option(parent));
-        self.commit_refs(tx)?;
+        self.commit_refs(tx.prepare()?)?;
         self.save_scanned(&snapshot, loaded.as_ref());
         Ok(CommitOutcome {
             id: written.id,

@@ -8,7 +8,6 @@ use rayon::prelude::*;
 
 use super::{Repository, Result};
 use crate::object::{EntryMode, Kind, ObjectId, RepoPathBuf};
-use crate::refs::RefName;
 
 /// Knobs for [`Repository::fsck`].
 #[derive(Clone, Copy, Debug, Default)]
@@ -313,22 +312,20 @@ impl Repository {
                 checker.problem(None, None, None, None, chain(&problem));
             }
         }
-        // The roots gc keeps; the stat cache's blobs are not checked (they are in no
-        // snapshot yet, and a missing one is only re-hashed by the next commit).
+        // The refs among the roots gc keeps (HEAD first, so what a detached HEAD
+        // shares with a branch is reported from HEAD); the stat cache's blobs are not
+        // checked (they are in no snapshot yet, and a missing one is only re-hashed by
+        // the next commit).
         let mut tips: Vec<(String, ObjectId)> = Vec::new();
-        match self.roots() {
-            Ok(mut roots) => {
-                // HEAD first, as before roots were shared: its problems come first, and
-                // what a detached HEAD shares with a branch is reported from HEAD.
-                roots.refs.sort_by_key(|(name, _)| *name != RefName::head());
-                for (name, tip) in roots.refs {
-                    match tip {
-                        Ok(id) => tips.push((name.to_string(), id)),
-                        Err(e) => checker.problem(None, Some(name.as_str()), None, None, chain(&e)),
-                    }
-                }
+        let roots = self.ref_roots();
+        for e in roots.unlisted {
+            checker.problem(None, Some("refs/"), None, None, chain(&e));
+        }
+        for (name, tip) in roots.refs {
+            match tip {
+                Ok(id) => tips.push((name.to_string(), id)),
+                Err(e) => checker.problem(None, Some(name.as_str()), None, None, chain(&e)),
             }
-            Err(e) => checker.problem(None, Some("refs/"), None, None, chain(&e)),
         }
         for (name, id) in tips {
             checker.check_commit_chain(id, &name);

@@ -5,7 +5,7 @@
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
 
-use super::{Repository, Result, Roots};
+use super::{Repository, Result};
 use crate::object::{Kind, ObjectId};
 use crate::odb::{Candidate, PackInfo, RepackOptions};
 pub use crate::odb::{MAX_DELTA_CHAIN, ObjectCounts};
@@ -76,12 +76,10 @@ impl Repository {
     /// Every object the roots reach ([`Repository::roots`]), with a path hint (a
     /// path it was seen at) for delta pairing and block order.
     fn reachable(&self) -> Result<Vec<Reached>> {
-        let Roots { refs, index_blobs } = self.roots()?;
+        let mut roots = self.roots();
+        let index_blobs = std::mem::take(&mut roots.index_blobs);
         // Pruning on a partial view would delete what an unreadable ref reaches.
-        let tips = refs
-            .into_iter()
-            .map(|(_, tip)| tip)
-            .collect::<Result<Vec<_>, _>>()?;
+        let tips = roots.ref_tips()?;
         let mut out = crate::reach::reachable(&self.odb, &tips, &[])?;
         let mut seen: HashSet<ObjectId> = out.iter().map(|r| r.id).collect();
         for (path, id) in index_blobs {

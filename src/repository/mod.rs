@@ -250,7 +250,7 @@ impl Repository {
     /// Applies a command's ref changes as one transaction. Every command that moves
     /// refs or HEAD goes through here, once, so that an operation log can record one
     /// operation per command.
-    pub(crate) fn commit_refs(&self, tx: refs::Transaction<'_>) -> Result<Vec<refs::Applied>> {
+    pub(crate) fn commit_refs(&self, tx: refs::Prepared<'_>) -> Result<Vec<refs::Applied>> {
         Ok(tx.commit()?)
     }
 

@@ -17,5 +17,5 @@ mod oracle;
 mod race;
 mod reach;
 mod reliability;
-mod review;
+mod roots;
 mod safety;

@@ -1,5 +1,7 @@
-//! Regression tests from the review of the revision / ref-transaction / reach / roots /
-//! hint changes (9ab69e4..15e966d). Each test states the behaviour before the change.
+//! The roots of reachability and ref edits at their edges: what gc must keep, what fsck
+//! must still check, and what a refused ref change must leave alone. Found by a review
+//! of the change that made roots, reach and ref transactions shared; each test states
+//! the behaviour before it.
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
