@@ -123,26 +123,6 @@ fn fsck_checks_the_readable_refs_when_a_refs_directory_is_unreadable() -> Result
     Ok(())
 }
 
-/// The "no identity" line reads exactly as before the hints moved to the binary.
-#[test]
-fn the_missing_identity_line_reads_as_before() {
-    let env = Env::new();
-    write(&env.work().join("f"), "x");
-    env.init();
-    let out = env
-        .cow_cmd(&env.work())
-        .env_remove("COW_AUTHOR_NAME")
-        .env_remove("COW_AUTHOR_EMAIL")
-        .args(["commit", "-m", "x"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stderr),
-        "cow: error: no author identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL, or run \
-         `cow config user.name NAME` and `cow config user.email EMAIL`\n"
-    );
-}
-
 /// The module docs of `reach` promise that "an excluded object missing from the store
 /// excludes only itself". A missing excluded *tip* is dropped instead of excluded, so
 /// an included commit whose parent is that tip makes the walk read the parent and
