@@ -197,7 +197,9 @@ declare -A T=() M=() ERR=() BYTES=() DISK=()
 LAST_US=0 LAST_KB=0 LAST_RC=0 LAST_OK=1
 NTRASH=0
 
-store_of() { if [[ $1 == cow ]]; then echo .cow; else echo .git; fi; }
+# The tools timed, in the order of their untimed steps.
+TOOLS=(cow git)
+store_of() { if [[ $1 == git ]]; then echo .git; else echo .cow; fi; }
 
 # Move DIR's entries (but not the repository) to the trash: no mass deletion now.
 clear_tree() {
@@ -209,26 +211,26 @@ trash() { NTRASH=$((NTRASH + 1)); mv -- "$1" "$W/trash/$NTRASH"; }
 
 preread() { tar -C "$1" --exclude=./.cow --exclude=./.git -cf - . 2>/dev/null | cat >/dev/null || true; }
 
-# q DIR CMD...: an untimed step that must succeed.
+# q DIR CMD...: an untimed step that must succeed (CMD and CMD_PATH from cmdline).
 q() {
   local d=$1; shift
-  if ! (cd "$d" && "$@") >"$W/q.out" 2>"$W/q.err"; then
+  if ! (cd "$d" && PATH=$CMD_PATH "$@") >"$W/q.out" 2>"$W/q.err"; then
     tail -n 5 "$W/q.err" "$W/q.out" >&2 || true
     die "failed (untimed setup) in $d: $*"
   fi
 }
 
 # timed KEY DIR OKCODES CMD...: sync (unless NOSYNC is set), run CMD in DIR under GNU
-# time; sets LAST_US (wall, µs), LAST_KB (peak RSS), LAST_RC, LAST_OK. An exit status
-# outside OKCODES marks KEY failed (shown as "error" in the table) instead of stopping
-# the run.
+# time with CMD_PATH as PATH; sets LAST_US (wall, µs), LAST_KB (peak RSS), LAST_RC,
+# LAST_OK. An exit status outside OKCODES marks KEY failed (shown as "error" in the
+# table) instead of stopping the run.
 timed() {
   local key=$1 d=$2 ok=$3; shift 3
   local t0 t1
   [[ -n ${NOSYNC:-} ]] || sync
   LAST_RC=0
   t0=$EPOCHREALTIME
-  (cd "$d" && exec /usr/bin/time -f %M -o "$W/last.time" "$@") >"$W/last.out" 2>"$W/last.err" || LAST_RC=$?
+  (cd "$d" && PATH=$CMD_PATH exec /usr/bin/time -f %M -o "$W/last.time" "$@") >"$W/last.out" 2>"$W/last.err" || LAST_RC=$?
   t1=$EPOCHREALTIME
   LAST_US=$((${t1/./} - ${t0/./}))
   LAST_KB=$(tail -n 1 "$W/last.time" 2>/dev/null || echo 0)
@@ -259,14 +261,18 @@ bench() {
 warmup() {
   local tool=$1 d=$2; shift 2
   cmdline "$tool" "$@"
-  (cd "$d" && "${CMD[@]}") >"$W/last.out" 2>"$W/last.err" ||
+  (cd "$d" && PATH=$CMD_PATH "${CMD[@]}") >"$W/last.out" 2>"$W/last.err" ||
     warn "warm-up of '${CMD[*]}' in $d failed: $(tail -n 2 "$W/last.err" | tr '\n' ' ')"
 }
 
-CMD=()
+CMD=() CMD_PATH=$PATH
+# path_of TOOL: the PATH that TOOL's commands run with.
+path_of() { echo "$PATH"; }
+# cmdline TOOL ACTION [ARG]: set CMD to TOOL's command for ACTION, CMD_PATH to its PATH.
 # shellcheck disable=SC2016  # the $1 in the sh -c scripts is sh's
 cmdline() {
   local tool=$1 act=$2 arg=${3:-}
+  CMD_PATH=$PATH
   case $tool.$act in
     cow.first) CMD=(sh -c 'cow init >/dev/null && cow commit -m "$1"' sh "$arg") ;;
     git.first) CMD=(sh -c 'git init -q --object-format=sha256 && git add -A -f && git commit -qm "$1"' sh "$arg") ;;
@@ -301,14 +307,16 @@ tree_id() { # TOOL DIR REV
   if [[ $tool == git ]]; then
     (cd "$d" && git rev-parse "$rev^{tree}") 2>/dev/null
   else
-    (cd "$d" && { cow rev-parse "$rev^{tree}" || cow rev-parse "$rev:" ||
-      cow cat-file -p "$rev" | sed -n 's/^tree //p'; }) 2>/dev/null
+    local p
+    p=$(path_of "$tool")
+    (cd "$d" && { PATH=$p cow rev-parse "$rev^{tree}" || PATH=$p cow rev-parse "$rev:" ||
+      PATH=$p cow cat-file -p "$rev" | sed -n 's/^tree //p'; }) 2>/dev/null
   fi
 }
 CHECKS=()
-check_trees() { # LABEL COWDIR GITDIR REV
+check_trees() { # LABEL DIRPREFIX REV: REV's root tree in DIRPREFIX-cow and DIRPREFIX-git
   local c g
-  c=$(tree_id cow "$2" "$4" || true) g=$(tree_id git "$3" "$4" || true)
+  c=$(tree_id cow "$2-cow" "$3" || true) g=$(tree_id git "$2-git" "$3" || true)
   if [[ -n $c && $c == "$g" ]]; then
     CHECKS+=("$1: same root tree in cow and git (${c:0:12})")
   else
@@ -323,16 +331,15 @@ store_size() { # KEY TOOL DIR: bytes (du -sb) and disk use (du -sk) of the objec
 }
 
 # ------------------------------------------------------------------ kernel repositories
-KD_cow=$W/kernel-cow KD_git=$W/kernel-git
-kdir() { if [[ $1 == cow ]]; then echo "$KD_cow"; else echo "$KD_git"; fi; }
+kdir() { echo "$W/kernel-$1"; }
 A_READY=0 AB_READY=0 AB_BROKEN=0
 
 copy_kernel_a() {
   log "copying kernel A ($KA_NAME) into the scratch directory, once per tool"
   local tool
-  for tool in cow git; do
-    mkdir -p "$(kdir $tool)"
-    cp -a "$KA/." "$(kdir $tool)/"
+  for tool in "${TOOLS[@]}"; do
+    mkdir -p "$(kdir "$tool")"
+    cp -a "$KA/." "$(kdir "$tool")/"
   done
   sync; sleep 2
 }
@@ -340,11 +347,11 @@ copy_kernel_a() {
 # After S1 (or its untimed stand-in): tag a, and check the trees.
 finish_a() {
   local tool
-  for tool in cow git; do
+  for tool in "${TOOLS[@]}"; do
     cmdline "$tool" tag a
-    q "$(kdir $tool)" "${CMD[@]}"
+    q "$(kdir "$tool")" "${CMD[@]}"
   done
-  check_trees "kernel A" "$KD_cow" "$KD_git" a
+  check_trees "kernel A" "$W/kernel" a
   A_READY=1
 }
 
@@ -352,9 +359,9 @@ ensure_a() {
   ((A_READY)) && return 0
   log "S1 not run: committing A untimed"
   local tool
-  for tool in cow git; do
+  for tool in "${TOOLS[@]}"; do
     cmdline "$tool" first "kernel A"
-    q "$(kdir $tool)" "${CMD[@]}"
+    q "$(kdir "$tool")" "${CMD[@]}"
   done
   finish_a
 }
@@ -364,14 +371,14 @@ ensure_ab() {
   ensure_a
   log "S4 setup: replacing A by B ($KB_NAME) in both working directories, committing B"
   local tool d
-  for tool in cow git; do
-    d=$(kdir $tool)
+  for tool in "${TOOLS[@]}"; do
+    d=$(kdir "$tool")
     clear_tree "$d"
     cp -a "$KB/." "$d/"
   done
   sync; sleep 2
-  for tool in cow git; do
-    d=$(kdir $tool)
+  for tool in "${TOOLS[@]}"; do
+    d=$(kdir "$tool")
     bench B "$tool" "$d" 0 commit "kernel B"
     if ((!LAST_OK)); then
       warn "committing B failed with $tool: S4, S5 and S7 are skipped"
@@ -381,7 +388,7 @@ ensure_ab() {
     cmdline "$tool" tag b
     q "$d" "${CMD[@]}"
   done
-  check_trees "kernel B" "$KD_cow" "$KD_git" b
+  check_trees "kernel B" "$W/kernel" b
   AB_READY=1
 }
 
@@ -410,8 +417,8 @@ s2() {
   ensure_a
   log "S2: nothing changed: status, then commit"
   local r tool d n
-  for tool in cow git; do
-    warmup "$tool" "$(kdir $tool)" status
+  for tool in "${TOOLS[@]}"; do
+    warmup "$tool" "$(kdir "$tool")" status
     n=$(wc -l <"$W/last.out")
     ((n == 0)) || warn "S2: $tool status lists $n change(s) right after the commit: $(head -n 3 "$W/last.out" | tr '\n' ' ')"
   done
@@ -448,11 +455,11 @@ s3() {
   done
 }
 
-verify_cow_clean() { # LABEL
+verify_clean() { # TOOL LABEL (TOOL: cow or base)
   local n
-  (cd "$KD_cow" && cow status --porcelain) >"$W/v.out" 2>&1 || true
+  (cd "$(kdir "$1")" && PATH=$(path_of "$1") cow status --porcelain) >"$W/v.out" 2>&1 || true
   n=$(wc -l <"$W/v.out")
-  ((n == 0)) || warn "S4: cow status after $1 is not clean ($n lines): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
+  ((n == 0)) || warn "S4: $1 status after $2 is not clean ($n lines): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
 }
 
 s4() {
@@ -460,23 +467,28 @@ s4() {
   ((!AB_BROKEN)) || return 0
   log "S4: checkout A->B and B->A"
   local r tool
-  for tool in cow git; do warmup "$tool" "$(kdir $tool)" checkout a; done
-  verify_cow_clean "the warm-up checkout of a"
+  for tool in "${TOOLS[@]}"; do warmup "$tool" "$(kdir "$tool")" checkout a; done
+  for tool in "${TOOLS[@]}"; do
+    [[ $tool == git ]] || verify_clean "$tool" "the warm-up checkout of a"
+  done
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(order "$r"); do
       bench S4ab "$tool" "$(kdir "$tool")" 0 checkout b
-      ((r == 1)) && [[ $tool == cow ]] && verify_cow_clean "checkout b"
+      ((r == 1)) && [[ $tool != git ]] && verify_clean "$tool" "checkout b"
     done
     for tool in $(order "$r"); do
       bench S4ba "$tool" "$(kdir "$tool")" 0 checkout a
-      ((r == 1)) && [[ $tool == cow ]] && verify_cow_clean "checkout a"
+      ((r == 1)) && [[ $tool != git ]] && verify_clean "$tool" "checkout a"
     done
   done
-  if diff -rq --no-dereference --exclude=.cow --exclude=.git "$KD_cow" "$KD_git" >"$W/v.out" 2>&1; then
-    CHECKS+=("S4: after checkout a, cow's and git's working directories are identical (diff -r)")
-  else
-    warn "S4: after checkout a, the working directories differ ($(wc -l <"$W/v.out") lines of diff -rq): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
-  fi
+  for tool in "${TOOLS[@]}"; do
+    [[ $tool != git ]] || continue
+    if diff -rq --no-dereference --exclude=.cow --exclude=.git "$(kdir "$tool")" "$(kdir git)" >"$W/v.out" 2>&1; then
+      CHECKS+=("S4: after checkout a, $tool's and git's working directories are identical (diff -r)")
+    else
+      warn "S4: after checkout a, the working directories of $tool and git differ ($(wc -l <"$W/v.out") lines of diff -rq): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
+    fi
+  done
 }
 
 s5() {
@@ -484,16 +496,19 @@ s5() {
   ((!AB_BROKEN)) || return 0
   log "S5: diff --name-status and --stat between a and b"
   local r tool
-  for tool in cow git; do
-    warmup "$tool" "$(kdir $tool)" namestatus
+  for tool in "${TOOLS[@]}"; do
+    warmup "$tool" "$(kdir "$tool")" namestatus
     sort "$W/last.out" >"$W/ns.$tool"
-    warmup "$tool" "$(kdir $tool)" stat
+    warmup "$tool" "$(kdir "$tool")" stat
   done
-  if cmp -s "$W/ns.cow" "$W/ns.git"; then
-    CHECKS+=("S5: diff --name-status a b: same $(wc -l <"$W/ns.cow") lines from cow and git")
-  else
-    warn "S5: diff --name-status a b differs: cow $(wc -l <"$W/ns.cow") lines, git $(wc -l <"$W/ns.git") lines, $(comm -3 "$W/ns.cow" "$W/ns.git" | wc -l) differing; first: $(comm -3 "$W/ns.cow" "$W/ns.git" | head -n 4 | tr '\t\n' '  ')"
-  fi
+  for tool in "${TOOLS[@]}"; do
+    [[ $tool != git ]] || continue
+    if cmp -s "$W/ns.$tool" "$W/ns.git"; then
+      CHECKS+=("S5: diff --name-status a b: same $(wc -l <"$W/ns.$tool") lines from $tool and git")
+    else
+      warn "S5: diff --name-status a b differs: $tool $(wc -l <"$W/ns.$tool") lines, git $(wc -l <"$W/ns.git") lines, $(comm -3 "$W/ns.$tool" "$W/ns.git" | wc -l) differing; first: $(comm -3 "$W/ns.$tool" "$W/ns.git" | head -n 4 | tr '\t\n' '  ')"
+    fi
+  done
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(order "$r"); do bench S5ns "$tool" "$(kdir "$tool")" 0 namestatus; done
   done
@@ -507,9 +522,9 @@ s7() {
   ((!AB_BROKEN)) || return 0
   log "S7: store size with A and B, gc --prune=now (one run each)"
   local tool d
-  for tool in cow git; do store_size "S7pre.$tool" "$tool" "$(kdir $tool)"; done
-  for tool in cow git; do
-    d=$(kdir $tool)
+  for tool in "${TOOLS[@]}"; do store_size "S7pre.$tool" "$tool" "$(kdir "$tool")"; done
+  for tool in "${TOOLS[@]}"; do
+    d=$(kdir "$tool")
     bench S7gc "$tool" "$d" 0 gc
     log "  $tool gc: $(fmt_s "$LAST_US") s, $((LAST_KB / 1024)) MiB"
     store_size "S7post.$tool" "$tool" "$d"
@@ -517,16 +532,16 @@ s7() {
 }
 
 # ------------------------------------------------------------------ release series
-SD_cow=$W/series-cow SD_git=$W/series-git
-sdir() { if [[ $1 == cow ]]; then echo "$SD_cow"; else echo "$SD_git"; fi; }
+sdir() { echo "$W/series-$1"; }
 SERIES_READY=0 SERIES_BROKEN=0
 LOGPATH=django/__init__.py
 
 # replay RECORD(0|1) RUN: the releases as successive commits, one repository per tool.
 replay() {
-  local rec=$1 r=$2 i tool d name sum_cow=0 sum_git=0 kb_cow=0 kb_git=0 failed=0
-  for tool in cow git; do
-    d=$(sdir $tool)
+  local rec=$1 r=$2 i tool d name failed=0 line=""
+  local -A sum_us=() peak_kb=()
+  for tool in "${TOOLS[@]}"; do
+    d=$(sdir "$tool")
     [[ -e $d ]] && trash "$d"
     mkdir -p "$d"
     cmdline "$tool" init
@@ -534,35 +549,34 @@ replay() {
   done
   for ((i = 0; i < ${#STREES[@]}; i++)); do
     name=${STREES[i]}
-    for tool in cow git; do
-      d=$(sdir $tool)
+    for tool in "${TOOLS[@]}"; do
+      d=$(sdir "$tool")
       clear_tree "$d"
       cp -a "$CORPUS/series/$name/." "$d/"
     done
     for tool in $(order $((r + i))); do
       bench S8one "$tool" "$(sdir "$tool")" 0 commit "release $name"
       if ((!LAST_OK)); then failed=1; break 2; fi
-      if [[ $tool == cow ]]; then
-        sum_cow=$((sum_cow + LAST_US)); ((LAST_KB > kb_cow)) && kb_cow=$LAST_KB
-      else
-        sum_git=$((sum_git + LAST_US)); ((LAST_KB > kb_git)) && kb_git=$LAST_KB
-      fi
+      sum_us[$tool]=$((${sum_us[$tool]:-0} + LAST_US))
+      ((LAST_KB > ${peak_kb[$tool]:-0})) && peak_kb[$tool]=$LAST_KB
     done
   done
   SERIES_READY=1
   if ((failed)); then
-    ERR[S8.cow]=${ERR[S8one.cow]:-} ERR[S8.git]=${ERR[S8one.git]:-}
+    for tool in "${TOOLS[@]}"; do ERR[S8.$tool]=${ERR[S8one.$tool]:-}; done
     warn "S8: a commit of the release series failed: S6 and S8's gc are skipped"
     SERIES_BROKEN=1
     return 0
   fi
   if ((rec)); then
-    LAST_US=$sum_cow LAST_KB=$kb_cow; record S8.cow
-    LAST_US=$sum_git LAST_KB=$kb_git; record S8.git
-    log "  replay $r: cow $(fmt_s "$sum_cow") s, git $(fmt_s "$sum_git") s"
+    for tool in "${TOOLS[@]}"; do
+      LAST_US=${sum_us[$tool]:-0} LAST_KB=${peak_kb[$tool]:-0}; record "S8.$tool"
+      line+="${line:+, }$tool $(fmt_s "$LAST_US") s"
+    done
+    log "  replay $r: $line"
   fi
-  [[ -e $SD_git/$LOGPATH ]] || LOGPATH=PKG-INFO
-  check_trees "last release ${STREES[${#STREES[@]}-1]}" "$SD_cow" "$SD_git" HEAD
+  [[ -e $(sdir git)/$LOGPATH ]] || LOGPATH=PKG-INFO
+  check_trees "last release ${STREES[${#STREES[@]}-1]}" "$W/series" HEAD
 }
 
 s8() {
@@ -575,21 +589,24 @@ s6() {
   ((SERIES_READY)) || { log "S8 not run: replaying the series untimed"; replay 0 1; }
   ((!SERIES_BROKEN)) || return 0
   log "S6: log, and log -- $LOGPATH"
-  local r tool n_cow n_git
-  for tool in cow git; do
-    warmup "$tool" "$(sdir $tool)" log
+  local r tool n n_git
+  for tool in "${TOOLS[@]}"; do
+    warmup "$tool" "$(sdir "$tool")" log
     grep -c '^commit ' "$W/last.out" >"$W/n.log.$tool" || true
-    warmup "$tool" "$(sdir $tool)" logpath "$LOGPATH"
+    warmup "$tool" "$(sdir "$tool")" logpath "$LOGPATH"
     grep -c '^commit ' "$W/last.out" >"$W/n.path.$tool" || true
   done
-  n_cow=$(cat "$W/n.log.cow") n_git=$(cat "$W/n.log.git")
-  [[ $n_cow == "$n_git" ]] || warn "S6: log lists $n_cow commits in cow, $n_git in git"
-  n_cow=$(cat "$W/n.path.cow") n_git=$(cat "$W/n.path.git")
-  if [[ $n_cow == "$n_git" ]]; then
-    CHECKS+=("S6: log -- $LOGPATH lists $n_cow commits in cow and in git")
-  else
-    warn "S6: log -- $LOGPATH lists $n_cow commits in cow, $n_git in git"
-  fi
+  for tool in "${TOOLS[@]}"; do
+    [[ $tool != git ]] || continue
+    n=$(cat "$W/n.log.$tool") n_git=$(cat "$W/n.log.git")
+    [[ $n == "$n_git" ]] || warn "S6: log lists $n commits in $tool, $n_git in git"
+    n=$(cat "$W/n.path.$tool") n_git=$(cat "$W/n.path.git")
+    if [[ $n == "$n_git" ]]; then
+      CHECKS+=("S6: log -- $LOGPATH lists $n commits in $tool and in git")
+    else
+      warn "S6: log -- $LOGPATH lists $n commits in $tool, $n_git in git"
+    fi
+  done
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(order "$r"); do bench S6log "$tool" "$(sdir "$tool")" 0 log; done
   done
@@ -602,13 +619,13 @@ s8gc() {
   ((!SERIES_BROKEN)) || return 0
   log "S8: store size, cow gc vs git gc and git gc --aggressive (one run each)"
   local tool
-  for tool in cow git; do store_size "S8pre.$tool" "$tool" "$(sdir $tool)"; done
-  cp -a "$SD_git" "$W/series-git-aggressive"
+  for tool in "${TOOLS[@]}"; do store_size "S8pre.$tool" "$tool" "$(sdir "$tool")"; done
+  cp -a "$(sdir git)" "$W/series-git-aggressive"
   sync; sleep 2
-  bench S8gc cow "$SD_cow" 0 gc
-  store_size S8post.cow cow "$SD_cow"
-  bench S8gc git "$SD_git" 0 gc
-  store_size S8post.git git "$SD_git"
+  for tool in "${TOOLS[@]}"; do
+    bench S8gc "$tool" "$(sdir "$tool")" 0 gc
+    store_size "S8post.$tool" "$tool" "$(sdir "$tool")"
+  done
   bench S8gcaggr git "$W/series-git-aggressive" 0 gcaggressive
   store_size S8postaggr.git git "$W/series-git-aggressive"
 }
@@ -637,7 +654,7 @@ s9() {
   log "S9: one-file commit, quiet and right after another program wrote $NOISE_FILES files"
   local r tool d n
   small_tree "$W/small-src"
-  for tool in cow git; do
+  for tool in "${TOOLS[@]}"; do
     d=$W/small-$tool
     mkdir -p "$d"
     cp -a "$W/small-src/." "$d/"
@@ -648,7 +665,7 @@ s9() {
   done
   n=$(find "$W/small-cow" -path "$W/small-cow/.cow" -prune -o -type f -print | wc -l)
   CHECKS+=("S9: the small tree has $n files")
-  check_trees "S9 small tree" "$W/small-cow" "$W/small-git" HEAD
+  check_trees "S9 small tree" "$W/small" HEAD
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(order "$r"); do
       d=$W/small-$tool
@@ -679,7 +696,7 @@ r1() {
   mkdir -p "$W/big"
   head -c "$bytes" /dev/urandom >"$W/big/big.bin"
   sync
-  for tool in cow git; do
+  for tool in "${TOOLS[@]}"; do
     d=$W/big-$tool
     mkdir -p "$d"
     ln "$W/big/big.bin" "$d/big.bin" 2>/dev/null || cp "$W/big/big.bin" "$d/big.bin"
@@ -688,7 +705,7 @@ r1() {
     cat "$d/big.bin" >/dev/null
     bench R1 "$tool" "$d" 0 commit "one big file"
     log "  $tool: $(fmt_s "$LAST_US") s, $((LAST_KB / 1024)) MiB"
-    rm -rf "${d:?}/$(store_of $tool)" # one big file: quick to delete, frees the space
+    rm -rf "${d:?}/$(store_of "$tool")" # one big file: quick to delete, frees the space
   done
 }
 
