@@ -74,11 +74,12 @@ SCRATCH_PARENT=${TMPDIR:-/tmp}
 KEEP=0
 BIG=0
 BIG_SIZE=4G
+BASE_REV=""
 while (($#)); do
   opt=$1 val=""
   case $opt in
     --*=*) val=${opt#*=}; opt=${opt%%=*} ;;
-    --corpus | --runs | --s8-runs | --only | --scratch | --big-size)
+    --corpus | --runs | --s8-runs | --only | --scratch | --big-size | --baseline)
       (($# >= 2)) || die "$opt needs a value"; val=$2; shift ;;
   esac
   case $opt in
@@ -88,6 +89,7 @@ while (($#)); do
     --only) ONLY=$val ;;
     --scratch) SCRATCH_PARENT=$val ;;
     --big-size) BIG_SIZE=$val; BIG=1 ;;
+    --baseline) [[ -n $val ]] || die "--baseline needs a revision"; BASE_REV=$val ;;
     --big) BIG=1 ;;
     --keep) KEEP=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -97,6 +99,8 @@ while (($#)); do
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive integer, not '$RUNS'"
 [[ $S8_RUNS =~ ^[1-9][0-9]*$ ]] || die "--s8-runs needs a positive integer, not '$S8_RUNS'"
+BASE=0
+[[ -z $BASE_REV ]] || BASE=1
 
 declare -A SEL=()
 if [[ -n $ONLY ]]; then
@@ -146,6 +150,11 @@ mkdir -p "$SCRATCH_PARENT"
 SCRATCH_PARENT=$(cd "$SCRATCH_PARENT" && pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+if ((BASE)); then
+  BASE_ID=$(git rev-parse --verify --quiet "$BASE_REV^{commit}") ||
+    die "--baseline: '$BASE_REV' is not a commit of $ROOT"
+  BASE_SHORT=$(git rev-parse --short "$BASE_ID")
+fi
 COW_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ $COW_REV != unknown && -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
   COW_REV+="+uncommitted changes"
@@ -159,11 +168,18 @@ COW=$TARGET/release/cow
 GIT_VERSION=$(git --version)
 
 W=$(mktemp -d "$SCRATCH_PARENT/cow-bench.XXXXXX")
+BASE_SRC=""
 cleanup() {
   local rc=$?
   if ((KEEP)); then
     log "scratch kept: $W"
+    [[ -z $BASE_SRC ]] || log "baseline worktree kept: $BASE_SRC (git worktree remove --force $BASE_SRC)"
   else
+    if [[ -n $BASE_SRC ]]; then
+      log "removing the baseline worktree $BASE_SRC"
+      git -C "$ROOT" worktree remove --force "$BASE_SRC" ||
+        { rm -rf "$BASE_SRC"; git -C "$ROOT" worktree prune; }
+    fi
     log "removing scratch $W"
     rm -rf "$W"
   fi
@@ -172,9 +188,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$W/bin" "$W/trash" "$W/tmp"
-ln -s "$COW" "$W/bin/cow"
-export PATH="$W/bin:$PATH" TMPDIR="$W/tmp"
+# A copy, so that a rebuild during the run (another cargo build in this checkout) cannot
+# change the program measured.
+cp "$COW" "$W/bin/cow"
 log "scratch: $W"
+
+# base: cow built at --baseline REV, in a worktree under the scratch directory, with a
+# target directory kept between runs (only what changed since the last build is rebuilt).
+BASE_BIN=$W/base-bin
+if ((BASE)); then
+  BASE_TARGET=${COW_BENCH_CACHE:-$HOME/.cache/cow-bench}/baseline-target
+  BASE_SRC=$W/cow-baseline
+  log "building the baseline: $BASE_REV ($BASE_SHORT) in $BASE_SRC, target $BASE_TARGET"
+  mkdir -p "$BASE_BIN" "$BASE_TARGET"
+  git worktree add --quiet --detach "$BASE_SRC" "$BASE_ID" >&2 ||
+    die "--baseline: cannot add a worktree at $BASE_SRC"
+  (cd "$BASE_SRC" && CARGO_TARGET_DIR=$BASE_TARGET cargo build --release) >&2 ||
+    die "--baseline: cargo build --release failed at $BASE_REV ($BASE_SHORT)"
+  [[ -x $BASE_TARGET/release/cow ]] || die "no binary at $BASE_TARGET/release/cow after the build"
+  cp "$BASE_TARGET/release/cow" "$BASE_BIN/cow"
+fi
+export PATH="$W/bin:$PATH" TMPDIR="$W/tmp"
 
 # Hermetic identities and git configuration (see the header).
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES \
@@ -197,8 +231,10 @@ declare -A T=() M=() ERR=() BYTES=() DISK=()
 LAST_US=0 LAST_KB=0 LAST_RC=0 LAST_OK=1
 NTRASH=0
 
-# The tools timed, in the order of their untimed steps.
+# The tools timed, in the order of their untimed steps. base runs cow's commands with
+# base's binary (path_of, cmdline) in its own directories.
 TOOLS=(cow git)
+((BASE)) && TOOLS+=(base)
 store_of() { if [[ $1 == git ]]; then echo .git; else echo .cow; fi; }
 
 # Move DIR's entries (but not the repository) to the trash: no mass deletion now.
@@ -267,12 +303,13 @@ warmup() {
 
 CMD=() CMD_PATH=$PATH
 # path_of TOOL: the PATH that TOOL's commands run with.
-path_of() { echo "$PATH"; }
+path_of() { if [[ $1 == base ]]; then echo "$BASE_BIN:$PATH"; else echo "$PATH"; fi; }
 # cmdline TOOL ACTION [ARG]: set CMD to TOOL's command for ACTION, CMD_PATH to its PATH.
 # shellcheck disable=SC2016  # the $1 in the sh -c scripts is sh's
 cmdline() {
   local tool=$1 act=$2 arg=${3:-}
   CMD_PATH=$PATH
+  if [[ $tool == base ]]; then tool=cow CMD_PATH=$BASE_BIN:$PATH; fi
   case $tool.$act in
     cow.first) CMD=(sh -c 'cow init >/dev/null && cow commit -m "$1"' sh "$arg") ;;
     git.first) CMD=(sh -c 'git init -q --object-format=sha256 && git add -A -f && git commit -qm "$1"' sh "$arg") ;;
@@ -300,7 +337,15 @@ cmdline() {
     *) die "internal: no command for $tool.$act" ;;
   esac
 }
-order() { if (($1 % 2)); then echo cow git; else echo git cow; fi; }
+# order RUN: the tools in RUN's order. cow and git alternate (cow first in odd runs); with
+# base, runs go through the six orders of the three, so that in runs 1-3, 4-6, ... each
+# tool is once first, once second and once last.
+ORDERS3=("cow git base" "git base cow" "base cow git" "base git cow" "git cow base" "cow base git")
+order() {
+  if ((BASE)); then
+    echo "${ORDERS3[($1 - 1) % 6]}"
+  elif (($1 % 2)); then echo cow git; else echo git cow; fi
+}
 
 tree_id() { # TOOL DIR REV
   local tool=$1 d=$2 rev=$3
@@ -314,10 +359,17 @@ tree_id() { # TOOL DIR REV
   fi
 }
 CHECKS=()
-check_trees() { # LABEL DIRPREFIX REV: REV's root tree in DIRPREFIX-cow and DIRPREFIX-git
-  local c g
+check_trees() { # LABEL DIRPREFIX REV: REV's root tree in DIRPREFIX-TOOL for each tool
+  local c g b
   c=$(tree_id cow "$2-cow" "$3" || true) g=$(tree_id git "$2-git" "$3" || true)
-  if [[ -n $c && $c == "$g" ]]; then
+  if ((BASE)); then
+    b=$(tree_id base "$2-base" "$3" || true)
+    if [[ -n $c && $c == "$g" && $b == "$g" ]]; then
+      CHECKS+=("$1: same root tree in cow, base and git (${c:0:12})")
+    else
+      warn "$1: root trees differ: cow ${c:-?} base ${b:-?} git ${g:-?}"
+    fi
+  elif [[ -n $c && $c == "$g" ]]; then
     CHECKS+=("$1: same root tree in cow and git (${c:0:12})")
   else
     warn "$1: root trees differ: cow ${c:-?} git ${g:-?}"
