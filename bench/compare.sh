@@ -777,9 +777,28 @@ met() { # RATIO TARGET
 }
 runs_of() { local x out=""; for x in ${T[$1]:-}; do out+="${out:+, }$(fmt_s "$x")"; done; echo "$out"; }
 
-# time_row COWKEY GITKEY LABEL TARGET
+# vs_base KEY LABEL WORD COW BASE COWSHOW BASESHOW: set VS to the cell cow/base (COW over
+# BASE, three decimals), marked "!" with a warning (once per KEY) when COW is more than
+# BASE_MARGIN percent above BASE; WORD says what that means ("slower", "larger").
+BASE_MARGIN=5 VS=—
+declare -A FLAGGED=()
+vs_base() {
+  local key=$1 label=$2 word=$3 c=$4 b=$5
+  VS=—
+  [[ -n $c && -n $b ]] && ((b > 0)) || return 0
+  VS=$(awk -v a="$c" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
+  if ((c * 100 > b * (100 + BASE_MARGIN))); then
+    VS+=" !"
+    if [[ -z ${FLAGGED[$key]:-} ]]; then
+      FLAGGED[$key]=1
+      warn "$label: cow is $(awk -v a="$c" -v b="$b" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')% $word than base ($6 against $7)"
+    fi
+  fi
+}
+
+# time_row COWKEY GITKEY LABEL TARGET (base's key: COWKEY with .base for .cow)
 time_row() {
-  local ck=$1 gk=$2 label=$3 target=$4 c="" g="" cm gm rt cr gr
+  local ck=$1 gk=$2 label=$3 target=$4 bk=${1%.cow}.base c="" g="" b="" cm gm bm rt cr gr br
   [[ -z ${T[$ck]:-} && -z ${T[$gk]:-} && -z ${ERR[$ck]:-} && -z ${ERR[$gk]:-} ]] && return 0
   if [[ -n ${T[$ck]:-} ]]; then
     # shellcheck disable=SC2086
@@ -792,26 +811,54 @@ time_row() {
   if [[ -n $c && -n $g ]]; then rt=$(ratio "$c" "$g"); else rt=—; fi
   local tshow=—
   [[ $target != — ]] && tshow="≤ $target"
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$cm" "$gm" "$rt" \
-    "$tshow" "$(met "$rt" "$target")" "$cr" "$gr" "$(runs_of "$ck")" "$(runs_of "$gk")"
+  if ((!BASE)); then
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$cm" "$gm" "$rt" \
+      "$tshow" "$(met "$rt" "$target")" "$cr" "$gr" "$(runs_of "$ck")" "$(runs_of "$gk")"
+    return 0
+  fi
+  if [[ -n ${T[$bk]:-} ]]; then
+    # shellcheck disable=SC2086
+    b=$(median ${T[$bk]}); bm=$(fmt_s "$b"); br=$(fmt_mib "${M[$bk]}")
+  else bm=error br=—; fi
+  vs_base "$ck" "$label" slower "$c" "$b" "${cm} s" "${bm} s"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$label" \
+    "$cm" "$bm" "$VS" "$gm" "$rt" "$tshow" "$(met "$rt" "$target")" "$cr" "$br" "$gr" \
+    "$(runs_of "$ck")" "$(runs_of "$bk")" "$(runs_of "$gk")"
 }
 
-# size_row COWKEY GITKEY LABEL TARGET
+# size_row COWKEY GITKEY LABEL TARGET (base's key: COWKEY with .base for .cow)
 size_row() {
-  local ck=$1 gk=$2 label=$3 target=$4 rt tshow=—
+  local ck=$1 gk=$2 label=$3 target=$4 bk=${1%.cow}.base rt tshow=— bb=— bd=—
   [[ -n ${BYTES[$ck]:-} && -n ${BYTES[$gk]:-} ]] || return 0
   rt=$(ratio "${BYTES[$ck]}" "${BYTES[$gk]}")
   [[ $target != — ]] && tshow="≤ $target"
-  printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$(fmt_bytes "${BYTES[$ck]}")" \
-    "$(fmt_bytes "${BYTES[$gk]}")" "$rt" "$tshow" "$(met "$rt" "$target")" \
-    "$(fmt_mib $((DISK[$ck] / 1024)))" "$(fmt_mib $((DISK[$gk] / 1024)))"
+  if ((!BASE)); then
+    printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$(fmt_bytes "${BYTES[$ck]}")" \
+      "$(fmt_bytes "${BYTES[$gk]}")" "$rt" "$tshow" "$(met "$rt" "$target")" \
+      "$(fmt_mib $((DISK[$ck] / 1024)))" "$(fmt_mib $((DISK[$gk] / 1024)))"
+    return 0
+  fi
+  if [[ -n ${BYTES[$bk]:-} ]]; then
+    bb=$(fmt_bytes "${BYTES[$bk]}") bd=$(fmt_mib $((DISK[$bk] / 1024)))
+  fi
+  vs_base "$ck" "$label" larger "${BYTES[$ck]}" "${BYTES[$bk]:-}" \
+    "$(fmt_bytes "${BYTES[$ck]}") bytes" "$bb bytes"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$label" \
+    "$(fmt_bytes "${BYTES[$ck]}")" "$bb" "$VS" "$(fmt_bytes "${BYTES[$gk]}")" "$rt" "$tshow" \
+    "$(met "$rt" "$target")" "$(fmt_mib $((DISK[$ck] / 1024)))" "$bd" "$(fmt_mib $((DISK[$gk] / 1024)))"
 }
 
-rss_row() { # KEY LABEL LIMIT_MIB
+rss_row() { # KEY LABEL LIMIT_MIB (KEY: cow's; with --baseline, base's shown next to it)
   [[ -n ${M[$1]:-} ]] || return 0
-  local ok="**no**" kb=${M[$1]}
+  local ok="**no**" kb=${M[$1]} bk=${1%.cow}.base
   ((kb < $3 * 1024)) && ok=yes
-  printf '| %s | %s | < %s MiB | %s |\n' "$2" "$(fmt_mib "${M[$1]}")" "$3" "$ok"
+  if ((BASE)); then
+    local bm=—
+    [[ -z ${M[$bk]:-} ]] || bm=$(fmt_mib "${M[$bk]}")
+    printf '| %s | %s | %s | < %s MiB | %s |\n' "$2" "$(fmt_mib "${M[$1]}")" "$bm" "$3" "$ok"
+  else
+    printf '| %s | %s | < %s MiB | %s |\n' "$2" "$(fmt_mib "${M[$1]}")" "$3" "$ok"
+  fi
 }
 
 report() {
@@ -828,11 +875,22 @@ report() {
   if ((NEED_SERIES)); then
     echo "- corpus: series of ${#STREES[@]} releases, \`${STREES[0]}\` … \`${STREES[${#STREES[@]}-1]}\`"
   fi
-  echo "- cow \`$COW_REV\` (release build), $GIT_VERSION (hermetic defaults, gc.auto=0)"
-  echo "- $RUNS run(s) per scenario and tool, alternating (S8: $S8_RUNS replay(s); gc and R1: one run); scenarios: $(printf '%s\n' "${!SEL[@]}" | sort | tr '\n' ' ')"
+  local turns=alternating
+  if ((BASE)); then
+    echo "- cow \`$COW_REV\` and base \`$BASE_SHORT\` (\`--baseline $BASE_REV\`), release builds, $GIT_VERSION (hermetic defaults, gc.auto=0)"
+    turns="rotating the order of cow, base and git"
+  else
+    echo "- cow \`$COW_REV\` (release build), $GIT_VERSION (hermetic defaults, gc.auto=0)"
+  fi
+  echo "- $RUNS run(s) per scenario and tool, $turns (S8: $S8_RUNS replay(s); gc and R1: one run); scenarios: $(printf '%s\n' "${!SEL[@]}" | sort | tr '\n' ' ')"
   echo
-  echo "| scenario | cow (median s) | git (median s) | cow/git | target | met? | cow peak RSS | git peak RSS | runs cow / git (s) |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  if ((BASE)); then
+    echo "| scenario | cow (median s) | base (median s) | cow/base | git (median s) | cow/git | target | met? | cow peak RSS | base peak RSS | git peak RSS | runs cow / base / git (s) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  else
+    echo "| scenario | cow (median s) | git (median s) | cow/git | target | met? | cow peak RSS | git peak RSS | runs cow / git (s) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+  fi
   time_row S1.cow S1.git "S1 first snapshot of A (init + commit)" 0.20
   time_row S2status.cow S2status.git "S2 status, nothing changed" 1.0
   time_row S2commit.cow S2commit.git "S2 commit, nothing changed (git: add -A -f + commit)" 0.5
@@ -852,16 +910,17 @@ report() {
   time_row S9noisy.cow S9noisy.git "S9 one-file commit right after another program wrote $(fmt_bytes $NOISE_FILES) files" —
   time_row R1.cow R1.git "R1 commit one $BIG_SIZE file (one run)" —
   if [[ -n ${T[S9quiet.cow]:-} && -n ${T[S9noisy.cow]:-} ]]; then
-    local tool q n rt
+    local tool q n rt shown=(cow git)
+    ((BASE)) && shown=(cow base git)
     echo
     echo "| S9: one-file commit after $(fmt_bytes $NOISE_FILES) writes / quiet | after (median s) | quiet (median s) | ratio | target | met? |"
     echo "|---|---|---|---|---|---|"
-    for tool in cow git; do
+    for tool in "${shown[@]}"; do
       [[ -n ${T[S9quiet.$tool]:-} && -n ${T[S9noisy.$tool]:-} ]] || continue
       # shellcheck disable=SC2086
       q=$(median ${T[S9quiet.$tool]}) n=$(median ${T[S9noisy.$tool]})
       rt=$(ratio "$n" "$q")
-      if [[ $tool == cow ]]; then
+      if [[ $tool != git ]]; then
         printf '| %s | %s | %s | %s | ≤ 1.2 | %s |\n' "$tool" "$(fmt_s "$n")" "$(fmt_s "$q")" "$rt" "$(met "$rt" 1.2)"
       else
         printf '| %s | %s | %s | %s | — | — |\n' "$tool" "$(fmt_s "$n")" "$(fmt_s "$q")" "$rt"
@@ -870,8 +929,13 @@ report() {
   fi
   if [[ -n ${BYTES[S7pre.cow]:-}${BYTES[S8pre.cow]:-} ]]; then
     echo
-    echo "| store: bytes of the objects directory (du -sb) | cow | git | cow/git | target | met? | on disk (du -s) cow / git |"
-    echo "|---|---|---|---|---|---|---|"
+    if ((BASE)); then
+      echo "| store: bytes of the objects directory (du -sb) | cow | base | cow/base | git | cow/git | target | met? | on disk (du -s) cow / base / git |"
+      echo "|---|---|---|---|---|---|---|---|---|"
+    else
+      echo "| store: bytes of the objects directory (du -sb) | cow | git | cow/git | target | met? | on disk (du -s) cow / git |"
+      echo "|---|---|---|---|---|---|---|"
+    fi
     size_row S7pre.cow S7pre.git "S7 A and B, before gc (cow packs, git loose)" —
     size_row S7post.cow S7post.git "S7 A and B, after gc --prune=now" 0.8
     size_row S8pre.cow S8pre.git "S8 ${#STREES[@]} releases, before gc" —
@@ -880,8 +944,13 @@ report() {
   fi
   if [[ -n ${M[S1.cow]:-}${M[R1.cow]:-} ]]; then
     echo
-    echo "| peak RSS target | cow | target | met? |"
-    echo "|---|---|---|---|"
+    if ((BASE)); then
+      echo "| peak RSS target | cow | base | target | met? |"
+      echo "|---|---|---|---|---|"
+    else
+      echo "| peak RSS target | cow | target | met? |"
+      echo "|---|---|---|---|"
+    fi
     rss_row S1.cow "S1 first snapshot of A" 300
     rss_row R1.cow "R1 commit one $BIG_SIZE file" 100
   fi
@@ -889,6 +958,11 @@ report() {
   echo "Wall time is the median of the runs; peak RSS the largest of the runs (GNU time %M; for"
   echo "\`sh -c\` chains, the largest single process). S7's store also holds the S2/S3 commits"
   echo "(a few KB). S6 runs on the stores as the replay left them (before S8's gc)."
+  if ((BASE)); then
+    echo "base is cow built at \`$BASE_REV\` ($BASE_SHORT), run exactly as cow is; cow/base is cow's"
+    echo "median over base's (stores: bytes over bytes), marked ! when cow is more than"
+    echo "$BASE_MARGIN% slower (larger) than base."
+  fi
   if ((${#CHECKS[@]})); then
     echo
     echo "Checks:"
