@@ -15,8 +15,13 @@
 #                     2x that on the scratch filesystem and a few minutes)
 #   --big-size SIZE   size of R1's file, as `head -c` takes it (default 4G; implies --big)
 #   --scratch DIR     make the scratch directory inside DIR (default: ${TMPDIR:-/tmp});
-#                     it needs ~15 GB free for the kernel scenarios
-#   --keep            keep the scratch directory (repositories, trees) at the end
+#                     it needs ~15 GB free for the kernel scenarios (~20 GB with
+#                     --baseline)
+#   --baseline REV    also time cow built at REV (a revision of this repository) as a
+#                     third tool, base: before/after figures of a change in one run
+#                     (see Baseline below)
+#   --keep            keep the scratch directory (repositories, trees) and the
+#                     baseline's worktree at the end
 #   -h, --help        this help
 #
 # Scenarios (the performance issue's list; A and B are the two kernel trees):
@@ -40,13 +45,14 @@
 # Method: the kernel trees are copied into the scratch directory (cp -a; the corpus is
 # never modified), one working directory per tool (a .cow and a .git cannot share one:
 # each would snapshot the other). Before each timed command: sync. Tools alternate each
-# run (cow first in odd runs, git first in even ones). Read-only scenarios get one
-# untimed warm-up; S1 reads its tree (tar to a pipe) before each run. Files are never
-# deleted before a timed command: old repositories and trees are moved to a trash
-# directory (same filesystem) and removed at the end. Wall time is measured in the
-# shell (EPOCHREALTIME) around GNU time, which reports peak RSS (%M); for `sh -c` chains
-# %M is the largest single process among the ones it waited for (sh, git add, git
-# commit...), not their sum.
+# run (cow first in odd runs, git first in even ones; with --baseline the three go
+# through their six orders, so that in runs 1-3, as in 4-6, each is once first, once
+# second and once last). Read-only scenarios get one untimed warm-up; S1 reads its tree
+# (tar to a pipe) before each run. Files are never deleted before a timed command: old
+# repositories and trees are moved to a trash directory (same filesystem) and removed at
+# the end. Wall time is measured in the shell (EPOCHREALTIME) around GNU time, which
+# reports peak RSS (%M); for `sh -c` chains %M is the largest single process among the
+# ones it waited for (sh, git add, git commit...), not their sum.
 #
 # git is the baseline with default settings, hermetic: GIT_CONFIG_GLOBAL=/dev/null,
 # GIT_CONFIG_NOSYSTEM=1, fixed author/committer/date, `init --object-format=sha256`,
@@ -56,6 +62,19 @@
 # Debian's kernel tree has a top-level .gitignore with `/*`; cow does not read
 # .gitignore files, so git takes the files with `add -A -f` to snapshot the same tree;
 # the script checks that both produce the same root tree ids.
+#
+# Baseline (--baseline REV; git above is the reference, base is cow's own past), for a
+# change's before/after figures ("no scenario more than 5% slower, median of 5, same
+# run"): cow is still this checkout as it is (HEAD and any uncommitted changes); REV is
+# checked out in a detached git worktree under the scratch directory (removed at the end
+# unless --keep) and built with `cargo build --release` into its own target directory,
+# kept between runs in ${COW_BENCH_CACHE:-~/.cache/cow-bench}/baseline-target so that a
+# rerun rebuilds only cow itself. That program, base, is timed wherever cow is, exactly
+# like cow: the same command lines (its binary first in PATH), the same untimed steps,
+# warm-ups and checks, in working directories and repositories of its own. The tables
+# gain base's median, store size and peak RSS and the ratio cow/base (three decimals);
+# when cow is more than 5% slower than base (or its store 5% larger), the cell is marked
+# ! and a warning goes to stderr and under Warnings.
 set -euo pipefail
 export LC_ALL=C
 
