@@ -76,6 +76,10 @@
 # when cow is more than 5% slower than base (or its store 5% larger), the cell is marked
 # ! and a warning goes to stderr and under Warnings.
 set -euo pipefail
+# Everything below is one compound command, which bash reads whole before running it: a
+# full run takes tens of minutes, and an edit or a checkout of this file meanwhile must
+# not change it.
+{
 export LC_ALL=C
 
 die() { printf 'cow-bench: %s\n' "$*" >&2; exit 1; }
@@ -188,6 +192,7 @@ GIT_VERSION=$(git --version)
 
 W=$(mktemp -d "$SCRATCH_PARENT/cow-bench.XXXXXX")
 BASE_SRC=""
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   local rc=$?
   if ((KEEP)); then
@@ -1011,3 +1016,5 @@ if sel S9; then s9; fi
 if sel R1; then r1; fi
 log "done"
 report
+exit
+}
