@@ -15,8 +15,13 @@
 #                     2x that on the scratch filesystem and a few minutes)
 #   --big-size SIZE   size of R1's file, as `head -c` takes it (default 4G; implies --big)
 #   --scratch DIR     make the scratch directory inside DIR (default: ${TMPDIR:-/tmp});
-#                     it needs ~15 GB free for the kernel scenarios
-#   --keep            keep the scratch directory (repositories, trees) at the end
+#                     it needs ~15 GB free for the kernel scenarios (~20 GB with
+#                     --baseline)
+#   --baseline REV    also time cow built at REV (a revision of this repository) as a
+#                     third tool, base: before/after figures of a change in one run
+#                     (see Baseline below)
+#   --keep            keep the scratch directory (repositories, trees) and the
+#                     baseline's worktree at the end
 #   -h, --help        this help
 #
 # Scenarios (the performance issue's list; A and B are the two kernel trees):
@@ -40,13 +45,14 @@
 # Method: the kernel trees are copied into the scratch directory (cp -a; the corpus is
 # never modified), one working directory per tool (a .cow and a .git cannot share one:
 # each would snapshot the other). Before each timed command: sync. Tools alternate each
-# run (cow first in odd runs, git first in even ones). Read-only scenarios get one
-# untimed warm-up; S1 reads its tree (tar to a pipe) before each run. Files are never
-# deleted before a timed command: old repositories and trees are moved to a trash
-# directory (same filesystem) and removed at the end. Wall time is measured in the
-# shell (EPOCHREALTIME) around GNU time, which reports peak RSS (%M); for `sh -c` chains
-# %M is the largest single process among the ones it waited for (sh, git add, git
-# commit...), not their sum.
+# run (cow first in odd runs, git first in even ones; with --baseline the three go
+# through their six orders, so that in runs 1-3, as in 4-6, each is once first, once
+# second and once last). Read-only scenarios get one untimed warm-up; S1 reads its tree
+# (tar to a pipe) before each run. Files are never deleted before a timed command: old
+# repositories and trees are moved to a trash directory (same filesystem) and removed at
+# the end. Wall time is measured in the shell (EPOCHREALTIME) around GNU time, which
+# reports peak RSS (%M); for `sh -c` chains %M is the largest single process among the
+# ones it waited for (sh, git add, git commit...), not their sum.
 #
 # git is the baseline with default settings, hermetic: GIT_CONFIG_GLOBAL=/dev/null,
 # GIT_CONFIG_NOSYSTEM=1, fixed author/committer/date, `init --object-format=sha256`,
@@ -56,7 +62,24 @@
 # Debian's kernel tree has a top-level .gitignore with `/*`; cow does not read
 # .gitignore files, so git takes the files with `add -A -f` to snapshot the same tree;
 # the script checks that both produce the same root tree ids.
+#
+# Baseline (--baseline REV; git above is the reference, base is cow's own past), for a
+# change's before/after figures ("no scenario more than 5% slower, median of 5, same
+# run"): cow is still this checkout as it is (HEAD and any uncommitted changes); REV is
+# checked out in a detached git worktree under the scratch directory (removed at the end
+# unless --keep) and built with `cargo build --release` into its own target directory,
+# kept between runs in ${COW_BENCH_CACHE:-~/.cache/cow-bench}/baseline-target so that a
+# rerun rebuilds only cow itself. That program, base, is timed wherever cow is, exactly
+# like cow: the same command lines (its binary first in PATH), the same untimed steps,
+# warm-ups and checks, in working directories and repositories of its own. The tables
+# gain base's median, store size and peak RSS and the ratio cow/base (three decimals);
+# when cow is more than 5% slower than base (or its store 5% larger), the cell is marked
+# ! and a warning goes to stderr and under Warnings.
 set -euo pipefail
+# Everything below is one compound command, which bash reads whole before running it: a
+# full run takes tens of minutes, and an edit or a checkout of this file meanwhile must
+# not change it.
+{
 export LC_ALL=C
 
 die() { printf 'cow-bench: %s\n' "$*" >&2; exit 1; }
@@ -74,11 +97,12 @@ SCRATCH_PARENT=${TMPDIR:-/tmp}
 KEEP=0
 BIG=0
 BIG_SIZE=4G
+BASE_REV=""
 while (($#)); do
   opt=$1 val=""
   case $opt in
     --*=*) val=${opt#*=}; opt=${opt%%=*} ;;
-    --corpus | --runs | --s8-runs | --only | --scratch | --big-size)
+    --corpus | --runs | --s8-runs | --only | --scratch | --big-size | --baseline)
       (($# >= 2)) || die "$opt needs a value"; val=$2; shift ;;
   esac
   case $opt in
@@ -88,6 +112,7 @@ while (($#)); do
     --only) ONLY=$val ;;
     --scratch) SCRATCH_PARENT=$val ;;
     --big-size) BIG_SIZE=$val; BIG=1 ;;
+    --baseline) [[ -n $val ]] || die "--baseline needs a revision"; BASE_REV=$val ;;
     --big) BIG=1 ;;
     --keep) KEEP=1 ;;
     -h | --help) usage; exit 0 ;;
@@ -97,6 +122,8 @@ while (($#)); do
 done
 [[ $RUNS =~ ^[1-9][0-9]*$ ]] || die "--runs needs a positive integer, not '$RUNS'"
 [[ $S8_RUNS =~ ^[1-9][0-9]*$ ]] || die "--s8-runs needs a positive integer, not '$S8_RUNS'"
+BASE=0
+[[ -z $BASE_REV ]] || BASE=1
 
 declare -A SEL=()
 if [[ -n $ONLY ]]; then
@@ -146,6 +173,11 @@ mkdir -p "$SCRATCH_PARENT"
 SCRATCH_PARENT=$(cd "$SCRATCH_PARENT" && pwd)
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+if ((BASE)); then
+  BASE_ID=$(git rev-parse --verify --quiet "$BASE_REV^{commit}") ||
+    die "--baseline: '$BASE_REV' is not a commit of $ROOT"
+  BASE_SHORT=$(git rev-parse --short "$BASE_ID")
+fi
 COW_REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [[ $COW_REV != unknown && -n $(git status --porcelain --untracked-files=no 2>/dev/null) ]]; then
   COW_REV+="+uncommitted changes"
@@ -159,11 +191,19 @@ COW=$TARGET/release/cow
 GIT_VERSION=$(git --version)
 
 W=$(mktemp -d "$SCRATCH_PARENT/cow-bench.XXXXXX")
+BASE_SRC=""
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   local rc=$?
   if ((KEEP)); then
     log "scratch kept: $W"
+    [[ -z $BASE_SRC ]] || log "baseline worktree kept: $BASE_SRC (git worktree remove --force $BASE_SRC)"
   else
+    if [[ -n $BASE_SRC ]]; then
+      log "removing the baseline worktree $BASE_SRC"
+      git -C "$ROOT" worktree remove --force "$BASE_SRC" ||
+        { rm -rf "$BASE_SRC"; git -C "$ROOT" worktree prune; }
+    fi
     log "removing scratch $W"
     rm -rf "$W"
   fi
@@ -172,9 +212,27 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$W/bin" "$W/trash" "$W/tmp"
-ln -s "$COW" "$W/bin/cow"
-export PATH="$W/bin:$PATH" TMPDIR="$W/tmp"
+# A copy, so that a rebuild during the run (another cargo build in this checkout) cannot
+# change the program measured.
+cp "$COW" "$W/bin/cow"
 log "scratch: $W"
+
+# base: cow built at --baseline REV, in a worktree under the scratch directory, with a
+# target directory kept between runs (only what changed since the last build is rebuilt).
+BASE_BIN=$W/base-bin
+if ((BASE)); then
+  BASE_TARGET=${COW_BENCH_CACHE:-$HOME/.cache/cow-bench}/baseline-target
+  BASE_SRC=$W/cow-baseline
+  log "building the baseline: $BASE_REV ($BASE_SHORT) in $BASE_SRC, target $BASE_TARGET"
+  mkdir -p "$BASE_BIN" "$BASE_TARGET"
+  git worktree add --quiet --detach "$BASE_SRC" "$BASE_ID" >&2 ||
+    die "--baseline: cannot add a worktree at $BASE_SRC"
+  (cd "$BASE_SRC" && CARGO_TARGET_DIR=$BASE_TARGET cargo build --release) >&2 ||
+    die "--baseline: cargo build --release failed at $BASE_REV ($BASE_SHORT)"
+  [[ -x $BASE_TARGET/release/cow ]] || die "no binary at $BASE_TARGET/release/cow after the build"
+  cp "$BASE_TARGET/release/cow" "$BASE_BIN/cow"
+fi
+export PATH="$W/bin:$PATH" TMPDIR="$W/tmp"
 
 # Hermetic identities and git configuration (see the header).
 unset GIT_DIR GIT_WORK_TREE GIT_INDEX_FILE GIT_OBJECT_DIRECTORY GIT_ALTERNATE_OBJECT_DIRECTORIES \
@@ -197,7 +255,11 @@ declare -A T=() M=() ERR=() BYTES=() DISK=()
 LAST_US=0 LAST_KB=0 LAST_RC=0 LAST_OK=1
 NTRASH=0
 
-store_of() { if [[ $1 == cow ]]; then echo .cow; else echo .git; fi; }
+# The tools timed, in the order of their untimed steps. base runs cow's commands with
+# base's binary (path_of, cmdline) in its own directories.
+TOOLS=(cow git)
+((BASE)) && TOOLS+=(base)
+store_of() { if [[ $1 == git ]]; then echo .git; else echo .cow; fi; }
 
 # Move DIR's entries (but not the repository) to the trash: no mass deletion now.
 clear_tree() {
@@ -209,26 +271,26 @@ trash() { NTRASH=$((NTRASH + 1)); mv -- "$1" "$W/trash/$NTRASH"; }
 
 preread() { tar -C "$1" --exclude=./.cow --exclude=./.git -cf - . 2>/dev/null | cat >/dev/null || true; }
 
-# q DIR CMD...: an untimed step that must succeed.
+# q DIR CMD...: an untimed step that must succeed (CMD and CMD_PATH from cmdline).
 q() {
   local d=$1; shift
-  if ! (cd "$d" && "$@") >"$W/q.out" 2>"$W/q.err"; then
+  if ! (cd "$d" && PATH=$CMD_PATH "$@") >"$W/q.out" 2>"$W/q.err"; then
     tail -n 5 "$W/q.err" "$W/q.out" >&2 || true
     die "failed (untimed setup) in $d: $*"
   fi
 }
 
 # timed KEY DIR OKCODES CMD...: sync (unless NOSYNC is set), run CMD in DIR under GNU
-# time; sets LAST_US (wall, µs), LAST_KB (peak RSS), LAST_RC, LAST_OK. An exit status
-# outside OKCODES marks KEY failed (shown as "error" in the table) instead of stopping
-# the run.
+# time with CMD_PATH as PATH; sets LAST_US (wall, µs), LAST_KB (peak RSS), LAST_RC,
+# LAST_OK. An exit status outside OKCODES marks KEY failed (shown as "error" in the
+# table) instead of stopping the run.
 timed() {
   local key=$1 d=$2 ok=$3; shift 3
   local t0 t1
   [[ -n ${NOSYNC:-} ]] || sync
   LAST_RC=0
   t0=$EPOCHREALTIME
-  (cd "$d" && exec /usr/bin/time -f %M -o "$W/last.time" "$@") >"$W/last.out" 2>"$W/last.err" || LAST_RC=$?
+  (cd "$d" && PATH=$CMD_PATH exec /usr/bin/time -f %M -o "$W/last.time" "$@") >"$W/last.out" 2>"$W/last.err" || LAST_RC=$?
   t1=$EPOCHREALTIME
   LAST_US=$((${t1/./} - ${t0/./}))
   LAST_KB=$(tail -n 1 "$W/last.time" 2>/dev/null || echo 0)
@@ -259,14 +321,19 @@ bench() {
 warmup() {
   local tool=$1 d=$2; shift 2
   cmdline "$tool" "$@"
-  (cd "$d" && "${CMD[@]}") >"$W/last.out" 2>"$W/last.err" ||
+  (cd "$d" && PATH=$CMD_PATH "${CMD[@]}") >"$W/last.out" 2>"$W/last.err" ||
     warn "warm-up of '${CMD[*]}' in $d failed: $(tail -n 2 "$W/last.err" | tr '\n' ' ')"
 }
 
-CMD=()
+CMD=() CMD_PATH=$PATH
+# path_of TOOL: the PATH that TOOL's commands run with.
+path_of() { if [[ $1 == base ]]; then echo "$BASE_BIN:$PATH"; else echo "$PATH"; fi; }
+# cmdline TOOL ACTION [ARG]: set CMD to TOOL's command for ACTION, CMD_PATH to its PATH.
 # shellcheck disable=SC2016  # the $1 in the sh -c scripts is sh's
 cmdline() {
   local tool=$1 act=$2 arg=${3:-}
+  CMD_PATH=$PATH
+  if [[ $tool == base ]]; then tool=cow CMD_PATH=$BASE_BIN:$PATH; fi
   case $tool.$act in
     cow.first) CMD=(sh -c 'cow init >/dev/null && cow commit -m "$1"' sh "$arg") ;;
     git.first) CMD=(sh -c 'git init -q --object-format=sha256 && git add -A -f && git commit -qm "$1"' sh "$arg") ;;
@@ -294,22 +361,39 @@ cmdline() {
     *) die "internal: no command for $tool.$act" ;;
   esac
 }
-order() { if (($1 % 2)); then echo cow git; else echo git cow; fi; }
+# order RUN: the tools in RUN's order. cow and git alternate (cow first in odd runs); with
+# base, runs go through the six orders of the three, so that in runs 1-3, 4-6, ... each
+# tool is once first, once second and once last.
+ORDERS3=("cow git base" "git base cow" "base cow git" "base git cow" "git cow base" "cow base git")
+order() {
+  if ((BASE)); then
+    echo "${ORDERS3[($1 - 1) % 6]}"
+  elif (($1 % 2)); then echo cow git; else echo git cow; fi
+}
 
 tree_id() { # TOOL DIR REV
   local tool=$1 d=$2 rev=$3
   if [[ $tool == git ]]; then
     (cd "$d" && git rev-parse "$rev^{tree}") 2>/dev/null
   else
-    (cd "$d" && { cow rev-parse "$rev^{tree}" || cow rev-parse "$rev:" ||
-      cow cat-file -p "$rev" | sed -n 's/^tree //p'; }) 2>/dev/null
+    local p
+    p=$(path_of "$tool")
+    (cd "$d" && { PATH=$p cow rev-parse "$rev^{tree}" || PATH=$p cow rev-parse "$rev:" ||
+      PATH=$p cow cat-file -p "$rev" | sed -n 's/^tree //p'; }) 2>/dev/null
   fi
 }
 CHECKS=()
-check_trees() { # LABEL COWDIR GITDIR REV
-  local c g
-  c=$(tree_id cow "$2" "$4" || true) g=$(tree_id git "$3" "$4" || true)
-  if [[ -n $c && $c == "$g" ]]; then
+check_trees() { # LABEL DIRPREFIX REV: REV's root tree in DIRPREFIX-TOOL for each tool
+  local c g b
+  c=$(tree_id cow "$2-cow" "$3" || true) g=$(tree_id git "$2-git" "$3" || true)
+  if ((BASE)); then
+    b=$(tree_id base "$2-base" "$3" || true)
+    if [[ -n $c && $c == "$g" && $b == "$g" ]]; then
+      CHECKS+=("$1: same root tree in cow, base and git (${c:0:12})")
+    else
+      warn "$1: root trees differ: cow ${c:-?} base ${b:-?} git ${g:-?}"
+    fi
+  elif [[ -n $c && $c == "$g" ]]; then
     CHECKS+=("$1: same root tree in cow and git (${c:0:12})")
   else
     warn "$1: root trees differ: cow ${c:-?} git ${g:-?}"
@@ -323,16 +407,15 @@ store_size() { # KEY TOOL DIR: bytes (du -sb) and disk use (du -sk) of the objec
 }
 
 # ------------------------------------------------------------------ kernel repositories
-KD_cow=$W/kernel-cow KD_git=$W/kernel-git
-kdir() { if [[ $1 == cow ]]; then echo "$KD_cow"; else echo "$KD_git"; fi; }
+kdir() { echo "$W/kernel-$1"; }
 A_READY=0 AB_READY=0 AB_BROKEN=0
 
 copy_kernel_a() {
   log "copying kernel A ($KA_NAME) into the scratch directory, once per tool"
   local tool
-  for tool in cow git; do
-    mkdir -p "$(kdir $tool)"
-    cp -a "$KA/." "$(kdir $tool)/"
+  for tool in "${TOOLS[@]}"; do
+    mkdir -p "$(kdir "$tool")"
+    cp -a "$KA/." "$(kdir "$tool")/"
   done
   sync; sleep 2
 }
@@ -340,11 +423,11 @@ copy_kernel_a() {
 # After S1 (or its untimed stand-in): tag a, and check the trees.
 finish_a() {
   local tool
-  for tool in cow git; do
+  for tool in "${TOOLS[@]}"; do
     cmdline "$tool" tag a
-    q "$(kdir $tool)" "${CMD[@]}"
+    q "$(kdir "$tool")" "${CMD[@]}"
   done
-  check_trees "kernel A" "$KD_cow" "$KD_git" a
+  check_trees "kernel A" "$W/kernel" a
   A_READY=1
 }
 
@@ -352,9 +435,9 @@ ensure_a() {
   ((A_READY)) && return 0
   log "S1 not run: committing A untimed"
   local tool
-  for tool in cow git; do
+  for tool in "${TOOLS[@]}"; do
     cmdline "$tool" first "kernel A"
-    q "$(kdir $tool)" "${CMD[@]}"
+    q "$(kdir "$tool")" "${CMD[@]}"
   done
   finish_a
 }
@@ -364,14 +447,14 @@ ensure_ab() {
   ensure_a
   log "S4 setup: replacing A by B ($KB_NAME) in both working directories, committing B"
   local tool d
-  for tool in cow git; do
-    d=$(kdir $tool)
+  for tool in "${TOOLS[@]}"; do
+    d=$(kdir "$tool")
     clear_tree "$d"
     cp -a "$KB/." "$d/"
   done
   sync; sleep 2
-  for tool in cow git; do
-    d=$(kdir $tool)
+  for tool in "${TOOLS[@]}"; do
+    d=$(kdir "$tool")
     bench B "$tool" "$d" 0 commit "kernel B"
     if ((!LAST_OK)); then
       warn "committing B failed with $tool: S4, S5 and S7 are skipped"
@@ -381,7 +464,7 @@ ensure_ab() {
     cmdline "$tool" tag b
     q "$d" "${CMD[@]}"
   done
-  check_trees "kernel B" "$KD_cow" "$KD_git" b
+  check_trees "kernel B" "$W/kernel" b
   AB_READY=1
 }
 
@@ -410,8 +493,8 @@ s2() {
   ensure_a
   log "S2: nothing changed: status, then commit"
   local r tool d n
-  for tool in cow git; do
-    warmup "$tool" "$(kdir $tool)" status
+  for tool in "${TOOLS[@]}"; do
+    warmup "$tool" "$(kdir "$tool")" status
     n=$(wc -l <"$W/last.out")
     ((n == 0)) || warn "S2: $tool status lists $n change(s) right after the commit: $(head -n 3 "$W/last.out" | tr '\n' ' ')"
   done
@@ -448,11 +531,11 @@ s3() {
   done
 }
 
-verify_cow_clean() { # LABEL
+verify_clean() { # TOOL LABEL (TOOL: cow or base)
   local n
-  (cd "$KD_cow" && cow status --porcelain) >"$W/v.out" 2>&1 || true
+  (cd "$(kdir "$1")" && PATH=$(path_of "$1") cow status --porcelain) >"$W/v.out" 2>&1 || true
   n=$(wc -l <"$W/v.out")
-  ((n == 0)) || warn "S4: cow status after $1 is not clean ($n lines): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
+  ((n == 0)) || warn "S4: $1 status after $2 is not clean ($n lines): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
 }
 
 s4() {
@@ -460,23 +543,28 @@ s4() {
   ((!AB_BROKEN)) || return 0
   log "S4: checkout A->B and B->A"
   local r tool
-  for tool in cow git; do warmup "$tool" "$(kdir $tool)" checkout a; done
-  verify_cow_clean "the warm-up checkout of a"
+  for tool in "${TOOLS[@]}"; do warmup "$tool" "$(kdir "$tool")" checkout a; done
+  for tool in "${TOOLS[@]}"; do
+    [[ $tool == git ]] || verify_clean "$tool" "the warm-up checkout of a"
+  done
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(order "$r"); do
       bench S4ab "$tool" "$(kdir "$tool")" 0 checkout b
-      ((r == 1)) && [[ $tool == cow ]] && verify_cow_clean "checkout b"
+      ((r == 1)) && [[ $tool != git ]] && verify_clean "$tool" "checkout b"
     done
     for tool in $(order "$r"); do
       bench S4ba "$tool" "$(kdir "$tool")" 0 checkout a
-      ((r == 1)) && [[ $tool == cow ]] && verify_cow_clean "checkout a"
+      ((r == 1)) && [[ $tool != git ]] && verify_clean "$tool" "checkout a"
     done
   done
-  if diff -rq --no-dereference --exclude=.cow --exclude=.git "$KD_cow" "$KD_git" >"$W/v.out" 2>&1; then
-    CHECKS+=("S4: after checkout a, cow's and git's working directories are identical (diff -r)")
-  else
-    warn "S4: after checkout a, the working directories differ ($(wc -l <"$W/v.out") lines of diff -rq): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
-  fi
+  for tool in "${TOOLS[@]}"; do
+    [[ $tool != git ]] || continue
+    if diff -rq --no-dereference --exclude=.cow --exclude=.git "$(kdir "$tool")" "$(kdir git)" >"$W/v.out" 2>&1; then
+      CHECKS+=("S4: after checkout a, $tool's and git's working directories are identical (diff -r)")
+    else
+      warn "S4: after checkout a, the working directories of $tool and git differ ($(wc -l <"$W/v.out") lines of diff -rq): $(head -n 3 "$W/v.out" | tr '\n' ' ')"
+    fi
+  done
 }
 
 s5() {
@@ -484,16 +572,19 @@ s5() {
   ((!AB_BROKEN)) || return 0
   log "S5: diff --name-status and --stat between a and b"
   local r tool
-  for tool in cow git; do
-    warmup "$tool" "$(kdir $tool)" namestatus
+  for tool in "${TOOLS[@]}"; do
+    warmup "$tool" "$(kdir "$tool")" namestatus
     sort "$W/last.out" >"$W/ns.$tool"
-    warmup "$tool" "$(kdir $tool)" stat
+    warmup "$tool" "$(kdir "$tool")" stat
   done
-  if cmp -s "$W/ns.cow" "$W/ns.git"; then
-    CHECKS+=("S5: diff --name-status a b: same $(wc -l <"$W/ns.cow") lines from cow and git")
-  else
-    warn "S5: diff --name-status a b differs: cow $(wc -l <"$W/ns.cow") lines, git $(wc -l <"$W/ns.git") lines, $(comm -3 "$W/ns.cow" "$W/ns.git" | wc -l) differing; first: $(comm -3 "$W/ns.cow" "$W/ns.git" | head -n 4 | tr '\t\n' '  ')"
-  fi
+  for tool in "${TOOLS[@]}"; do
+    [[ $tool != git ]] || continue
+    if cmp -s "$W/ns.$tool" "$W/ns.git"; then
+      CHECKS+=("S5: diff --name-status a b: same $(wc -l <"$W/ns.$tool") lines from $tool and git")
+    else
+      warn "S5: diff --name-status a b differs: $tool $(wc -l <"$W/ns.$tool") lines, git $(wc -l <"$W/ns.git") lines, $(comm -3 "$W/ns.$tool" "$W/ns.git" | wc -l) differing; first: $(comm -3 "$W/ns.$tool" "$W/ns.git" | head -n 4 | tr '\t\n' '  ')"
+    fi
+  done
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(order "$r"); do bench S5ns "$tool" "$(kdir "$tool")" 0 namestatus; done
   done
@@ -507,9 +598,9 @@ s7() {
   ((!AB_BROKEN)) || return 0
   log "S7: store size with A and B, gc --prune=now (one run each)"
   local tool d
-  for tool in cow git; do store_size "S7pre.$tool" "$tool" "$(kdir $tool)"; done
-  for tool in cow git; do
-    d=$(kdir $tool)
+  for tool in "${TOOLS[@]}"; do store_size "S7pre.$tool" "$tool" "$(kdir "$tool")"; done
+  for tool in "${TOOLS[@]}"; do
+    d=$(kdir "$tool")
     bench S7gc "$tool" "$d" 0 gc
     log "  $tool gc: $(fmt_s "$LAST_US") s, $((LAST_KB / 1024)) MiB"
     store_size "S7post.$tool" "$tool" "$d"
@@ -517,16 +608,16 @@ s7() {
 }
 
 # ------------------------------------------------------------------ release series
-SD_cow=$W/series-cow SD_git=$W/series-git
-sdir() { if [[ $1 == cow ]]; then echo "$SD_cow"; else echo "$SD_git"; fi; }
+sdir() { echo "$W/series-$1"; }
 SERIES_READY=0 SERIES_BROKEN=0
 LOGPATH=django/__init__.py
 
 # replay RECORD(0|1) RUN: the releases as successive commits, one repository per tool.
 replay() {
-  local rec=$1 r=$2 i tool d name sum_cow=0 sum_git=0 kb_cow=0 kb_git=0 failed=0
-  for tool in cow git; do
-    d=$(sdir $tool)
+  local rec=$1 r=$2 i tool d name failed=0 line=""
+  local -A sum_us=() peak_kb=()
+  for tool in "${TOOLS[@]}"; do
+    d=$(sdir "$tool")
     [[ -e $d ]] && trash "$d"
     mkdir -p "$d"
     cmdline "$tool" init
@@ -534,35 +625,34 @@ replay() {
   done
   for ((i = 0; i < ${#STREES[@]}; i++)); do
     name=${STREES[i]}
-    for tool in cow git; do
-      d=$(sdir $tool)
+    for tool in "${TOOLS[@]}"; do
+      d=$(sdir "$tool")
       clear_tree "$d"
       cp -a "$CORPUS/series/$name/." "$d/"
     done
     for tool in $(order $((r + i))); do
       bench S8one "$tool" "$(sdir "$tool")" 0 commit "release $name"
       if ((!LAST_OK)); then failed=1; break 2; fi
-      if [[ $tool == cow ]]; then
-        sum_cow=$((sum_cow + LAST_US)); ((LAST_KB > kb_cow)) && kb_cow=$LAST_KB
-      else
-        sum_git=$((sum_git + LAST_US)); ((LAST_KB > kb_git)) && kb_git=$LAST_KB
-      fi
+      sum_us[$tool]=$((${sum_us[$tool]:-0} + LAST_US))
+      ((LAST_KB > ${peak_kb[$tool]:-0})) && peak_kb[$tool]=$LAST_KB
     done
   done
   SERIES_READY=1
   if ((failed)); then
-    ERR[S8.cow]=${ERR[S8one.cow]:-} ERR[S8.git]=${ERR[S8one.git]:-}
+    for tool in "${TOOLS[@]}"; do ERR[S8.$tool]=${ERR[S8one.$tool]:-}; done
     warn "S8: a commit of the release series failed: S6 and S8's gc are skipped"
     SERIES_BROKEN=1
     return 0
   fi
   if ((rec)); then
-    LAST_US=$sum_cow LAST_KB=$kb_cow; record S8.cow
-    LAST_US=$sum_git LAST_KB=$kb_git; record S8.git
-    log "  replay $r: cow $(fmt_s "$sum_cow") s, git $(fmt_s "$sum_git") s"
+    for tool in "${TOOLS[@]}"; do
+      LAST_US=${sum_us[$tool]:-0} LAST_KB=${peak_kb[$tool]:-0}; record "S8.$tool"
+      line+="${line:+, }$tool $(fmt_s "$LAST_US") s"
+    done
+    log "  replay $r: $line"
   fi
-  [[ -e $SD_git/$LOGPATH ]] || LOGPATH=PKG-INFO
-  check_trees "last release ${STREES[${#STREES[@]}-1]}" "$SD_cow" "$SD_git" HEAD
+  [[ -e $(sdir git)/$LOGPATH ]] || LOGPATH=PKG-INFO
+  check_trees "last release ${STREES[${#STREES[@]}-1]}" "$W/series" HEAD
 }
 
 s8() {
@@ -575,21 +665,24 @@ s6() {
   ((SERIES_READY)) || { log "S8 not run: replaying the series untimed"; replay 0 1; }
   ((!SERIES_BROKEN)) || return 0
   log "S6: log, and log -- $LOGPATH"
-  local r tool n_cow n_git
-  for tool in cow git; do
-    warmup "$tool" "$(sdir $tool)" log
+  local r tool n n_git
+  for tool in "${TOOLS[@]}"; do
+    warmup "$tool" "$(sdir "$tool")" log
     grep -c '^commit ' "$W/last.out" >"$W/n.log.$tool" || true
-    warmup "$tool" "$(sdir $tool)" logpath "$LOGPATH"
+    warmup "$tool" "$(sdir "$tool")" logpath "$LOGPATH"
     grep -c '^commit ' "$W/last.out" >"$W/n.path.$tool" || true
   done
-  n_cow=$(cat "$W/n.log.cow") n_git=$(cat "$W/n.log.git")
-  [[ $n_cow == "$n_git" ]] || warn "S6: log lists $n_cow commits in cow, $n_git in git"
-  n_cow=$(cat "$W/n.path.cow") n_git=$(cat "$W/n.path.git")
-  if [[ $n_cow == "$n_git" ]]; then
-    CHECKS+=("S6: log -- $LOGPATH lists $n_cow commits in cow and in git")
-  else
-    warn "S6: log -- $LOGPATH lists $n_cow commits in cow, $n_git in git"
-  fi
+  for tool in "${TOOLS[@]}"; do
+    [[ $tool != git ]] || continue
+    n=$(cat "$W/n.log.$tool") n_git=$(cat "$W/n.log.git")
+    [[ $n == "$n_git" ]] || warn "S6: log lists $n commits in $tool, $n_git in git"
+    n=$(cat "$W/n.path.$tool") n_git=$(cat "$W/n.path.git")
+    if [[ $n == "$n_git" ]]; then
+      CHECKS+=("S6: log -- $LOGPATH lists $n commits in $tool and in git")
+    else
+      warn "S6: log -- $LOGPATH lists $n commits in $tool, $n_git in git"
+    fi
+  done
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(order "$r"); do bench S6log "$tool" "$(sdir "$tool")" 0 log; done
   done
@@ -602,13 +695,13 @@ s8gc() {
   ((!SERIES_BROKEN)) || return 0
   log "S8: store size, cow gc vs git gc and git gc --aggressive (one run each)"
   local tool
-  for tool in cow git; do store_size "S8pre.$tool" "$tool" "$(sdir $tool)"; done
-  cp -a "$SD_git" "$W/series-git-aggressive"
+  for tool in "${TOOLS[@]}"; do store_size "S8pre.$tool" "$tool" "$(sdir "$tool")"; done
+  cp -a "$(sdir git)" "$W/series-git-aggressive"
   sync; sleep 2
-  bench S8gc cow "$SD_cow" 0 gc
-  store_size S8post.cow cow "$SD_cow"
-  bench S8gc git "$SD_git" 0 gc
-  store_size S8post.git git "$SD_git"
+  for tool in "${TOOLS[@]}"; do
+    bench S8gc "$tool" "$(sdir "$tool")" 0 gc
+    store_size "S8post.$tool" "$tool" "$(sdir "$tool")"
+  done
   bench S8gcaggr git "$W/series-git-aggressive" 0 gcaggressive
   store_size S8postaggr.git git "$W/series-git-aggressive"
 }
@@ -637,7 +730,7 @@ s9() {
   log "S9: one-file commit, quiet and right after another program wrote $NOISE_FILES files"
   local r tool d n
   small_tree "$W/small-src"
-  for tool in cow git; do
+  for tool in "${TOOLS[@]}"; do
     d=$W/small-$tool
     mkdir -p "$d"
     cp -a "$W/small-src/." "$d/"
@@ -648,7 +741,7 @@ s9() {
   done
   n=$(find "$W/small-cow" -path "$W/small-cow/.cow" -prune -o -type f -print | wc -l)
   CHECKS+=("S9: the small tree has $n files")
-  check_trees "S9 small tree" "$W/small-cow" "$W/small-git" HEAD
+  check_trees "S9 small tree" "$W/small" HEAD
   for ((r = 1; r <= RUNS; r++)); do
     for tool in $(order "$r"); do
       d=$W/small-$tool
@@ -679,7 +772,7 @@ r1() {
   mkdir -p "$W/big"
   head -c "$bytes" /dev/urandom >"$W/big/big.bin"
   sync
-  for tool in cow git; do
+  for tool in "${TOOLS[@]}"; do
     d=$W/big-$tool
     mkdir -p "$d"
     ln "$W/big/big.bin" "$d/big.bin" 2>/dev/null || cp "$W/big/big.bin" "$d/big.bin"
@@ -688,7 +781,7 @@ r1() {
     cat "$d/big.bin" >/dev/null
     bench R1 "$tool" "$d" 0 commit "one big file"
     log "  $tool: $(fmt_s "$LAST_US") s, $((LAST_KB / 1024)) MiB"
-    rm -rf "${d:?}/$(store_of $tool)" # one big file: quick to delete, frees the space
+    rm -rf "${d:?}/$(store_of "$tool")" # one big file: quick to delete, frees the space
   done
 }
 
@@ -708,9 +801,28 @@ met() { # RATIO TARGET
 }
 runs_of() { local x out=""; for x in ${T[$1]:-}; do out+="${out:+, }$(fmt_s "$x")"; done; echo "$out"; }
 
-# time_row COWKEY GITKEY LABEL TARGET
+# vs_base KEY LABEL WORD COW BASE COWSHOW BASESHOW: set VS to the cell cow/base (COW over
+# BASE, three decimals), marked "!" with a warning (once per KEY) when COW is more than
+# BASE_MARGIN percent above BASE; WORD says what that means ("slower", "larger").
+BASE_MARGIN=5 VS=—
+declare -A FLAGGED=()
+vs_base() {
+  local key=$1 label=$2 word=$3 c=$4 b=$5
+  VS=—
+  [[ -n $c && -n $b ]] && ((b > 0)) || return 0
+  VS=$(awk -v a="$c" -v b="$b" 'BEGIN { printf "%.3f", a / b }')
+  if ((c * 100 > b * (100 + BASE_MARGIN))); then
+    VS+=" !"
+    if [[ -z ${FLAGGED[$key]:-} ]]; then
+      FLAGGED[$key]=1
+      warn "$label: cow is $(awk -v a="$c" -v b="$b" 'BEGIN { printf "%.1f", (a / b - 1) * 100 }')% $word than base ($6 against $7)"
+    fi
+  fi
+}
+
+# time_row COWKEY GITKEY LABEL TARGET (base's key: COWKEY with .base for .cow)
 time_row() {
-  local ck=$1 gk=$2 label=$3 target=$4 c="" g="" cm gm rt cr gr
+  local ck=$1 gk=$2 label=$3 target=$4 bk=${1%.cow}.base c="" g="" b="" cm gm bm rt cr gr br
   [[ -z ${T[$ck]:-} && -z ${T[$gk]:-} && -z ${ERR[$ck]:-} && -z ${ERR[$gk]:-} ]] && return 0
   if [[ -n ${T[$ck]:-} ]]; then
     # shellcheck disable=SC2086
@@ -723,26 +835,54 @@ time_row() {
   if [[ -n $c && -n $g ]]; then rt=$(ratio "$c" "$g"); else rt=—; fi
   local tshow=—
   [[ $target != — ]] && tshow="≤ $target"
-  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$cm" "$gm" "$rt" \
-    "$tshow" "$(met "$rt" "$target")" "$cr" "$gr" "$(runs_of "$ck")" "$(runs_of "$gk")"
+  if ((!BASE)); then
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$cm" "$gm" "$rt" \
+      "$tshow" "$(met "$rt" "$target")" "$cr" "$gr" "$(runs_of "$ck")" "$(runs_of "$gk")"
+    return 0
+  fi
+  if [[ -n ${T[$bk]:-} ]]; then
+    # shellcheck disable=SC2086
+    b=$(median ${T[$bk]}); bm=$(fmt_s "$b"); br=$(fmt_mib "${M[$bk]}")
+  else bm=error br=—; fi
+  vs_base "$ck" "$label" slower "$c" "$b" "${cm} s" "${bm} s"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$label" \
+    "$cm" "$bm" "$VS" "$gm" "$rt" "$tshow" "$(met "$rt" "$target")" "$cr" "$br" "$gr" \
+    "$(runs_of "$ck")" "$(runs_of "$bk")" "$(runs_of "$gk")"
 }
 
-# size_row COWKEY GITKEY LABEL TARGET
+# size_row COWKEY GITKEY LABEL TARGET (base's key: COWKEY with .base for .cow)
 size_row() {
-  local ck=$1 gk=$2 label=$3 target=$4 rt tshow=—
+  local ck=$1 gk=$2 label=$3 target=$4 bk=${1%.cow}.base rt tshow=— bb=— bd=—
   [[ -n ${BYTES[$ck]:-} && -n ${BYTES[$gk]:-} ]] || return 0
   rt=$(ratio "${BYTES[$ck]}" "${BYTES[$gk]}")
   [[ $target != — ]] && tshow="≤ $target"
-  printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$(fmt_bytes "${BYTES[$ck]}")" \
-    "$(fmt_bytes "${BYTES[$gk]}")" "$rt" "$tshow" "$(met "$rt" "$target")" \
-    "$(fmt_mib $((DISK[$ck] / 1024)))" "$(fmt_mib $((DISK[$gk] / 1024)))"
+  if ((!BASE)); then
+    printf '| %s | %s | %s | %s | %s | %s | %s / %s |\n' "$label" "$(fmt_bytes "${BYTES[$ck]}")" \
+      "$(fmt_bytes "${BYTES[$gk]}")" "$rt" "$tshow" "$(met "$rt" "$target")" \
+      "$(fmt_mib $((DISK[$ck] / 1024)))" "$(fmt_mib $((DISK[$gk] / 1024)))"
+    return 0
+  fi
+  if [[ -n ${BYTES[$bk]:-} ]]; then
+    bb=$(fmt_bytes "${BYTES[$bk]}") bd=$(fmt_mib $((DISK[$bk] / 1024)))
+  fi
+  vs_base "$ck" "$label" larger "${BYTES[$ck]}" "${BYTES[$bk]:-}" \
+    "$(fmt_bytes "${BYTES[$ck]}") bytes" "$bb bytes"
+  printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s / %s / %s |\n' "$label" \
+    "$(fmt_bytes "${BYTES[$ck]}")" "$bb" "$VS" "$(fmt_bytes "${BYTES[$gk]}")" "$rt" "$tshow" \
+    "$(met "$rt" "$target")" "$(fmt_mib $((DISK[$ck] / 1024)))" "$bd" "$(fmt_mib $((DISK[$gk] / 1024)))"
 }
 
-rss_row() { # KEY LABEL LIMIT_MIB
+rss_row() { # KEY LABEL LIMIT_MIB (KEY: cow's; with --baseline, base's shown next to it)
   [[ -n ${M[$1]:-} ]] || return 0
-  local ok="**no**" kb=${M[$1]}
+  local ok="**no**" kb=${M[$1]} bk=${1%.cow}.base
   ((kb < $3 * 1024)) && ok=yes
-  printf '| %s | %s | < %s MiB | %s |\n' "$2" "$(fmt_mib "${M[$1]}")" "$3" "$ok"
+  if ((BASE)); then
+    local bm=—
+    [[ -z ${M[$bk]:-} ]] || bm=$(fmt_mib "${M[$bk]}")
+    printf '| %s | %s | %s | < %s MiB | %s |\n' "$2" "$(fmt_mib "${M[$1]}")" "$bm" "$3" "$ok"
+  else
+    printf '| %s | %s | < %s MiB | %s |\n' "$2" "$(fmt_mib "${M[$1]}")" "$3" "$ok"
+  fi
 }
 
 report() {
@@ -759,11 +899,22 @@ report() {
   if ((NEED_SERIES)); then
     echo "- corpus: series of ${#STREES[@]} releases, \`${STREES[0]}\` … \`${STREES[${#STREES[@]}-1]}\`"
   fi
-  echo "- cow \`$COW_REV\` (release build), $GIT_VERSION (hermetic defaults, gc.auto=0)"
-  echo "- $RUNS run(s) per scenario and tool, alternating (S8: $S8_RUNS replay(s); gc and R1: one run); scenarios: $(printf '%s\n' "${!SEL[@]}" | sort | tr '\n' ' ')"
+  local turns=alternating
+  if ((BASE)); then
+    echo "- cow \`$COW_REV\` and base \`$BASE_SHORT\` (\`--baseline $BASE_REV\`), release builds, $GIT_VERSION (hermetic defaults, gc.auto=0)"
+    turns="rotating the order of cow, base and git"
+  else
+    echo "- cow \`$COW_REV\` (release build), $GIT_VERSION (hermetic defaults, gc.auto=0)"
+  fi
+  echo "- $RUNS run(s) per scenario and tool, $turns (S8: $S8_RUNS replay(s); gc and R1: one run); scenarios: $(printf '%s\n' "${!SEL[@]}" | sort | tr '\n' ' ')"
   echo
-  echo "| scenario | cow (median s) | git (median s) | cow/git | target | met? | cow peak RSS | git peak RSS | runs cow / git (s) |"
-  echo "|---|---|---|---|---|---|---|---|---|"
+  if ((BASE)); then
+    echo "| scenario | cow (median s) | base (median s) | cow/base | git (median s) | cow/git | target | met? | cow peak RSS | base peak RSS | git peak RSS | runs cow / base / git (s) |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+  else
+    echo "| scenario | cow (median s) | git (median s) | cow/git | target | met? | cow peak RSS | git peak RSS | runs cow / git (s) |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+  fi
   time_row S1.cow S1.git "S1 first snapshot of A (init + commit)" 0.20
   time_row S2status.cow S2status.git "S2 status, nothing changed" 1.0
   time_row S2commit.cow S2commit.git "S2 commit, nothing changed (git: add -A -f + commit)" 0.5
@@ -783,16 +934,17 @@ report() {
   time_row S9noisy.cow S9noisy.git "S9 one-file commit right after another program wrote $(fmt_bytes $NOISE_FILES) files" —
   time_row R1.cow R1.git "R1 commit one $BIG_SIZE file (one run)" —
   if [[ -n ${T[S9quiet.cow]:-} && -n ${T[S9noisy.cow]:-} ]]; then
-    local tool q n rt
+    local tool q n rt shown=(cow git)
+    ((BASE)) && shown=(cow base git)
     echo
     echo "| S9: one-file commit after $(fmt_bytes $NOISE_FILES) writes / quiet | after (median s) | quiet (median s) | ratio | target | met? |"
     echo "|---|---|---|---|---|---|"
-    for tool in cow git; do
+    for tool in "${shown[@]}"; do
       [[ -n ${T[S9quiet.$tool]:-} && -n ${T[S9noisy.$tool]:-} ]] || continue
       # shellcheck disable=SC2086
       q=$(median ${T[S9quiet.$tool]}) n=$(median ${T[S9noisy.$tool]})
       rt=$(ratio "$n" "$q")
-      if [[ $tool == cow ]]; then
+      if [[ $tool != git ]]; then
         printf '| %s | %s | %s | %s | ≤ 1.2 | %s |\n' "$tool" "$(fmt_s "$n")" "$(fmt_s "$q")" "$rt" "$(met "$rt" 1.2)"
       else
         printf '| %s | %s | %s | %s | — | — |\n' "$tool" "$(fmt_s "$n")" "$(fmt_s "$q")" "$rt"
@@ -801,8 +953,13 @@ report() {
   fi
   if [[ -n ${BYTES[S7pre.cow]:-}${BYTES[S8pre.cow]:-} ]]; then
     echo
-    echo "| store: bytes of the objects directory (du -sb) | cow | git | cow/git | target | met? | on disk (du -s) cow / git |"
-    echo "|---|---|---|---|---|---|---|"
+    if ((BASE)); then
+      echo "| store: bytes of the objects directory (du -sb) | cow | base | cow/base | git | cow/git | target | met? | on disk (du -s) cow / base / git |"
+      echo "|---|---|---|---|---|---|---|---|---|"
+    else
+      echo "| store: bytes of the objects directory (du -sb) | cow | git | cow/git | target | met? | on disk (du -s) cow / git |"
+      echo "|---|---|---|---|---|---|---|"
+    fi
     size_row S7pre.cow S7pre.git "S7 A and B, before gc (cow packs, git loose)" —
     size_row S7post.cow S7post.git "S7 A and B, after gc --prune=now" 0.8
     size_row S8pre.cow S8pre.git "S8 ${#STREES[@]} releases, before gc" —
@@ -811,8 +968,13 @@ report() {
   fi
   if [[ -n ${M[S1.cow]:-}${M[R1.cow]:-} ]]; then
     echo
-    echo "| peak RSS target | cow | target | met? |"
-    echo "|---|---|---|---|"
+    if ((BASE)); then
+      echo "| peak RSS target | cow | base | target | met? |"
+      echo "|---|---|---|---|---|"
+    else
+      echo "| peak RSS target | cow | target | met? |"
+      echo "|---|---|---|---|"
+    fi
     rss_row S1.cow "S1 first snapshot of A" 300
     rss_row R1.cow "R1 commit one $BIG_SIZE file" 100
   fi
@@ -820,6 +982,11 @@ report() {
   echo "Wall time is the median of the runs; peak RSS the largest of the runs (GNU time %M; for"
   echo "\`sh -c\` chains, the largest single process). S7's store also holds the S2/S3 commits"
   echo "(a few KB). S6 runs on the stores as the replay left them (before S8's gc)."
+  if ((BASE)); then
+    echo "base is cow built at \`$BASE_REV\` ($BASE_SHORT), run exactly as cow is; cow/base is cow's"
+    echo "median over base's (stores: bytes over bytes), marked ! when cow is more than"
+    echo "$BASE_MARGIN% slower (larger) than base."
+  fi
   if ((${#CHECKS[@]})); then
     echo
     echo "Checks:"
@@ -849,3 +1016,5 @@ if sel S9; then s9; fi
 if sel R1; then r1; fi
 log "done"
 report
+exit
+}
