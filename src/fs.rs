@@ -44,11 +44,27 @@ impl IoError {
 pub trait IoResultExt<T> {
     /// Turns the error into an [`IoError`] naming `action` and `path`.
     fn context(self, action: &'static str, path: impl AsRef<Path>) -> Result<T, IoError>;
+
+    /// Like [`context`](Self::context), with the path made only on error (for hot
+    /// paths, where the path exists only for the message).
+    fn context_with<P: AsRef<Path>>(
+        self,
+        action: &'static str,
+        path: impl FnOnce() -> P,
+    ) -> Result<T, IoError>;
 }
 
 impl<T, E: Into<io::Error>> IoResultExt<T> for Result<T, E> {
     fn context(self, action: &'static str, path: impl AsRef<Path>) -> Result<T, IoError> {
         self.map_err(|e| IoError::new(action, path.as_ref(), e.into()))
+    }
+
+    fn context_with<P: AsRef<Path>>(
+        self,
+        action: &'static str,
+        path: impl FnOnce() -> P,
+    ) -> Result<T, IoError> {
+        self.map_err(|e| IoError::new(action, path().as_ref(), e.into()))
     }
 }
 

@@ -21,10 +21,12 @@ impl Odb {
     }
 
     fn new_loose(&self) -> Result<Box<dyn NewFile>> {
-        Ok(self.backend.create(FileKind::Loose).context(
-            "create a temporary file in",
-            self.backend.location(FileKind::Loose, ""),
-        )?)
+        Ok(self
+            .backend
+            .create(FileKind::Loose)
+            .context_with("create a temporary file in", || {
+                self.backend.location(FileKind::Loose, "")
+            })?)
     }
 
     /// Whether a loose copy of `id` is there and not empty (an object is never empty:
@@ -58,7 +60,7 @@ impl Odb {
         // Durable before it is visible under its id: an object that exists is never
         // written again, so it must never exist with other bytes.
         file.finish(hex, true)
-            .context("write object", self.loose_location(hex))?;
+            .context_with("write object", || self.loose_location(hex))?;
         Ok(Written {
             id,
             new: true,
@@ -80,7 +82,7 @@ impl Odb {
         enc.finish().map_err(Error::Compress)?;
         let mut file = self.new_loose()?;
         file.write_all(&compressed)
-            .context("write", self.loose_location(&id.to_string()))?;
+            .context_with("write", || self.loose_location(&id.to_string()))?;
         self.persist(file, id, compressed.len() as u64, false)
     }
 
@@ -140,7 +142,7 @@ impl Odb {
         let Some(file) = self
             .backend
             .reader(FileKind::Loose, &hex)
-            .context("open", self.loose_location(&hex))?
+            .context_with("open", || self.loose_location(&hex))?
         else {
             return Ok(None);
         };

@@ -469,9 +469,10 @@ impl Pack {
     /// Opens `pack-<name>.idx` and its pack, checking the index's shape (not its
     /// checksum or the pack's content: see [`Pack::verify`]).
     pub fn open(backend: &dyn ReadBackend, name: &str) -> Result<Pack> {
-        let idx_path = backend.location(FileKind::Index, name);
+        // Paths exist only for messages: made on error, not on every open.
+        let idx_path = || backend.location(FileKind::Index, name);
         let bad = |reason: &str| Error::BadPack {
-            pack: idx_path.display().to_string(),
+            pack: idx_path().display().to_string(),
             offset: None,
             reason: reason.to_owned(),
         };
@@ -479,7 +480,7 @@ impl Pack {
         let idx = backend
             .read(FileKind::Index, name)
             .and_then(|idx| idx.ok_or_else(absent))
-            .context("read", &idx_path)?;
+            .context_with("read", idx_path)?;
         if idx.len() < 8 + 1024 + 64 || &idx[..8] != IDX_MAGIC {
             return Err(bad("not a pack index"));
         }
@@ -494,7 +495,7 @@ impl Pack {
         let pack = backend
             .open(FileKind::Pack, name)
             .and_then(|pack| pack.ok_or_else(absent))
-            .context("open", backend.location(FileKind::Pack, name))?;
+            .context_with("open", || backend.location(FileKind::Pack, name))?;
         let pack_len = pack.len();
         Ok(Pack {
             name: name.to_owned(),
