@@ -93,6 +93,8 @@
 //! - [`worktree`]: scanning and snapshotting a directory, the stat cache, checkout's
 //!   plan and its application, all through descriptors below the working directory;
 //! - [`diff`]: tree against tree or working directory, renames, patches and stats;
+//! - [`remote`]: other repositories and object storage (an S3 client driven by its own
+//!   runtime, so every layer above stays synchronous);
 //! - [`repository`]: the [`Repository`] facade the command line is built on, holding
 //!   the repository lock and the roots of reachability.
 #![deny(missing_docs)]
@@ -103,6 +105,7 @@ pub mod object;
 pub mod odb;
 pub mod reach;
 pub mod refs;
+pub mod remote;
 pub mod repository;
 pub mod revision;
 mod temp;

@@ -18,10 +18,16 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // diff reads working-directory files through the worktree's descriptors; paths
     // and their quoting come from object.
     ("diff", &["fs", "object", "odb", "worktree"]),
+    // Remotes: transfers between stores, over refs and the odb; no working directory.
+    (
+        "remote",
+        &["fs", "object", "odb", "reach", "refs", "revision", "temp"],
+    ),
     (
         "repository",
         &[
-            "fs", "object", "odb", "reach", "refs", "revision", "worktree", "diff", "temp",
+            "fs", "object", "odb", "reach", "refs", "revision", "worktree", "diff", "remote",
+            "temp",
         ],
     ),
 ];
