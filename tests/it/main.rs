@@ -18,4 +18,5 @@ mod race;
 mod reach;
 mod reliability;
 mod roots;
+mod s3;
 mod safety;
