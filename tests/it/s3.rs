@@ -591,3 +591,44 @@ fn seaweedfs_serves_s3_on_loopback_only_and_stops() {
         data.display()
     );
 }
+
+/// The probe of conditional writes against a real SeaweedFS: its S3 gateway refuses a
+/// second create with `If-None-Match: *` and a replace naming a stale version with
+/// `If-Match`, so refs there can move by compare-and-swap; the probe leaves nothing.
+#[test]
+fn seaweedfs_honours_the_conditional_writes_the_probe_checks() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let location =
+        cow::remote::S3Location::parse(&format!("s3://{}/repos/probe", server.bucket)).unwrap();
+    let options = cow::remote::S3Options {
+        endpoint: Some(server.endpoint.clone()),
+        region: Some("us-east-1".into()),
+        path_style: true,
+        access_key_id: Some(server.access_key.clone()),
+        secret_access_key: Some(server.secret_key.clone()),
+    };
+    let store = cow::remote::S3Store::open(&location, &options).unwrap();
+    for _ in 0..3 {
+        assert_eq!(
+            store.probe_conditional_writes().unwrap(),
+            cow::remote::Probe::Honoured
+        );
+    }
+
+    // Wrong credentials are an error naming the probe's key, not a verdict.
+    let wrong = cow::remote::S3Options {
+        secret_access_key: Some("not-the-secret".into()),
+        ..options
+    };
+    let err = cow::remote::S3Store::open(&location, &wrong)
+        .unwrap()
+        .probe_conditional_writes()
+        .unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("could not create 'repos/probe/probe-"),
+        "{err}"
+    );
+}
