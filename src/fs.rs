@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 /// A filesystem call failed: what was being done, on which path, and why.
 #[derive(Debug, thiserror::Error)]
-#[error("could not {action} '{}'", path.display())]
+#[error("could not {action} {}", crate::quote::quote_fs_path(path))]
 pub struct IoError {
     /// What was being done, as a verb phrase ("read", "create a temporary file in").
     pub action: &'static str,

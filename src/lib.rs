@@ -83,6 +83,7 @@
 //!
 //! Each module uses only the ones above it in this list (a test holds the code to it):
 //!
+//! - [`quote`]: git's quoting of paths in output and messages, never lossy;
 //! - [`fs`]: atomic file writes, directory syncs, the one io error with its path;
 //! - [`object`]: ids, blobs, trees and commits, and their canonical bytes (git's);
 //! - [`odb`]: the object database, the only layer that knows how bytes are stored,
@@ -103,6 +104,7 @@ pub mod diff;
 pub mod fs;
 pub mod object;
 pub mod odb;
+pub mod quote;
 pub mod reach;
 pub mod refs;
 pub mod remote;

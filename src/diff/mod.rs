@@ -31,7 +31,10 @@ pub enum Error {
     Io(#[from] crate::fs::IoError),
     /// A working-directory file is no longer what the scan found: a directory on its
     /// path became something else, or it is no longer a regular file (or symlink).
-    #[error("'{}' changed while it was being read; try again", path.display())]
+    #[error(
+        "{} changed while it was being read; try again",
+        crate::quote::quote_fs_path(path)
+    )]
     Changed {
         /// The file.
         path: PathBuf,

@@ -42,10 +42,10 @@ pub const COW_DIR: &str = ".cow";
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// No repository at or above the directory.
-    #[error("not a cow repository (or any parent up to /): '{}'", .0.display())]
+    #[error("not a cow repository (or any parent up to /): {}", crate::quote::quote_fs_path(.0))]
     NotARepository(PathBuf),
     /// `init` found a repository already there.
-    #[error("'{}' is already a cow repository", .0.display())]
+    #[error("{} is already a cow repository", crate::quote::quote_fs_path(.0))]
     AlreadyExists(PathBuf),
     /// Another writer holds the repository lock.
     #[error(

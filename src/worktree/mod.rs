@@ -33,7 +33,10 @@ pub enum Error {
     #[error(transparent)]
     Io(#[from] crate::fs::IoError),
     /// A file kept changing while it was read.
-    #[error("'{}' changed while it was being read; try again", path.display())]
+    #[error(
+        "{} changed while it was being read; try again",
+        crate::quote::quote_fs_path(path)
+    )]
     FileChanged {
         /// The file.
         path: PathBuf,

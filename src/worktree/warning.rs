@@ -2,6 +2,8 @@
 
 use std::path::PathBuf;
 
+use crate::quote::quote_fs_path;
+
 /// Something a scan left out, and why.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Warning {
@@ -39,22 +41,26 @@ impl std::fmt::Display for Warning {
             Warning::SpecialFile { path } => {
                 write!(
                     f,
-                    "skipped '{}': not a regular file, symlink or directory",
-                    path.display()
+                    "skipped {}: not a regular file, symlink or directory",
+                    quote_fs_path(path)
                 )
             }
             Warning::ReservedName { path } => {
-                write!(f, "skipped '{}': the name .cow is reserved", path.display())
+                write!(
+                    f,
+                    "skipped {}: the name .cow is reserved",
+                    quote_fs_path(path)
+                )
             }
             Warning::IgnoreRule { message } => write!(f, "ignored a bad rule: {message}"),
             Warning::Unreadable { path } => {
-                write!(f, "skipped '{}': permission denied", path.display())
+                write!(f, "skipped {}: permission denied", quote_fs_path(path))
             }
             Warning::Vanished { path } => {
                 write!(
                     f,
-                    "skipped '{}': it disappeared while being read",
-                    path.display()
+                    "skipped {}: it disappeared while being read",
+                    quote_fs_path(path)
                 )
             }
         }

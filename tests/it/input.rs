@@ -430,3 +430,38 @@ fn revision_paths_skip_empty_names_as_before() -> Result {
     }
     Ok(())
 }
+
+/// Filesystem paths in warnings and io errors are quoted as git quotes them, never
+/// shown with U+FFFD: a FIFO named `\xff` (left out with a warning) and a directory
+/// named `\xfe` that cannot be read.
+#[test]
+fn warnings_and_io_errors_quote_paths_that_are_not_utf8() {
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    write(&env.work().join("f"), "x\n");
+    env.init();
+    let fifo = env.work().join(std::ffi::OsStr::from_bytes(b"\xff"));
+    let c = std::ffi::CString::new(fifo.as_os_str().as_bytes()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o644) }, 0);
+    let out = env.cow(["commit", "-m", "x"]);
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        stderr.contains("skipped \"\\377\": not a regular file"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{fffd}'), "{stderr}");
+
+    let dir = env.work().join(std::ffi::OsStr::from_bytes(b"\xfe"));
+    std::fs::create_dir(&dir).unwrap();
+    write(&dir.join("g"), "g\n");
+    let _ = env.cow_as_nobody(&["status"]); // gives the tree to nobody first
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let out = env.cow_as_nobody(&["commit", "-m", "y"]);
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let stderr = String::from_utf8(out.stderr.clone()).unwrap();
+    assert!(!out.status.success(), "{}", describe(&out));
+    assert!(stderr.contains("\\376"), "{stderr}");
+    assert!(!stderr.contains('\u{fffd}'), "{stderr}");
+}

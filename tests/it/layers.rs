@@ -7,17 +7,18 @@ use std::path::Path;
 /// Each library module and the crate modules it may use.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("temp", &[]),
-    ("fs", &["temp"]),
-    ("object", &[]),
-    ("odb", &["fs", "object", "temp"]),
+    ("quote", &[]),
+    ("fs", &["quote", "temp"]),
+    ("object", &["quote"]),
+    ("odb", &["fs", "object", "quote", "temp"]),
     ("reach", &["object", "odb"]),
     // refs know objects only as ids.
-    ("refs", &["fs", "object", "temp"]),
+    ("refs", &["fs", "object", "quote", "temp"]),
     ("revision", &["object", "odb", "refs"]),
-    ("worktree", &["fs", "object", "odb", "temp"]),
+    ("worktree", &["fs", "object", "odb", "quote", "temp"]),
     // diff reads working-directory files through the worktree's descriptors; paths
     // and their quoting come from object.
-    ("diff", &["fs", "object", "odb", "worktree"]),
+    ("diff", &["fs", "object", "odb", "quote", "worktree"]),
     // Remotes: transfers between stores, over refs and the odb; no working directory.
     (
         "remote",
@@ -27,7 +28,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "repository",
         &[
             "fs", "object", "odb", "reach", "refs", "revision", "worktree", "diff", "remote",
-            "temp",
+            "quote", "temp",
         ],
     ),
 ];
