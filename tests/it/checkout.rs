@@ -922,8 +922,8 @@ mod review {
         assert_eq!(env.cow_ok(["show", "HEAD:f"]), "content\n");
     }
 
-    #[test]
-    fn conflicts_inside_a_directory_replaced_by_a_file_name_the_files() {
+    /// `x/y/f` on main (checked out), the file `x` in its place on branch `file`.
+    fn directory_on_main_file_on_branch() -> Env {
         let env = Env::new();
         let w = env.work();
         write(&w.join("x/y/f"), "f\n");
@@ -934,6 +934,13 @@ mod review {
         write(&w.join("x"), "now a file\n");
         env.commit("file");
         env.cow_ok(["checkout", "main"]);
+        env
+    }
+
+    #[test]
+    fn conflicts_inside_a_directory_replaced_by_a_file_name_the_files() {
+        let env = directory_on_main_file_on_branch();
+        let w = env.work();
         write(&w.join("x/y/f"), "edited\n");
         write(&w.join("x/y/new"), "new\n");
         let out = env.cow(["checkout", "file"]);
@@ -943,16 +950,8 @@ mod review {
 
     #[test]
     fn a_nested_repository_in_a_directory_replaced_by_a_file_is_a_conflict() {
-        let env = Env::new();
+        let env = directory_on_main_file_on_branch();
         let w = env.work();
-        write(&w.join("x/y/f"), "f\n");
-        env.init();
-        env.commit("dir");
-        env.cow_ok(["checkout", "-b", "file"]);
-        fs::remove_dir_all(w.join("x")).unwrap();
-        write(&w.join("x"), "now a file\n");
-        env.commit("file");
-        env.cow_ok(["checkout", "main"]);
         // A repository of its own inside `x/y`: its `.cow` is in no snapshot, and
         // no snapshot path can name it, so the directory holding it is reported.
         write(&w.join("x/y/.cow/HEAD"), "ref: refs/heads/main\n");
