@@ -58,6 +58,15 @@ impl S3Location {
     }
 }
 
+impl std::fmt::Display for S3Location {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.prefix.as_str() {
+            "" => write!(f, "s3://{}", self.bucket),
+            prefix => write!(f, "s3://{}/{prefix}", self.bucket),
+        }
+    }
+}
+
 /// How to reach an S3-compatible service. Unset fields come from the usual `AWS_*`
 /// environment variables (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`,
 /// `AWS_DEFAULT_REGION`, `AWS_ENDPOINT`, …).
