@@ -136,7 +136,9 @@ impl Url {
 impl std::fmt::Display for Url {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Url::Path(path) => f.write_str(&crate::quote::quote_fs_path(path)),
+            Url::Path(path) => f.write_str(&crate::quote::quote_path(
+                path.as_os_str().as_encoded_bytes(),
+            )),
             Url::S3(location) => write!(f, "{location}"),
         }
     }
@@ -186,8 +188,10 @@ pub struct Transfer {
     /// Packs sent or received.
     pub packs: u64,
     /// Packs that were already in place and were not sent or received again (a
-    /// resumed transfer).
+    /// resumed transfer, or packs whose objects the receiver had).
     pub reused_packs: u64,
+    /// Requests made to the remote (an object store's GET, PUT and HEAD calls).
+    pub requests: u64,
 }
 
 /// Told how a transfer goes, for a progress display.
