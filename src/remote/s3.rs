@@ -117,9 +117,12 @@ impl S3Store {
 
 /// The client for `location`'s bucket.
 pub(super) fn build(location: &S3Location, options: &S3Options) -> Result<AmazonS3> {
-    let mut builder = AmazonS3Builder::from_env()
-        .with_bucket_name(&location.bucket)
-        .with_virtual_hosted_style_request(!options.path_style);
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(&location.bucket);
+    // Unset, the client's default (path style, unless AWS_VIRTUAL_HOSTED_STYLE_REQUEST
+    // says otherwise) stands.
+    if options.path_style {
+        builder = builder.with_virtual_hosted_style_request(false);
+    }
     if let Some(endpoint) = &options.endpoint {
         builder = builder
             .with_allow_http(endpoint.starts_with("http://"))

@@ -568,6 +568,7 @@ impl super::Remote for StoreRemote {
         objects: Vec<Reached>,
         progress: &dyn Progress,
     ) -> Result<Transfer> {
+        let requests = self.requests();
         let mut transfer = Transfer::default();
         if objects.is_empty() {
             return Ok(transfer);
@@ -650,6 +651,7 @@ impl super::Remote for StoreRemote {
         }
         let _ = std::fs::remove_dir_all(&dir);
         uploaded?;
+        transfer.requests = self.requests() - requests;
         Ok(transfer)
     }
 
@@ -732,6 +734,7 @@ impl super::Remote for StoreRemote {
         _haves: &[ObjectId],
         progress: &dyn Progress,
     ) -> Result<Transfer> {
+        let requests = self.requests();
         let mut transfer = Transfer::default();
         let (dir, backend) = self.staging("fetch")?;
         let mut have_packs: HashSet<String> = local.pack_names().into_iter().collect();
@@ -879,6 +882,7 @@ impl super::Remote for StoreRemote {
         local.sync()?;
         local.reload_packs();
         let _ = std::fs::remove_dir_all(&dir);
+        transfer.requests = self.requests() - requests;
         Ok(transfer)
     }
 }

@@ -1,0 +1,519 @@
+//! Push, fetch, pull and clone: round trips over a path remote and over a real
+//! S3-compatible server (SeaweedFS, started on loopback by the `s3` harness), races
+//! for one branch, damaged remotes, and resumed pushes.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Arc, Barrier};
+
+use object_store::ObjectStore;
+
+use crate::s3::S3Server;
+use crate::util::*;
+
+/// A `cow` command in `dir` with the fixed identity, and S3 settings for `server`.
+fn cow_in(env: &Env, dir: &Path, server: Option<&S3Server>) -> Command {
+    let mut cmd = env.cow_cmd(dir);
+    if let Some(s) = server {
+        cmd.env("AWS_ACCESS_KEY_ID", &s.access_key)
+            .env("AWS_SECRET_ACCESS_KEY", &s.secret_key)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ENDPOINT", &s.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_VIRTUAL_HOSTED_STYLE_REQUEST", "false");
+    }
+    cmd
+}
+
+fn run(env: &Env, dir: &Path, server: Option<&S3Server>, args: &[&str]) -> Output {
+    cow_in(env, dir, server).args(args).output().unwrap()
+}
+
+fn run_ok(env: &Env, dir: &Path, server: Option<&S3Server>, args: &[&str]) -> String {
+    let out = run(env, dir, server, args);
+    assert!(out.status.success(), "cow {args:?}: {}", describe(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Changes a working directory a little, at random: new, changed and removed files
+/// and directories, tricky names among them.
+fn mutate(rng: &mut Rng, dir: &Path) {
+    let files: Vec<PathBuf> = list_files(dir)
+        .into_iter()
+        .filter(|p| !p.starts_with(dir.join(".cow")))
+        .collect();
+    for _ in 0..3 {
+        match rng.below(4) {
+            0 if !files.is_empty() => {
+                let f = &files[rng.below(files.len() as u64) as usize];
+                if fs::symlink_metadata(f).is_ok_and(|m| m.is_file()) {
+                    let mut data = fs::read(f).unwrap();
+                    let n = 1 + rng.below(100) as usize;
+                    data.extend(rng.bytes(n));
+                    fs::write(f, data).unwrap();
+                }
+            }
+            1 if !files.is_empty() => {
+                let f = &files[rng.below(files.len() as u64) as usize];
+                let _ = fs::remove_file(f);
+            }
+            _ => {
+                let sub = dir.join(format!("d{}", rng.below(5)));
+                generate_tree(rng, &sub, 1);
+            }
+        }
+    }
+}
+
+/// Makes `n` commits in `dir`, each after a random change; returns each commit's id
+/// and what its working directory held.
+fn history(
+    env: &Env,
+    dir: &Path,
+    rng: &mut Rng,
+    n: usize,
+) -> Vec<(String, BTreeMap<Vec<u8>, Item>)> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        mutate(rng, dir);
+        let c = cow_in(env, dir, None)
+            .args(["commit", "--allow-empty", "-m", &format!("snapshot {i}")])
+            .output()
+            .unwrap();
+        assert!(c.status.success(), "{}", describe(&c));
+        let id = run_ok(env, dir, None, &["rev-parse", "HEAD"])
+            .trim()
+            .to_owned();
+        out.push((id, manifest(dir)));
+    }
+    out
+}
+
+/// Checks that `dir` has every snapshot: each commit checks out to what was
+/// committed. Leaves `dir` on `branch`.
+fn assert_has(
+    env: &Env,
+    dir: &Path,
+    snapshots: &[(String, BTreeMap<Vec<u8>, Item>)],
+    branch: &str,
+) {
+    for (id, files) in snapshots {
+        run_ok(env, dir, None, &["checkout", "--force", id]);
+        assert_eq!(&manifest(dir), files, "snapshot {id}");
+    }
+    run_ok(env, dir, None, &["checkout", branch]);
+    let fsck = run_ok(env, dir, None, &["fsck"]);
+    assert!(fsck.contains("no problems"), "{fsck}");
+}
+
+/// The history round trip: 50 snapshots pushed (or, for a path, taken from the
+/// origin), cloned elsewhere, every snapshot equal; more commits, pushed, pulled on
+/// the clone, equal again.
+fn round_trip(server: Option<&S3Server>, url: &str) {
+    let env = Env::new();
+    let origin = env.work();
+    run_ok(&env, &origin, None, &["init"]);
+    let mut rng = Rng::new(15);
+    let mut snapshots = history(&env, &origin, &mut rng, 50);
+    let clone_dir = env.tmp.path().join("clone");
+    let clone_dir_s = clone_dir.to_str().unwrap().to_owned();
+    if server.is_some() {
+        run_ok(&env, &origin, server, &["push", url, "main"]);
+    }
+    let origin_url = if server.is_some() {
+        url.to_owned()
+    } else {
+        origin.to_str().unwrap().to_owned()
+    };
+    run_ok(
+        &env,
+        env.tmp.path(),
+        server,
+        &["clone", &origin_url, &clone_dir_s],
+    );
+    let log = |dir: &Path| run_ok(&env, dir, None, &["log", "--oneline"]);
+    assert_eq!(log(&clone_dir), log(&origin), "the same history, same ids");
+    assert_has(&env, &clone_dir, &snapshots, "main");
+
+    let more = history(&env, &origin, &mut rng, 5);
+    if server.is_some() {
+        run_ok(&env, &origin, server, &["push", url]);
+    }
+    let pull_from = if server.is_some() {
+        url.to_owned()
+    } else {
+        origin_url
+    };
+    run_ok(&env, &clone_dir, server, &["pull", &pull_from]);
+    assert_eq!(log(&clone_dir), log(&origin));
+    assert_eq!(manifest(&clone_dir), more.last().unwrap().1);
+    snapshots.extend(more);
+    assert_has(&env, &clone_dir, &snapshots, "main");
+}
+
+#[test]
+fn a_history_round_trips_through_a_path_remote() {
+    round_trip(None, "");
+}
+
+#[test]
+fn a_history_round_trips_through_object_storage() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    round_trip(Some(&server), &format!("s3://{}/repos/one", server.bucket));
+}
+
+/// A pushed repository, in S3, and the client of its bucket.
+fn pushed(server: &S3Server, env: &Env, prefix: &str) -> (String, Arc<dyn ObjectStore>) {
+    let origin = env.work();
+    run_ok(env, &origin, None, &["init"]);
+    let mut rng = Rng::new(7);
+    history(env, &origin, &mut rng, 3);
+    let url = format!("s3://{}/{prefix}", server.bucket);
+    run_ok(env, &origin, Some(server), &["push", &url, "main"]);
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_bucket_name(&server.bucket)
+        .with_endpoint(&server.endpoint)
+        .with_allow_http(true)
+        .with_region("us-east-1")
+        .with_access_key_id(&server.access_key)
+        .with_secret_access_key(&server.secret_key)
+        .build()
+        .unwrap();
+    (url, Arc::new(store))
+}
+
+fn block_on<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+/// The keys under `prefix`.
+fn keys(store: &dyn ObjectStore, prefix: &str) -> Vec<String> {
+    use futures::StreamExt;
+    let prefix = object_store::path::Path::from(prefix);
+    let mut out: Vec<String> = block_on(store.list(Some(&prefix)).collect::<Vec<_>>())
+        .into_iter()
+        .map(|m| m.unwrap().location.to_string())
+        .collect();
+    out.sort();
+    out
+}
+
+/// Every file under `.cow/objects` and `.cow/refs`, with its bytes.
+fn store_files(work: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for sub in ["objects", "refs"] {
+        for e in walkdir::WalkDir::new(work.join(".cow").join(sub)) {
+            let e = e.unwrap();
+            if e.file_type().is_file() {
+                out.insert(e.path().to_owned(), fs::read(e.path()).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_corrupt_or_truncated_pack_on_the_server_fails_fetch_and_clone_naming_it() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    for damage in ["flip", "truncate"] {
+        let env = Env::new();
+        let prefix = format!("damaged-{damage}");
+        let (url, store) = pushed(&server, &env, &prefix);
+        // A clone made before the damage, to fetch into.
+        let before = env.tmp.path().join("before");
+        run_ok(
+            &env,
+            env.tmp.path(),
+            Some(&server),
+            &["clone", &url, before.to_str().unwrap()],
+        );
+        // A new commit pushed, then its pack damaged through the S3 API.
+        let old_packs = keys(&*store, &format!("{prefix}/packs"));
+        history(&env, &env.work(), &mut Rng::new(99), 1);
+        run_ok(&env, &env.work(), Some(&server), &["push", &url]);
+        let new_pack = keys(&*store, &format!("{prefix}/packs"))
+            .into_iter()
+            .find(|k| k.ends_with(".pack") && !old_packs.contains(k))
+            .unwrap_or_else(|| panic!("no new pack: {old_packs:?}"));
+        let key = object_store::path::Path::from(new_pack.as_str());
+        let mut bytes =
+            block_on(async { store.get(&key).await.unwrap().bytes().await.unwrap() }).to_vec();
+        match damage {
+            "flip" => {
+                let at = bytes.len() / 2;
+                bytes[at] ^= 0x40;
+            }
+            _ => bytes.truncate(bytes.len() * 2 / 3),
+        }
+        block_on(store.put(&key, bytes.into())).unwrap();
+
+        let name = new_pack
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .trim_end_matches(".pack")
+            .to_owned();
+        let files = store_files(&before);
+        let out = run(&env, &before, Some(&server), &["fetch", &url]);
+        assert!(!out.status.success(), "{}", describe(&out));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.starts_with("cow: error:") && err.contains(&name),
+            "{damage}: {err}"
+        );
+        assert_eq!(
+            store_files(&before),
+            files,
+            "{damage}: the local store is unchanged"
+        );
+
+        let target = env.tmp.path().join("after");
+        let out = run(
+            &env,
+            env.tmp.path(),
+            Some(&server),
+            &["clone", &url, target.to_str().unwrap()],
+        );
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains(&name));
+        assert!(!target.exists(), "a failed clone leaves nothing");
+    }
+}
+
+#[test]
+fn two_pushers_racing_for_one_branch_one_wins_and_the_other_is_told_to_fetch_first() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let env = Env::new();
+    let (url, _store) = pushed(&server, &env, "race");
+    // Two clones, each with its own new commit on main.
+    let clones: Vec<PathBuf> = (0..2)
+        .map(|i| {
+            let dir = env.tmp.path().join(format!("c{i}"));
+            run_ok(
+                &env,
+                env.tmp.path(),
+                Some(&server),
+                &["clone", &url, dir.to_str().unwrap()],
+            );
+            write(&dir.join(format!("from-{i}")), format!("clone {i}"));
+            run_ok(&env, &dir, None, &["commit", "-m", &format!("clone {i}")]);
+            dir
+        })
+        .collect();
+    let tips: Vec<String> = clones
+        .iter()
+        .map(|d| {
+            run_ok(&env, d, None, &["rev-parse", "HEAD"])
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    // Both read the remote's refs before either moves them (the library's steps, so
+    // that the race is certain to happen): the second compare-and-swap must fail.
+    let mut remotes: Vec<_> = clones
+        .iter()
+        .map(|dir| {
+            let repo = cow::Repository::open(dir).unwrap();
+            let location = cow::remote::S3Location::parse(&url).unwrap();
+            let options = cow::remote::S3Options {
+                endpoint: Some(server.endpoint.clone()),
+                region: Some("us-east-1".into()),
+                path_style: true,
+                access_key_id: Some(server.access_key.clone()),
+                secret_access_key: Some(server.secret_key.clone()),
+            };
+            let spec = cow::remote::Spec {
+                name: "origin".into(),
+                url: cow::remote::Url::S3(location),
+                s3: options,
+                single_writer: false,
+            };
+            let mut remote = repo.open_remote(&spec).unwrap();
+            let refs = remote.refs().unwrap();
+            (repo, remote, refs)
+        })
+        .collect();
+    let mut results = Vec::new();
+    for (i, (repo, remote, refs)) in remotes.iter_mut().enumerate() {
+        let old = *refs
+            .refs
+            .get("refs/heads/main")
+            .unwrap_or_else(|| panic!("{refs:?}"));
+        let new: cow::ObjectId = tips[i].parse().unwrap();
+        let objects = cow::reach::reachable(repo.odb(), &[new], &[old]).unwrap();
+        remote
+            .send(repo.odb(), objects, &cow::remote::NoProgress)
+            .unwrap();
+        results.push(remote.update_refs(
+            &[cow::remote::RefUpdate {
+                name: "refs/heads/main".into(),
+                old: Some(old),
+                new: Some(new),
+            }],
+            None,
+        ));
+    }
+    assert!(results[0].is_ok(), "{:?}", results[0]);
+    let lost = results[1].as_ref().unwrap_err().to_string();
+    assert!(lost.contains("fetch first"), "{lost}");
+
+    // Through the command line, both at once: exactly one wins, the other is told to
+    // fetch first, and after it pulls... it cannot (diverged), but its commit is
+    // still local and nothing on the remote is lost.
+    for (i, dir) in clones.iter().enumerate() {
+        write(&dir.join(format!("again-{i}")), "x");
+        run_ok(&env, dir, None, &["commit", "-m", "again"]);
+    }
+    let barrier = Arc::new(Barrier::new(2));
+    let outs: Vec<Output> = std::thread::scope(|s| {
+        let handles: Vec<_> = clones
+            .iter()
+            .map(|dir| {
+                let barrier = Arc::clone(&barrier);
+                let mut cmd = cow_in(&env, dir, Some(&server));
+                cmd.args(["push", "--force", &url, "main"]);
+                s.spawn(move || {
+                    barrier.wait();
+                    cmd.output().unwrap()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let won: Vec<bool> = outs.iter().map(|o| o.status.success()).collect();
+    // A forced push may follow the other one: both can succeed one after the other;
+    // what must never happen is a push that reports success and is not there.
+    let remote_main = {
+        let dir = env.tmp.path().join("check");
+        run_ok(
+            &env,
+            env.tmp.path(),
+            Some(&server),
+            &["clone", &url, dir.to_str().unwrap()],
+        );
+        let fsck = run_ok(&env, &dir, None, &["fsck"]);
+        assert!(fsck.contains("no problems"), "{fsck}");
+        run_ok(&env, &dir, None, &["rev-parse", "HEAD"])
+            .trim()
+            .to_owned()
+    };
+    let heads: Vec<String> = clones
+        .iter()
+        .map(|d| {
+            run_ok(&env, d, None, &["rev-parse", "HEAD"])
+                .trim()
+                .to_owned()
+        })
+        .collect();
+    assert!(won.iter().any(|w| *w), "{outs:?}");
+    assert!(heads.contains(&remote_main));
+    for (o, w) in outs.iter().zip(&won) {
+        if !w {
+            assert!(
+                String::from_utf8_lossy(&o.stderr).contains("fetch first"),
+                "{}",
+                describe(o)
+            );
+        }
+    }
+}
+
+#[test]
+fn pushing_one_changed_file_sends_little_and_a_rerun_after_a_kill_resends_nothing() {
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let env = Env::new();
+    let work = env.work();
+    run_ok(&env, &work, None, &["init"]);
+    for d in 0..100 {
+        for f in 0..100 {
+            write(
+                &work.join(format!("d{d}/f{f}.txt")),
+                format!("file {d}/{f}\n").repeat(20),
+            );
+        }
+    }
+    run_ok(&env, &work, None, &["commit", "-m", "10,000 files"]);
+    let url = format!("s3://{}/big", server.bucket);
+    let json = |out: &str| -> serde_json::Value { serde_json::from_str(out).unwrap() };
+    let first = json(&run_ok(
+        &env,
+        &work,
+        Some(&server),
+        &["push", "--json", &url, "main"],
+    ));
+    assert_eq!(
+        first["transfer"]["objects"],
+        10_000 + 100 + 1 + 1,
+        "{first}"
+    );
+
+    write(&work.join("d5/f5.txt"), "changed\n");
+    run_ok(&env, &work, None, &["commit", "-m", "one file"]);
+    let second = json(&run_ok(
+        &env,
+        &work,
+        Some(&server),
+        &["push", "--json", &url],
+    ));
+    // The commit, the root tree, d5's tree and the blob.
+    assert_eq!(second["transfer"]["objects"], 4, "{second}");
+    assert!(
+        second["transfer"]["bytes"].as_u64().unwrap() < 16 << 10,
+        "{second}"
+    );
+    assert!(
+        second["transfer"]["requests"].as_u64().unwrap() <= 10,
+        "{second}"
+    );
+
+    // Killed pushes, re-run: each re-run completes; a pack a killed push finished
+    // uploading is not sent again.
+    let mut rng = Rng::new(3);
+    for round in 0..4 {
+        write(&work.join(format!("new/{round}")), rng.bytes(200_000));
+        run_ok(&env, &work, None, &["commit", "-m", "more"]);
+        let mut child = cow_in(&env, &work, Some(&server))
+            .args(["push", &url])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(rng.below(400)));
+        let _ = child.kill();
+        let _ = child.wait();
+        let rerun = json(&run_ok(
+            &env,
+            &work,
+            Some(&server),
+            &["push", "--json", &url],
+        ));
+        let sent = rerun["transfer"]["packs"].as_u64().unwrap();
+        let reused = rerun["transfer"]["reused_packs"].as_u64().unwrap();
+        let updated = rerun["updated"].as_array().unwrap().len();
+        // Either the killed push finished (nothing to do), or it had uploaded the
+        // pack (reused, not sent), or it had not (sent once).
+        assert!(updated == 0 || sent + reused == 1, "{rerun}");
+    }
+    let dir = env.tmp.path().join("check");
+    run_ok(
+        &env,
+        env.tmp.path(),
+        Some(&server),
+        &["clone", &url, dir.to_str().unwrap()],
+    );
+    assert_eq!(manifest(&dir), manifest(&work));
+}
