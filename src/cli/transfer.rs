@@ -3,12 +3,93 @@
 //! What moved is reported on stderr as git does (`To URL`, `old..new  main -> main`);
 //! with `--json`, one summary document goes to stdout instead.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use cow::Repository;
-use cow::remote::{NoProgress, S3Options, Transfer};
+use cow::remote::{Progress, S3Options, Transfer};
 use cow::repository::{CheckoutOptions, CloneOptions, FetchOutcome, PushOptions, RefChange};
+
+/// When progress is shown.
+#[derive(clap::Args)]
+pub struct ProgressArgs {
+    /// Show progress even when stderr is not a terminal
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Show no progress
+    #[arg(long, short = 'q', alias = "quiet")]
+    no_progress: bool,
+}
+
+/// Progress on stderr: a bar on a terminal, or JSON lines with `--json`, a few times a
+/// second at most.
+struct Shown {
+    op: &'static str,
+    on: bool,
+    json: bool,
+    bar: OnceLock<ProgressBar>,
+    last_json: Mutex<Option<Instant>>,
+}
+
+impl Shown {
+    fn new(op: &'static str, args: &ProgressArgs, json: bool) -> Shown {
+        let on = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
+        Shown {
+            op,
+            on,
+            json,
+            bar: OnceLock::new(),
+            last_json: Mutex::new(None),
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Shown {
+    fn update(&self, step: &'static str, done: u64, total: u64, unit: &'static str) {
+        if !self.on {
+            return;
+        }
+        if self.json {
+            let mut last = self.last_json.lock().expect("no panics while held");
+            if last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+                return;
+            }
+            *last = Some(Instant::now());
+            let line = serde_json::json!({
+                "type": "progress", "op": self.op, "step": step, "done": done,
+                "total": if total > 0 { serde_json::Value::from(total) } else { serde_json::Value::Null },
+                "unit": unit,
+            });
+            eprintln!("{line}");
+            return;
+        }
+        let bar = self.bar.get_or_init(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        let template = match (unit, total) {
+            ("bytes", _) => "{spinner} {prefix}: {bytes} ({bytes_per_sec}) [{elapsed}]",
+            (_, 0) => "{spinner} {prefix}: {pos} {msg} [{elapsed}]",
+            _ => "{spinner} {prefix}: {pos}/{len} {msg} [{elapsed}]",
+        };
+        bar.set_style(ProgressStyle::with_template(template).expect("template is valid"));
+        bar.set_prefix(step);
+        bar.set_message(unit);
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
 
 #[derive(clap::Args)]
 pub struct PushArgs {
@@ -25,6 +106,8 @@ pub struct PushArgs {
     /// Move the remote's branches even where that drops commits
     #[arg(short, long)]
     force: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
     /// Print a JSON summary on stdout
     #[arg(long)]
     json: bool,
@@ -34,6 +117,8 @@ pub struct PushArgs {
 pub struct FetchArgs {
     /// The remote's name or URL (default: origin)
     remote: Option<String>,
+    #[command(flatten)]
+    progress: ProgressArgs,
     /// Print a JSON summary on stdout
     #[arg(long)]
     json: bool,
@@ -43,6 +128,8 @@ pub struct FetchArgs {
 pub struct PullArgs {
     /// The remote's name or URL (default: origin)
     remote: Option<String>,
+    #[command(flatten)]
+    progress: ProgressArgs,
     /// Print a JSON summary on stdout
     #[arg(long)]
     json: bool,
@@ -66,6 +153,8 @@ pub struct CloneArgs {
     /// Allow a service that ignores conditional writes (one writer at a time only)
     #[arg(long)]
     single_writer: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
     /// Print a JSON summary on stdout
     #[arg(long)]
     json: bool,
@@ -129,6 +218,7 @@ fn shorten(name: &str) -> &str {
 
 pub fn push(repo: &Repository, args: &PushArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+    let shown = Shown::new("push", &args.progress, args.json);
     let outcome = repo.push(
         remote,
         &PushOptions {
@@ -137,8 +227,10 @@ pub fn push(repo: &Repository, args: &PushArgs, out: &mut dyn Write) -> anyhow::
             tags: args.tags,
             force: args.force,
         },
-        &NoProgress,
-    )?;
+        &shown,
+    );
+    shown.done();
+    let outcome = outcome?;
     if args.json {
         let doc = serde_json::json!({
             "type": "push", "schema": 1, "url": outcome.url,
@@ -191,7 +283,10 @@ fn fetch_json(outcome: &FetchOutcome) -> serde_json::Value {
 
 pub fn fetch(repo: &Repository, args: &FetchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
-    let outcome = repo.fetch(remote, &NoProgress)?;
+    let shown = Shown::new("fetch", &args.progress, args.json);
+    let outcome = repo.fetch(remote, &shown);
+    shown.done();
+    let outcome = outcome?;
     if args.json {
         let mut doc = fetch_json(&outcome);
         doc["type"] = "fetch".into();
@@ -205,7 +300,10 @@ pub fn fetch(repo: &Repository, args: &FetchArgs, out: &mut dyn Write) -> anyhow
 
 pub fn pull(repo: &Repository, args: &PullArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
-    let outcome = repo.pull(remote, &CheckoutOptions::default(), &NoProgress)?;
+    let shown = Shown::new("pull", &args.progress, args.json);
+    let outcome = repo.pull(remote, &CheckoutOptions::default(), &shown);
+    shown.done();
+    let outcome = outcome?;
     if args.json {
         let doc = serde_json::json!({
             "type": "pull", "schema": 1, "branch": outcome.branch,
@@ -259,7 +357,10 @@ pub fn clone(cwd: &Path, args: &CloneArgs, out: &mut dyn Write) -> anyhow::Resul
     if !args.json {
         writeln!(std::io::stderr(), "Cloning into '{}'...", dir.display())?;
     }
-    let outcome = Repository::clone_from(&url, &dir, &options, &NoProgress)?;
+    let shown = Shown::new("clone", &args.progress, args.json);
+    let outcome = Repository::clone_from(&url, &dir, &options, &shown);
+    shown.done();
+    let outcome = outcome?;
     if args.json {
         let mut fetch = fetch_json(&outcome.fetch);
         fetch["type"] = "clone".into();

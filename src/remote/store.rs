@@ -475,17 +475,83 @@ async fn download(
     Ok(total)
 }
 
-/// Runs `jobs` with at most [`IN_FLIGHT`] at once; the first error wins.
-async fn all<F, T>(jobs: Vec<F>) -> Result<Vec<T>>
-where
-    F: std::future::Future<Output = Result<T>>,
-{
-    futures::stream::iter(jobs)
-        .buffered(IN_FLIGHT)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect()
+/// Removes a staged pack (its index first, so that no reader takes it as complete).
+fn remove_staged(backend: &LocalBackend, name: &str) {
+    let _ = backend.remove(FileKind::Index, name);
+    let _ = backend.remove(FileKind::Pack, name);
+}
+
+/// Transfers running on the remote's runtime, at most [`IN_FLIGHT`] at once, while
+/// the caller's thread goes on (building the next pack) and reports progress.
+struct Jobs {
+    handles: std::collections::VecDeque<tokio::task::JoinHandle<Result<()>>>,
+    counters: Arc<Counters>,
+    step: &'static str,
+}
+
+impl Jobs {
+    fn new(counters: &Arc<Counters>, step: &'static str) -> Jobs {
+        Jobs {
+            handles: Default::default(),
+            counters: Arc::clone(counters),
+            step,
+        }
+    }
+
+    /// Starts `job`, first waiting for one to end if [`IN_FLIGHT`] are running.
+    fn push(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        job: impl std::future::Future<Output = Result<()>> + Send + 'static,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        while self.handles.len() >= IN_FLIGHT {
+            self.wait_one(runtime, progress)?;
+        }
+        self.handles.push_back(runtime.spawn(job));
+        Ok(())
+    }
+
+    /// Waits for the oldest job, reporting bytes moved a few times a second.
+    fn wait_one(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let Some(handle) = self.handles.front_mut() else {
+            return Ok(());
+        };
+        loop {
+            // The timer is made inside the runtime, which drives it.
+            let waited = runtime.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_millis(250), &mut *handle).await
+            });
+            let counter = match self.step {
+                "upload" => &self.counters.bytes_up,
+                _ => &self.counters.bytes_down,
+            };
+            progress.update(self.step, counter.load(Ordering::Relaxed), 0, "bytes");
+            if let Ok(joined) = waited {
+                self.handles.pop_front();
+                return joined.map_err(|e| Error::Setup(format!("a transfer task failed: {e}")))?;
+            }
+        }
+    }
+
+    /// Waits for every job; the first error wins.
+    fn finish(&mut self, runtime: &tokio::runtime::Runtime, progress: &dyn Progress) -> Result<()> {
+        while !self.handles.is_empty() {
+            self.wait_one(runtime, progress)?;
+        }
+        Ok(())
+    }
+
+    /// Stops what is still running (after an error).
+    fn abort(&mut self) {
+        for handle in self.handles.drain(..) {
+            handle.abort();
+        }
+    }
 }
 
 /// Cuts the objects a push sends into runs of at most [`PACK_INPUT`] content bytes,
@@ -577,80 +643,83 @@ impl super::Remote for StoreRemote {
         let staging = Odb::with_backend(backend.clone());
         staging.set_level(local.level());
         let (packs, large) = cut_into_packs(local, objects)?;
-        let total: u64 = packs.len() as u64 + large.len() as u64;
-        let mut uploads = Vec::new();
-        let mut staged = Vec::new();
-        for objects in &packs {
-            let info = stage_pack(local, &staging, objects)?;
-            transfer.objects += info.objects;
-            let pack_path = backend.location(FileKind::Pack, &info.name);
-            let idx_path = backend.location(FileKind::Index, &info.name);
-            let idx_bytes = std::fs::metadata(&idx_path)
-                .context("stat", &idx_path)?
-                .len();
-            let listed = Listed {
-                name: info.name.clone(),
-                bytes: info.bytes,
-                idx_bytes,
-            };
-            // Content-named: a killed push left it complete if its index is there.
-            if self.present(&format!("packs/{}.idx", info.name), idx_bytes) {
-                transfer.reused_packs += 1;
-            } else {
+        let total_objects: u64 =
+            packs.iter().map(|p| p.len() as u64).sum::<u64>() + large.len() as u64;
+        // Each pack is uploaded while the next is built.
+        let mut jobs = Jobs::new(&self.counters, "upload");
+        let sent = (|| -> Result<()> {
+            for objects in &packs {
+                let info = stage_pack(local, &staging, objects)?;
+                transfer.objects += info.objects;
+                progress.update("pack", transfer.objects, total_objects, "objects");
+                let idx_path = backend.location(FileKind::Index, &info.name);
+                let idx_bytes = std::fs::metadata(&idx_path)
+                    .context("stat", &idx_path)?
+                    .len();
+                self.sent.packs.push(Listed {
+                    name: info.name.clone(),
+                    bytes: info.bytes,
+                    idx_bytes,
+                });
+                // Content-named: a killed push left it complete if its index is there.
+                if self.present(&format!("packs/{}.idx", info.name), idx_bytes) {
+                    transfer.reused_packs += 1;
+                    remove_staged(&backend, &info.name);
+                    continue;
+                }
                 transfer.packs += 1;
                 transfer.bytes += info.bytes + idx_bytes;
-                uploads.push((info.name.clone(), pack_path, idx_path));
-            }
-            staged.push(info.name.clone());
-            self.sent.packs.push(listed);
-        }
-        for id in &large {
-            let hex = id.to_string();
-            let path = local.backend().location(FileKind::Loose, &hex);
-            let size = std::fs::metadata(&path).context("stat", &path)?.len();
-            transfer.objects += 1;
-            if !self.present(&format!("objects/{hex}"), size) {
-                transfer.bytes += size;
-                uploads.push((hex.clone(), path, PathBuf::new()));
-            }
-            self.sent.large.push(Listed {
-                name: hex,
-                bytes: size,
-                idx_bytes: 0,
-            });
-        }
-        let done = Arc::new(AtomicU64::new(0));
-        let jobs: Vec<_> = uploads
-            .into_iter()
-            .map(|(name, pack, idx)| {
                 let store = Arc::clone(&self.store);
                 let counters = Arc::clone(&self.counters);
-                let prefix = self.prefix.clone();
-                let done = Arc::clone(&done);
-                async move {
-                    if idx.as_os_str().is_empty() {
-                        let key = key(&prefix, &format!("objects/{name}"));
-                        upload(store, key, pack, counters).await?;
-                    } else {
+                let pack_key = self.key(&format!("packs/{}.pack", info.name));
+                let idx_key = self.key(&format!("packs/{}.idx", info.name));
+                let backend = Arc::clone(&backend);
+                jobs.push(
+                    &self.runtime,
+                    async move {
+                        let pack_path = backend.location(FileKind::Pack, &info.name);
                         // The pack first: an index marks a complete pack.
-                        let k = key(&prefix, &format!("packs/{name}.pack"));
-                        upload(Arc::clone(&store), k, pack, Arc::clone(&counters)).await?;
-                        let k = key(&prefix, &format!("packs/{name}.idx"));
-                        upload(store, k, idx, counters).await?;
-                    }
-                    done.fetch_add(1, Ordering::Relaxed);
-                    Ok(())
+                        upload(
+                            Arc::clone(&store),
+                            pack_key,
+                            pack_path,
+                            Arc::clone(&counters),
+                        )
+                        .await?;
+                        upload(store, idx_key, idx_path, counters).await?;
+                        remove_staged(&backend, &info.name);
+                        Ok(())
+                    },
+                    progress,
+                )?;
+            }
+            for id in &large {
+                let hex = id.to_string();
+                let path = local.backend().location(FileKind::Loose, &hex);
+                let size = std::fs::metadata(&path).context("stat", &path)?.len();
+                transfer.objects += 1;
+                self.sent.large.push(Listed {
+                    name: hex.clone(),
+                    bytes: size,
+                    idx_bytes: 0,
+                });
+                if self.present(&format!("objects/{hex}"), size) {
+                    continue;
                 }
-            })
-            .collect();
-        let uploaded = self.runtime.block_on(all(jobs));
-        progress.update("upload", done.load(Ordering::Relaxed), total, "files");
-        for name in staged {
-            let _ = backend.remove(FileKind::Index, &name);
-            let _ = backend.remove(FileKind::Pack, &name);
-        }
+                transfer.bytes += size;
+                let upload = upload(
+                    Arc::clone(&self.store),
+                    self.key(&format!("objects/{hex}")),
+                    path,
+                    Arc::clone(&self.counters),
+                );
+                jobs.push(&self.runtime, upload, progress)?;
+            }
+            jobs.finish(&self.runtime, progress)
+        })();
+        jobs.abort();
         let _ = std::fs::remove_dir_all(&dir);
-        uploaded?;
+        sent?;
         transfer.requests = self.requests() - requests;
         Ok(transfer)
     }
@@ -735,6 +804,7 @@ impl super::Remote for StoreRemote {
         progress: &dyn Progress,
     ) -> Result<Transfer> {
         let requests = self.requests();
+        let bytes_down = self.counters.bytes_down.load(Ordering::Relaxed);
         let mut transfer = Transfer::default();
         let (dir, backend) = self.staging("fetch")?;
         let mut have_packs: HashSet<String> = local.pack_names().into_iter().collect();
@@ -815,24 +885,26 @@ impl super::Remote for StoreRemote {
                 ));
             }
         }
-        let total = jobs.len() as u64;
-        let futures: Vec<_> = jobs
-            .into_iter()
-            .map(|(rel, kind, name)| {
-                download(
-                    Arc::clone(&self.store),
-                    self.key(&rel),
-                    Arc::clone(&backend),
-                    kind,
-                    name,
-                    Arc::clone(&self.counters),
-                )
-            })
-            .collect();
-        let sizes = self.runtime.block_on(all(futures))?;
-        transfer.bytes =
-            sizes.iter().sum::<u64>() + wanted.iter().map(|(p, _)| p.idx_bytes).sum::<u64>();
-        progress.update("download", total, total, "files");
+        let mut downloads = Jobs::new(&self.counters, "download");
+        for (rel, kind, name) in jobs {
+            let download = download(
+                Arc::clone(&self.store),
+                self.key(&rel),
+                Arc::clone(&backend),
+                kind,
+                name,
+                Arc::clone(&self.counters),
+            );
+            downloads.push(
+                &self.runtime,
+                async move { download.await.map(drop) },
+                progress,
+            )?;
+        }
+        let downloaded = downloads.finish(&self.runtime, progress);
+        downloads.abort();
+        downloaded?;
+        transfer.bytes = self.counters.bytes_down.load(Ordering::Relaxed) - bytes_down;
         // Every object verified before anything is installed.
         let staged = Odb::with_backend(backend.clone());
         for (pack, _) in &wanted {

@@ -50,12 +50,20 @@ impl PathRemote {
 /// Copies `objects` from `from` into `to`: small ones into one new pack, large ones as
 /// their loose files, each verified after the copy. Nothing is kept on failure but
 /// complete, verified objects.
-fn copy_objects(from: &Odb, to: &Odb, objects: &[Reached]) -> remote::Result<Transfer> {
+fn copy_objects(
+    from: &Odb,
+    to: &Odb,
+    objects: &[Reached],
+    progress: &dyn Progress,
+) -> remote::Result<Transfer> {
     let mut transfer = Transfer::default();
     let mut large = Vec::new();
     to.begin_pack()?;
     let copied = (|| -> remote::Result<()> {
-        for object in objects {
+        for (n, object) in objects.iter().enumerate() {
+            if n % 1024 == 0 {
+                progress.update("copy", n as u64, objects.len() as u64, "objects");
+            }
             if to.contains(&object.id) {
                 continue;
             }
@@ -132,10 +140,10 @@ impl remote::Remote for PathRemote {
         &mut self,
         local: &Odb,
         objects: Vec<Reached>,
-        _progress: &dyn Progress,
+        progress: &dyn Progress,
     ) -> remote::Result<Transfer> {
         self.lock()?;
-        copy_objects(local, &self.repo.odb, &objects)
+        copy_objects(local, &self.repo.odb, &objects, progress)
     }
 
     fn update_refs(&mut self, updates: &[RefUpdate], _head: Option<&str>) -> remote::Result<()> {
@@ -176,9 +184,9 @@ impl remote::Remote for PathRemote {
         local: &Odb,
         wants: &[ObjectId],
         haves: &[ObjectId],
-        _progress: &dyn Progress,
+        progress: &dyn Progress,
     ) -> remote::Result<Transfer> {
         let objects = crate::reach::reachable(&self.repo.odb, wants, haves)?;
-        copy_objects(&self.repo.odb, local, &objects)
+        copy_objects(&self.repo.odb, local, &objects, progress)
     }
 }
