@@ -190,7 +190,8 @@ pub struct Transfer {
     /// Packs that were already in place and were not sent or received again (a
     /// resumed transfer, or packs whose objects the receiver had).
     pub reused_packs: u64,
-    /// Requests made to the remote (an object store's GET, PUT and HEAD calls).
+    /// Requests made to the remote for the whole command (an object store's GET, PUT
+    /// and HEAD calls, reading its refs included); 0 for a path remote.
     pub requests: u64,
 }
 
@@ -212,6 +213,11 @@ impl Progress for NoProgress {
 pub trait Remote {
     /// Where it is, for messages.
     fn url(&self) -> String;
+
+    /// Requests made to it so far (0 where there are none, as for a path).
+    fn requests(&self) -> u64 {
+        0
+    }
 
     /// Its refs, as one snapshot. An empty remote has none.
     fn refs(&mut self) -> Result<RemoteRefs>;

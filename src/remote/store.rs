@@ -243,11 +243,6 @@ impl StoreRemote {
         }
     }
 
-    /// Requests made so far.
-    pub fn requests(&self) -> u64 {
-        self.counters.requests.load(Ordering::Relaxed)
-    }
-
     /// A small object's bytes; `None` when absent.
     fn get_small(&self, rel: &str) -> Result<Option<(Vec<u8>, UpdateVersion)>> {
         let key = self.key(rel);
@@ -283,22 +278,25 @@ impl StoreRemote {
         }
     }
 
-    fn put(&self, rel: &str, bytes: Vec<u8>, mode: PutMode) -> Result<(), object_store::Error> {
+    fn put(
+        &self,
+        rel: &str,
+        bytes: Vec<u8>,
+        mode: PutMode,
+    ) -> Result<object_store::PutResult, object_store::Error> {
         let key = self.key(rel);
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
         self.counters
             .bytes_up
             .fetch_add(bytes.len() as u64, Ordering::Relaxed);
-        self.runtime
-            .block_on(self.store.put_opts(
-                &key,
-                PutPayload::from(bytes),
-                PutOptions {
-                    mode,
-                    ..PutOptions::default()
-                },
-            ))
-            .map(drop)
+        self.runtime.block_on(self.store.put_opts(
+            &key,
+            PutPayload::from(bytes),
+            PutOptions {
+                mode,
+                ..PutOptions::default()
+            },
+        ))
     }
 
     /// Reads `root` and its manifest into `self`.
@@ -620,6 +618,10 @@ impl super::Remote for StoreRemote {
         self.url.clone()
     }
 
+    fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
     fn refs(&mut self) -> Result<RemoteRefs> {
         self.read_root()?;
         Ok(RemoteRefs {
@@ -634,7 +636,6 @@ impl super::Remote for StoreRemote {
         objects: Vec<Reached>,
         progress: &dyn Progress,
     ) -> Result<Transfer> {
-        let requests = self.requests();
         let mut transfer = Transfer::default();
         if objects.is_empty() {
             return Ok(transfer);
@@ -720,7 +721,6 @@ impl super::Remote for StoreRemote {
         jobs.abort();
         let _ = std::fs::remove_dir_all(&dir);
         sent?;
-        transfer.requests = self.requests() - requests;
         Ok(transfer)
     }
 
@@ -768,6 +768,7 @@ impl super::Remote for StoreRemote {
             let name = hex::encode(Sha256::digest(&bytes));
             let rel = format!("manifests/{name}");
             self.put(&rel, bytes, PutMode::Overwrite)
+                .map(drop)
                 .map_err(self.failed("write", &self.key(&rel)))?;
             let generation = self.root.as_ref().map_or(0, |r| r.generation) + 1;
             let root = format!("{ROOT_MAGIC}\ngeneration {generation}\nmanifest {name}\n");
@@ -776,10 +777,16 @@ impl super::Remote for StoreRemote {
                 None => PutMode::Create,
             };
             match self.put("root", root.into_bytes(), mode) {
-                Ok(()) => {
+                Ok(put) => {
                     self.sent = Manifest::default();
-                    // The version to replace next time is only known by reading.
-                    self.read_root()?;
+                    self.manifest = next;
+                    self.root = Some(Root {
+                        generation,
+                        version: UpdateVersion {
+                            e_tag: put.e_tag,
+                            version: put.version,
+                        },
+                    });
                     return Ok(());
                 }
                 Err(
@@ -803,7 +810,6 @@ impl super::Remote for StoreRemote {
         _haves: &[ObjectId],
         progress: &dyn Progress,
     ) -> Result<Transfer> {
-        let requests = self.requests();
         let bytes_down = self.counters.bytes_down.load(Ordering::Relaxed);
         let mut transfer = Transfer::default();
         let (dir, backend) = self.staging("fetch")?;
@@ -954,7 +960,6 @@ impl super::Remote for StoreRemote {
         local.sync()?;
         local.reload_packs();
         let _ = std::fs::remove_dir_all(&dir);
-        transfer.requests = self.requests() - requests;
         Ok(transfer)
     }
 }

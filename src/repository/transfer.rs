@@ -195,6 +195,20 @@ impl Repository {
         progress: &dyn Progress,
     ) -> Result<PushOutcome> {
         let (spec, named) = self.remote_spec(remote)?;
+        let mut opened = self.open_remote(&spec)?;
+        let tracking = named.then_some(spec.name.as_str());
+        self.push_to(opened.as_mut(), tracking, options, progress)
+    }
+
+    /// Pushes to an open remote; `tracking` names the remote whose remote-tracking
+    /// refs (`refs/remotes/NAME/…`) follow what was pushed.
+    pub fn push_to(
+        &self,
+        remote: &mut dyn Remote,
+        tracking: Option<&str>,
+        options: &PushOptions,
+        progress: &dyn Progress,
+    ) -> Result<PushOutcome> {
         let mut names: Vec<RefName> = Vec::new();
         if options.all {
             names.extend(self.refs.list("refs/heads/")?.into_iter().map(|r| r.0));
@@ -226,7 +240,6 @@ impl Repository {
                 .ok_or_else(|| Error::NoSuchRef(name.as_str().to_owned()))?;
             local.push((name, id));
         }
-        let mut remote = self.open_remote(&spec)?;
         let remote_refs = remote.refs()?;
         let mut outcome = PushOutcome {
             url: remote.url(),
@@ -298,13 +311,14 @@ impl Repository {
                     e => e.into(),
                 })?;
         }
-        if named {
+        outcome.transfer.requests = remote.requests();
+        if let Some(remote_name) = tracking {
             let _lock = self.lock()?;
             let mut tx = self.refs.transaction();
             let mut any = false;
             for (name, id) in &local {
                 if let Some(branch) = name.as_str().strip_prefix("refs/heads/") {
-                    let tracking = RefName::new(&format!("refs/remotes/{}/{branch}", spec.name))?;
+                    let tracking = RefName::new(&format!("refs/remotes/{remote_name}/{branch}"))?;
                     tx.update(tracking, *id, Expected::Any);
                     any = true;
                 }
@@ -321,18 +335,23 @@ impl Repository {
     /// tags this repository does not have.
     pub fn fetch(&self, remote: &str, progress: &dyn Progress) -> Result<FetchOutcome> {
         let (spec, named) = self.remote_spec(remote)?;
-        let _lock = self.lock()?;
-        let mut remote = self.open_remote(&spec)?;
-        self.fetch_from(&spec, named, remote.as_mut(), progress)
+        let mut opened = self.open_remote(&spec)?;
+        self.fetch_from(
+            opened.as_mut(),
+            named.then_some(spec.name.as_str()),
+            progress,
+        )
     }
 
-    fn fetch_from(
+    /// Fetches from an open remote; `tracking` names the remote whose remote-tracking
+    /// refs (`refs/remotes/NAME/…`) are set to its branches.
+    pub fn fetch_from(
         &self,
-        spec: &Spec,
-        named: bool,
         remote: &mut dyn Remote,
+        tracking: Option<&str>,
         progress: &dyn Progress,
     ) -> Result<FetchOutcome> {
+        let _lock = self.lock()?;
         let refs = remote.refs()?;
         let mut outcome = FetchOutcome {
             url: remote.url(),
@@ -366,13 +385,14 @@ impl Repository {
                 }
             }
         }
+        outcome.transfer.requests = remote.requests();
         let mut tx = self.refs.transaction();
         for (name, id) in &refs.refs {
             let (local_name, only_new) = if let Some(branch) = name.strip_prefix("refs/heads/") {
-                if !named {
+                let Some(remote_name) = tracking else {
                     continue;
-                }
-                (format!("refs/remotes/{}/{branch}", spec.name), false)
+                };
+                (format!("refs/remotes/{remote_name}/{branch}"), false)
             } else if name.starts_with("refs/tags/") {
                 (name.clone(), true)
             } else {
@@ -486,11 +506,8 @@ impl Repository {
         let cloned = (|| {
             let repo = Repository::init(dir)?;
             let spec = repo.add_remote_spec("origin", url, options)?;
-            let fetch = {
-                let _lock = repo.lock()?;
-                let mut remote = repo.open_remote(&spec)?;
-                repo.fetch_from(&spec, true, remote.as_mut(), progress)?
-            };
+            let mut remote = repo.open_remote(&spec)?;
+            let fetch = repo.fetch_from(remote.as_mut(), Some(&spec.name), progress)?;
             let branch = fetch
                 .remote_head
                 .clone()
