@@ -1,6 +1,7 @@
 //! What moving packs between stores needs from the odb: the ids a pack index lists,
 //! read before the pack is fetched, and a full check of one received pack.
 
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::pack::{IDX_MAGIC, Pack};
@@ -46,11 +47,13 @@ impl Odb {
         if let Some(problem) = pack.verify().into_iter().next() {
             return Err(problem);
         }
-        let mut ids = Vec::with_capacity(pack.len());
-        for (id, offset) in pack.entries() {
-            self.read_packed(&id, &pack, offset, 0, &mut Vec::new())?;
-            ids.push(id);
-        }
-        Ok(ids)
+        let entries: Vec<(ObjectId, u64)> = pack.entries().collect();
+        entries
+            .par_iter()
+            .map(|(id, offset)| {
+                self.read_packed(id, &pack, *offset, 0, &mut Vec::new())
+                    .map(|_| *id)
+            })
+            .collect()
     }
 }

@@ -938,11 +938,21 @@ impl super::Remote for StoreRemote {
             }
             transfer.objects += 1;
         }
-        // Install: each pack before its index, then one sync.
+        // Install: each pack before its index, then one sync. A staged file is moved
+        // into place when the store is a directory on the same filesystem (synced
+        // first: it was downloaded unsynced), else copied.
         let target = local.backend();
-        let copy = |kind: FileKind, name: &str| -> Result<()> {
+        let mut moved_into = Vec::new();
+        let mut install = |kind: FileKind, name: &str| -> Result<()> {
             let from = backend.location(kind, name);
             let to = target.location(kind, name);
+            let synced = std::fs::File::open(&from).and_then(|f| f.sync_all());
+            if synced.is_ok() && std::fs::rename(&from, &to).is_ok() {
+                if let Some(dir) = to.parent() {
+                    moved_into.push(dir.to_owned());
+                }
+                return Ok(());
+            }
             let mut reader = std::fs::File::open(&from).context("open", &from)?;
             let mut file = target.create(kind).context("create", &to)?;
             std::io::copy(&mut reader, &mut file).context("write", &to)?;
@@ -950,12 +960,17 @@ impl super::Remote for StoreRemote {
             Ok(())
         };
         for (pack, _) in &wanted {
-            copy(FileKind::Pack, &pack.name)?;
-            copy(FileKind::Index, &pack.name)?;
+            install(FileKind::Pack, &pack.name)?;
+            install(FileKind::Index, &pack.name)?;
             transfer.packs += 1;
         }
         for l in &large {
-            copy(FileKind::Loose, &l.name)?;
+            install(FileKind::Loose, &l.name)?;
+        }
+        moved_into.sort();
+        moved_into.dedup();
+        for dir in moved_into {
+            crate::fs::sync_dir(&dir)?;
         }
         local.sync()?;
         local.reload_packs();
