@@ -285,9 +285,26 @@ fn unreachable_packed_objects_keep_their_age_through_repeated_gc() -> Result {
         grace: Some(Duration::from_secs(14 * DAY)),
         ..GcOptions::default()
     };
-    // Younger than two weeks: kept, by every gc, each of which writes a new pack.
+    // Younger than two weeks: kept. A geometric gc leaves them where they are, in
+    // the pack it keeps as it was (so they keep its age) ...
+    let pack_dir = env.work().join(".cow/objects/pack");
+    let files_before = fs::read_dir(&pack_dir)?.count();
+    let outcome = repo.gc(&two_weeks)?;
+    assert_eq!(
+        (outcome.cruft, outcome.pruned, outcome.kept_packs),
+        (3, 0, 1),
+        "{outcome:?}"
+    );
+    assert_eq!((outcome.pack, outcome.cruft_pack), (None, None));
+    assert_eq!(fs::read_dir(&pack_dir)?.count(), files_before);
+    // ... and every full gc, each of which writes a new pack, puts them in a cruft
+    // pack that records their age.
+    let full = GcOptions {
+        full: true,
+        ..two_weeks
+    };
     for round in 0..3 {
-        let outcome = repo.gc(&two_weeks)?;
+        let outcome = repo.gc(&full)?;
         assert_eq!(
             (outcome.cruft, outcome.pruned),
             (3, 0),
