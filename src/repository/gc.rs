@@ -110,10 +110,11 @@ impl Repository {
 
     /// Repacks what is reachable and young, and removes the rest.
     ///
-    /// Packs that form a geometric progression by object count (each at least twice
-    /// the next smaller) are kept byte for byte; the smaller packs and the loose
-    /// objects are rolled up into one new pack ([`Odb::plan_repack`] says which), so a
-    /// gc after a small change writes a small pack. A kept pack holding an unreachable
+    /// Packs gc wrote that form a geometric progression by object count (each at
+    /// least twice the next smaller) are kept byte for byte; the smaller packs, the
+    /// quick packs commits wrote and the loose objects are rolled up into one new pack
+    /// ([`Odb::plan_repack`] says which), so a gc after a small change writes a small
+    /// pack. A kept pack holding an unreachable
     /// object older than the grace period is rolled up too, so pruning drops every
     /// such object, as a full repack would. With [`GcOptions::full`], everything goes
     /// into one new pack.
