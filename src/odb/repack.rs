@@ -4,10 +4,11 @@
 //!
 //! The caller (gc) decides what to keep; this decides how it is stored, and which
 //! packs are rewritten at all. By default large packs are kept byte for byte and only
-//! the small ones are rolled up with the loose objects into one new pack, so that the
-//! packs form a geometric progression (git's `repack --geometric=2`, see
-//! [`geometric_split`]): the cost of a repack, and what a copy of the store by rsync
-//! or a push of packs sends after it, follows what changed since the last one.
+//! the small ones are rolled up with the loose objects (and the quick packs commits
+//! write) into one new pack, so that the packs form a geometric progression (git's
+//! `repack --geometric=2`, see [`geometric_split`] and [`Odb::plan_repack`]): the cost
+//! of a repack, and what a copy of the store by rsync or a push of packs sends after
+//! it, follows what changed since the last one.
 //! [`RepackOptions::full`] rewrites everything into one pack instead.
 //!
 //! Every pack written here is self-contained: the delta window of [`Packer`] holds

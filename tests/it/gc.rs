@@ -469,10 +469,11 @@ fn any_ref_under_refs_is_a_root_for_gc_and_fsck() -> Result {
     Ok(())
 }
 
-/// Each file in the pack directory: name → (inode, modification time, bytes).
-fn pack_files(
-    work: &std::path::Path,
-) -> Result<BTreeMap<String, (u64, std::time::SystemTime, Vec<u8>)>> {
+/// A stored file as a test compares it: inode, modification time, bytes.
+type FileState = (u64, std::time::SystemTime, Vec<u8>);
+
+/// Each file in the pack directory, by name.
+fn pack_files(work: &std::path::Path) -> Result<BTreeMap<String, FileState>> {
     use std::os::unix::fs::MetadataExt;
     let mut out = BTreeMap::new();
     for entry in fs::read_dir(work.join(".cow/objects/pack"))? {
