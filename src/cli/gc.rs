@@ -4,7 +4,7 @@ use std::io::Write;
 use std::time::Duration;
 
 use cow::Repository;
-use cow::repository::{DEFAULT_GRACE, GcOptions};
+use cow::repository::{DEFAULT_GRACE, GcOptions, PackSummary};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -12,9 +12,13 @@ pub struct Args {
     /// days, hours or weeks (`14d`, `12h`, `2w`); default two weeks
     #[arg(long, value_name = "AGE", num_args = 0..=1, require_equals = true, default_missing_value = "now")]
     prune: Option<String>,
-    /// Report what would be kept and reclaimed; change nothing
+    /// Report what would be kept and reclaimed, and which packs would be kept or
+    /// rolled up; change nothing
     #[arg(short = 'n', long)]
     dry_run: bool,
+    /// Rewrite every pack into one, instead of keeping the large packs as they are
+    #[arg(long)]
+    full: bool,
 }
 
 /// `now`, `never` or `<n>h|d|w` as a grace period (`None`: never prune).
@@ -54,6 +58,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     let outcome = repo.gc(&GcOptions {
         grace,
         dry_run: args.dry_run,
+        full: args.full,
         ..GcOptions::default()
     })?;
     let verb = if args.dry_run { "would keep" } else { "kept" };
@@ -68,12 +73,54 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         outcome.removed_packs,
         outcome.pruned
     )?;
+    let geometry = &outcome.geometry;
+    let (keep, were, roll) = if args.dry_run {
+        ("would keep", "are", "would roll up")
+    } else {
+        ("kept", "were", "rolled up")
+    };
+    let mut packs = format!(
+        "packs: {keep} {} as they {were}{}; {roll} {}{}",
+        outcome.kept_packs,
+        objects(&geometry.kept),
+        geometry.rolled.len(),
+        objects(&geometry.rolled)
+    );
+    if geometry.rolled_to_prune > 0 {
+        packs += &format!(
+            " ({} of them to prune what they hold)",
+            geometry.rolled_to_prune
+        );
+    }
+    if !geometry.cruft.is_empty() && !geometry.cruft_kept {
+        packs += &format!(" and {} cruft", geometry.cruft.len());
+    }
+    if args.full {
+        packs += " (--full)";
+    }
+    writeln!(out, "{packs}")?;
     writeln!(
         out,
         "store: {} bytes before, {} bytes after",
         outcome.bytes_before, outcome.bytes_after
     )?;
     Ok(())
+}
+
+/// ` (N, M objects)`: the object counts of `packs`, at most eight of them.
+fn objects(packs: &[PackSummary]) -> String {
+    if packs.is_empty() {
+        return String::new();
+    }
+    let mut counts: Vec<String> = packs
+        .iter()
+        .take(8)
+        .map(|p| p.objects.to_string())
+        .collect();
+    if packs.len() > 8 {
+        counts.push("...".to_owned());
+    }
+    format!(" ({} objects)", counts.join(", "))
 }
 
 #[derive(clap::Args)]

@@ -78,7 +78,8 @@ enum Command {
     Config(config::Args),
     /// Verify the store: every object's hash, and everything refs reach
     Fsck(fsck::Args),
-    /// Repack everything reachable into one pack with deltas, and remove unreachable objects
+    /// Repack everything reachable: loose objects and small packs into one new pack with
+    /// deltas, large packs kept as they are; and remove unreachable objects
     Gc(gc::Args),
     /// Count loose and packed objects and the bytes they take
     CountObjects(gc::CountArgs),

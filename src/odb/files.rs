@@ -103,13 +103,7 @@ impl Odb {
     pub fn packed_times(&self, skip: impl Fn(&ObjectId) -> bool) -> HashMap<ObjectId, u64> {
         let mut out: HashMap<ObjectId, u64> = HashMap::new();
         for pack in self.packs() {
-            let pack_time = unix_secs(
-                self.backend
-                    .stat(FileKind::Pack, &pack.name)
-                    .ok()
-                    .flatten()
-                    .and_then(|i| i.modified),
-            );
+            let pack_time = self.pack_time(&pack.name);
             let times = super::cruft::read_times(&*self.backend, &pack);
             for (i, (id, _)) in pack.entries().enumerate() {
                 if skip(&id) {
@@ -121,6 +115,22 @@ impl Odb {
             }
         }
         out
+    }
+
+    /// When a pack was written: its file time (now, when unknown), in unix seconds.
+    pub(super) fn pack_time(&self, name: &str) -> u64 {
+        unix_secs(
+            self.backend
+                .stat(FileKind::Pack, name)
+                .ok()
+                .flatten()
+                .and_then(|i| i.modified),
+        )
+    }
+
+    /// Whether a pack is a cruft pack: one with a `.mtimes` sidecar.
+    pub(super) fn is_cruft_pack(&self, name: &str) -> bool {
+        matches!(self.backend.stat(FileKind::Times, name), Ok(Some(_)))
     }
 
     /// The names (checksums) of the open packs.

@@ -3,7 +3,7 @@
 //!
 //! Objects are stored as loose files (one zstd frame each, ) or in packs
 //! (records, deltas, blocks and a dictionary, with an index; `pack`), and gc repacks
-//! them ([`Odb::repack`]). Every read is checked against the id it was asked for;
+//! them ([`Odb::repack`], geometrically: large packs stay as they are). Every read is checked against the id it was asked for;
 //! corruption is an [`Error`] naming the object, never wrong bytes.
 //!
 //! The files themselves are kept by a storage [`backend`]: the local `.cow/objects`
@@ -41,7 +41,10 @@ pub use loose::MAX_IN_MEMORY_SIZE;
 pub use pack::PackInfo;
 use pack::{Pack, PackWriter};
 use packed::{CachedBlock, Copy, Place};
-pub use repack::{Candidate, MAX_DELTA_CHAIN, RepackOptions, RepackOutcome};
+pub use repack::{
+    Candidate, GEOMETRIC_FACTOR, MAX_DELTA_CHAIN, PackGeometry, PackSummary, RepackOptions,
+    RepackOutcome, RepackPlan, WritePackOutcome, geometric_split,
+};
 pub use transfer::index_object_ids;
 
 use std::sync::{Arc, Mutex, RwLock};

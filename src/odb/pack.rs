@@ -11,6 +11,9 @@
 //!
 //! A pack may start with a dictionary record (type 5: its length as a varint, then the
 //! raw dictionary): records with `0x40` set in their type byte are compressed with it.
+//! Every pack a repack writes starts with one, empty when it has no dictionary: that
+//! tells gc its own packs, which it may keep as they are, from the packs a commit
+//! writes quickly (each object alone, at the commit's level), which it rolls up.
 //!
 //! Small objects may share one frame (solid compression, so similar files compress
 //! against each other): a block record (type 6, `0x40` if it uses the dictionary, the
@@ -19,6 +22,11 @@
 //! then as varints the distance back to its block record and where its content starts
 //! in the block. A member is never a delta, and a block never exceeds
 //! [`MAX_BLOCK_SIZE`].
+//!
+//! Every pack cow writes is self-contained: a delta's base is in the same pack
+//! ([`PackWriter::finish`] refuses a pack that names a base it does not hold), so gc can
+//! rewrite or remove one pack without breaking another. A reader resolves a base named
+//! by id in any pack or loose file, as the format allows.
 //!
 //! The `.idx` beside it is `CWIDX\0\0\x01`, a fan-out table of 256 big-endian u32
 //! counts, the sorted ids, their big-endian u64 record offsets, the pack's checksum and
@@ -102,6 +110,8 @@ pub(crate) struct PackWriter {
     expected: Option<Vec<ObjectId>>,
     /// For a cruft pack: each object's time (unix seconds), for its `.mtimes`.
     times: Option<HashMap<ObjectId, u64>>,
+    /// The bases deltas were written against: each must be in the pack.
+    bases: Vec<ObjectId>,
 }
 
 /// A finished pack: its name (checksum) and paths.
@@ -130,13 +140,15 @@ impl PackWriter {
             entries: HashMap::new(),
             expected: None,
             times: None,
+            bases: Vec::new(),
         };
         writer.append(PACK_MAGIC)?;
         Ok(writer)
     }
 
     /// Starts a pack whose records may be compressed with a shared dictionary
-    /// (see [`PackWriter::add_frame_with_dictionary`]).
+    /// (see [`PackWriter::add_frame_with_dictionary`]). An empty dictionary still
+    /// writes the record: it marks a pack a repack wrote ([`Pack::is_repacked`]).
     pub(crate) fn with_dictionary(
         backend: Arc<dyn Backend>,
         dictionary: &[u8],
@@ -237,6 +249,7 @@ impl PackWriter {
         let mut head = Vec::with_capacity(48);
         head.push(code);
         put_varint(&mut head, size);
+        self.bases.extend(base);
         match base.map(|b| (b, self.rank(b))) {
             Some((_, Some(rank))) => {
                 head[0] |= BASE_BY_INDEX;
@@ -324,10 +337,19 @@ impl PackWriter {
     }
 
     /// Writes the checksum and the index, syncs both and renames them into place.
-    /// Returns `None` (and leaves nothing) for an empty pack.
+    /// Returns `None` (and leaves nothing) for an empty pack. Refuses a pack with a
+    /// delta whose base it does not hold: packs are self-contained.
     pub fn finish(mut self) -> Result<Option<PackInfo>> {
         if self.entries.is_empty() {
             return Ok(None);
+        }
+        if let Some(base) = self.bases.iter().find(|b| !self.entries.contains_key(b)) {
+            return Err(crate::fs::IoError::new(
+                "finish a pack in",
+                self.location(),
+                io::Error::other(format!("a delta's base {base} is not in the pack")),
+            )
+            .into());
         }
         if let Some(expected) = &self.expected
             && (expected.len() != self.entries.len()
@@ -556,6 +578,13 @@ impl Pack {
     /// Objects in the pack.
     pub fn len(&self) -> usize {
         self.count
+    }
+
+    /// Whether a repack wrote the pack: its packs start with a dictionary record
+    /// (empty when there is no dictionary); a commit's quick packs do not.
+    pub fn is_repacked(&self) -> bool {
+        let mut head = [0u8; 1];
+        matches!(self.read_head(8, &mut head), Ok([DICT_RECORD]))
     }
 
     /// Every id in the pack, sorted, with its offset.

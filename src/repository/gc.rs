@@ -1,6 +1,8 @@
 //! Garbage collection: find what is reachable, decide what unreachable objects are
 //! old enough to drop, and have the object database repack the rest
-//! ([`Odb::repack`](crate::odb::Odb::repack)) and remove what nothing reaches.
+//! ([`Odb::repack`](crate::odb::Odb::repack)) and remove what nothing reaches. Large
+//! packs are kept as they are (geometric repacking, as git's `repack --geometric=2`);
+//! [`GcOptions::full`] rewrites everything into one pack.
 
 use std::collections::HashSet;
 use std::time::{Duration, SystemTime};
@@ -9,6 +11,7 @@ use super::{Repository, Result};
 use crate::object::{Kind, ObjectId};
 use crate::odb::{Candidate, PackInfo, RepackOptions};
 pub use crate::odb::{MAX_DELTA_CHAIN, ObjectCounts};
+pub use crate::odb::{PackGeometry, PackSummary};
 use crate::reach::Reached;
 
 /// Knobs for [`Repository::gc`].
@@ -21,6 +24,10 @@ pub struct GcOptions {
     pub dry_run: bool,
     /// zstd level for the new pack.
     pub level: i32,
+    /// Rewrite every pack into one (git's `repack -a -d`) instead of keeping large
+    /// packs as they are and rolling up only the small ones (git's
+    /// `repack --geometric=2`).
+    pub full: bool,
 }
 
 impl Default for GcOptions {
@@ -29,6 +36,7 @@ impl Default for GcOptions {
             grace: Some(DEFAULT_GRACE),
             dry_run: false,
             level: 9,
+            full: false,
         }
     }
 }
@@ -49,8 +57,13 @@ pub struct GcOutcome {
     pub in_blocks: u64,
     /// Loose objects removed (packed now, or unreachable and old).
     pub removed_loose: u64,
-    /// Old packs removed.
+    /// Old packs removed (rolled up into the new pack, or old cruft packs).
     pub removed_packs: u64,
+    /// Packs left byte for byte as they were: large packs, in a geometric progression,
+    /// that hold nothing to prune.
+    pub kept_packs: u64,
+    /// Which packs were (dry run: would be) kept and which rolled up.
+    pub geometry: PackGeometry,
     /// Unreachable objects dropped.
     pub pruned: u64,
     /// Bytes of objects in the store before.
@@ -59,8 +72,9 @@ pub struct GcOutcome {
     pub bytes_after: u64,
     /// The new pack.
     pub pack: Option<PackInfo>,
-    /// Unreachable objects younger than the grace period, kept (counted in `packed`)
-    /// in a cruft pack that records each one's own time, so it keeps ageing.
+    /// Packed unreachable objects younger than the grace period, kept: where they are
+    /// when a kept pack holds them, else (counted in `packed`) in a cruft pack that
+    /// records each one's own time, so it keeps ageing.
     pub cruft: u64,
     /// The new cruft pack, when there were such objects.
     pub cruft_pack: Option<PackInfo>,
@@ -94,13 +108,27 @@ impl Repository {
         Ok(out)
     }
 
-    /// Repacks every reachable object into one new pack — small blobs compressed
-    /// together in blocks, in path order; near copies as zstd deltas against an
-    /// earlier version, chains at most [`MAX_DELTA_CHAIN`] long; trees as deltas
-    /// against directories of the same name — and packed unreachable objects younger
-    /// than the grace period into a cruft pack that keeps each one's own time (see
-    /// [`GcOutcome::cruft`]); then, once both are durable, removes the old packs, the
-    /// loose copies, and unreachable objects older than the grace period.
+    /// Repacks what is reachable and young, and removes the rest.
+    ///
+    /// Packs gc wrote that form a geometric progression by object count (each at
+    /// least twice the next smaller) are kept byte for byte; the smaller packs, the
+    /// quick packs commits wrote and the loose objects are rolled up into one new pack
+    /// ([`Odb::plan_repack`] says which), so a gc after a small change writes a small
+    /// pack. A kept pack holding an unreachable
+    /// object older than the grace period is rolled up too, so pruning drops every
+    /// such object, as a full repack would. With [`GcOptions::full`], everything goes
+    /// into one new pack.
+    ///
+    /// The new pack stores small blobs compressed together in blocks, in path order;
+    /// near copies as zstd deltas against an earlier version, chains at most
+    /// [`MAX_DELTA_CHAIN`] long; trees as deltas against directories of the same name.
+    /// Packed unreachable objects younger than the grace period stay in a kept pack
+    /// or go into a cruft pack that keeps each one's own time (see
+    /// [`GcOutcome::cruft`]); then, once the new packs are durable, gc removes the
+    /// packs rolled up, the loose copies of what is packed, and unreachable objects
+    /// older than the grace period.
+    ///
+    /// [`Odb::plan_repack`]: crate::odb::Odb::plan_repack
     pub fn gc(&self, options: &GcOptions) -> Result<GcOutcome> {
         // A dry run only reads: it needs no lock (and works where it cannot take one,
         // in a read-only repository), and tolerates a writer's changes as any reader.
@@ -153,32 +181,42 @@ impl Repository {
             }
         }
         outcome.pruned += unreachable_loose.len() as u64;
-        if options.dry_run {
-            outcome.packed = keep_set.len() as u64;
-            outcome.removed_packs = self.odb.pack_names().len() as u64;
-            outcome.removed_loose = loose.iter().filter(|id| kept.contains(id)).count() as u64
-                + unreachable_loose.len() as u64;
-            outcome.bytes_after = outcome.bytes_before - dropped_bytes;
-            return Ok(outcome);
-        }
-
         let candidates = keep
             .into_iter()
             .map(|Reached { id, kind, path }| Candidate { id, kind, path })
             .collect();
-        let repacked = self.odb.repack(
-            candidates,
-            cruft,
-            &RepackOptions {
-                level: options.level,
-            },
-        )?;
+        let repack_options = RepackOptions {
+            level: options.level,
+            full: options.full,
+        };
+        if options.dry_run {
+            let plan = self.odb.plan_repack(candidates, cruft, &repack_options)?;
+            let packed: HashSet<ObjectId> = plan
+                .pack
+                .iter()
+                .map(|c| c.id)
+                .chain(plan.cruft.iter().map(|c| c.0))
+                .chain(plan.redundant_loose.iter().copied())
+                .collect();
+            outcome.packed = (plan.pack.len() + plan.cruft.len()) as u64;
+            outcome.removed_packs = plan.geometry.removed_packs();
+            outcome.kept_packs = plan.geometry.kept_packs();
+            outcome.removed_loose = loose.iter().filter(|id| packed.contains(id)).count() as u64
+                + unreachable_loose.len() as u64;
+            outcome.geometry = plan.geometry;
+            outcome.bytes_after = outcome.bytes_before - dropped_bytes;
+            return Ok(outcome);
+        }
+
+        let repacked = self.odb.repack(candidates, cruft, &repack_options)?;
         outcome.packed = repacked.packed;
         outcome.deltas = repacked.deltas;
         outcome.in_blocks = repacked.in_blocks;
         outcome.pack = repacked.pack;
         outcome.cruft_pack = repacked.cruft_pack;
         outcome.removed_packs = repacked.removed_packs;
+        outcome.kept_packs = repacked.kept_packs;
+        outcome.geometry = repacked.geometry;
         outcome.removed_loose = repacked.removed_loose;
         for id in &unreachable_loose {
             if self.odb.remove_loose(id) {

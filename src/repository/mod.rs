@@ -20,7 +20,9 @@ pub use checkout::{CheckoutOptions, CheckoutOutcome};
 pub use commit::{CommitOptions, CommitOutcome};
 pub use config::Config;
 pub use fsck::{FsckOptions, FsckReport, Problem};
-pub use gc::{DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts};
+pub use gc::{
+    DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
+};
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::Log;
 pub use read::PathContent;

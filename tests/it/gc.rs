@@ -285,9 +285,26 @@ fn unreachable_packed_objects_keep_their_age_through_repeated_gc() -> Result {
         grace: Some(Duration::from_secs(14 * DAY)),
         ..GcOptions::default()
     };
-    // Younger than two weeks: kept, by every gc, each of which writes a new pack.
+    // Younger than two weeks: kept. A geometric gc leaves them where they are, in
+    // the pack it keeps as it was (so they keep its age) ...
+    let pack_dir = env.work().join(".cow/objects/pack");
+    let files_before = fs::read_dir(&pack_dir)?.count();
+    let outcome = repo.gc(&two_weeks)?;
+    assert_eq!(
+        (outcome.cruft, outcome.pruned, outcome.kept_packs),
+        (3, 0, 1),
+        "{outcome:?}"
+    );
+    assert_eq!((outcome.pack, outcome.cruft_pack), (None, None));
+    assert_eq!(fs::read_dir(&pack_dir)?.count(), files_before);
+    // ... and every full gc, each of which writes a new pack, puts them in a cruft
+    // pack that records their age.
+    let full = GcOptions {
+        full: true,
+        ..two_weeks
+    };
     for round in 0..3 {
-        let outcome = repo.gc(&two_weeks)?;
+        let outcome = repo.gc(&full)?;
         assert_eq!(
             (outcome.cruft, outcome.pruned),
             (3, 0),
@@ -450,4 +467,225 @@ fn any_ref_under_refs_is_a_root_for_gc_and_fsck() -> Result {
     );
     env.cow_ok(["cat-file", "-e", &topic]);
     Ok(())
+}
+
+/// A stored file as a test compares it: inode, modification time, bytes.
+type FileState = (u64, std::time::SystemTime, Vec<u8>);
+
+/// Each file in the pack directory, by name.
+fn pack_files(work: &std::path::Path) -> Result<BTreeMap<String, FileState>> {
+    use std::os::unix::fs::MetadataExt;
+    let mut out = BTreeMap::new();
+    for entry in fs::read_dir(work.join(".cow/objects/pack"))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        out.insert(
+            entry.file_name().to_string_lossy().into_owned(),
+            (meta.ino(), meta.modified()?, fs::read(entry.path())?),
+        );
+    }
+    Ok(out)
+}
+
+/// `n` more snapshots on top of `history`'s, each editing its files.
+fn more_history(env: &Env, repo: &Repository, seed: u64, n: usize) -> Result {
+    let w = env.work();
+    let mut rng = Rng::new(seed);
+    for step in 0..n {
+        for f in 0..6 {
+            let lines = 50 + f * 30;
+            let text: String = (0..lines)
+                .map(|l| {
+                    if rng.chance(3) {
+                        format!("line {l} edited at {seed}.{step}\n")
+                    } else {
+                        format!("line {l} of file {f}\n")
+                    }
+                })
+                .collect();
+            write(&w.join(format!("src/f{f}.txt")), text);
+        }
+        repo.commit(&format!("more {seed}.{step}"), &commit_options())?;
+    }
+    Ok(())
+}
+
+fn fsck_clean(repo: &Repository) -> Result {
+    let report = repo.fsck(&Default::default())?;
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    Ok(())
+}
+
+#[test]
+fn gc_after_a_few_commits_keeps_the_big_pack_and_writes_one_small_one() -> Result {
+    let env = Env::new();
+    let repo = history(&env, 30);
+    let first = repo.gc(&GcOptions::default())?;
+    let big = first.pack.expect("a pack");
+    let big_files = pack_files(&env.work())?;
+    assert_eq!(big_files.len(), 2, "{big_files:?}");
+
+    more_history(&env, &repo, 1, 3)?;
+    let new_objects = repo.count_objects()?.loose;
+    assert!(new_objects > 0);
+    let before = all_objects(&repo);
+    let second = repo.gc(&GcOptions::default())?;
+    // The big pack is untouched: same files, same inodes, same times, same bytes.
+    let after = pack_files(&env.work())?;
+    for (name, file) in &big_files {
+        assert!(after.get(name) == Some(file), "{name} changed");
+    }
+    let small = second.pack.clone().expect("a new pack");
+    assert_eq!(small.objects, new_objects, "{second:?}");
+    assert!(small.objects * 4 < big.objects, "{second:?}");
+    assert_eq!(
+        (
+            second.kept_packs,
+            second.removed_packs,
+            second.removed_loose
+        ),
+        (1, 0, new_objects),
+        "{second:?}"
+    );
+    assert_eq!(second.geometry.kept[0].name, big.name);
+    let counts = repo.count_objects()?;
+    assert_eq!((counts.loose, counts.packs), (0, 2));
+    let reopened = Repository::open(env.work())?;
+    assert_eq!(all_objects(&reopened), before);
+    fsck_clean(&reopened)?;
+
+    // Nothing to do: nothing is written or removed, not even the small pack.
+    let files = pack_files(&env.work())?;
+    let third = reopened.gc(&GcOptions::default())?;
+    assert_eq!(
+        (
+            third.packed,
+            third.removed_packs,
+            third.removed_loose,
+            third.kept_packs
+        ),
+        (0, 0, 0, 2),
+        "{third:?}"
+    );
+    assert_eq!(third.pack, None);
+    assert!(
+        pack_files(&env.work())? == files,
+        "a gc with nothing to do changed the packs"
+    );
+
+    // The dry run shows the plan: both packs kept.
+    let report = env.cow_ok(["gc", "--dry-run"]);
+    assert!(
+        report.contains(&format!(
+            "packs: would keep 2 as they are ({}, {} objects); would roll up 0",
+            big.objects, small.objects
+        )),
+        "{report}"
+    );
+    assert!(pack_files(&env.work())? == files);
+    Ok(())
+}
+
+#[test]
+fn gc_full_rewrites_every_pack_into_one() -> Result {
+    let env = Env::new();
+    let repo = history(&env, 20);
+    repo.gc(&GcOptions::default())?;
+    more_history(&env, &repo, 2, 2)?;
+    repo.gc(&GcOptions::default())?;
+    assert_eq!(repo.count_objects()?.packs, 2);
+    let before = all_objects(&repo);
+    let old = pack_files(&env.work())?;
+    let out = env.cow_ok(["gc", "--full"]);
+    assert!(
+        out.contains("removed 0 loose objects and 2 packs")
+            && out.contains("packs: kept 0 as they were; rolled up 2")
+            && out.contains("(--full)"),
+        "{out}"
+    );
+    let new = pack_files(&env.work())?;
+    assert_eq!(new.len(), 2, "{new:?}");
+    assert!(new.keys().all(|name| !old.contains_key(name)), "{new:?}");
+    let repo = Repository::open(env.work())?;
+    assert_eq!(all_objects(&repo), before);
+    fsck_clean(&repo)
+}
+
+#[test]
+fn gc_prune_now_drops_an_unreachable_object_from_a_big_pack() -> Result {
+    let env = Env::new();
+    let (repo, doomed) = with_unreachable_pack(&env, 1)?;
+    let big = pack_files(&env.work())?;
+    write(&env.work().join("later"), "a later file\n");
+    repo.commit("later", &commit_options())?;
+    // Young: the default gc keeps the pack holding them as it is.
+    let outcome = repo.gc(&GcOptions::default())?;
+    assert_eq!(
+        (outcome.kept_packs, outcome.cruft, outcome.pruned),
+        (1, 3, 0),
+        "{outcome:?}"
+    );
+    assert_eq!(outcome.cruft_pack, None);
+    let after = pack_files(&env.work())?;
+    for (name, file) in &big {
+        assert!(after.get(name) == Some(file), "{name} changed");
+    }
+    for id in &doomed {
+        assert!(repo.odb().contains(id));
+    }
+    // Old, or --prune=now: the pack is rolled up to drop them, however large.
+    let out = env.cow_ok(["gc", "--prune=now"]);
+    assert!(out.contains("pruned 3 unreachable"), "{out}");
+    assert!(out.contains("(1 of them to prune what they hold)"), "{out}");
+    let after = pack_files(&env.work())?;
+    assert!(
+        big.keys().all(|name| !after.contains_key(name)),
+        "{after:?}"
+    );
+    let repo = Repository::open(env.work())?;
+    for id in &doomed {
+        assert!(!repo.odb().contains(id), "{id} survived");
+    }
+    assert_eq!(env.cow_ok(["show", "HEAD:keep"]), "reachable\n");
+    assert_eq!(env.cow_ok(["show", "HEAD:later"]), "a later file\n");
+    fsck_clean(&repo)
+}
+
+/// No delta in a pack gc writes names a base outside that pack, through geometric
+/// gcs (where the natural base of a new version is in a pack gc keeps) and a full one.
+#[test]
+fn gc_written_packs_hold_every_delta_base() -> Result {
+    let env = Env::new();
+    let repo = history(&env, 20);
+    let check = |repo: &Repository| -> Result<u64> {
+        let mut deltas = 0;
+        for id in repo.odb().all_ids()? {
+            for copy in repo.odb().locate(&id)? {
+                let Some(base) = copy.base else { continue };
+                deltas += 1;
+                let bases = repo.odb().locate(&base)?;
+                assert!(
+                    bases.iter().any(|b| b.pack == copy.pack),
+                    "{id} in {:?} is a delta against {base}, stored only in {:?}",
+                    copy.pack,
+                    bases.iter().map(|b| &b.pack).collect::<Vec<_>>()
+                );
+            }
+        }
+        Ok(deltas)
+    };
+    repo.gc(&GcOptions::default())?;
+    assert!(check(&repo)? > 0);
+    for round in 0..4 {
+        more_history(&env, &repo, 10 + round, 4)?;
+        repo.gc(&GcOptions::default())?;
+        check(&repo)?;
+    }
+    assert!(repo.count_objects()?.packs > 1);
+    repo.gc(&GcOptions {
+        full: true,
+        ..GcOptions::default()
+    })?;
+    check(&repo)?;
+    fsck_clean(&repo)
 }
