@@ -4,6 +4,7 @@ mod util;
 
 mod checkout;
 mod cli;
+mod config;
 mod diff;
 mod errors;
 mod fuzz;
