@@ -31,7 +31,7 @@ struct Entry {
 
 impl Entry {
     fn is(&self, key: &Key<'_>) -> bool {
-        self.in_section(&key.section, key.subsection) && self.name.eq_ignore_ascii_case(key.name)
+        self.in_section(key.section, key.subsection) && self.name.eq_ignore_ascii_case(key.name)
     }
 
     fn in_section(&self, section: &str, subsection: Option<&str>) -> bool {
@@ -256,7 +256,7 @@ impl Config {
 
 /// A boolean as git reads one (`true`/`yes`/`on`/`1`, `false`/`no`/`off`/`0`/empty,
 /// any case); `None` for anything else.
-pub fn parse_bool(value: &str) -> Option<bool> {
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
     match value.to_ascii_lowercase().as_str() {
         "true" | "yes" | "on" | "1" => Some(true),
         "false" | "no" | "off" | "0" | "" => Some(false),

@@ -10,6 +10,7 @@ mod gc;
 mod lock;
 mod log;
 mod read;
+mod remotes;
 mod roots;
 mod status;
 
@@ -22,6 +23,7 @@ pub use gc::{DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts}
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::Log;
 pub use read::PathContent;
+pub use remotes::AddRemote;
 pub use roots::Roots;
 pub use status::{Status, StatusOptions};
 
@@ -101,6 +103,31 @@ pub enum Error {
     /// The branch has commits HEAD does not contain.
     #[error("branch '{0}' has commits that HEAD does not contain")]
     NotMerged(String),
+    /// A remote name that cannot name `refs/remotes/NAME/`.
+    #[error("'{name}' is not a valid remote name: {reason}")]
+    InvalidRemoteName {
+        /// The name given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A remote of that name is configured already.
+    #[error("remote {0} already exists")]
+    RemoteExists(String),
+    /// No remote of that name is configured.
+    #[error("no such remote '{0}'")]
+    NoSuchRemote(String),
+    /// A remote's settings do not fit together.
+    #[error("remote {name}: {reason}")]
+    InvalidRemote {
+        /// The remote.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A remote failed, or refused.
+    #[error(transparent)]
+    Remote(#[from] crate::remote::Error),
     /// The object store failed.
     #[error(transparent)]
     Odb(#[from] odb::Error),
