@@ -18,6 +18,7 @@ mod oracle;
 mod race;
 mod reach;
 mod reliability;
+mod remote;
 mod roots;
 mod s3;
 mod safety;
