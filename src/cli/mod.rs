@@ -269,7 +269,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::RevParse(args) => rev_parse::run(&discover()?, args, out),
         Command::CatFile(args) => cat_file::run(&discover()?, args, out),
         Command::Config(args) => config::run(&discover()?, args, out),
-        Command::Remote(args) => remote::run(&discover()?, &cwd, args, out),
+        Command::Remote(args) => remote::run(discover, &cwd, args, out),
         Command::Fsck(args) => fsck::run(&discover()?, args, out),
         Command::Gc(args) => gc::run(&discover()?, args, out),
         Command::CountObjects(args) => gc::count(&discover()?, args, out),

@@ -43,7 +43,7 @@ enum Command {
 
 #[derive(clap::Args)]
 struct AddArgs {
-    /// The endpoint of an S3-compatible service (default: AWS_ENDPOINT, else AWS S3)
+    /// The endpoint of an S3-compatible service (default: AWS_ENDPOINT_URL, else AWS S3)
     #[arg(long, value_name = "URL")]
     endpoint: Option<String>,
     /// The object store's region (default: AWS_REGION or AWS_DEFAULT_REGION)
@@ -76,41 +76,55 @@ struct ShowArgs {
     name: String,
 }
 
-pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    match &args.command {
-        None => errors_as_json(args.list.json, || list(repo, &args.list, out)),
-        Some(Command::List(list_args)) => {
-            errors_as_json(list_args.json, || list(repo, list_args, out))
-        }
-        Some(Command::Add(add)) => {
-            let options = AddRemote {
-                s3: cow::remote::S3Options {
-                    endpoint: add.endpoint.clone(),
-                    region: add.region.clone(),
-                    path_style: add.path_style,
-                    ..Default::default()
-                },
-                single_writer: add.single_writer,
-                base_dir: Some(cwd.to_owned()),
-            };
-            repo.add_remote(&add.name, &add.url, options)?;
-            Ok(())
-        }
-        Some(Command::Remove(remove)) => {
-            repo.remove_remote(&remove.name)?;
-            Ok(())
-        }
-        Some(Command::Show(show_args)) => errors_as_json(show_args.json, || {
-            let spec = repo.remote(&show_args.name)?;
-            let branches = repo.remote_branches(&show_args.name)?;
-            if show_args.json {
-                writeln!(out, "{}", show_json(&spec, &branches))?;
-            } else {
-                show(&spec, &branches, out)?;
+/// Runs `cow remote`; `repo` finds the repository (in `--json` mode, its failure is a
+/// JSON error too).
+pub fn run(
+    repo: impl FnOnce() -> anyhow::Result<Repository>,
+    cwd: &Path,
+    args: &Args,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let json = match &args.command {
+        None => args.list.json,
+        Some(Command::List(list_args)) => list_args.json,
+        Some(Command::Show(show_args)) => show_args.json,
+        Some(Command::Add(_) | Command::Remove(_)) => false,
+    };
+    errors_as_json(json, || {
+        let repo = repo()?;
+        match &args.command {
+            None => list(&repo, &args.list, out),
+            Some(Command::List(list_args)) => list(&repo, list_args, out),
+            Some(Command::Add(add)) => {
+                let options = AddRemote {
+                    s3: cow::remote::S3Options {
+                        endpoint: add.endpoint.clone(),
+                        region: add.region.clone(),
+                        path_style: add.path_style,
+                        ..Default::default()
+                    },
+                    single_writer: add.single_writer,
+                    base_dir: Some(cwd.to_owned()),
+                };
+                repo.add_remote(&add.name, &add.url, options)?;
+                Ok(())
             }
-            Ok(())
-        }),
-    }
+            Some(Command::Remove(remove)) => {
+                repo.remove_remote(&remove.name)?;
+                Ok(())
+            }
+            Some(Command::Show(show_args)) => {
+                let spec = repo.remote(&show_args.name)?;
+                let branches = repo.remote_branches(&show_args.name)?;
+                if show_args.json {
+                    writeln!(out, "{}", show_json(&spec, &branches))?;
+                } else {
+                    show(&spec, &branches, out)?;
+                }
+                Ok(())
+            }
+        }
+    })
 }
 
 fn list(repo: &Repository, args: &ListArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -150,7 +164,11 @@ fn show(spec: &Spec, branches: &[RefInfo], out: &mut dyn Write) -> anyhow::Resul
                 .clone()
                 .unwrap_or_else(|| format!("(from {var} when set)"))
         };
-        writeln!(out, "  Endpoint: {}", or_env(&s3.endpoint, "AWS_ENDPOINT"))?;
+        writeln!(
+            out,
+            "  Endpoint: {}",
+            or_env(&s3.endpoint, "AWS_ENDPOINT_URL")
+        )?;
         writeln!(out, "  Region: {}", or_env(&s3.region, "AWS_REGION"))?;
         writeln!(out, "  Path-style addressing: {}", yes_no(s3.path_style))?;
         writeln!(

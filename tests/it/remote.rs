@@ -153,6 +153,20 @@ fn remote_json_follows_the_schema() -> Result {
         String::from_utf8(out.stderr)?,
         "{\"type\":\"error\",\"message\":\"no such remote 'nope'\"}\n"
     );
+    // So is a directory that is not a repository.
+    let out = env
+        .cow_cmd(env.tmp.path())
+        .args(["remote", "--json"])
+        .output()?;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let stderr = String::from_utf8(out.stderr)?;
+    assert!(
+        stderr.starts_with("{\"type\":\"error\",\"message\":\"not a cow repository")
+            && stderr.ends_with("\"}\n")
+            && stderr.lines().count() == 1,
+        "{stderr}"
+    );
     Ok(())
 }
 
