@@ -181,7 +181,7 @@ impl Config {
     /// Sets `section.key` or `section.subsection.key` to `value`, replacing an earlier
     /// value. Refuses a value the key cannot take (a `core.compression` that is not a
     /// zstd level from 1 to 19; an empty `user.name` or `user.email`, or one with `<`,
-    /// `>` or a line break; a `remote.*.pathStyle` or `remote.*.singleWriter` that is
+    /// `>`, a line break or whitespace around it; a `remote.*.pathStyle` or `remote.*.singleWriter` that is
     /// not a boolean) and a key set more than once (which copy is meant? as git
     /// refuses); other keys take any value, quoted as needed when written.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
@@ -279,6 +279,9 @@ fn check_value(key: &Key<'_>, value: &str) -> Result<(), &'static str> {
         }
         ("user", false, "name" | "email") if value.contains(['\n', '\r']) => {
             Err("names and emails cannot contain line breaks")
+        }
+        ("user", false, "name" | "email") if value.trim() != value => {
+            Err("names and emails cannot start or end with whitespace")
         }
         ("remote", true, "pathstyle" | "singlewriter") if parse_bool(value).is_none() => {
             Err("a boolean is needed (true or false)")
@@ -582,8 +585,9 @@ mod tests {
         }
         assert_eq!(c.get("core.compression"), Some("3"));
         for key in ["user.name", "user.email"] {
-            assert!(c.set(key, "").is_err());
-            assert!(c.set(key, "a <b>").is_err());
+            for bad in ["", "a <b>", " a", "a\t", "a\nb"] {
+                assert!(c.set(key, bad).is_err(), "{key} = {bad:?}");
+            }
         }
         c.set("unknown.key", "anything at all").unwrap();
         for key in ["remote.o.pathStyle", "remote.o.singlewriter"] {
