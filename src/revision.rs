@@ -238,12 +238,14 @@ fn resolve_base(odb: &Odb, refs: &RefStore, base: &str) -> Result<ObjectId> {
             Error::Unborn(branch)
         });
     }
-    // git's order: the name as given, then under refs/, refs/tags/, refs/heads/.
+    // git's order: the name as given, then under refs/, refs/tags/, refs/heads/,
+    // refs/remotes/ (`origin/main`).
     for candidate in [
         base.to_owned(),
         format!("refs/{base}"),
         format!("refs/tags/{base}"),
         format!("refs/heads/{base}"),
+        format!("refs/remotes/{base}"),
     ] {
         if let Ok(name) = RefName::new(&candidate)
             && let Some(id) = refs.find(&name)?

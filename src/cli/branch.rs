@@ -17,13 +17,27 @@ pub struct Args {
     name: Option<String>,
     /// Where the new branch starts (default HEAD)
     start: Option<String>,
+    /// List the remote-tracking branches (REMOTE/BRANCH)
+    #[arg(short = 'r', long = "remotes", conflicts_with_all = ["name", "all"])]
+    remotes: bool,
+    /// List local and remote-tracking branches
+    #[arg(short = 'a', long = "all", conflicts_with = "name")]
+    all: bool,
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let Some(name) = &args.name else {
-        for branch in repo.branches()? {
-            let mark = if branch.current { '*' } else { ' ' };
-            writeln!(out, "{mark} {}", branch.name)?;
+        if !args.remotes {
+            for branch in repo.branches()? {
+                let mark = if branch.current { '*' } else { ' ' };
+                writeln!(out, "{mark} {}", branch.name)?;
+            }
+        }
+        if args.remotes || args.all {
+            let prefix = if args.all { "remotes/" } else { "" };
+            for branch in repo.remote_branches()? {
+                writeln!(out, "  {prefix}{}", branch.name)?;
+            }
         }
         return Ok(());
     };

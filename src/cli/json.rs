@@ -1,82 +1,25 @@
-//! JSON output (`--json`), written by hand: the documents are small and flat, and
-//! strings need only RFC 8259's escapes. DESIGN's rules: every record has `"type"`, the
-//! first document carries `"schema": 1`, ids are full hex, and in `--json` mode errors
-//! go to stderr as `{"type":"error","message":…}` lines.
+//! JSON output (`--json`) helpers beside serde_json: DESIGN's rules are that every
+//! record has `"type"`, the first document carries `"schema": 1`, ids are full hex,
+//! paths that are not UTF-8 get a base64 `_b64` twin, and in `--json` mode errors go to
+//! stderr as `{"type":"error","message":…}` lines.
 
-use std::fmt;
 use std::io::Write;
 
-/// The version of every JSON document's shape; fields are added, never renamed or
-/// removed.
-pub const SCHEMA: u64 = 1;
+use serde_json::{Map, Value, json};
 
-/// A JSON value.
-#[derive(Clone, Debug)]
-pub enum Json {
-    Null,
-    Bool(bool),
-    Int(u64),
-    Str(String),
-    Array(Vec<Json>),
-    /// Fields in the order written.
-    Object(Vec<(&'static str, Json)>),
-}
-
-impl Json {
-    /// A string, or `null` for `None`.
-    pub fn opt_str(value: Option<&str>) -> Json {
-        value.map_or(Json::Null, |v| Json::Str(v.to_owned()))
-    }
-
-    /// A path field: `name` with the path as a UTF-8 string and, when its bytes are
-    /// not UTF-8, a `twin` field (`path_b64`) with them in base64 (the string then has
-    /// U+FFFD where they were not).
-    pub fn path(
-        name: &'static str,
-        twin: &'static str,
-        path: &std::path::Path,
-    ) -> Vec<(&'static str, Json)> {
-        use std::os::unix::ffi::OsStrExt;
-        match path.to_str() {
-            Some(s) => vec![(name, s.into())],
-            None => {
-                let bytes = path.as_os_str().as_bytes();
-                vec![
-                    (name, path.to_string_lossy().into_owned().into()),
-                    (twin, Json::Str(base64(bytes))),
-                ]
-            }
-        }
-    }
-
-    /// An object with `"type"` first.
-    pub fn record(kind: &str, mut fields: Vec<(&'static str, Json)>) -> Json {
-        fields.insert(0, ("type", Json::Str(kind.to_owned())));
-        Json::Object(fields)
-    }
-
-    /// A record that starts a document: `"type"`, then `"schema"`, then `fields`.
-    pub fn document(kind: &str, mut fields: Vec<(&'static str, Json)>) -> Json {
-        fields.insert(0, ("schema", Json::Int(SCHEMA)));
-        Json::record(kind, fields)
-    }
-}
-
-impl From<&str> for Json {
-    fn from(s: &str) -> Json {
-        Json::Str(s.to_owned())
-    }
-}
-
-impl From<String> for Json {
-    fn from(s: String) -> Json {
-        Json::Str(s)
-    }
-}
-
-impl From<bool> for Json {
-    fn from(b: bool) -> Json {
-        Json::Bool(b)
+/// A path field: `name` with the path as a UTF-8 string and, when its bytes are not
+/// UTF-8, a `twin` field (`path_b64`) with them in base64 (the string then has U+FFFD
+/// where they were not).
+pub fn insert_path(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    twin: &str,
+    path: &std::path::Path,
+) {
+    use std::os::unix::ffi::OsStrExt;
+    fields.insert(name.into(), path.to_string_lossy().into_owned().into());
+    if path.to_str().is_none() {
+        fields.insert(twin.into(), base64(path.as_os_str().as_bytes()).into());
     }
 }
 
@@ -100,54 +43,6 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
-fn write_str(f: &mut fmt::Formatter<'_>, s: &str) -> fmt::Result {
-    f.write_str("\"")?;
-    for c in s.chars() {
-        match c {
-            '"' => f.write_str("\\\"")?,
-            '\\' => f.write_str("\\\\")?,
-            '\n' => f.write_str("\\n")?,
-            '\r' => f.write_str("\\r")?,
-            '\t' => f.write_str("\\t")?,
-            c if (c as u32) < 0x20 || c == '\u{7f}' => write!(f, "\\u{:04x}", c as u32)?,
-            c => write!(f, "{c}")?,
-        }
-    }
-    f.write_str("\"")
-}
-
-impl fmt::Display for Json {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Json::Null => f.write_str("null"),
-            Json::Bool(b) => write!(f, "{b}"),
-            Json::Int(n) => write!(f, "{n}"),
-            Json::Str(s) => write_str(f, s),
-            Json::Array(items) => {
-                f.write_str("[")?;
-                for (i, item) in items.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write!(f, "{item}")?;
-                }
-                f.write_str("]")
-            }
-            Json::Object(fields) => {
-                f.write_str("{")?;
-                for (i, (name, value)) in fields.iter().enumerate() {
-                    if i > 0 {
-                        f.write_str(",")?;
-                    }
-                    write_str(f, name)?;
-                    write!(f, ":{value}")?;
-                }
-                f.write_str("}")
-            }
-        }
-    }
-}
-
 /// Runs a command's body; in `--json` mode an error is printed to stderr as one JSON
 /// line and the exit status is 1, instead of the usual `cow: error:` line.
 pub fn errors_as_json(json: bool, body: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {
@@ -162,7 +57,7 @@ pub fn errors_as_json(json: bool, body: impl FnOnce() -> anyhow::Result<()>) -> 
     match result {
         Err(err) if json && reportable(&err) => {
             let message = super::one_line(&err) + super::hint(&err).unwrap_or_default();
-            let line = Json::record("error", vec![("message", message.into())]);
+            let line = json!({"type": "error", "message": message});
             let _ = writeln!(std::io::stderr(), "{line}");
             Err(super::Quiet(1).into())
         }
@@ -173,22 +68,6 @@ pub fn errors_as_json(json: bool, body: impl FnOnce() -> anyhow::Result<()>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn strings_are_escaped() {
-        let doc = Json::document(
-            "t",
-            vec![
-                ("s", "a\"b\\c\nd\u{1}\u{e9}".into()),
-                ("n", Json::Null),
-                ("a", Json::Array(vec![Json::Int(1), true.into()])),
-            ],
-        );
-        assert_eq!(
-            doc.to_string(),
-            r#"{"type":"t","schema":1,"s":"a\"b\\c\nd\u0001é","n":null,"a":[1,true]}"#
-        );
-    }
 
     #[test]
     fn base64_is_rfc_4648() {

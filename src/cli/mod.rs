@@ -19,6 +19,7 @@ mod remote;
 mod rev_parse;
 mod show;
 mod status;
+mod transfer;
 
 use std::io::{self, IsTerminal, Write};
 use std::path::PathBuf;
@@ -85,6 +86,14 @@ enum Command {
     Gc(gc::Args),
     /// Count loose and packed objects and the bytes they take
     CountObjects(gc::CountArgs),
+    /// Send branches and the snapshots they reach to a remote
+    Push(transfer::PushArgs),
+    /// Bring a remote's snapshots and branches (as REMOTE/BRANCH) here
+    Fetch(transfer::FetchArgs),
+    /// Fetch, then fast-forward the current branch to the remote's
+    Pull(transfer::PullArgs),
+    /// Copy a repository (a path or s3://bucket/prefix) into a new directory
+    Clone(transfer::CloneArgs),
 }
 
 /// Exit status for a command that ran but reports failure without an error message
@@ -273,6 +282,10 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Fsck(args) => fsck::run(&discover()?, args, out),
         Command::Gc(args) => gc::run(&discover()?, args, out),
         Command::CountObjects(args) => gc::count(&discover()?, args, out),
+        Command::Push(args) => transfer::push(&discover()?, args, out),
+        Command::Fetch(args) => transfer::fetch(&discover()?, args, out),
+        Command::Pull(args) => transfer::pull(&discover()?, args, out),
+        Command::Clone(args) => transfer::clone(&cwd, args, out),
     }
 }
 

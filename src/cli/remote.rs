@@ -7,7 +7,9 @@ use cow::Repository;
 use cow::remote::{Spec, Url};
 use cow::repository::{AddRemote, RefInfo};
 
-use super::json::{Json, errors_as_json};
+use serde_json::{Map, Value, json};
+
+use super::json::{errors_as_json, insert_path};
 
 #[derive(clap::Args)]
 #[command(args_conflicts_with_subcommands = true)]
@@ -115,7 +117,7 @@ pub fn run(
             }
             Some(Command::Show(show_args)) => {
                 let spec = repo.remote(&show_args.name)?;
-                let branches = repo.remote_branches(&show_args.name)?;
+                let branches = repo.tracking_branches(&show_args.name)?;
                 if show_args.json {
                     writeln!(out, "{}", show_json(&spec, &branches))?;
                 } else {
@@ -130,10 +132,11 @@ pub fn run(
 fn list(repo: &Repository, args: &ListArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let remotes = repo.remotes()?;
     if args.json {
-        let items = remotes
+        let items: Vec<Value> = remotes
             .iter()
-            .map(|spec| Json::record("remote", remote_fields(spec)));
-        let doc = Json::document("remotes", vec![("remotes", Json::Array(items.collect()))]);
+            .map(|spec| Value::Object(remote_fields(spec)))
+            .collect();
+        let doc = json!({"type": "remotes", "schema": 1, "remotes": items});
         writeln!(out, "{doc}")?;
         return Ok(());
     }
@@ -206,60 +209,53 @@ fn url_text(url: &Url) -> String {
     }
 }
 
-/// A remote's JSON fields (after `"type"`), the same in `list` and `show`.
-fn remote_fields(spec: &Spec) -> Vec<(&'static str, Json)> {
-    let (kind, bucket, prefix) = match &spec.url {
-        Url::Path(_) => ("path", Json::Null, Json::Null),
-        Url::S3(location) => (
-            "s3",
-            Json::from(location.bucket.as_str()),
-            Json::from(location.prefix.as_str()),
-        ),
-    };
-    let mut fields = vec![
-        ("name", Json::from(spec.name.as_str())),
-        ("url", Json::Str(url_text(&spec.url))),
-        ("kind", Json::from(kind)),
-    ];
-    match &spec.url {
-        Url::Path(path) => fields.extend(Json::path("path", "path_b64", path)),
-        Url::S3(_) => fields.push(("path", Json::Null)),
-    }
+/// A remote as a JSON record (`"type": "remote"`), the same in `list` and `show`.
+fn remote_fields(spec: &Spec) -> Map<String, Value> {
     let s3 = &spec.s3;
-    fields.extend([
-        ("bucket", bucket),
-        ("prefix", prefix),
-        ("endpoint", Json::opt_str(s3.endpoint.as_deref())),
-        ("region", Json::opt_str(s3.region.as_deref())),
-        ("path_style", s3.path_style.into()),
-        ("access_key_id", Json::opt_str(s3.access_key_id.as_deref())),
-        (
-            "secret_access_key_in_config",
-            s3.secret_access_key.is_some().into(),
-        ),
-        ("single_writer", spec.single_writer.into()),
-    ]);
+    let mut fields = Map::new();
+    fields.insert("type".into(), "remote".into());
+    fields.insert("name".into(), spec.name.clone().into());
+    fields.insert("url".into(), url_text(&spec.url).into());
+    match &spec.url {
+        Url::Path(path) => {
+            fields.insert("kind".into(), "path".into());
+            insert_path(&mut fields, "path", "path_b64", path);
+            fields.insert("bucket".into(), Value::Null);
+            fields.insert("prefix".into(), Value::Null);
+        }
+        Url::S3(location) => {
+            fields.insert("kind".into(), "s3".into());
+            fields.insert("path".into(), Value::Null);
+            fields.insert("bucket".into(), location.bucket.clone().into());
+            fields.insert("prefix".into(), location.prefix.clone().into());
+        }
+    }
+    fields.insert("endpoint".into(), s3.endpoint.clone().into());
+    fields.insert("region".into(), s3.region.clone().into());
+    fields.insert("path_style".into(), s3.path_style.into());
+    fields.insert("access_key_id".into(), s3.access_key_id.clone().into());
+    fields.insert(
+        "secret_access_key_in_config".into(),
+        s3.secret_access_key.is_some().into(),
+    );
+    fields.insert("single_writer".into(), spec.single_writer.into());
     fields
 }
 
-fn show_json(spec: &Spec, branches: &[RefInfo]) -> Json {
-    let branches = branches
+fn show_json(spec: &Spec, branches: &[RefInfo]) -> Value {
+    let branches: Vec<Value> = branches
         .iter()
         .map(|b| {
-            Json::record(
-                "remote_branch",
-                vec![
-                    ("name", Json::from(b.name.as_str())),
-                    (
-                        "ref",
-                        Json::Str(format!("refs/remotes/{}/{}", spec.name, b.name)),
-                    ),
-                    ("id", Json::Str(b.id.to_string())),
-                ],
-            )
+            json!({
+                "type": "remote_branch",
+                "name": b.name,
+                "ref": format!("refs/remotes/{}/{}", spec.name, b.name),
+                "id": b.id.to_string(),
+            })
         })
         .collect();
     let mut fields = remote_fields(spec);
-    fields.push(("branches", Json::Array(branches)));
-    Json::document("remote", fields)
+    fields.insert("schema".into(), 1.into());
+    fields.insert("branches".into(), branches.into());
+    Value::Object(fields)
 }

@@ -25,6 +25,7 @@ mod packed;
 mod repack;
 #[cfg(test)]
 mod testing;
+mod transfer;
 
 use crate::fs::IoResultExt;
 use std::io::{self, Read};
@@ -41,6 +42,7 @@ pub use pack::PackInfo;
 use pack::{Pack, PackWriter};
 use packed::{CachedBlock, Copy, Place};
 pub use repack::{Candidate, MAX_DELTA_CHAIN, RepackOptions, RepackOutcome};
+pub use transfer::index_object_ids;
 
 use std::sync::{Arc, Mutex, RwLock};
 

@@ -39,7 +39,7 @@ use super::{Error, MAX_PACKED_SIZE, Result};
 use crate::object::{Hasher, Kind, ObjectId, Prefix};
 
 const PACK_MAGIC: &[u8; 8] = b"CWPACK\0\x01";
-const IDX_MAGIC: &[u8; 8] = b"CWIDX\0\0\x01";
+pub(super) const IDX_MAGIC: &[u8; 8] = b"CWIDX\0\0\x01";
 const DELTA: u8 = 0x80;
 const WITH_DICT: u8 = 0x40;
 const IN_BLOCK: u8 = 0x20;

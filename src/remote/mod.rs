@@ -136,7 +136,9 @@ impl Url {
 impl std::fmt::Display for Url {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Url::Path(path) => f.write_str(&crate::quote::quote_fs_path(path)),
+            Url::Path(path) => f.write_str(&crate::quote::quote_path(
+                path.as_os_str().as_encoded_bytes(),
+            )),
             Url::S3(location) => write!(f, "{location}"),
         }
     }
@@ -186,8 +188,11 @@ pub struct Transfer {
     /// Packs sent or received.
     pub packs: u64,
     /// Packs that were already in place and were not sent or received again (a
-    /// resumed transfer).
+    /// resumed transfer, or packs whose objects the receiver had).
     pub reused_packs: u64,
+    /// Requests made to the remote for the whole command (an object store's GET, PUT
+    /// and HEAD calls, reading its refs included); 0 for a path remote.
+    pub requests: u64,
 }
 
 /// Told how a transfer goes, for a progress display.
@@ -208,6 +213,11 @@ impl Progress for NoProgress {
 pub trait Remote {
     /// Where it is, for messages.
     fn url(&self) -> String;
+
+    /// Requests made to it so far (0 where there are none, as for a path).
+    fn requests(&self) -> u64 {
+        0
+    }
 
     /// Its refs, as one snapshot. An empty remote has none.
     fn refs(&mut self) -> Result<RemoteRefs>;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use object_store::aws::AmazonS3Builder;
+use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
 use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, UpdateVersion};
 
@@ -96,24 +96,7 @@ pub struct S3Store {
 impl S3Store {
     /// Sets up a client for `location`. Nothing is sent until the first request.
     pub fn open(location: &S3Location, options: &S3Options) -> Result<S3Store> {
-        let mut builder = AmazonS3Builder::from_env()
-            .with_bucket_name(&location.bucket)
-            .with_virtual_hosted_style_request(!options.path_style);
-        if let Some(endpoint) = &options.endpoint {
-            builder = builder
-                .with_allow_http(endpoint.starts_with("http://"))
-                .with_endpoint(endpoint);
-        }
-        if let Some(region) = &options.region {
-            builder = builder.with_region(region);
-        }
-        if let Some(key) = &options.access_key_id {
-            builder = builder.with_access_key_id(key);
-        }
-        if let Some(secret) = &options.secret_access_key {
-            builder = builder.with_secret_access_key(secret);
-        }
-        let store = builder.build().map_err(|e| Error::Setup(e.to_string()))?;
+        let store = build(location, options)?;
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -130,6 +113,31 @@ impl S3Store {
         self.runtime
             .block_on(probe_conditional_writes(self.store.as_ref(), &self.prefix))
     }
+}
+
+/// The client for `location`'s bucket.
+pub(super) fn build(location: &S3Location, options: &S3Options) -> Result<AmazonS3> {
+    let mut builder = AmazonS3Builder::from_env().with_bucket_name(&location.bucket);
+    // Unset, the client's default (path style, unless AWS_VIRTUAL_HOSTED_STYLE_REQUEST
+    // says otherwise) stands.
+    if options.path_style {
+        builder = builder.with_virtual_hosted_style_request(false);
+    }
+    if let Some(endpoint) = &options.endpoint {
+        builder = builder
+            .with_allow_http(endpoint.starts_with("http://"))
+            .with_endpoint(endpoint);
+    }
+    if let Some(region) = &options.region {
+        builder = builder.with_region(region);
+    }
+    if let Some(key) = &options.access_key_id {
+        builder = builder.with_access_key_id(key);
+    }
+    if let Some(secret) = &options.secret_access_key {
+        builder = builder.with_secret_access_key(secret);
+    }
+    builder.build().map_err(|e| Error::Setup(e.to_string()))
 }
 
 /// What [`probe_conditional_writes`] found.

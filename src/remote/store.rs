@@ -1,5 +1,980 @@
-//! A remote in an object store.
+//! A remote in an object store, laid out so that push and fetch never list:
+//!
+//! ```text
+//! PREFIX/root                  the one mutable object: "cow remote root 1",
+//!                              "generation N", "manifest <sha256>"
+//! PREFIX/manifests/<sha256>    immutable, named by its hash: the refs, the default
+//!                              branch, and every pack and large object the remote holds
+//! PREFIX/packs/<sum>.pack      immutable packs named by their checksum (cow's format),
+//! PREFIX/packs/<sum>.idx       each index uploaded after its pack: its presence marks
+//!                              a complete pack
+//! PREFIX/objects/<id>          an object too large to pack: its loose zstd frame
+//! ```
+//!
+//! A push uploads what the remote lacks (packs of at most [`PACK_INPUT`] bytes of
+//! content, several in flight), writes a new manifest, and moves `root` to it by one
+//! conditional single-part PUT (`If-Match` on the version read, or `If-None-Match: *`
+//! for a new remote). A concurrent push that moved `root` first makes the write fail;
+//! the push then re-reads the refs, and retries only if the refs it changes are still
+//! what it expected. The generation number in `root` keeps it from ever returning to
+//! byte-identical content (an ETag is the body's MD5 on most services: ABA).
+//!
+//! A fetch reads `root` and the manifest, the indexes of packs it has not got, and the
+//! packs holding objects it lacks, into a staging directory where every object is
+//! verified against its id before anything is installed in the local store. Staged
+//! files survive a killed fetch and are not downloaded again.
 
-/// A remote kept in an object store.
+use std::collections::{BTreeMap, HashSet};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use futures::StreamExt;
+use object_store::path::Path as Key;
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, UpdateVersion, WriteMultipart};
+use sha2::{Digest, Sha256};
+
+use super::{Error, Progress, RefUpdate, RemoteRefs, Result, S3Location, S3Options, Transfer};
+use crate::fs::IoResultExt;
+use crate::object::{Kind, ObjectId};
+use crate::odb::backend::{FileKind, LocalBackend, ReadBackend, WriteBackend};
+use crate::odb::{MAX_PACKED_SIZE, Odb};
+use crate::reach::Reached;
+
+/// Content bytes (before compression) a pushed pack holds at most: with zstd's usual
+/// 3–5× on source trees, packs of a few tens of MiB, few enough requests and small
+/// enough to retry.
+pub const PACK_INPUT: u64 = 128 << 20;
+
+/// Files larger than this are uploaded in parts.
+const PART_SIZE: usize = 16 << 20;
+
+/// Uploads or downloads in flight at once.
+const IN_FLIGHT: usize = 4;
+
+/// How many times a push re-reads the refs after losing a race for `root` to a push of
+/// other refs.
+const MAX_ATTEMPTS: usize = 16;
+
+const ROOT_MAGIC: &str = "cow remote root 1";
+const MANIFEST_MAGIC: &str = "cow remote manifest 1";
+
+/// The largest root or manifest read (a manifest lists every ref and pack).
+const MAX_METADATA: usize = 64 << 20;
+
+/// A file a manifest lists: a pack (with its index size) or a large object.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Listed {
+    name: String,
+    bytes: u64,
+    idx_bytes: u64,
+}
+
+/// What a manifest says the remote holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct Manifest {
+    head: Option<String>,
+    refs: BTreeMap<String, ObjectId>,
+    packs: Vec<Listed>,
+    large: Vec<Listed>,
+}
+
+impl Manifest {
+    fn encode(&self) -> Vec<u8> {
+        let mut out = format!("{MANIFEST_MAGIC}\n");
+        if let Some(head) = &self.head {
+            out += &format!("head {head}\n");
+        }
+        for (name, id) in &self.refs {
+            out += &format!("ref {id} {name}\n");
+        }
+        for p in &self.packs {
+            out += &format!("pack {} {} {}\n", p.name, p.bytes, p.idx_bytes);
+        }
+        for l in &self.large {
+            out += &format!("object {} {}\n", l.name, l.bytes);
+        }
+        out.into_bytes()
+    }
+
+    fn parse(bytes: &[u8], what: &str) -> Result<Manifest> {
+        let bad = |reason: String| Error::Corrupt {
+            what: what.to_owned(),
+            reason,
+        };
+        let text = std::str::from_utf8(bytes).map_err(|_| bad("not UTF-8".into()))?;
+        let mut lines = text.lines();
+        if lines.next() != Some(MANIFEST_MAGIC) {
+            return Err(bad(format!("does not start with '{MANIFEST_MAGIC}'")));
+        }
+        let mut m = Manifest::default();
+        let hex_name = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        for line in lines {
+            let fields: Vec<&str> = line.split(' ').collect();
+            let number = |s: &str| {
+                s.parse::<u64>()
+                    .map_err(|_| bad(format!("bad line {line:?}")))
+            };
+            match fields.as_slice() {
+                ["head", name] => m.head = Some(check_ref(name, what)?),
+                ["ref", id, name] => {
+                    let id = id.parse().map_err(|_| bad(format!("bad id in {line:?}")))?;
+                    m.refs.insert(check_ref(name, what)?, id);
+                }
+                ["pack", name, bytes, idx] if hex_name(name) => m.packs.push(Listed {
+                    name: name.to_string(),
+                    bytes: number(bytes)?,
+                    idx_bytes: number(idx)?,
+                }),
+                ["object", id, bytes] if id.parse::<ObjectId>().is_ok() => m.large.push(Listed {
+                    name: id.to_string(),
+                    bytes: number(bytes)?,
+                    idx_bytes: 0,
+                }),
+                _ => return Err(bad(format!("unexpected line {line:?}"))),
+            }
+        }
+        Ok(m)
+    }
+}
+
+/// A ref name as a remote lists it: refused unless git's rules accept it.
+fn check_ref(name: &str, what: &str) -> Result<String> {
+    match crate::refs::RefName::new(name) {
+        Ok(n) if n.as_str().starts_with("refs/") => Ok(name.to_owned()),
+        _ => Err(Error::Corrupt {
+            what: what.to_owned(),
+            reason: format!("invalid ref name {name:?}"),
+        }),
+    }
+}
+
+/// The root pointer as read: which manifest, its generation, and the version a
+/// conditional write must name to replace it.
+#[derive(Clone, Debug)]
+struct Root {
+    generation: u64,
+    version: UpdateVersion,
+}
+
+/// Request and byte counters, shared with the upload tasks.
+#[derive(Debug, Default)]
+struct Counters {
+    requests: AtomicU64,
+    bytes_up: AtomicU64,
+    bytes_down: AtomicU64,
+}
+
+/// A remote kept in an object store (S3 or any other `object_store` backend).
 #[derive(Debug)]
-pub struct StoreRemote {}
+pub struct StoreRemote {
+    store: Arc<dyn ObjectStore>,
+    prefix: String,
+    url: String,
+    runtime: tokio::runtime::Runtime,
+    single_writer: bool,
+    /// Where packs are staged: `push/` before upload, `fetch/` after download.
+    scratch: PathBuf,
+    /// `root` as last read (`None`: the remote is empty).
+    root: Option<Root>,
+    manifest: Manifest,
+    /// Packs and large objects uploaded by [`StoreRemote::send`], for the next manifest.
+    sent: Manifest,
+    counters: Arc<Counters>,
+}
+
+impl StoreRemote {
+    /// A remote in S3 (or an S3-compatible service) at `location`; `scratch` is a
+    /// local directory for staging packs (created if missing).
+    pub fn open_s3(
+        location: &S3Location,
+        options: &S3Options,
+        single_writer: bool,
+        scratch: PathBuf,
+    ) -> Result<StoreRemote> {
+        let store = super::s3::build(location, options)?;
+        StoreRemote::new(
+            Arc::new(store),
+            &location.prefix,
+            location.to_string(),
+            single_writer,
+            scratch,
+        )
+    }
+
+    /// A remote in any object store, under `prefix`; `url` names it in messages.
+    pub fn new(
+        store: Arc<dyn ObjectStore>,
+        prefix: &str,
+        url: String,
+        single_writer: bool,
+        scratch: PathBuf,
+    ) -> Result<StoreRemote> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .map_err(|e| Error::Setup(e.to_string()))?;
+        Ok(StoreRemote {
+            store,
+            prefix: prefix.trim_matches('/').to_owned(),
+            url,
+            runtime,
+            single_writer,
+            scratch,
+            root: None,
+            manifest: Manifest::default(),
+            sent: Manifest::default(),
+            counters: Arc::default(),
+        })
+    }
+
+    fn key(&self, rel: &str) -> Key {
+        key(&self.prefix, rel)
+    }
+
+    fn failed(&self, action: &'static str, key: &Key) -> impl Fn(object_store::Error) -> Error {
+        let key = key.to_string();
+        move |source| Error::Store {
+            action,
+            key: key.clone(),
+            source,
+        }
+    }
+
+    /// A small object's bytes; `None` when absent.
+    fn get_small(&self, rel: &str) -> Result<Option<(Vec<u8>, UpdateVersion)>> {
+        let key = self.key(rel);
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let got = self.runtime.block_on(async {
+            let got = match self.store.get(&key).await {
+                Err(object_store::Error::NotFound { .. }) => return Ok(None),
+                got => got?,
+            };
+            if got.meta.size > MAX_METADATA as u64 {
+                return Ok(Some((Vec::new(), got.meta.size, None)));
+            }
+            let version = UpdateVersion {
+                e_tag: got.meta.e_tag.clone(),
+                version: got.meta.version.clone(),
+            };
+            let size = got.meta.size;
+            let bytes = got.bytes().await?;
+            Ok(Some((bytes.to_vec(), size, Some(version))))
+        });
+        match got.map_err(self.failed("read", &key))? {
+            None => Ok(None),
+            Some((_, size, None)) => Err(Error::Corrupt {
+                what: key.to_string(),
+                reason: format!("{size} bytes is too large"),
+            }),
+            Some((bytes, _, Some(version))) => {
+                self.counters
+                    .bytes_down
+                    .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+                Ok(Some((bytes, version)))
+            }
+        }
+    }
+
+    fn put(
+        &self,
+        rel: &str,
+        bytes: Vec<u8>,
+        mode: PutMode,
+    ) -> Result<object_store::PutResult, object_store::Error> {
+        let key = self.key(rel);
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        self.counters
+            .bytes_up
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.runtime.block_on(self.store.put_opts(
+            &key,
+            PutPayload::from(bytes),
+            PutOptions {
+                mode,
+                ..PutOptions::default()
+            },
+        ))
+    }
+
+    /// Reads `root` and its manifest into `self`.
+    fn read_root(&mut self) -> Result<()> {
+        let Some((bytes, version)) = self.get_small("root")? else {
+            self.root = None;
+            self.manifest = Manifest::default();
+            return Ok(());
+        };
+        let what = self.key("root").to_string();
+        let bad = |reason: &str| Error::Corrupt {
+            what: what.clone(),
+            reason: reason.to_owned(),
+        };
+        let text = std::str::from_utf8(&bytes).map_err(|_| bad("not UTF-8"))?;
+        let mut lines = text.lines();
+        match lines.next() {
+            Some(ROOT_MAGIC) => {}
+            Some(line) if line.starts_with("cow remote root ") => {
+                return Err(Error::Format {
+                    url: self.url.clone(),
+                    reason: format!("its format is '{line}' (a newer cow wrote it)"),
+                });
+            }
+            _ => return Err(bad("not a cow remote root")),
+        }
+        let generation = lines
+            .next()
+            .and_then(|l| l.strip_prefix("generation "))
+            .and_then(|g| g.parse().ok())
+            .ok_or_else(|| bad("no generation"))?;
+        let manifest = lines
+            .next()
+            .and_then(|l| l.strip_prefix("manifest "))
+            .filter(|m| m.len() == 64 && m.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| bad("no manifest"))?
+            .to_owned();
+        let rel = format!("manifests/{manifest}");
+        let what = self.key(&rel).to_string();
+        let (bytes, _) = self.get_small(&rel)?.ok_or_else(|| Error::Corrupt {
+            what: what.clone(),
+            reason: "the manifest root names is missing".into(),
+        })?;
+        if hex::encode(Sha256::digest(&bytes)) != manifest {
+            return Err(Error::Corrupt {
+                what,
+                reason: "content does not hash to its name".into(),
+            });
+        }
+        self.manifest = Manifest::parse(&bytes, &what)?;
+        self.root = Some(Root {
+            generation,
+            version,
+        });
+        Ok(())
+    }
+
+    /// Refuses a service that ignores conditional writes, unless single-writer.
+    fn check_conditional_writes(&self) -> Result<()> {
+        if self.single_writer {
+            return Ok(());
+        }
+        self.counters.requests.fetch_add(4, Ordering::Relaxed);
+        let probe = self.runtime.block_on(super::probe_conditional_writes(
+            self.store.as_ref(),
+            &self.prefix,
+        ))?;
+        match probe {
+            super::Probe::Honoured => Ok(()),
+            super::Probe::Ignored(header) => Err(Error::Unsafe {
+                url: self.url.clone(),
+                header,
+            }),
+        }
+    }
+
+    fn staging(&self, dir: &str) -> Result<(PathBuf, Arc<LocalBackend>)> {
+        let path = self.scratch.join(dir);
+        let pack = path.join("pack");
+        std::fs::create_dir_all(&pack).context("create", &pack)?;
+        Ok((path.clone(), Arc::new(LocalBackend::new(path))))
+    }
+
+    /// Whether `rel` exists with `size` bytes (a file a killed push uploaded).
+    fn present(&self, rel: &str, size: u64) -> bool {
+        self.counters.requests.fetch_add(1, Ordering::Relaxed);
+        let key = self.key(rel);
+        self.runtime
+            .block_on(self.store.head(&key))
+            .is_ok_and(|meta| meta.size == size)
+    }
+}
+
+fn key(prefix: &str, rel: &str) -> Key {
+    Key::from(if prefix.is_empty() {
+        rel.to_owned()
+    } else {
+        format!("{prefix}/{rel}")
+    })
+}
+
+/// Uploads the local file `path` as `key`: one PUT, or parts for a large file.
+async fn upload(
+    store: Arc<dyn ObjectStore>,
+    key: Key,
+    path: PathBuf,
+    counters: Arc<Counters>,
+) -> Result<()> {
+    let failed = |source| Error::Store {
+        action: "upload",
+        key: key.to_string(),
+        source,
+    };
+    let mut file = std::fs::File::open(&path).context("open", &path)?;
+    let size = file.metadata().context("stat", &path)?.len();
+    if size <= PART_SIZE as u64 {
+        let mut bytes = Vec::with_capacity(size as usize);
+        file.read_to_end(&mut bytes).context("read", &path)?;
+        counters.requests.fetch_add(1, Ordering::Relaxed);
+        store
+            .put(&key, PutPayload::from(bytes))
+            .await
+            .map_err(failed)?;
+    } else {
+        let parts = store.put_multipart(&key).await.map_err(failed)?;
+        let mut writer = WriteMultipart::new_with_chunk_size(parts, PART_SIZE);
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).context("read", &path)?;
+            if n == 0 {
+                break;
+            }
+            writer.wait_for_capacity(2).await.map_err(failed)?;
+            writer.write(&buf[..n]);
+        }
+        counters
+            .requests
+            .fetch_add(2 + size.div_ceil(PART_SIZE as u64), Ordering::Relaxed);
+        writer.finish().await.map_err(failed)?;
+    }
+    counters.bytes_up.fetch_add(size, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Downloads `key` into a new file of `kind` named `name` in `backend`, streaming.
+async fn download(
+    store: Arc<dyn ObjectStore>,
+    key: Key,
+    backend: Arc<LocalBackend>,
+    kind: FileKind,
+    name: String,
+    counters: Arc<Counters>,
+) -> Result<u64> {
+    let failed = |source| Error::Store {
+        action: "download",
+        key: key.to_string(),
+        source,
+    };
+    counters.requests.fetch_add(1, Ordering::Relaxed);
+    let got = store.get(&key).await.map_err(failed)?;
+    let location = backend.location(kind, &name);
+    let mut file = backend.create(kind).context("create", &location)?;
+    let mut stream = got.into_stream();
+    let mut total = 0;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(failed)?;
+        file.write_all(&chunk).context("write", &location)?;
+        total += chunk.len() as u64;
+        counters
+            .bytes_down
+            .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
+    file.finish(&name, false).context("write", &location)?;
+    Ok(total)
+}
+
+/// Removes a staged pack (its index first, so that no reader takes it as complete).
+fn remove_staged(backend: &LocalBackend, name: &str) {
+    let _ = backend.remove(FileKind::Index, name);
+    let _ = backend.remove(FileKind::Pack, name);
+}
+
+/// Transfers running on the remote's runtime, at most [`IN_FLIGHT`] at once, while
+/// the caller's thread goes on (building the next pack) and reports progress.
+struct Jobs {
+    handles: std::collections::VecDeque<tokio::task::JoinHandle<Result<()>>>,
+    counters: Arc<Counters>,
+    step: &'static str,
+}
+
+impl Jobs {
+    fn new(counters: &Arc<Counters>, step: &'static str) -> Jobs {
+        Jobs {
+            handles: Default::default(),
+            counters: Arc::clone(counters),
+            step,
+        }
+    }
+
+    /// Starts `job`, first waiting for one to end if [`IN_FLIGHT`] are running.
+    fn push(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        job: impl std::future::Future<Output = Result<()>> + Send + 'static,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        while self.handles.len() >= IN_FLIGHT {
+            self.wait_one(runtime, progress)?;
+        }
+        self.handles.push_back(runtime.spawn(job));
+        Ok(())
+    }
+
+    /// Waits for the oldest job, reporting bytes moved a few times a second.
+    fn wait_one(
+        &mut self,
+        runtime: &tokio::runtime::Runtime,
+        progress: &dyn Progress,
+    ) -> Result<()> {
+        let Some(handle) = self.handles.front_mut() else {
+            return Ok(());
+        };
+        loop {
+            // The timer is made inside the runtime, which drives it.
+            let waited = runtime.block_on(async {
+                tokio::time::timeout(std::time::Duration::from_millis(250), &mut *handle).await
+            });
+            let counter = match self.step {
+                "upload" => &self.counters.bytes_up,
+                _ => &self.counters.bytes_down,
+            };
+            progress.update(self.step, counter.load(Ordering::Relaxed), 0, "bytes");
+            if let Ok(joined) = waited {
+                self.handles.pop_front();
+                return joined.map_err(|e| Error::Setup(format!("a transfer task failed: {e}")))?;
+            }
+        }
+    }
+
+    /// Waits for every job; the first error wins.
+    fn finish(&mut self, runtime: &tokio::runtime::Runtime, progress: &dyn Progress) -> Result<()> {
+        while !self.handles.is_empty() {
+            self.wait_one(runtime, progress)?;
+        }
+        Ok(())
+    }
+
+    /// Stops what is still running (after an error).
+    fn abort(&mut self) {
+        for handle in self.handles.drain(..) {
+            handle.abort();
+        }
+    }
+}
+
+/// Cuts the objects a push sends into runs of at most [`PACK_INPUT`] content bytes,
+/// in path order so that versions of one file share a pack (and can be deltas).
+fn cut_into_packs(
+    local: &Odb,
+    mut objects: Vec<Reached>,
+) -> Result<(Vec<Vec<Reached>>, Vec<ObjectId>)> {
+    let rank = |k: Kind| match k {
+        Kind::Commit => 0,
+        Kind::Tree => 1,
+        _ => 2,
+    };
+    objects.sort_by(|a, b| {
+        rank(a.kind)
+            .cmp(&rank(b.kind))
+            .then_with(|| a.path.cmp(&b.path))
+            .then_with(|| a.id.cmp(&b.id))
+    });
+    let mut packs = vec![Vec::new()];
+    let mut large = Vec::new();
+    let mut bytes = 0;
+    for object in objects {
+        let size = local.read_header(&object.id)?.1;
+        if size > MAX_PACKED_SIZE {
+            large.push(object.id);
+            continue;
+        }
+        let same_file = packs
+            .last()
+            .and_then(|p: &Vec<Reached>| p.last())
+            .is_some_and(|last| last.path == object.path);
+        if bytes + size > PACK_INPUT && !same_file && !packs.last().expect("one").is_empty() {
+            packs.push(Vec::new());
+            bytes = 0;
+        }
+        bytes += size;
+        packs.last_mut().expect("one").push(object);
+    }
+    packs.retain(|p| !p.is_empty());
+    Ok((packs, large))
+}
+
+/// Writes `objects` (read from `local`) as one pack in `staging`.
+fn stage_pack(local: &Odb, staging: &Odb, objects: &[Reached]) -> Result<crate::odb::PackInfo> {
+    staging.begin_pack()?;
+    let written = (|| {
+        for object in objects {
+            let read = local.read(&object.id)?;
+            staging.write(read.kind, &read.data)?;
+        }
+        staging.finish_pack(0)
+    })();
+    match written {
+        Ok(Some(info)) => Ok(info),
+        Ok(None) => unreachable!("a pack of at least one object is written"),
+        Err(e) => {
+            staging.abort_pack();
+            Err(e.into())
+        }
+    }
+}
+
+impl super::Remote for StoreRemote {
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn requests(&self) -> u64 {
+        self.counters.requests.load(Ordering::Relaxed)
+    }
+
+    fn refs(&mut self) -> Result<RemoteRefs> {
+        self.read_root()?;
+        Ok(RemoteRefs {
+            refs: self.manifest.refs.clone(),
+            head: self.manifest.head.clone(),
+        })
+    }
+
+    fn send(
+        &mut self,
+        local: &Odb,
+        objects: Vec<Reached>,
+        progress: &dyn Progress,
+    ) -> Result<Transfer> {
+        let mut transfer = Transfer::default();
+        if objects.is_empty() {
+            return Ok(transfer);
+        }
+        let (dir, backend) = self.staging("push")?;
+        let staging = Odb::with_backend(backend.clone());
+        staging.set_level(local.level());
+        let (packs, large) = cut_into_packs(local, objects)?;
+        let total_objects: u64 =
+            packs.iter().map(|p| p.len() as u64).sum::<u64>() + large.len() as u64;
+        // Each pack is uploaded while the next is built.
+        let mut jobs = Jobs::new(&self.counters, "upload");
+        let sent = (|| -> Result<()> {
+            for objects in &packs {
+                let info = stage_pack(local, &staging, objects)?;
+                transfer.objects += info.objects;
+                progress.update("pack", transfer.objects, total_objects, "objects");
+                let idx_path = backend.location(FileKind::Index, &info.name);
+                let idx_bytes = std::fs::metadata(&idx_path)
+                    .context("stat", &idx_path)?
+                    .len();
+                self.sent.packs.push(Listed {
+                    name: info.name.clone(),
+                    bytes: info.bytes,
+                    idx_bytes,
+                });
+                // Content-named: a killed push left it complete if its index is there.
+                if self.present(&format!("packs/{}.idx", info.name), idx_bytes) {
+                    transfer.reused_packs += 1;
+                    remove_staged(&backend, &info.name);
+                    continue;
+                }
+                transfer.packs += 1;
+                transfer.bytes += info.bytes + idx_bytes;
+                let store = Arc::clone(&self.store);
+                let counters = Arc::clone(&self.counters);
+                let pack_key = self.key(&format!("packs/{}.pack", info.name));
+                let idx_key = self.key(&format!("packs/{}.idx", info.name));
+                let backend = Arc::clone(&backend);
+                jobs.push(
+                    &self.runtime,
+                    async move {
+                        let pack_path = backend.location(FileKind::Pack, &info.name);
+                        // The pack first: an index marks a complete pack.
+                        upload(
+                            Arc::clone(&store),
+                            pack_key,
+                            pack_path,
+                            Arc::clone(&counters),
+                        )
+                        .await?;
+                        upload(store, idx_key, idx_path, counters).await?;
+                        remove_staged(&backend, &info.name);
+                        Ok(())
+                    },
+                    progress,
+                )?;
+            }
+            for id in &large {
+                let hex = id.to_string();
+                let path = local.backend().location(FileKind::Loose, &hex);
+                let size = std::fs::metadata(&path).context("stat", &path)?.len();
+                transfer.objects += 1;
+                self.sent.large.push(Listed {
+                    name: hex.clone(),
+                    bytes: size,
+                    idx_bytes: 0,
+                });
+                if self.present(&format!("objects/{hex}"), size) {
+                    continue;
+                }
+                transfer.bytes += size;
+                let upload = upload(
+                    Arc::clone(&self.store),
+                    self.key(&format!("objects/{hex}")),
+                    path,
+                    Arc::clone(&self.counters),
+                );
+                jobs.push(&self.runtime, upload, progress)?;
+            }
+            jobs.finish(&self.runtime, progress)
+        })();
+        jobs.abort();
+        let _ = std::fs::remove_dir_all(&dir);
+        sent?;
+        Ok(transfer)
+    }
+
+    fn update_refs(&mut self, updates: &[RefUpdate], head: Option<&str>) -> Result<()> {
+        for attempt in 0.. {
+            for update in updates {
+                if self.manifest.refs.get(&update.name) != update.old.as_ref() {
+                    return Err(Error::RefMoved {
+                        name: update.name.clone(),
+                    });
+                }
+            }
+            if self.root.is_none() {
+                // A new remote: its first push checks the service can be trusted with
+                // the compare-and-swap every later push relies on.
+                self.check_conditional_writes()?;
+            }
+            let mut next = self.manifest.clone();
+            for update in updates {
+                match update.new {
+                    Some(id) => next.refs.insert(update.name.clone(), id),
+                    None => next.refs.remove(&update.name),
+                };
+            }
+            if next.head.is_none() {
+                next.head = head.map(str::to_owned);
+            }
+            let known: HashSet<String> = next.packs.iter().map(|p| p.name.clone()).collect();
+            next.packs.extend(
+                self.sent
+                    .packs
+                    .iter()
+                    .filter(|p| !known.contains(&p.name))
+                    .cloned(),
+            );
+            let known: HashSet<String> = next.large.iter().map(|p| p.name.clone()).collect();
+            next.large.extend(
+                self.sent
+                    .large
+                    .iter()
+                    .filter(|p| !known.contains(&p.name))
+                    .cloned(),
+            );
+            let bytes = next.encode();
+            let name = hex::encode(Sha256::digest(&bytes));
+            let rel = format!("manifests/{name}");
+            self.put(&rel, bytes, PutMode::Overwrite)
+                .map(drop)
+                .map_err(self.failed("write", &self.key(&rel)))?;
+            let generation = self.root.as_ref().map_or(0, |r| r.generation) + 1;
+            let root = format!("{ROOT_MAGIC}\ngeneration {generation}\nmanifest {name}\n");
+            let mode = match &self.root {
+                Some(root) => PutMode::Update(root.version.clone()),
+                None => PutMode::Create,
+            };
+            match self.put("root", root.into_bytes(), mode) {
+                Ok(put) => {
+                    self.sent = Manifest::default();
+                    self.manifest = next;
+                    self.root = Some(Root {
+                        generation,
+                        version: UpdateVersion {
+                            e_tag: put.e_tag,
+                            version: put.version,
+                        },
+                    });
+                    return Ok(());
+                }
+                Err(
+                    object_store::Error::Precondition { .. }
+                    | object_store::Error::AlreadyExists { .. },
+                ) if attempt < MAX_ATTEMPTS => {
+                    // Another push moved root: retry on top of it, if it left the refs
+                    // this one changes as they were.
+                    self.read_root()?;
+                }
+                Err(e) => return Err(self.failed("write", &self.key("root"))(e)),
+            }
+        }
+        unreachable!("the loop returns")
+    }
+
+    fn receive(
+        &mut self,
+        local: &Odb,
+        _wants: &[ObjectId],
+        _haves: &[ObjectId],
+        progress: &dyn Progress,
+    ) -> Result<Transfer> {
+        let bytes_down = self.counters.bytes_down.load(Ordering::Relaxed);
+        let mut transfer = Transfer::default();
+        let (dir, backend) = self.staging("fetch")?;
+        let mut have_packs: HashSet<String> = local.pack_names().into_iter().collect();
+        // Indexes first (small): a pack is fetched only if it holds an object this
+        // store lacks.
+        let mut wanted = Vec::new();
+        let mut manifest_packs = self.manifest.packs.clone();
+        manifest_packs.retain(|p| have_packs.insert(p.name.clone()));
+        for pack in &manifest_packs {
+            let rel = format!("packs/{}.idx", pack.name);
+            let what = self.key(&rel).to_string();
+            let idx = match std::fs::read(backend.location(FileKind::Index, &pack.name)) {
+                Ok(staged) if staged.len() as u64 == pack.idx_bytes => staged,
+                _ => {
+                    let (idx, _) = self.get_small(&rel)?.ok_or_else(|| Error::Corrupt {
+                        what: what.clone(),
+                        reason: "listed in the manifest but missing".into(),
+                    })?;
+                    idx
+                }
+            };
+            let ids = crate::odb::index_object_ids(&idx, &what).map_err(|e| Error::Corrupt {
+                what: what.clone(),
+                reason: e.to_string(),
+            })?;
+            if ids.iter().all(|id| local.contains(id)) {
+                transfer.reused_packs += 1;
+                continue;
+            }
+            wanted.push((pack.clone(), idx));
+        }
+        let large: Vec<Listed> = self
+            .manifest
+            .large
+            .iter()
+            .filter(|l| l.name.parse().is_ok_and(|id| !local.contains(&id)))
+            .cloned()
+            .collect();
+        // Download what is not staged already (a killed fetch leaves its packs).
+        let mut jobs = Vec::new();
+        for (pack, idx) in &wanted {
+            let staged = |kind| {
+                std::fs::metadata(backend.location(kind, &pack.name)).is_ok_and(|m| {
+                    m.len()
+                        == if kind == FileKind::Pack {
+                            pack.bytes
+                        } else {
+                            pack.idx_bytes
+                        }
+                })
+            };
+            if !staged(FileKind::Pack) {
+                jobs.push((
+                    format!("packs/{}.pack", pack.name),
+                    FileKind::Pack,
+                    pack.name.clone(),
+                ));
+            }
+            if !staged(FileKind::Index) {
+                let location = backend.location(FileKind::Index, &pack.name);
+                let mut file = backend
+                    .create(FileKind::Index)
+                    .context("create", &location)?;
+                file.write_all(idx).context("write", &location)?;
+                file.finish(&pack.name, false).context("write", &location)?;
+            }
+        }
+        for l in &large {
+            if std::fs::metadata(backend.location(FileKind::Loose, &l.name))
+                .map(|m| m.len())
+                .ok()
+                != Some(l.bytes)
+            {
+                jobs.push((
+                    format!("objects/{}", l.name),
+                    FileKind::Loose,
+                    l.name.clone(),
+                ));
+            }
+        }
+        let mut downloads = Jobs::new(&self.counters, "download");
+        for (rel, kind, name) in jobs {
+            let download = download(
+                Arc::clone(&self.store),
+                self.key(&rel),
+                Arc::clone(&backend),
+                kind,
+                name,
+                Arc::clone(&self.counters),
+            );
+            downloads.push(
+                &self.runtime,
+                async move { download.await.map(drop) },
+                progress,
+            )?;
+        }
+        let downloaded = downloads.finish(&self.runtime, progress);
+        downloads.abort();
+        downloaded?;
+        transfer.bytes = self.counters.bytes_down.load(Ordering::Relaxed) - bytes_down;
+        // Every object verified before anything is installed.
+        let staged = Odb::with_backend(backend.clone());
+        for (pack, _) in &wanted {
+            let what = self.key(&format!("packs/{}.pack", pack.name)).to_string();
+            match staged.verify_pack(&pack.name) {
+                Ok(ids) => transfer.objects += ids.len() as u64,
+                Err(e) => {
+                    let _ = backend.remove(FileKind::Index, &pack.name);
+                    let _ = backend.remove(FileKind::Pack, &pack.name);
+                    return Err(Error::Corrupt {
+                        what,
+                        reason: e.to_string(),
+                    });
+                }
+            }
+        }
+        for l in &large {
+            let id: ObjectId = l.name.parse().expect("checked");
+            if let Err(e) = staged.verify(&id) {
+                let _ = backend.remove(FileKind::Loose, &l.name);
+                return Err(Error::Corrupt {
+                    what: self.key(&format!("objects/{}", l.name)).to_string(),
+                    reason: e.to_string(),
+                });
+            }
+            transfer.objects += 1;
+        }
+        // Install: each pack before its index, then one sync. A staged file is moved
+        // into place when the store is a directory on the same filesystem (synced
+        // first: it was downloaded unsynced), else copied.
+        let target = local.backend();
+        let mut moved_into = Vec::new();
+        let mut install = |kind: FileKind, name: &str| -> Result<()> {
+            let from = backend.location(kind, name);
+            let to = target.location(kind, name);
+            let synced = std::fs::File::open(&from).and_then(|f| f.sync_all());
+            if synced.is_ok() && std::fs::rename(&from, &to).is_ok() {
+                if let Some(dir) = to.parent() {
+                    moved_into.push(dir.to_owned());
+                }
+                return Ok(());
+            }
+            let mut reader = std::fs::File::open(&from).context("open", &from)?;
+            let mut file = target.create(kind).context("create", &to)?;
+            std::io::copy(&mut reader, &mut file).context("write", &to)?;
+            file.finish(name, true).context("write", &to)?;
+            Ok(())
+        };
+        for (pack, _) in &wanted {
+            install(FileKind::Pack, &pack.name)?;
+            install(FileKind::Index, &pack.name)?;
+            transfer.packs += 1;
+        }
+        for l in &large {
+            install(FileKind::Loose, &l.name)?;
+        }
+        moved_into.sort();
+        moved_into.dedup();
+        for dir in moved_into {
+            crate::fs::sync_dir(&dir)?;
+        }
+        local.sync()?;
+        local.reload_packs();
+        let _ = std::fs::remove_dir_all(&dir);
+        Ok(transfer)
+    }
+}

@@ -33,6 +33,21 @@ impl Repository {
             .collect())
     }
 
+    /// Every remote-tracking branch (`refs/remotes/REMOTE/BRANCH`), named
+    /// `REMOTE/BRANCH`, sorted.
+    pub fn remote_branches(&self) -> Result<Vec<RefInfo>> {
+        Ok(self
+            .refs
+            .list("refs/remotes/")?
+            .into_iter()
+            .map(|(name, id)| RefInfo {
+                name: name.as_str()["refs/remotes/".len()..].to_owned(),
+                id,
+                current: false,
+            })
+            .collect())
+    }
+
     /// Creates branch `name` at revision `start` (default HEAD); refuses if it exists.
     pub fn create_branch(&self, name: &str, start: Option<&str>) -> Result<ObjectId> {
         let _lock = self.lock()?;

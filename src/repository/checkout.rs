@@ -138,6 +138,44 @@ impl Repository {
         })
     }
 
+    /// Moves `branch` (HEAD's, or a new one HEAD is set to) from `old` to `target`
+    /// and the working directory with it, as a fast-forward does: local changes the
+    /// move would lose refuse it, unless `force`. The caller holds the lock.
+    pub(crate) fn fast_forward(
+        &self,
+        branch: &RefName,
+        old: Option<ObjectId>,
+        target: ObjectId,
+        options: &CheckoutOptions,
+    ) -> Result<CheckoutOutcome> {
+        let old_head = self.refs.head()?;
+        let current = match self.refs.head_commit()? {
+            Some(id) => Some(self.odb.find_commit(&id)?.tree),
+            None => None,
+        };
+        let target_tree = self.odb.find_commit(&target)?.tree;
+        let mut tx = self.refs.transaction();
+        tx.update(branch.clone(), target, Expected::from_option(old));
+        let head = Head::Branch(branch.clone());
+        if old_head != head {
+            tx.set_head(head.clone(), Expected::head(&old_head));
+        }
+        let refs = tx.prepare()?;
+        let plan_options = PlanOptions {
+            discard_changes: options.force,
+            replace_untracked: options.force,
+            paths: &[],
+        };
+        let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
+        self.commit_refs(refs)?;
+        Ok(CheckoutOutcome {
+            target,
+            head,
+            plan,
+            applied,
+        })
+    }
+
     /// Plans; refuses on conflicts; in a dry run stops there; otherwise applies the
     /// plan and saves the refreshed stat cache.
     fn plan_and_apply(

@@ -9,10 +9,12 @@ mod fsck;
 mod gc;
 mod lock;
 mod log;
+mod path_remote;
 mod read;
 mod remotes;
 mod roots;
 mod status;
+mod transfer;
 
 pub use branch::RefInfo;
 pub use checkout::{CheckoutOptions, CheckoutOutcome};
@@ -26,6 +28,9 @@ pub use read::PathContent;
 pub use remotes::AddRemote;
 pub use roots::Roots;
 pub use status::{Status, StatusOptions};
+pub use transfer::{
+    CloneOptions, CloneOutcome, FetchOutcome, PullOutcome, PushOptions, PushOutcome, RefChange,
+};
 
 use crate::fs::IoResultExt;
 use std::fs;
@@ -103,6 +108,29 @@ pub enum Error {
     /// The branch has commits HEAD does not contain.
     #[error("branch '{0}' has commits that HEAD does not contain")]
     NotMerged(String),
+    /// A push or pull that would drop commits, or cannot go on as asked.
+    #[error("{name}: {reason}")]
+    Rejected {
+        /// The ref.
+        name: String,
+        /// Why, and what to do.
+        reason: String,
+    },
+    /// The branch and the remote's have both moved on: a pull cannot fast-forward.
+    #[error(
+        "{branch} has diverged from the remote's: local {local}, remote {remote} (merging is not supported yet)"
+    )]
+    Diverged {
+        /// The branch.
+        branch: String,
+        /// Its local tip.
+        local: crate::ObjectId,
+        /// The remote's tip.
+        remote: crate::ObjectId,
+    },
+    /// A clone's target directory is not empty.
+    #[error("destination {} already exists and is not an empty directory", crate::quote::quote_fs_path(.0))]
+    CloneTarget(PathBuf),
     /// A remote name that cannot name `refs/remotes/NAME/`.
     #[error("'{name}' is not a valid remote name: {reason}")]
     InvalidRemoteName {

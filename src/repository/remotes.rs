@@ -159,7 +159,7 @@ impl Repository {
 
     /// The remote-tracking branches of remote `name` (`refs/remotes/NAME/*`), sorted,
     /// with the short name after `refs/remotes/NAME/` and the commit each holds.
-    pub fn remote_branches(&self, name: &str) -> Result<Vec<RefInfo>> {
+    pub fn tracking_branches(&self, name: &str) -> Result<Vec<RefInfo>> {
         check_name(name)?;
         let prefix = tracking_prefix(name);
         Ok(self
@@ -184,17 +184,31 @@ impl Repository {
     /// that cannot be reached is an error. Nothing is stored when anything fails.
     pub fn add_remote(&self, name: &str, url: &str, options: AddRemote) -> Result<Spec> {
         self.add_remote_probing(name, url, options, |location, s3| {
-            S3Store::open(location, s3)?.probe_conditional_writes()
+            S3Store::open(location, s3)?
+                .probe_conditional_writes()
+                .map(Some)
         })
     }
 
-    /// [`add_remote`](Self::add_remote) with the probe of an object store given.
+    /// [`add_remote`](Self::add_remote) without the probe (for a clone: it only reads,
+    /// and the first push probes).
+    pub(crate) fn add_remote_unprobed(
+        &self,
+        name: &str,
+        url: &str,
+        options: AddRemote,
+    ) -> Result<Spec> {
+        self.add_remote_probing(name, url, options, |_, _| Ok(None))
+    }
+
+    /// [`add_remote`](Self::add_remote) with the probe of an object store given
+    /// (`None`: not probed).
     fn add_remote_probing(
         &self,
         name: &str,
         url: &str,
         options: AddRemote,
-        probe: impl FnOnce(&S3Location, &S3Options) -> remote::Result<Probe>,
+        probe: impl FnOnce(&S3Location, &S3Options) -> remote::Result<Option<Probe>>,
     ) -> Result<Spec> {
         check_name(name)?;
         let exists = |config: &Config| config.subsections("remote").contains(&name);
@@ -234,8 +248,9 @@ impl Repository {
             }
             Url::S3(location) => {
                 // Probe before the lock is taken: it is a few network round trips.
-                let verdict = probe(&location, &options.s3)?;
-                check_probe(&Url::S3(location.clone()), verdict, options.single_writer)?;
+                if let Some(verdict) = probe(&location, &options.s3)? {
+                    check_probe(&Url::S3(location.clone()), verdict, options.single_writer)?;
+                }
                 let s3 = options.s3;
                 settings.push(("url", location.to_string()));
                 settings.extend(s3.endpoint.map(|v| ("endpoint", v)));
@@ -334,7 +349,7 @@ mod tests {
     fn add_remote_stores_nothing_unless_the_probe_passes() {
         let (_dir, repo) = repo();
         let before = repo.config().unwrap();
-        let ignored = |_: &S3Location, _: &S3Options| Ok(Probe::Ignored("If-None-Match"));
+        let ignored = |_: &S3Location, _: &S3Options| Ok(Some(Probe::Ignored("If-None-Match")));
         let options = || AddRemote {
             s3: S3Options {
                 endpoint: Some("http://127.0.0.1:1".into()),
@@ -381,7 +396,7 @@ mod tests {
         );
 
         // A path remote is not probed.
-        let never = |_: &S3Location, _: &S3Options| -> remote::Result<Probe> {
+        let never = |_: &S3Location, _: &S3Options| -> remote::Result<Option<Probe>> {
             panic!("a path remote is probed")
         };
         repo.add_remote_probing("other", "/srv/other", AddRemote::default(), never)

@@ -19,6 +19,7 @@ mod race;
 mod reach;
 mod reliability;
 mod remote;
+mod remote_config;
 mod roots;
 mod s3;
 mod safety;

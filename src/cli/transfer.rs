@@ -1,0 +1,378 @@
+//! `cow push`, `cow fetch`, `cow pull` and `cow clone`.
+//!
+//! What moved is reported on stderr as git does (`To URL`, `old..new  main -> main`);
+//! with `--json`, one summary document goes to stdout instead.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+
+use cow::Repository;
+use cow::remote::{Progress, S3Options, Transfer};
+use cow::repository::{CheckoutOptions, CloneOptions, FetchOutcome, PushOptions, RefChange};
+
+/// When progress is shown.
+#[derive(clap::Args)]
+pub struct ProgressArgs {
+    /// Show progress even when stderr is not a terminal
+    #[arg(long, overrides_with = "no_progress")]
+    progress: bool,
+    /// Show no progress
+    #[arg(long, short = 'q', alias = "quiet")]
+    no_progress: bool,
+}
+
+/// Progress on stderr: a bar on a terminal, or JSON lines with `--json`, a few times a
+/// second at most.
+struct Shown {
+    op: &'static str,
+    on: bool,
+    json: bool,
+    bar: OnceLock<ProgressBar>,
+    last_json: Mutex<Option<Instant>>,
+}
+
+impl Shown {
+    fn new(op: &'static str, args: &ProgressArgs, json: bool) -> Shown {
+        let on = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
+        Shown {
+            op,
+            on,
+            json,
+            bar: OnceLock::new(),
+            last_json: Mutex::new(None),
+        }
+    }
+
+    fn done(&self) {
+        if let Some(bar) = self.bar.get() {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+impl Progress for Shown {
+    fn update(&self, step: &'static str, done: u64, total: u64, unit: &'static str) {
+        if !self.on {
+            return;
+        }
+        if self.json {
+            let mut last = self.last_json.lock().expect("no panics while held");
+            if last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
+                return;
+            }
+            *last = Some(Instant::now());
+            let line = serde_json::json!({
+                "type": "progress", "op": self.op, "step": step, "done": done,
+                "total": if total > 0 { serde_json::Value::from(total) } else { serde_json::Value::Null },
+                "unit": unit,
+            });
+            eprintln!("{line}");
+            return;
+        }
+        let bar = self.bar.get_or_init(|| {
+            let bar = ProgressBar::new_spinner();
+            bar.enable_steady_tick(Duration::from_millis(200));
+            bar
+        });
+        let template = match (unit, total) {
+            ("bytes", _) => "{spinner} {prefix}: {bytes} ({bytes_per_sec}) [{elapsed}]",
+            (_, 0) => "{spinner} {prefix}: {pos} {msg} [{elapsed}]",
+            _ => "{spinner} {prefix}: {pos}/{len} {msg} [{elapsed}]",
+        };
+        bar.set_style(ProgressStyle::with_template(template).expect("template is valid"));
+        bar.set_prefix(step);
+        bar.set_message(unit);
+        bar.set_length(total);
+        bar.set_position(done);
+    }
+}
+
+#[derive(clap::Args)]
+pub struct PushArgs {
+    /// The remote's name or URL (default: origin)
+    remote: Option<String>,
+    /// Branches to push (default: the current branch)
+    branches: Vec<String>,
+    /// Push every branch
+    #[arg(long)]
+    all: bool,
+    /// Push every tag too
+    #[arg(long)]
+    tags: bool,
+    /// Move the remote's branches even where that drops commits
+    #[arg(short, long)]
+    force: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct FetchArgs {
+    /// The remote's name or URL (default: origin)
+    remote: Option<String>,
+    #[command(flatten)]
+    progress: ProgressArgs,
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct PullArgs {
+    /// The remote's name or URL (default: origin)
+    remote: Option<String>,
+    #[command(flatten)]
+    progress: ProgressArgs,
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args)]
+pub struct CloneArgs {
+    /// What to clone: a path, file:///path or s3://bucket/prefix
+    url: String,
+    /// Where (default: the last part of the URL)
+    dir: Option<PathBuf>,
+    /// The S3-compatible service's URL (such as http://127.0.0.1:8333)
+    #[arg(long, value_name = "URL")]
+    endpoint: Option<String>,
+    /// The S3 region
+    #[arg(long)]
+    region: Option<String>,
+    /// Address the bucket in the path rather than the host name
+    #[arg(long)]
+    path_style: bool,
+    /// Allow a service that ignores conditional writes (one writer at a time only)
+    #[arg(long)]
+    single_writer: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    json: bool,
+}
+
+const DEFAULT_REMOTE: &str = "origin";
+
+fn short(id: Option<cow::ObjectId>) -> String {
+    id.map_or_else(|| "0000000".into(), |id| id.to_string()[..7].to_owned())
+}
+
+fn hex(id: Option<cow::ObjectId>) -> serde_json::Value {
+    id.map_or(serde_json::Value::Null, |id| id.to_string().into())
+}
+
+fn changes_json(changes: &[RefChange]) -> serde_json::Value {
+    changes
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "ref": c.name, "old": hex(c.old), "new": hex(c.new), "forced": c.forced,
+            })
+        })
+        .collect()
+}
+
+fn transfer_json(t: &Transfer) -> serde_json::Value {
+    serde_json::json!({
+        "objects": t.objects, "bytes": t.bytes, "packs": t.packs,
+        "reused_packs": t.reused_packs, "requests": t.requests,
+    })
+}
+
+/// git's line for one ref change: `   a..b  main -> main`, `+ a...b` (forced), or
+/// ` * [new branch]`.
+fn change_line(change: &RefChange, from: &str, to: &str) -> String {
+    match change.old {
+        None if to.starts_with("refs/tags/") || from.starts_with("refs/tags/") => {
+            format!(" * [new tag]         {from} -> {to}")
+        }
+        None => format!(" * [new branch]      {from} -> {to}"),
+        Some(_) if change.forced => format!(
+            " + {}...{} {from} -> {to} (forced update)",
+            short(change.old),
+            short(change.new)
+        ),
+        Some(_) => format!(
+            "   {}..{}  {from} -> {to}",
+            short(change.old),
+            short(change.new)
+        ),
+    }
+}
+
+fn shorten(name: &str) -> &str {
+    name.strip_prefix("refs/heads/")
+        .or_else(|| name.strip_prefix("refs/tags/"))
+        .or_else(|| name.strip_prefix("refs/remotes/"))
+        .unwrap_or(name)
+}
+
+pub fn push(repo: &Repository, args: &PushArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+    let shown = Shown::new("push", &args.progress, args.json);
+    let outcome = repo.push(
+        remote,
+        &PushOptions {
+            branches: args.branches.clone(),
+            all: args.all,
+            tags: args.tags,
+            force: args.force,
+        },
+        &shown,
+    );
+    shown.done();
+    let outcome = outcome?;
+    if args.json {
+        let doc = serde_json::json!({
+            "type": "push", "schema": 1, "url": outcome.url,
+            "updated": changes_json(&outcome.updated),
+            "up_to_date": outcome.up_to_date,
+            "transfer": transfer_json(&outcome.transfer),
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(());
+    }
+    let mut err = std::io::stderr().lock();
+    if outcome.updated.is_empty() {
+        writeln!(err, "Everything up-to-date")?;
+        return Ok(());
+    }
+    writeln!(err, "To {}", outcome.url)?;
+    for change in &outcome.updated {
+        let name = shorten(&change.name);
+        writeln!(err, "{}", change_line(change, name, name))?;
+    }
+    Ok(())
+}
+
+fn report_fetch(outcome: &FetchOutcome, err: &mut dyn Write) -> std::io::Result<()> {
+    if outcome.updated.is_empty() {
+        return Ok(());
+    }
+    writeln!(err, "From {}", outcome.url)?;
+    for change in &outcome.updated {
+        let to = shorten(&change.name);
+        let from = to.split_once('/').map_or(to, |(_, b)| b);
+        let from = if change.name.starts_with("refs/tags/") {
+            to
+        } else {
+            from
+        };
+        writeln!(err, "{}", change_line(change, from, to))?;
+    }
+    Ok(())
+}
+
+fn fetch_json(outcome: &FetchOutcome) -> serde_json::Value {
+    serde_json::json!({
+        "url": outcome.url,
+        "updated": changes_json(&outcome.updated),
+        "remote_head": outcome.remote_head,
+        "transfer": transfer_json(&outcome.transfer),
+    })
+}
+
+pub fn fetch(repo: &Repository, args: &FetchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+    let shown = Shown::new("fetch", &args.progress, args.json);
+    let outcome = repo.fetch(remote, &shown);
+    shown.done();
+    let outcome = outcome?;
+    if args.json {
+        let mut doc = fetch_json(&outcome);
+        doc["type"] = "fetch".into();
+        doc["schema"] = 1.into();
+        writeln!(out, "{doc}")?;
+        return Ok(());
+    }
+    report_fetch(&outcome, &mut std::io::stderr().lock())?;
+    Ok(())
+}
+
+pub fn pull(repo: &Repository, args: &PullArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+    let shown = Shown::new("pull", &args.progress, args.json);
+    let outcome = repo.pull(remote, &CheckoutOptions::default(), &shown);
+    shown.done();
+    let outcome = outcome?;
+    if args.json {
+        let doc = serde_json::json!({
+            "type": "pull", "schema": 1, "branch": outcome.branch,
+            "old": hex(outcome.old), "new": outcome.new.to_string(),
+            "fetch": fetch_json(&outcome.fetch),
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(());
+    }
+    let mut err = std::io::stderr().lock();
+    report_fetch(&outcome.fetch, &mut err)?;
+    if outcome.old == Some(outcome.new) {
+        writeln!(err, "Already up to date.")?;
+    } else {
+        writeln!(
+            err,
+            "Updating {}..{}\nFast-forward",
+            short(outcome.old),
+            short(Some(outcome.new))
+        )?;
+    }
+    Ok(())
+}
+
+/// The directory a clone makes by default: the URL's last component.
+fn default_dir(url: &str) -> PathBuf {
+    let last = url
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(url)
+        .trim_start_matches("s3:");
+    PathBuf::from(if last.is_empty() { "repository" } else { last })
+}
+
+pub fn clone(cwd: &Path, args: &CloneArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+    let dir = cwd.join(args.dir.clone().unwrap_or_else(|| default_dir(&args.url)));
+    let url = match args.url.starts_with("s3://") || args.url.contains("://") {
+        true => args.url.clone(),
+        false => cwd.join(&args.url).to_string_lossy().into_owned(),
+    };
+    let options = CloneOptions {
+        s3: S3Options {
+            endpoint: args.endpoint.clone(),
+            region: args.region.clone(),
+            path_style: args.path_style,
+            ..S3Options::default()
+        },
+        single_writer: args.single_writer,
+    };
+    if !args.json {
+        writeln!(std::io::stderr(), "Cloning into '{}'...", dir.display())?;
+    }
+    let shown = Shown::new("clone", &args.progress, args.json);
+    let outcome = Repository::clone_from(&url, &dir, &options, &shown);
+    shown.done();
+    let outcome = outcome?;
+    if args.json {
+        let mut fetch = fetch_json(&outcome.fetch);
+        fetch["type"] = "clone".into();
+        fetch["schema"] = 1.into();
+        fetch["dir"] = dir.to_string_lossy().into_owned().into();
+        fetch["branch"] = outcome.branch.clone().into();
+        writeln!(out, "{fetch}")?;
+    } else if outcome.branch.is_none() {
+        writeln!(
+            std::io::stderr(),
+            "warning: you appear to have cloned an empty repository."
+        )?;
+    }
+    Ok(())
+}

@@ -1,0 +1,192 @@
+//! A remote that is another cow repository on this machine (`/path`, `file:///path`).
+//!
+//! Objects move as objects: read (and so verified) from one store and written into
+//! the other as one new pack; the remote's refs move through a ref transaction under
+//! its writer lock, each only if it still holds what the push expected.
+
+use std::io;
+
+use super::{RepoLock, Repository};
+use crate::object::ObjectId;
+use crate::odb::backend::FileKind;
+use crate::odb::{MAX_PACKED_SIZE, Odb};
+use crate::reach::Reached;
+use crate::refs::{Expected, Head, RefName};
+use crate::remote::{self, Error, Progress, RefUpdate, RemoteRefs, Transfer};
+
+/// Another repository, reached through the filesystem.
+pub(crate) struct PathRemote {
+    repo: Repository,
+    url: String,
+    /// Held from the first write to the last ref move.
+    lock: Option<RepoLock>,
+}
+
+impl PathRemote {
+    /// Opens the repository whose working directory is `path`.
+    pub(crate) fn open(path: &std::path::Path) -> remote::Result<PathRemote> {
+        let url = crate::quote::quote_path(path.as_os_str().as_encoded_bytes());
+        let repo = Repository::open(path)
+            .map_err(|_| Error::Refused(format!("{url} is not a cow repository")))?;
+        Ok(PathRemote {
+            repo,
+            url,
+            lock: None,
+        })
+    }
+
+    fn lock(&mut self) -> remote::Result<()> {
+        if self.lock.is_none() {
+            self.lock = Some(
+                self.repo
+                    .lock()
+                    .map_err(|e| Error::Refused(format!("{}: {e}", self.url)))?,
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Copies `objects` from `from` into `to`: small ones into one new pack, large ones as
+/// their loose files, each verified after the copy. Nothing is kept on failure but
+/// complete, verified objects.
+fn copy_objects(
+    from: &Odb,
+    to: &Odb,
+    objects: &[Reached],
+    progress: &dyn Progress,
+) -> remote::Result<Transfer> {
+    let mut transfer = Transfer::default();
+    let mut large = Vec::new();
+    to.begin_pack()?;
+    let copied = (|| -> remote::Result<()> {
+        for (n, object) in objects.iter().enumerate() {
+            if n % 1024 == 0 {
+                progress.update("copy", n as u64, objects.len() as u64, "objects");
+            }
+            if to.contains(&object.id) {
+                continue;
+            }
+            let (_, size) = from.read_header(&object.id)?;
+            if size > MAX_PACKED_SIZE {
+                large.push(object.id);
+                continue;
+            }
+            let read = from.read(&object.id)?;
+            to.write(read.kind, &read.data)?;
+            transfer.objects += 1;
+            transfer.bytes += size;
+        }
+        Ok(())
+    })();
+    if let Err(e) = copied {
+        to.abort_pack();
+        return Err(e);
+    }
+    if to.finish_pack(1)?.is_some() {
+        transfer.packs += 1;
+    }
+    for id in large {
+        let hex = id.to_string();
+        let source = from.backend().location(FileKind::Loose, &hex);
+        let target = to.backend().location(FileKind::Loose, &hex);
+        let mut reader = from
+            .backend()
+            .reader(FileKind::Loose, &hex)
+            .and_then(|r| r.ok_or_else(|| io::Error::from(io::ErrorKind::NotFound)))
+            .map_err(|e| crate::fs::IoError::new("read", &source, e))?;
+        let mut file = to
+            .backend()
+            .create(FileKind::Loose)
+            .map_err(|e| crate::fs::IoError::new("create", &target, e))?;
+        let bytes = io::copy(&mut reader, &mut file)
+            .map_err(|e| crate::fs::IoError::new("write", &target, e))?;
+        file.finish(&hex, true)
+            .map_err(|e| crate::fs::IoError::new("write", &target, e))?;
+        if let Err(e) = to.verify(&id) {
+            to.backend().remove(FileKind::Loose, &hex).ok();
+            return Err(e.into());
+        }
+        transfer.objects += 1;
+        transfer.bytes += bytes;
+    }
+    to.sync()?;
+    Ok(transfer)
+}
+
+impl remote::Remote for PathRemote {
+    fn url(&self) -> String {
+        self.url.clone()
+    }
+
+    fn refs(&mut self) -> remote::Result<RemoteRefs> {
+        let refs = &self.repo.refs;
+        let list = refs.list("refs/")?;
+        let head = match refs.head()? {
+            Head::Branch(name) => Some(name.as_str().to_owned()),
+            Head::Detached(_) => None,
+        };
+        Ok(RemoteRefs {
+            refs: list
+                .into_iter()
+                .filter(|(name, _)| !name.as_str().starts_with("refs/remotes/"))
+                .map(|(name, id)| (name.as_str().to_owned(), id))
+                .collect(),
+            head,
+        })
+    }
+
+    fn send(
+        &mut self,
+        local: &Odb,
+        objects: Vec<Reached>,
+        progress: &dyn Progress,
+    ) -> remote::Result<Transfer> {
+        self.lock()?;
+        copy_objects(local, &self.repo.odb, &objects, progress)
+    }
+
+    fn update_refs(&mut self, updates: &[RefUpdate], _head: Option<&str>) -> remote::Result<()> {
+        self.lock()?;
+        // As git's receive.denyCurrentBranch: the branch checked out there would no
+        // longer match its working directory.
+        if let Head::Branch(current) = self.repo.refs.head()?
+            && let Some(update) = updates.iter().find(|u| u.name == current.as_str())
+        {
+            return Err(Error::Refused(format!(
+                "refusing to update {} in {}: it is the branch checked out there, whose \
+                 working directory would no longer match (check out another branch there)",
+                update.name, self.url
+            )));
+        }
+        let mut tx = self.repo.refs.transaction();
+        for update in updates {
+            let name = RefName::new(&update.name)?;
+            let expected = Expected::from_option(update.old);
+            match update.new {
+                Some(id) => tx.update(name, id, expected),
+                None => tx.delete(name, expected),
+            };
+        }
+        let prepared = tx.prepare().map_err(|e| match e {
+            crate::refs::Error::Conflict { name, .. } => Error::RefMoved { name },
+            e => e.into(),
+        })?;
+        self.repo
+            .commit_refs(prepared)
+            .map_err(|e| Error::Refused(e.to_string()))?;
+        self.lock = None;
+        Ok(())
+    }
+
+    fn receive(
+        &mut self,
+        local: &Odb,
+        wants: &[ObjectId],
+        haves: &[ObjectId],
+        progress: &dyn Progress,
+    ) -> remote::Result<Transfer> {
+        let objects = crate::reach::reachable(&self.repo.odb, wants, haves)?;
+        copy_objects(&self.repo.odb, local, &objects, progress)
+    }
+}
