@@ -448,3 +448,35 @@ fn the_library_adds_a_relative_path_from_base_dir() -> Result {
     assert!(repo.remotes()?.is_empty());
     Ok(())
 }
+
+/// A clone stores where it came from as `origin`, with its remote-tracking branch, and
+/// a later push or fetch finds it by name.
+#[test]
+fn a_clone_configures_origin() -> Result {
+    let (env, id) = repo_with_commit();
+    let out = env
+        .cow_cmd(env.tmp.path())
+        .args(["clone", "work", "copy"])
+        .output()?;
+    assert!(out.status.success(), "{}", describe(&out));
+    let copy = env.tmp.path().join("copy");
+    let work = fs::canonicalize(env.work())?;
+    let run = |args: &[&str]| {
+        let out = env.cow_cmd(&copy).args(args).output().unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(
+        run(&["remote", "-v"]),
+        format!(
+            "origin\t{w} (fetch)\norigin\t{w} (push)\n",
+            w = work.display()
+        )
+    );
+    assert!(run(&["remote", "show", "origin"]).ends_with(&format!(
+        "  Remote-tracking branches:\n    main {}\n",
+        &id[..12]
+    )));
+    run(&["fetch", "origin"]);
+    Ok(())
+}
