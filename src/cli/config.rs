@@ -11,7 +11,7 @@ pub struct Args {
     /// List every setting
     #[arg(short, long, conflicts_with_all = ["key", "value"])]
     list: bool,
-    /// The setting, as section.name
+    /// The setting, as section.name or section.subsection.name (remote.origin.url)
     #[arg(required_unless_present = "list")]
     key: Option<String>,
     /// The new value; without it, print the current one (exit 1 if unset)

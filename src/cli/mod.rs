@@ -11,9 +11,11 @@ mod format;
 mod fsck;
 mod gc;
 mod init;
+mod json;
 mod log;
 mod ls_tree;
 mod paths;
+mod remote;
 mod rev_parse;
 mod show;
 mod status;
@@ -76,6 +78,8 @@ enum Command {
     Tag(branch::TagArgs),
     /// Get or set a repository setting, such as user.name and user.email
     Config(config::Args),
+    /// List, add, remove or show remotes (other repositories, or object storage)
+    Remote(remote::Args),
     /// Verify the store: every object's hash, and everything refs reach
     Fsck(fsck::Args),
     /// Repack everything reachable: loose objects and small packs into one new pack with
@@ -227,6 +231,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         }
         Error::CheckoutConflicts(_) => "; commit or move them, or use --force to discard them",
         Error::NotMerged(_) => "; use -D to delete it anyway",
+        Error::Remote(cow::remote::Error::Unsafe { .. }) => " (cow remote add --single-writer)",
         _ => return None,
     })
 }
@@ -274,6 +279,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::RevParse(args) => rev_parse::run(&discover()?, args, out),
         Command::CatFile(args) => cat_file::run(&discover()?, args, out),
         Command::Config(args) => config::run(&discover()?, args, out),
+        Command::Remote(args) => remote::run(discover, &cwd, args, out),
         Command::Fsck(args) => fsck::run(&discover()?, args, out),
         Command::Gc(args) => gc::run(&discover()?, args, out),
         Command::CountObjects(args) => gc::count(&discover()?, args, out),

@@ -1,4 +1,14 @@
 //! Repository settings in `.cow/config`, in git's ini-like syntax.
+//!
+//! A hand-written reader and writer of the part of git's format cow uses: sections
+//! (`[core]`), subsections (`[remote "origin"]` holds the key `remote.origin.url`; git's
+//! old `[remote.origin]` form is read too), comments, and values with git's quoting
+//! (double quotes; the escapes `\"`, `\\`, `\n`, `\t` and `\b`; a backslash ending a
+//! line continues it; `#` and `;` outside quotes start a comment). The format is small,
+//! and the rules cow adds to git's live here with it: one value per key (a key set more
+//! than once is read as its last value and is not overwritten by a single one), and
+//! known keys refuse values they cannot use. git is the oracle in the tests: git reads
+//! what this writes, and this reads what git writes, to the same values.
 
 use crate::fs::{Durability, IoResultExt};
 use std::fs;
@@ -6,16 +16,89 @@ use std::path::Path;
 
 use super::{Error, Repository, Result};
 
-/// Settings as `section.key = value` pairs, kept in file order.
+/// One `name = value` line, with the section it is in.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Entry {
+    /// The section, lowercase (section names are case-insensitive).
+    section: String,
+    /// The subsection, as written (subsection names are case-sensitive).
+    subsection: Option<String>,
+    /// The key's name as written; compared without regard to case.
+    name: String,
+    /// The value, unquoted.
+    value: String,
+}
+
+impl Entry {
+    fn is(&self, key: &Key<'_>) -> bool {
+        self.in_section(key.section, key.subsection) && self.name.eq_ignore_ascii_case(key.name)
+    }
+
+    fn in_section(&self, section: &str, subsection: Option<&str>) -> bool {
+        self.section.eq_ignore_ascii_case(section) && self.subsection.as_deref() == subsection
+    }
+}
+
+/// A key split as git splits it: the section before the first dot, the name after the
+/// last, and the subsection, if any, between them (`remote.my.host.url`: section
+/// `remote`, subsection `my.host`, name `url`).
+#[derive(Clone, Copy, Debug)]
+struct Key<'a> {
+    section: &'a str,
+    subsection: Option<&'a str>,
+    name: &'a str,
+}
+
+impl<'a> Key<'a> {
+    fn parse(key: &'a str) -> Result<Key<'a>> {
+        let invalid = || {
+            Error::Config(format!(
+                "'{key}' is not a key of the form section.name or section.subsection.name"
+            ))
+        };
+        let (first, last) = key.find('.').zip(key.rfind('.')).ok_or_else(invalid)?;
+        let parsed = Key {
+            section: &key[..first],
+            subsection: (first < last).then(|| &key[first + 1..last]),
+            name: &key[last + 1..],
+        };
+        let section_ok = !parsed.section.is_empty() && parsed.section.chars().all(is_key_char);
+        let name_ok = parsed.name.starts_with(|c: char| c.is_ascii_alphabetic())
+            && parsed.name.chars().all(is_key_char);
+        let subsection_ok = parsed.subsection.is_none_or(|s| !s.contains(['\n', '\0']));
+        if section_ok && name_ok && subsection_ok {
+            Ok(parsed)
+        } else {
+            Err(invalid())
+        }
+    }
+}
+
+/// git's `iskeychar`: what section and key names are made of.
+fn is_key_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-'
+}
+
+/// C's `isspace`, which git's reader skips and trims.
+fn is_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\x0b' | '\x0c' | '\r')
+}
+
+/// Settings as `section.key` or `section.subsection.key` values, kept in file order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
-    entries: Vec<(String, String, String)>,
+    entries: Vec<Entry>,
 }
 
 impl Default for Config {
     fn default() -> Self {
         Config {
-            entries: vec![("core".into(), "repositoryformatversion".into(), "0".into())],
+            entries: vec![Entry {
+                section: "core".into(),
+                subsection: None,
+                name: "repositoryformatversion".into(),
+                value: "0".into(),
+            }],
         }
     }
 }
@@ -23,27 +106,7 @@ impl Default for Config {
 impl Config {
     /// Parses a config file's text.
     pub fn parse(text: &str) -> Result<Config> {
-        let mut entries = Vec::new();
-        let mut section = None;
-        for (n, line) in text.lines().enumerate() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-                continue;
-            }
-            if let Some(name) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-                section = Some(name.trim().to_ascii_lowercase());
-                continue;
-            }
-            let bad = || Error::Config(format!("line {} is malformed: {line:?}", n + 1));
-            let (key, value) = line.split_once('=').ok_or_else(bad)?;
-            let section = section.clone().ok_or_else(bad)?;
-            entries.push((
-                section,
-                key.trim().to_ascii_lowercase(),
-                value.trim().to_owned(),
-            ));
-        }
-        Ok(Config { entries })
+        Parser::new(text).parse()
     }
 
     /// Reads a config file.
@@ -63,56 +126,123 @@ impl Config {
         Ok(())
     }
 
-    fn split_key(key: &str) -> Result<(String, String)> {
-        let (section, name) = key
-            .rsplit_once('.')
-            .filter(|(s, n)| {
-                let ok = |p: &str| {
-                    !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                };
-                ok(s) && ok(n)
-            })
-            .ok_or_else(|| {
-                Error::Config(format!("'{key}' is not a key of the form section.name"))
-            })?;
-        Ok((section.to_ascii_lowercase(), name.to_ascii_lowercase()))
-    }
-
-    /// The value of `section.key`, if set.
+    /// The value of `section.key` or `section.subsection.key`, if set (the last one,
+    /// if set more than once).
     pub fn get(&self, key: &str) -> Option<&str> {
-        let (section, name) = Self::split_key(key).ok()?;
+        let key = Key::parse(key).ok()?;
         self.entries
             .iter()
             .rev()
-            .find(|(s, k, _)| *s == section && *k == name)
-            .map(|(_, _, v)| v.as_str())
+            .find(|e| e.is(&key))
+            .map(|e| e.value.as_str())
     }
 
-    /// Every setting as (`section.key`, value), in file order.
+    /// The value of a boolean key, read as git reads one: `true`, `yes`, `on`, `1` or
+    /// a key with no `=`; `false`, `no`, `off`, `0` or empty (any case). `None` when
+    /// unset; an error naming the key for anything else.
+    pub fn get_bool(&self, key: &str) -> Result<Option<bool>> {
+        self.get(key)
+            .map(|value| {
+                parse_bool(value).ok_or_else(|| {
+                    Error::Config(format!("'{key}' is '{value}', which is not a boolean"))
+                })
+            })
+            .transpose()
+    }
+
+    /// Every setting as (`section.key` or `section.subsection.key`, value), in file
+    /// order; section and key names lowercase, subsections as written (as
+    /// `git config --list` shows them).
     pub fn iter(&self) -> impl Iterator<Item = (String, &str)> {
-        self.entries
-            .iter()
-            .map(|(s, k, v)| (format!("{s}.{k}"), v.as_str()))
+        self.entries.iter().map(|e| {
+            let key = match &e.subsection {
+                None => format!("{}.{}", e.section, e.name.to_ascii_lowercase()),
+                Some(sub) => format!("{}.{sub}.{}", e.section, e.name.to_ascii_lowercase()),
+            };
+            (key, e.value.as_str())
+        })
     }
 
-    /// Sets `section.key` to `value`, replacing an earlier value. Refuses a value the
-    /// key cannot take (a `core.compression` that is not a zstd level from 1 to 19, an
-    /// empty `user.name` or `user.email`, or one with `<`, `>`) and a key set more than
-    /// once (which copy is meant? as git refuses); other keys take any one-line value.
+    /// The subsections of `section` that hold a setting (`origin` for
+    /// `[remote "origin"]`), each once, in the order they first appear.
+    pub fn subsections(&self, section: &str) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for entry in &self.entries {
+            if let Some(sub) = &entry.subsection
+                && entry.section.eq_ignore_ascii_case(section)
+                && !out.contains(&sub.as_str())
+            {
+                out.push(sub);
+            }
+        }
+        out
+    }
+
+    /// Sets `section.key` or `section.subsection.key` to `value`, replacing an earlier
+    /// value. Refuses a value the key cannot take (a `core.compression` that is not a
+    /// zstd level from 1 to 19; an empty `user.name` or `user.email`, or one with `<`,
+    /// `>`, a line break or whitespace around it; a `remote.*.pathStyle` or `remote.*.singleWriter` that is
+    /// not a boolean) and a key set more than once (which copy is meant? as git
+    /// refuses); other keys take any value, quoted as needed when written.
     pub fn set(&mut self, key: &str, value: &str) -> Result<()> {
-        let (section, name) = Self::split_key(key)?;
-        if value.contains(['\n', '\r']) || value.trim() != value {
+        let parsed = Key::parse(key)?;
+        if value.contains('\0') {
             return Err(Error::Config(format!(
-                "value for '{key}' cannot have newlines or surrounding spaces"
+                "value for '{key}' cannot contain a NUL byte"
             )));
         }
-        check_value(&section, &name, value)
+        check_value(&parsed, value)
             .map_err(|why| Error::Config(format!("invalid value '{value}' for '{key}': {why}")))?;
-        let mut matching = self
-            .entries
-            .iter_mut()
-            .filter(|(s, k, _)| *s == section && *k == name)
-            .collect::<Vec<_>>();
+        let mut matching = self.matching(key, &parsed)?;
+        if let Some(i) = matching.pop() {
+            self.entries[i].value = value.to_owned();
+        } else {
+            let at = self
+                .entries
+                .iter()
+                .rposition(|e| e.in_section(parsed.section, parsed.subsection))
+                .map_or(self.entries.len(), |i| i + 1);
+            self.entries.insert(
+                at,
+                Entry {
+                    section: parsed.section.to_ascii_lowercase(),
+                    subsection: parsed.subsection.map(str::to_owned),
+                    name: parsed.name.to_owned(),
+                    value: value.to_owned(),
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Removes `key`; returns whether it was set. Refuses, as [`set`](Self::set)
+    /// does, a key set more than once.
+    #[doc(alias = "unset")]
+    pub fn remove(&mut self, key: &str) -> Result<bool> {
+        let parsed = Key::parse(key)?;
+        Ok(match self.matching(key, &parsed)?.pop() {
+            Some(i) => {
+                self.entries.remove(i);
+                true
+            }
+            None => false,
+        })
+    }
+
+    /// Removes every setting of a section, or of one of its subsections
+    /// (`remove_section("remote", Some("origin"))`); returns how many there were.
+    #[doc(alias = "remove-section")]
+    pub fn remove_section(&mut self, section: &str, subsection: Option<&str>) -> usize {
+        let before = self.entries.len();
+        self.entries.retain(|e| !e.in_section(section, subsection));
+        before - self.entries.len()
+    }
+
+    /// The indexes of `key`'s entries: none or one, or an error for more.
+    fn matching(&self, key: &str, parsed: &Key<'_>) -> Result<Vec<usize>> {
+        let matching: Vec<usize> = (0..self.entries.len())
+            .filter(|&i| self.entries[i].is(parsed))
+            .collect();
         if matching.len() > 1 {
             return Err(Error::Config(format!(
                 "'{key}' has {} values: cannot overwrite multiple values with a single \
@@ -120,31 +250,41 @@ impl Config {
                 matching.len()
             )));
         }
-        if let Some(entry) = matching.pop() {
-            entry.2 = value.to_owned();
-        } else {
-            let at = self
-                .entries
-                .iter()
-                .rposition(|(s, _, _)| *s == section)
-                .map_or(self.entries.len(), |i| i + 1);
-            self.entries.insert(at, (section, name, value.to_owned()));
-        }
-        Ok(())
+        Ok(matching)
     }
 }
 
-/// Whether a known key can take `value` (lowercase section and name); unknown keys
-/// take anything, as in git.
-fn check_value(section: &str, name: &str, value: &str) -> Result<(), &'static str> {
-    match (section, name) {
-        ("core", "compression") => match value.parse::<i32>() {
+/// A boolean as git reads one (`true`/`yes`/`on`/`1`, `false`/`no`/`off`/`0`/empty,
+/// any case); `None` for anything else.
+pub(crate) fn parse_bool(value: &str) -> Option<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Some(true),
+        "false" | "no" | "off" | "0" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// Whether a known key can take `value`; unknown keys take anything, as in git.
+fn check_value(key: &Key<'_>, value: &str) -> Result<(), &'static str> {
+    let section = key.section.to_ascii_lowercase();
+    let name = key.name.to_ascii_lowercase();
+    match (section.as_str(), key.subsection.is_some(), name.as_str()) {
+        ("core", false, "compression") => match value.parse::<i32>() {
             Ok(level) if (1..=19).contains(&level) => Ok(()),
             _ => Err("a zstd level from 1 to 19 is needed"),
         },
-        ("user", "name" | "email") if value.is_empty() => Err("it cannot be empty"),
-        ("user", "name" | "email") if value.contains(['<', '>']) => {
+        ("user", false, "name" | "email") if value.is_empty() => Err("it cannot be empty"),
+        ("user", false, "name" | "email") if value.contains(['<', '>']) => {
             Err("names and emails cannot contain '<' or '>'")
+        }
+        ("user", false, "name" | "email") if value.contains(['\n', '\r']) => {
+            Err("names and emails cannot contain line breaks")
+        }
+        ("user", false, "name" | "email") if value.trim() != value => {
+            Err("names and emails cannot start or end with whitespace")
+        }
+        ("remote", true, "pathstyle" | "singlewriter") if parse_bool(value).is_none() => {
+            Err("a boolean is needed (true or false)")
         }
         _ => Ok(()),
     }
@@ -152,15 +292,243 @@ fn check_value(section: &str, name: &str, value: &str) -> Result<(), &'static st
 
 impl std::fmt::Display for Config {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let mut current: Option<&str> = None;
-        for (section, key, value) in &self.entries {
-            if current != Some(section) {
-                writeln!(f, "[{section}]")?;
-                current = Some(section);
+        let mut current: Option<(&str, Option<&str>)> = None;
+        for entry in &self.entries {
+            let here = (entry.section.as_str(), entry.subsection.as_deref());
+            if current != Some(here) {
+                match here.1 {
+                    None => writeln!(f, "[{}]", here.0)?,
+                    Some(sub) => {
+                        let sub = sub.replace('\\', "\\\\").replace('"', "\\\"");
+                        writeln!(f, "[{} \"{sub}\"]", here.0)?;
+                    }
+                }
+                current = Some(here);
             }
-            writeln!(f, "\t{key} = {value}")?;
+            writeln!(f, "\t{} = {}", entry.name, quote_value(&entry.value))?;
         }
         Ok(())
+    }
+}
+
+/// A value as git writes it: in double quotes when it starts or ends with whitespace or
+/// holds a comment character (or a carriage return, vertical tab or form feed, which
+/// older gits read as a space), with `"`, `\`, newlines, tabs and backspaces
+/// escaped.
+fn quote_value(value: &str) -> String {
+    let needs_quotes = value.starts_with(is_space)
+        || value.ends_with(is_space)
+        || value.contains(['#', ';', '\r', '\x0b', '\x0c']);
+    let mut out = String::with_capacity(value.len() + 2);
+    if needs_quotes {
+        out.push('"');
+    }
+    for c in value.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\x08' => out.push_str("\\b"),
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    if needs_quotes {
+        out.push('"');
+    }
+    out
+}
+
+/// git's config reader (config.c: `get_base_var`, `get_value`, `parse_value`), over
+/// the whole text: a value can continue on the next line.
+struct Parser<'t> {
+    chars: std::iter::Peekable<std::str::Chars<'t>>,
+    line: usize,
+}
+
+impl<'t> Parser<'t> {
+    fn new(text: &'t str) -> Self {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        Parser {
+            chars: text.chars().peekable(),
+            line: 1,
+        }
+    }
+
+    /// The next character, `\r\n` read as `\n`; `None` at the end.
+    fn next(&mut self) -> Option<char> {
+        let c = self.chars.next()?;
+        let c = if c == '\r' && self.chars.peek() == Some(&'\n') {
+            self.chars.next();
+            '\n'
+        } else {
+            c
+        };
+        if c == '\n' {
+            self.line += 1;
+        }
+        Some(c)
+    }
+
+    fn malformed(&self, what: &str) -> Error {
+        Error::Config(format!("line {} is malformed: {what}", self.line))
+    }
+
+    fn parse(mut self) -> Result<Config> {
+        let mut entries = Vec::new();
+        let mut section: Option<(String, Option<String>)> = None;
+        while let Some(&c) = self.chars.peek() {
+            if is_space(c) {
+                self.next();
+            } else if c == '#' || c == ';' {
+                while self.next().is_some_and(|c| c != '\n') {}
+            } else if c == '[' {
+                self.next();
+                section = Some(self.header()?);
+            } else if c.is_ascii_alphabetic() {
+                let Some((name_of_section, subsection)) = &section else {
+                    return Err(self.malformed("a key outside a section"));
+                };
+                let (name, value) = self.key_value()?;
+                entries.push(Entry {
+                    section: name_of_section.clone(),
+                    subsection: subsection.clone(),
+                    name,
+                    value,
+                });
+            } else {
+                return Err(self.malformed(&format!("unexpected {c:?}")));
+            }
+        }
+        Ok(Config { entries })
+    }
+
+    /// A section header after its `[`: `[section]`, `[section "subsection"]`, or the
+    /// old `[section.subsection]` (whose subsection git lowercases).
+    fn header(&mut self) -> Result<(String, Option<String>)> {
+        let mut base = String::new();
+        let mut quoted = None;
+        loop {
+            match self.next() {
+                Some(']') => break,
+                Some(c) if is_space(c) && c != '\n' => {
+                    quoted = Some(self.quoted_subsection()?);
+                    break;
+                }
+                Some(c) if is_key_char(c) || c == '.' => base.push(c.to_ascii_lowercase()),
+                _ => return Err(self.malformed("a section header is [name] or [name \"sub\"]")),
+            }
+        }
+        let (section, old_sub) = match base.split_once('.') {
+            Some((section, sub)) => (section.to_owned(), Some(sub.to_owned())),
+            None => (base, None),
+        };
+        if section.is_empty() {
+            return Err(self.malformed("a section header without a name"));
+        }
+        let subsection = match (old_sub, quoted) {
+            (None, sub) | (sub, None) => sub,
+            (Some(old), Some(quoted)) => Some(format!("{old}.{quoted}")),
+        };
+        Ok((section, subsection))
+    }
+
+    /// `"subsection"]` after a section name and a space: `\` takes the next character
+    /// as it is.
+    fn quoted_subsection(&mut self) -> Result<String> {
+        let bad = |p: &Self| p.malformed("a subsection is a quoted name on one line");
+        let mut c = self.next();
+        while c.is_some_and(|c| is_space(c) && c != '\n') {
+            c = self.next();
+        }
+        if c != Some('"') {
+            return Err(bad(self));
+        }
+        let mut sub = String::new();
+        loop {
+            match self.next() {
+                None | Some('\n' | '\0') => return Err(bad(self)),
+                Some('"') => break,
+                Some('\\') => match self.next() {
+                    None | Some('\n' | '\0') => return Err(bad(self)),
+                    Some(c) => sub.push(c),
+                },
+                Some(c) => sub.push(c),
+            }
+        }
+        match self.next() {
+            Some(']') => Ok(sub),
+            _ => Err(bad(self)),
+        }
+    }
+
+    /// `name = value` or a bare `name` (a boolean true), through the end of its line.
+    fn key_value(&mut self) -> Result<(String, String)> {
+        let mut name = String::new();
+        while let Some(&c) = self.chars.peek() {
+            if !is_key_char(c) {
+                break;
+            }
+            name.push(c);
+            self.next();
+        }
+        let mut c = self.next();
+        while matches!(c, Some(' ' | '\t')) {
+            c = self.next();
+        }
+        match c {
+            None | Some('\n') => Ok((name, "true".to_owned())),
+            Some('=') => Ok((name, self.value()?)),
+            Some(_) => Err(self.malformed(&format!("'{name}' is not followed by '='"))),
+        }
+    }
+
+    /// A value after its `=`, through the end of its (last) line: whitespace outside
+    /// quotes is dropped before the value and after it, and kept inside it.
+    fn value(&mut self) -> Result<String> {
+        let mut value = String::new();
+        let mut quoted = false;
+        let mut comment = false;
+        // Where the value ends if only whitespace follows.
+        let mut trim_to = None;
+        loop {
+            let c = match self.next() {
+                None | Some('\n') if quoted => return Err(self.malformed("an unclosed quote")),
+                None | Some('\n') => {
+                    value.truncate(trim_to.unwrap_or(value.len()));
+                    return Ok(value);
+                }
+                Some(c) => c,
+            };
+            if comment {
+                continue;
+            }
+            if is_space(c) && !quoted {
+                trim_to.get_or_insert(value.len());
+                if !value.is_empty() {
+                    value.push(c);
+                }
+                continue;
+            }
+            if !quoted && (c == '#' || c == ';') {
+                comment = true;
+                continue;
+            }
+            trim_to = None;
+            match c {
+                '\\' => match self.next() {
+                    // A line continuation.
+                    None | Some('\n') => {}
+                    Some('n') => value.push('\n'),
+                    Some('t') => value.push('\t'),
+                    Some('b') => value.push('\x08'),
+                    Some(c @ ('\\' | '"')) => value.push(c),
+                    Some(c) => return Err(self.malformed(&format!("an invalid escape '\\{c}'"))),
+                },
+                '"' => quoted = !quoted,
+                c => value.push(c),
+            }
+        }
     }
 }
 
@@ -170,12 +538,19 @@ impl Repository {
         Config::load(&self.cow_dir.join("config"))
     }
 
-    /// Sets one setting, such as `user.name`.
+    /// Sets one setting, such as `user.name` or `remote.origin.region`.
     pub fn set_config(&self, key: &str, value: &str) -> Result<()> {
+        self.edit_config(|config| config.set(key, value))
+    }
+
+    /// Changes the settings under the repository lock: reads them, lets `edit` change
+    /// them, and writes them back if it succeeds.
+    pub(crate) fn edit_config<T>(&self, edit: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
         let _lock = self.lock()?;
         let mut config = self.config()?;
-        config.set(key, value)?;
-        config.save(&self.cow_dir.join("config"))
+        let out = edit(&mut config)?;
+        config.save(&self.cow_dir.join("config"))?;
+        Ok(out)
     }
 }
 
@@ -210,10 +585,17 @@ mod tests {
         }
         assert_eq!(c.get("core.compression"), Some("3"));
         for key in ["user.name", "user.email"] {
-            assert!(c.set(key, "").is_err());
-            assert!(c.set(key, "a <b>").is_err());
+            for bad in ["", "a <b>", " a", "a\t", "a\nb"] {
+                assert!(c.set(key, bad).is_err(), "{key} = {bad:?}");
+            }
         }
         c.set("unknown.key", "anything at all").unwrap();
+        for key in ["remote.o.pathStyle", "remote.o.singlewriter"] {
+            c.set(key, "Yes").unwrap();
+            let err = c.set(key, "maybe").unwrap_err().to_string();
+            assert!(err.contains("a boolean is needed"), "{err}");
+        }
+        assert_eq!(c.get_bool("remote.o.pathstyle").unwrap(), Some(true));
     }
 
     #[test]
@@ -221,7 +603,116 @@ mod tests {
         let mut c = Config::parse("[user]\n\tname = a\n\tname = b\n").unwrap();
         let err = c.set("user.name", "c").unwrap_err().to_string();
         assert!(err.contains("'user.name' has 2 values"), "{err}");
+        assert!(c.remove("user.name").is_err());
         assert_eq!(c.get("user.name"), Some("b"));
         assert_eq!(c.to_string(), "[user]\n\tname = a\n\tname = b\n");
+    }
+
+    #[test]
+    fn keys_split_at_the_first_and_last_dot() {
+        let mut c = Config::default();
+        c.set("remote.my.host.url", "/a").unwrap();
+        c.set("Remote.Origin.URL", "/b").unwrap();
+        c.set("remote.Origin.pathStyle", "true").unwrap();
+        c.set("remote..url", "/empty").unwrap();
+        assert_eq!(
+            c.to_string(),
+            "[core]\n\trepositoryformatversion = 0\n\
+             [remote \"my.host\"]\n\turl = /a\n\
+             [remote \"Origin\"]\n\tURL = /b\n\tpathStyle = true\n\
+             [remote \"\"]\n\turl = /empty\n"
+        );
+        // Subsections are case-sensitive; section and key names are not.
+        assert_eq!(c.get("REMOTE.Origin.url"), Some("/b"));
+        assert_eq!(c.get("remote.origin.url"), None);
+        assert_eq!(c.get("remote.my.host.url"), Some("/a"));
+        assert_eq!(c.get("remote.my.url"), None);
+        assert_eq!(c.subsections("remote"), ["my.host", "Origin", ""]);
+        let keys: Vec<String> = c.iter().map(|(k, _)| k).collect();
+        assert_eq!(
+            keys,
+            [
+                "core.repositoryformatversion",
+                "remote.my.host.url",
+                "remote.Origin.url",
+                "remote.Origin.pathstyle",
+                "remote..url"
+            ]
+        );
+        assert_eq!(c.remove_section("remote", Some("Origin")), 2);
+        assert_eq!(c.remove_section("remote", Some("Origin")), 0);
+        assert!(c.remove("remote.my.host.URL").unwrap());
+        assert!(!c.remove("remote.my.host.url").unwrap());
+        assert_eq!(c.subsections("remote"), [""]);
+        for bad in [
+            "a", ".a", "a.", "a.b.", "a_b.c", "a.1c", "a.b\nc.d", "a b.c",
+        ] {
+            assert!(c.set(bad, "x").is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn values_are_read_with_gits_quoting() {
+        let text = "[Section \"Sub \\\"q\\\" \\\\ x\"]\n\
+                    \tplain = a  b   # comment\n\
+                    \tquoted = \" lead; # not a comment \" after ; comment\n\
+                    \tescapes = tab\\there\\nnew \\\"q\\\" back\\\\slash\n\
+                    \tcontinued = one \\\n  two\n\
+                    \tbare\n\
+                    \tempty =\n\
+                    [old.Style]\n\tk = v\r\n\
+                    [core] inline = yes ; c\n";
+        let c = Config::parse(text).unwrap();
+        let sub = "section.Sub \"q\" \\ x";
+        assert_eq!(c.get(&format!("{sub}.plain")), Some("a  b"));
+        assert_eq!(
+            c.get(&format!("{sub}.quoted")),
+            Some(" lead; # not a comment  after")
+        );
+        assert_eq!(
+            c.get(&format!("{sub}.escapes")),
+            Some("tab\there\nnew \"q\" back\\slash")
+        );
+        assert_eq!(c.get(&format!("{sub}.continued")), Some("one   two"));
+        assert_eq!(c.get(&format!("{sub}.bare")), Some("true"));
+        assert_eq!(c.get(&format!("{sub}.empty")), Some(""));
+        assert_eq!(c.get("old.style.k"), Some("v"));
+        assert_eq!(c.get("core.inline"), Some("yes"));
+        assert_eq!(Config::parse(&c.to_string()).unwrap(), c);
+        for bad in [
+            "[a]\nk = \"open\n",
+            "[a]\nk = \\q\n",
+            "[a \"sub]\n",
+            "[a \"s\" ]\n",
+            "[a\nk = v\n",
+            "[]\n",
+            "[a]\n1k = v\n",
+            "[a]\nk v\n",
+        ] {
+            assert!(Config::parse(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn values_are_quoted_when_written_as_needed() {
+        let mut c = Config::parse("").unwrap();
+        for (value, written) in [
+            ("plain value", "plain value"),
+            (" lead", "\" lead\""),
+            ("trail ", "\"trail \""),
+            ("a#b", "\"a#b\""),
+            ("a;b", "\"a;b\""),
+            ("q\"b\\", "q\\\"b\\\\"),
+            ("new\nline\ttab", "new\\nline\\ttab"),
+            ("cr\rx", "\"cr\rx\""),
+            ("", ""),
+        ] {
+            c.set("a.k", value).unwrap();
+            assert_eq!(c.to_string(), format!("[a]\n\tk = {written}\n"));
+            assert_eq!(
+                Config::parse(&c.to_string()).unwrap().get("a.k"),
+                Some(value)
+            );
+        }
     }
 }

@@ -11,6 +11,7 @@ mod lock;
 mod log;
 mod path_remote;
 mod read;
+mod remotes;
 mod roots;
 mod status;
 mod transfer;
@@ -26,6 +27,7 @@ pub use gc::{
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::Log;
 pub use read::PathContent;
+pub use remotes::AddRemote;
 pub use roots::Roots;
 pub use status::{Status, StatusOptions};
 pub use transfer::{
@@ -131,7 +133,29 @@ pub enum Error {
     /// A clone's target directory is not empty.
     #[error("destination {} already exists and is not an empty directory", crate::quote::quote_fs_path(.0))]
     CloneTarget(PathBuf),
-    /// A remote failed.
+    /// A remote name that cannot name `refs/remotes/NAME/`.
+    #[error("'{name}' is not a valid remote name: {reason}")]
+    InvalidRemoteName {
+        /// The name given.
+        name: String,
+        /// Which rule it breaks.
+        reason: &'static str,
+    },
+    /// A remote of that name is configured already.
+    #[error("remote {0} already exists")]
+    RemoteExists(String),
+    /// No remote of that name is configured.
+    #[error("no such remote '{0}'")]
+    NoSuchRemote(String),
+    /// A remote's settings do not fit together.
+    #[error("remote {name}: {reason}")]
+    InvalidRemote {
+        /// The remote.
+        name: String,
+        /// What is wrong.
+        reason: String,
+    },
+    /// A remote failed, or refused.
     #[error(transparent)]
     Remote(#[from] crate::remote::Error),
     /// The object store failed.

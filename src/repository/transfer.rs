@@ -535,19 +535,18 @@ impl Repository {
     }
 }
 
-// TEMPORARY until the remote configuration lands: no configured remotes.
 impl Repository {
-    fn remote(&self, name: &str) -> Result<Spec> {
-        Err(Error::NoSuchRef(format!("remote {name}")))
-    }
-
+    /// Stores the remote a clone came from (not probed: a clone only reads, and the
+    /// first push probes).
     fn add_remote_spec(&self, name: &str, url: &str, options: &CloneOptions) -> Result<Spec> {
-        let cwd = std::env::current_dir().unwrap_or_default();
-        Ok(Spec {
-            name: name.to_owned(),
-            url: Url::parse(url, &cwd)?,
-            s3: options.s3.clone(),
-            single_writer: options.single_writer,
-        })
+        self.add_remote_unprobed(
+            name,
+            url,
+            super::AddRemote {
+                s3: options.s3.clone(),
+                single_writer: options.single_writer,
+                base_dir: None,
+            },
+        )
     }
 }

@@ -409,6 +409,7 @@ fn help_describes_every_command() {
         ("branch", "List, create or delete branches"),
         ("tag", "List, create or delete tags"),
         ("config", "Get or set a repository setting"),
+        ("remote", "List, add, remove or show remotes"),
         ("fsck", "Verify the store"),
         ("gc", "Repack everything reachable"),
         ("count-objects", "Count loose and packed objects"),

@@ -22,7 +22,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // Remotes: transfers between stores, over refs and the odb; no working directory.
     (
         "remote",
-        &["fs", "object", "odb", "reach", "refs", "revision", "temp"],
+        &[
+            "fs", "object", "odb", "quote", "reach", "refs", "revision", "temp",
+        ],
     ),
     (
         "repository",

@@ -4,6 +4,7 @@ mod util;
 
 mod checkout;
 mod cli;
+mod config;
 mod diff;
 mod errors;
 mod fuzz;
@@ -18,6 +19,7 @@ mod race;
 mod reach;
 mod reliability;
 mod remote;
+mod remote_config;
 mod roots;
 mod s3;
 mod safety;
