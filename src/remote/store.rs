@@ -39,7 +39,7 @@ use super::{Error, Progress, RefUpdate, RemoteRefs, Result, S3Location, S3Option
 use crate::fs::IoResultExt;
 use crate::object::{Kind, ObjectId};
 use crate::odb::backend::{FileKind, LocalBackend, ReadBackend, WriteBackend};
-use crate::odb::{MAX_PACKED_SIZE, Odb};
+use crate::odb::{Candidate, MAX_PACKED_SIZE, Odb, RepackOptions};
 use crate::reach::Reached;
 
 /// Content bytes (before compression) a pushed pack holds at most: with zstd's usual
@@ -593,24 +593,30 @@ fn cut_into_packs(
     Ok((packs, large))
 }
 
-/// Writes `objects` (read from `local`) as one pack in `staging`.
-fn stage_pack(local: &Odb, staging: &Odb, objects: &[Reached]) -> Result<crate::odb::PackInfo> {
-    staging.begin_pack()?;
-    let written = (|| {
-        for object in objects {
-            let read = local.read(&object.id)?;
-            staging.write(read.kind, &read.data)?;
-        }
-        staging.finish_pack(0)
-    })();
-    match written {
-        Ok(Some(info)) => Ok(info),
-        Ok(None) => unreachable!("a pack of at least one object is written"),
-        Err(e) => {
-            staging.abort_pack();
-            Err(e.into())
-        }
-    }
+/// Writes `objects` (read from `local`) as one pack in `staging`, as gc packs them
+/// (deltas, blocks, a dictionary) at the store's compression level. The same objects
+/// always make the same pack, so a re-run push finds the one a killed push uploaded.
+fn stage_pack(
+    local: &Odb,
+    staging: Arc<LocalBackend>,
+    objects: &[Reached],
+) -> Result<crate::odb::PackInfo> {
+    let candidates = objects
+        .iter()
+        .map(|r| Candidate {
+            id: r.id,
+            kind: r.kind,
+            path: r.path.clone(),
+        })
+        .collect();
+    let options = RepackOptions {
+        level: local.level(),
+        ..RepackOptions::default()
+    };
+    let written = local.write_pack(candidates, staging, &options)?;
+    Ok(written
+        .pack
+        .expect("a pack of at least one object small enough to pack is written"))
 }
 
 impl super::Remote for StoreRemote {
@@ -641,8 +647,6 @@ impl super::Remote for StoreRemote {
             return Ok(transfer);
         }
         let (dir, backend) = self.staging("push")?;
-        let staging = Odb::with_backend(backend.clone());
-        staging.set_level(local.level());
         let (packs, large) = cut_into_packs(local, objects)?;
         let total_objects: u64 =
             packs.iter().map(|p| p.len() as u64).sum::<u64>() + large.len() as u64;
@@ -650,7 +654,7 @@ impl super::Remote for StoreRemote {
         let mut jobs = Jobs::new(&self.counters, "upload");
         let sent = (|| -> Result<()> {
             for objects in &packs {
-                let info = stage_pack(local, &staging, objects)?;
+                let info = stage_pack(local, Arc::clone(&backend), objects)?;
                 transfer.objects += info.objects;
                 progress.update("pack", transfer.objects, total_objects, "objects");
                 let idx_path = backend.location(FileKind::Index, &info.name);

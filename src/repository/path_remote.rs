@@ -5,11 +5,12 @@
 //! its writer lock, each only if it still holds what the push expected.
 
 use std::io;
+use std::sync::Arc;
 
 use super::{RepoLock, Repository};
 use crate::object::ObjectId;
 use crate::odb::backend::FileKind;
-use crate::odb::{MAX_PACKED_SIZE, Odb};
+use crate::odb::{Candidate, Odb, RepackOptions};
 use crate::reach::Reached;
 use crate::refs::{Expected, Head, RefName};
 use crate::remote::{self, Error, Progress, RefUpdate, RemoteRefs, Transfer};
@@ -47,9 +48,9 @@ impl PathRemote {
     }
 }
 
-/// Copies `objects` from `from` into `to`: small ones into one new pack, large ones as
-/// their loose files, each verified after the copy. Nothing is kept on failure but
-/// complete, verified objects.
+/// Copies `objects` that `to` lacks from `from` into `to`: the small ones into one new
+/// pack, packed as gc packs (read from `from`, so each is verified on the way), the
+/// large ones as their loose files, each verified after the copy.
 fn copy_objects(
     from: &Odb,
     to: &Odb,
@@ -57,36 +58,29 @@ fn copy_objects(
     progress: &dyn Progress,
 ) -> remote::Result<Transfer> {
     let mut transfer = Transfer::default();
-    let mut large = Vec::new();
-    to.begin_pack()?;
-    let copied = (|| -> remote::Result<()> {
-        for (n, object) in objects.iter().enumerate() {
-            if n % 1024 == 0 {
-                progress.update("copy", n as u64, objects.len() as u64, "objects");
-            }
-            if to.contains(&object.id) {
-                continue;
-            }
-            let (_, size) = from.read_header(&object.id)?;
-            if size > MAX_PACKED_SIZE {
-                large.push(object.id);
-                continue;
-            }
-            let read = from.read(&object.id)?;
-            to.write(read.kind, &read.data)?;
-            transfer.objects += 1;
-            transfer.bytes += size;
-        }
-        Ok(())
-    })();
-    if let Err(e) = copied {
-        to.abort_pack();
-        return Err(e);
-    }
-    if to.finish_pack(1)?.is_some() {
+    let candidates: Vec<Candidate> = objects
+        .iter()
+        .filter(|o| !to.contains(&o.id))
+        .map(|o| Candidate {
+            id: o.id,
+            kind: o.kind,
+            path: o.path.clone(),
+        })
+        .collect();
+    progress.update("copy", 0, candidates.len() as u64, "objects");
+    let total = candidates.len() as u64;
+    let options = RepackOptions {
+        level: to.level(),
+        ..RepackOptions::default()
+    };
+    let written = from.write_pack(candidates, Arc::clone(to.backend()), &options)?;
+    to.reload_packs();
+    if let Some(pack) = &written.pack {
         transfer.packs += 1;
+        transfer.objects += pack.objects;
+        transfer.bytes += pack.bytes;
     }
-    for id in large {
+    for id in written.too_large {
         let hex = id.to_string();
         let source = from.backend().location(FileKind::Loose, &hex);
         let target = to.backend().location(FileKind::Loose, &hex);
@@ -111,6 +105,7 @@ fn copy_objects(
         transfer.bytes += bytes;
     }
     to.sync()?;
+    progress.update("copy", total, total, "objects");
     Ok(transfer)
 }
 
