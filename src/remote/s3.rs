@@ -216,7 +216,7 @@ pub async fn probe_conditional_writes(store: &dyn ObjectStore, prefix: &str) -> 
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use object_store::memory::InMemory;
     use object_store::{
@@ -227,7 +227,7 @@ mod tests {
     /// A store that takes every write as an unconditional one, as some servers do
     /// with the headers (Garage was measured doing it).
     #[derive(Debug)]
-    struct IgnoresConditions(InMemory);
+    pub(crate) struct IgnoresConditions(pub(crate) InMemory);
 
     impl std::fmt::Display for IgnoresConditions {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

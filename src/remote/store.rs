@@ -982,3 +982,149 @@ impl super::Remote for StoreRemote {
         Ok(transfer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::Remote;
+    use super::*;
+    use object_store::memory::InMemory;
+
+    fn update(id: ObjectId) -> RefUpdate {
+        RefUpdate {
+            name: "refs/heads/main".into(),
+            old: None,
+            new: Some(id),
+        }
+    }
+
+    #[test]
+    fn a_first_push_to_a_service_that_ignores_conditions_is_refused_unless_single_writer() {
+        let scratch = tempfile::tempdir().unwrap();
+        let id = ObjectId::empty_tree();
+        for single_writer in [false, true] {
+            let store = Arc::new(super::super::s3::tests::IgnoresConditions(InMemory::new()));
+            let mut remote = StoreRemote::new(
+                store,
+                "p",
+                "mem".into(),
+                single_writer,
+                scratch.path().into(),
+            )
+            .unwrap();
+            remote.refs().unwrap();
+            let moved = remote.update_refs(&[update(id)], Some("refs/heads/main"));
+            if single_writer {
+                moved.unwrap();
+                assert_eq!(remote.refs().unwrap().refs["refs/heads/main"], id);
+            } else {
+                let err = moved.unwrap_err().to_string();
+                assert!(err.contains("ignores If-None-Match"), "{err}");
+                assert!(remote.refs().unwrap().refs.is_empty(), "nothing moved");
+            }
+        }
+    }
+
+    #[test]
+    fn root_moves_by_compare_and_swap_and_never_repeats_its_bytes() {
+        let scratch = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let open = || {
+            StoreRemote::new(
+                Arc::clone(&store),
+                "",
+                "mem".into(),
+                false,
+                scratch.path().into(),
+            )
+            .unwrap()
+        };
+        let (a, b) = (ObjectId::empty_tree(), ObjectId::hash(Kind::Blob, b"b"));
+        let mut first = open();
+        first.refs().unwrap();
+        first.update_refs(&[update(a)], None).unwrap();
+        let root1 = block(&store, "root");
+        // Both read the same root; the first to write wins, the second is refused.
+        let (mut x, mut y) = (open(), open());
+        x.refs().unwrap();
+        y.refs().unwrap();
+        let to = |old, new| RefUpdate {
+            name: "refs/heads/main".into(),
+            old: Some(old),
+            new: Some(new),
+        };
+        x.update_refs(&[to(a, b)], None).unwrap();
+        let err = y.update_refs(&[to(a, b)], None).unwrap_err();
+        assert!(matches!(err, Error::RefMoved { .. }), "{err}");
+        // Back to the first value: root's bytes still differ (generation 3, not 1).
+        x.update_refs(&[to(b, a)], None).unwrap();
+        let root3 = block(&store, "root");
+        assert_ne!(root1, root3);
+        assert!(String::from_utf8(root3).unwrap().contains("generation 3"));
+        // A push of another ref, racing, is retried on top of the winner.
+        let (mut p, mut q) = (open(), open());
+        p.refs().unwrap();
+        q.refs().unwrap();
+        p.update_refs(&[to(a, b)], None).unwrap();
+        let other = RefUpdate {
+            name: "refs/heads/other".into(),
+            old: None,
+            new: Some(a),
+        };
+        q.update_refs(&[other], None).unwrap();
+        let refs = open().refs().unwrap().refs;
+        assert_eq!(refs["refs/heads/main"], b);
+        assert_eq!(refs["refs/heads/other"], a);
+    }
+
+    fn block(store: &Arc<dyn ObjectStore>, key: &str) -> Vec<u8> {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async { store.get(&Key::from(key)).await?.bytes().await })
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn a_damaged_manifest_or_root_is_refused_naming_it() {
+        let scratch = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let mut remote = StoreRemote::new(
+            Arc::clone(&store),
+            "r",
+            "mem".into(),
+            false,
+            scratch.path().into(),
+        )
+        .unwrap();
+        remote.refs().unwrap();
+        remote
+            .update_refs(&[update(ObjectId::empty_tree())], None)
+            .unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let root = String::from_utf8(block(&store, "r/root")).unwrap();
+        let manifest = root
+            .lines()
+            .nth(2)
+            .unwrap()
+            .strip_prefix("manifest ")
+            .unwrap();
+        let key = Key::from(format!("r/manifests/{manifest}"));
+        rt.block_on(store.put(&key, PutPayload::from_static(b"cow remote manifest 1\n")))
+            .unwrap();
+        let err = remote.refs().unwrap_err().to_string();
+        assert!(
+            err.contains(manifest) && err.contains("does not hash"),
+            "{err}"
+        );
+        rt.block_on(store.put(
+            &Key::from("r/root"),
+            PutPayload::from_static(b"cow remote root 2\n"),
+        ))
+        .unwrap();
+        let err = remote.refs().unwrap_err().to_string();
+        assert!(err.contains("a newer cow"), "{err}");
+    }
+}

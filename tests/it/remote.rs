@@ -620,3 +620,60 @@ fn pushing_one_changed_file_sends_little_and_a_rerun_after_a_kill_resends_nothin
     );
     assert_eq!(manifest(&dir), manifest(&work));
 }
+
+#[test]
+fn a_push_rerun_after_its_packs_were_uploaded_sends_none_of_them_again() {
+    // A killed push leaves complete packs behind with root unmoved; a re-run builds
+    // the same packs (same objects, same bytes, same names) and finds them there.
+    let env = Env::new();
+    let work = env.work();
+    env.init();
+    let mut rng = Rng::new(11);
+    generate_tree(&mut rng, &work.join("t"), 3);
+    for i in 0..50 {
+        write(&work.join(format!("f{i}")), rng.bytes(3000));
+    }
+    env.commit("one");
+    let repo = cow::Repository::open(&work).unwrap();
+    let head = repo.head_commit().unwrap().unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let open = || {
+        cow::remote::StoreRemote::new(
+            Arc::clone(&store),
+            "p",
+            "mem".into(),
+            false,
+            env.tmp.path().join("scratch"),
+        )
+        .unwrap()
+    };
+    use cow::remote::Remote;
+    let objects = cow::reach::reachable(repo.odb(), &[head], &[]).unwrap();
+    let mut killed = open();
+    killed.refs().unwrap();
+    let first = killed
+        .send(repo.odb(), objects.clone(), &cow::remote::NoProgress)
+        .unwrap();
+    assert!(first.packs >= 1 && first.bytes > 0, "{first:?}");
+    drop(killed); // root never moved
+    let options = cow::repository::PushOptions::default();
+    let rerun = repo
+        .push_to(&mut open(), None, &options, &cow::remote::NoProgress)
+        .unwrap();
+    assert_eq!(rerun.transfer.packs, 0, "{rerun:?}");
+    assert_eq!(rerun.transfer.reused_packs, first.packs, "{rerun:?}");
+    assert_eq!(rerun.transfer.bytes, 0, "{rerun:?}");
+    assert_eq!(rerun.updated.len(), 1);
+    // And what it pushed is complete: a fetch into a new repository verifies it all.
+    let other = env.tmp.path().join("other");
+    let clone = cow::Repository::init(&other).unwrap();
+    let fetched = clone
+        .fetch_from(&mut open(), Some("origin"), &cow::remote::NoProgress)
+        .unwrap();
+    assert_eq!(fetched.transfer.objects, objects.len() as u64);
+    assert_eq!(
+        clone.resolve("origin/main").unwrap(),
+        head,
+        "the remote-tracking branch"
+    );
+}
