@@ -110,7 +110,7 @@ pub struct PushArgs {
     progress: ProgressArgs,
     /// Print a JSON summary on stdout
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 #[derive(clap::Args)]
@@ -121,7 +121,7 @@ pub struct FetchArgs {
     progress: ProgressArgs,
     /// Print a JSON summary on stdout
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 #[derive(clap::Args)]
@@ -132,7 +132,7 @@ pub struct PullArgs {
     progress: ProgressArgs,
     /// Print a JSON summary on stdout
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 #[derive(clap::Args)]
@@ -157,7 +157,7 @@ pub struct CloneArgs {
     progress: ProgressArgs,
     /// Print a JSON summary on stdout
     #[arg(long)]
-    json: bool,
+    pub json: bool,
 }
 
 const DEFAULT_REMOTE: &str = "origin";
