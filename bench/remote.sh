@@ -95,4 +95,4 @@ printf '| snapshot + push vs backup | %.2f | %.2f | %s |\n' "$both" "$restic_pus
 printf '| clone / restore | %.2f | %.2f | %s |\n' "$cow_clone" "$restic_clone" "$(ratio "$cow_clone" "$restic_clone")"
 printf '| one file changed, push / backup | %.2f | %.2f | %s |\n' "$cow_incr" "$restic_incr" "$(ratio "$cow_incr" "$restic_incr")"
 echo
-echo "cow's incremental push: $requests requests to the transfer (besides reading root and the manifest)"
+echo "cow's incremental push: $requests requests in all"

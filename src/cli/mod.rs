@@ -283,15 +283,15 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Fsck(args) => fsck::run(&discover()?, args, out),
         Command::Gc(args) => gc::run(&discover()?, args, out),
         Command::CountObjects(args) => gc::count(&discover()?, args, out),
-        Command::Push(args) => json::errors_as_json(args.json, || {
-            transfer::push(&discover()?, args, out)
-        }),
-        Command::Fetch(args) => json::errors_as_json(args.json, || {
-            transfer::fetch(&discover()?, args, out)
-        }),
-        Command::Pull(args) => json::errors_as_json(args.json, || {
-            transfer::pull(&discover()?, args, out)
-        }),
+        Command::Push(args) => {
+            json::errors_as_json(args.json, || transfer::push(&discover()?, args, out))
+        }
+        Command::Fetch(args) => {
+            json::errors_as_json(args.json, || transfer::fetch(&discover()?, args, out))
+        }
+        Command::Pull(args) => {
+            json::errors_as_json(args.json, || transfer::pull(&discover()?, args, out))
+        }
         Command::Clone(args) => {
             json::errors_as_json(args.json, || transfer::clone(&cwd, args, out))
         }

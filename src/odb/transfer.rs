@@ -47,13 +47,24 @@ impl Odb {
         if let Some(problem) = pack.verify().into_iter().next() {
             return Err(problem);
         }
-        let entries: Vec<(ObjectId, u64)> = pack.entries().collect();
+        // In record order, each thread through one run of records: members of a block
+        // are read together, so each block is decompressed once (through the block
+        // cache), not once per member.
+        let mut entries: Vec<(ObjectId, u64)> = pack.entries().collect();
+        entries.sort_unstable_by_key(|e| e.1);
+        let runs = rayon::current_num_threads().max(1) * 4;
+        let per_run = entries.len().div_ceil(runs).max(1);
         entries
-            .par_iter()
-            .map(|(id, offset)| {
-                self.read_packed(id, &pack, *offset, 0, &mut Vec::new())
-                    .map(|_| *id)
+            .par_chunks(per_run)
+            .map(|run| {
+                run.iter()
+                    .map(|(id, offset)| {
+                        self.read_packed(id, &pack, *offset, 0, &mut Vec::new())
+                            .map(|_| *id)
+                    })
+                    .collect::<Result<Vec<_>>>()
             })
-            .collect()
+            .collect::<Result<Vec<_>>>()
+            .map(|runs| runs.concat())
     }
 }
