@@ -19,4 +19,5 @@ mod reach;
 mod reliability;
 mod roots;
 mod s3;
+mod s3cluster;
 mod safety;
