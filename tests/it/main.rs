@@ -22,4 +22,5 @@ mod remote;
 mod remote_config;
 mod roots;
 mod s3;
+mod s3cluster;
 mod safety;

@@ -53,7 +53,7 @@ struct Ports {
     s3_grpc: u16,
 }
 
-fn require_s3() -> bool {
+pub(crate) fn require_s3() -> bool {
     std::env::var_os("COW_REQUIRE_S3").is_some_and(|v| v == "1")
 }
 
@@ -89,7 +89,7 @@ pub fn find_weed() -> Option<PathBuf> {
 }
 
 /// `n` distinct ports free on 127.0.0.1 now (held together so they differ).
-fn free_ports(n: usize) -> Vec<u16> {
+pub(crate) fn free_ports(n: usize) -> Vec<u16> {
     let listeners: Vec<TcpListener> = (0..n)
         .map(|_| TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0"))
         .collect();
@@ -100,12 +100,28 @@ fn free_ports(n: usize) -> Vec<u16> {
 }
 
 /// 16 random bytes as hex.
-fn random_hex() -> String {
+pub(crate) fn random_hex() -> String {
     let mut buf = [0u8; 16];
     fs::File::open("/dev/urandom")
         .and_then(|mut f| f.read_exact(&mut buf))
         .expect("read /dev/urandom");
     hex::encode(buf)
+}
+
+/// A fresh access key id (20 characters, like AWS's) and secret key (64 hex digits).
+pub(crate) fn generate_credentials() -> (String, String) {
+    let access_key = format!("cow{}", &random_hex()[..17]).to_uppercase();
+    let secret_key = random_hex() + &random_hex();
+    (access_key, secret_key)
+}
+
+/// Writes the S3 gateway's identities file (`-s3.config`): one identity with the
+/// given keys, allowed everything.
+pub(crate) fn write_identities(path: &Path, access_key: &str, secret_key: &str) {
+    let identities = format!(
+        r#"{{"identities":[{{"name":"cow-test","credentials":[{{"accessKey":"{access_key}","secretKey":"{secret_key}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
+    );
+    fs::write(path, identities).unwrap();
 }
 
 /// Sends `GET path` to 127.0.0.1:`port` and returns the whole response, or None if
@@ -125,8 +141,59 @@ pub fn http_get(port: u16, path: &str) -> Option<String> {
     out.starts_with("HTTP/1.").then_some(out)
 }
 
+/// Runs `weed shell -master=MASTER` with `command` on its stdin, in `dir` (also its
+/// HOME), again and again until the output contains `want` or `deadline` passes.
+pub(crate) fn weed_shell(
+    weed: &Path,
+    master: &str,
+    dir: &Path,
+    command: &str,
+    want: &str,
+    deadline: Instant,
+) -> Result<String, String> {
+    loop {
+        let mut child = Command::new(weed)
+            .arg("shell")
+            .arg(format!("-master={master}"))
+            .current_dir(dir)
+            .env("HOME", dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| format!("weed shell: {e}"))?;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{command}\n").as_bytes())
+            .unwrap();
+        // Closed stdin ends the shell; kill it if it hangs.
+        let hang = Instant::now() + Duration::from_secs(10);
+        while child.try_wait().unwrap().is_none() && Instant::now() < hang {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        if text.contains(want) {
+            return Ok(text);
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "weed shell {command:?} never printed {want:?}; last output:\n{text}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
 /// The last `n` lines of a file, for failure messages.
-fn tail(path: &Path, n: usize) -> String {
+pub(crate) fn tail(path: &Path, n: usize) -> String {
     let text = fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
@@ -175,13 +242,9 @@ impl S3Server {
             s3: p[6],
             s3_grpc: p[7],
         };
-        let access_key = format!("cow{}", &random_hex()[..17]).to_uppercase();
-        let secret_key = random_hex() + &random_hex();
-        let identities = format!(
-            r#"{{"identities":[{{"name":"cow-test","credentials":[{{"accessKey":"{access_key}","secretKey":"{secret_key}"}}],"actions":["Admin","Read","Write","List","Tagging"]}}]}}"#
-        );
+        let (access_key, secret_key) = generate_credentials();
         let config = dir.path().join("identities.json");
-        fs::write(&config, identities).unwrap();
+        write_identities(&config, &access_key, &secret_key);
         let log_path = dir.path().join("weed.log");
         let log = fs::File::create(&log_path).unwrap();
 
@@ -298,46 +361,15 @@ impl S3Server {
     /// Runs one `weed shell` command against the master until its output contains
     /// `want` (the filer may not have registered yet), within the start timeout.
     pub fn shell(&self, command: &str, want: &str, started: Instant) -> Result<String, String> {
-        loop {
-            let mut child = Command::new(&self.weed)
-                .arg("shell")
-                .arg(format!("-master={}", self.master))
-                .current_dir(self.dir.path())
-                .env("HOME", self.dir.path())
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()
-                .map_err(|e| format!("weed shell: {e}"))?;
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(format!("{command}\n").as_bytes())
-                .unwrap();
-            // Closed stdin ends the shell; kill it if it hangs.
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(50));
-            }
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            let text = format!(
-                "{}{}",
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-            if text.contains(want) {
-                return Ok(text);
-            }
-            if started.elapsed() > START_TIMEOUT {
-                return Err(format!(
-                    "weed shell {command:?} never printed {want:?}; last output:\n{text}\n{}",
-                    self.log_tail()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(250));
-        }
+        weed_shell(
+            &self.weed,
+            &self.master,
+            self.dir.path(),
+            command,
+            want,
+            started + START_TIMEOUT,
+        )
+        .map_err(|e| format!("{e}\n{}", self.log_tail()))
     }
 
     /// The server's process id (also its process group id).
@@ -386,7 +418,7 @@ impl Drop for S3Server {
 // ---- checking the server from outside ----
 
 /// `pid` and its descendants, from /proc.
-fn process_tree(pid: u32) -> Vec<u32> {
+pub(crate) fn process_tree(pid: u32) -> Vec<u32> {
     let mut parents: Vec<(u32, u32)> = Vec::new();
     for entry in fs::read_dir("/proc").unwrap().flatten() {
         let Some(p) = entry
@@ -453,7 +485,7 @@ fn parse_proc_addr(field: &str) -> (std::net::IpAddr, u16) {
     (ip, port)
 }
 
-fn is_loopback(ip: std::net::IpAddr) -> bool {
+pub(crate) fn is_loopback(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(v4) => v4.is_loopback(),
         std::net::IpAddr::V6(v6) => {
@@ -465,15 +497,15 @@ fn is_loopback(ip: std::net::IpAddr) -> bool {
 /// One TCP or UDP socket of the process tree: protocol, local and remote address,
 /// and whether it is a TCP listener.
 #[derive(Debug)]
-struct Socket {
-    proto: &'static str,
-    local: (std::net::IpAddr, u16),
-    remote: (std::net::IpAddr, u16),
-    listening: bool,
+pub(crate) struct Socket {
+    pub proto: &'static str,
+    pub local: (std::net::IpAddr, u16),
+    pub remote: (std::net::IpAddr, u16),
+    pub listening: bool,
 }
 
 /// Every inet socket held by `pids`, from /proc/PID/net/*.
-fn inet_sockets(pids: &[u32]) -> Vec<Socket> {
+pub(crate) fn inet_sockets(pids: &[u32]) -> Vec<Socket> {
     let inodes: HashSet<u64> = pids.iter().flat_map(|&p| socket_inodes(p)).collect();
     let mut out = Vec::new();
     for proto in ["tcp", "tcp6", "udp", "udp6"] {
