@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::path::Path as Key;
-use object_store::{ObjectStore, PutMode, PutOptions, PutPayload, UpdateVersion};
+use object_store::{ObjectStore, PutMode, PutOptions, PutPayload};
 
 use super::{Error, Result};
 
@@ -192,15 +192,20 @@ pub async fn probe_conditional_writes(store: &dyn ObjectStore, prefix: &str) -> 
             Err(object_store::Error::AlreadyExists { .. }) => {}
             Err(e) => return Err(failed("create again", e)),
         }
-        put(
-            b"probe 3",
-            PutMode::Update(UpdateVersion {
-                e_tag: first.e_tag.clone(),
-                version: first.version.clone(),
-            }),
-        )
-        .await
-        .map_err(|e| failed("replace", e))?;
+        // A cluster whose gateways share metadata asynchronously (SeaweedFS with two
+        // filers) may not see the version just written for a moment: a refusal of the
+        // current version is retried for a few seconds before it counts.
+        let mut attempts = 0;
+        loop {
+            match put(b"probe 3", PutMode::Update(first.clone().into())).await {
+                Ok(_) => break,
+                Err(object_store::Error::Precondition { .. }) if attempts < 30 => {
+                    attempts += 1;
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(failed("replace", e)),
+            }
+        }
         // `first`'s version is gone now: a write that names it must be refused.
         match put(b"probe 4", PutMode::Update(first.clone().into())).await {
             Ok(_) => Ok(Probe::Ignored("If-Match")),

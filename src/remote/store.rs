@@ -54,7 +54,7 @@ const PART_SIZE: usize = 16 << 20;
 const IN_FLIGHT: usize = 4;
 
 /// How many times a push re-reads the refs after losing a race for `root` to a push of
-/// other refs.
+/// other refs (or to a service's lagging view of it), pausing longer each time.
 const MAX_ATTEMPTS: usize = 16;
 
 const ROOT_MAGIC: &str = "cow remote root 1";
@@ -798,7 +798,12 @@ impl super::Remote for StoreRemote {
                     | object_store::Error::AlreadyExists { .. },
                 ) if attempt < MAX_ATTEMPTS => {
                     // Another push moved root: retry on top of it, if it left the refs
-                    // this one changes as they were.
+                    // this one changes as they were. A service whose gateways share
+                    // metadata asynchronously may also refuse a version it has not
+                    // seen yet: the pause (growing to a second) lets it catch up.
+                    std::thread::sleep(std::time::Duration::from_millis(
+                        (25 << attempt.min(6)).min(1000),
+                    ));
                     self.read_root()?;
                 }
                 Err(e) => return Err(self.failed("write", &self.key("root"))(e)),

@@ -677,3 +677,188 @@ fn a_push_rerun_after_its_packs_were_uploaded_sends_none_of_them_again() {
         "the remote-tracking branch"
     );
 }
+
+// ---- on a multi-node cluster ----
+
+use crate::s3cluster::{S3Cluster, S3ClusterOptions};
+
+/// The remote at `s3://BUCKET/PREFIX` through gateway `gateway` of `cluster`.
+fn cluster_remote(
+    cluster: &S3Cluster,
+    gateway: usize,
+    prefix: &str,
+    scratch: &Path,
+) -> cow::remote::StoreRemote {
+    let location =
+        cow::remote::S3Location::parse(&format!("s3://{}/{prefix}", cluster.bucket)).unwrap();
+    cow::remote::StoreRemote::open_s3(
+        &location,
+        &cluster.s3_options(gateway),
+        false,
+        scratch.to_owned(),
+    )
+    .unwrap()
+}
+
+/// Kills the volume server holding the most of the bucket's objects, the first time a
+/// push reports progress (its first pack is built and about to be uploaded).
+struct KillOnProgress<'c> {
+    cluster: std::cell::RefCell<&'c mut S3Cluster>,
+    killed: std::cell::Cell<Option<usize>>,
+}
+
+impl KillOnProgress<'_> {
+    fn kill(&self) -> usize {
+        let mut cluster = self.cluster.borrow_mut();
+        let victim = (0..cluster.volume_count())
+            .max_by_key(|&i| cluster.objects_on_volume(i))
+            .unwrap();
+        cluster.kill_volume(victim);
+        victim
+    }
+}
+
+impl cow::remote::Progress for KillOnProgress<'_> {
+    fn update(&self, _: &'static str, _: u64, _: u64, _: &'static str) {
+        if self.killed.get().is_none() {
+            self.killed.set(Some(self.kill()));
+        }
+    }
+}
+
+#[test]
+fn push_and_fetch_complete_on_a_replicated_cluster_with_a_volume_server_down() {
+    let Some(mut cluster) = S3Cluster::start(S3ClusterOptions::default()) else {
+        return;
+    };
+    let env = Env::new();
+    let work = env.work();
+    env.init();
+    let mut rng = Rng::new(5);
+    generate_tree(&mut rng, &work.join("tree"), 3);
+    for i in 0..40 {
+        write(&work.join(format!("data/{i}")), rng.bytes(50_000));
+    }
+    let first = env.commit("first");
+    let repo = cow::Repository::open(&work).unwrap();
+    let scratch = env.tmp.path().join("scratch");
+    let options = cow::repository::PushOptions::default();
+
+    // The first push, then a second one during which a volume server dies.
+    let mut remote = cluster_remote(&cluster, 0, "ha", &scratch);
+    repo.push_to(&mut remote, None, &options, &cow::remote::NoProgress)
+        .unwrap();
+    for i in 0..40 {
+        write(&work.join(format!("more/{i}")), rng.bytes(50_000));
+    }
+    let second = env.commit("second");
+    let killer = KillOnProgress {
+        cluster: std::cell::RefCell::new(&mut cluster),
+        killed: std::cell::Cell::new(None),
+    };
+    let pushed = repo.push_to(&mut remote, None, &options, &killer).unwrap();
+    let victim = killer.killed.get().expect("the push reported progress");
+    assert_eq!(pushed.updated.len(), 1);
+
+    // A fetch through the other gateway with that server still down, then another
+    // server down too once it is back.
+    let fetch_into = |cluster: &S3Cluster, dir: &str, gateway: usize| {
+        let repo = cow::Repository::init(env.tmp.path().join(dir)).unwrap();
+        let mut remote = cluster_remote(cluster, gateway, "ha", &scratch.join(dir));
+        repo.fetch_from(&mut remote, Some("origin"), &cow::remote::NoProgress)
+            .unwrap();
+        let report = repo.fsck(&Default::default()).unwrap();
+        assert!(report.problems.is_empty(), "{:?}", report.problems);
+        repo.resolve("origin/main").unwrap().to_string()
+    };
+    assert_eq!(fetch_into(&cluster, "a", 1), second);
+    cluster.restart_volume(victim);
+    let other = (victim + 1) % cluster.volume_count();
+    cluster.stop_volume(other);
+    assert_eq!(fetch_into(&cluster, "b", 0), second);
+    cluster.restart_volume(other);
+    assert_ne!(first, second);
+}
+
+#[test]
+fn pushers_through_two_gateways_race_for_one_branch_and_one_wins() {
+    let Some(cluster) = S3Cluster::start(S3ClusterOptions::default()) else {
+        return;
+    };
+    let env = Env::new();
+    let work = env.work();
+    env.init();
+    write(&work.join("f"), "base");
+    let base: cow::ObjectId = env.commit("base").parse().unwrap();
+    let repo = cow::Repository::open(&work).unwrap();
+    let scratch = env.tmp.path().join("scratch");
+    let mut setup = cluster_remote(&cluster, 0, "race2", &scratch);
+    repo.push_to(
+        &mut setup,
+        None,
+        &cow::repository::PushOptions::default(),
+        &cow::remote::NoProgress,
+    )
+    .unwrap();
+    // Two commits on top of base, each to be pushed through its own gateway.
+    let mut tips = Vec::new();
+    for i in 0..2 {
+        repo.checkout(&base.to_string(), &Default::default())
+            .unwrap();
+        write(&work.join("f"), format!("writer {i}"));
+        tips.push(
+            env.commit(&format!("writer {i}"))
+                .parse::<cow::ObjectId>()
+                .unwrap(),
+        );
+    }
+    // Both read the refs before either writes (the race is certain), each sends its
+    // objects, then both compare-and-swap at once from two threads.
+    let mut remotes: Vec<_> = (0..2)
+        .map(|g| {
+            let mut r = cluster_remote(&cluster, g, "race2", &scratch.join(g.to_string()));
+            use cow::remote::Remote;
+            assert_eq!(r.refs().unwrap().refs["refs/heads/main"], base);
+            let objects = cow::reach::reachable(repo.odb(), &[tips[g]], &[base]).unwrap();
+            r.send(repo.odb(), objects, &cow::remote::NoProgress)
+                .unwrap();
+            r
+        })
+        .collect();
+    let barrier = Barrier::new(2);
+    let results: Vec<_> = std::thread::scope(|s| {
+        let handles: Vec<_> = remotes
+            .iter_mut()
+            .zip(&tips)
+            .map(|(r, tip)| {
+                let barrier = &barrier;
+                s.spawn(move || {
+                    use cow::remote::Remote;
+                    barrier.wait();
+                    r.update_refs(
+                        &[cow::remote::RefUpdate {
+                            name: "refs/heads/main".into(),
+                            old: Some(base),
+                            new: Some(*tip),
+                        }],
+                        None,
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let winners: Vec<usize> = (0..2).filter(|&i| results[i].is_ok()).collect();
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let loser = 1 - winners[0];
+    let lost = results[loser].as_ref().unwrap_err().to_string();
+    assert!(lost.contains("fetch first"), "{lost}");
+    // The remote holds the winner's commit, complete.
+    let check = cow::Repository::init(env.tmp.path().join("check")).unwrap();
+    let mut remote = cluster_remote(&cluster, 1 - winners[0], "race2", &scratch.join("c"));
+    check
+        .fetch_from(&mut remote, Some("origin"), &cow::remote::NoProgress)
+        .unwrap();
+    assert_eq!(check.resolve("origin/main").unwrap(), tips[winners[0]]);
+    assert!(check.fsck(&Default::default()).unwrap().problems.is_empty());
+}
