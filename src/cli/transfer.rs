@@ -128,6 +128,9 @@ pub struct FetchArgs {
 pub struct PullArgs {
     /// The remote's name or URL (default: origin)
     remote: Option<String>,
+    /// Discard local changes the fast-forward would overwrite
+    #[arg(short, long)]
+    force: bool,
     #[command(flatten)]
     progress: ProgressArgs,
     /// Print a JSON summary on stdout
@@ -161,6 +164,20 @@ pub struct CloneArgs {
 }
 
 const DEFAULT_REMOTE: &str = "origin";
+
+/// The remote a command names: a configured remote as it is, else a URL, with a
+/// relative path taken from `cwd` (which `-C` moves; the process does not).
+fn remote_arg(repo: &Repository, cwd: &Path, arg: Option<&str>) -> String {
+    let arg = arg.unwrap_or(DEFAULT_REMOTE);
+    if repo.remote(arg).is_ok() || arg.contains("://") || Path::new(arg).is_absolute() {
+        return arg.to_owned();
+    }
+    let path = cwd.join(arg);
+    if arg.contains('/') || path.is_dir() {
+        return path.to_string_lossy().into_owned();
+    }
+    arg.to_owned()
+}
 
 fn short(id: Option<cow::ObjectId>) -> String {
     id.map_or_else(|| "0000000".into(), |id| id.to_string()[..7].to_owned())
@@ -216,8 +233,13 @@ fn shorten(name: &str) -> &str {
         .unwrap_or(name)
 }
 
-pub fn push(repo: &Repository, args: &PushArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+pub fn push(
+    repo: &Repository,
+    cwd: &Path,
+    args: &PushArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let remote = &remote_arg(repo, cwd, args.remote.as_deref());
     let shown = Shown::new("push", &args.progress, args.json);
     let outcome = repo.push(
         remote,
@@ -281,8 +303,13 @@ fn fetch_json(outcome: &FetchOutcome) -> serde_json::Value {
     })
 }
 
-pub fn fetch(repo: &Repository, args: &FetchArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+pub fn fetch(
+    repo: &Repository,
+    cwd: &Path,
+    args: &FetchArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let remote = &remote_arg(repo, cwd, args.remote.as_deref());
     let shown = Shown::new("fetch", &args.progress, args.json);
     let outcome = repo.fetch(remote, &shown);
     shown.done();
@@ -298,10 +325,19 @@ pub fn fetch(repo: &Repository, args: &FetchArgs, out: &mut dyn Write) -> anyhow
     Ok(())
 }
 
-pub fn pull(repo: &Repository, args: &PullArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let remote = args.remote.as_deref().unwrap_or(DEFAULT_REMOTE);
+pub fn pull(
+    repo: &Repository,
+    cwd: &Path,
+    args: &PullArgs,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let remote = &remote_arg(repo, cwd, args.remote.as_deref());
     let shown = Shown::new("pull", &args.progress, args.json);
-    let outcome = repo.pull(remote, &CheckoutOptions::default(), &shown);
+    let options = CheckoutOptions {
+        force: args.force,
+        ..CheckoutOptions::default()
+    };
+    let outcome = repo.pull(remote, &options, &shown);
     shown.done();
     let outcome = outcome?;
     if args.json {

@@ -4,6 +4,7 @@
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
+use super::backend::FileKind;
 use super::pack::{IDX_MAGIC, Pack};
 use super::{Error, Odb, Result};
 use crate::object::ObjectId;
@@ -35,6 +36,18 @@ pub fn index_object_ids(idx: &[u8], what: &str) -> Result<Vec<ObjectId>> {
     if ids.windows(2).any(|w| w[0] >= w[1]) {
         return Err(bad("index ids are not sorted"));
     }
+    // The fan-out table is what lookups use: entry b counts the ids whose first byte
+    // is at most b.
+    let mut at = 0;
+    for b in 0..256 {
+        while at < ids.len() && usize::from(ids[at].as_bytes()[0]) <= b {
+            at += 1;
+        }
+        let entry = u32::from_be_bytes(idx[8 + b * 4..8 + b * 4 + 4].try_into().expect("4 bytes"));
+        if entry as usize != at {
+            return Err(bad("index fan-out table does not match its ids"));
+        }
+    }
     Ok(ids)
 }
 
@@ -44,6 +57,9 @@ impl Odb {
     /// base may be read from elsewhere in the store). Returns the ids it holds.
     pub fn verify_pack(&self, name: &str) -> Result<Vec<ObjectId>> {
         let pack = Pack::open(&**self.backend(), name)?;
+        if let Some(idx) = self.backend().read(FileKind::Index, name).ok().flatten() {
+            index_object_ids(&idx, &format!("pack-{name}.idx"))?;
+        }
         if let Some(problem) = pack.verify().into_iter().next() {
             return Err(problem);
         }
@@ -66,5 +82,50 @@ impl Odb {
             })
             .collect::<Result<Vec<_>>>()
             .map(|runs| runs.concat())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An index of `ids` (sorted), as the pack writer lays one out.
+    fn index(ids: &[ObjectId]) -> Vec<u8> {
+        let mut idx = IDX_MAGIC.to_vec();
+        for b in 0..256usize {
+            let n = ids
+                .iter()
+                .filter(|id| usize::from(id.as_bytes()[0]) <= b)
+                .count();
+            idx.extend_from_slice(&(n as u32).to_be_bytes());
+        }
+        for id in ids {
+            idx.extend_from_slice(id.as_bytes());
+        }
+        for i in 0..ids.len() as u64 {
+            idx.extend_from_slice(&(8 + i).to_be_bytes());
+        }
+        idx.extend_from_slice(&[0; 32]);
+        let sum: [u8; 32] = Sha256::digest(&idx).into();
+        idx.extend_from_slice(&sum);
+        idx
+    }
+
+    #[test]
+    fn an_index_is_read_only_when_its_fan_out_matches_its_ids() {
+        let mut ids: Vec<ObjectId> = (0..5u8)
+            .map(|i| ObjectId::hash(crate::object::Kind::Blob, &[i]))
+            .collect();
+        ids.sort();
+        assert_eq!(index_object_ids(&index(&ids), "i").unwrap(), ids);
+        // A fan-out entry off by one, with the checksum made to match.
+        let mut bad = index(&ids);
+        let at = 8 + 4 * usize::from(ids[0].as_bytes()[0]);
+        bad[at + 3] = bad[at + 3].wrapping_add(1);
+        let len = bad.len();
+        let sum: [u8; 32] = Sha256::digest(&bad[..len - 32]).into();
+        bad[len - 32..].copy_from_slice(&sum);
+        let err = index_object_ids(&bad, "i").unwrap_err().to_string();
+        assert!(err.contains("fan-out"), "{err}");
     }
 }

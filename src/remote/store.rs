@@ -117,7 +117,9 @@ impl Manifest {
                     .map_err(|_| bad(format!("bad line {line:?}")))
             };
             match fields.as_slice() {
-                ["head", name] => m.head = Some(check_ref(name, what)?),
+                ["head", name] if name.starts_with("refs/heads/") => {
+                    m.head = Some(check_ref(name, what)?)
+                }
                 ["ref", id, name] => {
                     let id = id.parse().map_err(|_| bad(format!("bad id in {line:?}")))?;
                     m.refs.insert(check_ref(name, what)?, id);
@@ -155,6 +157,8 @@ fn check_ref(name: &str, what: &str) -> Result<String> {
 #[derive(Clone, Debug)]
 struct Root {
     generation: u64,
+    /// The manifest it names.
+    manifest: String,
     version: UpdateVersion,
 }
 
@@ -349,6 +353,7 @@ impl StoreRemote {
         self.manifest = Manifest::parse(&bytes, &what)?;
         self.root = Some(Root {
             generation,
+            manifest,
             version,
         });
         Ok(())
@@ -448,6 +453,7 @@ async fn download(
     backend: Arc<LocalBackend>,
     kind: FileKind,
     name: String,
+    size: u64,
     counters: Arc<Counters>,
 ) -> Result<u64> {
     let failed = |source| Error::Store {
@@ -463,11 +469,22 @@ async fn download(
     let mut total = 0;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(failed)?;
-        file.write_all(&chunk).context("write", &location)?;
         total += chunk.len() as u64;
+        // The manifest says how large the file is: a server sending more is not
+        // followed (it could fill the disk).
+        if total > size {
+            break;
+        }
+        file.write_all(&chunk).context("write", &location)?;
         counters
             .bytes_down
             .fetch_add(chunk.len() as u64, Ordering::Relaxed);
+    }
+    if total != size {
+        return Err(Error::Corrupt {
+            what: key.to_string(),
+            reason: format!("the manifest lists {size} bytes, the server sent {total}"),
+        });
     }
     file.finish(&name, false).context("write", &location)?;
     Ok(total)
@@ -593,6 +610,42 @@ fn cut_into_packs(
     Ok((packs, large))
 }
 
+/// The local packs (as a manifest lists them, with their ids) all of whose objects are among
+/// `objects`, so that they can be sent as they are. Cruft packs are left out (their
+/// objects are unreachable), and so is a pack that is not a local file.
+fn reusable_packs(local: &Odb, objects: &[Reached]) -> Result<Vec<(Listed, Vec<ObjectId>)>> {
+    let wanted: HashSet<ObjectId> = objects.iter().map(|r| r.id).collect();
+    let backend = local.backend();
+    let mut out = Vec::new();
+    for name in local.pack_names() {
+        if backend
+            .stat(FileKind::Times, &name)
+            .ok()
+            .flatten()
+            .is_some()
+        {
+            continue;
+        }
+        let (Ok(pack), Ok(idx)) = (
+            std::fs::metadata(backend.location(FileKind::Pack, &name)),
+            std::fs::read(backend.location(FileKind::Index, &name)),
+        ) else {
+            continue;
+        };
+        let what = backend.location(FileKind::Index, &name);
+        let ids = crate::odb::index_object_ids(&idx, &what.to_string_lossy())?;
+        if !ids.is_empty() && ids.iter().all(|id| wanted.contains(id)) {
+            let listed = Listed {
+                name,
+                bytes: pack.len(),
+                idx_bytes: idx.len() as u64,
+            };
+            out.push((listed, ids));
+        }
+    }
+    Ok(out)
+}
+
 /// Writes `objects` (read from `local`) as one pack in `staging`, as gc packs them
 /// (deltas, blocks, a dictionary) at the store's compression level. The same objects
 /// always make the same pack, so a re-run push finds the one a killed push uploaded.
@@ -647,12 +700,56 @@ impl super::Remote for StoreRemote {
             return Ok(transfer);
         }
         let (dir, backend) = self.staging("push")?;
+        // Local packs whose every object is being sent go as they are, not re-encoded
+        // (a first push is mostly these); the rest is packed anew.
+        let reused = reusable_packs(local, &objects)?;
+        let covered: HashSet<ObjectId> = reused.iter().flat_map(|r| r.1.iter().copied()).collect();
+        let objects: Vec<Reached> = objects
+            .into_iter()
+            .filter(|r| !covered.contains(&r.id))
+            .collect();
         let (packs, large) = cut_into_packs(local, objects)?;
-        let total_objects: u64 =
-            packs.iter().map(|p| p.len() as u64).sum::<u64>() + large.len() as u64;
+        let total_objects: u64 = covered.len() as u64
+            + packs.iter().map(|p| p.len() as u64).sum::<u64>()
+            + large.len() as u64;
         // Each pack is uploaded while the next is built.
         let mut jobs = Jobs::new(&self.counters, "upload");
         let sent = (|| -> Result<()> {
+            for (listed, ids) in reused {
+                transfer.objects += ids.len() as u64;
+                self.sent.packs.push(listed.clone());
+                let Listed {
+                    name,
+                    bytes,
+                    idx_bytes,
+                } = listed;
+                if self.present(&format!("packs/{name}.idx"), idx_bytes) {
+                    transfer.reused_packs += 1;
+                    continue;
+                }
+                transfer.packs += 1;
+                transfer.bytes += bytes + idx_bytes;
+                let store = Arc::clone(&self.store);
+                let counters = Arc::clone(&self.counters);
+                let pack_key = self.key(&format!("packs/{name}.pack"));
+                let idx_key = self.key(&format!("packs/{name}.idx"));
+                let pack_path = local.backend().location(FileKind::Pack, &name);
+                let idx_path = local.backend().location(FileKind::Index, &name);
+                jobs.push(
+                    &self.runtime,
+                    async move {
+                        upload(
+                            Arc::clone(&store),
+                            pack_key,
+                            pack_path,
+                            Arc::clone(&counters),
+                        )
+                        .await?;
+                        upload(store, idx_key, idx_path, counters).await
+                    },
+                    progress,
+                )?;
+            }
             for objects in &packs {
                 let info = stage_pack(local, Arc::clone(&backend), objects)?;
                 transfer.objects += info.objects;
@@ -749,6 +846,21 @@ impl super::Remote for StoreRemote {
                     None => next.refs.remove(&update.name),
                 };
             }
+            // As in a repository: `a` and `a/b` cannot both be refs (no clone could
+            // make both).
+            for update in updates.iter().filter(|u| u.new.is_some()) {
+                let clash = next.refs.keys().find(|other| {
+                    let (a, b) = (update.name.as_str(), other.as_str());
+                    (b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/')
+                        || (a.len() > b.len() && a.starts_with(b) && a.as_bytes()[b.len()] == b'/')
+                });
+                if let Some(other) = clash {
+                    return Err(Error::Refused(format!(
+                        "cannot create {} on {}: {other} exists there",
+                        update.name, self.url
+                    )));
+                }
+            }
             if next.head.is_none() {
                 next.head = head.map(str::to_owned);
             }
@@ -774,7 +886,16 @@ impl super::Remote for StoreRemote {
             self.put(&rel, bytes, PutMode::Overwrite)
                 .map(drop)
                 .map_err(self.failed("write", &self.key(&rel)))?;
-            let generation = self.root.as_ref().map_or(0, |r| r.generation) + 1;
+            let generation = match &self.root {
+                None => 1,
+                Some(root) => root
+                    .generation
+                    .checked_add(1)
+                    .ok_or_else(|| Error::Corrupt {
+                        what: self.key("root").to_string(),
+                        reason: "its generation cannot grow".into(),
+                    })?,
+            };
             let root = format!("{ROOT_MAGIC}\ngeneration {generation}\nmanifest {name}\n");
             let mode = match &self.root {
                 Some(root) => PutMode::Update(root.version.clone()),
@@ -786,6 +907,7 @@ impl super::Remote for StoreRemote {
                     self.manifest = next;
                     self.root = Some(Root {
                         generation,
+                        manifest: name,
                         version: UpdateVersion {
                             e_tag: put.e_tag,
                             version: put.version,
@@ -805,6 +927,12 @@ impl super::Remote for StoreRemote {
                         (25 << attempt.min(6)).min(1000),
                     ));
                     self.read_root()?;
+                    // The write may have gone through with its answer lost (the
+                    // client's retry is then refused): root names this very manifest.
+                    if self.root.as_ref().is_some_and(|r| r.manifest == name) {
+                        self.sent = Manifest::default();
+                        return Ok(());
+                    }
                 }
                 Err(e) => return Err(self.failed("write", &self.key("root"))(e)),
             }
@@ -876,6 +1004,7 @@ impl super::Remote for StoreRemote {
                     format!("packs/{}.pack", pack.name),
                     FileKind::Pack,
                     pack.name.clone(),
+                    pack.bytes,
                 ));
             }
             if !staged(FileKind::Index) {
@@ -897,17 +1026,19 @@ impl super::Remote for StoreRemote {
                     format!("objects/{}", l.name),
                     FileKind::Loose,
                     l.name.clone(),
+                    l.bytes,
                 ));
             }
         }
         let mut downloads = Jobs::new(&self.counters, "download");
-        for (rel, kind, name) in jobs {
+        for (rel, kind, name, size) in jobs {
             let download = download(
                 Arc::clone(&self.store),
                 self.key(&rel),
                 Arc::clone(&backend),
                 kind,
                 name,
+                size,
                 Arc::clone(&self.counters),
             );
             downloads.push(
@@ -1058,13 +1189,23 @@ mod tests {
             new: Some(new),
         };
         x.update_refs(&[to(a, b)], None).unwrap();
-        let err = y.update_refs(&[to(a, b)], None).unwrap_err();
+        let c = ObjectId::hash(Kind::Blob, b"c");
+        let err = y.update_refs(&[to(a, c)], None).unwrap_err();
         assert!(matches!(err, Error::RefMoved { .. }), "{err}");
-        // Back to the first value: root's bytes still differ (generation 3, not 1).
+        // One that wanted exactly what is there now is done (as when its own write
+        // went through and only the answer was lost).
+        let (mut z, mut w) = (open(), open());
+        z.refs().unwrap();
+        w.refs().unwrap();
+        z.update_refs(&[to(b, c)], None).unwrap();
+        w.update_refs(&[to(b, c)], None).unwrap();
+        x.refs().unwrap();
+        x.update_refs(&[to(c, b)], None).unwrap();
+        // Back to the first value: root's bytes still differ (generation 5, not 1).
         x.update_refs(&[to(b, a)], None).unwrap();
-        let root3 = block(&store, "root");
-        assert_ne!(root1, root3);
-        assert!(String::from_utf8(root3).unwrap().contains("generation 3"));
+        let root5 = block(&store, "root");
+        assert_ne!(root1, root5);
+        assert!(String::from_utf8(root5).unwrap().contains("generation 5"));
         // A push of another ref, racing, is retried on top of the winner.
         let (mut p, mut q) = (open(), open());
         p.refs().unwrap();
@@ -1088,6 +1229,73 @@ mod tests {
             .block_on(async { store.get(&Key::from(key)).await?.bytes().await })
             .unwrap()
             .to_vec()
+    }
+
+    #[test]
+    fn refs_that_no_repository_could_hold_together_are_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let mut remote =
+            StoreRemote::new(store, "", "mem".into(), false, scratch.path().into()).unwrap();
+        remote.refs().unwrap();
+        let id = ObjectId::empty_tree();
+        let named = |name: &str| RefUpdate {
+            name: name.into(),
+            old: None,
+            new: Some(id),
+        };
+        remote.update_refs(&[named("refs/heads/a")], None).unwrap();
+        let err = remote.update_refs(&[named("refs/heads/a/b")], None);
+        assert!(matches!(err, Err(Error::Refused(_))), "{err:?}");
+        remote.update_refs(&[named("refs/heads/ab")], None).unwrap();
+        // The other way round too.
+        remote.update_refs(&[named("refs/tags/x/y")], None).unwrap();
+        let err = remote.update_refs(&[named("refs/tags/x")], None);
+        assert!(matches!(err, Err(Error::Refused(_))), "{err:?}");
+    }
+
+    #[test]
+    fn a_manifest_head_must_be_a_branch() {
+        let id = ObjectId::empty_tree();
+        let text = format!("{MANIFEST_MAGIC}\nhead refs/other/x\nref {id} refs/other/x\n");
+        assert!(Manifest::parse(text.as_bytes(), "m").is_err());
+        let text = format!("{MANIFEST_MAGIC}\nhead refs/heads/x\nref {id} refs/heads/x\n");
+        let m = Manifest::parse(text.as_bytes(), "m").unwrap();
+        assert_eq!(m.head.as_deref(), Some("refs/heads/x"));
+        assert_eq!(Manifest::parse(&m.encode(), "m").unwrap(), m);
+    }
+
+    #[test]
+    fn a_root_whose_generation_cannot_grow_is_refused() {
+        let scratch = tempfile::tempdir().unwrap();
+        let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let mut remote = StoreRemote::new(
+            Arc::clone(&store),
+            "",
+            "mem".into(),
+            false,
+            scratch.path().into(),
+        )
+        .unwrap();
+        remote.refs().unwrap();
+        remote
+            .update_refs(&[update(ObjectId::empty_tree())], None)
+            .unwrap();
+        let root = String::from_utf8(block(&store, "root")).unwrap();
+        let crafted = root.replace("generation 1", &format!("generation {}", u64::MAX));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(store.put(&Key::from("root"), PutPayload::from(crafted.into_bytes())))
+            .unwrap();
+        remote.refs().unwrap();
+        let next = RefUpdate {
+            name: "refs/heads/other".into(),
+            old: None,
+            new: Some(ObjectId::empty_tree()),
+        };
+        let err = remote.update_refs(&[next], None).unwrap_err().to_string();
+        assert!(err.contains("generation cannot grow"), "{err}");
     }
 
     #[test]

@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Error, Repository, Result};
 use crate::object::{Kind, ObjectId};
+use crate::odb;
 use crate::refs::{Expected, Head, RefName};
 use crate::remote::{self, Progress, RefUpdate, Remote, Spec, Transfer, Url};
 
@@ -170,6 +171,20 @@ impl Repository {
             })
             .collect();
         self.cow_dir.join("transfer").join(safe)
+    }
+
+    /// The first object reachable from `tips` and not from `haves` that this store
+    /// does not have (`None`: everything is here). A damaged object is an error.
+    fn first_missing(&self, tips: &[ObjectId], haves: &[ObjectId]) -> Result<Option<ObjectId>> {
+        let reached = match crate::reach::reachable(&self.odb, tips, haves) {
+            Ok(reached) => reached,
+            Err(odb::Error::NotFound { id }) => return Ok(Some(id)),
+            Err(e) => return Err(e.into()),
+        };
+        Ok(reached
+            .into_iter()
+            .find(|r| r.kind == Kind::Blob && !self.odb.contains(&r.id))
+            .map(|r| r.id))
     }
 
     /// Whether `ancestor` is `descendant` or one of its ancestors.
@@ -366,23 +381,24 @@ impl Repository {
             w.dedup();
             w
         };
-        let missing: Vec<ObjectId> = wants
-            .iter()
-            .copied()
-            .filter(|id| !self.odb.contains(id))
-            .collect();
-        if !missing.is_empty() {
-            let haves: Vec<ObjectId> = self.roots().ref_tips()?;
-            outcome.transfer = remote.receive(&self.odb, &missing, &haves, progress)?;
-            // Everything the new refs reach must be here now, before any ref moves.
-            for reached in crate::reach::reachable(&self.odb, &missing, &haves)? {
-                if reached.kind == Kind::Blob && !self.odb.contains(&reached.id) {
-                    return Err(remote::Error::Corrupt {
-                        what: remote.url(),
-                        reason: format!("object {} is missing", reached.id),
-                    }
-                    .into());
+        // A ref moves only to a commit whose every object is here. A commit being here
+        // is not enough: a fetch killed mid-way (or a remote missing an object) can
+        // leave a commit without its trees or blobs, so the walk runs every time.
+        let haves: Vec<ObjectId> = self.roots().ref_tips()?;
+        if self.first_missing(&wants, &haves)?.is_some() {
+            let wants: Vec<ObjectId> = wants
+                .iter()
+                .copied()
+                .filter(|w| !haves.contains(w))
+                .collect();
+            outcome.transfer = remote.receive(&self.odb, &wants, &haves, progress)?;
+            // Received, and still not here: the remote does not have it.
+            if let Some(id) = self.first_missing(&wants, &haves)? {
+                return Err(remote::Error::Corrupt {
+                    what: remote.url(),
+                    reason: format!("object {id} is missing"),
                 }
+                .into());
             }
         }
         outcome.transfer.requests = remote.requests();
@@ -478,23 +494,30 @@ impl Repository {
         progress: &dyn Progress,
     ) -> Result<CloneOutcome> {
         let dir = dir.as_ref();
+        // The top-most directory this clone makes (all of it goes on failure).
         let created = match std::fs::read_dir(dir) {
             Ok(mut entries) => {
                 if entries.next().is_some() {
                     return Err(Error::CloneTarget(dir.to_owned()));
                 }
-                false
+                None
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let top = dir
+                    .ancestors()
+                    .take_while(|a| !a.as_os_str().is_empty() && !a.exists())
+                    .last()
+                    .unwrap_or(dir)
+                    .to_owned();
                 std::fs::create_dir_all(dir)
                     .map_err(|e| crate::fs::IoError::new("create", dir, e))?;
-                true
+                Some(top)
             }
             Err(e) => return Err(crate::fs::IoError::new("read", dir, e).into()),
         };
         let cleanup = |e: Error| {
-            if created {
-                let _ = std::fs::remove_dir_all(dir);
+            if let Some(top) = &created {
+                let _ = std::fs::remove_dir_all(top);
             } else if let Ok(entries) = std::fs::read_dir(dir) {
                 for entry in entries.flatten() {
                     let _ = std::fs::remove_dir_all(entry.path())
@@ -511,7 +534,7 @@ impl Repository {
             let branch = fetch
                 .remote_head
                 .clone()
-                .filter(|h| fetch.remote_refs.contains_key(h))
+                .filter(|h| h.starts_with("refs/heads/") && fetch.remote_refs.contains_key(h))
                 .or_else(|| {
                     fetch
                         .remote_refs

@@ -552,6 +552,23 @@ fn pushing_one_changed_file_sends_little_and_a_rerun_after_a_kill_resends_nothin
         10_000 + 100 + 1 + 1,
         "{first}"
     );
+    // The commit wrote one pack holding exactly these objects: it went as it was, under
+    // its own name, not re-encoded.
+    let local_packs: Vec<String> = fs::read_dir(work.join(".cow/objects/pack"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| n.ends_with(".pack"))
+        .collect();
+    assert_eq!(local_packs.len(), 1, "{local_packs:?}");
+    let remote_packs = keys(&*s3_client(&server), "big/packs");
+    let name = local_packs[0].trim_start_matches("pack-");
+    assert_eq!(
+        remote_packs,
+        [
+            format!("big/packs/{}", name.replace(".pack", ".idx")),
+            format!("big/packs/{name}")
+        ]
+    );
 
     write(&work.join("d5/f5.txt"), "changed\n");
     run_ok(&env, &work, None, &["commit", "-m", "one file"]);
@@ -861,4 +878,103 @@ fn pushers_through_two_gateways_race_for_one_branch_and_one_wins() {
         .unwrap();
     assert_eq!(check.resolve("origin/main").unwrap(), tips[winners[0]]);
     assert!(check.fsck(&Default::default()).unwrap().problems.is_empty());
+}
+
+// ---- what a review found ----
+
+#[test]
+fn a_fetch_moves_no_ref_to_a_commit_whose_objects_are_not_all_here() {
+    // A fetch killed mid-way can leave the new commit without its tree and blobs (the
+    // commit is installed first). The next fetch must bring the rest, not take the
+    // commit's presence for the whole.
+    let env = Env::new();
+    let origin = env.work();
+    env.init();
+    write(&origin.join("a"), "one");
+    env.commit("one");
+    let clone = env.tmp.path().join("clone");
+    run_ok(
+        &env,
+        env.tmp.path(),
+        None,
+        &["clone", origin.to_str().unwrap(), clone.to_str().unwrap()],
+    );
+    write(&origin.join("big"), "a file the clone does not have yet");
+    let second: cow::ObjectId = env.commit("two").parse().unwrap();
+    let source = cow::Repository::open(&origin).unwrap();
+    let commit = source.odb().read(&second).unwrap();
+    let target = cow::Repository::open(&clone).unwrap();
+    target.odb().write(commit.kind, &commit.data).unwrap();
+
+    run_ok(&env, &clone, None, &["fetch"]);
+    assert_eq!(
+        run_ok(&env, &clone, None, &["rev-parse", "origin/main"]).trim(),
+        second.to_string()
+    );
+    let fsck = run_ok(&env, &clone, None, &["fsck"]);
+    assert!(fsck.contains("no problems"), "{fsck}");
+    run_ok(&env, &clone, None, &["pull"]);
+    assert_eq!(
+        fs::read(clone.join("big")).unwrap(),
+        b"a file the clone does not have yet"
+    );
+}
+
+#[test]
+fn relative_remote_paths_are_taken_from_the_c_directory() {
+    let env = Env::new();
+    let a = env.tmp.path().join("a");
+    let b = env.tmp.path().join("b");
+    for dir in [&a, &b] {
+        run_ok(&env, env.tmp.path(), None, &["init", dir.to_str().unwrap()]);
+    }
+    write(&a.join("f"), "x");
+    run_ok(&env, &a, None, &["commit", "-m", "x"]);
+    // b is on another branch, so a push may update its main.
+    run_ok(&env, &b, None, &["checkout", "-b", "elsewhere"]);
+    // From the parent directory, with -C a: ../b is b, not a sibling of the parent.
+    run_ok(
+        &env,
+        env.tmp.path(),
+        None,
+        &["-C", "a", "push", "../b", "main"],
+    );
+    assert_eq!(
+        run_ok(&env, &b, None, &["rev-parse", "main"]),
+        run_ok(&env, &a, None, &["rev-parse", "main"])
+    );
+}
+
+#[test]
+fn a_failed_clone_removes_every_directory_it_made() {
+    let env = Env::new();
+    let out = run(
+        &env,
+        env.tmp.path(),
+        None,
+        &["clone", "/nonexistent/repository", "x/y/z"],
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().last().unwrap().starts_with("cow: error:"),
+        "{err}"
+    );
+    assert!(
+        !env.tmp.path().join("x").exists(),
+        "x/ and x/y/ are gone too"
+    );
+    // Into an existing empty directory: emptied again, kept.
+    fs::create_dir(env.tmp.path().join("empty")).unwrap();
+    let out = run(
+        &env,
+        env.tmp.path(),
+        None,
+        &["clone", "/nonexistent/repository", "empty"],
+    );
+    assert!(!out.status.success());
+    assert_eq!(
+        fs::read_dir(env.tmp.path().join("empty")).unwrap().count(),
+        0
+    );
 }
