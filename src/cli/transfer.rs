@@ -277,6 +277,9 @@ pub fn push(
 }
 
 fn report_fetch(outcome: &FetchOutcome, err: &mut dyn Write) -> std::io::Result<()> {
+    for warning in &outcome.warnings {
+        writeln!(err, "cow: warning: {warning}")?;
+    }
     if outcome.updated.is_empty() {
         return Ok(());
     }
@@ -294,7 +297,18 @@ fn report_fetch(outcome: &FetchOutcome, err: &mut dyn Write) -> std::io::Result<
     Ok(())
 }
 
+/// In `--json` mode, a fetch's warnings as JSON lines on stderr.
+fn warn_json(outcome: &FetchOutcome) {
+    for warning in &outcome.warnings {
+        eprintln!(
+            "{}",
+            serde_json::json!({"type": "warning", "message": warning})
+        );
+    }
+}
+
 fn fetch_json(outcome: &FetchOutcome) -> serde_json::Value {
+    warn_json(outcome);
     serde_json::json!({
         "url": outcome.url,
         "updated": changes_json(&outcome.updated),

@@ -157,6 +157,15 @@ impl fmt::Display for RefName {
     }
 }
 
+/// Whether one ref name is a directory of the other (`refs/heads/a` and
+/// `refs/heads/a/b`), so that no store can hold both.
+pub fn names_clash(a: &str, b: &str) -> bool {
+    let under = |long: &str, short: &str| {
+        long.len() > short.len() && long.starts_with(short) && long.as_bytes()[short.len()] == b'/'
+    };
+    under(a, b) || under(b, a)
+}
+
 /// git's `check-ref-format` rules.
 fn check_ref_format(name: &str) -> Result<(), &'static str> {
     if name.is_empty() {

@@ -849,11 +849,10 @@ impl super::Remote for StoreRemote {
             // As in a repository: `a` and `a/b` cannot both be refs (no clone could
             // make both).
             for update in updates.iter().filter(|u| u.new.is_some()) {
-                let clash = next.refs.keys().find(|other| {
-                    let (a, b) = (update.name.as_str(), other.as_str());
-                    (b.len() > a.len() && b.starts_with(a) && b.as_bytes()[a.len()] == b'/')
-                        || (a.len() > b.len() && a.starts_with(b) && a.as_bytes()[b.len()] == b'/')
-                });
+                let clash = next
+                    .refs
+                    .keys()
+                    .find(|other| crate::refs::names_clash(&update.name, other));
                 if let Some(other) = clash {
                     return Err(Error::Refused(format!(
                         "cannot create {} on {}: {other} exists there",

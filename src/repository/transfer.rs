@@ -68,6 +68,8 @@ pub struct FetchOutcome {
     pub remote_head: Option<String>,
     /// What was received.
     pub transfer: Transfer,
+    /// Refs left as they were, and why (a name that clashes with a local ref).
+    pub warnings: Vec<String>,
 }
 
 /// What a pull did.
@@ -374,6 +376,7 @@ impl Repository {
             remote_refs: refs.refs.clone(),
             remote_head: refs.head.clone(),
             transfer: Transfer::default(),
+            warnings: Vec::new(),
         };
         let wants: Vec<ObjectId> = {
             let mut w: Vec<ObjectId> = refs.refs.values().copied().collect();
@@ -402,6 +405,7 @@ impl Repository {
             }
         }
         outcome.transfer.requests = remote.requests();
+        let existing = self.refs.names("refs/")?;
         let mut tx = self.refs.transaction();
         for (name, id) in &refs.refs {
             let (local_name, only_new) = if let Some(branch) = name.strip_prefix("refs/heads/") {
@@ -417,6 +421,19 @@ impl Repository {
             let local_name = RefName::new(&local_name)?;
             let old = self.refs.find(&local_name)?;
             if old == Some(*id) || (only_new && old.is_some()) {
+                continue;
+            }
+            // As git: a name that clashes with a local ref (`a` beside `a/b`) is left
+            // out with a warning; the rest of the fetch goes on.
+            if old.is_none()
+                && let Some(other) = existing
+                    .iter()
+                    .find(|other| crate::refs::names_clash(other.as_str(), local_name.as_str()))
+            {
+                outcome.warnings.push(format!(
+                    "{} not updated: {other} exists",
+                    local_name.as_str()
+                ));
                 continue;
             }
             let forced = match old {

@@ -978,3 +978,38 @@ fn a_failed_clone_removes_every_directory_it_made() {
         0
     );
 }
+
+#[test]
+fn a_remote_branch_clashing_with_a_tracking_ref_is_skipped_with_a_warning() {
+    let env = Env::new();
+    let origin = env.work();
+    env.init();
+    write(&origin.join("f"), "1");
+    env.commit("one");
+    run_ok(&env, &origin, None, &["branch", "a"]);
+    let clone = env.tmp.path().join("clone");
+    run_ok(
+        &env,
+        env.tmp.path(),
+        None,
+        &["clone", origin.to_str().unwrap(), clone.to_str().unwrap()],
+    );
+    // The remote replaces its branch a with a/b, and moves main.
+    run_ok(&env, &origin, None, &["branch", "-D", "a"]);
+    run_ok(&env, &origin, None, &["branch", "a/b"]);
+    write(&origin.join("f"), "2");
+    let main = env.commit("two");
+    let out = run(&env, &clone, None, &["fetch"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "cow: warning: refs/remotes/origin/a/b not updated: refs/remotes/origin/a exists"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        run_ok(&env, &clone, None, &["rev-parse", "origin/main"]).trim(),
+        main
+    );
+}
