@@ -1013,3 +1013,44 @@ fn a_remote_branch_clashing_with_a_tracking_ref_is_skipped_with_a_warning() {
         main
     );
 }
+
+#[test]
+fn after_a_gc_a_push_sends_only_what_changed() {
+    let env = Env::new();
+    let work = env.work();
+    env.init();
+    let mut rng = Rng::new(21);
+    for i in 0..300 {
+        write(&work.join(format!("d{}/f{i}", i % 10)), rng.bytes(2000));
+    }
+    env.commit("one");
+    let repo = cow::Repository::open(&work).unwrap();
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let mut remote = cow::remote::StoreRemote::new(
+        store,
+        "",
+        "mem".into(),
+        false,
+        env.tmp.path().join("scratch"),
+    )
+    .unwrap();
+    let options = cow::repository::PushOptions::default();
+    let first = repo
+        .push_to(&mut remote, None, &options, &cow::remote::NoProgress)
+        .unwrap();
+    repo.gc(&Default::default()).unwrap();
+    write(&work.join("d3/f3"), "changed");
+    env.commit("two");
+    repo.gc(&Default::default()).unwrap();
+    let second = repo
+        .push_to(&mut remote, None, &options, &cow::remote::NoProgress)
+        .unwrap();
+    // The commit, the root tree, d3's tree, the blob; nothing the first push sent.
+    assert_eq!(second.transfer.objects, 4, "{second:?}");
+    assert!(
+        second.transfer.bytes * 20 < first.transfer.bytes,
+        "{} bytes after {}",
+        second.transfer.bytes,
+        first.transfer.bytes
+    );
+}
