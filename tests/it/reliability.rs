@@ -245,7 +245,7 @@ fn every_kind_of_leftover_is_harmless_and_removed_by_the_next_writer() -> Result
 }
 
 /// Whether strace can trace here; under `COW_REQUIRE_STRACE=1` (CI) it must.
-fn strace_available() -> bool {
+pub fn strace_available() -> bool {
     let ok = Command::new("strace")
         .args(["-f", "-e", "trace=none", "true"])
         .output()

@@ -1054,3 +1054,85 @@ fn after_a_gc_a_push_sends_only_what_changed() {
         first.transfer.bytes
     );
 }
+
+#[test]
+fn a_fetch_killed_mid_way_does_not_download_again_what_it_had_staged() {
+    if !crate::reliability::strace_available() {
+        return;
+    }
+    let Some(server) = S3Server::start() else {
+        return;
+    };
+    let env = Env::new();
+    let work = env.work();
+    env.init();
+    let url = format!("s3://{}/resume", server.bucket);
+    // Three pushes: three packs on the remote.
+    let mut rng = Rng::new(8);
+    for round in 0..3 {
+        for i in 0..30 {
+            write(&work.join(format!("r{round}/{i}")), rng.bytes(20_000));
+        }
+        env.commit(&format!("round {round}"));
+        run_ok(&env, &work, Some(&server), &["push", &url, "main"]);
+    }
+    let json = |out: &str| -> serde_json::Value { serde_json::from_str(out).unwrap() };
+    let init = |dir: &Path| {
+        run_ok(&env, env.tmp.path(), None, &["init", dir.to_str().unwrap()]);
+        run_ok(&env, dir, Some(&server), &["remote", "add", "origin", &url]);
+    };
+    let fetch_into = |dir: &Path| {
+        init(dir);
+        json(&run_ok(&env, dir, Some(&server), &["fetch", "--json"]))
+    };
+    let full = fetch_into(&env.tmp.path().join("full"));
+    let full_bytes = full["transfer"]["bytes"].as_u64().unwrap();
+
+    // Killed at its fifth rename: the three indexes and the first pack downloaded have
+    // their names in the staging directory (each staged file is renamed into place
+    // when complete), the other packs not.
+    let dir = env.tmp.path().join("killed");
+    init(&dir);
+    let out = Command::new("strace")
+        .args([
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "trace=rename,renameat,renameat2",
+            "-e",
+            "inject=rename,renameat,renameat2:signal=KILL:when=5",
+        ])
+        .arg(env!("CARGO_BIN_EXE_cow"))
+        .arg("fetch")
+        .current_dir(&dir)
+        .envs(
+            cow_in(&env, &dir, Some(&server))
+                .get_envs()
+                .filter_map(|(k, v)| Some((k, v?))),
+        )
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "killed: {}", describe(&out));
+    assert!(
+        run(
+            &env,
+            &dir,
+            None,
+            &["rev-parse", "--verify", "refs/tags/none"]
+        )
+        .status
+        .code()
+            != Some(0)
+    );
+    let rerun = json(&run_ok(&env, &dir, Some(&server), &["fetch", "--json"]));
+    let rerun_bytes = rerun["transfer"]["bytes"].as_u64().unwrap();
+    assert!(
+        rerun_bytes < full_bytes,
+        "{rerun_bytes} of {full_bytes} downloaded again"
+    );
+    assert_eq!(rerun["updated"], full["updated"]);
+    assert_eq!(rerun["updated"].as_array().unwrap().len(), 1, "{rerun}");
+    let fsck = run_ok(&env, &dir, None, &["fsck"]);
+    assert!(fsck.contains("no problems"), "{fsck}");
+}
