@@ -283,17 +283,17 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Fsck(args) => fsck::run(&discover()?, args, out),
         Command::Gc(args) => gc::run(&discover()?, args, out),
         Command::CountObjects(args) => gc::count(&discover()?, args, out),
-        Command::Push(args) => {
-            json::errors_as_json(args.json, || transfer::push(&discover()?, &cwd, args, out))
-        }
-        Command::Fetch(args) => {
-            json::errors_as_json(args.json, || transfer::fetch(&discover()?, &cwd, args, out))
-        }
-        Command::Pull(args) => {
-            json::errors_as_json(args.json, || transfer::pull(&discover()?, &cwd, args, out))
-        }
+        Command::Push(args) => json::errors_as_json(args.output.json, || {
+            transfer::push(&discover()?, &cwd, args, out)
+        }),
+        Command::Fetch(args) => json::errors_as_json(args.output.json, || {
+            transfer::fetch(&discover()?, &cwd, args, out)
+        }),
+        Command::Pull(args) => json::errors_as_json(args.output.json, || {
+            transfer::pull(&discover()?, &cwd, args, out)
+        }),
         Command::Clone(args) => {
-            json::errors_as_json(args.json, || transfer::clone(&cwd, args, out))
+            json::errors_as_json(args.output.json, || transfer::clone(&cwd, args, out))
         }
     }
 }

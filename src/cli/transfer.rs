@@ -14,15 +14,18 @@ use cow::Repository;
 use cow::remote::{Progress, S3Options, Transfer};
 use cow::repository::{CheckoutOptions, CloneOptions, FetchOutcome, PushOptions, RefChange};
 
-/// When progress is shown.
+/// What the transfer commands print: progress, and JSON or not.
 #[derive(clap::Args)]
-pub struct ProgressArgs {
+pub struct OutputArgs {
     /// Show progress even when stderr is not a terminal
     #[arg(long, overrides_with = "no_progress")]
     progress: bool,
     /// Show no progress
     #[arg(long, short = 'q', alias = "quiet")]
     no_progress: bool,
+    /// Print a JSON summary on stdout
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Progress on stderr: a bar on a terminal, or JSON lines with `--json`, a few times a
@@ -36,7 +39,8 @@ struct Shown {
 }
 
 impl Shown {
-    fn new(op: &'static str, args: &ProgressArgs, json: bool) -> Shown {
+    fn new(op: &'static str, args: &OutputArgs) -> Shown {
+        let json = args.json;
         let on = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
         Shown {
             op,
@@ -107,10 +111,7 @@ pub struct PushArgs {
     #[arg(short, long)]
     force: bool,
     #[command(flatten)]
-    progress: ProgressArgs,
-    /// Print a JSON summary on stdout
-    #[arg(long)]
-    pub json: bool,
+    pub output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -118,10 +119,7 @@ pub struct FetchArgs {
     /// The remote's name or URL (default: origin)
     remote: Option<String>,
     #[command(flatten)]
-    progress: ProgressArgs,
-    /// Print a JSON summary on stdout
-    #[arg(long)]
-    pub json: bool,
+    pub output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -132,10 +130,7 @@ pub struct PullArgs {
     #[arg(short, long)]
     force: bool,
     #[command(flatten)]
-    progress: ProgressArgs,
-    /// Print a JSON summary on stdout
-    #[arg(long)]
-    pub json: bool,
+    pub output: OutputArgs,
 }
 
 #[derive(clap::Args)]
@@ -157,10 +152,7 @@ pub struct CloneArgs {
     #[arg(long)]
     single_writer: bool,
     #[command(flatten)]
-    progress: ProgressArgs,
-    /// Print a JSON summary on stdout
-    #[arg(long)]
-    pub json: bool,
+    pub output: OutputArgs,
 }
 
 const DEFAULT_REMOTE: &str = "origin";
@@ -240,7 +232,7 @@ pub fn push(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let remote = &remote_arg(repo, cwd, args.remote.as_deref());
-    let shown = Shown::new("push", &args.progress, args.json);
+    let shown = Shown::new("push", &args.output);
     let outcome = repo.push(
         remote,
         &PushOptions {
@@ -253,7 +245,7 @@ pub fn push(
     );
     shown.done();
     let outcome = outcome?;
-    if args.json {
+    if args.output.json {
         let doc = serde_json::json!({
             "type": "push", "schema": 1, "url": outcome.url,
             "updated": changes_json(&outcome.updated),
@@ -324,11 +316,11 @@ pub fn fetch(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let remote = &remote_arg(repo, cwd, args.remote.as_deref());
-    let shown = Shown::new("fetch", &args.progress, args.json);
+    let shown = Shown::new("fetch", &args.output);
     let outcome = repo.fetch(remote, &shown);
     shown.done();
     let outcome = outcome?;
-    if args.json {
+    if args.output.json {
         let mut doc = fetch_json(&outcome);
         doc["type"] = "fetch".into();
         doc["schema"] = 1.into();
@@ -346,7 +338,7 @@ pub fn pull(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let remote = &remote_arg(repo, cwd, args.remote.as_deref());
-    let shown = Shown::new("pull", &args.progress, args.json);
+    let shown = Shown::new("pull", &args.output);
     let options = CheckoutOptions {
         force: args.force,
         ..CheckoutOptions::default()
@@ -354,7 +346,7 @@ pub fn pull(
     let outcome = repo.pull(remote, &options, &shown);
     shown.done();
     let outcome = outcome?;
-    if args.json {
+    if args.output.json {
         let doc = serde_json::json!({
             "type": "pull", "schema": 1, "branch": outcome.branch,
             "old": hex(outcome.old), "new": outcome.new.to_string(),
@@ -404,14 +396,14 @@ pub fn clone(cwd: &Path, args: &CloneArgs, out: &mut dyn Write) -> anyhow::Resul
         },
         single_writer: args.single_writer,
     };
-    if !args.json {
+    if !args.output.json {
         writeln!(std::io::stderr(), "Cloning into '{}'...", dir.display())?;
     }
-    let shown = Shown::new("clone", &args.progress, args.json);
+    let shown = Shown::new("clone", &args.output);
     let outcome = Repository::clone_from(&url, &dir, &options, &shown);
     shown.done();
     let outcome = outcome?;
-    if args.json {
+    if args.output.json {
         let mut fetch = fetch_json(&outcome.fetch);
         fetch["type"] = "clone".into();
         fetch["schema"] = 1.into();

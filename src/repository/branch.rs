@@ -84,10 +84,18 @@ impl Repository {
     }
 
     fn is_ancestor_of_head(&self, id: ObjectId) -> Result<bool> {
-        let mut todo: Vec<ObjectId> = self.refs.head_commit()?.into_iter().collect();
+        match self.refs.head_commit()? {
+            Some(head) => self.is_ancestor(id, head),
+            None => Ok(false),
+        }
+    }
+
+    /// Whether `ancestor` is `descendant` or one of its ancestors.
+    pub(crate) fn is_ancestor(&self, ancestor: ObjectId, descendant: ObjectId) -> Result<bool> {
+        let mut todo = vec![descendant];
         let mut seen = HashSet::new();
         while let Some(c) = todo.pop() {
-            if c == id {
+            if c == ancestor {
                 return Ok(true);
             }
             if seen.insert(c) {

@@ -102,11 +102,6 @@ impl Repository {
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
         let old_head = self.refs.head()?;
-        let current = match self.refs.head_commit()? {
-            Some(id) => Some(self.odb.find_commit(&id)?.tree),
-            None => None,
-        };
-        let target_tree = self.odb.find_commit(&target)?.tree;
         // The new branch and HEAD's move, one transaction, prepared before the working
         // directory moves: a name that cannot be made (`a/b` beside a branch `a`)
         // refuses the checkout with nothing changed.
@@ -120,22 +115,7 @@ impl Repository {
             tx.set_head(head.clone(), Expected::head(&old_head));
             Some(tx.prepare()?)
         };
-        let plan_options = PlanOptions {
-            discard_changes: options.force,
-            replace_untracked: options.force,
-            paths: &[],
-        };
-        let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
-        // Only a checkout that went through creates its branch and moves HEAD.
-        if let Some(refs) = refs {
-            self.commit_refs(refs)?;
-        }
-        Ok(CheckoutOutcome {
-            target,
-            head,
-            plan,
-            applied,
-        })
+        self.move_worktree(target, head, refs, options)
     }
 
     /// Moves `branch` (HEAD's, or a new one HEAD is set to) from `old` to `target`
@@ -149,11 +129,6 @@ impl Repository {
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
         let old_head = self.refs.head()?;
-        let current = match self.refs.head_commit()? {
-            Some(id) => Some(self.odb.find_commit(&id)?.tree),
-            None => None,
-        };
-        let target_tree = self.odb.find_commit(&target)?.tree;
         let mut tx = self.refs.transaction();
         tx.update(branch.clone(), target, Expected::from_option(old));
         let head = Head::Branch(branch.clone());
@@ -161,13 +136,32 @@ impl Repository {
             tx.set_head(head.clone(), Expected::head(&old_head));
         }
         let refs = tx.prepare()?;
+        self.move_worktree(target, head, Some(refs), options)
+    }
+
+    /// Moves the working directory from HEAD's snapshot to `target`'s, then (only if
+    /// that went through) applies `refs`, prepared before anything moved.
+    fn move_worktree(
+        &self,
+        target: ObjectId,
+        head: Head,
+        refs: Option<crate::refs::Prepared<'_>>,
+        options: &CheckoutOptions,
+    ) -> Result<CheckoutOutcome> {
+        let current = match self.refs.head_commit()? {
+            Some(id) => Some(self.odb.find_commit(&id)?.tree),
+            None => None,
+        };
+        let target_tree = self.odb.find_commit(&target)?.tree;
         let plan_options = PlanOptions {
             discard_changes: options.force,
             replace_untracked: options.force,
             paths: &[],
         };
         let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
-        self.commit_refs(refs)?;
+        if let Some(refs) = refs {
+            self.commit_refs(refs)?;
+        }
         Ok(CheckoutOutcome {
             target,
             head,

@@ -7,7 +7,7 @@
 //! brings every object the remote's refs reach that this store lacks, verified, and
 //! only then moves the remote-tracking refs `refs/remotes/NAME/BRANCH`.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{Error, Repository, Result};
@@ -187,21 +187,6 @@ impl Repository {
             .into_iter()
             .find(|r| r.kind == Kind::Blob && !self.odb.contains(&r.id))
             .map(|r| r.id))
-    }
-
-    /// Whether `ancestor` is `descendant` or one of its ancestors.
-    fn is_ancestor(&self, ancestor: ObjectId, descendant: ObjectId) -> Result<bool> {
-        let mut todo = vec![descendant];
-        let mut seen = HashSet::new();
-        while let Some(c) = todo.pop() {
-            if c == ancestor {
-                return Ok(true);
-            }
-            if seen.insert(c) {
-                todo.extend(self.odb.find_commit(&c)?.parents);
-            }
-        }
-        Ok(false)
     }
 
     /// Pushes branches (and tags) to `remote` (a configured name or a URL).
