@@ -12,7 +12,9 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use cow::Repository;
 use cow::remote::{Progress, S3Options, Transfer};
-use cow::repository::{CheckoutOptions, CloneOptions, FetchOutcome, PushOptions, RefChange};
+use cow::repository::{
+    CheckoutOptions, CloneOptions, FetchOptions, FetchOutcome, PushOptions, RefChange,
+};
 
 /// What the transfer commands print: progress, and JSON or not.
 #[derive(clap::Args)]
@@ -110,6 +112,9 @@ pub struct PushArgs {
     /// Move the remote's branches even where that drops commits
     #[arg(short, long)]
     force: bool,
+    /// Delete the named branches on the remote
+    #[arg(short, long, conflicts_with_all = ["all", "tags", "force"])]
+    delete: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -118,6 +123,9 @@ pub struct PushArgs {
 pub struct FetchArgs {
     /// The remote's name or URL (default: origin)
     remote: Option<String>,
+    /// Delete remote-tracking branches whose branch the remote no longer has
+    #[arg(short, long)]
+    prune: bool,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -200,6 +208,12 @@ fn transfer_json(t: &Transfer) -> serde_json::Value {
 /// git's line for one ref change: `   a..b  main -> main`, `+ a...b` (forced), or
 /// ` * [new branch]`.
 fn change_line(change: &RefChange, from: &str, to: &str) -> String {
+    if change.new.is_none() {
+        return match from {
+            "(none)" => format!(" - [deleted]         (none) -> {to}"),
+            _ => format!(" - [deleted]         {to}"),
+        };
+    }
     match change.old {
         None if to.starts_with("refs/tags/") || from.starts_with("refs/tags/") => {
             format!(" * [new tag]         {from} -> {to}")
@@ -240,6 +254,7 @@ pub fn push(
             all: args.all,
             tags: args.tags,
             force: args.force,
+            delete: args.delete,
         },
         &shown,
     );
@@ -281,6 +296,8 @@ fn report_fetch(outcome: &FetchOutcome, err: &mut dyn Write) -> std::io::Result<
         let from = to.split_once('/').map_or(to, |(_, b)| b);
         let from = if change.name.starts_with("refs/tags/") {
             to
+        } else if change.new.is_none() {
+            "(none)"
         } else {
             from
         };
@@ -317,7 +334,8 @@ pub fn fetch(
 ) -> anyhow::Result<()> {
     let remote = &remote_arg(repo, cwd, args.remote.as_deref());
     let shown = Shown::new("fetch", &args.output);
-    let outcome = repo.fetch(remote, &shown);
+    let options = FetchOptions { prune: args.prune };
+    let outcome = repo.fetch(remote, &options, &shown);
     shown.done();
     let outcome = outcome?;
     if args.output.json {

@@ -1219,6 +1219,16 @@ mod tests {
         let refs = open().refs().unwrap().refs;
         assert_eq!(refs["refs/heads/main"], b);
         assert_eq!(refs["refs/heads/other"], a);
+        // And a deletion, by the same compare-and-swap.
+        let mut d = open();
+        d.refs().unwrap();
+        let delete = RefUpdate {
+            name: "refs/heads/other".into(),
+            old: Some(a),
+            new: None,
+        };
+        d.update_refs(&[delete], None).unwrap();
+        assert!(!open().refs().unwrap().refs.contains_key("refs/heads/other"));
     }
 
     fn block(store: &Arc<dyn ObjectStore>, key: &str) -> Vec<u8> {

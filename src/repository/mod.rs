@@ -31,7 +31,8 @@ pub use remotes::AddRemote;
 pub use roots::Roots;
 pub use status::{Status, StatusOptions};
 pub use transfer::{
-    CloneOptions, CloneOutcome, FetchOutcome, PullOutcome, PushOptions, PushOutcome, RefChange,
+    CloneOptions, CloneOutcome, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome,
+    RefChange,
 };
 
 use crate::fs::IoResultExt;

@@ -27,6 +27,8 @@ pub struct PushOptions {
     pub tags: bool,
     /// Move remote refs even where that drops commits (not a fast-forward).
     pub force: bool,
+    /// Delete `branches` on the remote instead (`git push --delete`).
+    pub delete: bool,
 }
 
 /// One ref a push or fetch moved (or found up to date).
@@ -53,6 +55,14 @@ pub struct PushOutcome {
     pub up_to_date: Vec<String>,
     /// What was sent.
     pub transfer: Transfer,
+}
+
+/// How to fetch.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FetchOptions {
+    /// Delete remote-tracking branches whose branch the remote no longer has (git's
+    /// `fetch --prune`).
+    pub prune: bool,
 }
 
 /// What a fetch did.
@@ -211,6 +221,9 @@ impl Repository {
         options: &PushOptions,
         progress: &dyn Progress,
     ) -> Result<PushOutcome> {
+        if options.delete {
+            return self.delete_remote_refs(remote, tracking, &options.branches);
+        }
         let mut names: Vec<RefName> = Vec::new();
         if options.all {
             names.extend(self.refs.list("refs/heads/")?.into_iter().map(|r| r.0));
@@ -314,33 +327,122 @@ impl Repository {
                 })?;
         }
         outcome.transfer.requests = remote.requests();
-        if let Some(remote_name) = tracking {
-            let _lock = self.lock()?;
-            let mut tx = self.refs.transaction();
-            let mut any = false;
-            for (name, id) in &local {
-                if let Some(branch) = name.as_str().strip_prefix("refs/heads/") {
-                    let tracking = RefName::new(&format!("refs/remotes/{remote_name}/{branch}"))?;
-                    tx.update(tracking, *id, Expected::Any);
-                    any = true;
+        // Every pushed branch is now on the remote as it is here, moved or not.
+        let pushed: Vec<RefChange> = local
+            .iter()
+            .map(|(name, id)| RefChange {
+                name: name.as_str().to_owned(),
+                old: None,
+                new: Some(*id),
+                forced: false,
+            })
+            .collect();
+        self.follow_remote(tracking, &pushed)?;
+        Ok(outcome)
+    }
+
+    /// Deletes `branches` on the remote, each only if it still holds what was read.
+    fn delete_remote_refs(
+        &self,
+        remote: &mut dyn Remote,
+        tracking: Option<&str>,
+        branches: &[String],
+    ) -> Result<PushOutcome> {
+        if branches.is_empty() {
+            return Err(Error::Rejected {
+                name: "--delete".into(),
+                reason: "name the branches to delete".into(),
+            });
+        }
+        let remote_refs = remote.refs()?;
+        let mut updates = Vec::new();
+        for branch in branches {
+            let name = branch_name(branch)?;
+            let old = remote_refs
+                .refs
+                .get(name.as_str())
+                .copied()
+                .ok_or_else(|| {
+                    Error::NoSuchRef(format!("{} on {}", name.as_str(), remote.url()))
+                })?;
+            updates.push(RefUpdate {
+                name: name.as_str().to_owned(),
+                old: Some(old),
+                new: None,
+            });
+        }
+        remote.update_refs(&updates, None).map_err(|e| match e {
+            remote::Error::RefMoved { name } => Error::Rejected {
+                name,
+                reason: "the remote's branch moved meanwhile (fetch first)".into(),
+            },
+            e => e.into(),
+        })?;
+        let updated: Vec<RefChange> = updates
+            .into_iter()
+            .map(|u| RefChange {
+                name: u.name,
+                old: u.old,
+                new: None,
+                forced: false,
+            })
+            .collect();
+        self.follow_remote(tracking, &updated)?;
+        Ok(PushOutcome {
+            url: remote.url(),
+            updated,
+            up_to_date: Vec::new(),
+            transfer: Transfer {
+                requests: remote.requests(),
+                ..Transfer::default()
+            },
+        })
+    }
+
+    /// Moves the remote-tracking refs of remote `tracking` (if named) as a push moved
+    /// the remote's branches.
+    fn follow_remote(&self, tracking: Option<&str>, pushed: &[RefChange]) -> Result<()> {
+        let Some(remote_name) = tracking else {
+            return Ok(());
+        };
+        let _lock = self.lock()?;
+        let mut tx = self.refs.transaction();
+        for change in pushed {
+            let Some(branch) = change.name.strip_prefix("refs/heads/") else {
+                continue;
+            };
+            let name = RefName::new(&format!("refs/remotes/{remote_name}/{branch}"))?;
+            match change.new {
+                Some(id) => {
+                    tx.update(name, id, Expected::Any);
                 }
-            }
-            if any {
-                self.commit_refs(tx.prepare()?)?;
+                None if self.refs.find(&name)?.is_some() => {
+                    tx.delete(name, Expected::Any);
+                }
+                None => {}
             }
         }
-        Ok(outcome)
+        if !tx.is_empty() {
+            self.commit_refs(tx.prepare()?)?;
+        }
+        Ok(())
     }
 
     /// Fetches from `remote` (a configured name or a URL): every object its refs reach
     /// that this store lacks, verified, then its branches as `refs/remotes/NAME/…` and
     /// tags this repository does not have.
-    pub fn fetch(&self, remote: &str, progress: &dyn Progress) -> Result<FetchOutcome> {
+    pub fn fetch(
+        &self,
+        remote: &str,
+        options: &FetchOptions,
+        progress: &dyn Progress,
+    ) -> Result<FetchOutcome> {
         let (spec, named) = self.remote_spec(remote)?;
         let mut opened = self.open_remote(&spec)?;
         self.fetch_from(
             opened.as_mut(),
             named.then_some(spec.name.as_str()),
+            options,
             progress,
         )
     }
@@ -351,6 +453,7 @@ impl Repository {
         &self,
         remote: &mut dyn Remote,
         tracking: Option<&str>,
+        options: &FetchOptions,
         progress: &dyn Progress,
     ) -> Result<FetchOutcome> {
         let _lock = self.lock()?;
@@ -433,6 +536,21 @@ impl Repository {
                 forced,
             });
         }
+        if let (true, Some(remote_name)) = (options.prune, tracking) {
+            let prefix = format!("refs/remotes/{remote_name}/");
+            for (name, id) in self.refs.list(&prefix)? {
+                let branch = &name.as_str()[prefix.len()..];
+                if !refs.refs.contains_key(&format!("refs/heads/{branch}")) {
+                    tx.delete(name.clone(), Expected::Value(id));
+                    outcome.updated.push(RefChange {
+                        name: name.as_str().to_owned(),
+                        old: Some(id),
+                        new: None,
+                        forced: false,
+                    });
+                }
+            }
+        }
         if !tx.is_empty() {
             self.commit_refs(tx.prepare()?)?;
         }
@@ -456,7 +574,7 @@ impl Repository {
                 });
             }
         };
-        let fetch = self.fetch(remote, progress)?;
+        let fetch = self.fetch(remote, &FetchOptions::default(), progress)?;
         let target = fetch
             .remote_refs
             .get(branch.as_str())
@@ -532,7 +650,12 @@ impl Repository {
             let repo = Repository::init(dir)?;
             let spec = repo.add_remote_spec("origin", url, options)?;
             let mut remote = repo.open_remote(&spec)?;
-            let fetch = repo.fetch_from(remote.as_mut(), Some(&spec.name), progress)?;
+            let fetch = repo.fetch_from(
+                remote.as_mut(),
+                Some(&spec.name),
+                &FetchOptions::default(),
+                progress,
+            )?;
             let branch = fetch
                 .remote_head
                 .clone()

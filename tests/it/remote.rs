@@ -685,7 +685,12 @@ fn a_push_rerun_after_its_packs_were_uploaded_sends_none_of_them_again() {
     let other = env.tmp.path().join("other");
     let clone = cow::Repository::init(&other).unwrap();
     let fetched = clone
-        .fetch_from(&mut open(), Some("origin"), &cow::remote::NoProgress)
+        .fetch_from(
+            &mut open(),
+            Some("origin"),
+            &Default::default(),
+            &cow::remote::NoProgress,
+        )
         .unwrap();
     assert_eq!(fetched.transfer.objects, objects.len() as u64);
     assert_eq!(
@@ -782,8 +787,13 @@ fn push_and_fetch_complete_on_a_replicated_cluster_with_a_volume_server_down() {
     let fetch_into = |cluster: &S3Cluster, dir: &str, gateway: usize| {
         let repo = cow::Repository::init(env.tmp.path().join(dir)).unwrap();
         let mut remote = cluster_remote(cluster, gateway, "ha", &scratch.join(dir));
-        repo.fetch_from(&mut remote, Some("origin"), &cow::remote::NoProgress)
-            .unwrap();
+        repo.fetch_from(
+            &mut remote,
+            Some("origin"),
+            &Default::default(),
+            &cow::remote::NoProgress,
+        )
+        .unwrap();
         let report = repo.fsck(&Default::default()).unwrap();
         assert!(report.problems.is_empty(), "{:?}", report.problems);
         repo.resolve("origin/main").unwrap().to_string()
@@ -874,7 +884,12 @@ fn pushers_through_two_gateways_race_for_one_branch_and_one_wins() {
     let check = cow::Repository::init(env.tmp.path().join("check")).unwrap();
     let mut remote = cluster_remote(&cluster, 1 - winners[0], "race2", &scratch.join("c"));
     check
-        .fetch_from(&mut remote, Some("origin"), &cow::remote::NoProgress)
+        .fetch_from(
+            &mut remote,
+            Some("origin"),
+            &Default::default(),
+            &cow::remote::NoProgress,
+        )
         .unwrap();
     assert_eq!(check.resolve("origin/main").unwrap(), tips[winners[0]]);
     assert!(check.fsck(&Default::default()).unwrap().problems.is_empty());
@@ -1182,4 +1197,80 @@ fn an_object_too_large_to_pack_travels_as_its_own_file() {
     assert!(fs::read(via_s3.join("big.bin")).unwrap() == big);
     let fsck = run_ok(&env, &via_s3, None, &["fsck"]);
     assert!(fsck.contains("no problems"), "{fsck}");
+}
+
+#[test]
+fn push_delete_removes_a_remote_branch_and_fetch_prune_its_tracking_branches() {
+    let env = Env::new();
+    let origin = env.work();
+    env.init();
+    write(&origin.join("f"), "1");
+    env.commit("one");
+    run_ok(&env, &origin, None, &["branch", "topic"]);
+    run_ok(&env, &origin, None, &["branch", "old"]);
+    let a = env.tmp.path().join("a");
+    let b = env.tmp.path().join("b");
+    for dir in [&a, &b] {
+        run_ok(
+            &env,
+            env.tmp.path(),
+            None,
+            &["clone", origin.to_str().unwrap(), dir.to_str().unwrap()],
+        );
+    }
+    // a deletes topic on the remote; its own tracking branch goes with it.
+    let out = run(&env, &a, None, &["push", "--delete", "origin", "topic"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(" - [deleted]         topic"));
+    assert!(
+        !run(
+            &env,
+            &origin,
+            None,
+            &["rev-parse", "--verify", "refs/heads/topic"]
+        )
+        .status
+        .success()
+    );
+    assert!(
+        !run(&env, &a, None, &["rev-parse", "origin/topic"])
+            .status
+            .success()
+    );
+    // Deleting what is not there is an error; so is the branch checked out there.
+    let out = run(&env, &a, None, &["push", "--delete", "origin", "topic"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let out = run(&env, &a, None, &["push", "--delete", "origin", "main"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(
+        run(&env, &origin, None, &["rev-parse", "main"])
+            .status
+            .success()
+    );
+
+    // b still has origin/topic until it fetches with --prune.
+    run_ok(&env, &b, None, &["fetch"]);
+    assert!(
+        run(&env, &b, None, &["rev-parse", "origin/topic"])
+            .status
+            .success()
+    );
+    let out = run(&env, &b, None, &["fetch", "--prune"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains(" - [deleted]         (none) -> origin/topic"),
+        "{}",
+        describe(&out)
+    );
+    assert!(
+        !run(&env, &b, None, &["rev-parse", "origin/topic"])
+            .status
+            .success()
+    );
+    assert!(
+        run(&env, &b, None, &["rev-parse", "origin/old"])
+            .status
+            .success()
+    );
 }
