@@ -11,8 +11,9 @@
 //! PREFIX/objects/<id>          an object too large to pack: its loose zstd frame
 //! ```
 //!
-//! A push uploads what the remote lacks (packs of at most [`PACK_INPUT`] bytes of
-//! content, several in flight), writes a new manifest, and moves `root` to it by one
+//! A push uploads what the remote lacks (local packs whose every object goes, as they
+//! are; the rest in new packs of at most [`PACK_INPUT`] bytes of content; several in
+//! flight), writes a new manifest, and moves `root` to it by one
 //! conditional single-part PUT (`If-Match` on the version read, or `If-None-Match: *`
 //! for a new remote). A concurrent push that moved `root` first makes the write fail;
 //! the push then re-reads the refs, and retries only if the refs it changes are still
@@ -22,7 +23,8 @@
 //! A fetch reads `root` and the manifest, the indexes of packs it has not got, and the
 //! packs holding objects it lacks, into a staging directory where every object is
 //! verified against its id before anything is installed in the local store. Staged
-//! files survive a killed fetch and are not downloaded again.
+//! files survive a killed fetch and are not downloaded again. (The caller then checks
+//! that every new ref's history is complete before moving any ref.)
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::{Read, Write};
