@@ -387,6 +387,24 @@ impl StoreRemote {
         Ok((path.clone(), Arc::new(LocalBackend::new(path))))
     }
 
+    /// Uploads pack `name` from local files: the pack first, as an index marks a
+    /// complete pack.
+    fn upload_pack(
+        &self,
+        name: &str,
+        pack: PathBuf,
+        idx: PathBuf,
+    ) -> impl std::future::Future<Output = Result<()>> + Send + 'static {
+        let store = Arc::clone(&self.store);
+        let counters = Arc::clone(&self.counters);
+        let pack_key = self.key(&format!("packs/{name}.pack"));
+        let idx_key = self.key(&format!("packs/{name}.idx"));
+        async move {
+            upload(Arc::clone(&store), pack_key, pack, Arc::clone(&counters)).await?;
+            upload(store, idx_key, idx, counters).await
+        }
+    }
+
     /// Whether `rel` exists with `size` bytes (a file a killed push uploaded).
     fn present(&self, rel: &str, size: u64) -> bool {
         self.counters.requests.fetch_add(1, Ordering::Relaxed);
@@ -731,24 +749,11 @@ impl super::Remote for StoreRemote {
                 }
                 transfer.packs += 1;
                 transfer.bytes += bytes + idx_bytes;
-                let store = Arc::clone(&self.store);
-                let counters = Arc::clone(&self.counters);
-                let pack_key = self.key(&format!("packs/{name}.pack"));
-                let idx_key = self.key(&format!("packs/{name}.idx"));
                 let pack_path = local.backend().location(FileKind::Pack, &name);
                 let idx_path = local.backend().location(FileKind::Index, &name);
                 jobs.push(
                     &self.runtime,
-                    async move {
-                        upload(
-                            Arc::clone(&store),
-                            pack_key,
-                            pack_path,
-                            Arc::clone(&counters),
-                        )
-                        .await?;
-                        upload(store, idx_key, idx_path, counters).await
-                    },
+                    self.upload_pack(&name, pack_path, idx_path),
                     progress,
                 )?;
             }
@@ -773,24 +778,16 @@ impl super::Remote for StoreRemote {
                 }
                 transfer.packs += 1;
                 transfer.bytes += info.bytes + idx_bytes;
-                let store = Arc::clone(&self.store);
-                let counters = Arc::clone(&self.counters);
-                let pack_key = self.key(&format!("packs/{}.pack", info.name));
-                let idx_key = self.key(&format!("packs/{}.idx", info.name));
+                let upload = self.upload_pack(
+                    &info.name,
+                    backend.location(FileKind::Pack, &info.name),
+                    idx_path,
+                );
                 let backend = Arc::clone(&backend);
                 jobs.push(
                     &self.runtime,
                     async move {
-                        let pack_path = backend.location(FileKind::Pack, &info.name);
-                        // The pack first: an index marks a complete pack.
-                        upload(
-                            Arc::clone(&store),
-                            pack_key,
-                            pack_path,
-                            Arc::clone(&counters),
-                        )
-                        .await?;
-                        upload(store, idx_key, idx_path, counters).await?;
+                        upload.await?;
                         remove_staged(&backend, &info.name);
                         Ok(())
                     },

@@ -419,13 +419,7 @@ fn two_pushers_racing_for_one_branch_one_wins_and_the_other_is_told_to_fetch_fir
         .map(|dir| {
             let repo = cow::Repository::open(dir).unwrap();
             let location = cow::remote::S3Location::parse(&url).unwrap();
-            let options = cow::remote::S3Options {
-                endpoint: Some(server.endpoint.clone()),
-                region: Some("us-east-1".into()),
-                path_style: true,
-                access_key_id: Some(server.access_key.clone()),
-                secret_access_key: Some(server.secret_key.clone()),
-            };
+            let options = server.s3_options();
             let spec = cow::remote::Spec {
                 name: "origin".into(),
                 url: cow::remote::Url::S3(location),

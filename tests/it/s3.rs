@@ -373,6 +373,18 @@ impl S3Server {
     }
 
     /// The server's process id (also its process group id).
+    /// How cow reaches this server (path-style, its credentials), not from the
+    /// environment.
+    pub fn s3_options(&self) -> cow::remote::S3Options {
+        cow::remote::S3Options {
+            endpoint: Some(self.endpoint.clone()),
+            region: Some("us-east-1".into()),
+            path_style: true,
+            access_key_id: Some(self.access_key.clone()),
+            secret_access_key: Some(self.secret_key.clone()),
+        }
+    }
+
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -416,6 +428,34 @@ impl Drop for S3Server {
 }
 
 // ---- checking the server from outside ----
+
+/// Asserts that `pids` listen on every one of `ports` (so the check is not vacuous),
+/// that every socket they hold is bound to loopback (never 0.0.0.0 or ::), and that
+/// they talk only to loopback addresses.
+pub fn assert_loopback_only(pids: &[u32], ports: &[u16]) {
+    let sockets = inet_sockets(pids);
+    let listening: HashSet<u16> = sockets
+        .iter()
+        .filter(|s| s.listening)
+        .map(|s| s.local.1)
+        .collect();
+    for port in ports {
+        assert!(
+            listening.contains(port),
+            "port {port} not among the listeners {listening:?}: {sockets:#?}"
+        );
+    }
+    for s in &sockets {
+        assert!(
+            is_loopback(s.local.0),
+            "socket not bound to loopback: {s:?}"
+        );
+        assert!(
+            s.listening || s.remote.1 == 0 || is_loopback(s.remote.0),
+            "socket talks to a non-loopback address: {s:?}"
+        );
+    }
+}
 
 /// `pid` and its descendants, from /proc.
 pub(crate) fn process_tree(pid: u32) -> Vec<u32> {
@@ -485,7 +525,7 @@ fn parse_proc_addr(field: &str) -> (std::net::IpAddr, u16) {
     (ip, port)
 }
 
-pub(crate) fn is_loopback(ip: std::net::IpAddr) -> bool {
+fn is_loopback(ip: std::net::IpAddr) -> bool {
     match ip {
         std::net::IpAddr::V4(v4) => v4.is_loopback(),
         std::net::IpAddr::V6(v6) => {
@@ -505,7 +545,7 @@ pub(crate) struct Socket {
 }
 
 /// Every inet socket held by `pids`, from /proc/PID/net/*.
-pub(crate) fn inet_sockets(pids: &[u32]) -> Vec<Socket> {
+fn inet_sockets(pids: &[u32]) -> Vec<Socket> {
     let inodes: HashSet<u64> = pids.iter().flat_map(|&p| socket_inodes(p)).collect();
     let mut out = Vec::new();
     for proto in ["tcp", "tcp6", "udp", "udp6"] {
@@ -545,30 +585,11 @@ fn seaweedfs_serves_s3_on_loopback_only_and_stops() {
     // Every socket weed holds is on loopback: listeners bound to 127.0.0.1 (never
     // 0.0.0.0 or ::), connections only between loopback addresses.
     let pids = process_tree(server.pid());
-    let sockets = inet_sockets(&pids);
-    let listening: HashSet<u16> = sockets
-        .iter()
-        .filter(|s| s.listening)
-        .map(|s| s.local.1)
-        .collect();
-    // Not vacuous: the table must show the ports we asked for.
     let p = server.ports;
-    for port in [p.master, p.volume, p.filer, p.s3, p.master_grpc, p.s3_grpc] {
-        assert!(
-            listening.contains(&port),
-            "port {port} not among weed's listeners {listening:?}: {sockets:#?}"
-        );
-    }
-    for s in &sockets {
-        assert!(
-            is_loopback(s.local.0),
-            "weed socket not bound to loopback: {s:?}"
-        );
-        assert!(
-            s.listening || s.remote.1 == 0 || is_loopback(s.remote.0),
-            "weed socket talks to a non-loopback address: {s:?}"
-        );
-    }
+    assert_loopback_only(
+        &pids,
+        &[p.master, p.volume, p.filer, p.s3, p.master_grpc, p.s3_grpc],
+    );
 
     // With curl (SigV4 since 7.75), a signed round trip through the bucket proves the
     // credentials and the bucket; curl is optional, the checks above are not.
@@ -634,14 +655,7 @@ fn seaweedfs_honours_the_conditional_writes_the_probe_checks() {
     };
     let location =
         cow::remote::S3Location::parse(&format!("s3://{}/repos/probe", server.bucket)).unwrap();
-    let options = cow::remote::S3Options {
-        endpoint: Some(server.endpoint.clone()),
-        region: Some("us-east-1".into()),
-        path_style: true,
-        access_key_id: Some(server.access_key.clone()),
-        secret_access_key: Some(server.secret_key.clone()),
-    };
-    let store = cow::remote::S3Store::open(&location, &options).unwrap();
+    let store = cow::remote::S3Store::open(&location, &server.s3_options()).unwrap();
     for _ in 0..3 {
         assert_eq!(
             store.probe_conditional_writes().unwrap(),
@@ -652,7 +666,7 @@ fn seaweedfs_honours_the_conditional_writes_the_probe_checks() {
     // Wrong credentials are an error naming the probe's key, not a verdict.
     let wrong = cow::remote::S3Options {
         secret_access_key: Some("not-the-secret".into()),
-        ..options
+        ..server.s3_options()
     };
     let err = cow::remote::S3Store::open(&location, &wrong)
         .unwrap()

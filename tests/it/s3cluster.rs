@@ -717,12 +717,11 @@ impl S3Client {
 
 // ---- tests of the cluster itself ----
 
-use std::collections::HashSet;
 use std::sync::Barrier;
 
 use object_store::UpdateVersion;
 
-use crate::s3::{inet_sockets, is_loopback, process_tree};
+use crate::s3::{assert_loopback_only, process_tree};
 
 /// `n` bytes that differ with `seed` (xorshift; the content only has to be distinct
 /// and not all one byte).
@@ -775,29 +774,8 @@ fn s3_cluster_listens_on_loopback_only_and_stops_every_process() {
         .into_iter()
         .flat_map(|(_, pid)| process_tree(pid))
         .collect();
-    let sockets = inet_sockets(&pids);
-    let listening: HashSet<u16> = sockets
-        .iter()
-        .filter(|s| s.listening)
-        .map(|s| s.local.1)
-        .collect();
-    // Not vacuous: the table shows every port the processes were given.
-    for (name, port) in cluster.ports() {
-        assert!(
-            listening.contains(&port),
-            "{name}'s port {port} not among the listeners {listening:?}: {sockets:#?}"
-        );
-    }
-    for s in &sockets {
-        assert!(
-            is_loopback(s.local.0),
-            "socket not bound to loopback: {s:?}"
-        );
-        assert!(
-            s.listening || s.remote.1 == 0 || is_loopback(s.remote.0),
-            "socket talks to a non-loopback address: {s:?}"
-        );
-    }
+    let ports: Vec<u16> = cluster.ports().into_iter().map(|(_, port)| port).collect();
+    assert_loopback_only(&pids, &ports);
 
     // Dropping the cluster ends every process it started and removes its directory
     // and the sockets weed leaves in /tmp.
