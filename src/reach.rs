@@ -43,6 +43,59 @@ pub fn reachable(
     include: &[ObjectId],
     exclude: &[ObjectId],
 ) -> odb::Result<Vec<Reached>> {
+    Ok(walk(odb, include, exclude)?.0)
+}
+
+/// What a copy of [`reachable`]'s objects must hold: those objects, then the chunks
+/// of the chunked blobs among them (each under its key, with the blob's path and kind
+/// blob) that no chunked blob of an excluded boundary snapshot shares — the other
+/// side holds those. gc and transfers copy this; no chunk is listed twice.
+pub fn reachable_stored(
+    odb: &Odb,
+    include: &[ObjectId],
+    exclude: &[ObjectId],
+) -> odb::Result<Vec<Reached>> {
+    let (mut out, excluded) = walk(odb, include, exclude)?;
+    if !odb.has_chunks() {
+        return Ok(out);
+    }
+    let mut lists = Vec::new();
+    for r in out.iter().filter(|r| r.kind == Kind::Blob) {
+        if let Some(list) = odb.chunk_list(&r.id)? {
+            lists.push((r.path.clone(), list));
+        }
+    }
+    if lists.is_empty() {
+        return Ok(out);
+    }
+    let mut seen: HashSet<ObjectId> = HashSet::new();
+    for id in &excluded {
+        // Unreadable or absent here: the other side holds what it holds.
+        if let Ok(Some(list)) = odb.chunk_list(id) {
+            seen.extend(list.chunks().iter().map(|c| c.key));
+        }
+    }
+    for (path, list) in lists {
+        for chunk in list.chunks() {
+            if seen.insert(chunk.key) {
+                out.push(Reached {
+                    id: chunk.key,
+                    kind: Kind::Blob,
+                    path: path.clone(),
+                });
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// [`reachable`]'s walk; also returns the objects excluded (those the boundary
+/// snapshots hold, and the excluded tips that are not commits).
+fn walk(
+    odb: &Odb,
+    include: &[ObjectId],
+    exclude: &[ObjectId],
+) -> odb::Result<(Vec<Reached>, HashSet<ObjectId>)> {
     let mut out = Vec::new();
     // Commits: every ancestor of an excluded commit is excluded.
     let mut excluded_commits = HashSet::new();
@@ -180,5 +233,5 @@ pub fn reachable(
             path: name,
         });
     }
-    Ok(out)
+    Ok((out, excluded_objects))
 }

@@ -133,5 +133,17 @@ pub fn count(repo: &Repository, _args: &CountArgs, out: &mut dyn Write) -> anyho
     writeln!(out, "in-pack: {}", c.packed)?;
     writeln!(out, "packs: {}", c.packs)?;
     writeln!(out, "size-pack: {}", c.pack_bytes)?;
+    if c.chunked_blobs > 0 || c.chunks > 0 {
+        // Large blobs stored in chunks: how many, and what sharing chunks saves.
+        writeln!(out, "chunked-blobs: {}", c.chunked_blobs)?;
+        writeln!(out, "chunked-size: {}", c.chunked_bytes)?;
+        writeln!(out, "chunks: {}", c.chunks)?;
+        writeln!(out, "chunks-size: {}", c.chunk_bytes)?;
+        writeln!(
+            out,
+            "dedup-saved: {}",
+            c.chunked_bytes.saturating_sub(c.chunk_bytes)
+        )?;
+    }
     Ok(())
 }

@@ -25,6 +25,15 @@ pub struct ObjectCounts {
     pub packed: u64,
     /// Bytes of packs and their indexes.
     pub pack_bytes: u64,
+    /// Distinct chunks of chunked blobs (not counted in `packed`).
+    pub chunks: u64,
+    /// Their content bytes (before compression).
+    pub chunk_bytes: u64,
+    /// Distinct blobs stored in chunks.
+    pub chunked_blobs: u64,
+    /// Their content bytes: what they would take without sharing chunks, before
+    /// compression. Minus `chunk_bytes`, what deduplication saves.
+    pub chunked_bytes: u64,
 }
 
 /// Where one copy of an object is stored (as `git verify-pack -v` shows it).
@@ -71,12 +80,30 @@ impl Odb {
             counts.loose += 1;
             counts.loose_bytes += self.size_of(FileKind::Loose, &id.to_string());
         }
+        let chunked = self.has_chunks();
+        let mut chunks: HashMap<ObjectId, u64> = HashMap::new();
+        let mut lists: HashMap<ObjectId, u64> = HashMap::new();
         for pack in self.packs() {
             counts.packs += 1;
-            counts.packed += pack.len() as u64;
+            counts.packed += pack.object_entries().count() as u64;
             counts.pack_bytes += self.size_of(FileKind::Pack, &pack.name)
                 + self.size_of(FileKind::Index, &pack.name);
+            if !chunked {
+                continue;
+            }
+            for (key, offset) in pack.chunk_entries() {
+                chunks.insert(key, pack.header(offset)?.size);
+            }
+            for (id, offset) in pack.object_entries() {
+                if let super::pack::Role::List { blob_size } = pack.header(offset)?.role {
+                    lists.insert(id, blob_size);
+                }
+            }
         }
+        counts.chunks = chunks.len() as u64;
+        counts.chunk_bytes = chunks.values().sum();
+        counts.chunked_blobs = lists.len() as u64;
+        counts.chunked_bytes = lists.values().sum();
         Ok(counts)
     }
 

@@ -16,6 +16,7 @@
 //! - `files.rs`: counts, sizes, ages, removal and locations of stored files.
 
 pub mod backend;
+mod chunked;
 mod compress;
 mod cruft;
 mod files;
@@ -35,6 +36,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use crate::object::{Commit, DecodeError, EntryMode, Kind, ObjectId, Prefix, RepoPath, Tree};
 
 use backend::{Backend, FileKind, LocalBackend};
+pub use chunked::{ChunkList, ChunkParams, ChunkRef, chunk_key};
 use compress::compress;
 pub use files::{ObjectCounts, StoredCopy};
 pub use loose::MAX_IN_MEMORY_SIZE;
@@ -171,6 +173,8 @@ pub struct Odb {
     pending: Mutex<Option<PackWriter>>,
     /// Recently decompressed blocks (pack name, offset), newest last.
     blocks: Mutex<Vec<CachedBlock>>,
+    /// How large blobs are cut into chunks.
+    chunking: RwLock<ChunkParams>,
 }
 
 impl std::fmt::Debug for PackWriter {
@@ -231,6 +235,7 @@ impl Odb {
             packs: RwLock::new(Vec::new()),
             pending: Mutex::new(None),
             blocks: Mutex::new(Vec::new()),
+            chunking: RwLock::new(ChunkParams::DEFAULT),
         };
         odb.reload_packs();
         odb
@@ -261,7 +266,8 @@ impl Odb {
         let Some(writer) = self.pending.lock().expect("no panics while held").take() else {
             return Ok(None);
         };
-        if writer.len() >= min_objects {
+        // Chunks are never loose.
+        if writer.len() >= min_objects || writer.holds_chunks() {
             let info = writer.finish()?;
             self.reload_packs();
             return Ok(info);
@@ -349,10 +355,16 @@ impl Odb {
     }
 
     /// Stores an object of `size` bytes streamed from `reader`, in one pass and in
-    /// bounded memory. Fails with [`Error::SizeChanged`] (and stores nothing) when the
-    /// reader yields more or fewer than `size` bytes.
-    pub fn write_stream(&self, kind: Kind, size: u64, reader: impl Read) -> Result<Written> {
-        let written = self.write_loose_stream(kind, size, reader)?;
+    /// bounded memory: a blob of at least [`ChunkParams::threshold`] bytes in chunks
+    /// (see [`ChunkParams`]), anything else as one loose object. Fails with
+    /// [`Error::SizeChanged`] when the reader yields more or fewer than `size` bytes
+    /// (and, but for chunks nothing refers to, stores nothing).
+    pub fn write_stream(&self, kind: Kind, size: u64, reader: impl Read + Send) -> Result<Written> {
+        let written = if kind == Kind::Blob && size >= self.chunk_params().threshold {
+            self.write_chunked(size, reader)?
+        } else {
+            self.write_loose_stream(kind, size, reader)?
+        };
         self.count_write(&written);
         Ok(written)
     }
@@ -397,9 +409,13 @@ impl Odb {
     /// Reads an object's kind and size without reading its content.
     pub fn read_header(&self, id: &ObjectId) -> Result<(Kind, u64)> {
         self.find_copy(id, |place| match place {
-            Place::Packed(pack, offset) => {
-                pack.header(offset).map(|h| Some((h.kind, h.size))).into()
-            }
+            Place::Packed(pack, offset) => pack
+                .header(offset)
+                .map(|h| match h.role {
+                    pack::Role::List { blob_size } => Some((Kind::Blob, blob_size)),
+                    _ => Some((h.kind, h.size)),
+                })
+                .into(),
             Place::Loose => self.read_loose_header(id).into(),
         })?
         .ok_or(Error::NotFound { id: *id })
@@ -418,10 +434,19 @@ impl Odb {
     /// Reads one copy of an object through, as [`Odb::verify`] does.
     fn verify_copy(&self, id: &ObjectId, place: Place<'_>) -> Copy<(Kind, u64)> {
         match place {
-            Place::Packed(pack, offset) => self
-                .read_packed(id, pack, offset, 0, &mut Vec::new())
-                .map(|obj| Some((obj.kind, obj.data.len() as u64)))
-                .into(),
+            Place::Packed(pack, offset) => {
+                let record = match self.read_record(id, pack, offset, 0, &mut Vec::new()) {
+                    Ok(record) => record,
+                    Err(e) => return Copy::Bad(e),
+                };
+                match record.list {
+                    None => Copy::Good((record.header.kind, record.data.len() as u64)),
+                    Some(list) => self
+                        .stream_chunks(id, &list, &mut io::sink())
+                        .map(|size| Some((Kind::Blob, size)))
+                        .into(),
+                }
+            }
             Place::Loose => self.verify_loose(id).into(),
         }
     }
@@ -514,19 +539,23 @@ impl Odb {
         let n = self
             .find_copy(id, |place| {
                 let result = match place {
-                    // Packed objects are at most MAX_PACKED_SIZE: read whole, then write.
+                    // A packed record is at most MAX_PACKED_SIZE: read whole, then
+                    // written; a chunked blob a chunk at a time.
                     Place::Packed(pack, offset) => self
-                        .read_packed(id, pack, offset, 0, &mut Vec::new())
-                        .and_then(|obj| {
-                            if obj.kind != Kind::Blob {
+                        .read_record(id, pack, offset, 0, &mut Vec::new())
+                        .and_then(|record| {
+                            if let Some(list) = record.list {
+                                return self.stream_chunks(id, &list, &mut out).map(Some);
+                            }
+                            if record.header.kind != Kind::Blob {
                                 return Err(Error::ObjectKind {
                                     id: *id,
                                     expected: Kind::Blob,
-                                    actual: obj.kind,
+                                    actual: record.header.kind,
                                 });
                             }
-                            io::Write::write_all(&mut out, &obj.data).map_err(Error::Output)?;
-                            Ok(Some(obj.data.len() as u64))
+                            io::Write::write_all(&mut out, &record.data).map_err(Error::Output)?;
+                            Ok(Some(record.data.len() as u64))
                         }),
                     Place::Loose => self.stream_loose(id, Kind::Blob, &mut out),
                 };
@@ -568,7 +597,7 @@ impl Odb {
     pub fn all_ids(&self) -> Result<Vec<ObjectId>> {
         let mut ids = self.loose_ids()?;
         for pack in self.packs() {
-            ids.extend(pack.entries().map(|(id, _)| id));
+            ids.extend(pack.object_entries().map(|(id, _)| id));
         }
         ids.sort();
         ids.dedup();
@@ -580,7 +609,7 @@ impl Odb {
     pub fn ids_in_storage_order(&self) -> Result<Vec<ObjectId>> {
         let mut ids = self.loose_ids()?;
         for pack in self.packs() {
-            let mut entries: Vec<(ObjectId, u64)> = pack.entries().collect();
+            let mut entries: Vec<(ObjectId, u64)> = pack.object_entries().collect();
             entries.sort_unstable_by_key(|e| e.1);
             ids.extend(entries.into_iter().map(|(id, _)| id));
         }

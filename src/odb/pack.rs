@@ -28,6 +28,14 @@
 //! rewrite or remove one pack without breaking another. A reader resolves a base named
 //! by id in any pack or loose file, as the format allows.
 //!
+//! Large blobs are stored in chunks (see [`super::chunked`]): a chunk record (type 7,
+//! `0x80` set for a delta against another chunk, its base named as above) holds one
+//! chunk of content under the chunk's own key, and a chunk-list record (type 8: the
+//! list's encoded size, the blob's size and the frame length as varints, then one zstd
+//! frame of the encoded list) stands under the blob's id. Chunk keys are listed in the
+//! index with [`CHUNK_ENTRY`] set in their offset, so that lookups of objects never
+//! see them.
+//!
 //! The `.idx` beside it is `CWIDX\0\0\x01`, a fan-out table of 256 big-endian u32
 //! counts, the sorted ids, their big-endian u64 record offsets, the pack's checksum and
 //! the SHA-256 of the index itself: a lookup is one binary search and one read. A pack
@@ -54,6 +62,10 @@ const IN_BLOCK: u8 = 0x20;
 const BASE_BY_INDEX: u8 = 0x10;
 const DICT_RECORD: u8 = 5;
 const BLOCK_RECORD: u8 = 6;
+const CHUNK_RECORD: u8 = 7;
+const LIST_RECORD: u8 = 8;
+/// Set in an index entry's offset for a chunk (a key, not an object id).
+pub(super) const CHUNK_ENTRY: u64 = 1 << 63;
 const FLAGS: u8 = DELTA | WITH_DICT | IN_BLOCK | BASE_BY_INDEX;
 
 /// The largest block of small objects compressed together that a pack may hold.
@@ -112,6 +124,8 @@ pub(crate) struct PackWriter {
     times: Option<HashMap<ObjectId, u64>>,
     /// The bases deltas were written against: each must be in the pack.
     bases: Vec<ObjectId>,
+    /// Whether a chunk or chunk list was added.
+    chunked: bool,
 }
 
 /// A finished pack: its name (checksum) and paths.
@@ -141,6 +155,7 @@ impl PackWriter {
             expected: None,
             times: None,
             bases: Vec::new(),
+            chunked: false,
         };
         writer.append(PACK_MAGIC)?;
         Ok(writer)
@@ -263,6 +278,52 @@ impl PackWriter {
         self.append(frame)?;
         self.entries.insert(id, start);
         Ok(self.offset - start)
+    }
+
+    /// Adds a chunk of a large blob under its key (see [`super::chunked::chunk_key`]),
+    /// given its size and zstd frame (compressed with the content of the chunk `base`
+    /// as dictionary when `base` is given). Returns the bytes the record takes.
+    pub fn add_chunk(
+        &mut self,
+        key: ObjectId,
+        size: u64,
+        base: Option<&ObjectId>,
+        frame: &[u8],
+    ) -> Result<u64> {
+        let code = CHUNK_RECORD | if base.is_some() { DELTA } else { 0 };
+        let n = self.add_record(key, code, size, base, frame)?;
+        if let Some(offset) = self.entries.get_mut(&key) {
+            *offset |= CHUNK_ENTRY;
+        }
+        self.chunked = true;
+        Ok(n)
+    }
+
+    /// Adds the chunk list of blob `id` (`blob_size` bytes of content): `frame` is the
+    /// zstd frame of the encoded list, `list_len` bytes. Returns the bytes the record
+    /// takes.
+    pub fn add_chunk_list(
+        &mut self,
+        id: ObjectId,
+        blob_size: u64,
+        list_len: u64,
+        frame: &[u8],
+    ) -> Result<u64> {
+        let start = self.offset;
+        let mut head = vec![LIST_RECORD];
+        put_varint(&mut head, list_len);
+        put_varint(&mut head, blob_size);
+        put_varint(&mut head, frame.len() as u64);
+        self.append(&head)?;
+        self.append(frame)?;
+        self.entries.insert(id, start);
+        self.chunked = true;
+        Ok(self.offset - start)
+    }
+
+    /// Whether the pack holds chunks or chunk lists (which are never written loose).
+    pub fn holds_chunks(&self) -> bool {
+        self.chunked
     }
 
     /// Adds a block: `frame` is the zstd frame (with the pack's dictionary when
@@ -449,10 +510,27 @@ impl PackWriter {
     }
 }
 
+/// What a record holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// An object, whole (or as a delta): its content hashes to its id.
+    Object,
+    /// A chunk of a large blob: its content hashes to its key.
+    Chunk,
+    /// The chunk list of a blob of `blob_size` bytes (the record's size is the
+    /// encoded list's).
+    List {
+        /// The blob's size.
+        blob_size: u64,
+    },
+}
+
 /// A record's header, as stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct RecordHeader {
-    /// The object's kind.
+    /// What the record holds.
+    pub role: Role,
+    /// The object's kind (a blob for chunks and chunk lists).
     pub kind: Kind,
     /// Its content size.
     pub size: u64,
@@ -562,9 +640,18 @@ impl Pack {
         &self.idx[start..start + 32]
     }
 
-    fn offset_at(&self, i: usize) -> u64 {
+    /// The stored offset of entry `i`, with [`CHUNK_ENTRY`] set for a chunk.
+    fn raw_offset_at(&self, i: usize) -> u64 {
         let start = 8 + 1024 + self.count * 32 + i * 8;
         u64::from_be_bytes(self.idx[start..start + 8].try_into().expect("8 bytes"))
+    }
+
+    fn offset_at(&self, i: usize) -> u64 {
+        self.raw_offset_at(i) & !CHUNK_ENTRY
+    }
+
+    fn is_chunk_at(&self, i: usize) -> bool {
+        self.raw_offset_at(i) & CHUNK_ENTRY != 0
     }
 
     fn fanout(&self, b: usize) -> usize {
@@ -587,7 +674,8 @@ impl Pack {
         matches!(self.read_head(8, &mut head), Ok([DICT_RECORD]))
     }
 
-    /// Every id in the pack, sorted, with its offset.
+    /// Every entry in the pack, objects and chunks, sorted, with its offset: what the
+    /// pack stores, for repacking, counting and transfers.
     pub fn entries(&self) -> impl Iterator<Item = (ObjectId, u64)> + '_ {
         (0..self.count).map(|i| {
             (
@@ -595,6 +683,31 @@ impl Pack {
                 self.offset_at(i),
             )
         })
+    }
+
+    /// The objects in the pack (no chunks), sorted, with their offsets.
+    pub fn object_entries(&self) -> impl Iterator<Item = (ObjectId, u64)> + '_ {
+        (0..self.count).filter(|&i| !self.is_chunk_at(i)).map(|i| {
+            (
+                ObjectId::from_slice(self.id_at(i)).expect("32 bytes"),
+                self.offset_at(i),
+            )
+        })
+    }
+
+    /// The chunks in the pack, sorted by key, with their offsets.
+    pub fn chunk_entries(&self) -> impl Iterator<Item = (ObjectId, u64)> + '_ {
+        (0..self.count).filter(|&i| self.is_chunk_at(i)).map(|i| {
+            (
+                ObjectId::from_slice(self.id_at(i)).expect("32 bytes"),
+                self.offset_at(i),
+            )
+        })
+    }
+
+    /// Whether any entry is a chunk.
+    pub fn has_chunks(&self) -> bool {
+        (0..self.count).any(|i| self.is_chunk_at(i))
     }
 
     /// The index range of the ids whose first byte is `first`, by the fan-out table
@@ -610,15 +723,30 @@ impl Pack {
         (lo.min(hi), hi)
     }
 
-    /// The offset of `id`'s record: one binary search within its fan-out bucket.
+    /// The offset of object `id`'s record (never a chunk's): one binary search within
+    /// its fan-out bucket.
     pub fn find(&self, id: &ObjectId) -> Option<u64> {
+        self.position(id)
+            .filter(|&i| !self.is_chunk_at(i))
+            .map(|i| self.offset_at(i))
+    }
+
+    /// The offset of the chunk `key`'s record (never an object's).
+    pub fn find_chunk(&self, key: &ObjectId) -> Option<u64> {
+        self.position(key)
+            .filter(|&i| self.is_chunk_at(i))
+            .map(|i| self.offset_at(i))
+    }
+
+    /// Where `id` is in the index.
+    fn position(&self, id: &ObjectId) -> Option<usize> {
         let (mut lo, mut hi) = self.bucket(id.as_bytes()[0]);
         while lo < hi {
             let mid = (lo + hi) / 2;
             match self.id_at(mid).cmp(id.as_bytes()) {
                 std::cmp::Ordering::Less => lo = mid + 1,
                 std::cmp::Ordering::Greater => hi = mid,
-                std::cmp::Ordering::Equal => return Some(self.offset_at(mid)),
+                std::cmp::Ordering::Equal => return Some(mid),
             }
         }
         None
@@ -655,8 +783,10 @@ impl Pack {
         }
         let key = &key[..hex.len().div_ceil(2)];
         (self.lower_bound(key)..self.count)
-            .map(|i| ObjectId::from_slice(self.id_at(i)).expect("32 bytes"))
-            .take_while(|id| prefix.matches(id))
+            .map(|i| (i, ObjectId::from_slice(self.id_at(i)).expect("32 bytes")))
+            .take_while(|(_, id)| prefix.matches(id))
+            .filter(|&(i, _)| !self.is_chunk_at(i))
+            .map(|(_, id)| id)
     }
 
     /// The ids just before and just after `id` in the pack's order (leaving out `id`
@@ -668,10 +798,11 @@ impl Pack {
         } else {
             at
         };
-        let get = |i: usize| {
-            (i < self.count).then(|| ObjectId::from_slice(self.id_at(i)).expect("32 bytes"))
-        };
-        [at.checked_sub(1).and_then(get), get(after)]
+        let get = |i: usize| ObjectId::from_slice(self.id_at(i)).expect("32 bytes");
+        // Chunks are not objects: skip over them.
+        let before = (0..at).rev().find(|&i| !self.is_chunk_at(i)).map(get);
+        let after = (after..self.count).find(|&i| !self.is_chunk_at(i)).map(get);
+        [before, after]
     }
 
     fn bad(&self, offset: u64, reason: impl Into<String>) -> Error {
@@ -698,10 +829,20 @@ impl Pack {
         let code = *buf
             .first()
             .ok_or_else(|| self.bad(offset, "record past the end"))?;
-        let kind =
-            code_kind(code & !FLAGS).ok_or_else(|| self.bad(offset, "unknown record type"))?;
         let mut pos = 1;
         let size = get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad size"))?;
+        let (kind, role) = match code & !FLAGS {
+            CHUNK_RECORD if code & (WITH_DICT | IN_BLOCK) == 0 => (Kind::Blob, Role::Chunk),
+            LIST_RECORD if code == LIST_RECORD => {
+                let blob_size =
+                    get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad size"))?;
+                (Kind::Blob, Role::List { blob_size })
+            }
+            other => (
+                code_kind(other).ok_or_else(|| self.bad(offset, "unknown record type"))?,
+                Role::Object,
+            ),
+        };
         if code & IN_BLOCK != 0 {
             if code & (DELTA | WITH_DICT | BASE_BY_INDEX) != 0 {
                 return Err(self.bad(offset, "unknown record type"));
@@ -716,6 +857,7 @@ impl Pack {
                 return Err(self.bad(offset, "member runs past the end of its block"));
             }
             return Ok(RecordHeader {
+                role,
                 kind,
                 size,
                 base: None,
@@ -746,7 +888,11 @@ impl Pack {
         let frame_len =
             get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad frame length"))?;
         let frame_offset = self.frame_in_bounds(offset, pos, frame_len)?;
+        if matches!(role, Role::List { blob_size } if blob_size == 0 || size == 0) {
+            return Err(self.bad(offset, "bad chunk list"));
+        }
         Ok(RecordHeader {
+            role,
             kind,
             size,
             base,
@@ -780,6 +926,7 @@ impl Pack {
         let frame_len =
             get_varint(buf, &mut pos).ok_or_else(|| self.bad(offset, "bad frame length"))?;
         let header = RecordHeader {
+            role: Role::Object,
             kind: Kind::Blob,
             size,
             base: None,

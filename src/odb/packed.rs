@@ -6,9 +6,32 @@ use std::io;
 use std::sync::Arc;
 
 use super::backend::FileKind;
-use super::pack::{self, Pack};
-use super::{Error, Object, Odb, Result};
-use crate::object::ObjectId;
+use super::pack::{self, Pack, RecordHeader, Role};
+use super::{Error, MAX_IN_MEMORY_SIZE, Object, Odb, Result, chunked};
+use crate::object::{Kind, ObjectId};
+
+/// Which ids a lookup is after: objects, or chunks of chunked blobs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Namespace {
+    /// Objects (git's ids), packed or loose.
+    Objects,
+    /// Chunks (their keys), only ever packed.
+    Chunks,
+}
+
+/// A record read and checked: its header, its content (for a chunk list, the encoded
+/// list) and, for a chunk list, the list.
+pub(super) struct Record {
+    /// The record's header.
+    pub(super) header: RecordHeader,
+    /// Its content.
+    pub(super) data: Vec<u8>,
+    /// The decoded chunk list, for a chunk list.
+    pub(super) list: Option<chunked::ChunkList>,
+    /// The zstd frame as stored, when it decompresses alone (no base, no dictionary,
+    /// not in a block): a copy can take it as it is.
+    pub(super) frame: Option<Vec<u8>>,
+}
 
 /// A decompressed block: (pack name, offset) and its content.
 pub(super) type CachedBlock = ((String, u64), Arc<Vec<u8>>);
@@ -134,13 +157,37 @@ impl Odb {
         problems
     }
 
-    /// The packs holding a copy of `id`, with the offset of each copy.
+    /// The packs holding a copy of object `id`, with the offset of each copy.
     pub(super) fn packed_copies(&self, id: &ObjectId) -> Vec<(Arc<Pack>, u64)> {
+        self.copies_in(Namespace::Objects, id)
+    }
+
+    /// The packs holding a copy of chunk `key`, with the offset of each copy.
+    pub(super) fn chunk_copies(&self, key: &ObjectId) -> Vec<(Arc<Pack>, u64)> {
+        self.copies_in(Namespace::Chunks, key)
+    }
+
+    fn copies_in(&self, namespace: Namespace, id: &ObjectId) -> Vec<(Arc<Pack>, u64)> {
         let packs = self.packs.read().expect("no panics while held");
         packs
             .iter()
-            .filter_map(|p| p.find(id).map(|o| (Arc::clone(p), o)))
+            .filter_map(|p| {
+                match namespace {
+                    Namespace::Objects => p.find(id),
+                    Namespace::Chunks => p.find_chunk(id),
+                }
+                .map(|o| (Arc::clone(p), o))
+            })
             .collect()
+    }
+
+    /// [`Odb::find_copy`] of object `id`.
+    pub(super) fn find_copy<T>(
+        &self,
+        id: &ObjectId,
+        read: impl FnMut(Place<'_>) -> Copy<T>,
+    ) -> Result<Option<T>> {
+        self.find_copy_in(Namespace::Objects, id, read)
     }
 
     /// Finds a copy of `id` that `read` accepts: every read path goes through here.
@@ -151,17 +198,20 @@ impl Odb {
     /// yet are searched: `gc` may have moved the object into a new pack and removed
     /// the copy this store knew of. The error of the first bad copy is returned when
     /// none is good; `Ok(None)` when there is no copy at all.
-    pub(super) fn find_copy<T>(
+    ///
+    /// Chunks (`namespace`) are only ever packed: their search skips the loose step.
+    pub(super) fn find_copy_in<T>(
         &self,
+        namespace: Namespace,
         id: &ObjectId,
         mut read: impl FnMut(Place<'_>) -> Copy<T>,
     ) -> Result<Option<T>> {
         let mut first_error = None;
         let mut tried: Vec<Arc<Pack>> = Vec::new();
-        let mut loose_bad = false;
+        let mut loose_bad = namespace == Namespace::Chunks;
         let mut reloads = 0;
         loop {
-            for (pack, offset) in self.packed_copies(id) {
+            for (pack, offset) in self.copies_in(namespace, id) {
                 if tried.iter().any(|t| Arc::ptr_eq(t, &pack)) {
                     continue;
                 }
@@ -198,11 +248,9 @@ impl Odb {
         first_error.map_or(Ok(None), Err)
     }
 
-    /// Reads and verifies the copy of `id` at `offset` in `pack`, following delta
-    /// bases (any copy of a base will do). `unreadable` collects the bases no copy of
-    /// which could be read, so that other copies of deltas against them do not try
-    /// again: with damaged copies at every step of a chain, that would take time
-    /// exponential in its length.
+    /// Reads and verifies the copy of object `id` at `offset` in `pack` (a chunked
+    /// blob is read through its chunks, whole, at most [`MAX_IN_MEMORY_SIZE`] bytes).
+    /// See [`Odb::read_record`] for `depth` and `unreadable`.
     pub(super) fn read_packed(
         &self,
         id: &ObjectId,
@@ -211,6 +259,45 @@ impl Odb {
         depth: usize,
         unreadable: &mut Vec<ObjectId>,
     ) -> Result<Object> {
+        let record = self.read_record(id, pack, offset, depth, unreadable)?;
+        match record.list {
+            None => Ok(Object {
+                kind: record.header.kind,
+                data: record.data,
+            }),
+            Some(list) => {
+                if list.size() > MAX_IN_MEMORY_SIZE {
+                    return Err(Error::TooLarge {
+                        id: *id,
+                        size: list.size(),
+                        limit: MAX_IN_MEMORY_SIZE,
+                    });
+                }
+                let mut data = Vec::with_capacity(list.size() as usize);
+                self.stream_chunks(id, &list, &mut data)?;
+                Ok(Object {
+                    kind: Kind::Blob,
+                    data,
+                })
+            }
+        }
+    }
+
+    /// Reads and verifies the record of `id` at `offset` in `pack`, following delta
+    /// bases (any copy of a base will do): an object's content checked against its
+    /// id, a chunk's against its key, a chunk list's against its own checksum (its
+    /// chunks are not read). `unreadable` collects the bases no copy of
+    /// which could be read, so that other copies of deltas against them do not try
+    /// again: with damaged copies at every step of a chain, that would take time
+    /// exponential in its length.
+    pub(super) fn read_record(
+        &self,
+        id: &ObjectId,
+        pack: &Pack,
+        offset: u64,
+        depth: usize,
+        unreadable: &mut Vec<ObjectId>,
+    ) -> Result<Record> {
         let header = pack.header(offset)?;
         if let Some((block, start)) = header.block {
             let content = self.block(pack, block)?;
@@ -224,9 +311,11 @@ impl Odb {
                 })?
                 .to_vec();
             pack::check(id, header.kind, &data, pack, offset)?;
-            return Ok(Object {
-                kind: header.kind,
+            return Ok(Record {
+                header,
                 data,
+                list: None,
+                frame: None,
             });
         }
         let frame = pack.frame(&header)?;
@@ -248,21 +337,91 @@ impl Odb {
                         reason: format!("its delta base {base} cannot be read"),
                     });
                 }
-                let base = match self.read_object(&base, depth + 1, unreadable) {
+                // A chunk's base is a chunk; an object's an object.
+                let found = match header.role {
+                    Role::Chunk => self.try_read_chunk(&base, depth + 1, unreadable),
+                    _ => self
+                        .read_object(&base, depth + 1, unreadable)
+                        .map(|o| o.map(|o| o.data)),
+                };
+                let base_data = match found {
                     Ok(Some(found)) => found,
                     failed => {
                         unreadable.push(base);
                         failed?.ok_or(Error::NotFound { id: base })?
                     }
                 };
-                pack.decompress(offset, &header, &frame, Some(&base.data))?
+                pack.decompress(offset, &header, &frame, Some(&base_data))?
             }
         };
-        pack::check(id, header.kind, &data, pack, offset)?;
-        Ok(Object {
-            kind: header.kind,
+        let list = match header.role {
+            Role::Object => {
+                pack::check(id, header.kind, &data, pack, offset)?;
+                None
+            }
+            Role::Chunk => {
+                let actual = chunked::chunk_key(&data);
+                if actual != *id {
+                    return Err(Error::Corrupt {
+                        id: *id,
+                        reason: format!(
+                            "chunk content hashes to {actual} (pack-{} at offset {offset})",
+                            pack.name
+                        ),
+                    });
+                }
+                None
+            }
+            Role::List { blob_size } => Some(
+                chunked::ChunkList::decode(&data, blob_size).map_err(|reason| Error::Corrupt {
+                    id: *id,
+                    reason: format!("{reason} (pack-{} at offset {offset})", pack.name),
+                })?,
+            ),
+        };
+        let alone = header.base.is_none() && !header.uses_dictionary;
+        Ok(Record {
+            header,
             data,
+            list,
+            frame: alone.then_some(frame),
         })
+    }
+
+    /// Reads and verifies a good copy of chunk `key`; `None` when there is none.
+    pub(super) fn try_read_chunk(
+        &self,
+        key: &ObjectId,
+        depth: usize,
+        unreadable: &mut Vec<ObjectId>,
+    ) -> Result<Option<Vec<u8>>> {
+        self.find_copy_in(Namespace::Chunks, key, |place| match place {
+            Place::Packed(pack, offset) => {
+                match self.read_record(key, pack, offset, depth, unreadable) {
+                    Ok(r) if r.header.role == Role::Chunk => Copy::Good(r.data),
+                    Ok(_) => Copy::Bad(Error::Corrupt {
+                        id: *key,
+                        reason: format!(
+                            "pack-{} lists it as a chunk at offset {offset}, where no chunk is",
+                            pack.name
+                        ),
+                    }),
+                    Err(e) => Copy::Bad(e),
+                }
+            }
+            Place::Loose => Copy::Absent,
+        })
+    }
+
+    /// Reads and verifies a good copy of chunk `key`.
+    pub(super) fn read_chunk(
+        &self,
+        key: &ObjectId,
+        depth: usize,
+        unreadable: &mut Vec<ObjectId>,
+    ) -> Result<Vec<u8>> {
+        self.try_read_chunk(key, depth, unreadable)?
+            .ok_or(Error::NotFound { id: *key })
     }
 
     /// Reads and verifies a good copy of an object; `None` when there is none.

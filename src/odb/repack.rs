@@ -405,6 +405,10 @@ impl Odb {
         writer.expect_objects(objects.iter().map(|c| c.0).collect());
         writer.set_times(objects.iter().copied().collect());
         for (id, _) in objects {
+            if self.is_chunk_record(id)? {
+                self.copy_chunk_record(id, &mut writer, level)?;
+                continue;
+            }
             let object = self.read(id)?;
             writer.add(*id, object.kind, &object.data, level)?;
         }
@@ -652,8 +656,15 @@ impl Odb {
         let mut outcome = WritePackOutcome::default();
         let mut seen = HashSet::new();
         let mut keep: Vec<Member> = Vec::with_capacity(candidates.len());
+        // Chunks and chunk lists, copied as they are stored (never chunked again).
+        let mut chunk_records: Vec<ObjectId> = Vec::new();
+        let chunked = self.has_chunks();
         for c in candidates {
             if !seen.insert(c.id) {
+                continue;
+            }
+            if chunked && self.is_chunk_record(&c.id)? {
+                chunk_records.push(c.id);
                 continue;
             }
             let size = self.read_header(&c.id)?.1;
@@ -663,7 +674,7 @@ impl Odb {
                 keep.push((c.id, c.kind, c.path, size));
             }
         }
-        if keep.is_empty() {
+        if keep.is_empty() && chunk_records.is_empty() {
             return Ok(outcome);
         }
         // Blobs grouped by file name, largest first, so a delta's base is a recent
@@ -685,7 +696,12 @@ impl Odb {
         let dictionary = self.train_dictionary(&keep)?;
         // The dictionary record, even empty, marks the pack as a repack's.
         let mut writer = PackWriter::with_dictionary(target, dictionary.as_deref().unwrap_or(&[]))?;
-        writer.expect_objects(keep.iter().map(|k| k.0).collect());
+        writer.expect_objects(
+            keep.iter()
+                .map(|k| k.0)
+                .chain(chunk_records.iter().copied())
+                .collect(),
+        );
         let prepared = dictionary
             .as_ref()
             .map(|d| zstd::dict::EncoderDictionary::copy(d, options.level));
@@ -770,6 +786,9 @@ impl Odb {
                     }
                 };
             }
+        }
+        for id in &chunk_records {
+            self.copy_chunk_record(id, &mut writer, options.level)?;
         }
         // Synced and in place when this returns.
         outcome.pack = writer.finish()?;
@@ -1018,6 +1037,11 @@ mod tests {
             .map(|i| blob(&odb, "f", format!("{base}{i}\n").as_bytes()))
             .collect::<Result<_>>()?;
         candidates.push(candidates[0].clone()); // listed twice, packed once
+        // A large object stored whole and loose, as before chunking.
+        odb.set_chunk_params(crate::odb::ChunkParams {
+            threshold: u64::MAX,
+            ..crate::odb::ChunkParams::DEFAULT
+        });
         let huge = vec![7u8; MAX_PACKED_SIZE as usize + 1];
         let huge = odb
             .write_stream(Kind::Blob, huge.len() as u64, &huge[..])?

@@ -610,7 +610,7 @@ fn cut_into_packs(
     let mut large = Vec::new();
     let mut bytes = 0;
     for object in objects {
-        let size = local.read_header(&object.id)?.1;
+        let size = local.record_size(&object.id)?;
         if size > MAX_PACKED_SIZE {
             large.push(object.id);
             continue;
@@ -971,7 +971,7 @@ impl super::Remote for StoreRemote {
                 what: what.clone(),
                 reason: e.to_string(),
             })?;
-            if ids.iter().all(|id| local.contains(id)) {
+            if ids.iter().all(|id| local.contains_stored(id)) {
                 transfer.reused_packs += 1;
                 continue;
             }

@@ -259,7 +259,9 @@ impl Repository {
                 (a.clone().unwrap_or(env_a), c.clone().unwrap_or(env_c))
             }
         };
-        if let Some(v) = self.config()?.get("core.compression") {
+        let config = self.config()?;
+        self.odb.set_chunk_params(config.chunk_params()?);
+        if let Some(v) = config.get("core.compression") {
             let level = v
                 .parse()
                 .ok()

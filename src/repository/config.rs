@@ -15,6 +15,7 @@ use std::fs;
 use std::path::Path;
 
 use super::{Error, Repository, Result};
+use crate::odb::ChunkParams;
 
 /// One `name = value` line, with the section it is in.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -103,7 +104,82 @@ impl Default for Config {
     }
 }
 
+/// The `[chunking]` keys: the chunker's parameters, fixed when a repository is made.
+const CHUNKING_KEYS: [&str; 5] = [
+    "minsize",
+    "avgsize",
+    "maxsize",
+    "normalization",
+    "threshold",
+];
+
 impl Config {
+    /// The settings of a new repository: git's format version, and the chunker's
+    /// parameters (a storage constant: see [`ChunkParams`]).
+    pub fn for_new_repository() -> Config {
+        let mut config = Config::default();
+        let p = ChunkParams::DEFAULT;
+        let values = [
+            u64::from(p.min),
+            u64::from(p.avg),
+            u64::from(p.max),
+            u64::from(p.normalization),
+            p.threshold,
+        ];
+        for (name, value) in [
+            "minSize",
+            "avgSize",
+            "maxSize",
+            "normalization",
+            "threshold",
+        ]
+        .into_iter()
+        .zip(values)
+        {
+            config.entries.push(Entry {
+                section: "chunking".into(),
+                subsection: None,
+                name: name.into(),
+                value: value.to_string(),
+            });
+        }
+        config
+    }
+
+    /// The chunker's parameters: those recorded at init, or for a repository made
+    /// before chunking, the defaults (which are what such a store will have used).
+    pub fn chunk_params(&self) -> Result<ChunkParams> {
+        let mut params = ChunkParams::DEFAULT;
+        let get = |name: &str, slot: &mut u64| -> Result<()> {
+            if let Some(v) = self.get(&format!("chunking.{name}")) {
+                *slot = v.parse().map_err(|_| {
+                    Error::Config(format!("chunking.{name} must be a number, not '{v}'"))
+                })?;
+            }
+            Ok(())
+        };
+        let mut values = [
+            u64::from(params.min),
+            u64::from(params.avg),
+            u64::from(params.max),
+            u64::from(params.normalization),
+            params.threshold,
+        ];
+        for (name, slot) in CHUNKING_KEYS.iter().zip(values.iter_mut()) {
+            get(name, slot)?;
+        }
+        let small = |v: u64| u32::try_from(v).unwrap_or(u32::MAX);
+        params.min = small(values[0]);
+        params.avg = small(values[1]);
+        params.max = small(values[2]);
+        params.normalization = u8::try_from(values[3]).unwrap_or(u8::MAX);
+        params.threshold = values[4];
+        params
+            .check()
+            .map_err(|e| Error::Config(format!("[chunking]: {e}")))?;
+        Ok(params)
+    }
+
     /// Parses a config file's text.
     pub fn parse(text: &str) -> Result<Config> {
         Parser::new(text).parse()
@@ -269,6 +345,9 @@ fn check_value(key: &Key<'_>, value: &str) -> Result<(), &'static str> {
     let section = key.section.to_ascii_lowercase();
     let name = key.name.to_ascii_lowercase();
     match (section.as_str(), key.subsection.is_some(), name.as_str()) {
+        ("chunking", false, name) if CHUNKING_KEYS.contains(&name) => {
+            Err("the chunker's parameters are fixed when the repository is created")
+        }
         ("core", false, "compression") => match value.parse::<i32>() {
             Ok(level) if (1..=19).contains(&level) => Ok(()),
             _ => Err("a zstd level from 1 to 19 is needed"),

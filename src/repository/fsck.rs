@@ -308,6 +308,12 @@ impl Repository {
                 }
             }
             checker.report.objects_checked = checker.kinds.len() as u64;
+            // Every chunk copy, each against its key (a blob's check above reads one
+            // good copy of each of its chunks; this finds the bad ones too).
+            for (key, e) in self.odb.verify_chunks() {
+                let message = format!("chunk {key}: {}", chain(&e));
+                checker.problem(None, None, None, None, message);
+            }
             for problem in self.odb.check_packs() {
                 checker.problem(None, None, None, None, chain(&problem));
             }

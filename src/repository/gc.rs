@@ -94,10 +94,22 @@ impl Repository {
         let index_blobs = std::mem::take(&mut roots.index_blobs);
         // Pruning on a partial view would delete what an unreadable ref reaches.
         let tips = roots.ref_tips()?;
-        let mut out = crate::reach::reachable(&self.odb, &tips, &[])?;
+        let mut out = crate::reach::reachable_stored(&self.odb, &tips, &[])?;
         let mut seen: HashSet<ObjectId> = out.iter().map(|r| r.id).collect();
         for (path, id) in index_blobs {
             if seen.insert(id) {
+                // A blob only the stat cache names, with its chunks.
+                if let Some(list) = self.odb.chunk_list(&id)? {
+                    for chunk in list.chunks() {
+                        if seen.insert(chunk.key) {
+                            out.push(Reached {
+                                id: chunk.key,
+                                kind: Kind::Blob,
+                                path: path.clone(),
+                            });
+                        }
+                    }
+                }
                 out.push(Reached {
                     id,
                     kind: Kind::Blob,

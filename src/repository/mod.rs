@@ -230,7 +230,7 @@ impl Repository {
         }
         let staged = RefStore::at(temp.path());
         staged.set_head(&Head::Branch(RefName::branch("main")?))?;
-        Config::default().save(&temp.path().join("config"))?;
+        Config::for_new_repository().save(&temp.path().join("config"))?;
         let lock = temp.path().join("lock");
         fs::write(&lock, "").context("create", &lock)?;
         let staged_path = temp.keep();

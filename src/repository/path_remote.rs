@@ -60,7 +60,7 @@ fn copy_objects(
     let mut transfer = Transfer::default();
     let candidates: Vec<Candidate> = objects
         .iter()
-        .filter(|o| !to.contains(&o.id))
+        .filter(|o| !to.contains_stored(&o.id))
         .map(|o| Candidate {
             id: o.id,
             kind: o.kind,
@@ -181,7 +181,7 @@ impl remote::Remote for PathRemote {
         haves: &[ObjectId],
         progress: &dyn Progress,
     ) -> remote::Result<Transfer> {
-        let objects = crate::reach::reachable(&self.repo.odb, wants, haves)?;
+        let objects = crate::reach::reachable_stored(&self.repo.odb, wants, haves)?;
         copy_objects(&self.repo.odb, local, &objects, progress)
     }
 }

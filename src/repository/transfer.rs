@@ -193,10 +193,15 @@ impl Repository {
             Err(odb::Error::NotFound { id }) => return Ok(Some(id)),
             Err(e) => return Err(e.into()),
         };
-        Ok(reached
-            .into_iter()
-            .find(|r| r.kind == Kind::Blob && !self.odb.contains(&r.id))
-            .map(|r| r.id))
+        for r in reached.iter().filter(|r| r.kind == Kind::Blob) {
+            if !self.odb.contains(&r.id) {
+                return Ok(Some(r.id));
+            }
+            if let Some(key) = self.odb.missing_chunk(&r.id)? {
+                return Ok(Some(key));
+            }
+        }
+        Ok(None)
     }
 
     /// Pushes branches (and tags) to `remote` (a configured name or a URL).
@@ -310,7 +315,7 @@ impl Repository {
                 .copied()
                 .filter(|id| self.odb.contains(id))
                 .collect();
-            let objects = crate::reach::reachable(&self.odb, &include, &exclude)?;
+            let objects = crate::reach::reachable_stored(&self.odb, &include, &exclude)?;
             outcome.transfer = remote.send(&self.odb, objects, progress)?;
             let head = match self.refs.head()? {
                 Head::Branch(name) => Some(name.as_str().to_owned()),

@@ -377,7 +377,7 @@ fn core_compression_sets_the_level_of_new_objects_and_a_bad_one_is_refused() {
     );
     // Written by hand, the commit refuses it.
     let config = env.work().join(".cow/config");
-    let text = fs::read_to_string(&config).unwrap() + "\tcompression = fast\n";
+    let text = fs::read_to_string(&config).unwrap() + "[core]\n\tcompression = fast\n";
     fs::write(&config, text).unwrap();
     assert_error(
         &env.cow(["commit", "-m", "x"]),
