@@ -109,7 +109,7 @@ impl ChunkParams {
     }
 
     /// Cuts `reader`'s bytes into chunks.
-    pub(crate) fn chunker<R: Read>(&self, reader: R) -> fastcdc::v2020::StreamCDC<R> {
+    pub fn chunker<R: Read>(&self, reader: R) -> fastcdc::v2020::StreamCDC<R> {
         fastcdc::v2020::StreamCDC::with_level(
             reader,
             self.min as usize,
