@@ -48,8 +48,9 @@ pub fn reachable(
 
 /// What a copy of [`reachable`]'s objects must hold: those objects, then the chunks
 /// of the chunked blobs among them (each under its key, with the blob's path and kind
-/// blob) that no chunked blob of an excluded boundary snapshot shares — the other
-/// side holds those. gc and transfers copy this; no chunk is listed twice.
+/// blob) and the bases of those stored as deltas, but for those a chunked blob of an
+/// excluded boundary snapshot holds — the other side has them. gc and transfers copy
+/// this; no chunk is listed twice.
 pub fn reachable_stored(
     odb: &Odb,
     include: &[ObjectId],
@@ -77,12 +78,16 @@ pub fn reachable_stored(
     }
     for (path, list) in lists {
         for chunk in list.chunks() {
-            if seen.insert(chunk.key) {
+            // A chunk stored as a delta needs its base (and that one's), which may be
+            // a chunk of an older version no snapshot here names.
+            let mut next = Some(chunk.key);
+            while let Some(key) = next.filter(|k| seen.insert(*k)) {
                 out.push(Reached {
-                    id: chunk.key,
+                    id: key,
                     kind: Kind::Blob,
                     path: path.clone(),
                 });
+                next = odb.chunk_base(&key)?;
             }
         }
     }

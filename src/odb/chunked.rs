@@ -294,6 +294,38 @@ impl<R: Read> Read for HashingReader<R> {
     }
 }
 
+/// The longest chain of chunk deltas a write makes: reading a chunk decompresses
+/// every chunk along its chain, so a chain this long is ended by a chunk stored whole.
+pub const MAX_CHUNK_CHAIN: usize = 8;
+
+/// `data` compressed against `base` as `zstd --patch-from` does: `base` is the
+/// frame's prefix (content-only, which a reader loads as a raw dictionary), the
+/// window reaches all of it, and long-distance matching finds its long runs wherever
+/// they are (a dictionary's content would be indexed only in part).
+fn delta_frame(data: &[u8], base: &[u8], level: i32) -> Result<Vec<u8>> {
+    use zstd::zstd_safe::{self, CParameter};
+    let failed =
+        |code: usize| Error::Compress(io::Error::other(zstd_safe::get_error_name(code).to_owned()));
+    let reach = (data.len() + base.len()).max(1 << 10);
+    let window_log = usize::BITS - (reach - 1).leading_zeros();
+    let mut cctx = zstd_safe::CCtx::try_create()
+        .ok_or_else(|| Error::Compress(io::Error::other("could not allocate")))?;
+    for p in [
+        CParameter::CompressionLevel(level),
+        CParameter::WindowLog(window_log),
+        CParameter::EnableLongDistanceMatching(true),
+    ] {
+        cctx.set_parameter(p).map_err(failed)?;
+    }
+    cctx.ref_prefix(base).map_err(failed)?;
+    let mut out = Vec::with_capacity(zstd_safe::compress_bound(data.len()));
+    cctx.compress2(&mut out, data).map_err(failed)?;
+    Ok(out)
+}
+
+/// A chunk's zstd frame, and the chunk it is a delta against.
+type ChunkFrame = (Vec<u8>, Option<ObjectId>);
+
 /// Chunks compressed in parallel at a time (and so, with those read ahead, about
 /// twice this many chunks of the largest size is what a write holds in memory).
 fn batch_len() -> usize {
@@ -347,6 +379,14 @@ impl Odb {
             }
         }
         Ok(self.read_header(id)?.1)
+    }
+
+    /// The base of chunk `key` when its first copy is stored as a delta.
+    pub fn chunk_base(&self, key: &ObjectId) -> Result<Option<ObjectId>> {
+        match self.chunk_copies(key).into_iter().next() {
+            Some((pack, offset)) => Ok(pack.header(offset)?.base),
+            None => Ok(None),
+        }
     }
 
     /// The first chunk of blob `id` the store lacks, when it is stored in chunks.
@@ -417,9 +457,19 @@ impl Odb {
     /// parallel) and added unless stored already; memory holds a few chunks, never
     /// the blob. Fails with [`Error::SizeChanged`] when the reader yields more or
     /// fewer than `size` bytes.
-    pub(super) fn write_chunked(&self, size: u64, reader: impl Read + Send) -> Result<Written> {
+    pub(super) fn write_chunked(
+        &self,
+        size: u64,
+        reader: impl Read + Send,
+        previous: Option<&ObjectId>,
+    ) -> Result<Written> {
         let params = self.chunk_params();
         let level = self.level();
+        // The last version's chunks, as delta bases; unreadable ones are not.
+        let previous = match previous {
+            Some(id) => self.chunk_list(id).ok().flatten(),
+            None => None,
+        };
         let mut sink = if self.pending.lock().expect("no panics while held").is_some() {
             Sink::Pending
         } else {
@@ -463,7 +513,7 @@ impl Odb {
                 }
                 Ok(hashing.hasher.finalize())
             });
-            let stored = self.store_chunks(&rx, &mut sink, level);
+            let stored = self.store_chunks(&rx, &mut sink, level, previous.as_ref());
             drop(rx); // a producer blocked on a full queue gives up
             let read = producer.join().expect("the chunk reader does not panic");
             (read, stored)
@@ -492,51 +542,106 @@ impl Odb {
     }
 
     /// Takes chunks from `rx` until it closes, a batch at a time: each batch keyed and
-    /// compressed in parallel, then added in order unless stored already. Returns
-    /// every chunk's key and size, in order, and the bytes added.
+    /// compressed in parallel (as a delta against `previous`'s chunk at the same
+    /// offset where that is much smaller), then added in order unless stored already.
+    /// Returns every chunk's key and size, in order, and the bytes added.
     fn store_chunks(
         &self,
         rx: &mpsc::Receiver<Vec<u8>>,
         sink: &mut Sink,
         level: i32,
+        previous: Option<&ChunkList>,
     ) -> Result<(Vec<(ObjectId, u64)>, u64)> {
         let mut parts = Vec::new();
         let mut stored = 0;
-        let mut batch = Vec::with_capacity(batch_len());
+        let mut offset = 0u64;
+        let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(batch_len());
         while let Ok(first) = rx.recv() {
             batch.clear();
-            batch.push(first);
-            while batch.len() < batch_len() {
-                match rx.try_recv() {
-                    Ok(next) => batch.push(next),
-                    Err(_) => break,
+            let mut next = Some(first);
+            while let Some(data) = next.take() {
+                let len = data.len() as u64;
+                batch.push((offset, data));
+                offset += len;
+                if batch.len() < batch_len() {
+                    next = rx.try_recv().ok();
                 }
             }
-            let prepared: Vec<(ObjectId, Option<Vec<u8>>)> = batch
+            let prepared: Vec<(ObjectId, Option<ChunkFrame>)> = batch
                 .par_iter()
-                .map(|data| {
+                .map(|(at, data)| {
                     let key = chunk_key(data);
                     if self.contains_chunk(&key) {
                         return Ok((key, None));
                     }
-                    let frame = compress(data, level).map_err(Error::Compress)?;
-                    Ok((key, Some(frame)))
+                    let base = previous
+                        .and_then(|p| p.chunk_at(*at).map(|i| p.chunks[i].key))
+                        .filter(|b| *b != key);
+                    Ok((key, Some(self.compress_chunk(data, base, level)?)))
                 })
                 .collect::<Result<_>>()?;
-            for ((key, frame), data) in prepared.into_iter().zip(&batch) {
+            for ((key, stored_as), (_, data)) in prepared.into_iter().zip(&batch) {
                 let len = data.len() as u64;
                 parts.push((key, len));
-                if let Some(frame) = frame {
+                if let Some((frame, base)) = stored_as {
                     stored += self.sink_add(sink, |w| {
                         if w.contains(&key) {
                             return Ok(0);
                         }
-                        w.add_chunk(key, len, None, &frame)
+                        if base.is_some() {
+                            w.allow_external_chunk_bases();
+                        }
+                        w.add_chunk(key, len, base.as_ref(), &frame)
                     })?;
                 }
             }
         }
         Ok((parts, stored))
+    }
+
+    /// A new chunk's frame: as a zstd delta against chunk `base` (its content as the
+    /// dictionary, as `zstd --patch-from`) when that takes less than half of the
+    /// chunk, or than compressing it alone; else alone. A base that cannot be read,
+    /// or that ends a chain of [`MAX_CHUNK_CHAIN`] deltas, is not used.
+    fn compress_chunk(
+        &self,
+        data: &[u8],
+        base: Option<ObjectId>,
+        level: i32,
+    ) -> Result<ChunkFrame> {
+        let delta = match base {
+            Some(base) if self.chunk_chain(&base) < MAX_CHUNK_CHAIN => {
+                match self.read_chunk(&base, 0, &mut Vec::new()) {
+                    Ok(content) => Some((base, delta_frame(data, &content, level)?)),
+                    Err(_) => None,
+                }
+            }
+            _ => None,
+        };
+        if let Some((base, frame)) = &delta
+            && frame.len() < data.len() / 2
+        {
+            return Ok((frame.clone(), Some(*base)));
+        }
+        let alone = compress(data, level).map_err(Error::Compress)?;
+        Ok(match delta {
+            Some((base, frame)) if frame.len() < alone.len() => (frame, Some(base)),
+            _ => (alone, None),
+        })
+    }
+
+    /// How many deltas lead from chunk `key` to a chunk stored whole (0 for one stored
+    /// whole); [`MAX_CHUNK_CHAIN`] when that is at least as many or cannot be told.
+    fn chunk_chain(&self, key: &ObjectId) -> usize {
+        let mut at = *key;
+        for depth in 0..MAX_CHUNK_CHAIN {
+            match self.chunk_base(&at) {
+                Ok(Some(base)) => at = base,
+                Ok(None) => return depth,
+                Err(_) => break,
+            }
+        }
+        MAX_CHUNK_CHAIN
     }
 
     /// Adds a record through `add` to the sink's pack.
@@ -577,14 +682,16 @@ impl Odb {
     }
 
     /// Copies the record of chunk `id`, or of object `id` stored as a chunk list,
-    /// into `writer`, checked (the list, not the chunks it names) and with its frame
-    /// as stored when it decompresses alone (a delta is stored whole); returns the
-    /// bytes added.
+    /// into `writer`, checked (a list, not the chunks it names): its frame as stored
+    /// when it decompresses alone, or when it is a chunk delta whose base
+    /// `keep_delta` accepts (the writer must then reach that base); otherwise its
+    /// content compressed whole. Returns the bytes added.
     pub(super) fn copy_chunk_record(
         &self,
         id: &ObjectId,
         writer: &mut PackWriter,
         level: i32,
+        keep_delta: &dyn Fn(&ObjectId) -> bool,
     ) -> Result<u64> {
         use super::packed::{Copy, Namespace, Place};
         let read = |place: Place<'_>| match place {
@@ -600,13 +707,18 @@ impl Odb {
                 .find_copy(id, read)?
                 .ok_or(Error::NotFound { id: *id })?,
         };
-        let frame = match record.frame {
-            Some(frame) => frame,
-            None => compress(&record.data, level).map_err(Error::Compress)?,
+        let base = record.header.base.filter(|b| keep_delta(b));
+        let as_stored = !record.header.uses_dictionary
+            && !record.frame.is_empty()
+            && record.header.base == base;
+        let frame = if as_stored {
+            record.frame
+        } else {
+            compress(&record.data, level).map_err(Error::Compress)?
         };
         let len = record.data.len() as u64;
         match record.header.role {
-            Role::Chunk => writer.add_chunk(*id, len, None, &frame),
+            Role::Chunk => writer.add_chunk(*id, len, base.as_ref(), &frame),
             Role::List { blob_size } => writer.add_chunk_list(*id, blob_size, len, &frame),
             Role::Object => Err(Error::Corrupt {
                 id: *id,
@@ -714,6 +826,59 @@ impl Odb {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::odb::testing::{Fixture, TestResult, both};
+
+    both!(scattered_writes_are_stored_as_small_deltas);
+
+    /// Pseudo-random bytes (xorshift), incompressible.
+    fn noise(len: usize, seed: u64) -> Vec<u8> {
+        let mut x = seed | 1;
+        (0..len)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                x as u8
+            })
+            .collect()
+    }
+
+    fn scattered_writes_are_stored_as_small_deltas(store: &Fixture) -> TestResult {
+        let odb = store.odb();
+        let mut data = noise(12 << 20, 7);
+        let first = odb.write_blob_stream(data.len() as u64, &data[..], None)?;
+        assert!(first.stored_bytes > 12 << 20, "incompressible: {first:?}");
+        // 40 writes of 100 bytes, 4 KiB-aligned, spread over the file (as a database
+        // updates pages): every chunk is touched.
+        for i in 0..40 {
+            let at = (i * 300_007) / 4096 * 4096;
+            data[at..at + 100].copy_from_slice(&noise(100, i as u64 + 99));
+        }
+        let second = odb.write_blob_stream(data.len() as u64, &data[..], Some(&first.id))?;
+        let list = odb.chunk_list(&second.id)?.expect("chunked");
+        let old = odb.chunk_list(&first.id)?.expect("chunked");
+        let new_chunks = list
+            .chunks()
+            .iter()
+            .filter(|c| !old.chunks().iter().any(|o| o.key == c.key))
+            .count();
+        assert!(new_chunks >= 8, "{new_chunks} chunks changed");
+        // Each changed chunk as a delta of a few KiB, not a new MiB.
+        assert!(
+            second.stored_bytes < 64 << 10,
+            "{} bytes for {new_chunks} changed chunks",
+            second.stored_bytes
+        );
+        let mut out = Vec::new();
+        odb.stream_blob(&second.id, &mut out)?;
+        assert!(out == data);
+        // Without the previous version, the same edit costs whole chunks.
+        let other = store.odb();
+        data[5..9].copy_from_slice(b"more");
+        let third = other.write_blob_stream(data.len() as u64, &data[..], None)?;
+        assert!(third.stored_bytes > 256 << 10, "{third:?}");
+        Ok(())
+    }
 
     #[test]
     fn lists_round_trip_and_damage_is_refused() {

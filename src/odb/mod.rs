@@ -36,7 +36,7 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use crate::object::{Commit, DecodeError, EntryMode, Kind, ObjectId, Prefix, RepoPath, Tree};
 
 use backend::{Backend, FileKind, LocalBackend};
-pub use chunked::{ChunkList, ChunkParams, ChunkRef, chunk_key};
+pub use chunked::{ChunkList, ChunkParams, ChunkRef, MAX_CHUNK_CHAIN, chunk_key};
 use compress::compress;
 pub use files::{ObjectCounts, StoredCopy};
 pub use loose::MAX_IN_MEMORY_SIZE;
@@ -361,10 +361,27 @@ impl Odb {
     /// (and, but for chunks nothing refers to, stores nothing).
     pub fn write_stream(&self, kind: Kind, size: u64, reader: impl Read + Send) -> Result<Written> {
         let written = if kind == Kind::Blob && size >= self.chunk_params().threshold {
-            self.write_chunked(size, reader)?
+            self.write_chunked(size, reader, None)?
         } else {
             self.write_loose_stream(kind, size, reader)?
         };
+        self.count_write(&written);
+        Ok(written)
+    }
+
+    /// [`Odb::write_stream`] of a blob that is a new version of `previous`: when both
+    /// are stored in chunks, a new chunk may be stored as a delta against the chunk at
+    /// the same offset of `previous` (see [`MAX_CHUNK_CHAIN`]).
+    pub fn write_blob_stream(
+        &self,
+        size: u64,
+        reader: impl Read + Send,
+        previous: Option<&ObjectId>,
+    ) -> Result<Written> {
+        if size < self.chunk_params().threshold {
+            return self.write_stream(Kind::Blob, size, reader);
+        }
+        let written = self.write_chunked(size, reader, previous)?;
         self.count_write(&written);
         Ok(written)
     }

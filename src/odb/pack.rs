@@ -23,7 +23,8 @@
 //! in the block. A member is never a delta, and a block never exceeds
 //! [`MAX_BLOCK_SIZE`].
 //!
-//! Every pack cow writes is self-contained: a delta's base is in the same pack
+//! Every pack cow writes is self-contained, but for chunk deltas in the packs a store
+//! writes for itself (see [`PackWriter::allow_external_chunk_bases`]): a delta's base is in the same pack
 //! ([`PackWriter::finish`] refuses a pack that names a base it does not hold), so gc can
 //! rewrite or remove one pack without breaking another. A reader resolves a base named
 //! by id in any pack or loose file, as the format allows.
@@ -126,6 +127,8 @@ pub(crate) struct PackWriter {
     bases: Vec<ObjectId>,
     /// Whether a chunk or chunk list was added.
     chunked: bool,
+    /// Whether a chunk may be a delta against a chunk of another pack.
+    external_chunk_bases: bool,
 }
 
 /// A finished pack: its name (checksum) and paths.
@@ -156,6 +159,7 @@ impl PackWriter {
             times: None,
             bases: Vec::new(),
             chunked: false,
+            external_chunk_bases: false,
         };
         writer.append(PACK_MAGIC)?;
         Ok(writer)
@@ -292,6 +296,10 @@ impl PackWriter {
     ) -> Result<u64> {
         let code = CHUNK_RECORD | if base.is_some() { DELTA } else { 0 };
         let n = self.add_record(key, code, size, base, frame)?;
+        if self.external_chunk_bases && base.is_some() {
+            // Checked by whoever allowed it (see `allow_external_chunk_bases`).
+            self.bases.pop();
+        }
         if let Some(offset) = self.entries.get_mut(&key) {
             *offset |= CHUNK_ENTRY;
         }
@@ -319,6 +327,13 @@ impl PackWriter {
         self.entries.insert(id, start);
         self.chunked = true;
         Ok(self.offset - start)
+    }
+
+    /// Lets chunks be deltas against chunks of other packs: packs a store writes for
+    /// itself (a commit's, gc's), whose bases reachability keeps (see
+    /// `reach::reachable_stored`); never a pack for another store.
+    pub fn allow_external_chunk_bases(&mut self) {
+        self.external_chunk_bases = true;
     }
 
     /// Whether the pack holds chunks or chunk lists (which are never written loose).

@@ -28,9 +28,9 @@ pub(super) struct Record {
     pub(super) data: Vec<u8>,
     /// The decoded chunk list, for a chunk list.
     pub(super) list: Option<chunked::ChunkList>,
-    /// The zstd frame as stored, when it decompresses alone (no base, no dictionary,
-    /// not in a block): a copy can take it as it is.
-    pub(super) frame: Option<Vec<u8>>,
+    /// The zstd frame as stored (empty for a member of a block): a copy can take it
+    /// as it is when it decompresses alone, or against the same base.
+    pub(super) frame: Vec<u8>,
 }
 
 /// A decompressed block: (pack name, offset) and its content.
@@ -315,7 +315,7 @@ impl Odb {
                 header,
                 data,
                 list: None,
-                frame: None,
+                frame: Vec::new(),
             });
         }
         let frame = pack.frame(&header)?;
@@ -379,12 +379,11 @@ impl Odb {
                 })?,
             ),
         };
-        let alone = header.base.is_none() && !header.uses_dictionary;
         Ok(Record {
             header,
             data,
             list,
-            frame: alone.then_some(frame),
+            frame,
         })
     }
 

@@ -46,6 +46,10 @@ pub struct RepackOptions {
     /// Rewrite every pack into one (git's `repack -a -d`) instead of keeping the large
     /// ones (git's `repack --geometric=2 -d`). Only [`Odb::repack`] looks at it.
     pub full: bool,
+    /// Keep chunk deltas whose base is in another pack (a store's own repack, whose
+    /// candidates include every base a kept chunk needs); packs for another store
+    /// leave this off, and are self-contained.
+    pub external_chunk_bases: bool,
 }
 
 impl Default for RepackOptions {
@@ -53,6 +57,7 @@ impl Default for RepackOptions {
         RepackOptions {
             level: 9,
             full: false,
+            external_chunk_bases: false,
         }
     }
 }
@@ -406,7 +411,8 @@ impl Odb {
         writer.set_times(objects.iter().copied().collect());
         for (id, _) in objects {
             if self.is_chunk_record(id)? {
-                self.copy_chunk_record(id, &mut writer, level)?;
+                // Whole: an unreachable chunk's base may be pruned.
+                self.copy_chunk_record(id, &mut writer, level, &|_| false)?;
                 continue;
             }
             let object = self.read(id)?;
@@ -787,8 +793,15 @@ impl Odb {
                 };
             }
         }
+        // A chunk delta stays one when its base is in this pack, or for this store's
+        // own packs, wherever the base is (reachability keeps it).
+        let in_pack: HashSet<ObjectId> = chunk_records.iter().copied().collect();
+        if options.external_chunk_bases {
+            writer.allow_external_chunk_bases();
+        }
+        let keep_delta = |base: &ObjectId| options.external_chunk_bases || in_pack.contains(base);
         for id in &chunk_records {
-            self.copy_chunk_record(id, &mut writer, options.level)?;
+            self.copy_chunk_record(id, &mut writer, options.level, &keep_delta)?;
         }
         // Synced and in place when this returns.
         outcome.pack = writer.finish()?;

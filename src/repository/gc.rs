@@ -93,28 +93,20 @@ impl Repository {
         let mut roots = self.roots();
         let index_blobs = std::mem::take(&mut roots.index_blobs);
         // Pruning on a partial view would delete what an unreadable ref reaches.
-        let tips = roots.ref_tips()?;
-        let mut out = crate::reach::reachable_stored(&self.odb, &tips, &[])?;
-        let mut seen: HashSet<ObjectId> = out.iter().map(|r| r.id).collect();
-        for (path, id) in index_blobs {
-            if seen.insert(id) {
-                // A blob only the stat cache names, with its chunks.
-                if let Some(list) = self.odb.chunk_list(&id)? {
-                    for chunk in list.chunks() {
-                        if seen.insert(chunk.key) {
-                            out.push(Reached {
-                                id: chunk.key,
-                                kind: Kind::Blob,
-                                path: path.clone(),
-                            });
-                        }
-                    }
-                }
-                out.push(Reached {
-                    id,
-                    kind: Kind::Blob,
-                    path,
-                });
+        let mut include = roots.ref_tips()?;
+        include.extend(index_blobs.iter().map(|(_, id)| *id));
+        let mut out = crate::reach::reachable_stored(&self.odb, &include, &[])?;
+        // A blob only the stat cache names is reached with no path: give it its own.
+        let paths: std::collections::HashMap<ObjectId, Vec<u8>> = index_blobs
+            .into_iter()
+            .map(|(path, id)| (id, path))
+            .collect();
+        for r in out
+            .iter_mut()
+            .filter(|r| r.path.is_empty() && r.kind == Kind::Blob)
+        {
+            if let Some(path) = paths.get(&r.id) {
+                r.path = path.clone();
             }
         }
         Ok(out)
@@ -200,6 +192,7 @@ impl Repository {
         let repack_options = RepackOptions {
             level: options.level,
             full: options.full,
+            external_chunk_bases: true,
         };
         if options.dry_run {
             let plan = self.odb.plan_repack(candidates, cruft, &repack_options)?;

@@ -200,6 +200,7 @@ impl<'c> Flat<'c> {
     ) -> FileRef {
         self.path_bytes += path.len();
         let store = matcher.store;
+        let previous = cached.map(|c| c.id);
         if let Some(cached) = cached
             && cached.is_fresh(mode, &stat)
             && (!store || cached.stored || matcher.odb.contains(&cached.id))
@@ -218,6 +219,7 @@ impl<'c> Flat<'c> {
             dev,
             entry: None,
             unreadable: false,
+            previous,
         });
         FileRef::Job(self.jobs.len() - 1)
     }

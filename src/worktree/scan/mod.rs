@@ -116,6 +116,9 @@ struct FileJob {
     entry: Option<IndexEntry>,
     /// Left out because it could not be read (rather than because it vanished).
     unreadable: bool,
+    /// The blob its stat-cache entry recorded (its last version): a large file's
+    /// new chunks may be stored as deltas against that version's.
+    previous: Option<ObjectId>,
 }
 
 /// A file of a directory node.

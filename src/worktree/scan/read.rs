@@ -218,7 +218,7 @@ fn hash_regular(
         }
         store_or_hash(odb, &data, store)?
     } else if store {
-        match odb.write_stream(Kind::Blob, size, &mut file) {
+        match odb.write_blob_stream(size, &mut file, job.previous.as_ref()) {
             Ok(written) => (written.id, Some(written)),
             Err(odb::Error::SizeChanged { .. }) => return Ok(None),
             Err(odb::Error::Input(source)) => return Err(Failure::Read(source)),
