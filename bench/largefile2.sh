@@ -13,11 +13,12 @@
 #               INSERTs, committed and the database closed. Every version is made once
 #               and copied into each tool's working directory.
 #   vm          a VM-like disk image: a sparse file of VM_MIB MiB (default 2048, made by
-#               truncate) with VM_DATA_MIB MiB (default 300) of seeded data written in
-#               1 MiB extents at scattered offsets (alternately random and text-like);
-#               then VM_VERSIONS versions (default 3), each VM_WRITES (default 200) 4 KiB
-#               writes of random bytes at random 4 KiB-aligned offsets. Copies keep the
-#               holes (cp --sparse=always); the tools may read holes as zeros.
+#               truncate) with VM_DATA_MIB MiB (default 300, scaled with VM_MIB) of
+#               seeded data written in 1 MiB extents at scattered offsets (alternately
+#               random and text-like); then VM_VERSIONS versions (default 3), each
+#               VM_WRITES (default 200) 4 KiB writes of random bytes at random 4 KiB-
+#               aligned offsets. Copies keep the holes (cp --sparse=always); the tools
+#               may read holes as zeros.
 #   throughput  one file of SIZE_MIB MiB (default 4096; half random, half text-like, as
 #               bench/largefile.sh makes it), linked (hard links) into each tool's
 #               working directory. First the machine's floor, then each tool's time,
@@ -180,7 +181,8 @@ EOF
 }
 
 run_vm() {
-    local mib=${VM_MIB:-2048} data=${VM_DATA_MIB:-300} versions=${VM_VERSIONS:-3} writes=${VM_WRITES:-200}
+    local mib=${VM_MIB:-2048}
+    local data=${VM_DATA_MIB:-$(( mib * 300 / 2048 ))} versions=${VM_VERSIONS:-3} writes=${VM_WRITES:-200}
     local master step steps
     echo "vm: a ${mib} MiB sparse image with ${data} MiB of data" >&2
     master=$scratch/disk.img
