@@ -14,73 +14,21 @@
 #   append   1 MiB appended
 # Growth is `du -sb` of each tool's store after the snapshot minus before it.
 #
-# Needs: cow built in release mode (cargo build --release), git 2.45+, restic, borg
-# (apt-get install restic borgbackup).
+# Needs: cow built in release mode (cargo build --release; COW=/path/to/cow to use
+# another build), git 2.45+, restic, borg (apt-get install restic borgbackup).
+# Shares its helpers with bench/largefile2.sh (bench/lib-largefile.sh).
 set -euo pipefail
 
-root=$(cd "$(dirname "$0")/.." && pwd)
-cow=$root/target/release/cow
+# shellcheck source=bench/lib-largefile.sh
+. "$(dirname "$0")/lib-largefile.sh"
 size_mib=${1:-1024}
-[ -x "$cow" ] || { echo "build cow first: cargo build --release" >&2; exit 1; }
-for tool in git restic borg python3; do
-    command -v "$tool" >/dev/null || { echo "$tool is not installed" >&2; exit 1; }
-done
+lf_setup largefile
 
-scratch=$(mktemp -d "${TMPDIR:-/tmp}/cow-largefile.XXXXXX")
-trap 'rm -rf "$scratch"' EXIT
-export GIT_CONFIG_GLOBAL=/dev/null GIT_CONFIG_NOSYSTEM=1
-export GIT_AUTHOR_NAME=bench GIT_AUTHOR_EMAIL=bench@example.com
-export GIT_COMMITTER_NAME=bench GIT_COMMITTER_EMAIL=bench@example.com
-export COW_AUTHOR_NAME=bench COW_AUTHOR_EMAIL=bench@example.com
-export RESTIC_PASSWORD=bench BORG_PASSPHRASE=bench BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes
-
-# One working directory per tool (each holds its own copy of the file).
-for t in cow git restic borg; do mkdir -p "$scratch/$t/work"; done
 file=$scratch/data.bin
-python3 - "$file" "$size_mib" <<'EOF'
-import random, sys
-path, mib = sys.argv[1], int(sys.argv[2])
-rng = random.Random(16)
-words = [bytes(rng.choice(b"abcdefghijklmnopqrstuvwxyz") for _ in range(rng.randint(2, 9))) for _ in range(5000)]
-half = mib * (1 << 20) // 2
-with open(path, "wb") as f:
-    left = half
-    while left:
-        n = min(left, 1 << 20)
-        f.write(rng.randbytes(n))
-        left -= n
-    left = half
-    while left:
-        line = b" ".join(rng.choice(words) for _ in range(12)) + b"\n"
-        line = line[:left]
-        f.write(line)
-        left -= len(line)
-EOF
-for t in cow git restic borg; do cp "$file" "$scratch/$t/work/data.bin"; done
+lf_make_file "$file" "$size_mib"
+lf_init_repos
+for t in "${tools[@]}"; do cp "$file" "$scratch/$t/work/data.bin"; done
 
-(cd "$scratch/cow/work" && "$cow" init >/dev/null)
-git -C "$scratch/git/work" init -q --object-format=sha256
-git -C "$scratch/git/work" config gc.auto 0
-restic init -q -r "$scratch/restic/repo" >/dev/null
-borg init -e none "$scratch/borg/repo" >/dev/null 2>&1
-
-store_bytes() {
-    case $1 in
-        cow) du -sb "$scratch/cow/work/.cow/objects" | cut -f1 ;;
-        git) du -sb "$scratch/git/work/.git/objects" | cut -f1 ;;
-        restic) du -sb "$scratch/restic/repo" | cut -f1 ;;
-        borg) du -sb "$scratch/borg/repo" | cut -f1 ;;
-    esac
-}
-snapshot() {
-    local t=$1 n=$2
-    case $t in
-        cow) "$cow" -C "$scratch/cow/work" commit -m "$n" >/dev/null ;;
-        git) git -C "$scratch/git/work" add -A && git -C "$scratch/git/work" commit -q -m "$n" ;;
-        restic) restic -q -r "$scratch/restic/repo" backup "$scratch/restic/work" >/dev/null ;;
-        borg) (cd "$scratch/borg/work" && borg create "$scratch/borg/repo::$n" . >/dev/null 2>&1) ;;
-    esac
-}
 edit() {
     python3 - "$1" "$2" <<'EOF'
 import os, random, sys
@@ -108,29 +56,9 @@ elif kind == "append":
 EOF
 }
 
-now() { date +%s.%N; }
-declare -A growth time
-for step in base overwrite insert append; do
-    for t in cow git restic borg; do
-        [ "$step" = base ] || edit "$scratch/$t/work/data.bin" "$step"
-        sync
-        before=$(store_bytes "$t")
-        t0=$(now)
-        snapshot "$t" "$step"
-        t1=$(now)
-        sync
-        growth[$t,$step]=$(( $(store_bytes "$t") - before ))
-        time[$t,$step]=$(echo "$t1 - $t0" | bc)
-        echo "$step $t: ${growth[$t,$step]} bytes, ${time[$t,$step]} s" >&2
-    done
-done
+prepare() { [ "$2" = base ] || edit "$scratch/$1/work/data.bin" "$2"; }
 
-mb() { echo "scale=2; $1 / 1000000" | bc; }
-echo "| snapshot (${size_mib} MiB file) | cow MB | git MB | restic MB | borg MB | cow s | git s | restic s | borg s |"
-echo "|---|---|---|---|---|---|---|---|---|"
 for step in base overwrite insert append; do
-    printf '| %s | %s | %s | %s | %s | %.2f | %.2f | %.2f | %.2f |\n' "$step" \
-        "$(mb "${growth[cow,$step]}")" "$(mb "${growth[git,$step]}")" \
-        "$(mb "${growth[restic,$step]}")" "$(mb "${growth[borg,$step]}")" \
-        "${time[cow,$step]}" "${time[git,$step]}" "${time[restic,$step]}" "${time[borg,$step]}"
+    lf_snapshot_all "$step"
 done
+lf_growth_table "snapshot (${size_mib} MiB file)" base overwrite insert append
