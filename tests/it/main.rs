@@ -3,6 +3,7 @@
 mod util;
 
 mod checkout;
+mod chunking;
 mod cli;
 mod config;
 mod diff;
