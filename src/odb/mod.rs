@@ -318,6 +318,11 @@ impl Odb {
     /// Stores an object whose content is in memory. Nothing is written when the object
     /// exists already.
     pub fn write(&self, kind: Kind, data: &[u8]) -> Result<Written> {
+        if kind == Kind::Blob && data.len() as u64 >= self.chunk_params().threshold {
+            let written = self.write_chunked(data.len() as u64, data, None)?;
+            self.count_write(&written);
+            return Ok(written);
+        }
         let id = ObjectId::hash(kind, data);
         if self.contains_known(&id) {
             return Ok(Written {

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashSet};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use cow::odb::{ChunkList, ChunkParams, ObjectCounts, chunk_key};
@@ -135,7 +135,13 @@ fn git_blob_id(env: &Env, data: &[u8]) -> String {
     if !dir.exists() {
         git(
             env.tmp.path(),
-            ["init", "-q", "--bare", "--object-format=sha256", "oracle.git"],
+            [
+                "init",
+                "-q",
+                "--bare",
+                "--object-format=sha256",
+                "oracle.git",
+            ],
         );
     }
     git_stdin(&dir, ["hash-object", "--stdin"], data)
@@ -183,7 +189,11 @@ fn chunk_entries(work: &Path) -> Vec<ChunkEntry> {
         let ids = 8 + 256 * 4;
         let offsets = ids + 32 * n;
         for i in 0..n {
-            let raw = u64::from_be_bytes(idx[offsets + 8 * i..offsets + 8 * i + 8].try_into().unwrap());
+            let raw = u64::from_be_bytes(
+                idx[offsets + 8 * i..offsets + 8 * i + 8]
+                    .try_into()
+                    .unwrap(),
+            );
             if raw & (1 << 63) != 0 {
                 out.push(ChunkEntry {
                     pack: path.with_extension("pack"),
@@ -231,10 +241,7 @@ fn chunk_frame(pack: &[u8], offset: u64) -> std::ops::Range<usize> {
 
 /// Cut lengths of `data` by the crate's chunker.
 fn stream_cuts(params: &ChunkParams, data: &[u8]) -> Vec<usize> {
-    params
-        .chunker(data)
-        .map(|c| c.unwrap().length)
-        .collect()
+    params.chunker(data).map(|c| c.unwrap().length).collect()
 }
 
 #[test]
@@ -360,7 +367,11 @@ fn an_edit_stores_only_the_chunks_it_touches() {
     assert!((1..=2).contains(&touched.len()));
     let old: HashSet<ObjectId> = keys(&v1).into_iter().collect();
     let fresh: Vec<ObjectId> = keys(&v2).into_iter().filter(|k| !old.contains(k)).collect();
-    assert_eq!(fresh, overlapping(&v2), "the new chunks are the edited ones");
+    assert_eq!(
+        fresh,
+        overlapping(&v2),
+        "the new chunks are the edited ones"
+    );
     assert_eq!(fresh.len(), touched.len());
     assert_eq!(
         v2.chunks().iter().map(|c| c.offset).collect::<Vec<_>>(),
@@ -369,7 +380,10 @@ fn an_edit_stores_only_the_chunks_it_touches() {
     );
     let after = counts(&w);
     let grown = after.pack_bytes - before.pack_bytes;
-    assert!(grown < 3 * u64::from(SMALL.max), "{grown} bytes for a 4 KiB edit");
+    assert!(
+        grown < 3 * u64::from(SMALL.max),
+        "{grown} bytes for a 4 KiB edit"
+    );
     assert_eq!(after.chunks, before.chunks + fresh.len() as u64);
 
     // 4 KiB inserted near the start: the chunk it lands in changes, the cuts after it
@@ -393,7 +407,10 @@ fn an_edit_stores_only_the_chunks_it_touches() {
         "every new chunk is near the insertion: {fresh:?}"
     );
     let grown = counts(&w).pack_bytes - after.pack_bytes;
-    assert!(grown < 3 * u64::from(SMALL.max), "{grown} bytes for a 4 KiB insert");
+    assert!(
+        grown < 3 * u64::from(SMALL.max),
+        "{grown} bytes for a 4 KiB insert"
+    );
 
     let id = ls_tree_id(&env, &w, "HEAD", "big.bin");
     assert!(env.cow(["cat-file", "-p", &id]).stdout == data);
@@ -493,7 +510,10 @@ fn chunk_keys_are_never_objects() {
         ] {
             // As for any id the store does not hold.
             let out = env.cow(&args);
-            assert_error(&out, &format!("unknown revision '{}'", args[args.len() - 1]));
+            assert_error(
+                &out,
+                &format!("unknown revision '{}'", args[args.len() - 1]),
+            );
             assert!(out.stdout.is_empty(), "{args:?}: {}", describe(&out));
         }
     }
@@ -537,7 +557,6 @@ fn a_damaged_chunk_is_named_and_never_checked_out() {
     fs::write(&entry.pack, &pack).unwrap();
 
     let out = env.cow(["fsck"]);
-    eprintln!("DBG fsck {}", describe(&out));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -580,7 +599,10 @@ fn a_damaged_chunk_is_named_and_never_checked_out() {
     }
     assert!(cow_raw(&env, &w, &["cat-file", "-p", &id_a]) == va);
     let range = open(&w).odb().read_range(&oid(&id_b), 0, 100).unwrap();
-    assert!(range == vb[..100], "chunks before the damaged one still read");
+    assert!(
+        range == vb[..100],
+        "chunks before the damaged one still read"
+    );
 }
 
 #[test]
@@ -598,16 +620,13 @@ fn gc_frees_the_chunks_nothing_needs_and_keeps_the_rest() {
     env.commit("longer, on side");
     let base_id = ls_tree_id(&env, &w, "main", "big.bin");
     let longer_id = ls_tree_id(&env, &w, "side", "big.bin");
-    let base_keys: BTreeSet<ObjectId> = keys(&list_of(&w, &base_id).unwrap())
-        .into_iter()
-        .collect();
+    let base_keys: BTreeSet<ObjectId> = keys(&list_of(&w, &base_id).unwrap()).into_iter().collect();
     let all_keys: BTreeSet<ObjectId> = keys(&list_of(&w, &longer_id).unwrap())
         .into_iter()
         .chain(base_keys.iter().copied())
         .collect();
-    let stored = |w: &Path| -> BTreeSet<ObjectId> {
-        chunk_entries(w).into_iter().map(|e| e.key).collect()
-    };
+    let stored =
+        |w: &Path| -> BTreeSet<ObjectId> { chunk_entries(w).into_iter().map(|e| e.key).collect() };
     assert_eq!(stored(&w), all_keys);
     let before = counts(&w);
 
@@ -652,7 +671,10 @@ fn gc_frees_the_chunks_nothing_needs_and_keeps_the_rest() {
     env.cow_ok(["branch", "-D", "side"]);
     env.cow_ok(["gc", "--prune=now"]);
     let after = counts(&w);
-    assert_eq!((after.chunks, after.chunked_blobs, after.chunk_bytes), (0, 0, 0));
+    assert_eq!(
+        (after.chunks, after.chunked_blobs, after.chunk_bytes),
+        (0, 0, 0)
+    );
     assert!(
         kept.pack_bytes - after.pack_bytes >= 3 * MIB as u64,
         "{kept:?} -> {after:?}"
@@ -694,7 +716,10 @@ fn a_file_of_exactly_a_small_threshold_is_stored_in_chunks() {
     write(&w.join("at.bin"), &data);
     env.commit("exactly the threshold");
     let id = ls_tree_id(&env, &w, "HEAD", "at.bin");
-    assert!(list_of(&w, &id).is_some(), "a blob of the threshold is stored whole");
+    assert!(
+        list_of(&w, &id).is_some(),
+        "a blob of the threshold is stored whole"
+    );
 }
 
 #[test]
@@ -775,7 +800,10 @@ fn copies_share_chunks_and_chunked_reads_equal_whole_ones() {
     assert_eq!(c2.chunked_bytes, 2 * data.len() as u64);
     assert_eq!(c2.chunk_bytes, data.len() as u64 + last);
     let grown = c2.pack_bytes + c2.loose_bytes - c1.pack_bytes - c1.loose_bytes;
-    assert!(grown < last + 64 * KIB as u64, "{grown} bytes for one chunk of {last}");
+    assert!(
+        grown < last + 64 * KIB as u64,
+        "{grown} bytes for one chunk of {last}"
+    );
     assert_eq!(
         keys(&list_of(&w, &near_id).unwrap())[..list.chunks().len() - 1],
         keys(&list)[..list.chunks().len() - 1]
@@ -797,15 +825,29 @@ fn copies_share_chunks_and_chunked_reads_equal_whole_ones() {
     assert_eq!(ls_tree_id(&whole, &ww, "HEAD", "big.bin"), id);
     assert!(list_of(&ww, &id).is_none());
     assert_eq!(counts(&ww).chunks, 0);
-    for args in [["cat-file", "-p", &id], ["cat-file", "-s", &id], ["cat-file", "-t", &id]] {
-        assert!(cow_raw(&env, &w, &args) == cow_raw(&whole, &ww, &args), "{args:?}");
+    for args in [
+        ["cat-file", "-p", &id],
+        ["cat-file", "-s", &id],
+        ["cat-file", "-t", &id],
+    ] {
+        assert!(
+            cow_raw(&env, &w, &args) == cow_raw(&whole, &ww, &args),
+            "{args:?}"
+        );
     }
     assert!(cow_raw(&whole, &ww, &["show", "HEAD:big.bin"]) == data);
     let (chunked, stored_whole) = (open(&w), open(&ww));
-    for (offset, len) in [(0, 10), (5 * MIB as u64, MIB as u64 * 3), (data.len() as u64 - 3, 9)] {
+    for (offset, len) in [
+        (0, 10),
+        (5 * MIB as u64, MIB as u64 * 3),
+        (data.len() as u64 - 3, 9),
+    ] {
         assert_eq!(
             chunked.odb().read_range(&oid(&id), offset, len).unwrap(),
-            stored_whole.odb().read_range(&oid(&id), offset, len).unwrap()
+            stored_whole
+                .odb()
+                .read_range(&oid(&id), offset, len)
+                .unwrap()
         );
     }
 }
@@ -896,12 +938,19 @@ fn push_and_fetch_send_only_the_missing_chunks() {
     let cloned = clone(&env, &origin, &dir);
     // The origin off main, so that a push may move it.
     env.cow_ok(["checkout", "-b", "parked"]);
-    assert!(cloned["transfer"]["bytes"].as_u64().unwrap() >= v1.len() as u64, "{cloned}");
+    assert!(
+        cloned["transfer"]["bytes"].as_u64().unwrap() >= v1.len() as u64,
+        "{cloned}"
+    );
     assert!(fs::read(dir.join("big.bin")).unwrap() == v1);
     let id1 = ls_tree_id(&env, &dir, "HEAD", "big.bin");
     assert_eq!(id1, ls_tree_id(&env, &origin, "main", "big.bin"));
     assert_eq!(counts(&dir).chunks, counts(&origin).chunks);
-    assert!(String::from_utf8(cow_raw(&env, &dir, &["fsck"])).unwrap().contains("no problems"));
+    assert!(
+        String::from_utf8(cow_raw(&env, &dir, &["fsck"]))
+            .unwrap()
+            .contains("no problems")
+    );
 
     // 4 KiB edited in the clone, pushed: about the chunk(s) it touched go.
     let mut v2 = v1.clone();
@@ -922,7 +971,6 @@ fn push_and_fetch_send_only_the_missing_chunks() {
         serde_json::from_slice(&cow_raw(&env, &dir, &["push", "--json", "origin", "main"]))
             .unwrap();
     let bytes = pushed["transfer"]["bytes"].as_u64().unwrap();
-    eprintln!("DBG push {bytes} fresh {fresh} {pushed}");
     assert!(
         bytes < fresh + 64 * KIB as u64 && bytes < v1.len() as u64 / 4,
         "{bytes} bytes pushed for {fresh} bytes of new chunks: {pushed}"
@@ -942,10 +990,16 @@ fn push_and_fetch_send_only_the_missing_chunks() {
     let fetched: serde_json::Value =
         serde_json::from_slice(&cow_raw(&env, &dir, &["fetch", "--json"])).unwrap();
     let bytes = fetched["transfer"]["bytes"].as_u64().unwrap();
-    eprintln!("DBG fetch {bytes} {fetched}");
-    assert!(bytes < v1.len() as u64 / 4, "{bytes} bytes fetched: {fetched}");
+    assert!(
+        bytes < v1.len() as u64 / 4,
+        "{bytes} bytes fetched: {fetched}"
+    );
     assert!(cow_raw(&env, &dir, &["cat-file", "-p", &id3]) == v3);
-    assert!(String::from_utf8(cow_raw(&env, &dir, &["fsck"])).unwrap().contains("no problems"));
+    assert!(
+        String::from_utf8(cow_raw(&env, &dir, &["fsck"]))
+            .unwrap()
+            .contains("no problems")
+    );
 }
 
 /// Writes `mib` MiB to `path`: 4 MiB of random bytes (from `seed`), 4 MiB of hole,
@@ -957,16 +1011,17 @@ fn write_sparse_mix(path: &Path, mib: usize, seed: u64) {
         if i % 2 == 0 {
             file.seek(SeekFrom::Start((at * MIB) as u64)).unwrap();
             let len = 4.min(mib - at) * MIB;
-            file.write_all(&random_bytes(seed * 1000 + i as u64, len)).unwrap();
+            file.write_all(&random_bytes(seed * 1000 + i as u64, len))
+                .unwrap();
         }
     }
     file.set_len((mib * MIB) as u64).unwrap();
 }
 
-/// Starts `cow ARGS` in `dir`, waits until it has written bytes to a temporary pack,
-/// and SIGKILLs it. Returns whether the kill is what ended it (not, when it finished
-/// first).
-fn kill_while_writing_a_pack(env: &Env, dir: &Path, args: &[&str]) -> bool {
+/// Starts `cow ARGS` in `dir`, waits until it has written more than `bytes` to a
+/// temporary pack, and SIGKILLs it. Returns whether the kill is what ended it (not,
+/// when it finished first).
+fn kill_while_writing_a_pack(env: &Env, dir: &Path, args: &[&str], bytes: u64) -> bool {
     use std::os::unix::process::ExitStatusExt;
     let pack_dir = dir.join(".cow/objects/pack");
     let mut child = env
@@ -984,7 +1039,7 @@ fn kill_while_writing_a_pack(env: &Env, dir: &Path, args: &[&str]) -> bool {
         let writing = fs::read_dir(&pack_dir).is_ok_and(|d| {
             d.flatten().any(|e| {
                 e.file_name().to_string_lossy().starts_with(".tmp-pack-")
-                    && e.metadata().is_ok_and(|m| m.len() > 0)
+                    && e.metadata().is_ok_and(|m| m.len() > bytes)
             })
         });
         if writing {
@@ -1009,7 +1064,8 @@ fn sigkill_mid_commit_or_mid_gc_of_a_large_file_loses_nothing() {
     let mut seed = 1;
     loop {
         write_sparse_mix(&w.join("big.bin"), mib, seed);
-        if kill_while_writing_a_pack(&env, &w, &["commit", "-m", "big"]) {
+        // Killed once several chunks are in its pack, before the list and the commit.
+        if kill_while_writing_a_pack(&env, &w, &["commit", "-m", "big"], 8 << 20) {
             break;
         }
         // It finished first: undo it and try a larger file (of new bytes).
@@ -1019,7 +1075,6 @@ fn sigkill_mid_commit_or_mid_gc_of_a_large_file_loses_nothing() {
         assert!(mib <= 1600, "the commit always finished before the kill");
     }
     assert_eq!(env.cow_ok(["rev-parse", "HEAD"]).trim(), c0);
-    eprintln!("DBG killed commit at {mib} MiB; {:?}", fs::read_dir(w.join(".cow/objects/pack")).unwrap().map(|e| {let e = e.unwrap(); (e.file_name(), e.metadata().unwrap().len())}).collect::<Vec<_>>());
     let fsck = env.cow_ok(["fsck"]);
     assert!(fsck.contains("no problems"), "{fsck}");
     let c1 = env.commit("big, again");
@@ -1038,7 +1093,7 @@ fn sigkill_mid_commit_or_mid_gc_of_a_large_file_loses_nothing() {
     // gc rewriting every pack, killed while it writes the new one.
     let mut killed = false;
     for _ in 0..5 {
-        if kill_while_writing_a_pack(&env, &w, &["gc", "--full", "--prune=now"]) {
+        if kill_while_writing_a_pack(&env, &w, &["gc", "--full", "--prune=now"], 8 << 20) {
             killed = true;
             break;
         }

@@ -1157,7 +1157,7 @@ fn an_object_too_large_to_pack_travels_as_its_own_file() {
     let config = work.join(".cow/config");
     let text = fs::read_to_string(&config)
         .unwrap()
-        .replace("threshold = 4194304", "threshold = 1099511627776");
+        .replace("threshold = 1048576", "threshold = 1099511627776");
     fs::write(&config, text).unwrap();
     let big = Rng::new(4).bytes(20 << 20);
     write(&work.join("big.bin"), &big);
