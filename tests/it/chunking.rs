@@ -424,7 +424,7 @@ fn large_files_round_trip_with_git_ids() {
     }
     let env = Env::new();
     let w = env.work();
-    env.init(); // the default parameters: 4 MiB threshold, chunks around 1 MiB
+    env.init(); // the default parameters
     let mirror = GitMirror::new(&env);
     let v1 = random_bytes(31, 12 * MIB);
     write(&w.join("big.bin"), &v1);
@@ -706,64 +706,50 @@ fn a_second_gc_with_nothing_new_keeps_packs_of_chunks_as_they_are() {
 }
 
 #[test]
-#[ignore = "bug: files of at most 1 MiB (the scan's BUFFERED_FILE_LIMIT) are stored \
-            whole whatever chunking.threshold says"]
-fn a_file_of_exactly_a_small_threshold_is_stored_in_chunks() {
-    let env = Env::new();
-    let w = env.work();
-    init_small(&env); // threshold 1 MiB, which the config accepts
-    let data = random_bytes(20, SMALL.threshold as usize);
-    write(&w.join("at.bin"), &data);
-    env.commit("exactly the threshold");
-    let id = ls_tree_id(&env, &w, "HEAD", "at.bin");
-    assert!(
-        list_of(&w, &id).is_some(),
-        "a blob of the threshold is stored whole"
-    );
-}
-
-#[test]
 fn a_file_growing_past_the_threshold_and_shrinking_back() {
     if !git_available() {
         return;
     }
-    let env = Env::new();
-    let w = env.work();
-    env.init();
-    // A threshold of 2 MiB, so the files around it are a few MiB (see the ignored
-    // test above for thresholds of 1 MiB and less).
-    let params = ChunkParams {
-        threshold: 2 << 20,
-        ..SMALL
-    };
-    set_chunking(&w, &params);
-    let t = params.threshold as usize;
-    let all = random_bytes(11, 3 * MIB);
-    let mut snapshots = Vec::new();
-    // Blobs of at least the threshold are stored in chunks, smaller ones whole.
-    for (len, chunked) in [
-        (600 * KIB, false),
-        (3 * MIB, true),
-        (t, true),
-        (t - 1, false),
-        (200 * KIB, false),
-    ] {
-        let data = &all[..len];
-        write(&w.join("grows.bin"), data);
-        let c = env.commit(&format!("{len} bytes"));
-        let id = ls_tree_id(&env, &w, "HEAD", "grows.bin");
-        assert_eq!(id, git_blob_id(&env, data), "{len} bytes");
-        assert!(cow_raw(&env, &w, &["cat-file", "-p", &id]) == data);
-        assert_eq!(list_of(&w, &id).is_some(), chunked, "{len} bytes");
-        snapshots.push((c, data));
+    // At 1 MiB (the defaults' threshold: a file of that size is read into memory, one
+    // byte more is streamed) and at 2 MiB (files just below it are streamed).
+    for threshold in [1 << 20, 2 << 20] {
+        let env = Env::new();
+        let w = env.work();
+        env.init();
+        set_chunking(&w, &ChunkParams { threshold, ..SMALL });
+        let t = threshold as usize;
+        let all = random_bytes(11, 3 * MIB);
+        let mut snapshots = Vec::new();
+        // Blobs of at least the threshold are stored in chunks, smaller ones whole.
+        for (len, chunked) in [
+            (600 * KIB, false),
+            (3 * MIB, true),
+            (t, true),
+            (t - 1, false),
+            (t + 1, true),
+            (200 * KIB, false),
+        ] {
+            let data = &all[..len];
+            write(&w.join("grows.bin"), data);
+            let c = env.commit(&format!("{len} bytes"));
+            let id = ls_tree_id(&env, &w, "HEAD", "grows.bin");
+            assert_eq!(id, git_blob_id(&env, data), "{len} bytes");
+            assert!(cow_raw(&env, &w, &["cat-file", "-p", &id]) == data);
+            assert_eq!(
+                list_of(&w, &id).is_some(),
+                chunked,
+                "{len} bytes, threshold {t}"
+            );
+            snapshots.push((c, data));
+        }
+        for (c, data) in &snapshots {
+            env.cow_ok(["checkout", c]);
+            assert!(fs::read(w.join("grows.bin")).unwrap() == *data);
+        }
+        env.cow_ok(["checkout", "main"]);
+        assert_eq!(counts(&w).chunked_blobs, 3);
+        assert!(env.cow_ok(["fsck"]).contains("no problems"));
     }
-    for (c, data) in &snapshots {
-        env.cow_ok(["checkout", c]);
-        assert!(fs::read(w.join("grows.bin")).unwrap() == *data);
-    }
-    env.cow_ok(["checkout", "main"]);
-    assert_eq!(counts(&w).chunked_blobs, 2);
-    assert!(env.cow_ok(["fsck"]).contains("no problems"));
 }
 
 #[test]
