@@ -753,6 +753,11 @@ impl Pack {
             .map(|i| self.offset_at(i))
     }
 
+    /// The offset of the record stored under `id`: an object's or a chunk's.
+    pub fn find_stored(&self, id: &ObjectId) -> Option<u64> {
+        self.position(id).map(|i| self.offset_at(i))
+    }
+
     /// Where `id` is in the index.
     fn position(&self, id: &ObjectId) -> Option<usize> {
         let (mut lo, mut hi) = self.bucket(id.as_bytes()[0]);

@@ -494,7 +494,7 @@ impl Odb {
             let mut damaged: Vec<String> = Vec::new();
             for id in dropped {
                 for pack in &kept {
-                    let Some(offset) = pack.find(&id) else {
+                    let Some(offset) = pack.find_stored(&id) else {
                         continue;
                     };
                     if damaged.contains(&pack.name) || !verified.insert((pack.name.clone(), id)) {
@@ -523,12 +523,12 @@ impl Odb {
         rolled.extend(forced);
         rolled.sort_by(by_size);
 
-        let in_kept = |id: &ObjectId| kept.iter().any(|p| p.find(id).is_some());
+        let in_kept = |id: &ObjectId| kept.iter().any(|p| p.find_stored(id).is_some());
         let kept_times: Vec<u64> = kept.iter().map(|p| self.pack_time(&p.name)).collect();
         let kept_time = |id: &ObjectId| {
             kept.iter()
                 .zip(&kept_times)
-                .filter(|(p, _)| p.find(id).is_some())
+                .filter(|(p, _)| p.find_stored(id).is_some())
                 .map(|(_, time)| *time)
                 .max()
         };

@@ -684,8 +684,6 @@ fn gc_frees_the_chunks_nothing_needs_and_keeps_the_rest() {
 }
 
 #[test]
-#[ignore = "bug: a second gc with nothing new copies every chunk of the pack it keeps \
-            into a new pack (plan_repack's in_kept uses Pack::find, blind to chunk entries)"]
 fn a_second_gc_with_nothing_new_keeps_packs_of_chunks_as_they_are() {
     let env = Env::new();
     let w = env.work();
