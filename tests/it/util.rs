@@ -489,3 +489,24 @@ pub fn manifest(dir: &Path) -> std::collections::BTreeMap<Vec<u8>, Item> {
     }
     out
 }
+
+/// Makes `cmd` run with at most `limit` bytes of data memory (RLIMIT_DATA: heap and
+/// private writable mappings), so that a command that held a large object whole fails
+/// to allocate it. Peak RSS cannot show that in tests: a forked child's counts the
+/// parent's pages, and the tests share one process.
+pub fn limit_data(cmd: &mut std::process::Command, limit: u64) -> &mut std::process::Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            let rlimit = libc::rlimit {
+                rlim_cur: limit,
+                rlim_max: limit,
+            };
+            if libc::setrlimit(libc::RLIMIT_DATA, &rlimit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}
