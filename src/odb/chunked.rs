@@ -438,6 +438,23 @@ impl Odb {
         bad
     }
 
+    /// Whether pack `name` holds a chunk delta whose base is in another pack (a
+    /// commit's or gc's pack may): such a pack cannot be sent to another store as it
+    /// is. A pack that is not open counts as one.
+    pub fn pack_needs_other_packs(&self, name: &str) -> Result<bool> {
+        let Some(pack) = self.packs().into_iter().find(|p| p.name == name) else {
+            return Ok(true);
+        };
+        for (_, offset) in pack.chunk_entries() {
+            if let Some(base) = pack.header(offset)?.base
+                && pack.find_chunk(&base).is_none()
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// How many distinct chunks the packs hold.
     pub fn chunk_count(&self) -> u64 {
         let mut keys: Vec<ObjectId> = self

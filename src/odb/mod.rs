@@ -47,7 +47,7 @@ pub use repack::{
     Candidate, GEOMETRIC_FACTOR, MAX_DELTA_CHAIN, PackGeometry, PackSummary, RepackOptions,
     RepackOutcome, RepackPlan, WritePackOutcome, geometric_split,
 };
-pub use transfer::index_object_ids;
+pub use transfer::{VerifiedPack, index_object_ids};
 
 use std::sync::{Arc, Mutex, RwLock};
 

@@ -53,9 +53,13 @@ pub fn index_object_ids(idx: &[u8], what: &str) -> Result<Vec<ObjectId>> {
 
 impl Odb {
     /// Checks pack `name` of this store through: its index and pack checksums, and
-    /// every object it lists read from this pack and hashed against its id (a delta
-    /// base may be read from elsewhere in the store). Returns the ids it holds.
-    pub fn verify_pack(&self, name: &str) -> Result<Vec<ObjectId>> {
+    /// every record it lists read from this pack and checked — an object's content
+    /// against its id, a chunk's against its key, a chunk list against its own
+    /// checksum (a delta base may be read from elsewhere in this store). Returns the
+    /// ids and keys it holds, and apart the blobs it holds as chunk lists: their
+    /// chunks may be in other stores (the receiver's), so whoever installs the pack
+    /// checks those whole ([`Odb::verify`]) once their chunks are all in one store.
+    pub fn verify_pack(&self, name: &str) -> Result<VerifiedPack> {
         let pack = Pack::open(&**self.backend(), name)?;
         if let Some(idx) = self.backend().read(FileKind::Index, name).ok().flatten() {
             index_object_ids(&idx, &format!("pack-{name}.idx"))?;
@@ -70,19 +74,32 @@ impl Odb {
         entries.sort_unstable_by_key(|e| e.1);
         let runs = rayon::current_num_threads().max(1) * 4;
         let per_run = entries.len().div_ceil(runs).max(1);
-        entries
+        let checked: Vec<(ObjectId, bool)> = entries
             .par_chunks(per_run)
             .map(|run| {
                 run.iter()
                     .map(|(id, offset)| {
-                        self.read_packed(id, &pack, *offset, 0, &mut Vec::new())
-                            .map(|_| *id)
+                        self.read_record(id, &pack, *offset, 0, &mut Vec::new())
+                            .map(|record| (*id, record.list.is_some()))
                     })
                     .collect::<Result<Vec<_>>>()
             })
-            .collect::<Result<Vec<_>>>()
-            .map(|runs| runs.concat())
+            .collect::<Result<Vec<_>>>()?
+            .concat();
+        Ok(VerifiedPack {
+            chunk_lists: checked.iter().filter(|c| c.1).map(|c| c.0).collect(),
+            ids: checked.into_iter().map(|c| c.0).collect(),
+        })
     }
+}
+
+/// What [`Odb::verify_pack`] checked.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VerifiedPack {
+    /// Every id and chunk key the pack holds.
+    pub ids: Vec<ObjectId>,
+    /// The blobs it holds as chunk lists (to check whole once installed).
+    pub chunk_lists: Vec<ObjectId>,
 }
 
 #[cfg(test)]

@@ -632,7 +632,9 @@ fn cut_into_packs(
 
 /// The local packs (as a manifest lists them, with their ids) all of whose objects are among
 /// `objects`, so that they can be sent as they are. Cruft packs are left out (their
-/// objects are unreachable), and so is a pack that is not a local file.
+/// objects are unreachable), and so are a pack that is not a local file and a pack
+/// with a chunk delta against another pack's chunk (a receiver checks each pack on
+/// its own).
 fn reusable_packs(local: &Odb, objects: &[Reached]) -> Result<Vec<(Listed, Vec<ObjectId>)>> {
     let wanted: HashSet<ObjectId> = objects.iter().map(|r| r.id).collect();
     let backend = local.backend();
@@ -654,7 +656,10 @@ fn reusable_packs(local: &Odb, objects: &[Reached]) -> Result<Vec<(Listed, Vec<O
         };
         let what = backend.location(FileKind::Index, &name);
         let ids = crate::odb::index_object_ids(&idx, &what.to_string_lossy())?;
-        if !ids.is_empty() && ids.iter().all(|id| wanted.contains(id)) {
+        if !ids.is_empty()
+            && ids.iter().all(|id| wanted.contains(id))
+            && !local.pack_needs_other_packs(&name)?
+        {
             let listed = Listed {
                 name,
                 bytes: pack.len(),
@@ -1051,10 +1056,19 @@ impl super::Remote for StoreRemote {
         transfer.bytes = self.counters.bytes_down.load(Ordering::Relaxed) - bytes_down;
         // Every object verified before anything is installed.
         let staged = Odb::with_backend(backend.clone());
+        let mut chunk_lists = Vec::new();
         for (pack, _) in &wanted {
             let what = self.key(&format!("packs/{}.pack", pack.name)).to_string();
             match staged.verify_pack(&pack.name) {
-                Ok(ids) => transfer.objects += ids.len() as u64,
+                Ok(verified) => {
+                    transfer.objects += verified.ids.len() as u64;
+                    chunk_lists.extend(
+                        verified
+                            .chunk_lists
+                            .into_iter()
+                            .map(|id| (id, what.clone())),
+                    );
+                }
                 Err(e) => {
                     let _ = backend.remove(FileKind::Index, &pack.name);
                     let _ = backend.remove(FileKind::Pack, &pack.name);
@@ -1112,6 +1126,17 @@ impl super::Remote for StoreRemote {
         }
         local.sync()?;
         local.reload_packs();
+        // A chunked blob's chunks may be partly here already: it is checked whole now
+        // that they are all in one store. A bad one leaves its packs unused (no ref
+        // moves), for gc to drop.
+        for (id, what) in &chunk_lists {
+            if let Err(e) = local.verify(id) {
+                return Err(Error::Corrupt {
+                    what: what.clone(),
+                    reason: e.to_string(),
+                });
+            }
+        }
         let _ = std::fs::remove_dir_all(&dir);
         Ok(transfer)
     }
