@@ -326,6 +326,43 @@ fn delta_frame(data: &[u8], base: &[u8], level: i32) -> Result<Vec<u8>> {
     Ok(out)
 }
 
+/// How many large blobs are chunked a batch at a time at once (see [`Slots`]).
+pub(super) const CHUNK_WRITERS: usize = 2;
+
+/// At most `limit` holders at once; no waiting.
+#[derive(Debug)]
+pub(super) struct Slots {
+    taken: std::sync::Mutex<usize>,
+    limit: usize,
+}
+
+/// A slot of [`Slots`], given back when dropped.
+pub(super) struct Slot<'s>(&'s Slots);
+
+impl Slots {
+    pub(super) fn new(limit: usize) -> Slots {
+        Slots {
+            taken: std::sync::Mutex::new(0),
+            limit,
+        }
+    }
+
+    /// Takes a free slot, if there is one.
+    pub(super) fn try_acquire(&self) -> Option<Slot<'_>> {
+        let mut taken = self.taken.lock().expect("no panics while held");
+        (*taken < self.limit).then(|| {
+            *taken += 1;
+            Slot(self)
+        })
+    }
+}
+
+impl Drop for Slot<'_> {
+    fn drop(&mut self) {
+        *self.0.taken.lock().expect("no panics while held") -= 1;
+    }
+}
+
 /// A chunk's zstd frame, and the chunk it is a delta against.
 type ChunkFrame = (Vec<u8>, Option<ObjectId>);
 
@@ -483,6 +520,12 @@ impl Odb {
         reader: impl Read + Send,
         previous: Option<&ObjectId>,
     ) -> Result<Written> {
+        // A few large files at a time are compressed on every core, a batch of chunks
+        // at once; others (a commit reads files in parallel) one chunk at a time, so
+        // memory stays a few chunks per file. Never waiting for a slot: a writer runs
+        // on the thread pool its batches use, and waiting there could deadlock.
+        let slot = self.chunk_writers.try_acquire();
+        let batch = if slot.is_some() { batch_len() } else { 1 };
         let params = self.chunk_params();
         let level = self.level();
         // The last version's chunks, as delta bases; unreadable ones are not.
@@ -497,7 +540,7 @@ impl Odb {
                 &self.backend,
             ))?))
         };
-        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(batch_len());
+        let (tx, rx) = mpsc::sync_channel::<Vec<u8>>(batch);
         let (read, stored) = std::thread::scope(|scope| {
             let producer = scope.spawn(move || {
                 let mut hashing = HashingReader {
@@ -533,7 +576,7 @@ impl Odb {
                 }
                 Ok(hashing.hasher.finalize())
             });
-            let stored = self.store_chunks(&rx, &mut sink, level, previous.as_ref());
+            let stored = self.store_chunks(&rx, &mut sink, level, previous.as_ref(), batch);
             drop(rx); // a producer blocked on a full queue gives up
             let read = producer.join().expect("the chunk reader does not panic");
             (read, stored)
@@ -571,11 +614,12 @@ impl Odb {
         sink: &mut Sink,
         level: i32,
         previous: Option<&ChunkList>,
+        batch_len: usize,
     ) -> Result<(Vec<(ObjectId, u64)>, u64)> {
         let mut parts = Vec::new();
         let mut stored = 0;
         let mut offset = 0u64;
-        let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(batch_len());
+        let mut batch: Vec<(u64, Vec<u8>)> = Vec::with_capacity(batch_len);
         while let Ok(first) = rx.recv() {
             batch.clear();
             let mut next = Some(first);
@@ -583,7 +627,7 @@ impl Odb {
                 let len = data.len() as u64;
                 batch.push((offset, data));
                 offset += len;
-                if batch.len() < batch_len() {
+                if batch.len() < batch_len {
                     next = rx.try_recv().ok();
                 }
             }

@@ -175,6 +175,8 @@ pub struct Odb {
     blocks: Mutex<Vec<CachedBlock>>,
     /// How large blobs are cut into chunks.
     chunking: RwLock<ChunkParams>,
+    /// Large blobs being chunked now.
+    chunk_writers: chunked::Slots,
 }
 
 impl std::fmt::Debug for PackWriter {
@@ -236,6 +238,7 @@ impl Odb {
             pending: Mutex::new(None),
             blocks: Mutex::new(Vec::new()),
             chunking: RwLock::new(ChunkParams::DEFAULT),
+            chunk_writers: chunked::Slots::new(chunked::CHUNK_WRITERS),
         };
         odb.reload_packs();
         odb
