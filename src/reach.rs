@@ -60,9 +60,11 @@ pub fn reachable_stored(
     if !odb.has_chunks() {
         return Ok(out);
     }
+    // Every copy's list, and every copy's delta base: whichever copy a repack keeps
+    // must stay readable.
     let mut lists = Vec::new();
     for r in out.iter().filter(|r| r.kind == Kind::Blob) {
-        if let Some(list) = odb.chunk_list(&r.id)? {
+        for list in odb.chunk_lists(&r.id)? {
             lists.push((r.path.clone(), list));
         }
     }
@@ -77,17 +79,16 @@ pub fn reachable_stored(
         }
     }
     for (path, list) in lists {
-        for chunk in list.chunks() {
-            // A chunk stored as a delta needs its base (and that one's), which may be
-            // a chunk of an older version no snapshot here names.
-            let mut next = Some(chunk.key);
-            while let Some(key) = next.filter(|k| seen.insert(*k)) {
+        let mut todo: Vec<ObjectId> = list.chunks().iter().map(|c| c.key).collect();
+        todo.reverse();
+        while let Some(key) = todo.pop() {
+            if seen.insert(key) {
                 out.push(Reached {
                     id: key,
                     kind: Kind::Blob,
                     path: path.clone(),
                 });
-                next = odb.chunk_base(&key)?;
+                todo.extend(odb.chunk_bases(&key)?);
             }
         }
     }

@@ -28,6 +28,7 @@ use sha2::{Digest, Sha256};
 
 use super::compress::compress;
 use super::pack::{PackWriter, Role};
+use super::packed::{Copy, Namespace, Place};
 use super::{Error, MAX_PACKED_SIZE, Odb, Result, Written};
 use crate::object::{Hasher, Kind, ObjectId};
 
@@ -429,6 +430,35 @@ impl Odb {
         }
     }
 
+    /// The bases of every copy of chunk `key` stored as a delta: whichever copy a
+    /// repack keeps, its base must stay.
+    pub fn chunk_bases(&self, key: &ObjectId) -> Result<Vec<ObjectId>> {
+        let mut bases = Vec::new();
+        for (pack, offset) in self.chunk_copies(key) {
+            bases.extend(pack.header(offset)?.base);
+        }
+        bases.sort_unstable();
+        bases.dedup();
+        Ok(bases)
+    }
+
+    /// Whether chunk `key` is stored and so is every base along its first copy's
+    /// chain (what a read of it follows).
+    fn chunk_intact(&self, key: &ObjectId) -> bool {
+        let mut at = *key;
+        for _ in 0..super::packed::MAX_DELTA_DEPTH {
+            if !self.contains_chunk(&at) {
+                return false;
+            }
+            match self.chunk_base(&at) {
+                Ok(Some(base)) => at = base,
+                Ok(None) => return true,
+                Err(_) => return false,
+            }
+        }
+        false
+    }
+
     /// The first chunk of blob `id` the store lacks, when it is stored in chunks.
     pub fn missing_chunk(&self, id: &ObjectId) -> Result<Option<ObjectId>> {
         let Some(list) = self.chunk_list(id)? else {
@@ -457,18 +487,9 @@ impl Odb {
         let mut bad: Vec<(ObjectId, Error)> = records
             .par_iter()
             .filter_map(|(pack, key, offset)| {
-                match self.read_record(key, pack, *offset, 0, &mut Vec::new()) {
-                    Ok(r) if r.header.role == Role::Chunk => None,
-                    Ok(_) => Some((
-                        *key,
-                        Error::BadPack {
-                            pack: format!("pack-{}", pack.name),
-                            offset: Some(*offset),
-                            reason: format!("the index lists chunk {key} where no chunk is"),
-                        },
-                    )),
-                    Err(e) => Some((*key, e)),
-                }
+                self.read_record(Namespace::Chunks, key, pack, *offset, 0, &mut Vec::new())
+                    .err()
+                    .map(|e| (*key, e))
             })
             .collect();
         bad.sort_by_key(|b| b.0);
@@ -635,7 +656,9 @@ impl Odb {
                 .par_iter()
                 .map(|(at, data)| {
                     let key = chunk_key(data);
-                    if self.contains_chunk(&key) {
+                    // Stored, and readable: a copy that is a delta against a chunk
+                    // gone (damage) is written again.
+                    if self.contains_chunk(&key) && self.chunk_intact(&key) {
                         return Ok((key, None));
                     }
                     let base = previous
@@ -757,18 +780,19 @@ impl Odb {
         level: i32,
         keep_delta: &dyn Fn(&ObjectId) -> bool,
     ) -> Result<u64> {
-        use super::packed::{Copy, Namespace, Place};
-        let read = |place: Place<'_>| match place {
-            Place::Packed(pack, offset) => self
-                .read_record(id, pack, offset, 0, &mut Vec::new())
-                .map(Some)
-                .into(),
-            Place::Loose => Copy::Absent,
+        let read = |namespace| {
+            move |place: Place<'_>| match place {
+                Place::Packed(pack, offset) => self
+                    .read_record(namespace, id, pack, offset, 0, &mut Vec::new())
+                    .map(Some)
+                    .into(),
+                Place::Loose => Copy::Absent,
+            }
         };
-        let record = match self.find_copy_in(Namespace::Chunks, id, read)? {
+        let record = match self.find_copy_in(Namespace::Chunks, id, read(Namespace::Chunks))? {
             Some(record) => record,
             None => self
-                .find_copy(id, read)?
+                .find_copy(id, read(Namespace::Objects))?
                 .ok_or(Error::NotFound { id: *id })?,
         };
         let base = record.header.base.filter(|b| keep_delta(b));
@@ -784,22 +808,56 @@ impl Odb {
         match record.header.role {
             Role::Chunk => writer.add_chunk(*id, len, base.as_ref(), &frame),
             Role::List { blob_size } => writer.add_chunk_list(*id, blob_size, len, &frame),
-            Role::Object => Err(Error::Corrupt {
-                id: *id,
-                reason: "not stored in chunks".into(),
-            }),
+            // A blob stored whole too, whose whole copy came first: as it is.
+            Role::Object => writer.add(*id, record.header.kind, &record.data, level),
+        }
+    }
+
+    /// The chunk lists of every copy of blob `id` stored in chunks (a store may hold
+    /// a blob twice, whole and in chunks, or in chunks of two parameters): whichever
+    /// copy a repack keeps, its chunks must stay. Damaged copies are left out, unless
+    /// no copy reads: then the first error.
+    pub fn chunk_lists(&self, id: &ObjectId) -> Result<Vec<ChunkList>> {
+        let mut lists = Vec::new();
+        let mut failed = None;
+        for (pack, offset) in self.packed_copies(id) {
+            match pack.header(offset) {
+                Ok(h) if matches!(h.role, Role::List { .. }) => match self.read_record(
+                    Namespace::Objects,
+                    id,
+                    &pack,
+                    offset,
+                    0,
+                    &mut Vec::new(),
+                ) {
+                    Ok(record) => lists.extend(record.list),
+                    Err(e) => failed = failed.or(Some(e)),
+                },
+                Ok(_) => {}
+                Err(e) => failed = failed.or(Some(e)),
+            }
+        }
+        match failed {
+            Some(e) if lists.is_empty() => Err(e),
+            _ => Ok(lists),
         }
     }
 
     /// The chunk list of blob `id`, when it is stored in chunks; `None` when it is
     /// stored whole (or absent).
     pub fn chunk_list(&self, id: &ObjectId) -> Result<Option<ChunkList>> {
-        use super::packed::{Copy, Place};
         Ok(self
             .find_copy(id, |place| match place {
                 Place::Packed(pack, offset) => match pack.header(offset) {
                     Ok(h) if matches!(h.role, Role::List { .. }) => {
-                        match self.read_record(id, pack, offset, 0, &mut Vec::new()) {
+                        match self.read_record(
+                            Namespace::Objects,
+                            id,
+                            pack,
+                            offset,
+                            0,
+                            &mut Vec::new(),
+                        ) {
                             Ok(record) => Copy::Good(record.list),
                             Err(e) => Copy::Bad(e),
                         }

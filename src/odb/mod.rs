@@ -460,7 +460,14 @@ impl Odb {
     fn verify_copy(&self, id: &ObjectId, place: Place<'_>) -> Copy<(Kind, u64)> {
         match place {
             Place::Packed(pack, offset) => {
-                let record = match self.read_record(id, pack, offset, 0, &mut Vec::new()) {
+                let record = match self.read_record(
+                    packed::Namespace::Objects,
+                    id,
+                    pack,
+                    offset,
+                    0,
+                    &mut Vec::new(),
+                ) {
                     Ok(record) => record,
                     Err(e) => return Copy::Bad(e),
                 };
@@ -567,7 +574,14 @@ impl Odb {
                     // A packed record is at most MAX_PACKED_SIZE: read whole, then
                     // written; a chunked blob a chunk at a time.
                     Place::Packed(pack, offset) => self
-                        .read_record(id, pack, offset, 0, &mut Vec::new())
+                        .read_record(
+                            packed::Namespace::Objects,
+                            id,
+                            pack,
+                            offset,
+                            0,
+                            &mut Vec::new(),
+                        )
                         .and_then(|record| {
                             if let Some(list) = record.list {
                                 return self.stream_chunks(id, &list, &mut out).map(Some);

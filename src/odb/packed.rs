@@ -41,7 +41,7 @@ pub(super) type CachedBlock = ((String, u64), Arc<Vec<u8>>);
 const BLOCK_CACHE: usize = 8;
 
 /// The most delta hops a read follows; packs cow writes stay well below it.
-const MAX_DELTA_DEPTH: usize = 50;
+pub(super) const MAX_DELTA_DEPTH: usize = 50;
 
 /// How many times one lookup reloads the pack list while packs keep changing under it
 /// (a `gc` replacing the pack it just listed).
@@ -259,7 +259,7 @@ impl Odb {
         depth: usize,
         unreadable: &mut Vec<ObjectId>,
     ) -> Result<Object> {
-        let record = self.read_record(id, pack, offset, depth, unreadable)?;
+        let record = self.read_record(Namespace::Objects, id, pack, offset, depth, unreadable)?;
         match record.list {
             None => Ok(Object {
                 kind: record.header.kind,
@@ -292,6 +292,7 @@ impl Odb {
     /// exponential in its length.
     pub(super) fn read_record(
         &self,
+        namespace: Namespace,
         id: &ObjectId,
         pack: &Pack,
         offset: u64,
@@ -299,6 +300,19 @@ impl Odb {
         unreadable: &mut Vec<ObjectId>,
     ) -> Result<Record> {
         let header = pack.header(offset)?;
+        // The index says what the record is: a chunk under a chunk's key, an object
+        // (whole, or as a chunk list) under an object's id; anything else is crafted.
+        if (header.role == Role::Chunk) != (namespace == Namespace::Chunks) {
+            let (listed, found) = match namespace {
+                Namespace::Chunks => ("a chunk", "an object"),
+                Namespace::Objects => ("an object", "a chunk"),
+            };
+            return Err(Error::BadPack {
+                pack: format!("pack-{}", pack.name),
+                offset: Some(offset),
+                reason: format!("the index lists {id} as {listed}, the record is {found}"),
+            });
+        }
         if let Some((block, start)) = header.block {
             let content = self.block(pack, block)?;
             let data = usize::try_from(start)
@@ -396,7 +410,7 @@ impl Odb {
     ) -> Result<Option<Vec<u8>>> {
         self.find_copy_in(Namespace::Chunks, key, |place| match place {
             Place::Packed(pack, offset) => {
-                match self.read_record(key, pack, offset, depth, unreadable) {
+                match self.read_record(Namespace::Chunks, key, pack, offset, depth, unreadable) {
                     Ok(r) if r.header.role == Role::Chunk => Copy::Good(r.data),
                     Ok(_) => Copy::Bad(Error::Corrupt {
                         id: *key,

@@ -6,6 +6,7 @@ use sha2::{Digest, Sha256};
 
 use super::backend::FileKind;
 use super::pack::{IDX_MAGIC, Pack};
+use super::packed::Namespace;
 use super::{Error, Odb, Result};
 use crate::object::ObjectId;
 
@@ -70,7 +71,14 @@ impl Odb {
         // In record order, each thread through one run of records: members of a block
         // are read together, so each block is decompressed once (through the block
         // cache), not once per member.
-        let mut entries: Vec<(ObjectId, u64)> = pack.entries().collect();
+        let mut entries: Vec<(ObjectId, u64, Namespace)> = pack
+            .object_entries()
+            .map(|(id, offset)| (id, offset, Namespace::Objects))
+            .chain(
+                pack.chunk_entries()
+                    .map(|(key, offset)| (key, offset, Namespace::Chunks)),
+            )
+            .collect();
         entries.sort_unstable_by_key(|e| e.1);
         let runs = rayon::current_num_threads().max(1) * 4;
         let per_run = entries.len().div_ceil(runs).max(1);
@@ -78,8 +86,8 @@ impl Odb {
             .par_chunks(per_run)
             .map(|run| {
                 run.iter()
-                    .map(|(id, offset)| {
-                        self.read_record(id, &pack, *offset, 0, &mut Vec::new())
+                    .map(|(id, offset, namespace)| {
+                        self.read_record(*namespace, id, &pack, *offset, 0, &mut Vec::new())
                             .map(|record| (*id, record.list.is_some()))
                     })
                     .collect::<Result<Vec<_>>>()

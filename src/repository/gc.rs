@@ -156,14 +156,35 @@ impl Repository {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let mut cruft: Vec<(ObjectId, u64)> = Vec::new();
+        let mut old: HashSet<ObjectId> = HashSet::new();
         for (id, time) in unreachable {
             let age = Duration::from_secs(now.saturating_sub(time));
             if options.grace.is_none_or(|g| age < g) {
                 cruft.push((id, time));
             } else {
-                outcome.pruned += 1;
+                old.insert(id);
             }
         }
+        // What a young object's storage needs stays with it, however old (with the
+        // young one's time, so that they go together): a chunked blob's chunks, a
+        // chunk delta's base.
+        let mut i = 0;
+        while i < cruft.len() {
+            let (id, time) = cruft[i];
+            let mut needs = self.odb.chunk_bases(&id)?;
+            if !old.is_empty() {
+                for list in self.odb.chunk_lists(&id)? {
+                    needs.extend(list.chunks().iter().map(|c| c.key));
+                }
+            }
+            for need in needs {
+                if old.remove(&need) {
+                    cruft.push((need, time));
+                }
+            }
+            i += 1;
+        }
+        outcome.pruned += old.len() as u64;
         cruft.sort_unstable();
         outcome.cruft = cruft.len() as u64;
         let loose = self.odb.loose_object_ids()?;
