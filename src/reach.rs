@@ -74,7 +74,7 @@ pub fn reachable_stored(
     let mut seen: HashSet<ObjectId> = HashSet::new();
     for id in &excluded {
         // Unreadable or absent here: the other side holds what it holds.
-        if let Ok(Some(list)) = odb.chunk_list(id) {
+        for list in odb.chunk_lists(id).unwrap_or_default() {
             seen.extend(list.chunks().iter().map(|c| c.key));
         }
     }

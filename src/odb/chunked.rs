@@ -412,11 +412,9 @@ impl Odb {
         if let Some((pack, offset)) = self.chunk_copies(id).into_iter().next() {
             return Ok(pack.header(offset)?.size);
         }
-        for (pack, offset) in self.packed_copies(id) {
-            if let Ok(header) = pack.header(offset)
-                && matches!(header.role, Role::List { .. })
-            {
-                return Ok(header.size);
+        for pack in self.packs() {
+            if let Some(offset) = pack.find_list(id) {
+                return Ok(pack.header(offset)?.size);
             }
         }
         Ok(self.read_header(id)?.1)
@@ -757,15 +755,7 @@ impl Odb {
     /// Whether `id` is a chunk's key, or an object stored as a chunk list: what
     /// [`Odb::copy_chunk_record`] copies.
     pub(super) fn is_chunk_record(&self, id: &ObjectId) -> Result<bool> {
-        if self.contains_chunk(id) {
-            return Ok(true);
-        }
-        for (pack, offset) in self.packed_copies(id) {
-            if let Ok(header) = pack.header(offset) {
-                return Ok(matches!(header.role, Role::List { .. }));
-            }
-        }
-        Ok(false)
+        Ok(self.contains_chunk(id) || self.packs().iter().any(|p| p.find_list(id).is_some()))
     }
 
     /// Copies the record of chunk `id`, or of object `id` stored as a chunk list,
@@ -820,20 +810,12 @@ impl Odb {
     pub fn chunk_lists(&self, id: &ObjectId) -> Result<Vec<ChunkList>> {
         let mut lists = Vec::new();
         let mut failed = None;
-        for (pack, offset) in self.packed_copies(id) {
-            match pack.header(offset) {
-                Ok(h) if matches!(h.role, Role::List { .. }) => match self.read_record(
-                    Namespace::Objects,
-                    id,
-                    &pack,
-                    offset,
-                    0,
-                    &mut Vec::new(),
-                ) {
-                    Ok(record) => lists.extend(record.list),
-                    Err(e) => failed = failed.or(Some(e)),
-                },
-                Ok(_) => {}
+        for pack in self.packs() {
+            let Some(offset) = pack.find_list(id) else {
+                continue;
+            };
+            match self.read_record(Namespace::Objects, id, &pack, offset, 0, &mut Vec::new()) {
+                Ok(record) => lists.extend(record.list),
                 Err(e) => failed = failed.or(Some(e)),
             }
         }
@@ -843,32 +825,10 @@ impl Odb {
         }
     }
 
-    /// The chunk list of blob `id`, when it is stored in chunks; `None` when it is
-    /// stored whole (or absent).
+    /// The chunk list of blob `id`, when it is stored in chunks (the first copy's, if
+    /// more than one is); `None` when it is stored whole (or absent).
     pub fn chunk_list(&self, id: &ObjectId) -> Result<Option<ChunkList>> {
-        Ok(self
-            .find_copy(id, |place| match place {
-                Place::Packed(pack, offset) => match pack.header(offset) {
-                    Ok(h) if matches!(h.role, Role::List { .. }) => {
-                        match self.read_record(
-                            Namespace::Objects,
-                            id,
-                            pack,
-                            offset,
-                            0,
-                            &mut Vec::new(),
-                        ) {
-                            Ok(record) => Copy::Good(record.list),
-                            Err(e) => Copy::Bad(e),
-                        }
-                    }
-                    Ok(_) => Copy::Good(None),
-                    Err(e) => Copy::Bad(e),
-                },
-                Place::Loose if self.loose_present(id) => Copy::Good(None),
-                Place::Loose => Copy::Absent,
-            })?
-            .flatten())
+        Ok(self.chunk_lists(id)?.into_iter().next())
     }
 
     /// Streams the content of chunked blob `id` (its chunks `list`) into `out`,

@@ -94,7 +94,7 @@ impl Odb {
             for (key, offset) in pack.chunk_entries() {
                 chunks.insert(key, pack.header(offset)?.size);
             }
-            for (id, offset) in pack.object_entries() {
+            for (id, offset) in pack.list_entries() {
                 if let super::pack::Role::List { blob_size } = pack.header(offset)?.role {
                     lists.insert(id, blob_size);
                 }

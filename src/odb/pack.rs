@@ -35,7 +35,8 @@
 //! list's encoded size, the blob's size and the frame length as varints, then one zstd
 //! frame of the encoded list) stands under the blob's id. Chunk keys are listed in the
 //! index with [`CHUNK_ENTRY`] set in their offset, so that lookups of objects never
-//! see them.
+//! see them; chunk lists with [`LIST_ENTRY`], so that finding a blob's chunks needs no
+//! read of the pack.
 //!
 //! The `.idx` beside it is `CWIDX\0\0\x01`, a fan-out table of 256 big-endian u32
 //! counts, the sorted ids, their big-endian u64 record offsets, the pack's checksum and
@@ -67,6 +68,8 @@ const CHUNK_RECORD: u8 = 7;
 const LIST_RECORD: u8 = 8;
 /// Set in an index entry's offset for a chunk (a key, not an object id).
 pub(super) const CHUNK_ENTRY: u64 = 1 << 63;
+/// Set in an index entry's offset for a blob stored as a chunk list.
+pub(super) const LIST_ENTRY: u64 = 1 << 62;
 const FLAGS: u8 = DELTA | WITH_DICT | IN_BLOCK | BASE_BY_INDEX;
 
 /// The largest block of small objects compressed together that a pack may hold.
@@ -324,7 +327,7 @@ impl PackWriter {
         put_varint(&mut head, frame.len() as u64);
         self.append(&head)?;
         self.append(frame)?;
-        self.entries.insert(id, start);
+        self.entries.insert(id, start | LIST_ENTRY);
         self.chunked = true;
         Ok(self.offset - start)
     }
@@ -662,7 +665,11 @@ impl Pack {
     }
 
     fn offset_at(&self, i: usize) -> u64 {
-        self.raw_offset_at(i) & !CHUNK_ENTRY
+        self.raw_offset_at(i) & !(CHUNK_ENTRY | LIST_ENTRY)
+    }
+
+    fn is_list_at(&self, i: usize) -> bool {
+        self.raw_offset_at(i) & LIST_ENTRY != 0
     }
 
     fn is_chunk_at(&self, i: usize) -> bool {
@@ -744,6 +751,25 @@ impl Pack {
         self.position(id)
             .filter(|&i| !self.is_chunk_at(i))
             .map(|i| self.offset_at(i))
+    }
+
+    /// The offset of blob `id`'s record when the index lists it as a chunk list.
+    pub fn find_list(&self, id: &ObjectId) -> Option<u64> {
+        self.position(id)
+            .filter(|&i| self.is_list_at(i) && !self.is_chunk_at(i))
+            .map(|i| self.offset_at(i))
+    }
+
+    /// The blobs the index lists as chunk lists, sorted, with their offsets.
+    pub fn list_entries(&self) -> impl Iterator<Item = (ObjectId, u64)> + '_ {
+        (0..self.count)
+            .filter(|&i| self.is_list_at(i) && !self.is_chunk_at(i))
+            .map(|i| {
+                (
+                    ObjectId::from_slice(self.id_at(i)).expect("32 bytes"),
+                    self.offset_at(i),
+                )
+            })
     }
 
     /// The offset of the chunk `key`'s record (never an object's).
