@@ -27,7 +27,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use super::compress::compress;
-use super::pack::{PackWriter, Role};
+use super::pack::{PackWriter, Role, get_varint, put_varint};
 use super::packed::{Copy, Namespace, Place};
 use super::{Error, MAX_PACKED_SIZE, Odb, Result, Written};
 use crate::object::{Hasher, Kind, ObjectId};
@@ -243,27 +243,6 @@ impl ChunkList {
         }
         Ok(list)
     }
-}
-
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn get_varint(buf: &[u8], pos: &mut usize) -> Option<u64> {
-    let mut n = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *buf.get(*pos)?;
-        *pos += 1;
-        n |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Some(n);
-        }
-    }
-    None
 }
 
 /// Feeds what is read through it to the blob hasher, and stops a reader that yields
