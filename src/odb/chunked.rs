@@ -421,7 +421,7 @@ impl Odb {
 
     /// Whether chunk `key` is stored and so is every base along its first copy's
     /// chain (what a read of it follows).
-    fn chunk_intact(&self, key: &ObjectId) -> bool {
+    pub(super) fn chunk_intact(&self, key: &ObjectId) -> bool {
         let mut at = *key;
         for _ in 0..super::packed::MAX_DELTA_DEPTH {
             if !self.contains_chunk(&at) {
@@ -503,7 +503,7 @@ impl Odb {
     }
 
     /// Whether the store holds chunk `key` (in a pack, or the pack being written).
-    fn contains_chunk(&self, key: &ObjectId) -> bool {
+    pub(super) fn contains_chunk(&self, key: &ObjectId) -> bool {
         self.is_pending(key) || !self.chunk_copies(key).is_empty()
     }
 

@@ -650,14 +650,43 @@ impl Odb {
     ///
     /// The pack is self-contained: every delta's base is one of `candidates` (the
     /// delta window only ever holds objects of this pack), so the pack reads without
-    /// any other. Candidates larger than [`MAX_PACKED_SIZE`] are left out (listed in
+    /// any other — but for chunk deltas with [`RepackOptions::external_chunk_bases`].
+    /// Candidates larger than [`MAX_PACKED_SIZE`] are left out (listed in
     /// [`WritePackOutcome::too_large`]); a candidate listed twice is packed once.
-    /// Nothing is written when nothing is left to pack. Only `options.level` is used.
+    /// Nothing is written when nothing is left to pack.
     pub fn write_pack(
         &self,
         candidates: Vec<Candidate>,
         target: Arc<dyn Backend>,
         options: &RepackOptions,
+    ) -> Result<WritePackOutcome> {
+        self.write_pack_with(candidates, target, options, None)
+    }
+
+    /// [`Odb::write_pack`] into another repository's store `target`: a chunk stored
+    /// here as a delta against a chunk `target` holds stays a delta (`target`'s gc
+    /// keeps the bases its chunks need), so sending an edit of a large file sends
+    /// kilobytes, not the chunks it touched.
+    pub fn write_pack_into(
+        &self,
+        candidates: Vec<Candidate>,
+        target: &Odb,
+        options: &RepackOptions,
+    ) -> Result<WritePackOutcome> {
+        self.write_pack_with(
+            candidates,
+            Arc::clone(&target.backend),
+            options,
+            Some(target),
+        )
+    }
+
+    fn write_pack_with(
+        &self,
+        candidates: Vec<Candidate>,
+        target: Arc<dyn Backend>,
+        options: &RepackOptions,
+        target_odb: Option<&Odb>,
     ) -> Result<WritePackOutcome> {
         let mut outcome = WritePackOutcome::default();
         let mut seen = HashSet::new();
@@ -793,13 +822,18 @@ impl Odb {
                 };
             }
         }
-        // A chunk delta stays one when its base is in this pack, or for this store's
-        // own packs, wherever the base is (reachability keeps it).
+        // A chunk delta stays one when its base is in this pack, or in the target
+        // store, or for this store's own packs, wherever the base is (reachability
+        // keeps it).
         let in_pack: HashSet<ObjectId> = chunk_records.iter().copied().collect();
-        if options.external_chunk_bases {
+        if options.external_chunk_bases || target_odb.is_some() {
             writer.allow_external_chunk_bases();
         }
-        let keep_delta = |base: &ObjectId| options.external_chunk_bases || in_pack.contains(base);
+        let keep_delta = |base: &ObjectId| {
+            options.external_chunk_bases
+                || in_pack.contains(base)
+                || target_odb.is_some_and(|t| t.contains_chunk(base) && t.chunk_intact(base))
+        };
         for id in &chunk_records {
             self.copy_chunk_record(id, &mut writer, options.level, &keep_delta)?;
         }

@@ -5,7 +5,6 @@
 //! its writer lock, each only if it still holds what the push expected.
 
 use std::io;
-use std::sync::Arc;
 
 use super::{RepoLock, Repository};
 use crate::object::ObjectId;
@@ -73,7 +72,7 @@ fn copy_objects(
         level: to.level(),
         ..RepackOptions::default()
     };
-    let written = from.write_pack(candidates, Arc::clone(to.backend()), &options)?;
+    let written = from.write_pack_into(candidates, to, &options)?;
     to.reload_packs();
     if let Some(pack) = &written.pack {
         transfer.packs += 1;
