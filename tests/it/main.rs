@@ -21,7 +21,6 @@ mod reach;
 mod reliability;
 mod remote;
 mod remote_config;
-mod review_chunking;
 mod roots;
 mod s3;
 mod s3cluster;
