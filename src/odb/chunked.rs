@@ -2,8 +2,9 @@
 //!
 //! A blob of at least [`ChunkParams::threshold`] bytes is cut by FastCDC (the 2020
 //! algorithm, `fastcdc::v2020::StreamCDC`) into chunks of content-defined boundaries.
-//! Each chunk is stored once, in a pack, under its key: the SHA-256 of `chunk <size>\0`
-//! and its content, a header no git object has, so a key never equals an object id.
+//! Each chunk is stored once, in a pack, under its key: the BLAKE3 hash of its content
+//! (in key-derivation mode), never an object id, which is SHA-256 of a git header and
+//! the content.
 //! The blob's id (git's, of the whole content) names a chunk-list record: the chunks'
 //! keys and sizes in order. An edit to a large file therefore stores the chunks it
 //! touched and a new list; identical chunks anywhere in the store are stored once.
@@ -130,12 +131,17 @@ impl Default for ChunkParams {
     }
 }
 
-/// The key a chunk is stored under: SHA-256 of `chunk <size>\0` and the content.
+/// The key a chunk is stored under: the BLAKE3 hash of its content in key-derivation
+/// mode with this context (so it is no other BLAKE3 use's hash either).
+const CHUNK_KEY_CONTEXT: &str = "cow 2026-12-07 chunk key v1";
+
+/// The key a chunk is stored under: BLAKE3 of its content (see [`CHUNK_KEY_CONTEXT`]):
+/// a cryptographic hash, cheaper than a second SHA-256 over every large file, and
+/// never an object id (those are SHA-256 of a git header and the content).
 pub fn chunk_key(content: &[u8]) -> ObjectId {
-    let mut h = Sha256::new();
-    h.update(format!("chunk {}\0", content.len()));
+    let mut h = blake3::Hasher::new_derive_key(CHUNK_KEY_CONTEXT);
     h.update(content);
-    ObjectId::from_slice(&h.finalize()).expect("32 bytes")
+    ObjectId::from_slice(h.finalize().as_bytes()).expect("32 bytes")
 }
 
 /// One chunk of a chunked blob.
