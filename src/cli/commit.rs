@@ -11,15 +11,13 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The commit message; several are joined as paragraphs
-    #[arg(
-        short,
-        long = "message",
-        value_name = "MSG",
-        required = true,
-        allow_hyphen_values = true
-    )]
+    /// The commit message; several are joined as paragraphs. Without it, the editor
+    /// opens ($GIT_EDITOR, $VISUAL, $EDITOR or vi), as in git
+    #[arg(short, long = "message", value_name = "MSG", allow_hyphen_values = true)]
     message: Vec<String>,
+    /// Accepted for git's `commit -a`: cow always snapshots every file
+    #[arg(short = 'a', long = "all")]
+    all: bool,
     /// Commit even if nothing changed since HEAD
     #[arg(long)]
     allow_empty: bool,
@@ -58,7 +56,12 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         progress: Some(&progress),
         ..CommitOptions::default()
     };
-    let outcome = repo.commit(&args.message.join("\n\n"), &options);
+    let message = if args.message.is_empty() {
+        message_from_editor(repo, args.allow_empty)?
+    } else {
+        args.message.join("\n\n")
+    };
+    let outcome = repo.commit(&message, &options);
     if let Some(bar) = bar.get() {
         bar.finish_and_clear();
     }
@@ -90,4 +93,14 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
 /// "1 file", "2 files".
 fn counted(n: u64, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `commit` without `-m`: refuses "nothing to commit" before the editor opens (as git
+/// does), then asks the editor for the message.
+fn message_from_editor(repo: &Repository, allow_empty: bool) -> anyhow::Result<String> {
+    let status = repo.status(&cow::repository::StatusOptions::default())?;
+    if status.is_clean() && status.head_commit.is_some() && !allow_empty {
+        return Err(cow::repository::Error::NothingToCommit.into());
+    }
+    super::editor::commit_message(&status)
 }

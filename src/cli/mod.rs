@@ -7,6 +7,7 @@ mod checkout;
 mod commit;
 mod config;
 mod diff;
+mod editor;
 mod format;
 mod fsck;
 mod gc;
