@@ -114,6 +114,19 @@ impl std::fmt::Display for Quiet {
 }
 impl std::error::Error for Quiet {}
 
+/// A usage error found after parsing (exit status 2): a git habit cow answers with a
+/// hint that teaches its model (no staging area: every commit snapshots everything),
+/// or arguments git would also refuse.
+#[derive(Debug)]
+pub(crate) struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
 /// Runs the command line and maps the outcome to an exit status: 0 success, 1 error or
 /// refusal, 2 usage error (from clap).
 pub fn main() -> ExitCode {
@@ -122,9 +135,10 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let cli = match Cli::try_parse_from(git_style_args(std::env::args_os())) {
+    let args = git_style_args(std::env::args_os());
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, subcommand(&args)),
     };
     let stdout = io::stdout();
     let mut out: Box<dyn Write> = if stdout.is_terminal() {
@@ -148,6 +162,10 @@ pub fn main() -> ExitCode {
             }
             let _ = out.flush();
             drop(out);
+            if let Some(Usage(message)) = err.downcast_ref::<Usage>() {
+                let _ = writeln!(io::stderr(), "cow: error: {message}");
+                return ExitCode::from(2);
+            }
             let hint = hint(&err).unwrap_or_default();
             let _ = writeln!(io::stderr(), "cow: error: {}{hint}", one_line(&err));
             ExitCode::FAILURE
@@ -157,7 +175,7 @@ pub fn main() -> ExitCode {
 
 /// Help and version go to stdout as clap prints them; a usage error is one line on
 /// stderr, like every other error, with exit status 2.
-fn usage_error(e: clap::Error) -> ExitCode {
+fn usage_error(e: clap::Error, subcommand: Option<&str>) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
         e.kind(),
@@ -168,19 +186,61 @@ fn usage_error(e: clap::Error) -> ExitCode {
         e.exit()
     }
     // clap's message: "error: what", maybe indented details, a blank line, then
-    // tips and usage. Keep what and the details.
+    // tips ("a similar subcommand exists: 'commit'") and the usage line. Keep what, the
+    // details and the tips, and point at the help of the command that was run.
     let text = e.render().to_string();
     let what: Vec<&str> = text
         .lines()
         .take_while(|l| !l.trim().is_empty())
         .map(|l| l.trim().trim_start_matches("error: "))
         .collect();
+    let tips: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("tip: "))
+        .collect();
+    let tips: String = tips.iter().map(|t| format!("; {t}")).collect();
     let _ = writeln!(
         io::stderr(),
-        "cow: error: {} (see 'cow --help')",
-        what.join(" ")
+        "cow: error: {}{tips} (see '{} --help')",
+        what.join(" "),
+        usage_command(&text, subcommand)
     );
     ExitCode::from(2)
+}
+
+/// The command whose usage clap printed (`cow commit` from "Usage: cow commit
+/// [OPTIONS]"), else the subcommand typed if there is one by that name, else `cow`.
+fn usage_command(text: &str, subcommand: Option<&str>) -> String {
+    if let Some(usage) = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")) {
+        let words: Vec<&str> = usage
+            .split_whitespace()
+            .take_while(|w| {
+                !w.starts_with('-') && w.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+            .collect();
+        if words.first() == Some(&"cow") {
+            return words.join(" ");
+        }
+    }
+    use clap::CommandFactory;
+    match subcommand.and_then(|name| Cli::command().find_subcommand(name).map(|c| c.get_name().to_owned())) {
+        Some(name) => format!("cow {name}"),
+        None => "cow".to_owned(),
+    }
+}
+
+/// The subcommand word: the first argument that is neither an option nor an option's
+/// value.
+fn subcommand(args: &[std::ffi::OsString]) -> Option<&str> {
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].to_str() {
+            Some("-C" | "--lock-timeout") => i += 2,
+            Some(a) if a.starts_with('-') => i += 1,
+            other => return other,
+        }
+    }
+    None
 }
 
 /// Rewrites git's attached short forms clap cannot take while keeping `-M` alone
@@ -188,20 +248,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
 /// other commands (a commit message, say) and after `--` are left alone.
 fn git_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let args: Vec<std::ffi::OsString> = args.collect();
-    // The subcommand: the first word that is neither an option nor an option's value.
-    let mut subcommand = None;
-    let mut i = 1;
-    while i < args.len() {
-        match args[i].to_str() {
-            Some("-C" | "--lock-timeout") => i += 2,
-            Some(a) if a.starts_with('-') => i += 1,
-            other => {
-                subcommand = other;
-                break;
-            }
-        }
-    }
-    if !matches!(subcommand, Some("diff" | "log")) {
+    if !matches!(subcommand(&args), Some("diff" | "log")) {
         return args;
     }
     let mut seen_dashes = false;

@@ -8,6 +8,7 @@ mod diff;
 mod fsck;
 mod gc;
 mod lock;
+mod merge_base;
 mod log;
 mod path_remote;
 mod read;
