@@ -11,9 +11,12 @@ use cow::worktree::Op;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Create branch NAME at REV (default HEAD) and switch to it
-    #[arg(short = 'b', value_name = "NAME")]
+    /// Create branch NAME at REV (default HEAD) and switch to it (`switch -c` as well)
+    #[arg(short = 'b', short_alias = 'c', long = "create", value_name = "NAME")]
     new_branch: Option<String>,
+    /// Detach HEAD at REV even when it is a branch (any other revision detaches it)
+    #[arg(long, conflicts_with = "new_branch")]
+    detach: bool,
     /// Discard local changes and replace untracked or ignored files in the way
     #[arg(short, long)]
     force: bool,
@@ -21,8 +24,26 @@ pub struct Args {
     #[arg(short = 'n', long)]
     dry_run: bool,
     /// A branch (attaches HEAD) or any other revision (detaches HEAD)
-    #[arg(required_unless_present = "new_branch")]
+    #[arg(required_unless_present_any = ["new_branch", "paths"])]
     rev: Option<String>,
+    /// git's `checkout -- FILE`: answered with a hint (that is `cow restore FILE`)
+    #[arg(last = true, hide = true)]
+    paths: Vec<OsString>,
+}
+
+/// `checkout [REV] -- FILE`: git's way to bring back files, which is `restore` here.
+fn restore_hint(args: &Args) -> Option<super::Usage> {
+    if args.paths.is_empty() {
+        return None;
+    }
+    let source = match &args.rev {
+        Some(rev) => format!(" --source {rev}"),
+        None => String::new(),
+    };
+    Some(super::Usage(format!(
+        "checkout moves HEAD to another snapshot; to bring back files without moving \
+         HEAD, use `cow restore{source} PATH...`"
+    )))
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -30,9 +51,19 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         force: args.force,
         dry_run: args.dry_run,
     };
+    if let Some(hint) = restore_hint(args) {
+        return Err(hint.into());
+    }
     let outcome = match &args.new_branch {
         Some(name) => repo.checkout_new_branch(name, args.rev.as_deref(), &options)?,
-        None => repo.checkout(args.rev.as_deref().expect("clap requires REV"), &options)?,
+        None => {
+            let rev = args.rev.as_deref().expect("clap requires REV");
+            if args.detach {
+                repo.checkout(&repo.resolve_commit(rev)?.to_string(), &options)?
+            } else {
+                repo.checkout(rev, &options)?
+            }
+        }
     };
     if args.dry_run {
         return print_plan(&outcome, out);
@@ -86,6 +117,14 @@ pub struct RestoreArgs {
     /// Also replace untracked or ignored files in the way
     #[arg(short, long)]
     force: bool,
+    /// git's `restore --staged`: answered with a hint (cow has no staging area), or
+    /// with --worktree, the same as without either
+    #[arg(short = 'S', long, hide = true)]
+    staged: bool,
+    /// Accepted for git's `restore --worktree`: the working directory is what cow
+    /// restores
+    #[arg(short = 'W', long)]
+    worktree: bool,
     /// Files or directories, relative to the current directory
     #[arg(required = true)]
     paths: Vec<OsString>,
@@ -97,6 +136,14 @@ pub fn restore(
     args: &RestoreArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if args.staged && !args.worktree {
+        return Err(super::Usage(
+            "there is no staging area, so nothing to unstage: every commit snapshots the \
+             whole working directory; `cow restore PATH` brings back HEAD's version of a file"
+                .into(),
+        )
+        .into());
+    }
     let mut paths = Vec::new();
     for arg in &args.paths {
         paths.push(super::paths::repo_path(

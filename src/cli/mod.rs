@@ -11,6 +11,7 @@ mod editor;
 mod format;
 mod fsck;
 mod gc;
+mod habits;
 mod init;
 mod json;
 mod log;
@@ -70,6 +71,7 @@ enum Command {
     /// Show an object's content, kind or size
     CatFile(cat_file::Args),
     /// Move the working directory and HEAD to another snapshot
+    #[command(visible_alias = "switch")]
     Checkout(checkout::Args),
     /// Bring paths back from a snapshot without moving HEAD
     Restore(checkout::RestoreArgs),
@@ -96,6 +98,9 @@ enum Command {
     Pull(transfer::PullArgs),
     /// Copy a repository (a path or s3://bucket/prefix) into a new directory
     Clone(transfer::CloneArgs),
+    /// git's `add`, `stage`, `rm` and `mv`: answered with a hint (cow has no staging area)
+    #[command(hide = true, alias = "stage", alias = "rm", alias = "mv")]
+    Add(habits::StagingArgs),
 }
 
 /// Exit status for a command that ran but reports failure without an error message
@@ -340,6 +345,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Pull(args) => json::errors_as_json(args.output.json, || {
             transfer::pull(&discover()?, &cwd, args, out)
         }),
+        Command::Add(_) => Err(habits::staging(std::env::args_os())),
         Command::Clone(args) => {
             json::errors_as_json(args.output.json, || transfer::clone(&cwd, args, out))
         }
