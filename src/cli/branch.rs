@@ -23,9 +23,18 @@ pub struct Args {
     /// List local and remote-tracking branches
     #[arg(short = 'a', long = "all", conflicts_with = "name")]
     all: bool,
+    /// Print the current branch's name (nothing when HEAD is detached)
+    #[arg(long, conflicts_with_all = ["name", "all", "remotes", "delete", "force_delete"])]
+    show_current: bool,
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.show_current {
+        if let cow::refs::Head::Branch(name) = repo.head()? {
+            writeln!(out, "{}", name.shorten())?;
+        }
+        return Ok(());
+    }
     let Some(name) = &args.name else {
         if !args.remotes {
             for branch in repo.branches()? {

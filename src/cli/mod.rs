@@ -15,6 +15,7 @@ mod habits;
 mod init;
 mod json;
 mod log;
+mod ls_files;
 mod ls_tree;
 mod paths;
 mod remote;
@@ -66,6 +67,8 @@ enum Command {
     Show(show::Args),
     /// List a directory of a snapshot: `<mode> <type> <id>\t<path>`
     LsTree(ls_tree::Args),
+    /// List the files a commit would snapshot now (git's `ls-files` after `add -A`)
+    LsFiles(ls_files::Args),
     /// Print the full id each revision names
     RevParse(rev_parse::Args),
     /// Show an object's content, kind or size
@@ -329,6 +332,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Diff(args) => diff::run(&discover()?, &cwd, args, out),
         Command::Show(args) => show::run(&discover()?, args, out),
         Command::LsTree(args) => ls_tree::run(&discover()?, args, out),
+        Command::LsFiles(args) => ls_files::run(&discover()?, &cwd, args, out),
         Command::RevParse(args) => rev_parse::run(&discover()?, args, out),
         Command::CatFile(args) => cat_file::run(&discover()?, args, out),
         Command::Config(args) => config::run(&discover()?, args, out),

@@ -19,6 +19,9 @@ pub struct Args {
     /// With --porcelain or --short: end lines with NUL and do not quote paths
     #[arg(short)]
     z: bool,
+    /// With --porcelain or --short: first a `## BRANCH` line, as git's
+    #[arg(short, long)]
+    branch: bool,
     /// `all` lists every file of a new directory, `normal` the directory alone
     #[arg(short = 'u', long = "untracked-files", value_name = "MODE", default_value = "normal",
           num_args = 0..=1, default_missing_value = "all",
@@ -54,6 +57,14 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         .iter()
         .partition(|c| c.kind() == ChangeKind::Added);
     if args.porcelain || args.short {
+        if args.branch {
+            let header = match (&status.head, status.head_commit) {
+                (Head::Branch(name), Some(_)) => format!("## {}", name.shorten()),
+                (Head::Branch(name), None) => format!("## No commits yet on {}", name.shorten()),
+                (Head::Detached(_), _) => "## HEAD (no branch)".to_owned(),
+            };
+            write!(out, "{header}{}", if args.z { '\0' } else { '\n' })?;
+        }
         for change in tracked.iter().chain(&new) {
             let path = shown_path(change);
             if args.z {
