@@ -5,6 +5,7 @@ mod branch;
 mod cat_file;
 mod checkout;
 mod commit;
+mod completions;
 mod config;
 mod diff;
 mod editor;
@@ -101,6 +102,10 @@ enum Command {
     Pull(transfer::PullArgs),
     /// Copy a repository (a path or s3://bucket/prefix) into a new directory
     Clone(transfer::CloneArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::Args),
+    /// Print the man page, or write every command's page with --dir
+    Man(completions::ManArgs),
     /// git's `add`, `stage`, `rm` and `mv`: answered with a hint (cow has no staging area)
     #[command(hide = true, alias = "stage", alias = "rm", alias = "mv")]
     Add(habits::StagingArgs),
@@ -349,6 +354,8 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Pull(args) => json::errors_as_json(args.output.json, || {
             transfer::pull(&discover()?, &cwd, args, out)
         }),
+        Command::Completions(args) => completions::run(args, out),
+        Command::Man(args) => completions::man(args, out),
         Command::Add(_) => Err(habits::staging(std::env::args_os())),
         Command::Clone(args) => {
             json::errors_as_json(args.output.json, || transfer::clone(&cwd, args, out))
