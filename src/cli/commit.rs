@@ -13,7 +13,12 @@ use indicatif::{ProgressBar, ProgressStyle};
 pub struct Args {
     /// The commit message; several are joined as paragraphs. Without it, the editor
     /// opens ($GIT_EDITOR, $VISUAL, $EDITOR or vi), as in git
-    #[arg(short, long = "message", value_name = "MSG", allow_hyphen_values = true)]
+    #[arg(
+        short,
+        long = "message",
+        value_name = "MSG",
+        allow_hyphen_values = true
+    )]
     message: Vec<String>,
     /// Accepted for git's `commit -a`: cow always snapshots every file
     #[arg(short = 'a', long = "all")]

@@ -35,8 +35,9 @@ pub fn man(args: &ManArgs, out: &mut dyn Write) -> anyhow::Result<()> {
             std::fs::create_dir_all(dir).map_err(|e| {
                 anyhow::anyhow!("could not create directory '{}': {e}", dir.display())
             })?;
-            clap_mangen::generate_to(command, dir)
-                .map_err(|e| anyhow::anyhow!("could not write man pages to '{}': {e}", dir.display()))?;
+            clap_mangen::generate_to(command, dir).map_err(|e| {
+                anyhow::anyhow!("could not write man pages to '{}': {e}", dir.display())
+            })?;
         }
         None => clap_mangen::Man::new(command).render(out)?,
     }

@@ -236,7 +236,11 @@ fn usage_command(text: &str, subcommand: Option<&str>) -> String {
         }
     }
     use clap::CommandFactory;
-    match subcommand.and_then(|name| Cli::command().find_subcommand(name).map(|c| c.get_name().to_owned())) {
+    match subcommand.and_then(|name| {
+        Cli::command()
+            .find_subcommand(name)
+            .map(|c| c.get_name().to_owned())
+    }) {
         Some(name) => format!("cow {name}"),
         None => "cow".to_owned(),
     }

@@ -10,6 +10,7 @@ mod diff;
 mod errors;
 mod fuzz;
 mod gc;
+mod git_habits;
 mod hostile;
 mod input;
 mod layers;
