@@ -5,6 +5,7 @@
 use std::collections::BTreeSet;
 use std::ffi::OsString;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use cow::Repository;
@@ -15,13 +16,20 @@ use cow::repository::StatusOptions;
 #[derive(clap::Args)]
 pub struct Args {
     /// End lines with NUL and do not quote paths
-    #[arg(short)]
+    #[arg(short, conflicts_with = "json")]
     z: bool,
+    /// Print one JSON document (see docs/json.md)
+    #[arg(long)]
+    json: bool,
     /// List only these files or directories (relative to the current directory)
     paths: Vec<OsString>,
 }
 
 pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    super::json::errors_as_json(args.json, || list(repo, cwd, args, out))
+}
+
+fn list(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let status = repo.status(&StatusOptions {
         all_untracked: true,
     })?;
@@ -52,6 +60,7 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         let path = super::paths::repo_path(repo.work_dir(), cwd, Path::new(arg))?;
         wanted.push(path.as_bytes().to_vec());
     }
+    let mut records = Vec::new();
     for file in &files {
         let Some(shown) = file.strip_prefix(prefix.as_slice()) else {
             continue;
@@ -65,12 +74,22 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         if !selected {
             continue;
         }
-        if args.z {
+        if args.json {
+            let mut record = serde_json::Map::new();
+            record.insert("type".into(), "file".into());
+            let path = Path::new(std::ffi::OsStr::from_bytes(shown));
+            super::json::insert_path(&mut record, "path", "path_b64", path);
+            records.push(serde_json::Value::Object(record));
+        } else if args.z {
             out.write_all(shown)?;
             out.write_all(b"\0")?;
         } else {
             writeln!(out, "{}", quote_path(shown))?;
         }
+    }
+    if args.json {
+        let document = serde_json::json!({"type": "ls-files", "schema": 1, "files": records});
+        writeln!(out, "{document}")?;
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 //! cow's model (no staging area: every commit snapshots everything).
 
 use std::fs;
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::symlink;
 use std::path::Path;
 use std::process::Output;
@@ -663,6 +664,29 @@ fn ls_files_lists_what_git_lists_after_add_all() -> Result {
     let sub = env.cow_cmd(&w.join("a")).arg("ls-files").output()?;
     assert_eq!(String::from_utf8(sub.stdout)?, "z/y\n");
     assert_eq!(env.cow_ok(["ls-files", "new", "zz"]), "new/deep/file\nzz\n");
+    // --json: the same paths, unquoted, with a base64 twin for bytes that are not UTF-8.
+    write(&w.join(std::ffi::OsStr::from_bytes(b"raw\xff")), "r\n");
+    let document: serde_json::Value = serde_json::from_str(&env.cow_ok(["ls-files", "--json"]))?;
+    assert_eq!(document["type"], "ls-files");
+    assert_eq!(document["schema"], 1);
+    let z = env.cow(["ls-files", "-z"]).stdout;
+    let listed: Vec<&[u8]> = z.split(|&b| b == 0).filter(|p| !p.is_empty()).collect();
+    let files = document["files"].as_array().unwrap();
+    assert_eq!(files.len(), listed.len());
+    for (record, path) in files.iter().zip(&listed) {
+        assert_eq!(record["type"], "file");
+        match std::str::from_utf8(path) {
+            Ok(text) => {
+                assert_eq!(record["path"], text);
+                assert!(record.get("path_b64").is_none());
+            }
+            Err(_) => {
+                assert_eq!(record["path"], String::from_utf8_lossy(path).as_ref());
+                assert_eq!(record["path_b64"], "cmF3/w==");
+            }
+        }
+    }
+    assert!(files.iter().any(|r| r["path"] == "with space"));
     Ok(())
 }
 
