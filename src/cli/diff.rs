@@ -217,8 +217,8 @@ impl Format {
                     "new_path_b64",
                     c.new_path.as_bytes(),
                 );
-                super::status::insert_side(&mut fields, "old", c.old);
-                super::status::insert_side(&mut fields, "new", c.new);
+                super::json::insert_side(&mut fields, "old", c.old);
+                super::json::insert_side(&mut fields, "new", c.new);
                 fields.insert("similarity".into(), c.similarity.into());
                 let binary = s.binary.is_some();
                 fields.insert("binary".into(), binary.into());

@@ -58,6 +58,18 @@ pub fn print(out: &mut dyn Write, document: &Value) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One side of a change: `{PREFIX}_mode` and `{PREFIX}_id`, `null` when absent.
+pub fn insert_side(fields: &mut Map<String, Value>, prefix: &str, side: Option<cow::diff::Side>) {
+    fields.insert(
+        format!("{prefix}_mode"),
+        side.map(|s| s.mode.as_padded_str()).into(),
+    );
+    fields.insert(
+        format!("{prefix}_id"),
+        side.map(|s| s.id.to_string()).into(),
+    );
+}
+
 /// Standard base64 with padding (RFC 4648).
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

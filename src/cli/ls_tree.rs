@@ -6,10 +6,10 @@ use std::os::unix::ffi::OsStrExt;
 
 use cow::object::{EntryMode, ObjectId};
 use cow::{Kind, Repository};
+use serde_json::{Map, Value};
 
 use super::format::write_tree_line;
-use super::json::print;
-use super::show::tree_entry;
+use super::json::{insert_bytes, print};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -51,7 +51,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
             &id,
             &mut Vec::new(),
             &mut |mode, entry_id, path| {
-                entries.push(tree_entry(repo, mode, entry_id, path, args.long)?);
+                entries.push(entry_json(repo, mode, entry_id, path, args.long)?);
                 Ok(())
             },
         )?;
@@ -113,4 +113,29 @@ fn list(
         prefix.truncate(len);
     }
     Ok(())
+}
+
+/// A tree entry as `--json` shows it (`show`, `ls-tree`): `type` is the object's kind
+/// (`blob` or `tree`); `size` is the blob's size in bytes when `with_size` (`null` for a
+/// tree), and left out otherwise.
+pub fn entry_json(
+    repo: &Repository,
+    mode: EntryMode,
+    id: &cow::ObjectId,
+    path: &[u8],
+    with_size: bool,
+) -> anyhow::Result<Value> {
+    let mut fields = Map::new();
+    fields.insert("type".into(), mode.kind().to_string().into());
+    fields.insert("mode".into(), mode.as_padded_str().into());
+    fields.insert("id".into(), id.to_string().into());
+    insert_bytes(&mut fields, "path", "path_b64", path);
+    if with_size {
+        let size = match mode {
+            EntryMode::Tree => None,
+            _ => Some(repo.odb().read_header(id)?.1),
+        };
+        fields.insert("size".into(), size.into());
+    }
+    Ok(Value::Object(fields))
 }

@@ -9,9 +9,9 @@ use cow::revision::Resolved;
 use cow::{Kind, Repository};
 use serde_json::{Map, Value, json};
 
-use super::json::{insert_bytes, print, signature};
-
 use super::format::write_commit;
+use super::json::{insert_bytes, print, signature};
+use super::ls_tree::entry_json;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -87,7 +87,7 @@ fn write_json(
                 .find_tree(&id)?
                 .entries()
                 .iter()
-                .map(|entry| tree_entry(repo, entry.mode, &entry.id, &entry.name, false))
+                .map(|entry| entry_json(repo, entry.mode, &entry.id, &entry.name, false))
                 .collect::<anyhow::Result<Vec<Value>>>()?;
             json!({"type": "tree", "schema": 1, "id": id.to_string(), "mode": mode, "entries": entries})
         }
@@ -98,29 +98,4 @@ fn write_json(
         Kind::Tag => anyhow::bail!("object {id} is a tag, which cow does not read yet"),
     };
     print(out, &document)
-}
-
-/// A tree entry as `--json` shows it (`show`, `ls-tree`): `type` is the object's kind
-/// (`blob` or `tree`); `size` is the blob's size in bytes when `with_size` (`null` for a
-/// tree), and left out otherwise.
-pub fn tree_entry(
-    repo: &Repository,
-    mode: EntryMode,
-    id: &cow::ObjectId,
-    path: &[u8],
-    with_size: bool,
-) -> anyhow::Result<Value> {
-    let mut fields = Map::new();
-    fields.insert("type".into(), mode.kind().to_string().into());
-    fields.insert("mode".into(), mode.as_padded_str().into());
-    fields.insert("id".into(), id.to_string().into());
-    insert_bytes(&mut fields, "path", "path_b64", path);
-    if with_size {
-        let size = match mode {
-            EntryMode::Tree => None,
-            _ => Some(repo.odb().read_header(id)?.1),
-        };
-        fields.insert("size".into(), size.into());
-    }
-    Ok(Value::Object(fields))
 }

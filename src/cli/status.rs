@@ -126,18 +126,6 @@ fn word(change: &Change) -> &'static str {
     }
 }
 
-/// One side of a change: `{PREFIX}_mode` and `{PREFIX}_id`, `null` when absent.
-pub fn insert_side(fields: &mut Map<String, Value>, prefix: &str, side: Option<cow::diff::Side>) {
-    fields.insert(
-        format!("{prefix}_mode"),
-        side.map(|s| s.mode.as_padded_str()).into(),
-    );
-    fields.insert(
-        format!("{prefix}_id"),
-        side.map(|s| s.id.to_string()).into(),
-    );
-}
-
 fn write_json<'a>(
     status: &Status,
     changes: impl Iterator<Item = &'a &'a Change>,
@@ -150,8 +138,8 @@ fn write_json<'a>(
             fields.insert("status".into(), word(change).into());
             insert_bytes(&mut fields, "path", "path_b64", change.path.as_bytes());
             fields.insert("directory".into(), change.is_tree().into());
-            insert_side(&mut fields, "old", change.old);
-            insert_side(&mut fields, "new", change.new);
+            super::json::insert_side(&mut fields, "old", change.old);
+            super::json::insert_side(&mut fields, "new", change.new);
             Value::Object(fields)
         })
         .collect();
