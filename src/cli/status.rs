@@ -19,8 +19,7 @@ pub struct Args {
     /// The same short format
     #[arg(short, long)]
     short: bool,
-    /// End lines with NUL and do not quote paths (the porcelain format unless
-    /// --short is given, as git)
+    /// End lines with NUL and do not quote paths (implies --porcelain, as in git)
     #[arg(short)]
     z: bool,
     /// Print one JSON document (see docs/json.md)

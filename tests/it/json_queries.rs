@@ -265,8 +265,18 @@ fn status_json_lists_what_porcelain_lists() {
         String::from_utf8(edit).unwrap().trim()
     );
 
-    // A clean tree, and a detached HEAD.
+    // The new id is the one a snapshot of the working directory stores.
     env.commit("B");
+    for path in ["edit.txt", "link-to-be", "new.txt"] {
+        let id = env.cow_ok(["rev-parse", &format!("HEAD:{path}")]);
+        assert_eq!(by_path(path)["new_id"], id.trim(), "{path}");
+    }
+    assert_eq!(
+        by_path("untracked")["new_id"],
+        env.cow_ok(["rev-parse", "HEAD:untracked"]).trim()
+    );
+
+    // A clean tree, and a detached HEAD.
     env.cow_ok(["checkout", &a]);
     let doc = cow_json(&env, &["status", "--json"]);
     assert_eq!(doc["clean"], true);
