@@ -50,7 +50,7 @@ pub fn git_date(time: Time) -> String {
 
 /// `2023-11-14T23:43:20+01:30`: RFC 3339 in the recorded offset (`Z` is never used,
 /// so the offset is always shown as stored).
-pub fn rfc3339(time: Time) -> String {
+pub fn rfc3339_date(time: Time) -> String {
     let local = time
         .seconds
         .saturating_add(i64::from(time.offset_minutes) * 60);
@@ -138,7 +138,7 @@ mod tests {
     #[test]
     fn rfc3339_keeps_the_offset() {
         // `date -d @1700000000 --rfc-3339=seconds` in TZ=UTC-01:30 and UTC+08.
-        let t = |s| rfc3339(Time::parse(s).unwrap());
+        let t = |s| rfc3339_date(Time::parse(s).unwrap());
         assert_eq!(t("1700000000 +0130"), "2023-11-14T23:43:20+01:30");
         assert_eq!(t("1700000000 -0800"), "2023-11-14T14:13:20-08:00");
         assert_eq!(t("0 +0000"), "1970-01-01T00:00:00+00:00");

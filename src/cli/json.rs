@@ -37,7 +37,7 @@ pub fn insert_bytes(fields: &mut Map<String, Value>, name: &str, twin: &str, byt
 
 /// A time: `{"time": RFC 3339 with the offset, "unix": seconds}` fields.
 pub fn insert_time(fields: &mut Map<String, Value>, time: cow::object::Time) {
-    fields.insert("time".into(), super::format::rfc3339(time).into());
+    fields.insert("time".into(), super::format::rfc3339_date(time).into());
     fields.insert("unix".into(), time.seconds.into());
 }
 
