@@ -48,6 +48,26 @@ pub fn git_date(time: Time) -> String {
     )
 }
 
+/// `2023-11-14T23:43:20+01:30`: RFC 3339 in the recorded offset (`Z` is never used,
+/// so the offset is always shown as stored).
+pub fn rfc3339_date(time: Time) -> String {
+    let local = time
+        .seconds
+        .saturating_add(i64::from(time.offset_minutes) * 60);
+    let (year, month, day) = civil_from_days(local.div_euclid(86_400));
+    let secs = local.rem_euclid(86_400);
+    let sign = if time.offset_minutes < 0 { '-' } else { '+' };
+    let off = time.offset_minutes.unsigned_abs();
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}{sign}{:02}:{:02}",
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+        off / 60,
+        off % 60
+    )
+}
+
 /// Days since 1970-01-01 to (year, month, day), proleptic Gregorian (H. Hinnant).
 fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let z = days + 719_468;
@@ -113,6 +133,15 @@ mod tests {
         assert_eq!(t("1700000000 +0130"), "Tue Nov 14 23:43:20 2023 +0130");
         assert_eq!(t("0 +0000"), "Thu Jan 1 00:00:00 1970 +0000");
         assert_eq!(t("951782400 -0800"), "Mon Feb 28 16:00:00 2000 -0800");
+    }
+
+    #[test]
+    fn rfc3339_keeps_the_offset() {
+        // `date -d @1700000000 --rfc-3339=seconds` in TZ=UTC-01:30 and UTC+08.
+        let t = |s| rfc3339_date(Time::parse(s).unwrap());
+        assert_eq!(t("1700000000 +0130"), "2023-11-14T23:43:20+01:30");
+        assert_eq!(t("1700000000 -0800"), "2023-11-14T14:13:20-08:00");
+        assert_eq!(t("0 +0000"), "1970-01-01T00:00:00+00:00");
     }
 
     #[test]

@@ -88,7 +88,7 @@ fn list(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyh
         }
     }
     if args.json {
-        let document = serde_json::json!({"type": "ls-files", "schema": 1, "files": records});
+        let document = serde_json::json!({"type": "ls_files", "schema": 1, "files": records});
         writeln!(out, "{document}")?;
     }
     Ok(())

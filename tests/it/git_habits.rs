@@ -667,7 +667,7 @@ fn ls_files_lists_what_git_lists_after_add_all() -> Result {
     // --json: the same paths, unquoted, with a base64 twin for bytes that are not UTF-8.
     write(&w.join(std::ffi::OsStr::from_bytes(b"raw\xff")), "r\n");
     let document: serde_json::Value = serde_json::from_str(&env.cow_ok(["ls-files", "--json"]))?;
-    assert_eq!(document["type"], "ls-files");
+    assert_eq!(document["type"], "ls_files");
     assert_eq!(document["schema"], 1);
     let z = env.cow(["ls-files", "-z"]).stdout;
     let listed: Vec<&[u8]> = z.split(|&b| b == 0).filter(|p| !p.is_empty()).collect();

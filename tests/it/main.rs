@@ -13,6 +13,7 @@ mod gc;
 mod git_habits;
 mod hostile;
 mod input;
+mod json_queries;
 mod layers;
 mod library;
 mod odb;
