@@ -168,6 +168,11 @@ fn diff_cached_and_staged_are_answered_with_a_hint() {
     env.init();
     write(&env.work().join("a"), "1\n");
     env.commit("first");
+    // A usage hint, also under --json (usage errors are the parser's plain line, exit 2).
+    assert_hint(
+        &env.cow(["diff", "--json", "--cached"]),
+        "there is no staging area",
+    );
     for flag in ["--cached", "--staged"] {
         let out = env.cow(["diff", flag]);
         assert_hint(&out, "there is no staging area");
