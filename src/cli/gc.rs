@@ -10,7 +10,8 @@ use cow::repository::{DEFAULT_GRACE, GcOptions, PackSummary};
 pub struct Args {
     /// Remove unreachable objects older than this: `now`, `never`, or a number of
     /// days, hours or weeks (`14d`, `12h`, `2w`); default two weeks
-    #[arg(long, value_name = "AGE", num_args = 0..=1, require_equals = true, default_missing_value = "now")]
+    #[arg(long, value_name = "AGE", num_args = 0..=1, require_equals = true, default_missing_value = "now",
+          value_parser = |s: &str| parse_age(s).map(|_| s.to_owned()))]
     prune: Option<String>,
     /// Report what would be kept and reclaimed, and which packs would be kept or
     /// rolled up; change nothing

@@ -38,8 +38,9 @@ struct Cli {
     chdir: Vec<PathBuf>,
 
     /// Seconds a writer waits for another writer's lock before giving up
-    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 10.0)]
-    lock_timeout: f64,
+    #[arg(long, value_name = "SECONDS", global = true, default_value = "10",
+          value_parser = parse_seconds)]
+    lock_timeout: std::time::Duration,
 
     #[command(subcommand)]
     command: Command,
@@ -225,7 +226,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
     use cow::repository::Error;
     Some(match err.downcast_ref::<Error>()? {
         Error::Locked { .. } => " (see --lock-timeout)",
-        Error::NothingToCommit => " (use --allow-empty to commit anyway)",
+        Error::NothingToCommit => {
+            " (use --allow-empty to commit anyway, or --allow-unchanged to exit 0 without a commit)"
+        }
         Error::MissingIdentity(_) => {
             ", or run `cow config user.name NAME` and `cow config user.email EMAIL`"
         }
@@ -248,17 +251,20 @@ fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// `--lock-timeout`: a number of seconds, fractions allowed; a bad one is a usage error.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| "not a number of seconds".to_owned())
+}
+
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut cwd = std::env::current_dir()?;
     for dir in &cli.chdir {
         cwd = cwd.join(dir);
     }
-    let timeout = std::time::Duration::try_from_secs_f64(cli.lock_timeout).map_err(|_| {
-        anyhow::anyhow!(
-            "--lock-timeout must be a number of seconds, not {}",
-            cli.lock_timeout
-        )
-    })?;
+    let timeout = cli.lock_timeout;
     let discover = || -> anyhow::Result<Repository> {
         let mut repo = Repository::discover(&cwd)?;
         repo.set_lock_timeout(timeout);
@@ -266,7 +272,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::Init(args) => init::run(&cwd, args, out),
-        Command::Commit(args) => commit::run(&discover()?, args, out),
+        Command::Commit(args) => {
+            json::errors_as_json(args.json, || commit::run(&discover()?, args, out))
+        }
         Command::Status(args) => status::run(&discover()?, args, out),
         Command::Checkout(args) => checkout::run(&discover()?, args, out),
         Command::Restore(args) => checkout::restore(&discover()?, &cwd, args, out),
