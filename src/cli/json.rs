@@ -23,6 +23,18 @@ pub fn insert_path(
     }
 }
 
+/// A path inside a snapshot as [`insert_path`] writes a filesystem path.
+pub fn insert_repo_path(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    twin: &str,
+    path: &cow::object::RepoPath,
+) {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path.as_bytes()));
+    insert_path(fields, name, twin, path);
+}
+
 /// Standard base64 with padding (RFC 4648).
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

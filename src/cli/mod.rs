@@ -276,21 +276,35 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             json::errors_as_json(args.json, || commit::run(&discover()?, args, out))
         }
         Command::Status(args) => status::run(&discover()?, args, out),
-        Command::Checkout(args) => checkout::run(&discover()?, args, out),
-        Command::Restore(args) => checkout::restore(&discover()?, &cwd, args, out),
-        Command::Branch(args) => branch::run(&discover()?, args, out),
-        Command::Tag(args) => branch::tag(&discover()?, args, out),
+        Command::Checkout(args) => {
+            json::errors_as_json(args.json, || checkout::run(&discover()?, args, out))
+        }
+        Command::Restore(args) => json::errors_as_json(args.json, || {
+            checkout::restore(&discover()?, &cwd, args, out)
+        }),
+        Command::Branch(args) => {
+            json::errors_as_json(args.json, || branch::run(&discover()?, args, out))
+        }
+        Command::Tag(args) => {
+            json::errors_as_json(args.json, || branch::tag(&discover()?, args, out))
+        }
         Command::Log(args) => log::run(&discover()?, &cwd, args, out),
         Command::Diff(args) => diff::run(&discover()?, &cwd, args, out),
         Command::Show(args) => show::run(&discover()?, args, out),
         Command::LsTree(args) => ls_tree::run(&discover()?, args, out),
         Command::RevParse(args) => rev_parse::run(&discover()?, args, out),
         Command::CatFile(args) => cat_file::run(&discover()?, args, out),
-        Command::Config(args) => config::run(&discover()?, args, out),
+        Command::Config(args) => {
+            json::errors_as_json(args.json, || config::run(&discover()?, args, out))
+        }
         Command::Remote(args) => remote::run(discover, &cwd, args, out),
-        Command::Fsck(args) => fsck::run(&discover()?, args, out),
-        Command::Gc(args) => gc::run(&discover()?, args, out),
-        Command::CountObjects(args) => gc::count(&discover()?, args, out),
+        Command::Fsck(args) => {
+            json::errors_as_json(args.json, || fsck::run(&discover()?, args, out))
+        }
+        Command::Gc(args) => json::errors_as_json(args.json, || gc::run(&discover()?, args, out)),
+        Command::CountObjects(args) => {
+            json::errors_as_json(args.json, || gc::count(&discover()?, args, out))
+        }
         Command::Push(args) => json::errors_as_json(args.output.json, || {
             transfer::push(&discover()?, &cwd, args, out)
         }),
