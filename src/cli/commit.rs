@@ -204,12 +204,16 @@ struct Changes {
 
 impl Changes {
     fn count(repo: &Repository, outcome: &CommitOutcome) -> anyhow::Result<Changes> {
-        let parent_tree = match outcome.parent {
-            Some(p) => Some(repo.odb().find_commit(&p)?.tree),
-            None => None,
+        let Some(parent) = outcome.parent else {
+            // A root commit adds every file of the snapshot: no trees to read.
+            return Ok(Changes {
+                added: outcome.files,
+                ..Changes::default()
+            });
         };
+        let parent_tree = repo.odb().find_commit(&parent)?.tree;
         let diff = repo.diff_trees(
-            parent_tree,
+            Some(parent_tree),
             Some(outcome.tree),
             &DiffOptions {
                 renames: None,

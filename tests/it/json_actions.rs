@@ -672,3 +672,30 @@ fn config_list_json_keeps_file_order() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn commit_json_warnings_are_json_lines_on_stderr() -> Result {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    first_snapshot(&env);
+    let fifo = std::ffi::CString::new(env.work().join("pipe").as_os_str().as_bytes())?;
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+    write(&env.work().join("a.txt"), "a2\n");
+    let out = env.cow(["commit", "-m", "x", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let doc: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(
+        (&doc["committed"], &doc["modified"]),
+        (&true.into(), &1.into())
+    );
+    let stderr = String::from_utf8(out.stderr)?;
+    let warnings: Vec<Value> = stderr
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<std::result::Result<_, _>>()?;
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert_eq!(warnings[0]["type"], "warning");
+    assert_eq!(warnings[0]["path"], "pipe");
+    assert!(warnings[0]["message"].as_str().unwrap().contains("pipe"));
+    Ok(())
+}
