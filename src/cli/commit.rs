@@ -92,7 +92,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     let changes = Changes::count(repo, &outcome)?;
     if args.json {
         let doc = json!({
-            "type": "commit", "schema": 1, "committed": true,
+            "type": "commit", "schema": 1, "committed": true, "reason": null,
             "id": outcome.id.to_string(),
             "branch": outcome.branch.as_ref().map(|b| b.shorten().to_owned()),
             "ref": outcome.branch.as_ref().map(|b| b.as_str().to_owned()),
@@ -160,7 +160,7 @@ fn unchanged(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Res
         Head::Detached(_) => None,
     };
     let doc = json!({
-        "type": "commit", "schema": 1, "committed": false, "message": MESSAGE,
+        "type": "commit", "schema": 1, "committed": false, "reason": MESSAGE,
         "id": null,
         "branch": branch.as_ref().map(|b| b.shorten().to_owned()),
         "ref": branch.as_ref().map(|b| b.as_str().to_owned()),

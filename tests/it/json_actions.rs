@@ -89,6 +89,7 @@ fn commit_summary_counts_what_changed_since_the_parent_like_git() -> Result {
     // The JSON twin: the same commit, the same counts.
     assert_eq!(json["type"], "commit");
     assert_eq!(json["committed"], true);
+    assert_eq!(json["reason"], Value::Null);
     assert_eq!(json["id"], id);
     assert_eq!(json["branch"], "main");
     assert_eq!(json["ref"], "refs/heads/main");
@@ -207,6 +208,10 @@ fn nothing_to_commit_is_an_error_unless_allow_unchanged() -> Result {
     let json = doc(&env.cow(["commit", "-m", "again", "--allow-unchanged", "--json"]));
     assert_eq!(json["type"], "commit");
     assert_eq!(json["committed"], false);
+    assert_eq!(
+        json["reason"],
+        "nothing to commit, working directory matches HEAD"
+    );
     assert_eq!(json["id"], Value::Null);
     assert_eq!(json["parent"], head);
     assert_eq!(json["branch"], "main");
