@@ -704,3 +704,22 @@ fn commit_json_warnings_are_json_lines_on_stderr() -> Result {
     assert!(warnings[0]["message"].as_str().unwrap().contains("pipe"));
     Ok(())
 }
+
+#[test]
+fn restore_json_gives_non_utf8_paths_a_base64_twin() -> Result {
+    use std::os::unix::ffi::OsStrExt;
+    let env = Env::new();
+    let name = std::ffi::OsStr::from_bytes(b"caf\xe9.txt");
+    write(&env.work().join(name), "x\n");
+    env.init();
+    env.commit("latin-1 name");
+    fs::remove_file(env.work().join(name))?;
+    let json = doc(&env.cow(["restore", "--json", "."]));
+    let paths = json["paths"].as_array().unwrap();
+    assert_eq!(paths.len(), 1, "{json}");
+    assert_eq!(paths[0]["path"], "caf\u{fffd}.txt");
+    assert_eq!(paths[0]["path_b64"], "Y2Fm6S50eHQ=");
+    assert_eq!(json["ops"][0]["path_b64"], "Y2Fm6S50eHQ=");
+    assert_eq!(fs::read(env.work().join(name))?, b"x\n");
+    Ok(())
+}
