@@ -33,7 +33,7 @@ pub struct Format {
     context: u32,
     /// Find renames with at least this similarity (default 50%)
     #[arg(short = 'M', long = "find-renames", value_name = "N%", num_args = 0..=1,
-          require_equals = true, default_missing_value = "50%")]
+          require_equals = true, default_missing_value = "50%", value_parser = rename_threshold)]
     find_renames: Option<String>,
     /// Do not look for renames
     #[arg(long, conflicts_with = "find_renames")]
@@ -56,6 +56,14 @@ fn parse_context(arg: &str) -> Result<u32, String> {
         return Err(format!("'{arg}' is not a number of lines"));
     }
     Ok(arg.parse::<u32>().unwrap_or(u32::MAX))
+}
+
+/// `-M`'s value, checked when the command line is parsed (a bad one is a usage error).
+fn rename_threshold(arg: &str) -> Result<String, String> {
+    match diff::parse_threshold(arg) {
+        Some(_) => Ok(arg.to_owned()),
+        None => Err("use a percentage such as 50%".to_owned()),
+    }
 }
 
 impl Format {

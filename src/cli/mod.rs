@@ -42,8 +42,9 @@ struct Cli {
     chdir: Vec<PathBuf>,
 
     /// Seconds a writer waits for another writer's lock before giving up
-    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 10.0)]
-    lock_timeout: f64,
+    #[arg(long, value_name = "SECONDS", global = true, default_value = "10",
+          value_parser = parse_seconds)]
+    lock_timeout: std::time::Duration,
 
     #[command(subcommand)]
     command: Command,
@@ -290,7 +291,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
     use cow::repository::Error;
     Some(match err.downcast_ref::<Error>()? {
         Error::Locked { .. } => " (see --lock-timeout)",
-        Error::NothingToCommit => " (use --allow-empty to commit anyway)",
+        Error::NothingToCommit => {
+            " (use --allow-empty to commit anyway, or --allow-unchanged to exit 0 without a commit)"
+        }
         Error::MissingIdentity(_) => {
             ", or run `cow config user.name NAME` and `cow config user.email EMAIL`"
         }
@@ -313,17 +316,20 @@ fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// `--lock-timeout`: a number of seconds, fractions allowed; a bad one is a usage error.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| "not a number of seconds".to_owned())
+}
+
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut cwd = std::env::current_dir()?;
     for dir in &cli.chdir {
         cwd = cwd.join(dir);
     }
-    let timeout = std::time::Duration::try_from_secs_f64(cli.lock_timeout).map_err(|_| {
-        anyhow::anyhow!(
-            "--lock-timeout must be a number of seconds, not {}",
-            cli.lock_timeout
-        )
-    })?;
+    let timeout = cli.lock_timeout;
     let discover = || -> anyhow::Result<Repository> {
         let mut repo = Repository::discover(&cwd)?;
         repo.set_lock_timeout(timeout);
@@ -331,14 +337,24 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::Init(args) => init::run(&cwd, args, out),
-        Command::Commit(args) => commit::run(&discover()?, args, out),
+        Command::Commit(args) => {
+            json::errors_as_json(args.json, || commit::run(&discover()?, args, out))
+        }
         Command::Status(args) => {
             json::errors_as_json(args.json, || status::run(&discover()?, args, out))
         }
-        Command::Checkout(args) => checkout::run(&discover()?, args, out),
-        Command::Restore(args) => checkout::restore(&discover()?, &cwd, args, out),
-        Command::Branch(args) => branch::run(&discover()?, args, out),
-        Command::Tag(args) => branch::tag(&discover()?, args, out),
+        Command::Checkout(args) => {
+            json::errors_as_json(args.json, || checkout::run(&discover()?, args, out))
+        }
+        Command::Restore(args) => json::errors_as_json(args.json, || {
+            checkout::restore(&discover()?, &cwd, args, out)
+        }),
+        Command::Branch(args) => {
+            json::errors_as_json(args.json, || branch::run(&discover()?, args, out))
+        }
+        Command::Tag(args) => {
+            json::errors_as_json(args.json, || branch::tag(&discover()?, args, out))
+        }
         Command::Log(args) => log::run(&discover()?, &cwd, args, out),
         Command::Diff(args) => {
             json::errors_as_json(args.json, || diff::run(&discover()?, &cwd, args, out))
@@ -356,11 +372,17 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::CatFile(args) => {
             json::errors_as_json(args.json, || cat_file::run(&discover()?, args, out))
         }
-        Command::Config(args) => config::run(&discover()?, args, out),
+        Command::Config(args) => {
+            json::errors_as_json(args.json, || config::run(&discover()?, args, out))
+        }
         Command::Remote(args) => remote::run(discover, &cwd, args, out),
-        Command::Fsck(args) => fsck::run(&discover()?, args, out),
-        Command::Gc(args) => gc::run(&discover()?, args, out),
-        Command::CountObjects(args) => gc::count(&discover()?, args, out),
+        Command::Fsck(args) => {
+            json::errors_as_json(args.json, || fsck::run(&discover()?, args, out))
+        }
+        Command::Gc(args) => json::errors_as_json(args.json, || gc::run(&discover()?, args, out)),
+        Command::CountObjects(args) => {
+            json::errors_as_json(args.json, || gc::count(&discover()?, args, out))
+        }
         Command::Push(args) => json::errors_as_json(args.output.json, || {
             transfer::push(&discover()?, &cwd, args, out)
         }),

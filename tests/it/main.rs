@@ -14,6 +14,7 @@ mod git_habits;
 mod hostile;
 mod input;
 mod json_queries;
+mod json_actions;
 mod layers;
 mod library;
 mod odb;
