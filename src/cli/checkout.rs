@@ -9,6 +9,8 @@ use cow::refs::Head;
 use cow::repository::{CheckoutOptions, CheckoutOutcome};
 use cow::worktree::Op;
 
+use super::progress::ProgressArgs;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Create branch NAME at REV (default HEAD) and switch to it
@@ -23,17 +25,27 @@ pub struct Args {
     /// A branch (attaches HEAD) or any other revision (detaches HEAD)
     #[arg(required_unless_present = "new_branch")]
     rev: Option<String>,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let out: &mut dyn Write = match args.progress.quiet {
+        true => &mut std::io::sink(),
+        false => out,
+    };
+    let reporter = args.progress.reporter("checkout", false);
     let options = CheckoutOptions {
         force: args.force,
         dry_run: args.dry_run,
+        progress: Some(&reporter),
     };
     let outcome = match &args.new_branch {
-        Some(name) => repo.checkout_new_branch(name, args.rev.as_deref(), &options)?,
-        None => repo.checkout(args.rev.as_deref().expect("clap requires REV"), &options)?,
+        Some(name) => repo.checkout_new_branch(name, args.rev.as_deref(), &options),
+        None => repo.checkout(args.rev.as_deref().expect("clap requires REV"), &options),
     };
+    reporter.done();
+    let outcome = outcome?;
     if args.dry_run {
         return print_plan(&outcome, out);
     }
@@ -89,6 +101,8 @@ pub struct RestoreArgs {
     /// Files or directories, relative to the current directory
     #[arg(required = true)]
     paths: Vec<OsString>,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 pub fn restore(
@@ -108,14 +122,22 @@ pub fn restore(
     if paths.iter().any(|path| path.is_root()) {
         paths.clear(); // the root: everything
     }
+    let out: &mut dyn Write = match args.progress.quiet {
+        true => &mut std::io::sink(),
+        false => out,
+    };
+    let reporter = args.progress.reporter("restore", false);
     let outcome = repo.restore(
         &args.source,
         &paths,
         &CheckoutOptions {
             force: args.force,
             dry_run: args.dry_run,
+            progress: Some(&reporter),
         },
-    )?;
+    );
+    reporter.done();
+    let outcome = outcome?;
     if args.dry_run {
         return print_plan(&outcome, out);
     }

@@ -1,13 +1,13 @@
 //! `cow commit`.
 
-use std::io::{IsTerminal, Write};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::io::Write;
 
 use cow::Repository;
+use cow::progress::Progress as _;
 use cow::repository::CommitOptions;
 use cow::worktree::Progress;
-use indicatif::{ProgressBar, ProgressStyle};
+
+use super::progress::ProgressArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -26,31 +26,20 @@ pub struct Args {
     /// Leave out files and directories that cannot be read, with a warning
     #[arg(long)]
     skip_unreadable: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
-/// Shows a progress bar on stderr once a snapshot has taken longer than this.
-const PROGRESS_AFTER: Duration = Duration::from_millis(300);
-
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let bar: OnceLock<ProgressBar> = OnceLock::new();
-    let show_progress = std::io::stderr().is_terminal();
+    let out: &mut dyn Write = match args.progress.quiet {
+        true => &mut std::io::sink(),
+        false => out,
+    };
+    let reporter = args.progress.reporter("commit", false);
+    // Files read and hashed (stored when new), with the bytes read beside them.
     let progress = |p: Progress| {
-        if !show_progress || started.elapsed() < PROGRESS_AFTER {
-            return;
-        }
-        let bar = bar.get_or_init(|| {
-            let bar = ProgressBar::new(p.files_total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} snapshot {pos}/{len} files, {msg} [{elapsed}]",
-                )
-                .expect("template is valid"),
-            );
-            bar
-        });
-        bar.set_position(p.files_done);
-        bar.set_message(indicatif::HumanBytes(p.bytes_done).to_string());
+        reporter.extra("bytes", p.bytes_done);
+        reporter.update("snapshot", p.files_done, p.files_total, "files");
     };
     let options = CommitOptions {
         allow_empty: args.allow_empty,
@@ -59,9 +48,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         ..CommitOptions::default()
     };
     let outcome = repo.commit(&args.message.join("\n\n"), &options);
-    if let Some(bar) = bar.get() {
-        bar.finish_and_clear();
-    }
+    reporter.done();
     let outcome = outcome?;
     for warning in &outcome.warnings {
         eprintln!("cow: warning: {warning}");

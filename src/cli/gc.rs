@@ -6,6 +6,8 @@ use std::time::Duration;
 use cow::Repository;
 use cow::repository::{DEFAULT_GRACE, GcOptions, PackSummary};
 
+use super::progress::ProgressArgs;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Remove unreachable objects older than this: `now`, `never`, or a number of
@@ -19,6 +21,8 @@ pub struct Args {
     /// Rewrite every pack into one, instead of keeping the large packs as they are
     #[arg(long)]
     full: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 /// `now`, `never` or `<n>h|d|w` as a grace period (`None`: never prune).
@@ -55,12 +59,20 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         Some(s) => parse_age(s)
             .map_err(|reason| anyhow::anyhow!("invalid --prune value '{s}': {reason}"))?,
     };
+    let out: &mut dyn Write = match args.progress.quiet {
+        true => &mut std::io::sink(),
+        false => out,
+    };
+    let reporter = args.progress.reporter("gc", false);
     let outcome = repo.gc(&GcOptions {
         grace,
         dry_run: args.dry_run,
         full: args.full,
+        progress: Some(&reporter),
         ..GcOptions::default()
-    })?;
+    });
+    reporter.done();
+    let outcome = outcome?;
     let verb = if args.dry_run { "would keep" } else { "kept" };
     writeln!(
         out,

@@ -15,6 +15,7 @@ mod json;
 mod log;
 mod ls_tree;
 mod paths;
+mod progress;
 mod remote;
 mod rev_parse;
 mod show;
