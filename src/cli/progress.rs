@@ -88,10 +88,11 @@ impl Reporter {
 
     /// Ends the display: clears the bar, or prints the last state if it was held back.
     pub fn done(&self) {
+        let mut state = self.state.lock().expect("no panics while held");
         if let Some(bar) = self.bar.get() {
             bar.finish_and_clear();
+            return;
         }
-        let mut state = self.state.lock().expect("no panics while held");
         if let Some(pending) = state.pending.take() {
             self.print(pending, state.extra);
         }
@@ -119,21 +120,28 @@ impl Reporter {
     }
 
     fn draw(&self, step: &'static str, done: u64, total: u64, unit: &'static str) {
-        let extra = self.state.lock().expect("no panics while held").extra;
-        let message = text(step, done, total, unit, extra);
+        // Held while drawing: reports from several threads show in order, and a
+        // count that another thread already passed is not shown.
+        let mut state = self.state.lock().expect("no panics while held");
+        if let Some((last_step, last_done, _, _)) = state.pending
+            && last_step == step
+            && last_done > done
+        {
+            return;
+        }
+        state.pending = Some((step, done, total, unit));
+        let message = text(step, done, total, unit, state.extra);
         let bar = self.bar.get_or_init(|| {
-            let bar = ProgressBar::new(total);
-            bar.set_message(message.clone());
-            bar.set_style(
-                ProgressStyle::with_template("{spinner} {prefix} {msg} [{elapsed}]")
-                    .expect("template is valid"),
-            );
-            bar.set_prefix(format!("{}:", self.op));
+            let style = ProgressStyle::with_template("{spinner} {prefix} {msg} [{elapsed}]")
+                .expect("template is valid");
+            let bar = ProgressBar::new(total)
+                .with_style(style)
+                .with_prefix(format!("{}:", self.op))
+                .with_message(message.clone());
             bar.enable_steady_tick(Duration::from_millis(200));
             bar
         });
         bar.set_message(message);
-        bar.tick();
     }
 }
 

@@ -10,9 +10,9 @@ use std::time::{Duration, SystemTime};
 use super::{Repository, Result};
 use crate::object::{Kind, ObjectId};
 use crate::odb::{Candidate, PackInfo, RepackOptions};
-use crate::progress::Progress;
 pub use crate::odb::{MAX_DELTA_CHAIN, ObjectCounts};
 pub use crate::odb::{PackGeometry, PackSummary};
+use crate::progress::Progress;
 use crate::reach::Reached;
 
 /// Knobs for [`Repository::gc`].

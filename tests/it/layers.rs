@@ -16,7 +16,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // refs know objects only as ids.
     ("refs", &["fs", "object", "quote", "temp"]),
     ("revision", &["object", "odb", "refs"]),
-    ("worktree", &["fs", "object", "odb", "progress", "quote", "temp"]),
+    (
+        "worktree",
+        &["fs", "object", "odb", "progress", "quote", "temp"],
+    ),
     // diff reads working-directory files through the worktree's descriptors; paths
     // and their quoting come from object.
     ("diff", &["fs", "object", "odb", "quote", "worktree"]),
