@@ -35,6 +35,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         true => &mut std::io::sink(),
         false => out,
     };
+    let from_git = repo.identity_from_git()?;
     let reporter = args.progress.reporter("commit", false);
     // Files read and hashed (stored when new), with the bytes read beside them.
     let progress = |p: Progress| {
@@ -50,6 +51,9 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     let outcome = repo.commit(&args.message.join("\n\n"), &options);
     reporter.done();
     let outcome = outcome?;
+    if !args.progress.quiet {
+        say_identity_source(&from_git);
+    }
     for warning in &outcome.warnings {
         eprintln!("cow: warning: {warning}");
     }
@@ -72,6 +76,30 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         counted(outcome.bytes_added, "byte"),
     )?;
     Ok(())
+}
+
+/// Says, once, which git config files gave the name or email (`cow: using user.name
+/// and user.email from ~/.gitconfig`).
+fn say_identity_source(from_git: &[(&str, std::path::PathBuf)]) {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let mut files: Vec<&std::path::Path> = Vec::new();
+    for (_, path) in from_git {
+        if !files.contains(&path.as_path()) {
+            files.push(path);
+        }
+    }
+    for file in files {
+        let keys: Vec<&str> = from_git
+            .iter()
+            .filter(|(_, p)| p == file)
+            .map(|(k, _)| *k)
+            .collect();
+        let shown = match home.as_deref().and_then(|h| file.strip_prefix(h).ok()) {
+            Some(rest) => format!("~/{}", rest.display()),
+            None => file.display().to_string(),
+        };
+        eprintln!("cow: using {} from {shown}", keys.join(" and "));
+    }
 }
 
 /// "1 file", "2 files".

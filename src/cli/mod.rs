@@ -228,7 +228,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         Error::Locked { .. } => " (see --lock-timeout)",
         Error::NothingToCommit => " (use --allow-empty to commit anyway)",
         Error::MissingIdentity(_) => {
-            ", or run `cow config user.name NAME` and `cow config user.email EMAIL`"
+            ", or run `cow config --global user.name NAME` and `cow config --global user.email EMAIL`"
         }
         Error::CheckoutConflicts(_) => "; commit or move them, or use --force to discard them",
         Error::NotMerged(_) => "; use -D to delete it anyway",
@@ -279,7 +279,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::LsTree(args) => ls_tree::run(&discover()?, args, out),
         Command::RevParse(args) => rev_parse::run(&discover()?, args, out),
         Command::CatFile(args) => cat_file::run(&discover()?, args, out),
-        Command::Config(args) => config::run(&discover()?, args, out),
+        Command::Config(args) => config::run(discover, args, out),
         Command::Remote(args) => remote::run(discover, &cwd, args, out),
         Command::Fsck(args) => fsck::run(&discover()?, args, out),
         Command::Gc(args) => gc::run(&discover()?, args, out),

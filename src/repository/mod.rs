@@ -19,7 +19,9 @@ mod transfer;
 pub use branch::RefInfo;
 pub use checkout::{CheckoutOptions, CheckoutOutcome};
 pub use commit::{CommitOptions, CommitOutcome};
-pub use config::Config;
+pub use config::{
+    Config, GitIdentity, check_key, git_config_paths, git_identity, global_config_path,
+};
 pub use fsck::{FsckOptions, FsckReport, Problem};
 pub use gc::{
     DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
