@@ -125,7 +125,7 @@ impl Checker<'_> {
         }
         self.walked += 1;
         if let Some(progress) = self.progress
-            && self.walked % 64 == 0
+            && self.walked.is_multiple_of(64)
         {
             progress.update("connectivity", self.walked, 0, "objects");
         }
