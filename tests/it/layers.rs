@@ -11,7 +11,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("quote", &[]),
     ("fs", &["quote", "temp"]),
     ("object", &["quote"]),
-    ("odb", &["fs", "object", "quote", "temp"]),
+    ("odb", &["fs", "object", "progress", "quote", "temp"]),
     ("reach", &["object", "odb"]),
     // refs know objects only as ids.
     ("refs", &["fs", "object", "quote", "temp"]),
