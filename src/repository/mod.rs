@@ -78,7 +78,8 @@ pub enum Error {
     #[error("empty commit message")]
     EmptyMessage,
     /// No author or committer identity is configured: neither `COW_AUTHOR_*` (or
-    /// `COW_COMMITTER_*`) nor `user.name` and `user.email` in the config.
+    /// `COW_COMMITTER_*`) nor `user.name` and `user.email` in the repository's or the
+    /// global config, nor in git's.
     #[error("no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL")]
     MissingIdentity(&'static str),
     /// An environment variable holds an invalid value.
