@@ -845,6 +845,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn unknown_keys_of_cows_sections_are_refused() {
+        for key in [
+            "core.compression",
+            "USER.Name",
+            "remote.o.pathStyle",
+            "x.y",
+            "x.y.z",
+        ] {
+            assert!(check_key(key).is_ok(), "{key}");
+        }
+        for key in [
+            "core.compresion",
+            "user.mail",
+            "remote.url",
+            "remote.o.name",
+            "chunking.x",
+        ] {
+            let err = check_key(key).unwrap_err().to_string();
+            assert!(err.contains(&format!("unknown key '{key}'")), "{err}");
+        }
+        let err = check_key("remote.url").unwrap_err().to_string();
+        assert!(err.contains("remote.<name>.url"), "{err}");
+    }
+
+    #[test]
     fn set_get_round_trip() {
         let mut c = Config::default();
         c.set("user.name", "A U Thor").unwrap();
