@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use indicatif::{HumanBytes, ProgressBar, ProgressStyle};
 
-/// `--progress`, `--no-progress` and `-q`, for the commands that do long work.
+// `--progress`, `--no-progress` and `-q`, for the commands that do long work. (A
+// comment, not a doc comment: clap would take it as each command's help.)
 #[derive(clap::Args, Clone, Copy, Debug, Default)]
 pub struct ProgressArgs {
     /// Show progress even when stderr is not a terminal

@@ -713,11 +713,26 @@ impl Config {
         self.entries.extend(other.entries);
     }
 
-    /// The global settings ([`global_config_path`]), empty when there are none.
+    /// The global settings ([`global_config_path`]), empty when there are none or
+    /// the file cannot be read for lack of permission (a command run as another user,
+    /// whose HOME is not its own: git reads on in that case too).
     pub fn global() -> Result<Config> {
-        match global_config_path() {
-            Some(path) => Config::load_or_empty(&path),
-            None => Ok(Config::empty()),
+        let Some(path) = global_config_path() else {
+            return Ok(Config::empty());
+        };
+        match fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::PermissionDenied
+                        | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(Config::empty())
+            }
+            Err(e) => Err(crate::fs::IoError::new("read", path, e).into()),
         }
     }
 
