@@ -19,6 +19,7 @@ mod layers;
 mod library;
 mod odb;
 mod oracle;
+mod progress_identity;
 mod race;
 mod reach;
 mod reliability;
