@@ -257,7 +257,6 @@ fn exit_codes_are_0_success_1_error_2_usage() {
     first_snapshot(&env);
     for args in [
         &[][..],
-        &["commit"],
         &["commit", "-m", "x", "--no-such-flag"],
         &["no-such-command"],
         &["--lock-timeout=-1", "status"],
