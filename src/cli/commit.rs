@@ -261,7 +261,10 @@ fn say_identity_source(from_git: &[(&str, std::path::PathBuf)], json: bool) {
         };
         let message = format!("using {} from {shown}", keys.join(" and "));
         if json {
-            eprintln!("{}", json!({"type": "warning", "message": message, "path": null}));
+            eprintln!(
+                "{}",
+                json!({"type": "warning", "message": message, "path": null})
+            );
         } else {
             eprintln!("cow: {message}");
         }
