@@ -95,6 +95,28 @@ pub fn rfc3339_date(time: Time) -> String {
     )
 }
 
+/// `2023-11-14T23:43:20+01:30`: git's `--date=iso-strict`, which writes `Z` for UTC.
+pub fn iso_strict_date(time: Time) -> String {
+    let text = rfc3339_date(time);
+    match text.strip_suffix("+00:00") {
+        Some(utc) if time.offset_minutes == 0 => format!("{utc}Z"),
+        _ => text,
+    }
+}
+
+/// `Tue, 14 Nov 2023 23:43:20 +0130`: git's `--date=rfc` (RFC 2822).
+pub fn rfc2822_date(time: Time) -> String {
+    // git's default format holds the same parts: weekday month day time year offset.
+    let default = git_date(time);
+    let parts: Vec<&str> = default.split(' ').collect();
+    match parts[..] {
+        [weekday, month, day, clock, year, offset] => {
+            format!("{weekday}, {day} {month} {year} {clock} {offset}")
+        }
+        _ => default,
+    }
+}
+
 /// `3 days ago`: git's `--date=relative`, as seen at `now` (unix seconds).
 pub fn relative_date(seconds: i64, now: i64) -> String {
     let plural = |n: i64, unit: &str| {
@@ -231,8 +253,16 @@ mod tests {
         let t = |s| Time::parse(s).unwrap();
         assert_eq!(iso_date(t("1700000000 +0130")), "2023-11-14 23:43:20 +0130");
         assert_eq!(iso_date(t("951782400 -0800")), "2000-02-28 16:00:00 -0800");
-        assert_eq!(rfc3339_date(t("1700000000 +0130")), "2023-11-14T23:43:20+01:30");
+        assert_eq!(
+            rfc3339_date(t("1700000000 +0130")),
+            "2023-11-14T23:43:20+01:30"
+        );
         assert_eq!(rfc3339_date(t("0 +0000")), "1970-01-01T00:00:00+00:00");
+        assert_eq!(iso_strict_date(t("0 +0000")), "1970-01-01T00:00:00Z");
+        assert_eq!(
+            rfc2822_date(t("1700000000 +0130")),
+            "Tue, 14 Nov 2023 23:43:20 +0130"
+        );
     }
 
     #[test]

@@ -12,7 +12,9 @@ use cow::repository::WalkOptions;
 use serde_json::{Map, Value, json};
 
 use super::diff::{Format, repo_paths};
-use super::format::{git_date, iso_date, relative_date, rfc3339_date};
+use super::format::{
+    git_date, iso_date, iso_strict_date, relative_date, rfc2822_date, rfc3339_date,
+};
 use super::json::base64;
 
 #[derive(clap::Args)]
@@ -46,15 +48,15 @@ pub struct Args {
     until: Option<String>,
     /// Print each commit as FORMAT: %H %h %T %t %P %p %an %ae %ad %at %cn %ce %cd %ct
     /// %s %b %d %D %n %x00 %%, or oneline, short, medium, full, fuller
-    #[arg(long, value_name = "FORMAT", conflicts_with = "oneline")]
-    format: Option<String>,
+    #[arg(long = "format", value_name = "FORMAT", conflicts_with = "oneline")]
+    user_format: Option<String>,
     /// As --format; `format:` before the string separates commits instead of ending each
     #[arg(long, value_name = "FORMAT", num_args = 0..=1, require_equals = true,
-          default_missing_value = "medium", conflicts_with_all = ["oneline", "format"])]
+          default_missing_value = "medium", conflicts_with_all = ["oneline", "user_format"])]
     pretty: Option<String>,
     /// How %ad, %cd and the Date line show dates
     #[arg(long, value_name = "FORMAT", default_value = "default", value_parser = [
-        "default", "iso", "iso8601", "iso-strict", "iso8601-strict", "rfc3339", "unix",
+        "default", "iso", "iso8601", "iso-strict", "iso8601-strict", "rfc", "rfc2822", "unix",
         "relative", "short", "raw"])]
     date: String,
     /// Show the refs pointing at each commit: short, no, or auto (on a terminal)
@@ -66,7 +68,7 @@ pub struct Args {
     #[arg(long)]
     no_decorate: bool,
     /// One JSON object per commit (JSON Lines)
-    #[arg(long, conflicts_with_all = ["oneline", "format", "pretty", "patch", "name_only",
+    #[arg(long, conflicts_with_all = ["oneline", "user_format", "pretty", "patch", "name_only",
           "name_status", "stat", "numstat"])]
     json: bool,
     /// Show each commit's patch
@@ -81,7 +83,8 @@ pub struct Args {
 
 /// How each commit is printed.
 enum Pretty {
-    Oneline,
+    /// The id (abbreviated with `--oneline`) and the subject.
+    Oneline(bool),
     Short,
     Medium,
     Full,
@@ -100,7 +103,7 @@ impl Pretty {
             return Ok(Pretty::User(rest.into(), true));
         }
         Ok(match spec {
-            "oneline" => Pretty::Oneline,
+            "oneline" => Pretty::Oneline(false),
             "short" => Pretty::Short,
             "medium" => Pretty::Medium,
             "full" => Pretty::Full,
@@ -129,7 +132,8 @@ impl Context<'_> {
     fn date(&self, time: Time) -> String {
         match self.date {
             "iso" | "iso8601" => iso_date(time),
-            "iso-strict" | "iso8601-strict" | "rfc3339" => rfc3339_date(time),
+            "iso-strict" | "iso8601-strict" => iso_strict_date(time),
+            "rfc" | "rfc2822" => rfc2822_date(time),
             "unix" => time.seconds.to_string(),
             "raw" => time.to_string(),
             "short" => iso_date(time)[..10].to_owned(),
@@ -200,9 +204,9 @@ fn run_inner(
         })?),
         None => None,
     };
-    let pretty = match args.format.as_deref().or(args.pretty.as_deref()) {
+    let pretty = match args.user_format.as_deref().or(args.pretty.as_deref()) {
         Some(spec) => Pretty::parse(spec)?,
-        None if args.oneline => Pretty::Oneline,
+        None if args.oneline => Pretty::Oneline(true),
         None => Pretty::Medium,
     };
     let decorate = !args.no_decorate
@@ -287,7 +291,7 @@ fn run_inner(
             let outcome = repo.diff_trees(parent, Some(commit.tree), &options)?;
             rename_limit_needed = rename_limit_needed.max(outcome.rename_limit_needed);
             let changes = outcome.changes;
-            if !matches!(pretty, Pretty::Oneline | Pretty::User(..)) {
+            if !matches!(pretty, Pretty::Oneline(_) | Pretty::User(..)) {
                 writeln!(out)?;
             }
             args.diff_format.write(repo, &changes, out)?;
@@ -379,9 +383,14 @@ fn write_pretty(
 ) -> anyhow::Result<()> {
     let deco = |d: Option<&str>| d.map(|d| format!(" ({d})")).unwrap_or_default();
     match pretty {
-        Pretty::Oneline => {
+        Pretty::Oneline(abbrev) => {
             let (subject, _) = subject_and_body(&commit.message);
-            writeln!(out, "{}{} {subject}", ctx.short(id)?, deco(decorations))?;
+            let id = if *abbrev {
+                ctx.short(id)?
+            } else {
+                id.to_string()
+            };
+            writeln!(out, "{id}{} {subject}", deco(decorations))?;
         }
         Pretty::User(format, terminator) => {
             if shown > 0 && !terminator {
@@ -485,9 +494,9 @@ fn expand(
                 "d" => ctx.date(s.time).into_bytes(),
                 "t" => s.time.seconds.to_string().into_bytes(),
                 "i" => iso_date(s.time).into_bytes(),
-                "I" => rfc3339_date(s.time).into_bytes(),
+                "I" => iso_strict_date(s.time).into_bytes(),
                 "r" => relative_date(s.time.seconds, ctx.now).into_bytes(),
-                "D" => git_date(s.time).into_bytes(),
+                "D" => rfc2822_date(s.time).into_bytes(),
                 _ => return None,
             })
         };

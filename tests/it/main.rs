@@ -14,6 +14,7 @@ mod hostile;
 mod input;
 mod layers;
 mod library;
+mod log_formats;
 mod odb;
 mod oracle;
 mod race;
