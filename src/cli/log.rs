@@ -114,11 +114,14 @@ impl Pretty {
     }
 }
 
+/// Refs by the commit they point at: full names, and `HEAD`.
+type RefMap = HashMap<ObjectId, Vec<String>>;
+
 /// What every printed commit needs besides itself.
 struct Context<'a> {
     repo: &'a Repository,
     /// Refs by the commit they point at, in git's decoration order (full names, `HEAD`).
-    refs: HashMap<ObjectId, Vec<String>>,
+    refs: RefMap,
     head_branch: Option<String>,
     date: &'a str,
     now: i64,
@@ -241,30 +244,40 @@ fn run_inner(
     let options = args.diff_format.options(paths.clone())?;
     let limit = args.max_count.unwrap_or(usize::MAX);
 
-    let mut picked = Vec::new();
-    for entry in repo.walk(&starts, &walk)? {
-        if picked.len() == limit {
-            break;
+    // The commits to show, streamed as the walk finds them (collected only to reverse).
+    let keep = |entry: cow::repository::Result<(ObjectId, Commit)>| {
+        let (id, commit) = match entry {
+            Ok(entry) => entry,
+            Err(e) => return Some(Err(anyhow::Error::from(e))),
+        };
+        if let Some(author) = &author
+            && !author.is_match(&commit.author.to_string())
+        {
+            return None;
         }
-        let (id, commit) = entry?;
-        if let Some(author) = &author {
-            let who = format!("{}", commit.author);
-            if !author.is_match(&who) {
-                continue;
+        if !paths.is_empty() {
+            match repo.commit_touches(&commit, &paths) {
+                Ok(true) => {}
+                Ok(false) => return None,
+                Err(e) => return Some(Err(e.into())),
             }
         }
-        if !paths.is_empty() && !repo.commit_touches(&commit, &paths)? {
-            continue;
-        }
-        picked.push((id, commit));
-    }
-    if args.reverse {
-        picked.reverse();
-    }
+        Some(Ok((id, commit)))
+    };
+    let selected = repo.walk(&starts, &walk)?.filter_map(keep).take(limit);
+    let commits: Box<dyn Iterator<Item = anyhow::Result<(ObjectId, Commit)>>> = if args.reverse {
+        let mut all = selected.collect::<anyhow::Result<Vec<_>>>()?;
+        all.reverse();
+        Box::new(all.into_iter().map(Ok))
+    } else {
+        Box::new(selected)
+    };
 
     // git warns once, after the walk, with the largest limit any commit needed.
     let mut rename_limit_needed = None;
-    for (shown, (id, commit)) in picked.iter().enumerate() {
+    for (shown, entry) in commits.enumerate() {
+        let (id, commit) = entry?;
+        let (id, commit) = (&id, &commit);
         if args.json {
             let mut record = commit_json(&ctx, id, commit);
             if shown == 0 {
@@ -313,7 +326,7 @@ fn one_line(s: &str) -> String {
 
 /// Every ref by the commit it points at, in the order git decorates a commit with them
 /// (refs by name, newest added first, HEAD first), and the branch HEAD is on.
-fn ref_map(repo: &Repository) -> anyhow::Result<(HashMap<ObjectId, Vec<String>>, Option<String>)> {
+fn ref_map(repo: &Repository) -> anyhow::Result<(RefMap, Option<String>)> {
     let mut refs: HashMap<ObjectId, Vec<String>> = HashMap::new();
     for (name, id) in repo.refs().list("refs/")? {
         refs.entry(id)
@@ -483,7 +496,7 @@ fn expand(
             .join(" "))
     };
     while let Some(at) = rest.find('%') {
-        out.extend_from_slice(rest[..at].as_bytes());
+        out.extend_from_slice(&rest.as_bytes()[..at]);
         rest = &rest[at + 1..];
         let two = rest.get(..2).unwrap_or("");
         let one = rest.get(..1).unwrap_or("");

@@ -116,7 +116,7 @@ impl Iterator for Walk<'_> {
             } else {
                 &commit.parents[..]
             };
-            for parent in parents.to_vec() {
+            for &parent in parents {
                 if let Err(e) = self.push(parent) {
                     return Some(Err(e));
                 }
