@@ -33,6 +33,9 @@ pub struct Args {
     /// Oldest first (after -n picks the newest N)
     #[arg(long)]
     reverse: bool,
+    /// Draw the history as an ASCII graph beside the commits (in git's --topo-order)
+    #[arg(long, conflicts_with = "reverse")]
+    graph: bool,
     /// Follow only the first parent of merges
     #[arg(long)]
     first_parent: bool,
@@ -264,8 +267,22 @@ fn run_inner(
         }
         Some(Ok((id, commit)))
     };
+    if args.graph && !paths.is_empty() {
+        anyhow::bail!("--graph with paths is not supported yet");
+    }
     let selected = repo.walk(&starts, &walk)?.filter_map(keep).take(limit);
-    let commits: Box<dyn Iterator<Item = anyhow::Result<(ObjectId, Commit)>>> = if args.reverse {
+    let commits: Box<dyn Iterator<Item = anyhow::Result<(ObjectId, Commit)>>> = if args.graph {
+        let all = repo
+            .walk(&starts, &walk)?
+            .filter_map(keep)
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Box::new(
+            topo_order(all, args.first_parent)
+                .into_iter()
+                .take(limit)
+                .map(Ok),
+        )
+    } else if args.reverse {
         let mut all = selected.collect::<anyhow::Result<Vec<_>>>()?;
         all.reverse();
         Box::new(all.into_iter().map(Ok))
@@ -273,6 +290,7 @@ fn run_inner(
         Box::new(selected)
     };
 
+    let mut graph = args.graph.then(super::graph::Graph::new);
     // git warns once, after the walk, with the largest limit any commit needed.
     let mut rename_limit_needed = None;
     for (shown, entry) in commits.enumerate() {
@@ -287,32 +305,63 @@ fn run_inner(
             continue;
         }
         let decorations = decorate.then(|| ctx.decorations(id)).flatten();
+        let Some(graph) = graph.as_mut() else {
+            write_pretty(
+                &ctx,
+                &pretty,
+                shown,
+                id,
+                commit,
+                decorations.as_deref(),
+                out,
+            )?;
+            if show_diff {
+                let needed = write_diff(repo, args, &pretty, &options, commit, out)?;
+                rename_limit_needed = rename_limit_needed.max(needed);
+            }
+            continue;
+        };
+        // With --graph, each line the commit prints gets the graph's next line before it.
+        let mut buf = Vec::new();
         write_pretty(
             &ctx,
             &pretty,
-            shown,
+            0,
             id,
             commit,
             decorations.as_deref(),
-            out,
+            &mut buf,
         )?;
         if show_diff {
-            let parent = match commit.parents.first() {
-                Some(p) => Some(repo.odb().find_commit(p)?.tree),
-                None => None,
-            };
-            let outcome = repo.diff_trees(parent, Some(commit.tree), &options)?;
-            rename_limit_needed = rename_limit_needed.max(outcome.rename_limit_needed);
-            let changes = outcome.changes;
-            if !matches!(pretty, Pretty::Oneline(_) | Pretty::User(..)) {
+            let needed = write_diff(repo, args, &pretty, &options, commit, &mut buf)?;
+            rename_limit_needed = rename_limit_needed.max(needed);
+        }
+        let parents = &commit.parents[..if args.first_parent {
+            commit.parents.len().min(1)
+        } else {
+            commit.parents.len()
+        }];
+        graph.update(*id, parents);
+        if shown > 0 {
+            match pretty {
+                Pretty::Oneline(_) | Pretty::User(_, true) => {}
+                Pretty::User(_, false) => writeln!(out)?,
+                _ => writeln!(out, "{}", graph.padding_line())?,
+            }
+        }
+        let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+        for (i, line) in text.split(|&b| b == b'\n').enumerate() {
+            if i > 0 {
                 writeln!(out)?;
             }
-            args.diff_format.write(repo, &changes, out)?;
-            if args.patch && args.diff_format.any() {
-                // `-p` with a summary format: the summary, then the patch, as git.
-                writeln!(out)?;
-                args.diff_format.write_patch(repo, &changes, out)?;
-            }
+            out.write_all(graph.next_line().as_bytes())?;
+            out.write_all(line)?;
+        }
+        while !graph.is_finished() {
+            write!(out, "\n{}", graph.next_line())?;
+        }
+        if buf.ends_with(b"\n") {
+            writeln!(out)?;
         }
     }
     args.diff_format
@@ -320,8 +369,87 @@ fn run_inner(
     Ok(())
 }
 
+/// The changes a commit made, in the diff formats asked for; returns the rename limit
+/// the commit would have needed, if it was too small.
+fn write_diff(
+    repo: &Repository,
+    args: &Args,
+    pretty: &Pretty,
+    options: &cow::diff::DiffOptions,
+    commit: &Commit,
+    out: &mut dyn Write,
+) -> anyhow::Result<Option<usize>> {
+    if commit.parents.len() > 1 {
+        // git shows no changes for a merge unless asked how (-m, --cc).
+        return Ok(None);
+    }
+    let parent = match commit.parents.first() {
+        Some(p) => Some(repo.odb().find_commit(p)?.tree),
+        None => None,
+    };
+    let outcome = repo.diff_trees(parent, Some(commit.tree), options)?;
+    let changes = outcome.changes;
+    if !matches!(pretty, Pretty::Oneline(_) | Pretty::User(..)) {
+        writeln!(out)?;
+    }
+    args.diff_format.write(repo, &changes, out)?;
+    if args.patch && args.diff_format.any() {
+        // `-p` with a summary format: the summary, then the patch, as git.
+        writeln!(out)?;
+        args.diff_format.write_patch(repo, &changes, out)?;
+    }
+    Ok(outcome.rename_limit_needed)
+}
+
 fn one_line(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Commits in git's `--topo-order`: no parent before its children, and each line of
+/// history shown as a run (a stack of commits whose children are all shown).
+fn topo_order(commits: Vec<(ObjectId, Commit)>, first_parent: bool) -> Vec<(ObjectId, Commit)> {
+    let parents = |c: &Commit| -> Vec<ObjectId> {
+        let n = if first_parent {
+            c.parents.len().min(1)
+        } else {
+            c.parents.len()
+        };
+        c.parents[..n].to_vec()
+    };
+    let mut indegree: HashMap<ObjectId, usize> = commits.iter().map(|(id, _)| (*id, 0)).collect();
+    for (_, commit) in &commits {
+        for p in parents(commit) {
+            if let Some(n) = indegree.get_mut(&p) {
+                *n += 1;
+            }
+        }
+    }
+    let mut by_id: HashMap<ObjectId, Commit> = HashMap::new();
+    let mut stack: Vec<ObjectId> = Vec::new();
+    for (id, commit) in commits {
+        if indegree[&id] == 0 {
+            stack.push(id);
+        }
+        by_id.insert(id, commit);
+    }
+    // The first tip is taken first.
+    stack.reverse();
+    let mut out = Vec::with_capacity(by_id.len());
+    while let Some(id) = stack.pop() {
+        let Some(commit) = by_id.remove(&id) else {
+            continue;
+        };
+        for p in parents(&commit) {
+            if let Some(n) = indegree.get_mut(&p) {
+                *n -= 1;
+                if *n == 0 {
+                    stack.push(p);
+                }
+            }
+        }
+        out.push((id, commit));
+    }
+    out
 }
 
 /// Every ref by the commit it points at, in the order git decorates a commit with them

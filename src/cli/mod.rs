@@ -10,6 +10,7 @@ mod diff;
 mod format;
 mod fsck;
 mod gc;
+mod graph;
 mod init;
 mod json;
 mod log;

@@ -217,6 +217,16 @@ fn log_prints_what_git_prints() {
         &["--pretty=tformat:%h%n"],
         &["--format=%B|"],
         &["--format=%H", "--all", "--reverse"],
+        &["--graph", "--oneline"],
+        &["--graph", "--oneline", "--decorate", "--all"],
+        &["--graph"],
+        &["--graph", "--date=iso", "--pretty=fuller"],
+        &["--graph", "--format=%h %s%n%nbody"],
+        &["--graph", "--first-parent", "--oneline"],
+        &["--graph", "-n", "3", "--oneline"],
+        &["--graph", "--stat"],
+        &["--stat", "--oneline"],
+        &["-p", "-n", "2"],
     ] {
         twin.same(args);
     }
