@@ -20,8 +20,12 @@ pub struct Graph {
     new_columns: Vec<ObjectId>,
     /// For each position of the old row (two characters a column), the column it goes to.
     mapping: Vec<Option<usize>>,
+    /// The mapping as the line before this commit left it.
+    prev_mapping: Vec<Option<usize>>,
     width: usize,
     state: State,
+    /// The state before the last change of state (git's `prev_state`).
+    prev_state: State,
 }
 
 impl Graph {
@@ -32,8 +36,10 @@ impl Graph {
             columns: Vec::new(),
             new_columns: Vec::new(),
             mapping: Vec::new(),
+            prev_mapping: Vec::new(),
             width: 0,
             state: State::Padding,
+            prev_state: State::Padding,
         }
     }
 
@@ -42,6 +48,7 @@ impl Graph {
         self.commit = Some(commit);
         self.parents = parents.to_vec();
         self.columns = std::mem::take(&mut self.new_columns);
+        self.prev_mapping = std::mem::take(&mut self.mapping);
         self.mapping = vec![None; 2 * (self.columns.len() + self.parents.len())];
         self.width = 0;
         let mut index = 0;
@@ -70,6 +77,7 @@ impl Graph {
         while self.mapping.len() > 1 && self.mapping.last() == Some(&None) {
             self.mapping.pop();
         }
+        // Not a change of state that a line was drawn in: prev_state stays.
         self.state = State::Commit;
     }
 
@@ -113,7 +121,13 @@ impl Graph {
         if self.state != State::Commit {
             return self.next_line();
         }
+        self.prev_state = State::Padding;
         self.pad("| ".repeat(self.columns.len()))
+    }
+
+    fn set_state(&mut self, state: State) {
+        self.prev_state = self.state;
+        self.state = state;
     }
 
     /// The graph part of the next output line.
@@ -136,18 +150,30 @@ impl Graph {
                     if col == commit {
                         seen = true;
                         line.push('*');
+                    } else if seen && self.parents.len() > 1 {
+                        line.push('|');
+                    } else if self.prev_state == State::Collapsing
+                        && self.prev_mapping.get(2 * i + 1) == Some(&Some(i))
+                        && self
+                            .mapping
+                            .get(2 * i)
+                            .is_none_or(|t| t.is_none_or(|t| t < i))
+                    {
+                        // A line that moved left into this column goes on to the
+                        // commit's parent: drawn leaning, as git does.
+                        line.push('/');
                     } else {
                         line.push('|');
                     }
                     line.push(' ');
                 }
-                self.state = if self.parents.len() > 1 {
+                self.set_state(if self.parents.len() > 1 {
                     State::PostMerge
                 } else if self.mapping_correct() {
                     State::Padding
                 } else {
                     State::Collapsing
-                };
+                });
                 self.pad(line)
             }
             State::PostMerge => {
@@ -174,11 +200,11 @@ impl Graph {
                         line.push_str("| ");
                     }
                 }
-                self.state = if self.mapping_correct() {
+                self.set_state(if self.mapping_correct() {
                     State::Padding
                 } else {
                     State::Collapsing
-                };
+                });
                 self.pad(line)
             }
             State::Collapsing => {
@@ -211,7 +237,7 @@ impl Graph {
                     .collect();
                 self.mapping = new_mapping;
                 if self.mapping_correct() {
-                    self.state = State::Padding;
+                    self.set_state(State::Padding);
                 }
                 self.pad(line)
             }

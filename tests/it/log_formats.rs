@@ -63,6 +63,62 @@ impl Twin {
         cow_id
     }
 
+    /// Moves HEAD (cow's checkout, git's symbolic-ref) to `branch`.
+    fn switch(&self, branch: &str) {
+        self.env.cow_ok(["checkout", branch]);
+        self.git_out(&["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")]);
+        self.git_out(&["read-tree", "HEAD"]);
+    }
+
+    /// Makes the same branch in both.
+    fn branch(&self, name: &str, at: &str) {
+        self.env.cow_ok(["branch", name, at]);
+        self.git_out(&["branch", name, at]);
+    }
+
+    /// Merges `other` into branch `onto` (its tree taken from `other`), at `date`, in
+    /// both: written through the library and by `git commit-tree`; returns the id.
+    fn merge(&self, onto: &str, other: &str, message: &str, date: &str) -> String {
+        let repo = cow::Repository::open(self.env.work()).unwrap();
+        let first = repo.resolve_commit(onto).unwrap();
+        let second = repo.resolve_commit(other).unwrap();
+        let tree = repo.odb().find_commit(&second).unwrap().tree;
+        let sig = cow::object::Signature::new(NAME, EMAIL, cow::object::Time::parse(date).unwrap())
+            .unwrap();
+        let merge = cow::object::Commit {
+            tree,
+            parents: vec![first, second],
+            author: sig.clone(),
+            committer: sig,
+            extra_headers: Vec::new(),
+            message: format!("{message}\n").into_bytes(),
+        };
+        let id = repo.odb().write_commit(&merge).unwrap().id;
+        let name = cow::refs::RefName::branch(onto).unwrap();
+        repo.refs()
+            .update(&name, id, cow::refs::Expected::Any)
+            .unwrap();
+        let out = self
+            .git(&[
+                "commit-tree",
+                &tree.to_string(),
+                "-p",
+                &first.to_string(),
+                "-p",
+                &second.to_string(),
+                "-m",
+                message,
+            ])
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.to_string());
+        self.git_out(&["update-ref", &format!("refs/heads/{onto}"), &id.to_string()]);
+        id.to_string()
+    }
+
     /// `cow log ARGS` and `git log ARGS` print the same bytes.
     fn same(&self, args: &[&str]) {
         let cow = self
@@ -420,4 +476,57 @@ fn json_non_utf8_fields_have_b64_twins() {
     assert!(r["author"].get("email_b64").is_none());
     assert_eq!(r["message_b64"], "bGF0aW4tMSDpCg==");
     assert_eq!(r["id"], id.to_string());
+}
+
+/// Three lines of history forked at different points, merged one after the other,
+/// and one branch left unmerged: lines that collapse and cross, as git draws them.
+#[test]
+fn graph_of_several_branches_matches_git() {
+    if !git_available() {
+        return;
+    }
+    let env = Env::new();
+    env.init();
+    let mirror = GitMirror::new(&env);
+    let twin = Twin { env, mirror };
+    twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/main"]);
+    let w = twin.env.work();
+    let seconds = std::cell::Cell::new(1_700_000_000);
+    let step = |twin: &Twin, file: &str, message: &str| {
+        seconds.set(seconds.get() + 3600);
+        write(&w.join(file), message);
+        twin.commit(message, NAME, &format!("{} +0000", seconds.get()));
+        seconds.get()
+    };
+    step(&twin, "a", "m1");
+    step(&twin, "a", "m2");
+    twin.branch("b1", "main");
+    step(&twin, "a", "m3");
+    twin.branch("b2", "main");
+    twin.branch("b3", "main");
+    step(&twin, "a", "m4");
+    twin.switch("b1");
+    step(&twin, "x", "b1-1");
+    step(&twin, "x", "b1-2");
+    twin.switch("b2");
+    step(&twin, "y", "b2-1");
+    twin.switch("b3");
+    step(&twin, "z", "b3-1");
+    twin.switch("main");
+    let t = step(&twin, "a", "m5");
+    twin.merge("main", "b2", "merge b2", &format!("{} +0000", t + 60));
+    twin.merge("main", "b1", "merge b1", &format!("{} +0000", t + 120));
+    twin.env.cow_ok(["checkout", "--force", "main"]);
+    twin.git_out(&["read-tree", "HEAD"]);
+    seconds.set(t + 600);
+    step(&twin, "a", "m6");
+    for args in [
+        &["--graph", "--oneline"][..],
+        &["--graph", "--oneline", "--all", "--decorate"],
+        &["--graph", "--all"],
+        &["--graph", "--format=%s%n%b|"],
+        &["--oneline", "--all"],
+    ] {
+        twin.same(args);
+    }
 }
