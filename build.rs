@@ -48,8 +48,13 @@ fn main() {
     }
     let dir = out.join("static-libgcc");
     let script = format!("INPUT(\"{}\")\n", unwinder.display());
+    // For cow's own programs only (`-L` for the linker, not a search path every
+    // program depending on the library would inherit): a program of another crate
+    // links the usual way.
     if fs::create_dir_all(&dir).is_ok() && fs::write(dir.join("libgcc_s.so"), script).is_ok() {
-        println!("cargo:rustc-link-search=native={}", dir.display());
+        for programs in ["bins", "tests", "benches"] {
+            println!("cargo:rustc-link-arg-{programs}=-L{}", dir.display());
+        }
     }
 }
 

@@ -24,6 +24,9 @@ pub struct Args {
     /// Exit with 0 if the object exists and is valid, 1 otherwise, printing nothing
     #[arg(short)]
     e: bool,
+    /// With -t or -s: print one JSON document with the kind and size (see docs/json.md)
+    #[arg(long, conflicts_with_all = ["p", "e"])]
+    pub json: bool,
     /// An id or any revision
     object: OsString,
 }
@@ -38,6 +41,16 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     let id = repo.resolve(args.object.as_bytes())?;
     if args.t || args.s {
         let (kind, size) = repo.odb().verify(&id)?;
+        if args.json {
+            let document = serde_json::json!({
+                "type": "object",
+                "schema": 1,
+                "id": id.to_string(),
+                "kind": kind.to_string(),
+                "size": size,
+            });
+            return super::json::print(out, &document);
+        }
         if args.t {
             writeln!(out, "{kind}")?;
         } else {

@@ -9,6 +9,7 @@ use cow::diff::{self, DiffOptions, FileChange, PatchOptions};
 use cow::object::RepoPathBuf;
 
 use super::Quiet;
+use super::json::insert_bytes;
 
 // How to show changes, shared by `diff` and `log` (a plain comment: clap would take a
 // doc comment as the help text of the commands that flatten it).
@@ -132,6 +133,102 @@ impl Format {
         Ok(())
     }
 
+    /// Writes `changes` as `-z` asks: `--name-only`, `--name-status` and `--numstat`
+    /// with raw paths, each field ended by NUL as git prints them (a rename's two paths
+    /// as fields of their own); other formats as [`Format::write`] writes them.
+    pub fn write_nul(
+        &self,
+        repo: &Repository,
+        changes: &[FileChange],
+        out: &mut dyn Write,
+    ) -> anyhow::Result<()> {
+        let renamed = |c: &FileChange| c.status == diff::Status::Renamed;
+        if self.name_only {
+            for c in changes {
+                out.write_all(c.new_path.as_bytes())?;
+                out.write_all(b"\0")?;
+            }
+        } else if self.name_status {
+            for c in changes {
+                match c.similarity {
+                    Some(score) => write!(out, "{}{score:03}\0", c.status.letter())?,
+                    None => write!(out, "{}\0", c.status.letter())?,
+                }
+                if renamed(c) {
+                    out.write_all(c.old_path.as_bytes())?;
+                    out.write_all(b"\0")?;
+                }
+                out.write_all(c.new_path.as_bytes())?;
+                out.write_all(b"\0")?;
+            }
+        } else if self.numstat {
+            let stats = diff::file_stats(&repo.blobs(), changes, &diff::StatOptions::default())?;
+            for (c, s) in changes.iter().zip(&stats) {
+                match s.binary {
+                    Some(_) => out.write_all(b"-\t-\t")?,
+                    None => write!(out, "{}\t{}\t", s.added, s.removed)?,
+                }
+                if renamed(c) {
+                    out.write_all(b"\0")?;
+                    out.write_all(c.old_path.as_bytes())?;
+                    out.write_all(b"\0")?;
+                }
+                out.write_all(c.new_path.as_bytes())?;
+                out.write_all(b"\0")?;
+            }
+        } else {
+            self.write(repo, changes, out)?;
+        }
+        Ok(())
+    }
+
+    /// `changes` as `--json` records: status, paths, modes and ids, rename similarity
+    /// and the line counts `--numstat` shows.
+    pub fn json_files(
+        &self,
+        repo: &Repository,
+        changes: &[FileChange],
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        use serde_json::{Map, Value};
+        let stats = diff::file_stats(&repo.blobs(), changes, &diff::StatOptions::default())?;
+        Ok(changes
+            .iter()
+            .zip(&stats)
+            .map(|(c, s)| {
+                let mut fields = Map::new();
+                fields.insert("type".into(), "file".into());
+                let status = match c.status {
+                    diff::Status::Added => "added",
+                    diff::Status::Deleted => "deleted",
+                    diff::Status::Modified => "modified",
+                    diff::Status::TypeChanged => "type_changed",
+                    diff::Status::Renamed => "renamed",
+                };
+                fields.insert("status".into(), status.into());
+                insert_bytes(
+                    &mut fields,
+                    "old_path",
+                    "old_path_b64",
+                    c.old_path.as_bytes(),
+                );
+                insert_bytes(
+                    &mut fields,
+                    "new_path",
+                    "new_path_b64",
+                    c.new_path.as_bytes(),
+                );
+                super::json::insert_side(&mut fields, "old", c.old);
+                super::json::insert_side(&mut fields, "new", c.new);
+                fields.insert("similarity".into(), c.similarity.into());
+                let binary = s.binary.is_some();
+                fields.insert("binary".into(), binary.into());
+                fields.insert("additions".into(), (!binary).then_some(s.added).into());
+                fields.insert("deletions".into(), (!binary).then_some(s.removed).into());
+                Value::Object(fields)
+            })
+            .collect())
+    }
+
     /// Writes `changes` in the chosen format.
     pub fn write(
         &self,
@@ -183,6 +280,14 @@ pub struct Args {
     /// Exit with 1 when there are differences, 0 when there are none
     #[arg(long)]
     exit_code: bool,
+    /// With --name-only, --name-status or --numstat: end fields with NUL and do not
+    /// quote paths
+    #[arg(short)]
+    z: bool,
+    /// Print one JSON document: the changed files with their line counts (see
+    /// docs/json.md)
+    #[arg(long, conflicts_with = "z")]
+    pub json: bool,
     /// No revision: HEAD against the working directory; one: that revision against the
     /// working directory; two (or A..B): one snapshot against the other
     #[arg(num_args = 0..=2)]
@@ -227,9 +332,29 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         [old, new] => repo.diff_revs(old, new, &options)?,
         _ => unreachable!("clap allows at most two revisions"),
     };
-    args.format.write(repo, &outcome.changes, out)?;
-    args.format
-        .warn_rename_limit(outcome.rename_limit_needed, out)?;
+    if args.json {
+        let document = serde_json::json!({
+            "type": "diff",
+            "schema": 1,
+            "files": args.format.json_files(repo, &outcome.changes)?,
+        });
+        super::json::print(out, &document)?;
+        if let Some(needed) = outcome.rename_limit_needed {
+            let message = format!(
+                "exhaustive rename detection was skipped due to too many files; you may want to use -l {needed} (or more) and retry the command"
+            );
+            let line = serde_json::json!({"type": "warning", "message": message});
+            eprintln!("{line}");
+        }
+    } else {
+        if args.z {
+            args.format.write_nul(repo, &outcome.changes, out)?;
+        } else {
+            args.format.write(repo, &outcome.changes, out)?;
+        }
+        args.format
+            .warn_rename_limit(outcome.rename_limit_needed, out)?;
+    }
     if args.exit_code && !outcome.changes.is_empty() {
         out.flush()?;
         return Err(Quiet(1).into());

@@ -230,6 +230,15 @@ mod tests {
     }
 
     #[test]
+    fn rfc3339_keeps_the_offset() {
+        // `date -d @1700000000 --rfc-3339=seconds` in TZ=UTC-01:30 and UTC+08.
+        let t = |s| rfc3339_date(Time::parse(s).unwrap());
+        assert_eq!(t("1700000000 +0130"), "2023-11-14T23:43:20+01:30");
+        assert_eq!(t("1700000000 -0800"), "2023-11-14T14:13:20-08:00");
+        assert_eq!(t("0 +0000"), "1970-01-01T00:00:00+00:00");
+    }
+
+    #[test]
     fn relative_dates_match_git() {
         // git 2.47 `log --format=%ar` of a commit dated 1700000000, run with
         // GIT_TEST_DATE_NOW set to each `now`.

@@ -23,6 +23,53 @@ pub fn insert_path(
     }
 }
 
+/// A byte-string field (a path inside a snapshot, a name, a message): `name` as a UTF-8
+/// string and, when the bytes are not UTF-8, a `twin` field with them in base64.
+pub fn insert_bytes(fields: &mut Map<String, Value>, name: &str, twin: &str, bytes: &[u8]) {
+    use std::os::unix::ffi::OsStrExt;
+    insert_path(
+        fields,
+        name,
+        twin,
+        std::path::Path::new(std::ffi::OsStr::from_bytes(bytes)),
+    );
+}
+
+/// A time: `{"time": RFC 3339 with the offset, "unix": seconds}` fields.
+pub fn insert_time(fields: &mut Map<String, Value>, time: cow::object::Time) {
+    fields.insert("time".into(), super::format::rfc3339_date(time).into());
+    fields.insert("unix".into(), time.seconds.into());
+}
+
+/// An author or committer: `{"name", "email", "time", "unix"}` (with `name_b64` or
+/// `email_b64` when those bytes are not UTF-8).
+pub fn signature(sig: &cow::object::Signature) -> Value {
+    let mut fields = Map::new();
+    insert_bytes(&mut fields, "name", "name_b64", &sig.name);
+    insert_bytes(&mut fields, "email", "email_b64", &sig.email);
+    insert_time(&mut fields, sig.time);
+    Value::Object(fields)
+}
+
+/// Prints one JSON document and a newline.
+pub fn print(out: &mut dyn Write, document: &Value) -> anyhow::Result<()> {
+    serde_json::to_writer(&mut *out, document)?;
+    writeln!(out)?;
+    Ok(())
+}
+
+/// One side of a change: `{PREFIX}_mode` and `{PREFIX}_id`, `null` when absent.
+pub fn insert_side(fields: &mut Map<String, Value>, prefix: &str, side: Option<cow::diff::Side>) {
+    fields.insert(
+        format!("{prefix}_mode"),
+        side.map(|s| s.mode.as_padded_str()).into(),
+    );
+    fields.insert(
+        format!("{prefix}_id"),
+        side.map(|s| s.id.to_string()).into(),
+    );
+}
+
 /// Standard base64 with padding (RFC 4648).
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -12,10 +12,8 @@ use cow::repository::WalkOptions;
 use serde_json::{Map, Value, json};
 
 use super::diff::{Format, repo_paths};
-use super::format::{
-    git_date, iso_date, iso_strict_date, relative_date, rfc2822_date, rfc3339_date,
-};
-use super::json::base64;
+use super::format::{git_date, iso_date, iso_strict_date, relative_date, rfc2822_date};
+use super::json::{insert_bytes, signature};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -687,26 +685,6 @@ fn expand(
     Ok(out)
 }
 
-/// A string field, with a `…_b64` twin when its bytes are not UTF-8.
-fn insert_bytes(fields: &mut Map<String, Value>, name: &str, bytes: &[u8]) {
-    fields.insert(
-        name.into(),
-        String::from_utf8_lossy(bytes).into_owned().into(),
-    );
-    if std::str::from_utf8(bytes).is_err() {
-        fields.insert(format!("{name}_b64"), base64(bytes).into());
-    }
-}
-
-fn signature_json(s: &Signature) -> Value {
-    let mut fields = Map::new();
-    insert_bytes(&mut fields, "name", &s.name);
-    insert_bytes(&mut fields, "email", &s.email);
-    fields.insert("time".into(), rfc3339_date(s.time).into());
-    fields.insert("unix".into(), s.time.seconds.into());
-    Value::Object(fields)
-}
-
 /// One `log --json` record.
 fn commit_json(ctx: &Context<'_>, id: &ObjectId, commit: &Commit) -> Map<String, Value> {
     let mut fields = Map::new();
@@ -722,9 +700,9 @@ fn commit_json(ctx: &Context<'_>, id: &ObjectId, commit: &Commit) -> Map<String,
             .collect::<Vec<_>>()
             .into(),
     );
-    fields.insert("author".into(), signature_json(&commit.author));
-    fields.insert("committer".into(), signature_json(&commit.committer));
-    insert_bytes(&mut fields, "message", &commit.message);
+    fields.insert("author".into(), signature(&commit.author));
+    fields.insert("committer".into(), signature(&commit.committer));
+    insert_bytes(&mut fields, "message", "message_b64", &commit.message);
     fields.insert("summary".into(), subject_and_body(&commit.message).0.into());
     let refs = ctx.refs.get(id).cloned().unwrap_or_default();
     fields.insert("refs".into(), json!(refs));

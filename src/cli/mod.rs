@@ -277,17 +277,29 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     match &cli.command {
         Command::Init(args) => init::run(&cwd, args, out),
         Command::Commit(args) => commit::run(&discover()?, args, out),
-        Command::Status(args) => status::run(&discover()?, args, out),
+        Command::Status(args) => {
+            json::errors_as_json(args.json, || status::run(&discover()?, args, out))
+        }
         Command::Checkout(args) => checkout::run(&discover()?, args, out),
         Command::Restore(args) => checkout::restore(&discover()?, &cwd, args, out),
         Command::Branch(args) => branch::run(&discover()?, args, out),
         Command::Tag(args) => branch::tag(&discover()?, args, out),
         Command::Log(args) => log::run(&discover()?, &cwd, args, out),
-        Command::Diff(args) => diff::run(&discover()?, &cwd, args, out),
-        Command::Show(args) => show::run(&discover()?, args, out),
-        Command::LsTree(args) => ls_tree::run(&discover()?, args, out),
-        Command::RevParse(args) => rev_parse::run(&discover()?, args, out),
-        Command::CatFile(args) => cat_file::run(&discover()?, args, out),
+        Command::Diff(args) => {
+            json::errors_as_json(args.json, || diff::run(&discover()?, &cwd, args, out))
+        }
+        Command::Show(args) => {
+            json::errors_as_json(args.json, || show::run(&discover()?, args, out))
+        }
+        Command::LsTree(args) => {
+            json::errors_as_json(args.json, || ls_tree::run(&discover()?, args, out))
+        }
+        Command::RevParse(args) => {
+            json::errors_as_json(args.json, || rev_parse::run(&discover()?, args, out))
+        }
+        Command::CatFile(args) => {
+            json::errors_as_json(args.json, || cat_file::run(&discover()?, args, out))
+        }
         Command::Config(args) => config::run(&discover()?, args, out),
         Command::Remote(args) => remote::run(discover, &cwd, args, out),
         Command::Fsck(args) => fsck::run(&discover()?, args, out),

@@ -5,15 +5,22 @@ use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
 use cow::object::EntryMode;
+use cow::revision::Resolved;
 use cow::{Kind, Repository};
+use serde_json::{Map, Value, json};
 
 use super::format::write_commit;
+use super::json::{insert_bytes, print, signature};
+use super::ls_tree::entry_json;
 
 #[derive(clap::Args)]
 pub struct Args {
     /// A revision, or REV:PATH for a file or directory in it
     #[arg(default_value = "HEAD")]
     object: OsString,
+    /// Print one JSON document (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -24,6 +31,9 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         Some(mode) => mode.kind(),
         None => repo.odb().read_header(&id)?.0,
     };
+    if args.json {
+        return write_json(repo, &resolved, kind, out);
+    }
     match kind {
         Kind::Commit => write_commit(out, &id, &repo.odb().find_commit(&id)?)?,
         Kind::Tree => {
@@ -45,4 +55,47 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         Kind::Tag => anyhow::bail!("object {id} is a tag, which cow does not read yet"),
     }
     Ok(())
+}
+
+/// `--json`: a commit's fields, a tree's entries, or a blob's id and size.
+fn write_json(
+    repo: &Repository,
+    resolved: &Resolved,
+    kind: Kind,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let id = resolved.id;
+    let mode = resolved.mode.map(|m| m.as_padded_str());
+    let document = match kind {
+        Kind::Commit => {
+            let commit = repo.odb().find_commit(&id)?;
+            let mut fields = Map::new();
+            fields.insert("type".into(), "commit".into());
+            fields.insert("schema".into(), 1.into());
+            fields.insert("id".into(), id.to_string().into());
+            fields.insert("tree".into(), commit.tree.to_string().into());
+            let parents: Vec<String> = commit.parents.iter().map(|p| p.to_string()).collect();
+            fields.insert("parents".into(), parents.into());
+            fields.insert("author".into(), signature(&commit.author));
+            fields.insert("committer".into(), signature(&commit.committer));
+            insert_bytes(&mut fields, "message", "message_b64", &commit.message);
+            Value::Object(fields)
+        }
+        Kind::Tree => {
+            let entries = repo
+                .odb()
+                .find_tree(&id)?
+                .entries()
+                .iter()
+                .map(|entry| entry_json(repo, entry.mode, &entry.id, &entry.name, false))
+                .collect::<anyhow::Result<Vec<Value>>>()?;
+            json!({"type": "tree", "schema": 1, "id": id.to_string(), "mode": mode, "entries": entries})
+        }
+        Kind::Blob => {
+            let (_, size) = repo.odb().read_header(&id)?;
+            json!({"type": "blob", "schema": 1, "id": id.to_string(), "mode": mode, "size": size})
+        }
+        Kind::Tag => anyhow::bail!("object {id} is a tag, which cow does not read yet"),
+    };
+    print(out, &document)
 }

@@ -6,7 +6,10 @@ use cow::Repository;
 use cow::diff::{Change, ChangeKind};
 use cow::object::quote_path_status as quote_path;
 use cow::refs::Head;
-use cow::repository::StatusOptions;
+use cow::repository::{Status, StatusOptions};
+use serde_json::{Map, Value, json};
+
+use super::json::insert_bytes;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -16,9 +19,12 @@ pub struct Args {
     /// The same short format
     #[arg(short, long)]
     short: bool,
-    /// With --porcelain or --short: end lines with NUL and do not quote paths
+    /// End lines with NUL and do not quote paths (implies --porcelain, as in git)
     #[arg(short)]
     z: bool,
+    /// Print one JSON document (see docs/json.md)
+    #[arg(long, conflicts_with_all = ["porcelain", "short", "z"])]
+    pub json: bool,
     /// `all` lists every file of a new directory, `normal` the directory alone
     #[arg(short = 'u', long = "untracked-files", value_name = "MODE", default_value = "normal",
           num_args = 0..=1, default_missing_value = "all",
@@ -53,7 +59,10 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         .changes
         .iter()
         .partition(|c| c.kind() == ChangeKind::Added);
-    if args.porcelain || args.short {
+    if args.json {
+        return write_json(&status, tracked.iter().chain(&new), out);
+    }
+    if args.porcelain || args.short || args.z {
         for change in tracked.iter().chain(&new) {
             let path = shown_path(change);
             if args.z {
@@ -104,4 +113,47 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         writeln!(out)?;
     }
     Ok(())
+}
+
+/// The status word of a change in `--json` output: what `status` prints in words.
+fn word(change: &Change) -> &'static str {
+    match change.kind() {
+        ChangeKind::Added => "untracked",
+        ChangeKind::Deleted => "deleted",
+        ChangeKind::Modified => "modified",
+        ChangeKind::TypeChanged => "type_changed",
+    }
+}
+
+fn write_json<'a>(
+    status: &Status,
+    changes: impl Iterator<Item = &'a &'a Change>,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    let changes: Vec<Value> = changes
+        .map(|change| {
+            let mut fields = Map::new();
+            fields.insert("type".into(), "change".into());
+            fields.insert("status".into(), word(change).into());
+            insert_bytes(&mut fields, "path", "path_b64", change.path.as_bytes());
+            fields.insert("directory".into(), change.is_tree().into());
+            super::json::insert_side(&mut fields, "old", change.old);
+            super::json::insert_side(&mut fields, "new", change.new);
+            Value::Object(fields)
+        })
+        .collect();
+    let (branch, detached) = match &status.head {
+        Head::Branch(name) => (Some(name.shorten().to_string()), false),
+        Head::Detached(_) => (None, true),
+    };
+    let document = json!({
+        "type": "status",
+        "schema": 1,
+        "branch": branch,
+        "detached": detached,
+        "head": status.head_commit.map(|id| id.to_string()),
+        "clean": status.is_clean(),
+        "changes": changes,
+    });
+    super::json::print(out, &document)
 }

@@ -12,6 +12,7 @@ mod fuzz;
 mod gc;
 mod hostile;
 mod input;
+mod json_queries;
 mod layers;
 mod library;
 mod log_formats;
