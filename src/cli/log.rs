@@ -68,6 +68,10 @@ pub struct Args {
     /// Do not show the refs pointing at each commit
     #[arg(long)]
     no_decorate: bool,
+    /// End each commit with NUL instead of a newline; with --name-only, --name-status
+    /// or --numstat, end each field with NUL and do not quote paths
+    #[arg(short, conflicts_with = "graph")]
+    z: bool,
     /// One JSON object per commit (JSON Lines)
     #[arg(long, conflicts_with_all = ["oneline", "user_format", "pretty", "patch", "name_only",
           "name_status", "stat", "numstat"])]
@@ -126,6 +130,8 @@ struct Context<'a> {
     head_branch: Option<String>,
     date: &'a str,
     now: i64,
+    /// What ends a commit (`-z`: NUL instead of a newline).
+    end: &'static [u8],
 }
 
 impl Context<'_> {
@@ -226,6 +232,7 @@ fn run_inner(
         head_branch,
         date: &args.date,
         now,
+        end: if args.z { b"\0" } else { b"\n" },
     };
 
     let starts = if args.all {
@@ -387,10 +394,16 @@ fn write_diff(
     };
     let outcome = repo.diff_trees(parent, Some(commit.tree), options)?;
     let changes = outcome.changes;
-    if !matches!(pretty, Pretty::Oneline(_) | Pretty::User(..)) {
+    if !matches!(pretty, Pretty::Oneline(_) | Pretty::User(..))
+        || (args.z && matches!(pretty, Pretty::User(..)))
+    {
         writeln!(out)?;
     }
-    args.diff_format.write(repo, &changes, out)?;
+    if args.z {
+        args.diff_format.write_nul(repo, &changes, out)?;
+    } else {
+        args.diff_format.write(repo, &changes, out)?;
+    }
     if args.patch && args.diff_format.any() {
         // `-p` with a summary format: the summary, then the patch, as git.
         writeln!(out)?;
@@ -529,20 +542,21 @@ fn write_pretty(
             } else {
                 id.to_string()
             };
-            writeln!(out, "{id}{} {subject}", deco(decorations))?;
+            write!(out, "{id}{} {subject}", deco(decorations))?;
+            out.write_all(ctx.end)?;
         }
         Pretty::User(format, terminator) => {
             if shown > 0 && !terminator {
-                writeln!(out)?;
+                out.write_all(ctx.end)?;
             }
             out.write_all(&expand(ctx, format, id, commit)?)?;
             if *terminator {
-                writeln!(out)?;
+                out.write_all(ctx.end)?;
             }
         }
         Pretty::Short | Pretty::Medium | Pretty::Full | Pretty::Fuller => {
             if shown > 0 {
-                writeln!(out)?;
+                out.write_all(ctx.end)?;
             }
             writeln!(out, "commit {id}{}", deco(decorations))?;
             if commit.parents.len() > 1 {

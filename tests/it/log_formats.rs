@@ -172,7 +172,7 @@ fn history() -> Option<(Twin, Vec<String>)> {
     twin.env.cow_ok(["checkout", "side"]);
     twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/side"]);
     twin.git_out(&["read-tree", "HEAD"]);
-    write(&w.join("b"), "side\n");
+    write(&w.join("tab\tname \u{e9}"), "side\n");
     ids.push(twin.commit("on side", NAME, D4));
     twin.env.cow_ok(["checkout", "main"]);
     twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/main"]);
@@ -282,6 +282,13 @@ fn log_prints_what_git_prints() {
         &["--graph", "-n", "3", "--oneline"],
         &["--graph", "--stat"],
         &["--stat", "--oneline"],
+        &["--name-only", "--oneline"],
+        &["-z", "--name-only", "--oneline"],
+        &["-z", "--name-only", "--format=%s"],
+        &["-z", "--name-only"],
+        &["-z", "--name-status", "--oneline"],
+        &["-z", "--format=%h %s"],
+        &["-z", "--oneline"],
         &["-p", "-n", "2"],
     ] {
         twin.same(args);
