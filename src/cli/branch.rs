@@ -3,6 +3,8 @@
 use std::io::Write;
 
 use cow::Repository;
+use cow::refs::Head;
+use serde_json::json;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -23,10 +25,26 @@ pub struct Args {
     /// List local and remote-tracking branches
     #[arg(short = 'a', long = "all", conflicts_with = "name")]
     all: bool,
+    /// Print the current branch's name (nothing when HEAD is detached)
+    #[arg(long, conflicts_with_all = ["name", "all", "remotes", "delete", "force_delete"])]
+    show_current: bool,
+
+    /// List as one JSON document (see docs/json.md)
+    #[arg(long, conflicts_with = "name")]
+    pub json: bool,
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    if args.show_current {
+        if let cow::refs::Head::Branch(name) = repo.head()? {
+            writeln!(out, "{}", name.shorten())?;
+        }
+        return Ok(());
+    }
     let Some(name) = &args.name else {
+        if args.json {
+            return list_json(repo, args, out);
+        }
         if !args.remotes {
             for branch in repo.branches()? {
                 let mark = if branch.current { '*' } else { ' ' };
@@ -50,6 +68,39 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     Ok(())
 }
 
+/// `branch --json`: the local branches (and a detached HEAD, first, as git lists it),
+/// then with `-r` or `-a` the remote-tracking ones.
+fn list_json(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let mut branches = Vec::new();
+    if !args.remotes {
+        if let (Head::Detached(_), Some(id)) = (repo.head()?, repo.head_commit()?) {
+            branches.push(json!({
+                "type": "branch", "name": "HEAD", "ref": null, "id": id.to_string(),
+                "current": true, "detached": true, "remote": false,
+            }));
+        }
+        for branch in repo.branches()? {
+            branches.push(json!({
+                "type": "branch", "name": branch.name,
+                "ref": format!("refs/heads/{}", branch.name), "id": branch.id.to_string(),
+                "current": branch.current, "detached": false, "remote": false,
+            }));
+        }
+    }
+    if args.remotes || args.all {
+        for branch in repo.remote_branches()? {
+            branches.push(json!({
+                "type": "branch", "name": branch.name,
+                "ref": format!("refs/remotes/{}", branch.name), "id": branch.id.to_string(),
+                "current": false, "detached": false, "remote": true,
+            }));
+        }
+    }
+    let doc = json!({"type": "branches", "schema": 1, "branches": branches});
+    writeln!(out, "{doc}")?;
+    Ok(())
+}
+
 #[derive(clap::Args)]
 pub struct TagArgs {
     /// Delete tag NAME
@@ -64,10 +115,31 @@ pub struct TagArgs {
     name: Option<String>,
     /// The commit to tag (default HEAD)
     target: Option<String>,
+    /// List as one JSON document (see docs/json.md)
+    #[arg(long, conflicts_with = "name")]
+    pub json: bool,
 }
 
 pub fn tag(repo: &Repository, args: &TagArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let Some(name) = &args.name else {
+        if args.json {
+            let tags: Vec<_> = repo
+                .tags()?
+                .into_iter()
+                .map(|tag| {
+                    json!({
+                        "type": "tag", "name": tag.name,
+                        "ref": format!("refs/tags/{}", tag.name), "id": tag.id.to_string(),
+                    })
+                })
+                .collect();
+            writeln!(
+                out,
+                "{}",
+                json!({"type": "tags", "schema": 1, "tags": tags})
+            )?;
+            return Ok(());
+        }
         for tag in repo.tags()? {
             writeln!(out, "{}", tag.name)?;
         }

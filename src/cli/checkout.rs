@@ -4,16 +4,23 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::Path;
 
-use cow::Repository;
+use cow::object::RepoPath;
 use cow::refs::Head;
 use cow::repository::{CheckoutOptions, CheckoutOutcome};
 use cow::worktree::Op;
+use cow::{ObjectId, Repository};
+use serde_json::{Map, Value, json};
+
+use super::json::insert_repo_path;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Create branch NAME at REV (default HEAD) and switch to it
-    #[arg(short = 'b', value_name = "NAME")]
+    /// Create branch NAME at REV (default HEAD) and switch to it (`switch -c` as well)
+    #[arg(short = 'b', short_alias = 'c', long = "create", value_name = "NAME")]
     new_branch: Option<String>,
+    /// Detach HEAD at REV even when it is a branch (any other revision detaches it)
+    #[arg(long, conflicts_with = "new_branch")]
+    detach: bool,
     /// Discard local changes and replace untracked or ignored files in the way
     #[arg(short, long)]
     force: bool,
@@ -21,8 +28,29 @@ pub struct Args {
     #[arg(short = 'n', long)]
     dry_run: bool,
     /// A branch (attaches HEAD) or any other revision (detaches HEAD)
-    #[arg(required_unless_present = "new_branch")]
+    #[arg(required_unless_present_any = ["new_branch", "paths"])]
     rev: Option<String>,
+    /// Print one JSON document (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+    /// git's `checkout -- FILE`: answered with a hint (that is `cow restore FILE`)
+    #[arg(last = true, hide = true)]
+    paths: Vec<OsString>,
+}
+
+/// `checkout [REV] -- FILE`: git's way to bring back files, which is `restore` here.
+fn restore_hint(args: &Args) -> Option<super::Usage> {
+    if args.paths.is_empty() {
+        return None;
+    }
+    let source = match &args.rev {
+        Some(rev) => format!(" --source {rev}"),
+        None => String::new(),
+    };
+    Some(super::Usage(format!(
+        "checkout moves HEAD to another snapshot; to bring back files without moving \
+         HEAD, use `cow restore{source} PATH...`"
+    )))
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -30,10 +58,31 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         force: args.force,
         dry_run: args.dry_run,
     };
+    if let Some(hint) = restore_hint(args) {
+        return Err(hint.into());
+    }
+    let before = (repo.head()?, repo.head_commit()?);
     let outcome = match &args.new_branch {
         Some(name) => repo.checkout_new_branch(name, args.rev.as_deref(), &options)?,
-        None => repo.checkout(args.rev.as_deref().expect("clap requires REV"), &options)?,
+        None => {
+            let rev = args.rev.as_deref().expect("clap requires REV");
+            if args.detach {
+                repo.checkout(&repo.resolve_commit(rev)?.to_string(), &options)?
+            } else {
+                repo.checkout(rev, &options)?
+            }
+        }
     };
+    if args.json {
+        let mut doc = outcome_json("checkout", &outcome, args.dry_run);
+        doc.insert("head_before".into(), head_json(&before.0, before.1));
+        doc.insert(
+            "head_after".into(),
+            head_json(&outcome.head, Some(outcome.target)),
+        );
+        writeln!(out, "{}", Value::Object(doc))?;
+        return Ok(());
+    }
     if args.dry_run {
         return print_plan(&outcome, out);
     }
@@ -58,6 +107,62 @@ fn summary(outcome: &CheckoutOutcome) -> String {
         "{} written, {} removed, {} directories created, {} modes changed",
         a.written, a.removed, a.created_dirs, a.modes_changed
     )
+}
+
+/// HEAD as a JSON record: its branch (or `null` when detached) and commit (`null` on a
+/// branch with no commits yet).
+fn head_json(head: &Head, id: Option<ObjectId>) -> Value {
+    let (branch, name) = match head {
+        Head::Branch(name) => (Some(name.as_str()), Some(name.shorten())),
+        Head::Detached(_) => (None, None),
+    };
+    json!({
+        "type": "head",
+        "ref": branch,
+        "branch": name,
+        "detached": matches!(head, Head::Detached(_)),
+        "id": id.map(|id| id.to_string()),
+    })
+}
+
+/// The fields checkout and restore share: the target, what was done (all zero in a
+/// dry run) and the plan's operations, in order.
+fn outcome_json(kind: &str, outcome: &CheckoutOutcome, dry_run: bool) -> Map<String, Value> {
+    let a = &outcome.applied;
+    let ops: Vec<Value> = outcome.plan.ops.iter().map(op_json).collect();
+    let mut doc = Map::new();
+    doc.insert("type".into(), kind.into());
+    doc.insert("schema".into(), 1.into());
+    doc.insert("dry_run".into(), dry_run.into());
+    doc.insert("target".into(), outcome.target.to_string().into());
+    doc.insert("written".into(), a.written.into());
+    doc.insert("removed".into(), a.removed.into());
+    doc.insert("created_dirs".into(), a.created_dirs.into());
+    doc.insert("modes_changed".into(), a.modes_changed.into());
+    doc.insert("ops".into(), ops.into());
+    doc
+}
+
+/// One step of a checkout plan: `op` (`write`, `remove`, `remove_dir`, `mkdir`,
+/// `set_mode`), the path, and for `write` and `set_mode` the mode and blob.
+fn op_json(op: &Op) -> Value {
+    let (name, entry) = match op {
+        Op::Remove { .. } | Op::Purge { .. } => ("remove", None),
+        Op::RemoveDir { .. } => ("remove_dir", None),
+        Op::MkDir { .. } => ("mkdir", None),
+        Op::Write { mode, id, .. } => ("write", Some((mode, id))),
+        Op::SetMode { mode, id, .. } => ("set_mode", Some((mode, id))),
+    };
+    let mut fields = Map::new();
+    fields.insert("type".into(), "op".into());
+    fields.insert("op".into(), name.into());
+    insert_repo_path(&mut fields, "path", "path_b64", op.path());
+    fields.insert(
+        "mode".into(),
+        entry.map(|(mode, _)| mode.to_string()).into(),
+    );
+    fields.insert("id".into(), entry.map(|(_, id)| id.to_string()).into());
+    Value::Object(fields)
 }
 
 /// Lists a dry run's operations, one per line.
@@ -86,9 +191,20 @@ pub struct RestoreArgs {
     /// Also replace untracked or ignored files in the way
     #[arg(short, long)]
     force: bool,
+    /// git's `restore --staged`: answered with a hint (cow has no staging area), or
+    /// with --worktree, the same as without either
+    #[arg(short = 'S', long, hide = true)]
+    staged: bool,
+    /// Accepted for git's `restore --worktree`: the working directory is what cow
+    /// restores
+    #[arg(short = 'W', long)]
+    worktree: bool,
     /// Files or directories, relative to the current directory
     #[arg(required = true)]
     paths: Vec<OsString>,
+    /// Print one JSON document (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn restore(
@@ -97,6 +213,14 @@ pub fn restore(
     args: &RestoreArgs,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if args.staged && !args.worktree {
+        return Err(super::Usage(
+            "there is no staging area, so nothing to unstage: every commit snapshots the \
+             whole working directory; `cow restore PATH` brings back HEAD's version of a file"
+                .into(),
+        )
+        .into());
+    }
     let mut paths = Vec::new();
     for arg in &args.paths {
         paths.push(super::paths::repo_path(
@@ -116,6 +240,32 @@ pub fn restore(
             dry_run: args.dry_run,
         },
     )?;
+    if args.json {
+        let mut doc = outcome_json("restore", &outcome, args.dry_run);
+        // The files and symlinks restored (or, in a dry run, to restore): written,
+        // removed or given their mode back.
+        let mut restored: Vec<&RepoPath> = outcome
+            .plan
+            .ops
+            .iter()
+            .filter(|op| !matches!(op, Op::MkDir { .. } | Op::RemoveDir { .. }))
+            .map(Op::path)
+            .collect();
+        restored.sort();
+        restored.dedup();
+        let paths: Vec<Value> = restored
+            .into_iter()
+            .map(|path| {
+                let mut fields = Map::new();
+                fields.insert("type".into(), "path".into());
+                insert_repo_path(&mut fields, "path", "path_b64", path);
+                Value::Object(fields)
+            })
+            .collect();
+        doc.insert("paths".into(), paths.into());
+        writeln!(out, "{}", Value::Object(doc))?;
+        return Ok(());
+    }
     if args.dry_run {
         return print_plan(&outcome, out);
     }

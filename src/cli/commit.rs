@@ -5,27 +5,44 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use cow::Repository;
-use cow::repository::CommitOptions;
-use cow::worktree::Progress;
+use cow::diff::{DiffOptions, Status};
+use cow::refs::Head;
+use cow::repository::{CommitOptions, CommitOutcome};
+use cow::worktree::{Progress, Warning};
 use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::{Map, Value, json};
+
+use super::json::insert_path;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The commit message; several are joined as paragraphs
+    /// The commit message; several are joined as paragraphs. Without it, the editor
+    /// opens ($GIT_EDITOR, $VISUAL, $EDITOR or vi), as in git
     #[arg(
         short,
         long = "message",
         value_name = "MSG",
-        required = true,
         allow_hyphen_values = true
     )]
     message: Vec<String>,
+    /// Accepted for git's `commit -a`: cow always snapshots every file
+    #[arg(short = 'a', long = "all")]
+    all: bool,
     /// Commit even if nothing changed since HEAD
     #[arg(long)]
     allow_empty: bool,
     /// Leave out files and directories that cannot be read, with a warning
     #[arg(long)]
     skip_unreadable: bool,
+    /// When nothing changed since HEAD, say so and exit 0 without a commit
+    #[arg(long)]
+    allow_unchanged: bool,
+    /// Show sizes in KiB, MiB, GiB (default: exact bytes)
+    #[arg(short = 'H', long)]
+    human: bool,
+    /// Print one JSON document (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Shows a progress bar on stderr once a snapshot has taken longer than this.
@@ -58,13 +75,49 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         progress: Some(&progress),
         ..CommitOptions::default()
     };
-    let outcome = repo.commit(&args.message.join("\n\n"), &options);
+    let message = if args.message.is_empty() {
+        message_from_editor(repo, args.allow_empty)?
+    } else {
+        args.message.join("\n\n")
+    };
+    let outcome = repo.commit(&message, &options);
     if let Some(bar) = bar.get() {
         bar.finish_and_clear();
     }
-    let outcome = outcome?;
+    let outcome = match outcome {
+        Err(cow::repository::Error::NothingToCommit) if args.allow_unchanged => {
+            return unchanged(repo, args, out);
+        }
+        outcome => outcome?,
+    };
     for warning in &outcome.warnings {
-        eprintln!("cow: warning: {warning}");
+        if args.json {
+            eprintln!("{}", warning_json(warning));
+        } else {
+            eprintln!("cow: warning: {warning}");
+        }
+    }
+    let changes = Changes::count(repo, &outcome)?;
+    if args.json {
+        let doc = json!({
+            "type": "commit", "schema": 1, "committed": true, "reason": null,
+            "id": outcome.id.to_string(),
+            "branch": outcome.branch.as_ref().map(|b| b.shorten().to_owned()),
+            "ref": outcome.branch.as_ref().map(|b| b.as_str().to_owned()),
+            "parent": outcome.parent.map(|p| p.to_string()),
+            "parents": outcome.parent.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            "tree": outcome.tree.to_string(),
+            "files": outcome.files,
+            "hashed": outcome.hashed,
+            "changed": changes.changed(),
+            "added": changes.added,
+            "modified": changes.modified,
+            "deleted": changes.deleted,
+            "objects_written": outcome.new_objects,
+            "bytes_added": outcome.bytes_added,
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(());
     }
     let commit = repo.odb().find_commit(&outcome.id)?;
     let place = match &outcome.branch {
@@ -77,17 +130,171 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         ""
     };
     writeln!(out, "[{place}{root} {}] {}", outcome.id, commit.summary())?;
+    let mut kinds = Vec::new();
+    if changes.added > 0 {
+        kinds.push(format!("{} added", changes.added));
+    }
+    if changes.deleted > 0 {
+        kinds.push(format!("{} deleted", changes.deleted));
+    }
+    let kinds = if kinds.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", kinds.join(", "))
+    };
     writeln!(
         out,
-        " {}, {}, {} added to the store",
-        counted(outcome.files, "file"),
-        counted(outcome.new_objects, "new object"),
-        counted(outcome.bytes_added, "byte"),
+        " {} changed{kinds}, {} added to the store",
+        counted(changes.changed(), "file"),
+        size(outcome.bytes_added, args.human),
     )?;
     Ok(())
+}
+
+/// `commit --allow-unchanged` when the snapshot equals HEAD's: no commit, exit 0.
+fn unchanged(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    const MESSAGE: &str = "nothing to commit, working directory matches HEAD";
+    if !args.json {
+        writeln!(out, "{MESSAGE}")?;
+        return Ok(());
+    }
+    let head = repo.head_commit()?;
+    let tree = match head {
+        Some(id) => repo.odb().find_commit(&id)?.tree,
+        None => cow::ObjectId::empty_tree(),
+    };
+    let branch = match repo.head()? {
+        Head::Branch(name) => Some(name),
+        Head::Detached(_) => None,
+    };
+    let doc = json!({
+        "type": "commit", "schema": 1, "committed": false, "reason": MESSAGE,
+        "id": null,
+        "branch": branch.as_ref().map(|b| b.shorten().to_owned()),
+        "ref": branch.as_ref().map(|b| b.as_str().to_owned()),
+        "parent": head.map(|p| p.to_string()),
+        "parents": head.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "tree": tree.to_string(),
+        "files": null,
+        "hashed": null,
+        "changed": 0, "added": 0, "modified": 0, "deleted": 0,
+        "objects_written": 0, "bytes_added": 0,
+    });
+    writeln!(out, "{doc}")?;
+    Ok(())
+}
+
+/// A scan warning as a JSON line for stderr.
+fn warning_json(warning: &Warning) -> Value {
+    let mut fields = Map::new();
+    fields.insert("type".into(), "warning".into());
+    fields.insert("message".into(), warning.to_string().into());
+    match warning {
+        Warning::SpecialFile { path }
+        | Warning::ReservedName { path }
+        | Warning::Unreadable { path }
+        | Warning::Vanished { path } => insert_path(&mut fields, "path", "path_b64", path),
+        Warning::IgnoreRule { .. } => {
+            fields.insert("path".into(), Value::Null);
+        }
+    }
+    Value::Object(fields)
+}
+
+/// Files the commit changed against its parent's tree (a moved file counts as one
+/// deleted and one added; a file that became a symlink, or the reverse, as modified).
+#[derive(Default)]
+struct Changes {
+    added: u64,
+    modified: u64,
+    deleted: u64,
+}
+
+impl Changes {
+    fn count(repo: &Repository, outcome: &CommitOutcome) -> anyhow::Result<Changes> {
+        let Some(parent) = outcome.parent else {
+            // A root commit adds every file of the snapshot: no trees to read.
+            return Ok(Changes {
+                added: outcome.files,
+                ..Changes::default()
+            });
+        };
+        let parent_tree = repo.odb().find_commit(&parent)?.tree;
+        let diff = repo.diff_trees(
+            Some(parent_tree),
+            Some(outcome.tree),
+            &DiffOptions {
+                renames: None,
+                ..DiffOptions::default()
+            },
+        )?;
+        let mut changes = Changes::default();
+        for change in &diff.changes {
+            match change.status {
+                Status::Added => changes.added += 1,
+                Status::Deleted => changes.deleted += 1,
+                Status::Modified | Status::TypeChanged => changes.modified += 1,
+                Status::Renamed => {
+                    changes.added += 1;
+                    changes.deleted += 1;
+                }
+            }
+        }
+        Ok(changes)
+    }
+
+    fn changed(&self) -> u64 {
+        self.added + self.modified + self.deleted
+    }
 }
 
 /// "1 file", "2 files".
 fn counted(n: u64, what: &str) -> String {
     format!("{n} {what}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `commit` without `-m`: refuses "nothing to commit" before the editor opens (as git
+/// does), then asks the editor for the message.
+fn message_from_editor(repo: &Repository, allow_empty: bool) -> anyhow::Result<String> {
+    let status = repo.status(&cow::repository::StatusOptions::default())?;
+    if status.is_clean() && status.head_commit.is_some() && !allow_empty {
+        return Err(cow::repository::Error::NothingToCommit.into());
+    }
+    super::editor::commit_message(&status)
+}
+
+/// "1 byte", "12345 bytes"; with `human`, "12.3 KiB" (bytes below 1 KiB as they are).
+fn size(bytes: u64, human: bool) -> String {
+    const UNITS: [&str; 6] = ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
+    if !human || bytes < 1024 {
+        return counted(bytes, "byte");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    // One decimal, as long as it does not round up to the next unit.
+    if format!("{value:.1}") == "1024.0" && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::size;
+
+    #[test]
+    fn sizes_are_exact_or_human() {
+        assert_eq!(size(1, false), "1 byte");
+        assert_eq!(size(12_345, false), "12345 bytes");
+        assert_eq!(size(1023, true), "1023 bytes");
+        assert_eq!(size(1024, true), "1.0 KiB");
+        assert_eq!(size(12_595, true), "12.3 KiB");
+        assert_eq!(size(1024 * 1024 - 1, true), "1.0 MiB");
+        assert_eq!(size(5 << 30, true), "5.0 GiB");
+    }
 }

@@ -8,8 +8,8 @@ use cow::Repository;
 use cow::diff::{self, DiffOptions, FileChange, PatchOptions};
 use cow::object::RepoPathBuf;
 
-use super::Quiet;
 use super::json::insert_bytes;
+use super::{Quiet, Usage};
 
 // How to show changes, shared by `diff` and `log` (a plain comment: clap would take a
 // doc comment as the help text of the commands that flatten it).
@@ -33,7 +33,7 @@ pub struct Format {
     context: u32,
     /// Find renames with at least this similarity (default 50%)
     #[arg(short = 'M', long = "find-renames", value_name = "N%", num_args = 0..=1,
-          require_equals = true, default_missing_value = "50%")]
+          require_equals = true, default_missing_value = "50%", value_parser = rename_threshold)]
     find_renames: Option<String>,
     /// Do not look for renames
     #[arg(long, conflicts_with = "find_renames")]
@@ -56,6 +56,14 @@ fn parse_context(arg: &str) -> Result<u32, String> {
         return Err(format!("'{arg}' is not a number of lines"));
     }
     Ok(arg.parse::<u32>().unwrap_or(u32::MAX))
+}
+
+/// `-M`'s value, checked when the command line is parsed (a bad one is a usage error).
+fn rename_threshold(arg: &str) -> Result<String, String> {
+    match diff::parse_threshold(arg) {
+        Some(_) => Ok(arg.to_owned()),
+        None => Err("use a percentage such as 50%".to_owned()),
+    }
 }
 
 impl Format {
@@ -280,6 +288,9 @@ pub struct Args {
     /// Exit with 1 when there are differences, 0 when there are none
     #[arg(long)]
     exit_code: bool,
+    /// git's `--cached`/`--staged`: refused with a hint (cow has no staging area)
+    #[arg(long, alias = "staged", hide = true)]
+    cached: bool,
     /// With --name-only, --name-status or --numstat: end fields with NUL and do not
     /// quote paths
     #[arg(short)]
@@ -289,9 +300,11 @@ pub struct Args {
     #[arg(long, conflicts_with = "z")]
     pub json: bool,
     /// No revision: HEAD against the working directory; one: that revision against the
-    /// working directory; two (or A..B): one snapshot against the other
-    #[arg(num_args = 0..=2)]
-    revs: Vec<String>,
+    /// working directory; two (or A..B): one snapshot against the other; A...B: from
+    /// the merge base of A and B to B. Then paths, as git takes them without `--`:
+    /// from the first word that is no revision but an existing file
+    #[arg(num_args = 0.., value_name = "REV")]
+    revs: Vec<OsString>,
     /// Limit the diff to these paths
     #[arg(last = true)]
     paths: Vec<OsString>,
@@ -315,14 +328,36 @@ pub fn repo_paths(
 }
 
 pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let options = args.format.options(repo_paths(repo, cwd, &args.paths)?)?;
-    let revs: Vec<&str> = match args.revs.as_slice() {
+    if args.cached {
+        return Err(Usage(
+            "there is no staging area: `cow diff` already compares HEAD with the working \
+             directory, which is what `cow commit` snapshots"
+                .into(),
+        )
+        .into());
+    }
+    let (revs, mut paths) = revs_and_paths(repo, cwd, &args.revs, !args.paths.is_empty())?;
+    paths.extend(args.paths.iter().cloned());
+    let options = args.format.options(repo_paths(repo, cwd, &paths)?)?;
+    let merge_base;
+    let revs: Vec<&str> = match revs.as_slice() {
+        [one] if one.contains("...") => {
+            let (a, b) = one.split_once("...").expect("checked");
+            let (a, b) = (or_head(a), or_head(b));
+            let bases = repo.merge_bases(repo.resolve_commit(a)?, repo.resolve_commit(b)?)?;
+            let Some(base) = bases.first() else {
+                anyhow::bail!("{one}: no merge base");
+            };
+            if bases.len() > 1 {
+                out.flush()?;
+                eprintln!("cow: warning: {one}: multiple merge bases, using {base}");
+            }
+            merge_base = base.to_string();
+            vec![merge_base.as_str(), b]
+        }
         [one] if one.contains("..") => {
             let (a, b) = one.split_once("..").expect("checked");
-            vec![
-                if a.is_empty() { "HEAD" } else { a },
-                if b.is_empty() { "HEAD" } else { b },
-            ]
+            vec![or_head(a), or_head(b)]
         }
         revs => revs.iter().map(String::as_str).collect(),
     };
@@ -330,7 +365,13 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         [] => repo.diff_worktree("HEAD", &options)?,
         [rev] => repo.diff_worktree(rev, &options)?,
         [old, new] => repo.diff_revs(old, new, &options)?,
-        _ => unreachable!("clap allows at most two revisions"),
+        _ => {
+            return Err(Usage(format!(
+                "too many revisions: {} (diff compares at most two)",
+                revs.join(" ")
+            ))
+            .into());
+        }
     };
     if args.json {
         let document = serde_json::json!({
@@ -360,4 +401,64 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         return Err(Quiet(1).into());
     }
     Ok(())
+}
+
+/// An empty side of `A..B` or `A...B` is HEAD.
+fn or_head(side: &str) -> &str {
+    if side.is_empty() { "HEAD" } else { side }
+}
+
+/// Splits the words before `--` into revisions and paths by git's rule. With `--`,
+/// every word is a revision. Without it, words are revisions up to the first that is
+/// none, which starts the paths; a word that is both a revision and an existing file is
+/// ambiguous, and a path must exist.
+fn revs_and_paths(
+    repo: &Repository,
+    cwd: &Path,
+    words: &[OsString],
+    dashes: bool,
+) -> anyhow::Result<(Vec<String>, Vec<OsString>)> {
+    let exists = |word: &OsString| std::fs::symlink_metadata(cwd.join(word)).is_ok();
+    let mut revs = Vec::new();
+    for (i, word) in words.iter().enumerate() {
+        let rev = word.to_str().filter(|w| dashes || is_revision(repo, w));
+        match rev {
+            Some(rev) => {
+                if !dashes && exists(word) {
+                    return Err(Usage(format!(
+                        "ambiguous argument '{rev}': both revision and filename (use '--' to \
+                         separate paths from revisions: cow diff [REV...] -- [PATH...])"
+                    ))
+                    .into());
+                }
+                revs.push(rev.to_owned());
+            }
+            None => {
+                let paths = &words[i..];
+                if let Some(word) = word.to_str().filter(|_| !exists(word)) {
+                    // Neither: the resolver says why it is no revision.
+                    repo.resolve(word)?;
+                }
+                if let Some(missing) = paths.iter().find(|p| !exists(p)) {
+                    anyhow::bail!(
+                        "ambiguous argument '{}': unknown revision or path not in the working \
+                         tree (use '--' to separate paths from revisions: cow diff [REV...] \
+                         -- [PATH...])",
+                        missing.to_string_lossy()
+                    );
+                }
+                return Ok((revs, paths.to_vec()));
+            }
+        }
+    }
+    Ok((revs, Vec::new()))
+}
+
+/// Whether `word` names a revision, or a range of two (`A..B`, `A...B`).
+fn is_revision(repo: &Repository, word: &str) -> bool {
+    let resolves = |rev: &str| rev.is_empty() || rev == "HEAD" || repo.resolve(rev).is_ok();
+    match word.split_once("...").or_else(|| word.split_once("..")) {
+        Some((a, b)) => resolves(a) && resolves(b),
+        None => resolves(word),
+    }
 }

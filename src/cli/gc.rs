@@ -4,13 +4,16 @@ use std::io::Write;
 use std::time::Duration;
 
 use cow::Repository;
-use cow::repository::{DEFAULT_GRACE, GcOptions, PackSummary};
+use cow::odb::PackInfo;
+use cow::repository::{DEFAULT_GRACE, GcOptions, GcOutcome, PackSummary};
+use serde_json::{Value, json};
 
 #[derive(clap::Args)]
 pub struct Args {
     /// Remove unreachable objects older than this: `now`, `never`, or a number of
     /// days, hours or weeks (`14d`, `12h`, `2w`); default two weeks
-    #[arg(long, value_name = "AGE", num_args = 0..=1, require_equals = true, default_missing_value = "now")]
+    #[arg(long, value_name = "AGE", num_args = 0..=1, require_equals = true, default_missing_value = "now",
+          value_parser = |s: &str| parse_age(s).map(|_| s.to_owned()))]
     prune: Option<String>,
     /// Report what would be kept and reclaimed, and which packs would be kept or
     /// rolled up; change nothing
@@ -19,6 +22,9 @@ pub struct Args {
     /// Rewrite every pack into one, instead of keeping the large packs as they are
     #[arg(long)]
     full: bool,
+    /// Print one JSON document (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `now`, `never` or `<n>h|d|w` as a grace period (`None`: never prune).
@@ -61,6 +67,10 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         full: args.full,
         ..GcOptions::default()
     })?;
+    if args.json {
+        writeln!(out, "{}", gc_json(&outcome, args.dry_run))?;
+        return Ok(());
+    }
     let verb = if args.dry_run { "would keep" } else { "kept" };
     writeln!(
         out,
@@ -107,6 +117,44 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     Ok(())
 }
 
+/// Every field of [`GcOutcome`], as `gc --json` prints it.
+fn gc_json(outcome: &GcOutcome, dry_run: bool) -> Value {
+    let packs = |packs: &[PackSummary]| -> Vec<Value> {
+        packs
+            .iter()
+            .map(|p| json!({"type": "pack", "name": p.name, "objects": p.objects}))
+            .collect()
+    };
+    let pack = |info: &Option<PackInfo>| match info {
+        Some(p) => json!({"type": "pack", "name": p.name, "objects": p.objects, "bytes": p.bytes}),
+        None => Value::Null,
+    };
+    let g = &outcome.geometry;
+    json!({
+        "type": "gc", "schema": 1, "dry_run": dry_run,
+        "reachable": outcome.reachable,
+        "packed": outcome.packed,
+        "deltas": outcome.deltas,
+        "in_blocks": outcome.in_blocks,
+        "removed_loose": outcome.removed_loose,
+        "removed_packs": outcome.removed_packs,
+        "kept_packs": outcome.kept_packs,
+        "geometry": {
+            "kept": packs(&g.kept),
+            "rolled": packs(&g.rolled),
+            "rolled_to_prune": g.rolled_to_prune,
+            "cruft": packs(&g.cruft),
+            "cruft_kept": g.cruft_kept,
+        },
+        "pruned": outcome.pruned,
+        "bytes_before": outcome.bytes_before,
+        "bytes_after": outcome.bytes_after,
+        "pack": pack(&outcome.pack),
+        "cruft": outcome.cruft,
+        "cruft_pack": pack(&outcome.cruft_pack),
+    })
+}
+
 /// ` (N, M objects)`: the object counts of `packs`, at most eight of them.
 fn objects(packs: &[PackSummary]) -> String {
     if packs.is_empty() {
@@ -124,10 +172,31 @@ fn objects(packs: &[PackSummary]) -> String {
 }
 
 #[derive(clap::Args)]
-pub struct CountArgs {}
+pub struct CountArgs {
+    /// Print one JSON document (see docs/json.md)
+    #[arg(long)]
+    pub json: bool,
+}
 
-pub fn count(repo: &Repository, _args: &CountArgs, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn count(repo: &Repository, args: &CountArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let c = repo.count_objects()?;
+    if args.json {
+        let doc = json!({
+            "type": "count_objects", "schema": 1,
+            "loose": c.loose,
+            "loose_bytes": c.loose_bytes,
+            "packs": c.packs,
+            "packed": c.packed,
+            "pack_bytes": c.pack_bytes,
+            "chunks": c.chunks,
+            "chunk_bytes": c.chunk_bytes,
+            "chunked_blobs": c.chunked_blobs,
+            "chunked_bytes": c.chunked_bytes,
+            "dedup_saved": c.chunked_bytes.saturating_sub(c.chunk_bytes),
+        });
+        writeln!(out, "{doc}")?;
+        return Ok(());
+    }
     writeln!(out, "count: {}", c.loose)?;
     writeln!(out, "size: {}", c.loose_bytes)?;
     writeln!(out, "in-pack: {}", c.packed)?;

@@ -70,6 +70,16 @@ pub fn insert_side(fields: &mut Map<String, Value>, prefix: &str, side: Option<c
     );
 }
 
+/// A path inside a snapshot as [`insert_path`] writes a filesystem path.
+pub fn insert_repo_path(
+    fields: &mut Map<String, Value>,
+    name: &str,
+    twin: &str,
+    path: &cow::object::RepoPath,
+) {
+    insert_bytes(fields, name, twin, path.as_bytes());
+}
+
 /// Standard base64 with padding (RFC 4648).
 pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
@@ -99,7 +109,9 @@ pub fn errors_as_json(json: bool, body: impl FnOnce() -> anyhow::Result<()>) -> 
             e.downcast_ref::<std::io::Error>()
                 .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
         });
-        !broken_pipe && err.downcast_ref::<super::Quiet>().is_none()
+        !broken_pipe
+            && err.downcast_ref::<super::Quiet>().is_none()
+            && err.downcast_ref::<super::Usage>().is_none()
     };
     match result {
         Err(err) if json && reportable(&err) => {

@@ -5,15 +5,19 @@ mod branch;
 mod cat_file;
 mod checkout;
 mod commit;
+mod completions;
 mod config;
 mod diff;
+mod editor;
 mod format;
 mod fsck;
 mod gc;
 mod graph;
+mod habits;
 mod init;
 mod json;
 mod log;
+mod ls_files;
 mod ls_tree;
 mod paths;
 mod remote;
@@ -39,8 +43,9 @@ struct Cli {
     chdir: Vec<PathBuf>,
 
     /// Seconds a writer waits for another writer's lock before giving up
-    #[arg(long, value_name = "SECONDS", global = true, default_value_t = 10.0)]
-    lock_timeout: f64,
+    #[arg(long, value_name = "SECONDS", global = true, default_value = "10",
+          value_parser = parse_seconds)]
+    lock_timeout: std::time::Duration,
 
     #[command(subcommand)]
     command: Command,
@@ -65,11 +70,14 @@ enum Command {
     Show(show::Args),
     /// List a directory of a snapshot: `<mode> <type> <id>\t<path>`
     LsTree(ls_tree::Args),
+    /// List the files a commit would snapshot now (git's `ls-files` after `add -A`)
+    LsFiles(ls_files::Args),
     /// Print the full id each revision names
     RevParse(rev_parse::Args),
     /// Show an object's content, kind or size
     CatFile(cat_file::Args),
     /// Move the working directory and HEAD to another snapshot
+    #[command(visible_alias = "switch")]
     Checkout(checkout::Args),
     /// Bring paths back from a snapshot without moving HEAD
     Restore(checkout::RestoreArgs),
@@ -96,6 +104,13 @@ enum Command {
     Pull(transfer::PullArgs),
     /// Copy a repository (a path or s3://bucket/prefix) into a new directory
     Clone(transfer::CloneArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
+    Completions(completions::Args),
+    /// Print the man page, or write every command's page with --dir
+    Man(completions::ManArgs),
+    /// git's `add`, `stage`, `rm` and `mv`: answered with a hint (cow has no staging area)
+    #[command(hide = true, alias = "stage", alias = "rm", alias = "mv")]
+    Add(habits::StagingArgs),
 }
 
 /// Exit status for a command that ran but reports failure without an error message
@@ -114,6 +129,19 @@ impl std::fmt::Display for Quiet {
 }
 impl std::error::Error for Quiet {}
 
+/// A usage error found after parsing (exit status 2): a git habit cow answers with a
+/// hint that teaches its model (no staging area: every commit snapshots everything),
+/// or arguments git would also refuse.
+#[derive(Debug)]
+pub(crate) struct Usage(pub String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+impl std::error::Error for Usage {}
+
 /// Runs the command line and maps the outcome to an exit status: 0 success, 1 error or
 /// refusal, 2 usage error (from clap).
 pub fn main() -> ExitCode {
@@ -122,9 +150,10 @@ pub fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let cli = match Cli::try_parse_from(git_style_args(std::env::args_os())) {
+    let args = git_style_args(std::env::args_os());
+    let cli = match Cli::try_parse_from(&args) {
         Ok(cli) => cli,
-        Err(e) => return usage_error(e),
+        Err(e) => return usage_error(e, subcommand(&args)),
     };
     let stdout = io::stdout();
     let mut out: Box<dyn Write> = if stdout.is_terminal() {
@@ -148,6 +177,10 @@ pub fn main() -> ExitCode {
             }
             let _ = out.flush();
             drop(out);
+            if let Some(Usage(message)) = err.downcast_ref::<Usage>() {
+                let _ = writeln!(io::stderr(), "cow: error: {message}");
+                return ExitCode::from(2);
+            }
             let hint = hint(&err).unwrap_or_default();
             let _ = writeln!(io::stderr(), "cow: error: {}{hint}", one_line(&err));
             ExitCode::FAILURE
@@ -157,7 +190,7 @@ pub fn main() -> ExitCode {
 
 /// Help and version go to stdout as clap prints them; a usage error is one line on
 /// stderr, like every other error, with exit status 2.
-fn usage_error(e: clap::Error) -> ExitCode {
+fn usage_error(e: clap::Error, subcommand: Option<&str>) -> ExitCode {
     use clap::error::ErrorKind;
     if matches!(
         e.kind(),
@@ -168,19 +201,65 @@ fn usage_error(e: clap::Error) -> ExitCode {
         e.exit()
     }
     // clap's message: "error: what", maybe indented details, a blank line, then
-    // tips and usage. Keep what and the details.
+    // tips ("a similar subcommand exists: 'commit'") and the usage line. Keep what, the
+    // details and the tips, and point at the help of the command that was run.
     let text = e.render().to_string();
     let what: Vec<&str> = text
         .lines()
         .take_while(|l| !l.trim().is_empty())
         .map(|l| l.trim().trim_start_matches("error: "))
         .collect();
+    let tips: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("tip: "))
+        .collect();
+    let tips: String = tips.iter().map(|t| format!("; {t}")).collect();
     let _ = writeln!(
         io::stderr(),
-        "cow: error: {} (see 'cow --help')",
-        what.join(" ")
+        "cow: error: {}{tips} (see '{} --help')",
+        what.join(" "),
+        usage_command(&text, subcommand)
     );
     ExitCode::from(2)
+}
+
+/// The command whose usage clap printed (`cow commit` from "Usage: cow commit
+/// [OPTIONS]"), else the subcommand typed if there is one by that name, else `cow`.
+fn usage_command(text: &str, subcommand: Option<&str>) -> String {
+    if let Some(usage) = text.lines().find_map(|l| l.trim().strip_prefix("Usage: ")) {
+        let words: Vec<&str> = usage
+            .split_whitespace()
+            .take_while(|w| {
+                !w.starts_with('-') && w.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+            .collect();
+        if words.first() == Some(&"cow") {
+            return words.join(" ");
+        }
+    }
+    use clap::CommandFactory;
+    match subcommand.and_then(|name| {
+        Cli::command()
+            .find_subcommand(name)
+            .map(|c| c.get_name().to_owned())
+    }) {
+        Some(name) => format!("cow {name}"),
+        None => "cow".to_owned(),
+    }
+}
+
+/// The subcommand word: the first argument that is neither an option nor an option's
+/// value.
+fn subcommand(args: &[std::ffi::OsString]) -> Option<&str> {
+    let mut i = 1;
+    while i < args.len() {
+        match args[i].to_str() {
+            Some("-C" | "--lock-timeout") => i += 2,
+            Some(a) if a.starts_with('-') => i += 1,
+            other => return other,
+        }
+    }
+    None
 }
 
 /// Rewrites git's attached short forms clap cannot take while keeping `-M` alone
@@ -188,23 +267,10 @@ fn usage_error(e: clap::Error) -> ExitCode {
 /// other commands (a commit message, say) and after `--` are left alone.
 fn git_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ffi::OsString> {
     let args: Vec<std::ffi::OsString> = args.collect();
-    // The subcommand: the first word that is neither an option nor an option's value.
-    let mut subcommand = None;
-    let mut i = 1;
-    while i < args.len() {
-        match args[i].to_str() {
-            Some("-C" | "--lock-timeout") => i += 2,
-            Some(a) if a.starts_with('-') => i += 1,
-            other => {
-                subcommand = other;
-                break;
-            }
-        }
-    }
-    if !matches!(subcommand, Some("diff" | "log")) {
+    if !matches!(subcommand(&args), Some("diff" | "log")) {
         return args;
     }
-    let is_log = subcommand == Some("log");
+    let is_log = subcommand(&args) == Some("log");
     let mut seen_dashes = false;
     args.into_iter()
         .map(|arg| {
@@ -235,7 +301,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
     use cow::repository::Error;
     Some(match err.downcast_ref::<Error>()? {
         Error::Locked { .. } => " (see --lock-timeout)",
-        Error::NothingToCommit => " (use --allow-empty to commit anyway)",
+        Error::NothingToCommit => {
+            " (use --allow-empty to commit anyway, or --allow-unchanged to exit 0 without a commit)"
+        }
         Error::MissingIdentity(_) => {
             ", or run `cow config user.name NAME` and `cow config user.email EMAIL`"
         }
@@ -258,17 +326,20 @@ fn one_line(err: &anyhow::Error) -> String {
     parts.join(": ").replace('\n', " ")
 }
 
+/// `--lock-timeout`: a number of seconds, fractions allowed; a bad one is a usage error.
+fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
+    s.parse::<f64>()
+        .ok()
+        .and_then(|secs| std::time::Duration::try_from_secs_f64(secs).ok())
+        .ok_or_else(|| "not a number of seconds".to_owned())
+}
+
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut cwd = std::env::current_dir()?;
     for dir in &cli.chdir {
         cwd = cwd.join(dir);
     }
-    let timeout = std::time::Duration::try_from_secs_f64(cli.lock_timeout).map_err(|_| {
-        anyhow::anyhow!(
-            "--lock-timeout must be a number of seconds, not {}",
-            cli.lock_timeout
-        )
-    })?;
+    let timeout = cli.lock_timeout;
     let discover = || -> anyhow::Result<Repository> {
         let mut repo = Repository::discover(&cwd)?;
         repo.set_lock_timeout(timeout);
@@ -276,14 +347,24 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     };
     match &cli.command {
         Command::Init(args) => init::run(&cwd, args, out),
-        Command::Commit(args) => commit::run(&discover()?, args, out),
+        Command::Commit(args) => {
+            json::errors_as_json(args.json, || commit::run(&discover()?, args, out))
+        }
         Command::Status(args) => {
             json::errors_as_json(args.json, || status::run(&discover()?, args, out))
         }
-        Command::Checkout(args) => checkout::run(&discover()?, args, out),
-        Command::Restore(args) => checkout::restore(&discover()?, &cwd, args, out),
-        Command::Branch(args) => branch::run(&discover()?, args, out),
-        Command::Tag(args) => branch::tag(&discover()?, args, out),
+        Command::Checkout(args) => {
+            json::errors_as_json(args.json, || checkout::run(&discover()?, args, out))
+        }
+        Command::Restore(args) => json::errors_as_json(args.json, || {
+            checkout::restore(&discover()?, &cwd, args, out)
+        }),
+        Command::Branch(args) => {
+            json::errors_as_json(args.json, || branch::run(&discover()?, args, out))
+        }
+        Command::Tag(args) => {
+            json::errors_as_json(args.json, || branch::tag(&discover()?, args, out))
+        }
         Command::Log(args) => log::run(&discover()?, &cwd, args, out),
         Command::Diff(args) => {
             json::errors_as_json(args.json, || diff::run(&discover()?, &cwd, args, out))
@@ -294,17 +375,24 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::LsTree(args) => {
             json::errors_as_json(args.json, || ls_tree::run(&discover()?, args, out))
         }
+        Command::LsFiles(args) => ls_files::run(&discover()?, &cwd, args, out),
         Command::RevParse(args) => {
             json::errors_as_json(args.json, || rev_parse::run(&discover()?, args, out))
         }
         Command::CatFile(args) => {
             json::errors_as_json(args.json, || cat_file::run(&discover()?, args, out))
         }
-        Command::Config(args) => config::run(&discover()?, args, out),
+        Command::Config(args) => {
+            json::errors_as_json(args.json, || config::run(&discover()?, args, out))
+        }
         Command::Remote(args) => remote::run(discover, &cwd, args, out),
-        Command::Fsck(args) => fsck::run(&discover()?, args, out),
-        Command::Gc(args) => gc::run(&discover()?, args, out),
-        Command::CountObjects(args) => gc::count(&discover()?, args, out),
+        Command::Fsck(args) => {
+            json::errors_as_json(args.json, || fsck::run(&discover()?, args, out))
+        }
+        Command::Gc(args) => json::errors_as_json(args.json, || gc::run(&discover()?, args, out)),
+        Command::CountObjects(args) => {
+            json::errors_as_json(args.json, || gc::count(&discover()?, args, out))
+        }
         Command::Push(args) => json::errors_as_json(args.output.json, || {
             transfer::push(&discover()?, &cwd, args, out)
         }),
@@ -314,6 +402,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Pull(args) => json::errors_as_json(args.output.json, || {
             transfer::pull(&discover()?, &cwd, args, out)
         }),
+        Command::Completions(args) => completions::run(args, out),
+        Command::Man(args) => completions::man(args, out),
+        Command::Add(_) => Err(habits::staging(std::env::args_os())),
         Command::Clone(args) => {
             json::errors_as_json(args.output.json, || transfer::clone(&cwd, args, out))
         }

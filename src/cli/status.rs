@@ -22,6 +22,9 @@ pub struct Args {
     /// End lines with NUL and do not quote paths (implies --porcelain, as in git)
     #[arg(short)]
     z: bool,
+    /// With --porcelain or --short: first a `## BRANCH` line, as git's
+    #[arg(short, long)]
+    branch: bool,
     /// Print one JSON document (see docs/json.md)
     #[arg(long, conflicts_with_all = ["porcelain", "short", "z"])]
     pub json: bool,
@@ -63,6 +66,14 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         return write_json(&status, tracked.iter().chain(&new), out);
     }
     if args.porcelain || args.short || args.z {
+        if args.branch {
+            let header = match (&status.head, status.head_commit) {
+                (Head::Branch(name), Some(_)) => format!("## {}", name.shorten()),
+                (Head::Branch(name), None) => format!("## No commits yet on {}", name.shorten()),
+                (Head::Detached(_), _) => "## HEAD (no branch)".to_owned(),
+            };
+            write!(out, "{header}{}", if args.z { '\0' } else { '\n' })?;
+        }
         for change in tracked.iter().chain(&new) {
             let path = shown_path(change);
             if args.z {

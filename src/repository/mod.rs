@@ -9,6 +9,7 @@ mod fsck;
 mod gc;
 mod lock;
 mod log;
+mod merge_base;
 mod path_remote;
 mod read;
 mod remotes;

@@ -453,7 +453,10 @@ fn worktree_diffs_options_and_exit_codes() {
         env.cow_ok(["diff", "--name-status", "--no-renames"]),
         "D\ta.txt\nA\tmoved.txt\n"
     );
-    assert_error(&env.cow(["diff", "-M=abc"]), "invalid rename threshold");
+    // A threshold that cannot be parsed is a usage error (exit 2).
+    let bad = env.cow(["diff", "-M=abc"]);
+    assert_eq!(bad.status.code(), Some(2), "{}", describe(&bad));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("use a percentage such as 50%"));
     assert_error(&env.cow(["diff", "nosuch"]), "unknown revision 'nosuch'");
 }
 

@@ -235,8 +235,8 @@ fn usage_errors_are_one_line_and_exit_2() {
     let env = Env::new();
     for (args, want) in [
         (
-            &["commit"][..],
-            "required arguments were not provided: --message <MSG>",
+            &["commit", "-m"][..],
+            "a value is required for '--message <MSG>'",
         ),
         (
             &["no-such-command"],

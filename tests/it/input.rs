@@ -40,19 +40,30 @@ fn prune_ages_that_are_not_ascii_or_overflow_are_refused() -> Result {
     let repo = cow::Repository::open(env.work())?;
     let blob = repo.odb().write_blob(b"unreachable\n")?.id;
     for (age, want) in [
-        ("1é", "invalid --prune value '1é': use now, never"),
-        ("é", "invalid --prune value 'é'"),
-        ("d", "invalid --prune value 'd'"),
-        ("-1d", "invalid --prune value '-1d'"),
+        (
+            "1é",
+            "invalid value '1é' for '--prune[=<AGE>]': use now, never",
+        ),
+        ("é", "invalid value 'é' for '--prune"),
+        ("d", "invalid value 'd' for '--prune"),
+        ("-1d", "invalid value '-1d' for '--prune"),
         // 30500568904944 weeks wraps a u64 of seconds to under a week.
         (
             "30500568904944w",
-            "invalid --prune value '30500568904944w': the age is too large",
+            "invalid value '30500568904944w' for '--prune[=<AGE>]': the age is too large",
         ),
         ("99999999999999999999h", "the age is too large"),
     ] {
+        // A value that cannot be parsed is a usage error: exit 2, one line.
         let out = env.cow(["gc".to_owned(), format!("--prune={age}")]);
-        assert_error(&out, want);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+        assert!(
+            stderr.starts_with("cow: error: ") && stderr.lines().count() == 1,
+            "{}",
+            describe(&out)
+        );
+        assert!(stderr.contains(want), "{}", describe(&out));
     }
     assert!(repo.odb().contains(&blob), "a refused gc pruned nothing");
     // The largest age that fits is taken, and prunes nothing young.
