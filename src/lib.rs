@@ -83,6 +83,7 @@
 //!
 //! Each module uses only the ones above it in this list (a test holds the code to it):
 //!
+//! - [`progress`]: the [`progress::Progress`] trait long operations report to;
 //! - [`quote`]: git's quoting of paths in output and messages, never lossy;
 //! - [`fs`]: atomic file writes, directory syncs, the one io error with its path;
 //! - [`object`]: ids, blobs, trees and commits, and their canonical bytes (git's);
@@ -104,6 +105,7 @@ pub mod diff;
 pub mod fs;
 pub mod object;
 pub mod odb;
+pub mod progress;
 pub mod quote;
 pub mod reach;
 pub mod refs;

@@ -13,6 +13,8 @@ use serde_json::{Map, Value, json};
 
 use super::json::insert_repo_path;
 
+use super::progress::ProgressArgs;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Create branch NAME at REV (default HEAD) and switch to it (`switch -c` as well)
@@ -33,6 +35,8 @@ pub struct Args {
     /// Print one JSON document (see docs/json.md)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
     /// git's `checkout -- FILE`: answered with a hint (that is `cow restore FILE`)
     #[arg(last = true, hide = true)]
     paths: Vec<OsString>,
@@ -54,25 +58,34 @@ fn restore_hint(args: &Args) -> Option<super::Usage> {
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let out: &mut dyn Write = match args.progress.quiet && !args.json {
+        true => &mut std::io::sink(),
+        false => out,
+    };
+    let reporter = args.progress.reporter("checkout", args.json);
     let options = CheckoutOptions {
         force: args.force,
         dry_run: args.dry_run,
+        progress: Some(&reporter),
     };
     if let Some(hint) = restore_hint(args) {
         return Err(hint.into());
     }
     let before = (repo.head()?, repo.head_commit()?);
     let outcome = match &args.new_branch {
-        Some(name) => repo.checkout_new_branch(name, args.rev.as_deref(), &options)?,
+        Some(name) => repo.checkout_new_branch(name, args.rev.as_deref(), &options),
         None => {
             let rev = args.rev.as_deref().expect("clap requires REV");
             if args.detach {
-                repo.checkout(&repo.resolve_commit(rev)?.to_string(), &options)?
+                repo.resolve_commit(rev)
+                    .and_then(|id| repo.checkout(&id.to_string(), &options))
             } else {
-                repo.checkout(rev, &options)?
+                repo.checkout(rev, &options)
             }
         }
     };
+    reporter.done();
+    let outcome = outcome?;
     if args.json {
         let mut doc = outcome_json("checkout", &outcome, args.dry_run);
         doc.insert("head_before".into(), head_json(&before.0, before.1));
@@ -205,6 +218,8 @@ pub struct RestoreArgs {
     /// Print one JSON document (see docs/json.md)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 pub fn restore(
@@ -232,14 +247,22 @@ pub fn restore(
     if paths.iter().any(|path| path.is_root()) {
         paths.clear(); // the root: everything
     }
+    let out: &mut dyn Write = match args.progress.quiet && !args.json {
+        true => &mut std::io::sink(),
+        false => out,
+    };
+    let reporter = args.progress.reporter("restore", args.json);
     let outcome = repo.restore(
         &args.source,
         &paths,
         &CheckoutOptions {
             force: args.force,
             dry_run: args.dry_run,
+            progress: Some(&reporter),
         },
-    )?;
+    );
+    reporter.done();
+    let outcome = outcome?;
     if args.json {
         let mut doc = outcome_json("restore", &outcome, args.dry_run);
         // The files and symlinks restored (or, in a dry run, to restore): written,

@@ -1,18 +1,17 @@
 //! `cow commit`.
 
-use std::io::{IsTerminal, Write};
-use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::io::Write;
 
 use cow::Repository;
 use cow::diff::{DiffOptions, Status};
+use cow::progress::Progress as _;
 use cow::refs::Head;
 use cow::repository::{CommitOptions, CommitOutcome};
 use cow::worktree::{Progress, Warning};
-use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Map, Value, json};
 
 use super::json::insert_path;
+use super::progress::ProgressArgs;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -43,31 +42,22 @@ pub struct Args {
     /// Print one JSON document (see docs/json.md)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
-/// Shows a progress bar on stderr once a snapshot has taken longer than this.
-const PROGRESS_AFTER: Duration = Duration::from_millis(300);
-
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
-    let started = Instant::now();
-    let bar: OnceLock<ProgressBar> = OnceLock::new();
-    let show_progress = std::io::stderr().is_terminal();
+    // `-q` drops the summary, as git's does; a `--json` document is still printed.
+    let out: &mut dyn Write = match args.progress.quiet && !args.json {
+        true => &mut std::io::sink(),
+        false => out,
+    };
+    let from_git = repo.identity_from_git()?;
+    let reporter = args.progress.reporter("commit", args.json);
+    // Files read and hashed (stored when new), with the bytes read beside them.
     let progress = |p: Progress| {
-        if !show_progress || started.elapsed() < PROGRESS_AFTER {
-            return;
-        }
-        let bar = bar.get_or_init(|| {
-            let bar = ProgressBar::new(p.files_total);
-            bar.set_style(
-                ProgressStyle::with_template(
-                    "{spinner} snapshot {pos}/{len} files, {msg} [{elapsed}]",
-                )
-                .expect("template is valid"),
-            );
-            bar
-        });
-        bar.set_position(p.files_done);
-        bar.set_message(indicatif::HumanBytes(p.bytes_done).to_string());
+        reporter.extra("bytes", p.bytes_done);
+        reporter.update("snapshot", p.files_done, p.files_total, "files");
     };
     let options = CommitOptions {
         allow_empty: args.allow_empty,
@@ -81,15 +71,16 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         args.message.join("\n\n")
     };
     let outcome = repo.commit(&message, &options);
-    if let Some(bar) = bar.get() {
-        bar.finish_and_clear();
-    }
+    reporter.done();
     let outcome = match outcome {
         Err(cow::repository::Error::NothingToCommit) if args.allow_unchanged => {
             return unchanged(repo, args, out);
         }
         outcome => outcome?,
     };
+    if !args.progress.quiet {
+        say_identity_source(&from_git, args.json);
+    }
     for warning in &outcome.warnings {
         if args.json {
             eprintln!("{}", warning_json(warning));
@@ -245,6 +236,35 @@ impl Changes {
 
     fn changed(&self) -> u64 {
         self.added + self.modified + self.deleted
+    }
+}
+
+/// Says, once, which git config files gave the name or email (`cow: using user.name
+/// and user.email from ~/.gitconfig`; a JSON warning line with `--json`).
+fn say_identity_source(from_git: &[(&str, std::path::PathBuf)], json: bool) {
+    let home = std::env::var_os("HOME").map(std::path::PathBuf::from);
+    let mut files: Vec<&std::path::Path> = Vec::new();
+    for (_, path) in from_git {
+        if !files.contains(&path.as_path()) {
+            files.push(path);
+        }
+    }
+    for file in files {
+        let keys: Vec<&str> = from_git
+            .iter()
+            .filter(|(_, p)| p == file)
+            .map(|(k, _)| *k)
+            .collect();
+        let shown = match home.as_deref().and_then(|h| file.strip_prefix(h).ok()) {
+            Some(rest) => format!("~/{}", rest.display()),
+            None => file.display().to_string(),
+        };
+        let message = format!("using {} from {shown}", keys.join(" and "));
+        if json {
+            eprintln!("{}", json!({"type": "warning", "message": message, "path": null}));
+        } else {
+            eprintln!("cow: {message}");
+        }
     }
 }
 

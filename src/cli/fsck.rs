@@ -8,6 +8,8 @@ use serde_json::{Map, Value, json};
 
 use super::json::insert_repo_path;
 
+use super::progress::ProgressArgs;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Skip re-hashing every object; check only what refs reach
@@ -16,12 +18,19 @@ pub struct Args {
     /// Print one JSON document (see docs/json.md)
     #[arg(long)]
     pub json: bool,
+    /// `--progress`, `--no-progress`; `-q` shows no progress (problems still show)
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    let reporter = args.progress.reporter("fsck", args.json);
     let report = repo.fsck(&FsckOptions {
         connectivity_only: args.connectivity_only,
-    })?;
+        progress: Some(&reporter),
+    });
+    reporter.done();
+    let report = report?;
     if args.json {
         let problems: Vec<Value> = report.problems.iter().map(problem_json).collect();
         let doc = json!({

@@ -8,6 +8,8 @@ use cow::odb::PackInfo;
 use cow::repository::{DEFAULT_GRACE, GcOptions, GcOutcome, PackSummary};
 use serde_json::{Value, json};
 
+use super::progress::ProgressArgs;
+
 #[derive(clap::Args)]
 pub struct Args {
     /// Remove unreachable objects older than this: `now`, `never`, or a number of
@@ -25,6 +27,8 @@ pub struct Args {
     /// Print one JSON document (see docs/json.md)
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    progress: ProgressArgs,
 }
 
 /// `now`, `never` or `<n>h|d|w` as a grace period (`None`: never prune).
@@ -61,12 +65,20 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         Some(s) => parse_age(s)
             .map_err(|reason| anyhow::anyhow!("invalid --prune value '{s}': {reason}"))?,
     };
+    let out: &mut dyn Write = match args.progress.quiet {
+        true => &mut std::io::sink(),
+        false => out,
+    };
+    let reporter = args.progress.reporter("gc", args.json);
     let outcome = repo.gc(&GcOptions {
         grace,
         dry_run: args.dry_run,
         full: args.full,
+        progress: Some(&reporter),
         ..GcOptions::default()
-    })?;
+    });
+    reporter.done();
+    let outcome = outcome?;
     if args.json {
         writeln!(out, "{}", gc_json(&outcome, args.dry_run))?;
         return Ok(());

@@ -20,6 +20,7 @@ mod log;
 mod ls_files;
 mod ls_tree;
 mod paths;
+mod progress;
 mod remote;
 mod rev_parse;
 mod show;
@@ -305,7 +306,7 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
             " (use --allow-empty to commit anyway, or --allow-unchanged to exit 0 without a commit)"
         }
         Error::MissingIdentity(_) => {
-            ", or run `cow config user.name NAME` and `cow config user.email EMAIL`"
+            ", or run `cow config --global user.name NAME` and `cow config --global user.email EMAIL`"
         }
         Error::CheckoutConflicts(_) => "; commit or move them, or use --force to discard them",
         Error::NotMerged(_) => "; use -D to delete it anyway",
@@ -383,7 +384,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             json::errors_as_json(args.json, || cat_file::run(&discover()?, args, out))
         }
         Command::Config(args) => {
-            json::errors_as_json(args.json, || config::run(&discover()?, args, out))
+            json::errors_as_json(args.json, || config::run(discover, args, out))
         }
         Command::Remote(args) => remote::run(discover, &cwd, args, out),
         Command::Fsck(args) => {

@@ -3,18 +3,16 @@
 //! What moved is reported on stderr as git does (`To URL`, `old..new  main -> main`);
 //! with `--json`, one summary document goes to stdout instead.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant};
-
-use indicatif::{ProgressBar, ProgressStyle};
 
 use cow::Repository;
-use cow::remote::{Progress, S3Options, Transfer};
+use cow::remote::{S3Options, Transfer};
 use cow::repository::{
     CheckoutOptions, CloneOptions, FetchOptions, FetchOutcome, PushOptions, RefChange,
 };
+
+use super::progress::Reporter;
 
 /// What the transfer commands print: progress, and JSON or not.
 #[derive(clap::Args)]
@@ -30,71 +28,9 @@ pub struct OutputArgs {
     pub json: bool,
 }
 
-/// Progress on stderr: a bar on a terminal, or JSON lines with `--json`, a few times a
-/// second at most.
-struct Shown {
-    op: &'static str,
-    on: bool,
-    json: bool,
-    bar: OnceLock<ProgressBar>,
-    last_json: Mutex<Option<Instant>>,
-}
-
-impl Shown {
-    fn new(op: &'static str, args: &OutputArgs) -> Shown {
-        let json = args.json;
-        let on = !args.no_progress && (args.progress || std::io::stderr().is_terminal());
-        Shown {
-            op,
-            on,
-            json,
-            bar: OnceLock::new(),
-            last_json: Mutex::new(None),
-        }
-    }
-
-    fn done(&self) {
-        if let Some(bar) = self.bar.get() {
-            bar.finish_and_clear();
-        }
-    }
-}
-
-impl Progress for Shown {
-    fn update(&self, step: &'static str, done: u64, total: u64, unit: &'static str) {
-        if !self.on {
-            return;
-        }
-        if self.json {
-            let mut last = self.last_json.lock().expect("no panics while held");
-            if last.is_some_and(|t| t.elapsed() < Duration::from_millis(250)) {
-                return;
-            }
-            *last = Some(Instant::now());
-            let line = serde_json::json!({
-                "type": "progress", "op": self.op, "step": step, "done": done,
-                "total": if total > 0 { serde_json::Value::from(total) } else { serde_json::Value::Null },
-                "unit": unit,
-            });
-            eprintln!("{line}");
-            return;
-        }
-        let bar = self.bar.get_or_init(|| {
-            let bar = ProgressBar::new_spinner();
-            bar.enable_steady_tick(Duration::from_millis(200));
-            bar
-        });
-        let template = match (unit, total) {
-            ("bytes", _) => "{spinner} {prefix}: {bytes} ({bytes_per_sec}) [{elapsed}]",
-            (_, 0) => "{spinner} {prefix}: {pos} {msg} [{elapsed}]",
-            _ => "{spinner} {prefix}: {pos}/{len} {msg} [{elapsed}]",
-        };
-        bar.set_style(ProgressStyle::with_template(template).expect("template is valid"));
-        bar.set_prefix(step);
-        bar.set_message(unit);
-        bar.set_length(total);
-        bar.set_position(done);
-    }
+/// Progress on stderr, as `args` asks (see [`Reporter`]).
+fn shown(op: &'static str, args: &OutputArgs) -> Reporter {
+    Reporter::new(op, args.progress, args.no_progress, args.json)
 }
 
 #[derive(clap::Args)]
@@ -246,7 +182,7 @@ pub fn push(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let remote = &remote_arg(repo, cwd, args.remote.as_deref());
-    let shown = Shown::new("push", &args.output);
+    let shown = shown("push", &args.output);
     let outcome = repo.push(
         remote,
         &PushOptions {
@@ -333,7 +269,7 @@ pub fn fetch(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let remote = &remote_arg(repo, cwd, args.remote.as_deref());
-    let shown = Shown::new("fetch", &args.output);
+    let shown = shown("fetch", &args.output);
     let options = FetchOptions { prune: args.prune };
     let outcome = repo.fetch(remote, &options, &shown);
     shown.done();
@@ -356,9 +292,10 @@ pub fn pull(
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
     let remote = &remote_arg(repo, cwd, args.remote.as_deref());
-    let shown = Shown::new("pull", &args.output);
+    let shown = shown("pull", &args.output);
     let options = CheckoutOptions {
         force: args.force,
+        progress: Some(&shown),
         ..CheckoutOptions::default()
     };
     let outcome = repo.pull(remote, &options, &shown);
@@ -417,7 +354,7 @@ pub fn clone(cwd: &Path, args: &CloneArgs, out: &mut dyn Write) -> anyhow::Resul
     if !args.output.json {
         writeln!(std::io::stderr(), "Cloning into '{}'...", dir.display())?;
     }
-    let shown = Shown::new("clone", &args.output);
+    let shown = shown("clone", &args.output);
     let outcome = Repository::clone_from(&url, &dir, &options, &shown);
     shown.done();
     let outcome = outcome?;

@@ -25,6 +25,7 @@ use super::backend::Backend;
 use super::pack::{Pack, PackWriter};
 use super::{Error, MAX_PACKED_SIZE, Odb, PackInfo, Result};
 use crate::object::{Kind, ObjectId};
+use crate::progress::Progress;
 
 /// An object to repack: its id, kind and a path it was seen at (the hint that pairs
 /// versions of one file as deltas, and orders blocks).
@@ -591,9 +592,28 @@ impl Odb {
         cruft: Vec<(ObjectId, u64)>,
         options: &RepackOptions,
     ) -> Result<RepackOutcome> {
+        self.repack_with_progress(candidates, cruft, options, None)
+    }
+
+    /// [`Odb::repack`], telling `progress` of the objects packed (step `"pack"`, unit
+    /// `"objects"`) and of those stored as deltas (step `"deltas"`, with the objects
+    /// packed so far as the total).
+    pub fn repack_with_progress(
+        &self,
+        candidates: Vec<Candidate>,
+        cruft: Vec<(ObjectId, u64)>,
+        options: &RepackOptions,
+        progress: Option<&(dyn Progress + Sync)>,
+    ) -> Result<RepackOutcome> {
         let plan = self.plan_repack(candidates, cruft, options)?;
         let mut packed_ids: HashSet<ObjectId> = plan.pack.iter().map(|c| c.id).collect();
-        let written = self.write_pack(plan.pack, Arc::clone(&self.backend), options)?;
+        let written = self.write_pack_with(
+            plan.pack,
+            Arc::clone(&self.backend),
+            options,
+            None,
+            progress,
+        )?;
         for id in &written.too_large {
             packed_ids.remove(id);
         }
@@ -660,7 +680,7 @@ impl Odb {
         target: Arc<dyn Backend>,
         options: &RepackOptions,
     ) -> Result<WritePackOutcome> {
-        self.write_pack_with(candidates, target, options, None)
+        self.write_pack_with(candidates, target, options, None, None)
     }
 
     /// [`Odb::write_pack`] into another repository's store `target`: a chunk stored
@@ -678,6 +698,7 @@ impl Odb {
             Arc::clone(&target.backend),
             options,
             Some(target),
+            None,
         )
     }
 
@@ -687,6 +708,7 @@ impl Odb {
         target: Arc<dyn Backend>,
         options: &RepackOptions,
         target_odb: Option<&Odb>,
+        progress: Option<&(dyn Progress + Sync)>,
     ) -> Result<WritePackOutcome> {
         let mut outcome = WritePackOutcome::default();
         let mut seen = HashSet::new();
@@ -748,6 +770,14 @@ impl Odb {
         // Runs of one delta group are independent: plan them in parallel, a batch of
         // bounded size at a time, and write each batch in order.
         let mut solid: Vec<(&[u8], ObjectId, u64)> = Vec::new();
+        let total = (keep.len() + chunk_records.len()) as u64;
+        let mut done = 0u64;
+        let report = |done: u64, deltas: u64| {
+            if let Some(progress) = progress {
+                progress.update("pack", done, total, "objects");
+                progress.update("deltas", deltas, done, "objects");
+            }
+        };
         for batch in batches(
             runs(&keep),
             |run| run.iter().map(|c| c.3).sum(),
@@ -757,6 +787,7 @@ impl Odb {
                 .par_iter()
                 .map_init(|| packer.compressor(), |c, run| packer.plan_run(run, c))
                 .collect::<Result<_>>()?;
+            let solid_before = solid.len() as u64;
             for (run, stored) in batch.iter().zip(planned) {
                 for ((id, kind, path, size), stored) in run.iter().zip(stored) {
                     match stored {
@@ -774,6 +805,10 @@ impl Odb {
                     }
                 }
             }
+            let runs_len: u64 = batch.iter().map(|run| run.len() as u64).sum();
+            // Objects going into blocks are counted when their block is written.
+            done += runs_len - (solid.len() as u64 - solid_before);
+            report(done, outcome.deltas);
         }
         // Blocks, in path order: versions of one file, and neighbouring files, are the
         // most alike.
@@ -821,6 +856,8 @@ impl Odb {
                     }
                 };
             }
+            done += batch.iter().map(|g| g.len() as u64).sum::<u64>();
+            report(done, outcome.deltas);
         }
         // A chunk delta stays one when its base is in this pack, or in the target
         // store, or for this store's own packs, wherever the base is (reachability

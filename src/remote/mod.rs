@@ -195,19 +195,7 @@ pub struct Transfer {
     pub requests: u64,
 }
 
-/// Told how a transfer goes, for a progress display.
-pub trait Progress {
-    /// `done` of `total` units (`"bytes"` or `"objects"`) of the current step.
-    fn update(&self, step: &'static str, done: u64, total: u64, unit: &'static str);
-}
-
-/// A [`Progress`] that shows nothing.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct NoProgress;
-
-impl Progress for NoProgress {
-    fn update(&self, _: &'static str, _: u64, _: u64, _: &'static str) {}
-}
+pub use crate::progress::{NoProgress, Progress};
 
 /// Another store objects and refs move to and from.
 pub trait Remote {

@@ -2,17 +2,30 @@
 
 use super::{Error, Repository, Result};
 use crate::object::{ObjectId, RepoPathBuf};
+use crate::progress::Progress;
 use crate::refs::{Expected, Head, RefName};
 use crate::worktree::{self, Applied, Plan, PlanOptions};
 
 /// Knobs for [`Repository::checkout`] and [`Repository::restore`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct CheckoutOptions {
+#[derive(Clone, Copy, Default)]
+pub struct CheckoutOptions<'a> {
     /// Discard local changes and replace untracked or ignored files in the way, making
     /// every path either snapshot tracks equal to the target (like `git checkout -f`).
     pub force: bool,
     /// Work out and return the plan without changing anything.
     pub dry_run: bool,
+    /// Told of the files written (step `"write"`, unit `"files"`), from any thread.
+    pub progress: Option<&'a (dyn Progress + Sync)>,
+}
+
+impl std::fmt::Debug for CheckoutOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckoutOptions")
+            .field("force", &self.force)
+            .field("dry_run", &self.dry_run)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// What a checkout or restore did (or, in a dry run, would do).
@@ -202,7 +215,14 @@ impl Repository {
             None => loaded.unwrap_or_default(),
         };
         // Waits for the clock to tick past the files it writes (see `apply`).
-        let applied = worktree::apply(&self.odb, &self.work_dir, &self.cow_dir, &plan, &mut index);
+        let applied = worktree::apply(
+            &self.odb,
+            &self.work_dir,
+            &self.cow_dir,
+            &plan,
+            &mut index,
+            options.progress,
+        );
         self.save_index(&index);
         self.save_dir_listings(scan.dirs.as_ref());
         Ok((plan, applied?))

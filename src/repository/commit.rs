@@ -4,6 +4,7 @@ use super::{Error, Repository, Result};
 use crate::object::{Commit, ObjectId, Signature, Time};
 use crate::refs::{Expected, Head, RefName};
 use crate::worktree::{self, Progress, ScanOptions, Warning};
+use std::cell::OnceCell;
 
 /// Knobs for [`Repository::commit`].
 #[derive(Default, Clone)]
@@ -171,9 +172,12 @@ impl Repository {
     /// The author and committer for a new commit: `COW_AUTHOR_NAME`,
     /// `COW_AUTHOR_EMAIL` and `COW_AUTHOR_DATE` (`<unix seconds> <+hhmm>`), and
     /// `COW_COMMITTER_*` each falling back to its `COW_AUTHOR_*` counterpart; then the
-    /// config's `user.name` and `user.email`; dates default to now.
+    /// config's `user.name` and `user.email` (the repository's, else the global one:
+    /// [`Repository::settings`]); then git's ([`git_identity`](super::git_identity));
+    /// dates default to now.
     pub fn signatures(&self) -> Result<(Signature, Signature)> {
-        let config = self.config()?;
+        let config = self.settings()?;
+        let git = OnceCell::new();
         let now = Time::now();
         let var = |name: &'static str| match std::env::var(name) {
             Ok(v) => Ok(Some(v)),
@@ -203,17 +207,27 @@ impl Repository {
                         });
                     }
                     Some((_, v)) => v,
-                    None => config
-                        .get("user.name")
-                        .map(str::to_owned)
-                        .ok_or(Error::MissingIdentity(role))?,
+                    None => match config.get("user.name") {
+                        Some(v) => v.to_owned(),
+                        None => git
+                            .get_or_init(super::config::git_identity)
+                            .name
+                            .clone()
+                            .map(|(v, _)| v)
+                            .ok_or(Error::MissingIdentity(role))?,
+                    },
                 };
                 let email = match pick(prefix[1], fb(1))? {
                     Some((_, v)) => v,
-                    None => config
-                        .get("user.email")
-                        .map(str::to_owned)
-                        .ok_or(Error::MissingIdentity(role))?,
+                    None => match config.get("user.email") {
+                        Some(v) => v.to_owned(),
+                        None => git
+                            .get_or_init(super::config::git_identity)
+                            .email
+                            .clone()
+                            .map(|(v, _)| v)
+                            .ok_or(Error::MissingIdentity(role))?,
+                    },
                 };
                 let time = match pick(prefix[2], fb(2))? {
                     Some((var, v)) => Time::parse(&v).ok_or_else(|| Error::InvalidEnv {

@@ -12,7 +12,7 @@
 
 use crate::fs::{Durability, IoResultExt};
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use super::{Error, Repository, Result};
 use crate::odb::ChunkParams;
@@ -611,15 +611,237 @@ impl<'t> Parser<'t> {
     }
 }
 
+/// The keys cow reads in each section it owns (`remote` keys are per remote, in a
+/// subsection); keys in other sections are anyone's, as in git.
+const KNOWN_KEYS: [(&str, bool, &[&str]); 4] = [
+    ("core", false, &["repositoryformatversion", "compression"]),
+    ("user", false, &["name", "email"]),
+    (
+        "remote",
+        true,
+        &[
+            "url",
+            "endpoint",
+            "region",
+            "pathStyle",
+            "accessKeyId",
+            "secretAccessKey",
+            "singleWriter",
+        ],
+    ),
+    ("chunking", false, &CHUNKING_KEYS),
+];
+
+/// Refuses a key of a section cow owns (`core`, `user`, `remote`, `chunking`) that cow
+/// does not know, a misspelling most likely; a key of any other section is accepted
+/// as git accepts it (`section.key`), to be kept and listed.
+pub fn check_key(key: &str) -> Result<()> {
+    let parsed = Key::parse(key)?;
+    let Some((section, subsection, names)) = KNOWN_KEYS
+        .iter()
+        .find(|(section, _, _)| section.eq_ignore_ascii_case(parsed.section))
+    else {
+        return Ok(());
+    };
+    let known = names.iter().any(|n| n.eq_ignore_ascii_case(parsed.name));
+    if known && parsed.subsection.is_some() == *subsection {
+        return Ok(());
+    }
+    let form = if *subsection {
+        format!("{section}.<name>.")
+    } else {
+        format!("{section}.")
+    };
+    let list: Vec<String> = names.iter().map(|n| format!("{form}{n}")).collect();
+    Err(Error::Config(format!(
+        "unknown key '{key}' (the keys of [{section}] are {})",
+        list.join(", ")
+    )))
+}
+
+/// The file of cow's global settings: `$XDG_CONFIG_HOME/cow/config`, else
+/// `~/.config/cow/config`; `None` when neither variable is set.
+pub fn global_config_path() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_CONFIG_HOME").filter(|v| !v.is_empty());
+    match xdg {
+        Some(dir) => Some(PathBuf::from(dir).join("cow/config")),
+        None => home().map(|h| h.join(".config/cow/config")),
+    }
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The git config files git reads for a user's settings, in the order git reads
+/// them (a later one wins): `GIT_CONFIG_GLOBAL` alone when set, else
+/// `$XDG_CONFIG_HOME/git/config` (or `~/.config/git/config`) then `~/.gitconfig`.
+pub fn git_config_paths() -> Vec<PathBuf> {
+    if let Some(path) = std::env::var_os("GIT_CONFIG_GLOBAL") {
+        return vec![PathBuf::from(path)];
+    }
+    let xdg = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(|d| PathBuf::from(d).join("git/config"))
+        .or_else(|| home().map(|h| h.join(".config/git/config")));
+    xdg.into_iter()
+        .chain(home().map(|h| h.join(".gitconfig")))
+        .collect()
+}
+
+impl Config {
+    /// No settings at all (not even a format version): a global file not written yet.
+    pub fn empty() -> Config {
+        Config {
+            entries: Vec::new(),
+        }
+    }
+
+    /// Reads a config file; a file that does not exist is [`Config::empty`].
+    pub fn load_or_empty(path: &Path) -> Result<Config> {
+        match fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::empty()),
+            Err(e) => Err(crate::fs::IoError::new("read", path, e).into()),
+        }
+    }
+
+    /// Adds `other`'s settings after these ones, so that they win where both have one.
+    pub fn extend(&mut self, other: Config) {
+        self.entries.extend(other.entries);
+    }
+
+    /// The global settings ([`global_config_path`]), empty when there are none or
+    /// the file cannot be read for lack of permission (a command run as another user,
+    /// whose HOME is not its own: git reads on in that case too).
+    pub fn global() -> Result<Config> {
+        let Some(path) = global_config_path() else {
+            return Ok(Config::empty());
+        };
+        match fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::NotFound
+                        | std::io::ErrorKind::PermissionDenied
+                        | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                Ok(Config::empty())
+            }
+            Err(e) => Err(crate::fs::IoError::new("read", path, e).into()),
+        }
+    }
+
+    /// Changes the global settings: reads them, lets `edit` change them, and writes
+    /// them back (creating the file and its directory) if it succeeds.
+    pub fn edit_global<T>(edit: impl FnOnce(&mut Config) -> Result<T>) -> Result<T> {
+        let path = global_config_path().ok_or_else(|| {
+            Error::Config("no global config: neither HOME nor XDG_CONFIG_HOME is set".into())
+        })?;
+        let mut config = Config::load_or_empty(&path)?;
+        let out = edit(&mut config)?;
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir).context("create directory", dir)?;
+        }
+        config.save(&path)?;
+        Ok(out)
+    }
+}
+
+/// Where a name or email from git's config came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GitIdentity {
+    /// `user.name`, and the file that set it.
+    pub name: Option<(String, PathBuf)>,
+    /// `user.email`, and the file that set it.
+    pub email: Option<(String, PathBuf)>,
+}
+
+/// git's `user.name` and `user.email`, read from the files of
+/// [`git_config_paths`] (with cow's parser; a file it cannot read is skipped).
+pub fn git_identity() -> GitIdentity {
+    let mut identity = GitIdentity {
+        name: None,
+        email: None,
+    };
+    for path in git_config_paths() {
+        let Ok(config) = Config::load(&path) else {
+            continue;
+        };
+        let value = |key| {
+            config
+                .get(key)
+                .map(|v: &str| (v.trim().to_owned(), path.clone()))
+                .filter(|(v, _)| !v.is_empty())
+        };
+        identity.name = value("user.name").or(identity.name);
+        identity.email = value("user.email").or(identity.email);
+    }
+    identity
+}
+
 impl Repository {
+    /// The settings in force: the global ones ([`Config::global`]) overridden by the
+    /// repository's.
+    pub fn settings(&self) -> Result<Config> {
+        let mut config = Config::global()?;
+        config.extend(self.config()?);
+        Ok(config)
+    }
+
+    /// The keys (`user.name`, `user.email`) the next commit's author or committer
+    /// would take from git's config, because neither the environment (`COW_*`) nor
+    /// cow's config sets them, each with the git config file it comes from; empty
+    /// when git's are not needed.
+    pub fn identity_from_git(&self) -> Result<Vec<(&'static str, PathBuf)>> {
+        let settings = self.settings()?;
+        let env = |name| std::env::var_os(name).is_some();
+        let mut files = Vec::new();
+        let git = git_identity();
+        for (key, vars, found) in [
+            (
+                "user.name",
+                ["COW_AUTHOR_NAME", "COW_COMMITTER_NAME"],
+                git.name,
+            ),
+            (
+                "user.email",
+                ["COW_AUTHOR_EMAIL", "COW_COMMITTER_EMAIL"],
+                git.email,
+            ),
+        ] {
+            let author_needs = !env(vars[0]);
+            let committer_needs = !env(vars[1]) && !env(vars[0]);
+            if (author_needs || committer_needs)
+                && settings.get(key).is_none()
+                && let Some((_, path)) = found
+            {
+                files.push((key, path));
+            }
+        }
+        Ok(files)
+    }
+
     /// The repository's settings.
     pub fn config(&self) -> Result<Config> {
         Config::load(&self.cow_dir.join("config"))
     }
 
-    /// Sets one setting, such as `user.name` or `remote.origin.region`.
+    /// Sets one setting, such as `user.name` or `remote.origin.region`. Refuses a key
+    /// cow does not know in a section it owns ([`check_key`]).
     pub fn set_config(&self, key: &str, value: &str) -> Result<()> {
+        check_key(key)?;
         self.edit_config(|config| config.set(key, value))
+    }
+
+    /// Removes one setting from the repository's config; returns whether it was set.
+    #[doc(alias = "unset")]
+    pub fn unset_config(&self, key: &str) -> Result<bool> {
+        self.edit_config(|config| config.remove(key))
     }
 
     /// Changes the settings under the repository lock: reads them, lets `edit` change
@@ -636,6 +858,31 @@ impl Repository {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_keys_of_cows_sections_are_refused() {
+        for key in [
+            "core.compression",
+            "USER.Name",
+            "remote.o.pathStyle",
+            "x.y",
+            "x.y.z",
+        ] {
+            assert!(check_key(key).is_ok(), "{key}");
+        }
+        for key in [
+            "core.compresion",
+            "user.mail",
+            "remote.url",
+            "remote.o.name",
+            "chunking.x",
+        ] {
+            let err = check_key(key).unwrap_err().to_string();
+            assert!(err.contains(&format!("unknown key '{key}'")), "{err}");
+        }
+        let err = check_key("remote.url").unwrap_err().to_string();
+        assert!(err.contains("remote.<name>.url"), "{err}");
+    }
 
     #[test]
     fn set_get_round_trip() {

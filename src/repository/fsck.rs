@@ -8,13 +8,27 @@ use rayon::prelude::*;
 
 use super::{Repository, Result};
 use crate::object::{EntryMode, Kind, ObjectId, RepoPathBuf};
+use crate::progress::Progress;
 
 /// Knobs for [`Repository::fsck`].
-#[derive(Clone, Copy, Debug, Default)]
-pub struct FsckOptions {
+#[derive(Clone, Copy, Default)]
+pub struct FsckOptions<'a> {
     /// Skip re-hashing every stored object; only check that what refs reach exists,
     /// parses and has the right kind (commits and trees are still read in full).
     pub connectivity_only: bool,
+    /// Told of the objects verified (step `"verify"`), then of those the walk from the
+    /// refs reached (step `"connectivity"`, no total), unit `"objects"`, from any
+    /// thread.
+    pub progress: Option<&'a (dyn Progress + Sync)>,
+}
+
+impl std::fmt::Debug for FsckOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FsckOptions")
+            .field("connectivity_only", &self.connectivity_only)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
 }
 
 /// One thing wrong with a repository.
@@ -91,6 +105,9 @@ fn chain(err: &dyn std::error::Error) -> String {
 
 struct Checker<'r> {
     repo: &'r Repository,
+    progress: Option<&'r (dyn Progress + Sync)>,
+    /// Objects the walk has read, for progress.
+    walked: u64,
     report: FsckReport,
     /// Objects known good (verified by the full pass, or read in this walk), by kind.
     kinds: HashMap<ObjectId, Kind>,
@@ -105,6 +122,12 @@ impl Checker<'_> {
     fn known(&mut self, id: ObjectId, kind: Kind) {
         if self.kinds.insert(id, kind).is_none() {
             self.report.objects_checked += 1;
+        }
+        self.walked += 1;
+        if let Some(progress) = self.progress
+            && self.walked.is_multiple_of(64)
+        {
+            progress.update("connectivity", self.walked, 0, "objects");
         }
     }
 
@@ -273,6 +296,8 @@ impl Repository {
     pub fn fsck(&self, options: &FsckOptions) -> Result<FsckReport> {
         let mut checker = Checker {
             repo: self,
+            progress: options.progress,
+            walked: 0,
             report: FsckReport::default(),
             kinds: HashMap::new(),
             broken: HashMap::new(),
@@ -282,11 +307,23 @@ impl Repository {
         if !options.connectivity_only {
             // Every object read through, in parallel, in storage order (so a block is
             // decompressed once, not once per member); reported in id order.
-            let mut results: Vec<_> = self
-                .odb
-                .ids_in_storage_order()?
+            let ids = self.odb.ids_in_storage_order()?;
+            let total = ids.len() as u64;
+            let verified = std::sync::atomic::AtomicU64::new(0);
+            let mut results: Vec<_> = ids
                 .par_chunks(256)
-                .flat_map_iter(|ids| ids.iter().map(|id| (*id, self.odb.verify_each_copy(id))))
+                .flat_map_iter(|ids| {
+                    let checked: Vec<_> = ids
+                        .iter()
+                        .map(|id| (*id, self.odb.verify_each_copy(id)))
+                        .collect();
+                    if let Some(progress) = options.progress {
+                        let n = ids.len() as u64;
+                        let done = verified.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                        progress.update("verify", done + n, total, "objects");
+                    }
+                    checked
+                })
                 .collect();
             results.sort_unstable_by_key(|r| r.0);
             for (id, copies) in results {
@@ -335,6 +372,9 @@ impl Repository {
         }
         for (name, id) in tips {
             checker.check_commit_chain(id, &name);
+        }
+        if let Some(progress) = options.progress {
+            progress.update("connectivity", checker.walked, checker.walked, "objects");
         }
         Ok(checker.report)
     }

@@ -12,11 +12,12 @@ use crate::object::{Kind, ObjectId};
 use crate::odb::{Candidate, PackInfo, RepackOptions};
 pub use crate::odb::{MAX_DELTA_CHAIN, ObjectCounts};
 pub use crate::odb::{PackGeometry, PackSummary};
+use crate::progress::Progress;
 use crate::reach::Reached;
 
 /// Knobs for [`Repository::gc`].
-#[derive(Clone, Copy, Debug)]
-pub struct GcOptions {
+#[derive(Clone, Copy)]
+pub struct GcOptions<'a> {
     /// Unreachable objects younger than this are kept (a commit may be about to point
     /// at them). `Duration::ZERO` is git's `--prune=now`; `None` never prunes.
     pub grace: Option<Duration>,
@@ -28,16 +29,32 @@ pub struct GcOptions {
     /// packs as they are and rolling up only the small ones (git's
     /// `repack --geometric=2`).
     pub full: bool,
+    /// Told of the objects found reachable (step `"reach"`), then packed (step
+    /// `"pack"`, and `"deltas"` for those stored as deltas), unit `"objects"`.
+    pub progress: Option<&'a (dyn Progress + Sync)>,
 }
 
-impl Default for GcOptions {
+impl Default for GcOptions<'_> {
     fn default() -> Self {
         GcOptions {
             grace: Some(DEFAULT_GRACE),
             dry_run: false,
             level: 9,
             full: false,
+            progress: None,
         }
+    }
+}
+
+impl std::fmt::Debug for GcOptions<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GcOptions")
+            .field("grace", &self.grace)
+            .field("dry_run", &self.dry_run)
+            .field("level", &self.level)
+            .field("full", &self.full)
+            .field("progress", &self.progress.is_some())
+            .finish()
     }
 }
 
@@ -148,6 +165,9 @@ impl Repository {
         };
         let keep = self.reachable()?;
         outcome.reachable = keep.len() as u64;
+        if let Some(progress) = options.progress {
+            progress.update("reach", outcome.reachable, outcome.reachable, "objects");
+        }
         let kept: HashSet<ObjectId> = keep.iter().map(|r| r.id).collect();
         // Unreachable objects in packs keep their own time.
         let unreachable = self.odb.packed_times(|id| kept.contains(id));
@@ -234,7 +254,9 @@ impl Repository {
             return Ok(outcome);
         }
 
-        let repacked = self.odb.repack(candidates, cruft, &repack_options)?;
+        let repacked =
+            self.odb
+                .repack_with_progress(candidates, cruft, &repack_options, options.progress)?;
         outcome.packed = repacked.packed;
         outcome.deltas = repacked.deltas;
         outcome.in_blocks = repacked.in_blocks;

@@ -20,7 +20,9 @@ mod transfer;
 pub use branch::RefInfo;
 pub use checkout::{CheckoutOptions, CheckoutOutcome};
 pub use commit::{CommitOptions, CommitOutcome};
-pub use config::Config;
+pub use config::{
+    Config, GitIdentity, check_key, git_config_paths, git_identity, global_config_path,
+};
 pub use fsck::{FsckOptions, FsckReport, Problem};
 pub use gc::{
     DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
@@ -77,7 +79,8 @@ pub enum Error {
     #[error("empty commit message")]
     EmptyMessage,
     /// No author or committer identity is configured: neither `COW_AUTHOR_*` (or
-    /// `COW_COMMITTER_*`) nor `user.name` and `user.email` in the config.
+    /// `COW_COMMITTER_*`) nor `user.name` and `user.email` in the repository's or the
+    /// global config, nor in git's.
     #[error("no {0} identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL")]
     MissingIdentity(&'static str),
     /// An environment variable holds an invalid value.

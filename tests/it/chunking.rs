@@ -1246,7 +1246,7 @@ fn tag_blob(
 }
 
 /// gc that prunes every unreachable object, however young.
-fn prune_now() -> GcOptions {
+fn prune_now() -> GcOptions<'static> {
     GcOptions {
         grace: Some(Duration::ZERO),
         ..Default::default()

@@ -180,7 +180,7 @@ fn identity_is_required_and_explained() {
     assert_eq!(
         String::from_utf8_lossy(&out.stderr),
         "cow: error: no author identity: set COW_AUTHOR_NAME and COW_AUTHOR_EMAIL, or run \
-         `cow config user.name NAME` and `cow config user.email EMAIL`\n"
+         `cow config --global user.name NAME` and `cow config --global user.email EMAIL`\n"
     );
     assert_eq!(store_state(&env.work()), before);
 
@@ -242,7 +242,10 @@ fn usage_errors_are_one_line_and_exit_2() {
             &["no-such-command"],
             "unrecognized subcommand 'no-such-command'",
         ),
-        (&["checkout", "-q", "x"], "unexpected argument '-q' found"),
+        (
+            &["checkout", "--bogus", "x"],
+            "unexpected argument '--bogus' found",
+        ),
         (
             &["log", "-n", "many"],
             "invalid value 'many' for '--max-count <N>'",

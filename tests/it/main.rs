@@ -20,6 +20,7 @@ mod library;
 mod log_formats;
 mod odb;
 mod oracle;
+mod progress_identity;
 mod race;
 mod reach;
 mod reliability;

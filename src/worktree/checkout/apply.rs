@@ -9,7 +9,7 @@ use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use rayon::prelude::*;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags};
@@ -19,6 +19,7 @@ use super::{Applied, Op, Plan, split_parent, unsafe_path};
 use crate::object::is_within;
 use crate::object::{EntryMode, ObjectId};
 use crate::odb::Odb;
+use crate::progress::Progress;
 use crate::worktree::index::{Index, IndexEntry, StatData};
 use crate::worktree::walk::stat_data;
 use crate::worktree::{Error, Result, beneath};
@@ -55,6 +56,7 @@ pub fn apply(
     staging_parent: &Path,
     plan: &Plan,
     index: &mut Index,
+    progress: Option<&(dyn Progress + Sync)>,
 ) -> Result<Applied> {
     let root_fd = beneath::open_root(root).context("open directory", root)?;
     let staging = tempfile::Builder::new()
@@ -71,6 +73,7 @@ pub fn apply(
     let shards = staging_shards(staging_fd, staging.path(), writes)?;
     // Reading, decompressing, verifying and writing the new files is most of the work
     // and independent per file: stage them in parallel, in plan order.
+    let written = AtomicU64::new(0);
     let staged: Vec<Staged> = plan
         .ops
         .par_iter()
@@ -79,7 +82,12 @@ pub fn apply(
             Op::Write { mode, id, .. } => {
                 let shard = n % shards.len();
                 let dir = (shards[shard].as_fd(), staging.path());
-                Some(stage(odb, dir, shard, n.to_string(), *mode, id))
+                let staged = stage(odb, dir, shard, n.to_string(), *mode, id);
+                if let Some(progress) = progress {
+                    let done = written.fetch_add(1, Ordering::Relaxed) + 1;
+                    progress.update("write", done, writes as u64, "files");
+                }
+                Some(staged)
             }
             _ => None,
         })

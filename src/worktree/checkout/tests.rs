@@ -581,7 +581,7 @@ fn run(odb: &Odb, staging: &Path, case: &Case) -> Result<(), String> {
     if planned.ops != ops {
         return Err(format!("steps {:?}, expected {ops:?}", planned.ops));
     }
-    apply(odb, root, staging, &planned, &mut Index::default()).map_err(|e| e.to_string())?;
+    apply(odb, root, staging, &planned, &mut Index::default(), None).map_err(|e| e.to_string())?;
     let got = read(&root.join("p"));
     let want = run_model(&case.w, &ops, &contents)?;
     if got != want {
