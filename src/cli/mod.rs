@@ -12,6 +12,7 @@ mod editor;
 mod format;
 mod fsck;
 mod gc;
+mod graph;
 mod habits;
 mod init;
 mod json;
@@ -62,7 +63,7 @@ enum Command {
     Commit(commit::Args),
     /// Show what changed in the working directory since the last snapshot
     Status(status::Args),
-    /// Show the history, newest first, following first parents
+    /// Show the history, newest first
     Log(log::Args),
     /// Show changes between snapshots, or between a snapshot and the working directory
     Diff(diff::Args),
@@ -270,11 +271,20 @@ fn git_style_args(args: impl Iterator<Item = std::ffi::OsString>) -> Vec<std::ff
     if !matches!(subcommand(&args), Some("diff" | "log")) {
         return args;
     }
+    let is_log = subcommand(&args) == Some("log");
     let mut seen_dashes = false;
     args.into_iter()
         .map(|arg| {
             if arg == "--" {
                 seen_dashes = true;
+            }
+            // `log -5`: git's short form of `-n 5`.
+            let count = arg.to_str().and_then(|a| a.strip_prefix('-'));
+            if is_log
+                && !seen_dashes
+                && count.is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+            {
+                return format!("--max-count={}", count.unwrap_or_default()).into();
             }
             match arg.to_str().and_then(|a| a.strip_prefix("-M")) {
                 Some(value) if !seen_dashes && !value.is_empty() => {

@@ -28,7 +28,7 @@ pub use gc::{
     DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
 };
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
-pub use log::Log;
+pub use log::{Log, Walk, WalkOptions};
 pub use read::PathContent;
 pub use remotes::AddRemote;
 pub use roots::Roots;

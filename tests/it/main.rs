@@ -17,6 +17,7 @@ mod json_actions;
 mod json_queries;
 mod layers;
 mod library;
+mod log_formats;
 mod odb;
 mod oracle;
 mod progress_identity;

@@ -1,0 +1,539 @@
+//! `cow log` for scripts and for git fingers: `--json`, `-N`, `--oneline` with
+//! decorations, `--all`, `--reverse`, `--author`, `--since`/`--until`, `--format` and
+//! `--date`, compared byte for byte with git's output for the same history (cow's ids
+//! equal git's when the commits are the same).
+
+use std::process::Command;
+
+use crate::util::*;
+
+/// A history made twice, in cow and in a git mirror over the same working directory,
+/// with the same authors, dates and messages; so the same ids.
+struct Twin {
+    env: Env,
+    mirror: GitMirror,
+}
+
+/// Dates of the commits: days apart, in different offsets.
+const D1: &str = "1700000000 +0130";
+const D2: &str = "1700259200 -0800";
+const D3: &str = "1700864000 +0000";
+const D4: &str = "1700950400 +0530";
+const D5: &str = "1701036800 +0100";
+
+impl Twin {
+    fn git(&self, args: &[&str]) -> Command {
+        let mut cmd = git_cmd(&self.env.work());
+        cmd.arg(format!("--git-dir={}", self.mirror.git_dir.display()))
+            .arg(format!("--work-tree={}", self.env.work().display()))
+            .args(args);
+        cmd
+    }
+
+    fn git_out(&self, args: &[&str]) -> Vec<u8> {
+        let out = self.git(args).output().unwrap();
+        assert!(out.status.success(), "git {args:?}: {}", describe(&out));
+        out.stdout
+    }
+
+    /// Commits the working directory in both, as `name`, at `date`; returns the id.
+    fn commit(&self, message: &str, name: &str, date: &str) -> String {
+        let out = self
+            .env
+            .cow_cmd(&self.env.work())
+            .args(["commit", "-m", message])
+            .env("COW_AUTHOR_NAME", name)
+            .env("COW_AUTHOR_DATE", date)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        self.git_out(&["add", "-A"]);
+        let out = self
+            .git(&["commit", "-q", "--allow-empty", "-m", message])
+            .env("GIT_AUTHOR_NAME", name)
+            .env("GIT_COMMITTER_NAME", name)
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        let cow_id = self.env.cow_ok(["rev-parse", "HEAD"]).trim().to_owned();
+        let git_id = String::from_utf8(self.git_out(&["rev-parse", "HEAD"])).unwrap();
+        assert_eq!(cow_id, git_id.trim(), "the same commit in cow and git");
+        cow_id
+    }
+
+    /// Moves HEAD (cow's checkout, git's symbolic-ref) to `branch`.
+    fn switch(&self, branch: &str) {
+        self.env.cow_ok(["checkout", branch]);
+        self.git_out(&["symbolic-ref", "HEAD", &format!("refs/heads/{branch}")]);
+        self.git_out(&["read-tree", "HEAD"]);
+    }
+
+    /// Makes the same branch in both.
+    fn branch(&self, name: &str, at: &str) {
+        self.env.cow_ok(["branch", name, at]);
+        self.git_out(&["branch", name, at]);
+    }
+
+    /// Merges `other` into branch `onto` (its tree taken from `other`), at `date`, in
+    /// both: written through the library and by `git commit-tree`; returns the id.
+    fn merge(&self, onto: &str, other: &str, message: &str, date: &str) -> String {
+        let repo = cow::Repository::open(self.env.work()).unwrap();
+        let first = repo.resolve_commit(onto).unwrap();
+        let second = repo.resolve_commit(other).unwrap();
+        let tree = repo.odb().find_commit(&second).unwrap().tree;
+        let sig = cow::object::Signature::new(NAME, EMAIL, cow::object::Time::parse(date).unwrap())
+            .unwrap();
+        let merge = cow::object::Commit {
+            tree,
+            parents: vec![first, second],
+            author: sig.clone(),
+            committer: sig,
+            extra_headers: Vec::new(),
+            message: format!("{message}\n").into_bytes(),
+        };
+        let id = repo.odb().write_commit(&merge).unwrap().id;
+        let name = cow::refs::RefName::branch(onto).unwrap();
+        repo.refs()
+            .update(&name, id, cow::refs::Expected::Any)
+            .unwrap();
+        let out = self
+            .git(&[
+                "commit-tree",
+                &tree.to_string(),
+                "-p",
+                &first.to_string(),
+                "-p",
+                &second.to_string(),
+                "-m",
+                message,
+            ])
+            .env("GIT_AUTHOR_DATE", date)
+            .env("GIT_COMMITTER_DATE", date)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), id.to_string());
+        self.git_out(&["update-ref", &format!("refs/heads/{onto}"), &id.to_string()]);
+        id.to_string()
+    }
+
+    /// `cow log ARGS` and `git log ARGS` print the same bytes.
+    fn same(&self, args: &[&str]) {
+        let cow = self
+            .env
+            .cow(std::iter::once("log").chain(args.iter().copied()));
+        assert!(cow.status.success(), "cow log {args:?}: {}", describe(&cow));
+        let mut git_args = vec!["log"];
+        git_args.extend(args);
+        let git = self.git_out(&git_args);
+        assert_eq!(
+            String::from_utf8_lossy(&cow.stdout),
+            String::from_utf8_lossy(&git),
+            "cow log {args:?} differs from git's"
+        );
+        assert!(
+            !git.is_empty() || args.contains(&"--author=nobody"),
+            "{args:?}"
+        );
+    }
+}
+
+/// main: c1 (A U Thor) → c2 (B Other, tagged v1, branch side) → c3 → merge of c3 and
+/// c4 (side's commit), with HEAD on main.
+fn history() -> Option<(Twin, Vec<String>)> {
+    if !git_available() {
+        return None;
+    }
+    let env = Env::new();
+    env.init();
+    let mirror = GitMirror::new(&env);
+    let twin = Twin { env, mirror };
+    twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/main"]);
+    let w = twin.env.work();
+    let mut ids = Vec::new();
+    write(&w.join("a"), "1\n");
+    ids.push(twin.commit("first", NAME, D1));
+    write(&w.join("a"), "2\n");
+    ids.push(twin.commit(
+        "second, in two\nlines\n\nThe body.\n\nIts second paragraph.",
+        "B Other",
+        D2,
+    ));
+    twin.env.cow_ok(["branch", "side"]);
+    twin.env.cow_ok(["tag", "v1"]);
+    twin.git_out(&["branch", "side"]);
+    twin.git_out(&["tag", "v1"]);
+    write(&w.join("a"), "3\n");
+    ids.push(twin.commit("third", NAME, D3));
+
+    // side: one commit, made with cow's checkout and git's symbolic-ref.
+    twin.env.cow_ok(["checkout", "side"]);
+    twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/side"]);
+    twin.git_out(&["read-tree", "HEAD"]);
+    write(&w.join("tab\tname \u{e9}"), "side\n");
+    ids.push(twin.commit("on side", NAME, D4));
+    twin.env.cow_ok(["checkout", "main"]);
+    twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/main"]);
+    twin.git_out(&["read-tree", "HEAD"]);
+
+    // The merge (side's tree), written through the library and by `git commit-tree`.
+    let repo = cow::Repository::open(&w).unwrap();
+    let parse = |s: &String| s.parse::<cow::ObjectId>().unwrap();
+    let side = repo.odb().find_commit(&parse(&ids[3])).unwrap();
+    let sig =
+        cow::object::Signature::new(NAME, EMAIL, cow::object::Time::parse(D5).unwrap()).unwrap();
+    let merge = cow::object::Commit {
+        tree: side.tree,
+        parents: vec![parse(&ids[2]), parse(&ids[3])],
+        author: sig.clone(),
+        committer: sig,
+        extra_headers: Vec::new(),
+        message: b"Merge branch 'side'\n".to_vec(),
+    };
+    let merge_id = repo.odb().write_commit(&merge).unwrap().id;
+    let main = cow::refs::RefName::branch("main").unwrap();
+    repo.refs()
+        .update(&main, merge_id, cow::refs::Expected::Any)
+        .unwrap();
+    let out = twin
+        .git(&[
+            "commit-tree",
+            &side.tree.to_string(),
+            "-p",
+            &ids[2],
+            "-p",
+            &ids[3],
+            "-m",
+            "Merge branch 'side'",
+        ])
+        .env("GIT_AUTHOR_DATE", D5)
+        .env("GIT_COMMITTER_DATE", D5)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        merge_id.to_string()
+    );
+    twin.git_out(&["update-ref", "refs/heads/main", &merge_id.to_string()]);
+    ids.push(merge_id.to_string());
+    Some((twin, ids))
+}
+
+#[test]
+fn log_prints_what_git_prints() {
+    let Some((twin, _)) = history() else { return };
+    for args in [
+        &[][..],
+        &["--decorate"],
+        &["--oneline"],
+        &["--oneline", "--decorate"],
+        &["--oneline", "--decorate", "--all"],
+        &["--oneline", "--decorate", "side"],
+        &["--oneline", "--first-parent"],
+        &["-2"],
+        &["-n", "3", "--oneline"],
+        &["-n1"],
+        &["--max-count", "2", "--oneline"],
+        &["--max-count=2", "--oneline"],
+        &["--reverse", "--oneline"],
+        &["--reverse", "-n", "2"],
+        &["--author", "Other", "--oneline"],
+        &["--author=^A U", "--oneline"],
+        &["--author=nobody"],
+        &["--since", "2023-11-20 00:00:00 +0000", "--oneline"],
+        &["--since=@1700864000", "--oneline"],
+        &["--until", "@1700864000", "--oneline"],
+        &["--until=2023-11-20T00:00:00+00:00", "--oneline"],
+        &[
+            "--after=@1700259200",
+            "--before=@1700950400",
+            "--oneline",
+            "--all",
+        ],
+        &["--date=iso"],
+        &["--date=unix"],
+        &["--date=iso-strict"],
+        &["--date=rfc", "--format=%ad %cd"],
+        &["--date=short", "--format=%ad %cd"],
+        &["--date=raw", "--format=%ad %cd"],
+        &["--date=iso", "--decorate", "--pretty=fuller"],
+        &["--pretty=full"],
+        &["--pretty=short"],
+        &["--pretty=oneline"],
+        &["--format=oneline"],
+        &["--format=%H %h %T %t%n%P|%p%n%an %ae %ad %at%n%cn %ce %cd %ct%n%s%n%b%x00%%"],
+        &["--format=%ad|%cd|%s", "--date=iso"],
+        &["--format=%ad|%cd", "--date=unix"],
+        &["--format=%ai|%aI|%ci|%cI|%aD"],
+        &["--format=%d|%D", "--all"],
+        &["--pretty=format:%h %s"],
+        &["--pretty=tformat:%h%n"],
+        &["--format=%B|"],
+        &["--format=%H", "--all", "--reverse"],
+        &["--graph", "--oneline"],
+        &["--graph", "--oneline", "--decorate", "--all"],
+        &["--graph"],
+        &["--graph", "--date=iso", "--pretty=fuller"],
+        &["--graph", "--format=%h %s%n%nbody"],
+        &["--graph", "--first-parent", "--oneline"],
+        &["--graph", "-n", "3", "--oneline"],
+        &["--graph", "--stat"],
+        &["--stat", "--oneline"],
+        &["--name-only", "--oneline"],
+        &["-z", "--name-only", "--oneline"],
+        &["-z", "--name-only", "--format=%s"],
+        &["-z", "--name-only"],
+        &["-z", "--name-status", "--oneline"],
+        &["-z", "--format=%h %s"],
+        &["-z", "--oneline"],
+        &["-p", "-n", "2"],
+    ] {
+        twin.same(args);
+    }
+
+    // Detached HEAD: decorated as `HEAD` alone.
+    twin.env.cow_ok(["checkout", "--force", "v1"]);
+    twin.git_out(&["update-ref", "--no-deref", "HEAD", "v1"]);
+    twin.same(&["--oneline", "--decorate", "--all"]);
+    twin.same(&["--decorate", "-1"]);
+}
+
+#[test]
+fn relative_dates_have_git_shape() {
+    let Some((twin, _)) = history() else { return };
+    let out = twin
+        .env
+        .cow_ok(["log", "--date=relative", "--format=%ad|%cd|%ar|%cr"]);
+    let git = String::from_utf8(twin.git_out(&["log", "--format=%ar"])).unwrap();
+    let git_years: Vec<&str> = git.lines().collect();
+    assert_eq!(out.lines().count(), 5);
+    for (line, git_line) in out.lines().zip(git_years) {
+        let parts: Vec<&str> = line.split('|').collect();
+        assert_eq!(parts.len(), 4, "{line}");
+        for part in parts {
+            assert!(part.ends_with(" ago"), "{line}");
+            let n: u32 = part.split(' ').next().unwrap().parse().expect("a count");
+            assert!(n > 0, "{line}");
+            // The same years (the month may tick over between the two runs).
+            assert_eq!(part.split(',').next(), git_line.split(',').next(), "{line}");
+        }
+    }
+    let default = twin.env.cow_ok(["log", "--date=relative", "-1"]);
+    assert!(
+        default
+            .lines()
+            .any(|l| l.starts_with("Date:   ") && l.ends_with(" ago")),
+        "{default}"
+    );
+}
+
+#[test]
+fn json_lines_match_the_text_output() {
+    let Some((twin, ids)) = history() else { return };
+    let out = twin.env.cow(["log", "--json", "--all"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8(out.stdout).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    let format = |f: &str| -> Vec<String> {
+        twin.env
+            .cow_ok(["log", "--all", &format!("--format={f}%x00")])
+            .strip_suffix("\0\n")
+            .unwrap()
+            .split("\0\n")
+            .map(str::to_owned)
+            .collect()
+    };
+    let expect: Vec<Vec<String>> = [
+        "%H", "%T", "%P", "%an", "%ae", "%at", "%cn", "%ce", "%ct", "%s", "%aI", "%cI", "%B",
+    ]
+    .iter()
+    .map(|f| format(f))
+    .collect();
+    assert_eq!(records.len(), 5);
+    assert_eq!(expect[0].len(), 5);
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r["type"], "commit");
+        assert_eq!(
+            r.get("schema").is_some(),
+            i == 0,
+            "schema on the first line only"
+        );
+        if i == 0 {
+            assert_eq!(r["schema"], 1);
+        }
+        assert_eq!(r["id"], expect[0][i].as_str());
+        assert_eq!(r["tree"], expect[1][i].as_str());
+        let parents: Vec<&str> = r["parents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p.as_str().unwrap())
+            .collect();
+        assert_eq!(parents.join(" "), expect[2][i]);
+        assert_eq!(r["author"]["name"], expect[3][i].as_str());
+        assert_eq!(r["author"]["email"], expect[4][i].as_str());
+        assert_eq!(r["author"]["unix"].to_string(), expect[5][i]);
+        assert_eq!(r["committer"]["name"], expect[6][i].as_str());
+        assert_eq!(r["committer"]["email"], expect[7][i].as_str());
+        assert_eq!(r["committer"]["unix"].to_string(), expect[8][i]);
+        assert_eq!(r["summary"], expect[9][i].as_str());
+        // git's %aI writes UTC as `Z`; JSON times always carry the offset.
+        let offset = |s: &str| match s.strip_suffix('Z') {
+            Some(utc) => format!("{utc}+00:00"),
+            None => s.to_owned(),
+        };
+        assert_eq!(r["author"]["time"], offset(&expect[10][i]).as_str());
+        assert_eq!(r["committer"]["time"], offset(&expect[11][i]).as_str());
+        assert_eq!(r["message"], expect[12][i].as_str());
+    }
+    // Refs by full name, HEAD first: the merge has HEAD and main, c2 the tag, c4 side.
+    let refs = |id: &str| -> Vec<String> {
+        let r = records.iter().find(|r| r["id"] == id).unwrap();
+        r["refs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(refs(&ids[4]), ["HEAD", "refs/heads/main"]);
+    assert_eq!(refs(&ids[1]), ["refs/tags/v1"]);
+    assert_eq!(refs(&ids[3]), ["refs/heads/side"]);
+    assert!(refs(&ids[0]).is_empty());
+    let merge = records.iter().find(|r| r["id"] == ids[4].as_str()).unwrap();
+    assert_eq!(merge["head"], true);
+    // And the decorations agree with --oneline's.
+    let oneline = twin.env.cow_ok(["log", "--all", "--oneline", "--decorate"]);
+    assert!(
+        oneline.contains("(HEAD -> main) Merge branch 'side'"),
+        "{oneline}"
+    );
+    assert!(
+        oneline.contains("(tag: v1) second, in two lines"),
+        "{oneline}"
+    );
+    assert!(oneline.contains("(side) on side"), "{oneline}");
+}
+
+#[test]
+fn json_errors_and_bad_input() {
+    let env = Env::new();
+    env.init();
+    // No commits: one JSON error line on stderr, nothing on stdout.
+    let out = env.cow(["log", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(out.stdout.is_empty());
+    let err: serde_json::Value = serde_json::from_slice(&out.stderr).expect("a JSON error");
+    assert_eq!(err["type"], "error");
+    assert!(err["message"].as_str().unwrap().contains("no commits yet"));
+
+    write(&env.work().join("f"), "x");
+    env.commit("one");
+    assert_error(
+        &env.cow(["log", "--since", "last tuesday"]),
+        "is not a date",
+    );
+    assert_error(&env.cow(["log", "--author", "("]), "--author");
+    assert_error(
+        &env.cow(["log", "--format", "nonsense"]),
+        "invalid --pretty format",
+    );
+    let out = env.cow(["log", "--json", "--oneline"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    // `-N` is a count only in log, and a path after `--` is a path.
+    assert_eq!(env.cow_ok(["log", "-1", "--format=%s"]), "one\n");
+}
+
+/// Commits in cow and git with a non-UTF-8 author keep their bytes in `name_b64`.
+#[test]
+fn json_non_utf8_fields_have_b64_twins() {
+    let env = Env::new();
+    env.init();
+    let repo = cow::Repository::open(env.work()).unwrap();
+    let tree = repo
+        .odb()
+        .write_tree(&cow::object::Tree::default())
+        .unwrap()
+        .id;
+    let mut sig =
+        cow::object::Signature::new(NAME, EMAIL, cow::object::Time::parse(DATE).unwrap()).unwrap();
+    sig.name = b"Caf\xe9".to_vec();
+    let commit = cow::object::Commit {
+        tree,
+        parents: Vec::new(),
+        author: sig.clone(),
+        committer: sig,
+        extra_headers: Vec::new(),
+        message: b"latin-1 \xe9\n".to_vec(),
+    };
+    let id = repo.odb().write_commit(&commit).unwrap().id;
+    let main = cow::refs::RefName::branch("main").unwrap();
+    repo.refs()
+        .update(&main, id, cow::refs::Expected::Any)
+        .unwrap();
+    let line = env.cow_ok(["log", "--json"]);
+    let r: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(r["author"]["name_b64"], "Q2Fm6Q==");
+    assert!(r["author"].get("email_b64").is_none());
+    assert_eq!(r["message_b64"], "bGF0aW4tMSDpCg==");
+    assert_eq!(r["id"], id.to_string());
+}
+
+/// Three lines of history forked at different points, merged one after the other,
+/// and one branch left unmerged: lines that collapse and cross, as git draws them.
+#[test]
+fn graph_of_several_branches_matches_git() {
+    if !git_available() {
+        return;
+    }
+    let env = Env::new();
+    env.init();
+    let mirror = GitMirror::new(&env);
+    let twin = Twin { env, mirror };
+    twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/main"]);
+    let w = twin.env.work();
+    let seconds = std::cell::Cell::new(1_700_000_000);
+    let step = |twin: &Twin, file: &str, message: &str| {
+        seconds.set(seconds.get() + 3600);
+        write(&w.join(file), message);
+        twin.commit(message, NAME, &format!("{} +0000", seconds.get()));
+        seconds.get()
+    };
+    step(&twin, "a", "m1");
+    step(&twin, "a", "m2");
+    twin.branch("b1", "main");
+    step(&twin, "a", "m3");
+    twin.branch("b2", "main");
+    twin.branch("b3", "main");
+    step(&twin, "a", "m4");
+    twin.switch("b1");
+    step(&twin, "x", "b1-1");
+    step(&twin, "x", "b1-2");
+    twin.switch("b2");
+    step(&twin, "y", "b2-1");
+    twin.switch("b3");
+    step(&twin, "z", "b3-1");
+    twin.switch("main");
+    let t = step(&twin, "a", "m5");
+    twin.merge("main", "b2", "merge b2", &format!("{} +0000", t + 60));
+    twin.merge("main", "b1", "merge b1", &format!("{} +0000", t + 120));
+    twin.env.cow_ok(["checkout", "--force", "main"]);
+    twin.git_out(&["read-tree", "HEAD"]);
+    seconds.set(t + 600);
+    step(&twin, "a", "m6");
+    for args in [
+        &["--graph", "--oneline"][..],
+        &["--graph", "--oneline", "--all", "--decorate"],
+        &["--graph", "--all"],
+        &["--graph", "--format=%s%n%b|"],
+        &["--oneline", "--all"],
+    ] {
+        twin.same(args);
+    }
+}
