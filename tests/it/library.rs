@@ -404,7 +404,7 @@ fn library_errors_name_no_flags_and_the_binary_adds_them() -> Result {
         (
             vec!["commit", "-m", "x"],
             None,
-            " (use --allow-empty to commit anyway)",
+            " (use --allow-empty to commit anyway, or --allow-unchanged to exit 0 without a commit)",
         ),
     ];
     for (args, content, hint) in cli {
