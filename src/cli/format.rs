@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use cow::object::quote_path;
-use cow::object::{Commit, EntryMode, ObjectId, Time};
+use cow::object::{EntryMode, ObjectId, Time};
 
 /// `Tue Nov 14 23:43:20 2023 +0130`: git's default date format, in the recorded offset.
 /// A stored date too far out to show (its local time overflows, or its year is beyond
@@ -174,24 +174,6 @@ pub(crate) fn civil_from_days(days: i64) -> (i64, u32, u32) {
     let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
     let year = yoe + era * 400 + i64::from(month <= 2);
     (year, month, day)
-}
-
-/// A commit as `git log` shows it by default: id, merge parents, author, date and the
-/// indented message.
-pub fn write_commit(out: &mut dyn Write, id: &ObjectId, commit: &Commit) -> std::io::Result<()> {
-    writeln!(out, "commit {id}")?;
-    if commit.parents.len() > 1 {
-        let short: Vec<String> = commit.parents.iter().map(|p| p.to_hex_prefix(12)).collect();
-        writeln!(out, "Merge: {}", short.join(" "))?;
-    }
-    writeln!(out, "Author: {}", commit.author)?;
-    writeln!(out, "Date:   {}", git_date(commit.author.time))?;
-    writeln!(out)?;
-    let message = String::from_utf8_lossy(&commit.message);
-    for line in message.trim_end_matches('\n').split('\n') {
-        writeln!(out, "    {line}")?;
-    }
-    Ok(())
 }
 
 /// One `ls-tree` line: `<mode> <type> <id>\t<path>`, or the path alone, ended by a

@@ -184,6 +184,23 @@ fn pretty_ref(name: &str) -> &str {
         .unwrap_or(name)
 }
 
+/// `cow log` given its arguments as words (`show` of a commit is `log -n 1 -p REV`).
+pub fn run_words(
+    repo: &Repository,
+    cwd: &Path,
+    words: &[String],
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
+    #[derive(clap::Parser)]
+    #[command(no_binary_name = true)]
+    struct Words {
+        #[command(flatten)]
+        args: Args,
+    }
+    let words = <Words as clap::Parser>::try_parse_from(words)?;
+    run(repo, cwd, &words.args, out)
+}
+
 pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     super::json::errors_as_json(args.json, || run_inner(repo, cwd, args, out))
 }

@@ -67,7 +67,7 @@ enum Command {
     Log(log::Args),
     /// Show changes between snapshots, or between a snapshot and the working directory
     Diff(diff::Args),
-    /// Show a commit (header and message), or the file or directory at REV:PATH
+    /// Show a commit (header, message and patch), or the file or directory at REV:PATH
     Show(show::Args),
     /// List a directory of a snapshot: `<mode> <type> <id>\t<path>`
     LsTree(ls_tree::Args),
@@ -371,7 +371,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             json::errors_as_json(args.json, || diff::run(&discover()?, &cwd, args, out))
         }
         Command::Show(args) => {
-            json::errors_as_json(args.json, || show::run(&discover()?, args, out))
+            json::errors_as_json(args.json, || show::run(&discover()?, &cwd, args, out))
         }
         Command::LsTree(args) => {
             json::errors_as_json(args.json, || ls_tree::run(&discover()?, args, out))

@@ -9,7 +9,6 @@ use cow::revision::Resolved;
 use cow::{Kind, Repository};
 use serde_json::{Map, Value, json};
 
-use super::format::write_commit;
 use super::json::{insert_bytes, print, signature};
 use super::ls_tree::entry_json;
 
@@ -19,11 +18,68 @@ pub struct Args {
     #[arg(default_value = "HEAD")]
     object: OsString,
     /// Print one JSON document (see docs/json.md)
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["no_patch", "stat", "name_status", "name_only",
+          "numstat", "oneline", "format"])]
     pub json: bool,
+    /// A commit's header and message only, no changes (git's -s)
+    #[arg(short = 's', long = "no-patch")]
+    no_patch: bool,
+    /// A commit's changes as a diffstat instead of the patch
+    #[arg(long, group = "changes")]
+    stat: bool,
+    /// A commit's changed files with their status instead of the patch
+    #[arg(long, group = "changes")]
+    name_status: bool,
+    /// A commit's changed files instead of the patch
+    #[arg(long, group = "changes")]
+    name_only: bool,
+    /// A commit's added and deleted lines per file instead of the patch
+    #[arg(long, group = "changes")]
+    numstat: bool,
+    /// A commit on one line: abbreviated id and subject
+    #[arg(long)]
+    oneline: bool,
+    /// A commit as log --format prints it
+    #[arg(
+        long,
+        alias = "pretty",
+        value_name = "FORMAT",
+        conflicts_with = "oneline"
+    )]
+    format: Option<String>,
 }
 
-pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+/// `log`'s words for showing commit `id` as `args` asks (git's `show` of a commit is
+/// `log -n 1 -p`; a merge shows no changes, as `log -p` prints it).
+fn log_words(args: &Args, id: &cow::ObjectId) -> Vec<String> {
+    let mut words = vec!["-n".to_owned(), "1".to_owned()];
+    let changes = [
+        (args.stat, "--stat"),
+        (args.name_status, "--name-status"),
+        (args.name_only, "--name-only"),
+        (args.numstat, "--numstat"),
+    ];
+    match changes.iter().find(|(on, _)| *on) {
+        _ if args.no_patch => {}
+        Some((_, flag)) => words.push((*flag).to_owned()),
+        None => words.push("-p".to_owned()),
+    }
+    if args.oneline {
+        words.push("--oneline".to_owned());
+    }
+    if let Some(format) = &args.format {
+        words.push(format!("--format={format}"));
+    }
+    words.push(id.to_string());
+    words
+}
+
+pub fn run(
+    repo: &Repository,
+    cwd: &std::path::Path,
+    args: &Args,
+    out: &mut dyn Write,
+) -> anyhow::Result<()> {
     let spec = args.object.as_bytes();
     let resolved = repo.resolve_full(spec)?;
     let id = resolved.id;
@@ -35,7 +91,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         return write_json(repo, &resolved, kind, out);
     }
     match kind {
-        Kind::Commit => write_commit(out, &id, &repo.odb().find_commit(&id)?)?,
+        Kind::Commit => super::log::run_words(repo, cwd, &log_words(args, &id), out)?,
         Kind::Tree => {
             let tree = repo.odb().find_tree(&id)?;
             out.write_all(b"tree ")?;

@@ -121,17 +121,26 @@ impl Twin {
 
     /// `cow log ARGS` and `git log ARGS` print the same bytes.
     fn same(&self, args: &[&str]) {
+        self.same_as_git("log", args);
+    }
+
+    /// `cow COMMAND ARGS` and `git COMMAND ARGS` print the same bytes.
+    fn same_as_git(&self, command: &str, args: &[&str]) {
         let cow = self
             .env
-            .cow(std::iter::once("log").chain(args.iter().copied()));
-        assert!(cow.status.success(), "cow log {args:?}: {}", describe(&cow));
-        let mut git_args = vec!["log"];
+            .cow(std::iter::once(command).chain(args.iter().copied()));
+        assert!(
+            cow.status.success(),
+            "cow {command} {args:?}: {}",
+            describe(&cow)
+        );
+        let mut git_args = vec![command];
         git_args.extend(args);
         let git = self.git_out(&git_args);
         assert_eq!(
             String::from_utf8_lossy(&cow.stdout),
             String::from_utf8_lossy(&git),
-            "cow log {args:?} differs from git's"
+            "cow {command} {args:?} differs from git's"
         );
         assert!(
             !git.is_empty() || args.contains(&"--author=nobody"),
@@ -535,5 +544,29 @@ fn graph_of_several_branches_matches_git() {
         &["--oneline", "--all"],
     ] {
         twin.same(args);
+    }
+}
+
+#[test]
+fn show_prints_what_git_prints() {
+    // git's `show` of a commit: the header, the message and the patch (or the format
+    // asked for). HEAD is a merge, whose changes git shows as a combined diff and cow
+    // does not: it is shown with -s only.
+    let Some((twin, _)) = history() else { return };
+    for args in [
+        &["HEAD~1"][..],
+        &["v1"],
+        &["--stat", "HEAD~1"],
+        &["--name-status", "v1"],
+        &["--name-only", "HEAD~1"],
+        &["--numstat", "HEAD~1"],
+        &["-s"],
+        &["-s", "HEAD~1"],
+        &["-s", "--oneline", "HEAD~1"],
+        &["--oneline", "HEAD~1"],
+        &["--format=%H %an %s", "-s", "v1"],
+        &["--no-patch", "side"],
+    ] {
+        twin.same_as_git("show", args);
     }
 }
