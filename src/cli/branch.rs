@@ -2,8 +2,8 @@
 
 use std::io::Write;
 
-use cow::Repository;
 use cow::refs::Head;
+use cow::{ObjectId, Repository};
 use serde_json::json;
 
 #[derive(clap::Args)]
@@ -25,6 +25,9 @@ pub struct Args {
     /// List local and remote-tracking branches
     #[arg(short = 'a', long = "all", conflicts_with = "name")]
     all: bool,
+    /// With the list: each branch's commit, abbreviated, and its subject (as git's -v)
+    #[arg(short = 'v', long = "verbose", conflicts_with = "name")]
+    verbose: bool,
     /// Print the current branch's name (nothing when HEAD is detached)
     #[arg(long, conflicts_with_all = ["name", "all", "remotes", "delete", "force_delete"])]
     show_current: bool,
@@ -45,17 +48,35 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         if args.json {
             return list_json(repo, args, out);
         }
+        // As git lists them: a detached HEAD first, then the branches, then (with -a)
+        // the remote-tracking ones; with -v, names padded to one width, then each
+        // commit's abbreviated id and subject.
+        let mut rows: Vec<(char, String, ObjectId)> = Vec::new();
         if !args.remotes {
+            if let Head::Detached(id) = repo.head()? {
+                let short = repo.odb().shortest_unique_prefix(&id, 7)?;
+                rows.push(('*', format!("(HEAD detached at {short})"), id));
+            }
             for branch in repo.branches()? {
                 let mark = if branch.current { '*' } else { ' ' };
-                writeln!(out, "{mark} {}", branch.name)?;
+                rows.push((mark, branch.name, branch.id));
             }
         }
         if args.remotes || args.all {
             let prefix = if args.all { "remotes/" } else { "" };
             for branch in repo.remote_branches()? {
-                writeln!(out, "  {prefix}{}", branch.name)?;
+                rows.push((' ', format!("{prefix}{}", branch.name), branch.id));
             }
+        }
+        let width = rows.iter().map(|r| r.1.chars().count()).max().unwrap_or(0);
+        for (mark, name, id) in rows {
+            if !args.verbose {
+                writeln!(out, "{mark} {name}")?;
+                continue;
+            }
+            let short = repo.odb().shortest_unique_prefix(&id, 7)?;
+            let subject = repo.odb().find_commit(&id)?.summary();
+            writeln!(out, "{mark} {name:<width$} {short} {subject}")?;
         }
         return Ok(());
     };

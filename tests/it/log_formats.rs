@@ -570,3 +570,33 @@ fn show_prints_what_git_prints() {
         twin.same_as_git("show", args);
     }
 }
+
+#[test]
+fn branch_lists_what_git_lists() {
+    let Some((twin, _)) = history() else { return };
+    for args in [&[][..], &["-v"], &["--verbose"]] {
+        twin.same_as_git("branch", args);
+    }
+    // A detached HEAD comes first, marked current, named by its abbreviated id (git
+    // names it by how it was checked out, which cow's refs do not record).
+    let env = &twin.env;
+    env.cow_ok(["checkout", "--detach", "HEAD~1"]);
+    let id = env.cow_ok(["rev-parse", "HEAD"]);
+    let short = &id.trim()[..7];
+    let listed = env.cow_ok(["branch"]);
+    assert_eq!(
+        listed.lines().next(),
+        Some(format!("* (HEAD detached at {short})").as_str()),
+        "{listed}"
+    );
+    let verbose = env.cow_ok(["branch", "-v"]);
+    let first = verbose.lines().next().unwrap();
+    assert!(
+        first.starts_with(&format!("* (HEAD detached at {short}) {short} ")),
+        "{verbose}"
+    );
+    assert!(
+        verbose.lines().all(|l| !l.starts_with("* main")),
+        "{verbose}"
+    );
+}
