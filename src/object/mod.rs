@@ -6,6 +6,7 @@
 //! [`RepoPath`]s: bytes, checked name by name when made.
 
 mod commit;
+pub mod date;
 mod id;
 mod path;
 mod tree;

@@ -135,7 +135,7 @@ impl Default for ChunkParams {
 /// mode with this context (so it is no other BLAKE3 use's hash either).
 const CHUNK_KEY_CONTEXT: &str = "cow 2026-12-07 chunk key v1";
 
-/// The key a chunk is stored under: BLAKE3 of its content (see [`CHUNK_KEY_CONTEXT`]):
+/// The key a chunk is stored under: BLAKE3 of its content in key-derivation mode:
 /// a cryptographic hash, cheaper than a second SHA-256 over every large file, and
 /// never an object id (those are SHA-256 of a git header and the content).
 pub fn chunk_key(content: &[u8]) -> ObjectId {
