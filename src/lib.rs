@@ -117,3 +117,13 @@ pub mod worktree;
 
 pub use object::{Kind, ObjectId};
 pub use repository::{Error, Repository};
+
+// What most programs need, at the crate root: the options and outcomes of the
+// repository's operations, the objects they read, and diffs.
+pub use diff::{DiffOptions, FileChange, Outcome as DiffOutcome, Side, Status as ChangeStatus};
+pub use object::{Commit, RepoPath, RepoPathBuf, Signature, Time, Tree};
+pub use repository::{
+    CheckoutOptions, CheckoutOutcome, CloneOptions, CloneOutcome, CommitOptions, CommitOutcome,
+    FetchOptions, FetchOutcome, FsckOptions, FsckReport, GcOptions, GcOutcome, Log, PullOutcome,
+    PushOptions, PushOutcome, Status, StatusOptions, WalkOptions,
+};
