@@ -147,6 +147,43 @@ fn json_progress_lines_parse() -> Result {
     Ok(())
 }
 
+#[test]
+fn json_mode_progress_is_json_lines_on_stderr_for_every_long_job() -> Result {
+    // commit, gc and fsck with --json --progress: stdout one document of the command's
+    // type, stderr only progress lines of its op.
+    let env = Env::new();
+    files(&env, 30);
+    for (args, op) in [
+        (
+            &["commit", "--json", "--progress", "-m", "first"][..],
+            "commit",
+        ),
+        (&["gc", "--json", "--progress"], "gc"),
+        (&["fsck", "--json", "--progress"], "fsck"),
+        (
+            &["checkout", "--json", "--progress", "-b", "topic"],
+            "checkout",
+        ),
+    ] {
+        let out = env.cow(args);
+        assert!(out.status.success(), "{args:?}: {}", describe(&out));
+        let mut lines = 0;
+        for line in stderr(&out).lines() {
+            let v: serde_json::Value = serde_json::from_str(line)?;
+            assert_eq!(v["type"], "progress", "{args:?}: {line}");
+            assert_eq!(v["op"], op, "{args:?}: {line}");
+            lines += 1;
+        }
+        let doc: serde_json::Value = serde_json::from_slice(&out.stdout)?;
+        assert_eq!(doc["type"], op, "{args:?}");
+        if op != "checkout" {
+            // checkout -b to the same commit writes no file: nothing to report.
+            assert!(lines > 0, "{args:?}: {}", describe(&out));
+        }
+    }
+    Ok(())
+}
+
 /// A `cow` command with no `COW_AUTHOR_NAME`/`COW_AUTHOR_EMAIL`, `HOME` in the scratch
 /// directory and `XDG_CONFIG_HOME` as given (never the real user's config).
 fn no_identity(env: &Env, dir: &std::path::Path, xdg: Option<&std::path::Path>) -> Command {
