@@ -502,43 +502,36 @@ fn ref_map(repo: &Repository) -> anyhow::Result<(RefMap, Option<String>)> {
 /// git's subject (the first paragraph, its lines joined by spaces) and body (what
 /// follows the blank lines after it).
 fn subject_and_body(message: &[u8]) -> (String, &[u8]) {
-    let blank = |line: &[u8]| line.iter().all(u8::is_ascii_whitespace);
-    let mut rest = message;
-    // Leading blank lines.
-    while !rest.is_empty() {
+    /// Where the first line of `rest` ends (after its newline), and whether it is blank.
+    fn first_line(rest: &[u8]) -> (usize, bool) {
         let end = rest
             .iter()
             .position(|&b| b == b'\n')
             .map_or(rest.len(), |i| i + 1);
-        if !blank(&rest[..end]) {
-            break;
-        }
-        rest = &rest[end..];
+        (end, rest[..end].iter().all(u8::is_ascii_whitespace))
     }
+    fn skip_blank(mut rest: &[u8]) -> &[u8] {
+        while !rest.is_empty() {
+            let (end, blank) = first_line(rest);
+            if !blank {
+                break;
+            }
+            rest = &rest[end..];
+        }
+        rest
+    }
+    let mut rest = skip_blank(message);
     let mut lines = Vec::new();
     while !rest.is_empty() {
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
+        let (end, blank) = first_line(rest);
         let line = &rest[..end];
         rest = &rest[end..];
-        if blank(line) {
+        if blank {
             break;
         }
         lines.push(String::from_utf8_lossy(line.trim_ascii_end()).into_owned());
     }
-    while !rest.is_empty() {
-        let end = rest
-            .iter()
-            .position(|&b| b == b'\n')
-            .map_or(rest.len(), |i| i + 1);
-        if !blank(&rest[..end]) {
-            break;
-        }
-        rest = &rest[end..];
-    }
-    (lines.join(" "), rest)
+    (lines.join(" "), skip_blank(rest))
 }
 
 fn write_pretty(
