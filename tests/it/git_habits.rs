@@ -31,18 +31,7 @@ fn fake_editor(dir: &Path, message: &str) -> std::path::PathBuf {
 
 /// Asserts a usage-style hint: exit 2, one `cow: error:` line containing `want`.
 fn assert_hint(out: &Output, want: &str) {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(out));
-    assert!(
-        stderr.starts_with("cow: error: ") && stderr.lines().count() == 1,
-        "expected one error line: {}",
-        describe(out)
-    );
-    assert!(
-        stderr.contains(want),
-        "expected {want:?} in: {}",
-        describe(out)
-    );
+    assert_failure(out, 2, want);
     assert!(out.stdout.is_empty(), "{}", describe(out));
 }
 

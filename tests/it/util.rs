@@ -127,8 +127,14 @@ pub fn describe(out: &Output) -> String {
 
 /// Asserts a command failed with exit 1 and one `cow: error:` line containing `want`.
 pub fn assert_error(out: &Output, want: &str) {
+    assert_failure(out, 1, want);
+}
+
+/// Asserts a command failed with exit `code` and one `cow: error:` line containing
+/// `want`.
+pub fn assert_failure(out: &Output, code: i32, want: &str) {
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{}", describe(out));
+    assert_eq!(out.status.code(), Some(code), "{}", describe(out));
     assert!(
         stderr.starts_with("cow: error: ") && stderr.lines().count() == 1,
         "expected one error line: {}",
