@@ -10,14 +10,19 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 manifest=$here/Cargo.toml
 target=${CARGO_TARGET_DIR:-$here/target}
-if cargo tree --manifest-path "$manifest" -e normal --prefix none | grep -Eq '^(clap|indicatif|anyhow) '; then
+# Each command's output is taken whole before it is searched: under pipefail,
+# `cmd | grep -q` fails when grep stops reading early and cmd dies of SIGPIPE.
+deps=$(cargo tree --manifest-path "$manifest" -e normal --prefix none)
+if grep -Eq '^(clap|indicatif|anyhow) ' <<<"$deps"; then
     echo "downstream: the library pulls the command line's dependencies" >&2
     exit 1
 fi
 CARGO_TARGET_DIR=$target cargo build --quiet --manifest-path "$manifest"
 program=$target/debug/cow-downstream
-if ! ldd "$program" | grep -q 'libgcc_s\.so\.1'; then
-    echo "downstream: $program does not link libgcc_s.so.1 as Rust programs do" >&2
+libs=$(ldd "$program")
+if ! grep -q 'libgcc_s\.so\.1' <<<"$libs"; then
+    echo "downstream: $program does not link libgcc_s.so.1 as Rust programs do:" >&2
+    echo "$libs" >&2
     exit 1
 fi
 scratch=$(mktemp -d)
