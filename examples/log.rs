@@ -10,8 +10,8 @@ use cow::object::date::iso_date;
 fn main() -> Result<(), Box<dyn Error>> {
     let mut args = std::env::args().skip(1);
     let repo = Repository::open(args.next().ok_or("usage: log REPO [REV]")?)?;
-    let start = repo.resolve_commit(args.next().as_deref().unwrap_or("HEAD"))?;
-    for entry in repo.log(start) {
+    let start = args.next().unwrap_or_else(|| "HEAD".to_owned());
+    for entry in repo.log(start)? {
         let (id, commit) = entry?;
         let short = repo.odb().shortest_unique_prefix(&id, 7)?;
         let author = String::from_utf8_lossy(&commit.author.name);

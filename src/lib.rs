@@ -32,13 +32,14 @@
 //! let second = repo.commit("second snapshot", &options)?;
 //! assert_eq!(second.new_objects, 3); // blob, root tree, commit
 //!
-//! // Any revision reads back exactly.
+//! // Any revision reads back exactly. Every method that names a commit takes a
+//! // revision string or an id alike (`impl Into<Rev>`).
 //! match repo.read_path("HEAD~1", RepoPath::from_bytes(b"hello.txt")?)? {
 //!     PathContent::Blob { data, .. } => assert_eq!(data, b"hello\n"),
 //!     PathContent::Tree { .. } => unreachable!(),
 //! }
 //! let subjects: Vec<String> = repo
-//!     .log(repo.resolve("HEAD")?)
+//!     .log(second.id)?
 //!     .map(|entry| entry.map(|(_, commit)| commit.summary()))
 //!     .collect::<Result<_, _>>()?;
 //! assert_eq!(subjects, ["second snapshot", "first snapshot"]);
@@ -117,13 +118,16 @@ pub mod worktree;
 
 pub use object::{Kind, ObjectId};
 pub use repository::{Error, Repository};
+pub use revision::Rev;
 
 // What most programs need, at the crate root: the options and outcomes of the
 // repository's operations, the objects they read, and diffs.
-pub use diff::{DiffOptions, FileChange, Outcome as DiffOutcome, Side, Status as ChangeStatus};
+pub use diff::{
+    DiffOptions, FileChange, FileStat, PatchOptions, Side, StatOptions, Status as ChangeStatus,
+};
 pub use object::{Commit, RepoPath, RepoPathBuf, Signature, Time, Tree};
 pub use repository::{
     CheckoutOptions, CheckoutOutcome, CloneOptions, CloneOutcome, CommitOptions, CommitOutcome,
-    FetchOptions, FetchOutcome, FsckOptions, FsckReport, GcOptions, GcOutcome, Log, PullOutcome,
-    PushOptions, PushOutcome, Status, StatusOptions, WalkOptions,
+    Diff, FetchOptions, FetchOutcome, FsckOptions, FsckReport, GcOptions, GcOutcome, Log,
+    PullOutcome, PushOptions, PushOutcome, Status, StatusOptions, WalkOptions,
 };

@@ -74,6 +74,134 @@ pub struct Resolved {
     pub mode: Option<EntryMode>,
 }
 
+/// A name for an object, as every method of [`crate::Repository`] that takes a
+/// revision accepts it: an object id, or a revision string in the syntax of
+/// [`resolve`] (`main`, `HEAD~2`, `v1.0^{tree}`, an abbreviated id, `REV:path`).
+///
+/// Methods take `impl Into<Rev>`, so an [`ObjectId`], a `&str`, a `String` or bytes
+/// can be passed as they are; an optional revision is an `Option<Rev>`, whose `None`
+/// means the method's default (usually `HEAD`).
+///
+/// ```
+/// use cow::revision::Rev;
+/// use cow::ObjectId;
+///
+/// let by_name: Rev = "main~1".into();
+/// let by_id: Rev = ObjectId::empty_tree().into();
+/// assert_eq!(by_name.to_string(), "main~1");
+/// assert_eq!(by_id.to_string(), ObjectId::empty_tree().to_string());
+/// ```
+#[derive(Clone, PartialEq, Eq, Hash, Debug)]
+pub enum Rev<'a> {
+    /// An object id, taken as it is: it must be in the store.
+    Id(ObjectId),
+    /// A revision string, resolved by [`resolve`].
+    Spec(Cow<'a, [u8]>),
+}
+
+impl Rev<'_> {
+    /// `HEAD`: the commit the working directory was last checked out or committed at.
+    pub const HEAD: Rev<'static> = Rev::Spec(Cow::Borrowed(b"HEAD"));
+
+    /// The revision string, when it is one (`None` for an id).
+    pub fn as_spec(&self) -> Option<&[u8]> {
+        match self {
+            Rev::Id(_) => None,
+            Rev::Spec(spec) => Some(spec),
+        }
+    }
+
+    /// A copy that borrows nothing.
+    pub fn into_owned(self) -> Rev<'static> {
+        match self {
+            Rev::Id(id) => Rev::Id(id),
+            Rev::Spec(spec) => Rev::Spec(Cow::Owned(spec.into_owned())),
+        }
+    }
+}
+
+/// The id in full, or the revision as given (bytes that are not UTF-8 replaced).
+impl std::fmt::Display for Rev<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rev::Id(id) => write!(f, "{id}"),
+            Rev::Spec(spec) => f.write_str(&String::from_utf8_lossy(spec)),
+        }
+    }
+}
+
+impl From<ObjectId> for Rev<'_> {
+    fn from(id: ObjectId) -> Self {
+        Rev::Id(id)
+    }
+}
+
+impl From<&ObjectId> for Rev<'_> {
+    fn from(id: &ObjectId) -> Self {
+        Rev::Id(*id)
+    }
+}
+
+impl<'a> From<&'a str> for Rev<'a> {
+    fn from(spec: &'a str) -> Self {
+        Rev::Spec(Cow::Borrowed(spec.as_bytes()))
+    }
+}
+
+/// An element of a `&[&str]`.
+impl<'a> From<&&'a str> for Rev<'a> {
+    fn from(spec: &&'a str) -> Self {
+        Rev::from(*spec)
+    }
+}
+
+impl<'a> From<&'a String> for Rev<'a> {
+    fn from(spec: &'a String) -> Self {
+        Rev::Spec(Cow::Borrowed(spec.as_bytes()))
+    }
+}
+
+impl From<String> for Rev<'_> {
+    fn from(spec: String) -> Self {
+        Rev::Spec(Cow::Owned(spec.into_bytes()))
+    }
+}
+
+impl<'a> From<&'a [u8]> for Rev<'a> {
+    fn from(spec: &'a [u8]) -> Self {
+        Rev::Spec(Cow::Borrowed(spec))
+    }
+}
+
+impl<'a> From<&'a Vec<u8>> for Rev<'a> {
+    fn from(spec: &'a Vec<u8>) -> Self {
+        Rev::Spec(Cow::Borrowed(spec))
+    }
+}
+
+impl From<Vec<u8>> for Rev<'_> {
+    fn from(spec: Vec<u8>) -> Self {
+        Rev::Spec(Cow::Owned(spec))
+    }
+}
+
+/// A command-line argument, as its bytes.
+impl<'a> From<&'a std::ffi::OsStr> for Rev<'a> {
+    fn from(spec: &'a std::ffi::OsStr) -> Self {
+        use std::os::unix::ffi::OsStrExt;
+        Rev::Spec(Cow::Borrowed(spec.as_bytes()))
+    }
+}
+
+impl<'a> From<&'a Rev<'_>> for Rev<'a> {
+    fn from(rev: &'a Rev<'_>) -> Self {
+        match rev {
+            Rev::Id(id) => Rev::Id(*id),
+            Rev::Spec(spec) => Rev::Spec(Cow::Borrowed(spec)),
+        }
+    }
+}
+
 /// Resolves a revision to an object.
 ///
 /// Accepted forms: a full 64-digit id; a unique prefix of 4 or more hex digits; `HEAD`
@@ -83,8 +211,13 @@ pub struct Resolved {
 /// `^{object}` (the object itself), repeated; and finally
 /// `:path` for the object at a path of that snapshot (`REV:` is its root tree).
 #[doc(alias = "rev-parse")]
-pub fn resolve(odb: &Odb, refs: &RefStore, spec: impl AsRef<[u8]>) -> Result<Resolved> {
-    let spec = spec.as_ref();
+pub fn resolve<'a>(odb: &Odb, refs: &RefStore, rev: impl Into<Rev<'a>>) -> Result<Resolved> {
+    let spec = match rev.into() {
+        Rev::Id(id) if odb.contains(&id) => return Ok(Resolved { id, mode: None }),
+        Rev::Id(id) => return Err(Error::UnknownRevision(id.to_string())),
+        Rev::Spec(spec) => spec,
+    };
+    let spec = &spec[..];
     let shown = String::from_utf8_lossy(spec).into_owned();
     let invalid = |reason| Error::InvalidRevision {
         spec: shown.clone(),

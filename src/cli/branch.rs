@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use cow::refs::Head;
-use cow::{ObjectId, Repository};
+use cow::{ObjectId, Repository, Rev};
 use serde_json::json;
 
 #[derive(clap::Args)]
@@ -84,7 +84,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         let id = repo.delete_branch(name, args.force_delete)?;
         writeln!(out, "Deleted branch {name} (was {})", id.to_hex_prefix(12))?;
     } else {
-        repo.create_branch(name, args.start.as_deref())?;
+        repo.create_branch(name, args.start.as_deref().map(Rev::from))?;
     }
     Ok(())
 }
@@ -170,7 +170,7 @@ pub fn tag(repo: &Repository, args: &TagArgs, out: &mut dyn Write) -> anyhow::Re
         let id = repo.delete_tag(name)?;
         writeln!(out, "Deleted tag '{name}' (was {})", id.to_hex_prefix(12))?;
     } else {
-        repo.create_tag(name, args.target.as_deref())?;
+        repo.create_tag(name, args.target.as_deref().map(Rev::from))?;
     }
     Ok(())
 }

@@ -8,7 +8,7 @@ use cow::object::RepoPath;
 use cow::refs::Head;
 use cow::repository::{CheckoutOptions, CheckoutOutcome};
 use cow::worktree::Op;
-use cow::{ObjectId, Repository};
+use cow::{ObjectId, Repository, Rev};
 use serde_json::{Map, Value, json};
 
 use super::json::insert_repo_path;
@@ -73,12 +73,12 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     }
     let before = (repo.head()?, repo.head_commit()?);
     let outcome = match &args.new_branch {
-        Some(name) => repo.checkout_new_branch(name, args.rev.as_deref(), &options),
+        Some(name) => repo.checkout_new_branch(name, args.rev.as_deref().map(Rev::from), &options),
         None => {
             let rev = args.rev.as_deref().expect("clap requires REV");
             if args.detach {
                 repo.resolve_commit(rev)
-                    .and_then(|id| repo.checkout(&id.to_string(), &options))
+                    .and_then(|id| repo.checkout(id, &options))
             } else {
                 repo.checkout(rev, &options)
             }

@@ -4,9 +4,9 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
 
-use cow::Repository;
-use cow::diff::{self, DiffOptions, FileChange, PatchOptions};
+use cow::diff::{self, DiffOptions, FileChange, PatchOptions, StatOptions};
 use cow::object::RepoPathBuf;
+use cow::{Diff, Repository};
 
 use super::json::insert_bytes;
 use super::{Quiet, Usage};
@@ -126,30 +126,21 @@ impl Format {
     }
 
     /// Writes `changes` as a unified patch.
-    pub fn write_patch(
-        &self,
-        repo: &Repository,
-        changes: &[FileChange],
-        out: &mut dyn Write,
-    ) -> anyhow::Result<()> {
+    pub fn write_patch(&self, diff: &Diff, out: &mut dyn Write) -> anyhow::Result<()> {
         let options = PatchOptions {
             context: self.context,
             color: self.color(),
             ..PatchOptions::default()
         };
-        diff::write_patch(out, &repo.blobs(), changes, &options)?;
+        diff.write_patch(out, &options)?;
         Ok(())
     }
 
     /// Writes `changes` as `-z` asks: `--name-only`, `--name-status` and `--numstat`
     /// with raw paths, each field ended by NUL as git prints them (a rename's two paths
     /// as fields of their own); other formats as [`Format::write`] writes them.
-    pub fn write_nul(
-        &self,
-        repo: &Repository,
-        changes: &[FileChange],
-        out: &mut dyn Write,
-    ) -> anyhow::Result<()> {
+    pub fn write_nul(&self, diff: &Diff, out: &mut dyn Write) -> anyhow::Result<()> {
+        let changes = &diff.changes;
         let renamed = |c: &FileChange| c.status == diff::Status::Renamed;
         if self.name_only {
             for c in changes {
@@ -170,7 +161,7 @@ impl Format {
                 out.write_all(b"\0")?;
             }
         } else if self.numstat {
-            let stats = diff::file_stats(&repo.blobs(), changes, &diff::StatOptions::default())?;
+            let stats = diff.file_stats(&StatOptions::default())?;
             for (c, s) in changes.iter().zip(&stats) {
                 match s.binary {
                     Some(_) => out.write_all(b"-\t-\t")?,
@@ -185,21 +176,18 @@ impl Format {
                 out.write_all(b"\0")?;
             }
         } else {
-            self.write(repo, changes, out)?;
+            self.write(diff, out)?;
         }
         Ok(())
     }
 
     /// `changes` as `--json` records: status, paths, modes and ids, rename similarity
     /// and the line counts `--numstat` shows.
-    pub fn json_files(
-        &self,
-        repo: &Repository,
-        changes: &[FileChange],
-    ) -> anyhow::Result<Vec<serde_json::Value>> {
+    pub fn json_files(&self, diff: &Diff) -> anyhow::Result<Vec<serde_json::Value>> {
         use serde_json::{Map, Value};
-        let stats = diff::file_stats(&repo.blobs(), changes, &diff::StatOptions::default())?;
-        Ok(changes
+        let stats = diff.file_stats(&StatOptions::default())?;
+        Ok(diff
+            .changes
             .iter()
             .zip(&stats)
             .map(|(c, s)| {
@@ -238,13 +226,8 @@ impl Format {
     }
 
     /// Writes `changes` in the chosen format.
-    pub fn write(
-        &self,
-        repo: &Repository,
-        changes: &[FileChange],
-        out: &mut dyn Write,
-    ) -> anyhow::Result<()> {
-        let blobs = repo.blobs();
+    pub fn write(&self, diff: &Diff, out: &mut dyn Write) -> anyhow::Result<()> {
+        let changes = &diff.changes;
         if self.name_only {
             for c in changes {
                 writeln!(out, "{}", c.new_path.quoted())?;
@@ -263,7 +246,7 @@ impl Format {
                 }
             }
         } else if self.stat || self.numstat {
-            let stats = diff::file_stats(&blobs, changes, &diff::StatOptions::default())?;
+            let stats = diff.file_stats(&StatOptions::default())?;
             if self.stat {
                 diff::write_stat(out, &stats, 80, self.color())?;
             } else {
@@ -275,7 +258,7 @@ impl Format {
                 color: self.color(),
                 ..PatchOptions::default()
             };
-            diff::write_patch(out, &blobs, changes, &options)?;
+            diff.write_patch(out, &options)?;
         }
         Ok(())
     }
@@ -377,7 +360,7 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         let document = serde_json::json!({
             "type": "diff",
             "schema": 1,
-            "files": args.format.json_files(repo, &outcome.changes)?,
+            "files": args.format.json_files(&outcome)?,
         });
         super::json::print(out, &document)?;
         if let Some(needed) = outcome.rename_limit_needed {
@@ -389,9 +372,9 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         }
     } else {
         if args.z {
-            args.format.write_nul(repo, &outcome.changes, out)?;
+            args.format.write_nul(&outcome, out)?;
         } else {
-            args.format.write(repo, &outcome.changes, out)?;
+            args.format.write(&outcome, out)?;
         }
         args.format
             .warn_rename_limit(outcome.rename_limit_needed, out)?;

@@ -409,24 +409,23 @@ fn write_diff(
         Some(p) => Some(repo.odb().find_commit(p)?.tree),
         None => None,
     };
-    let outcome = repo.diff_trees(parent, Some(commit.tree), options)?;
-    let changes = outcome.changes;
+    let diff = repo.diff_trees(parent, Some(commit.tree), options)?;
     if !matches!(pretty, Pretty::Oneline(_) | Pretty::User(..))
         || (args.z && matches!(pretty, Pretty::User(..)))
     {
         writeln!(out)?;
     }
     if args.z {
-        args.diff_format.write_nul(repo, &changes, out)?;
+        args.diff_format.write_nul(&diff, out)?;
     } else {
-        args.diff_format.write(repo, &changes, out)?;
+        args.diff_format.write(&diff, out)?;
     }
     if args.patch && args.diff_format.any() {
         // `-p` with a summary format: the summary, then the patch, as git.
         writeln!(out)?;
-        args.diff_format.write_patch(repo, &changes, out)?;
+        args.diff_format.write_patch(&diff, out)?;
     }
-    Ok(outcome.rename_limit_needed)
+    Ok(diff.rename_limit_needed)
 }
 
 fn one_line(s: &str) -> String {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use super::{Error, Repository, Result};
 use crate::object::ObjectId;
 use crate::refs::{Expected, Head, RefName};
+use crate::revision::Rev;
 
 /// A branch or tag and the commit it points at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -49,10 +50,10 @@ impl Repository {
     }
 
     /// Creates branch `name` at revision `start` (default HEAD); refuses if it exists.
-    pub fn create_branch(&self, name: &str, start: Option<&str>) -> Result<ObjectId> {
+    pub fn create_branch(&self, name: &str, start: Option<Rev<'_>>) -> Result<ObjectId> {
         let _lock = self.lock()?;
         let branch = RefName::branch(name)?;
-        let id = self.resolve_commit(start.unwrap_or("HEAD"))?;
+        let id = self.resolve_commit(start.unwrap_or(Rev::HEAD))?;
         if self.refs.find(&branch)?.is_some() {
             return Err(Error::BranchExists(name.to_owned()));
         }
@@ -120,10 +121,10 @@ impl Repository {
     }
 
     /// Creates tag `name` at revision `target` (default HEAD); refuses if it exists.
-    pub fn create_tag(&self, name: &str, target: Option<&str>) -> Result<ObjectId> {
+    pub fn create_tag(&self, name: &str, target: Option<Rev<'_>>) -> Result<ObjectId> {
         let _lock = self.lock()?;
         let tag = RefName::tag(name)?;
-        let id = self.resolve_commit(target.unwrap_or("HEAD"))?;
+        let id = self.resolve_commit(target.unwrap_or(Rev::HEAD))?;
         if self.refs.find(&tag)?.is_some() {
             return Err(Error::TagExists(name.to_owned()));
         }

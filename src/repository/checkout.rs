@@ -4,6 +4,7 @@ use super::{Error, Repository, Result};
 use crate::object::{ObjectId, RepoPathBuf};
 use crate::progress::Progress;
 use crate::refs::{Expected, Head, RefName};
+use crate::revision::Rev;
 use crate::worktree::{self, Applied, Plan, PlanOptions};
 
 /// Knobs for [`Repository::checkout`] and [`Repository::restore`].
@@ -50,14 +51,23 @@ impl Repository {
     /// changing nothing, when a file whose content is in no snapshot would be
     /// overwritten or deleted, unless `force`.
     #[doc(alias = "switch")]
-    pub fn checkout(&self, rev: &str, options: &CheckoutOptions) -> Result<CheckoutOutcome> {
+    pub fn checkout<'a>(
+        &self,
+        rev: impl Into<Rev<'a>>,
+        options: &CheckoutOptions,
+    ) -> Result<CheckoutOutcome> {
         let _lock = self.lock()?;
-        let branch = match RefName::branch(rev).ok().or_else(|| RefName::new(rev).ok()) {
-            Some(name) if name.as_str().starts_with("refs/heads/") => {
-                self.refs.find(&name)?.map(|id| (name, id))
-            }
-            _ => None,
-        };
+        let rev = rev.into();
+        let name = rev
+            .as_spec()
+            .and_then(|spec| std::str::from_utf8(spec).ok());
+        let branch =
+            match name.and_then(|n| RefName::branch(n).ok().or_else(|| RefName::new(n).ok())) {
+                Some(name) if name.as_str().starts_with("refs/heads/") => {
+                    self.refs.find(&name)?.map(|id| (name, id))
+                }
+                _ => None,
+            };
         let (target, head) = match branch {
             Some((name, id)) => (id, Head::Branch(name)),
             None => {
@@ -74,7 +84,7 @@ impl Repository {
     pub fn checkout_new_branch(
         &self,
         name: &str,
-        start: Option<&str>,
+        start: Option<Rev<'_>>,
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
         let _lock = self.lock()?;
@@ -233,14 +243,15 @@ impl Repository {
     /// changes to tracked files there are overwritten (that is what restore is for);
     /// paths HEAD has but `source` does not are deleted; untracked files are left
     /// alone, and an untracked or ignored file in the way is refused unless `force`.
-    pub fn restore(
+    pub fn restore<'a>(
         &self,
-        source: &str,
+        source: impl Into<Rev<'a>>,
         paths: &[RepoPathBuf],
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
         let _lock = self.lock()?;
-        let target = self.resolve_commit(source)?;
+        let source = source.into();
+        let target = self.resolve_commit(&source)?;
         let target_tree = self.odb.find_commit(&target)?.tree;
         let head_commit = self.refs.head_commit()?;
         let current = match head_commit {
@@ -251,7 +262,7 @@ impl Repository {
             let exists = |tree: ObjectId| self.odb.tree_entry_at(&tree, path).map(|e| e.is_some());
             if !exists(target_tree)? && !current.map(exists).transpose()?.unwrap_or(false) {
                 return Err(crate::revision::Error::PathNotFound {
-                    rev: source.to_owned(),
+                    rev: source.to_string(),
                     path: path.as_bytes().to_vec(),
                 }
                 .into());

@@ -1,15 +1,87 @@
 //! Diffs between snapshots and against the working directory.
 
+use std::io::Write;
+
 use super::{Repository, Result};
-use crate::diff::{self, DiffOptions, Outcome, WithTrees, WorktreeBlobs};
+use crate::diff::{
+    self, BlobSource, DiffOptions, FileChange, FileStat, Outcome, PatchOptions, StatOptions,
+    WithTrees, WorktreeBlobs,
+};
 use crate::object::{Kind, ObjectId};
-use crate::odb;
+use crate::odb::{self, Odb};
+use crate::revision::Rev;
+
+/// The files that differ between two snapshots, and where their contents are read
+/// when the diff is rendered: from the store, and for
+/// [`Repository::diff_worktree`] from the working directory too. Rendering through
+/// it ([`Diff::write_patch`], [`Diff::file_stats`]) always reads each side from the
+/// right place.
+pub struct Diff<'r> {
+    /// The changed files, in path order.
+    pub changes: Vec<FileChange>,
+    /// Set when there were too many candidates to look for renames with edits: see
+    /// [`Outcome::rename_limit_needed`].
+    pub rename_limit_needed: Option<usize>,
+    contents: Contents<'r>,
+}
+
+impl std::fmt::Debug for Diff<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let worktree = matches!(self.contents, Contents::Worktree(_));
+        f.debug_struct("Diff")
+            .field("changes", &self.changes)
+            .field("rename_limit_needed", &self.rename_limit_needed)
+            .field("worktree", &worktree)
+            .finish()
+    }
+}
+
+/// Where a [`Diff`]'s file contents are.
+enum Contents<'r> {
+    Store(&'r Odb),
+    Worktree(WorktreeBlobs<'r>),
+}
+
+impl<'r> Diff<'r> {
+    fn new(outcome: Outcome, contents: Contents<'r>) -> Self {
+        Diff {
+            changes: outcome.changes,
+            rename_limit_needed: outcome.rename_limit_needed,
+            contents,
+        }
+    }
+
+    /// Where the two sides' contents are read, for renderings of one's own.
+    pub fn contents(&self) -> &dyn BlobSource {
+        match &self.contents {
+            Contents::Store(odb) => *odb,
+            Contents::Worktree(blobs) => blobs,
+        }
+    }
+
+    /// Writes the unified patch, as `git diff` does.
+    pub fn write_patch(&self, out: &mut dyn Write, options: &PatchOptions) -> Result<()> {
+        Ok(diff::write_patch(
+            out,
+            self.contents(),
+            &self.changes,
+            options,
+        )?)
+    }
+
+    /// The lines added and removed in each changed file, in order, as `--stat` and
+    /// `--numstat` show them.
+    pub fn file_stats(&self, options: &StatOptions) -> Result<Vec<FileStat>> {
+        Ok(diff::file_stats(self.contents(), &self.changes, options)?)
+    }
+}
 
 impl Repository {
     /// The tree a revision names: a commit's root tree, or a tree itself. `HEAD` on a
     /// branch with no commits yet is the empty side (`None`).
-    pub fn resolve_tree(&self, rev: &str) -> Result<Option<ObjectId>> {
-        if rev == "HEAD" && self.refs.head_commit()?.is_none() {
+    pub fn resolve_tree<'a>(&self, rev: impl Into<Rev<'a>>) -> Result<Option<ObjectId>> {
+        let rev = rev.into();
+        if rev == Rev::HEAD && self.refs.head_commit()?.is_none() {
             return Ok(None);
         }
         self.peel_to_tree(self.resolve(rev)?).map(Some)
@@ -37,19 +109,29 @@ impl Repository {
         old: Option<ObjectId>,
         new: Option<ObjectId>,
         options: &DiffOptions,
-    ) -> Result<Outcome> {
-        Ok(diff::diff(&self.odb, &self.odb, old, new, options)?)
+    ) -> Result<Diff<'_>> {
+        let outcome = diff::diff(&self.odb, &self.odb, old, new, options)?;
+        Ok(Diff::new(outcome, Contents::Store(&self.odb)))
     }
 
     /// The files that differ between revisions `old` and `new`.
-    pub fn diff_revs(&self, old: &str, new: &str, options: &DiffOptions) -> Result<Outcome> {
+    pub fn diff_revs<'a, 'b>(
+        &self,
+        old: impl Into<Rev<'a>>,
+        new: impl Into<Rev<'b>>,
+        options: &DiffOptions,
+    ) -> Result<Diff<'_>> {
         self.diff_trees(self.resolve_tree(old)?, self.resolve_tree(new)?, options)
     }
 
     /// The files that differ between revision `old` and the working directory. Files
-    /// whose stat data match the stat cache are not read; nothing is stored. Render
-    /// the result with [`Repository::blobs`], which reads working-directory content.
-    pub fn diff_worktree(&self, old: &str, options: &DiffOptions) -> Result<Outcome> {
+    /// whose stat data match the stat cache are not read; nothing is stored. The
+    /// result renders content that is in no snapshot yet from the working directory.
+    pub fn diff_worktree<'a>(
+        &self,
+        old: impl Into<Rev<'a>>,
+        options: &DiffOptions,
+    ) -> Result<Diff<'_>> {
         let old = self.resolve_tree(old)?;
         let head_tree = match self.refs.head_commit()? {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),
@@ -61,14 +143,14 @@ impl Repository {
             trees: &scan.trees,
         };
         let new = Some(scan.tree).filter(|t| old.is_some() || *t != ObjectId::empty_tree());
-        let changes = diff::diff(&trees, &self.blobs(), old, new, options)?;
+        let outcome = diff::diff(&trees, &self.blobs(), old, new, options)?;
         self.save_scanned_if_free(&scan, loaded.as_ref());
-        Ok(changes)
+        Ok(Diff::new(outcome, Contents::Worktree(self.blobs())))
     }
 
     /// File contents for rendering diffs: from the store, or from the working
     /// directory for content that is in no snapshot yet.
-    pub fn blobs(&self) -> WorktreeBlobs<'_> {
+    fn blobs(&self) -> WorktreeBlobs<'_> {
         WorktreeBlobs {
             odb: &self.odb,
             root: &self.work_dir,

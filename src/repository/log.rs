@@ -2,6 +2,7 @@
 
 use super::{Repository, Result};
 use crate::object::{Commit, ObjectId};
+use crate::revision::Rev;
 
 /// Commits from a starting point back along first parents, newest first.
 pub struct Log<'r> {
@@ -26,11 +27,11 @@ impl Iterator for Log<'_> {
 
 impl Repository {
     /// The history from commit `start`, newest first, following first parents.
-    pub fn log(&self, start: ObjectId) -> Log<'_> {
-        Log {
+    pub fn log<'a>(&self, start: impl Into<Rev<'a>>) -> Result<Log<'_>> {
+        Ok(Log {
             repo: self,
-            next: Some(start),
-        }
+            next: Some(self.resolve_commit(start)?),
+        })
     }
 }
 
@@ -132,7 +133,11 @@ impl Iterator for Walk<'_> {
 impl Repository {
     /// The commits reachable from `starts`, each once, newest commit date first, as
     /// `git log` lists them (with several starts, `git log --all`).
-    pub fn walk(&self, starts: &[ObjectId], options: &WalkOptions) -> Result<Walk<'_>> {
+    pub fn walk<'a, R: Into<Rev<'a>>>(
+        &self,
+        starts: impl IntoIterator<Item = R>,
+        options: &WalkOptions,
+    ) -> Result<Walk<'_>> {
         let mut walk = Walk {
             repo: self,
             options: options.clone(),
@@ -140,8 +145,8 @@ impl Repository {
             seen: Default::default(),
             seq: 0,
         };
-        for &id in starts {
-            walk.push(id)?;
+        for start in starts {
+            walk.push(self.resolve_commit(start)?)?;
         }
         Ok(walk)
     }

@@ -4,13 +4,19 @@ use std::collections::HashSet;
 
 use super::{Repository, Result};
 use crate::object::ObjectId;
+use crate::revision::Rev;
 
 impl Repository {
     /// The best common ancestors of `a` and `b`, over all parents: the commits both
     /// reach that no other common ancestor reaches (`git merge-base --all`). Empty when
     /// the two histories share nothing; sorted by id when there are several.
     #[doc(alias = "merge-base")]
-    pub fn merge_bases(&self, a: ObjectId, b: ObjectId) -> Result<Vec<ObjectId>> {
+    pub fn merge_bases<'a, 'b>(
+        &self,
+        a: impl Into<Rev<'a>>,
+        b: impl Into<Rev<'b>>,
+    ) -> Result<Vec<ObjectId>> {
+        let (a, b) = (self.resolve_commit(a)?, self.resolve_commit(b)?);
         let from_a = self.ancestors(&[a])?;
         // The common ancestors reached first from `b`: a walk from `b` stops at each
         // commit `a` reaches, so what lies behind a common ancestor is not collected.
@@ -42,7 +48,11 @@ impl Repository {
     /// One best common ancestor of `a` and `b` (the first of [`Repository::merge_bases`]),
     /// or `None` when their histories share nothing.
     #[doc(alias = "merge-base")]
-    pub fn merge_base(&self, a: ObjectId, b: ObjectId) -> Result<Option<ObjectId>> {
+    pub fn merge_base<'a, 'b>(
+        &self,
+        a: impl Into<Rev<'a>>,
+        b: impl Into<Rev<'b>>,
+    ) -> Result<Option<ObjectId>> {
         Ok(self.merge_bases(a, b)?.into_iter().next())
     }
 

@@ -23,6 +23,7 @@ pub use commit::{CommitOptions, CommitOutcome};
 pub use config::{
     Config, GitIdentity, check_key, git_config_paths, git_identity, global_config_path,
 };
+pub use diff::Diff;
 pub use fsck::{FsckOptions, FsckReport, Problem};
 pub use gc::{
     DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
@@ -45,7 +46,7 @@ use std::path::{Path, PathBuf};
 use crate::object::BuildError;
 use crate::odb::{self, Odb};
 use crate::refs::{self, Head, RefName, RefStore};
-use crate::revision;
+use crate::revision::{self, Rev};
 use crate::worktree;
 
 /// The name of the repository directory inside a working directory.
@@ -318,18 +319,18 @@ impl Repository {
 
     /// Resolves a revision (see [`revision::resolve`] for the syntax) to an object id.
     #[doc(alias = "rev-parse")]
-    pub fn resolve(&self, spec: impl AsRef<[u8]>) -> Result<crate::ObjectId> {
-        Ok(revision::resolve(&self.odb, &self.refs, spec)?.id)
+    pub fn resolve<'a>(&self, rev: impl Into<Rev<'a>>) -> Result<crate::ObjectId> {
+        Ok(revision::resolve(&self.odb, &self.refs, rev)?.id)
     }
 
     /// Resolves a revision, with the entry mode when it names a path (`REV:path`).
-    pub fn resolve_full(&self, spec: impl AsRef<[u8]>) -> Result<revision::Resolved> {
-        Ok(revision::resolve(&self.odb, &self.refs, spec)?)
+    pub fn resolve_full<'a>(&self, rev: impl Into<Rev<'a>>) -> Result<revision::Resolved> {
+        Ok(revision::resolve(&self.odb, &self.refs, rev)?)
     }
 
     /// Resolves a revision that must name a commit.
-    pub fn resolve_commit(&self, spec: impl AsRef<[u8]>) -> Result<crate::ObjectId> {
-        let id = self.resolve(spec)?;
+    pub fn resolve_commit<'a>(&self, rev: impl Into<Rev<'a>>) -> Result<crate::ObjectId> {
+        let id = self.resolve(rev)?;
         let (kind, _) = self.odb.read_header(&id)?;
         if kind != crate::Kind::Commit {
             return Err(odb::Error::ObjectKind {

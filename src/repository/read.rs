@@ -3,7 +3,7 @@
 use super::{Repository, Result};
 use crate::object::{EntryMode, Kind, ObjectId, RepoPath, Tree};
 use crate::odb;
-use crate::revision;
+use crate::revision::{self, Rev};
 
 /// The content at a path of a snapshot.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,13 +29,14 @@ pub enum PathContent {
 impl Repository {
     /// Reads the file or directory at `path` ([`RepoPath::root`] for the root) in the
     /// snapshot named by revision `rev`.
-    pub fn read_path(&self, rev: &str, path: &RepoPath) -> Result<PathContent> {
-        let tree = self.peel_to_tree(self.resolve(rev)?)?;
+    pub fn read_path<'a>(&self, rev: impl Into<Rev<'a>>, path: &RepoPath) -> Result<PathContent> {
+        let rev = rev.into();
+        let tree = self.peel_to_tree(self.resolve(&rev)?)?;
         let (mode, id) =
             self.odb
                 .tree_entry_at(&tree, path)?
                 .ok_or_else(|| revision::Error::PathNotFound {
-                    rev: rev.to_owned(),
+                    rev: rev.to_string(),
                     path: path.as_bytes().to_vec(),
                 })?;
         Ok(match mode {

@@ -121,7 +121,7 @@ fn round_trip_over_many_snapshots_in_random_order() -> Result {
     }
     for &i in order.iter().chain(&[0, 23, 5]) {
         let (id, want) = &snapshots[i];
-        let outcome = repo.checkout(&id.to_string(), &CheckoutOptions::default())?;
+        let outcome = repo.checkout(id, &CheckoutOptions::default())?;
         assert!(outcome.plan.conflicts.is_empty());
         assert_eq!(&manifest(&w), want, "snapshot {i}");
         let status = repo.status(&StatusOptions::default())?;
@@ -169,7 +169,7 @@ fn checkout_touches_only_the_files_that_differ() -> Result {
     };
     let before = stamp(&w);
     let reads = repo.odb().stats().reads;
-    let outcome = repo.checkout(&a.to_string(), &CheckoutOptions::default())?;
+    let outcome = repo.checkout(a, &CheckoutOptions::default())?;
     assert_eq!(outcome.applied.written, 10);
     assert_eq!(outcome.plan.ops.len(), 10);
     let after = stamp(&w);

@@ -270,7 +270,7 @@ fn with_unreachable_pack(env: &Env, age_days: u64) -> Result<(Repository, Vec<co
         })?
         .id;
     repo.odb().sync()?;
-    repo.create_branch("doomed", Some(&commit.to_string()))?;
+    repo.create_branch("doomed", Some(commit.into()))?;
     repo.gc(&GcOptions::default())?; // everything reachable: one pack
     repo.delete_branch("doomed", true)?;
     age_packs(&w, age_days * DAY)?;

@@ -6,9 +6,10 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use cow::object::{Commit, Entry, EntryMode, RepoPath, Signature, Time, Tree};
+use cow::refs::Head;
 use cow::refs::{Expected, RefName};
 use cow::repository::PathContent;
-use cow::{Kind, ObjectId, Repository};
+use cow::{DiffOptions, Kind, ObjectId, PatchOptions, Repository, StatOptions};
 
 use crate::util::*;
 
@@ -416,5 +417,90 @@ fn library_errors_name_no_flags_and_the_binary_adds_them() -> Result {
         assert!(stderr.trim_end().ends_with(hint), "{args:?}: {stderr}");
         fs::write(env.work().join("f"), "one\n")?;
     }
+    Ok(())
+}
+
+#[test]
+fn every_method_that_names_a_commit_takes_an_id_or_a_revision_alike() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    let repo = Repository::init(&w)?;
+    write(&w.join("a.txt"), "one\n");
+    let first = repo.commit("first", &commit_options())?.id;
+    write(&w.join("a.txt"), "two\n");
+    let second = repo.commit("second", &commit_options())?.id;
+
+    assert_eq!(repo.resolve(first)?, first);
+    assert_eq!(repo.resolve("HEAD~1")?, first);
+    assert_eq!(repo.resolve_commit(&second)?, repo.resolve_commit("main")?);
+    // An id is taken as it is, but only when the store has it.
+    let missing = ObjectId::hash(Kind::Blob, b"never stored");
+    let err = repo.resolve(missing).unwrap_err().to_string();
+    assert_eq!(err, format!("unknown revision '{missing}'"));
+
+    let by_id: Vec<_> = repo
+        .log(second)?
+        .map(|e| e.map(|(id, _)| id))
+        .collect::<std::result::Result<_, cow::Error>>()?;
+    let by_name: Vec<_> = repo
+        .log("main")?
+        .map(|e| e.map(|(id, _)| id))
+        .collect::<std::result::Result<_, cow::Error>>()?;
+    assert_eq!(by_id, [second, first]);
+    assert_eq!(by_name, by_id);
+    let walked: Vec<_> = repo
+        .walk(["main", "HEAD~1"], &Default::default())?
+        .map(|e| e.map(|(id, _)| id))
+        .collect::<std::result::Result<_, cow::Error>>()?;
+    assert_eq!(walked, [second, first]);
+    assert_eq!(repo.merge_base(first, "main")?, Some(first));
+
+    let path = RepoPath::from_bytes(b"a.txt")?;
+    let at = |rev: cow::Rev| -> Result<Vec<u8>> {
+        match repo.read_path(rev, path)? {
+            PathContent::Blob { data, .. } => Ok(data),
+            other => panic!("a file was expected, not {other:?}"),
+        }
+    };
+    assert_eq!(at(first.into())?, b"one\n");
+    assert_eq!(at("HEAD".into())?, b"two\n");
+
+    assert_eq!(repo.create_branch("old", Some(first.into()))?, first);
+    assert_eq!(repo.create_tag("v1", Some("old".into()))?, first);
+    assert_eq!(repo.create_tag("v2", None)?, second);
+    assert_eq!(
+        repo.diff_revs(first, "v2", &DiffOptions::default())?
+            .changes
+            .len(),
+        1
+    );
+
+    // A branch name attaches HEAD; the same commit by id detaches it.
+    repo.checkout(first, &Default::default())?;
+    assert_eq!(repo.head()?, Head::Detached(first));
+    repo.checkout("old", &Default::default())?;
+    assert_eq!(repo.head()?, Head::Branch(RefName::branch("old")?));
+    repo.restore(second, &[], &Default::default())?;
+    assert_eq!(fs::read(w.join("a.txt"))?, b"two\n");
+    Ok(())
+}
+
+#[test]
+fn a_working_directory_diff_renders_content_that_is_in_no_snapshot() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    let repo = Repository::init(&w)?;
+    write(&w.join("a.txt"), "one\n");
+    repo.commit("first", &commit_options())?;
+    write(&w.join("a.txt"), "unsaved\n");
+    let diff = repo.diff_worktree("HEAD", &DiffOptions::default())?;
+    let new = diff.changes[0].new.expect("modified").id;
+    assert!(!repo.odb().contains(&new), "the edit is in no snapshot");
+    let mut patch = Vec::new();
+    diff.write_patch(&mut patch, &PatchOptions::default())?;
+    let patch = String::from_utf8(patch)?;
+    assert!(patch.ends_with("-one\n+unsaved\n"), "{patch}");
+    let stats = diff.file_stats(&StatOptions::default())?;
+    assert_eq!((stats[0].added, stats[0].removed), (1, 1));
     Ok(())
 }

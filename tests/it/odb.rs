@@ -86,7 +86,7 @@ fn readers_running_during_gc_never_miss_an_object() -> Result {
         let id = repo.odb().write_commit(&commit)?.id;
         repo.odb().sync()?;
         drop(lock);
-        repo.create_tag(&format!("t{i}"), Some(&id.to_string()))?;
+        repo.create_tag(&format!("t{i}"), Some(id.into()))?;
         Ok(())
     };
     make_tag(0)?;

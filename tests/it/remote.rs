@@ -824,8 +824,7 @@ fn pushers_through_two_gateways_race_for_one_branch_and_one_wins() {
     // Two commits on top of base, each to be pushed through its own gateway.
     let mut tips = Vec::new();
     for i in 0..2 {
-        repo.checkout(&base.to_string(), &Default::default())
-            .unwrap();
+        repo.checkout(base, &Default::default()).unwrap();
         write(&work.join("f"), format!("writer {i}"));
         tips.push(
             env.commit(&format!("writer {i}"))
