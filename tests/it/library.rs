@@ -432,7 +432,7 @@ fn every_method_that_names_a_commit_takes_an_id_or_a_revision_alike() -> Result 
 
     assert_eq!(repo.resolve(first)?, first);
     assert_eq!(repo.resolve("HEAD~1")?, first);
-    assert_eq!(repo.resolve_commit(&second)?, repo.resolve_commit("main")?);
+    assert_eq!(repo.resolve_commit(second)?, repo.resolve_commit("main")?);
     // An id is taken as it is, but only when the store has it.
     let missing = ObjectId::hash(Kind::Blob, b"never stored");
     let err = repo.resolve(missing).unwrap_err().to_string();
