@@ -88,18 +88,20 @@ impl Format {
     /// Warns, as git does, that renames with edits were not looked for because
     /// `needed` (the larger of sources and destinations) was over the limit.
     pub fn warn_rename_limit(
-        &self,
         needed: Option<usize>,
+        json: bool,
         out: &mut dyn Write,
     ) -> anyhow::Result<()> {
         if let Some(needed) = needed {
             out.flush()?;
-            eprintln!(
-                "cow: warning: exhaustive rename detection was skipped due to too many files"
-            );
-            eprintln!(
-                "cow: warning: you may want to use -l {needed} (or more) and retry the command"
-            );
+            let advice = format!("you may want to use -l {needed} (or more) and retry the command");
+            let skipped = "exhaustive rename detection was skipped due to too many files";
+            if json {
+                super::json::warn(true, &format!("{skipped}; {advice}"));
+            } else {
+                super::json::warn(false, skipped);
+                super::json::warn(false, &advice);
+            }
         }
         Ok(())
     }
@@ -333,7 +335,8 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
             };
             if bases.len() > 1 {
                 out.flush()?;
-                eprintln!("cow: warning: {one}: multiple merge bases, using {base}");
+                let message = format!("{one}: multiple merge bases, using {base}");
+                super::json::warn(args.json, &message);
             }
             merge_base = base.to_string();
             vec![merge_base.as_str(), b]
@@ -363,22 +366,14 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
             "files": args.format.json_files(&outcome)?,
         });
         super::json::print(out, &document)?;
-        if let Some(needed) = outcome.rename_limit_needed {
-            let message = format!(
-                "exhaustive rename detection was skipped due to too many files; you may want to use -l {needed} (or more) and retry the command"
-            );
-            let line = serde_json::json!({"type": "warning", "message": message});
-            eprintln!("{line}");
-        }
     } else {
         if args.z {
             args.format.write_nul(&outcome, out)?;
         } else {
             args.format.write(&outcome, out)?;
         }
-        args.format
-            .warn_rename_limit(outcome.rename_limit_needed, out)?;
     }
+    Format::warn_rename_limit(outcome.rename_limit_needed, args.json, out)?;
     if args.exit_code && !outcome.changes.is_empty() {
         out.flush()?;
         return Err(Quiet(1).into());

@@ -100,6 +100,16 @@ pub fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Prints a warning on stderr: `cow: warning: MESSAGE`, or in `--json` mode one
+/// `{"type":"warning","message":…}` line, so stdout carries only the document.
+pub fn warn(json: bool, message: &str) {
+    let mut err = std::io::stderr().lock();
+    let _ = match json {
+        true => writeln!(err, "{}", json!({"type": "warning", "message": message})),
+        false => writeln!(err, "cow: warning: {message}"),
+    };
+}
+
 /// Runs a command's body; in `--json` mode an error is printed to stderr as one JSON
 /// line and the exit status is 1, instead of the usual `cow: error:` line.
 pub fn errors_as_json(json: bool, body: impl FnOnce() -> anyhow::Result<()>) -> anyhow::Result<()> {

@@ -386,8 +386,7 @@ fn run_inner(
             writeln!(out)?;
         }
     }
-    args.diff_format
-        .warn_rename_limit(rename_limit_needed, out)?;
+    super::diff::Format::warn_rename_limit(rename_limit_needed, false, out)?;
     Ok(())
 }
 

@@ -221,7 +221,7 @@ pub fn push(
 
 fn report_fetch(outcome: &FetchOutcome, err: &mut dyn Write) -> std::io::Result<()> {
     for warning in &outcome.warnings {
-        writeln!(err, "cow: warning: {warning}")?;
+        super::json::warn(false, warning);
     }
     if outcome.updated.is_empty() {
         return Ok(());
@@ -242,18 +242,10 @@ fn report_fetch(outcome: &FetchOutcome, err: &mut dyn Write) -> std::io::Result<
     Ok(())
 }
 
-/// In `--json` mode, a fetch's warnings as JSON lines on stderr.
-fn warn_json(outcome: &FetchOutcome) {
-    for warning in &outcome.warnings {
-        eprintln!(
-            "{}",
-            serde_json::json!({"type": "warning", "message": warning})
-        );
-    }
-}
-
 fn fetch_json(outcome: &FetchOutcome) -> serde_json::Value {
-    warn_json(outcome);
+    for warning in &outcome.warnings {
+        super::json::warn(true, warning);
+    }
     serde_json::json!({
         "url": outcome.url,
         "updated": changes_json(&outcome.updated),
@@ -365,11 +357,12 @@ pub fn clone(cwd: &Path, args: &CloneArgs, out: &mut dyn Write) -> anyhow::Resul
         fetch["dir"] = dir.to_string_lossy().into_owned().into();
         fetch["branch"] = outcome.branch.clone().into();
         writeln!(out, "{fetch}")?;
-    } else if outcome.branch.is_none() {
-        writeln!(
-            std::io::stderr(),
-            "warning: you appear to have cloned an empty repository."
-        )?;
+    }
+    if outcome.branch.is_none() {
+        super::json::warn(
+            args.output.json,
+            "you appear to have cloned an empty repository",
+        );
     }
     Ok(())
 }

@@ -583,3 +583,75 @@ fn json_errors_are_one_json_line_on_stderr() {
     let line: Value = serde_json::from_slice(&outside.stderr).unwrap();
     assert_eq!(line["type"], "error");
 }
+
+#[test]
+fn json_warnings_are_json_lines_on_stderr_and_text_ones_say_cow_warning() -> Result {
+    use cow::object::{Commit, Tree};
+    let env = Env::new();
+    env.init();
+    let repo = cow::Repository::open(env.work())?;
+    let tree = repo.odb().write_tree(&Tree::from_entries(vec![])?)?.id;
+    let sig = commit_options().author.unwrap();
+    let commit = |message: &str, parents: Vec<cow::ObjectId>| {
+        let commit = Commit {
+            tree,
+            parents,
+            author: sig.clone(),
+            committer: sig.clone(),
+            extra_headers: vec![],
+            message: format!("{message}\n").into_bytes(),
+        };
+        repo.odb().write_commit(&commit).unwrap().id
+    };
+    // A criss-cross: a2 and b2 each merge a1 and b1, so a2...b2 has two merge bases.
+    let root = commit("root", vec![]);
+    let a1 = commit("a1", vec![root]);
+    let b1 = commit("b1", vec![root]);
+    let a2 = commit("a2", vec![a1, b1]);
+    let b2 = commit("b2", vec![b1, a1]);
+    let range = format!("{a2}...{b2}");
+    let warned = "multiple merge bases";
+
+    let text = env.cow(["diff", "--name-only", &range]);
+    assert!(text.status.success(), "{}", describe(&text));
+    let stderr = String::from_utf8(text.stderr)?;
+    assert!(
+        stderr.starts_with(&format!("cow: warning: {range}: {warned}")),
+        "{stderr}"
+    );
+
+    let json = env.cow(["diff", "--json", &range]);
+    assert!(json.status.success(), "{}", describe(&json));
+    let document: Value = serde_json::from_slice(&json.stdout)?;
+    assert_eq!(document["type"], "diff");
+    let stderr = String::from_utf8(json.stderr)?;
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let line: Value = serde_json::from_str(&stderr)?;
+    assert_eq!(line["type"], "warning");
+    assert!(str_of(&line["message"]).contains(warned), "{line}");
+
+    // Cloning a repository with no commits warns, as git does.
+    let empty = env.tmp.path().join("empty");
+    cow::Repository::init(&empty)?;
+    let clone = env.tmp.path().join("clone");
+    let out = env
+        .cow_cmd(env.tmp.path())
+        .args(["clone", "--json", "--no-progress"])
+        .args([&empty, &clone])
+        .output()?;
+    assert!(out.status.success(), "{}", describe(&out));
+    let document: Value = serde_json::from_slice(&out.stdout)?;
+    assert_eq!(document["type"], "clone");
+    let stderr = String::from_utf8(out.stderr)?;
+    let lines: Vec<Value> = stderr
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<serde_json::Result<_>>()?;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["type"] == "warning" && str_of(&l["message"]).contains("empty repository")),
+        "{stderr}"
+    );
+    Ok(())
+}
