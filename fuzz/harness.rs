@@ -397,7 +397,10 @@ pub fn dircache(data: &[u8]) -> bool {
     for all_untracked in [false, true] {
         fs::write(repo.cow_dir().join("index"), index_file).expect("write");
         fs::write(repo.cow_dir().join("dircache"), &file).expect("write");
-        let _ = repo.status(&StatusOptions { all_untracked });
+        let _ = repo.status(&StatusOptions {
+            all_untracked,
+            ..StatusOptions::default()
+        });
     }
     cache.is_some()
 }

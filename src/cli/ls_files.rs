@@ -30,8 +30,19 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
 }
 
 fn list(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+    // Paths are shown relative to the current directory as git shows them; without
+    // PATH arguments only those below it are listed.
+    let here = super::paths::repo_path(repo.work_dir(), cwd, Path::new("."))?;
+    let wanted = if !args.paths.is_empty() {
+        super::diff::repo_paths(repo, cwd, &args.paths)?
+    } else if here.is_root() {
+        Vec::new()
+    } else {
+        vec![here.clone()]
+    };
     let status = repo.status(&StatusOptions {
         all_untracked: true,
+        paths: wanted.clone(),
     })?;
     let mut files = BTreeSet::new();
     if let Some(head) = status.head_commit {
@@ -49,31 +60,18 @@ fn list(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyh
             _ => {}
         }
     }
-    // Paths are shown relative to the current directory, and only those below it.
-    let here = super::paths::repo_path(repo.work_dir(), cwd, Path::new("."))?;
-    let mut prefix = here.as_bytes().to_vec();
-    if !prefix.is_empty() {
-        prefix.push(b'/');
-    }
-    let mut wanted = Vec::new();
-    for arg in &args.paths {
-        let path = super::paths::repo_path(repo.work_dir(), cwd, Path::new(arg))?;
-        wanted.push(path.as_bytes().to_vec());
-    }
     let mut records = Vec::new();
     for file in &files {
-        let Some(shown) = file.strip_prefix(prefix.as_slice()) else {
-            continue;
-        };
         let selected = wanted.is_empty()
             || wanted.iter().any(|w| {
-                w.is_empty()
-                    || file == w
-                    || (file.starts_with(w) && file.get(w.len()) == Some(&b'/'))
+                let w = w.as_bytes();
+                file == w || (file.starts_with(w) && file.get(w.len()) == Some(&b'/'))
             });
         if !selected {
             continue;
         }
+        let shown = super::paths::relative(file, here.as_bytes());
+        let shown = shown.as_ref();
         if args.json {
             let mut record = serde_json::Map::new();
             record.insert("type".into(), "file".into());

@@ -352,7 +352,7 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             json::errors_as_json(args.json, || commit::run(&discover()?, args, out))
         }
         Command::Status(args) => {
-            json::errors_as_json(args.json, || status::run(&discover()?, args, out))
+            json::errors_as_json(args.json, || status::run(&discover()?, &cwd, args, out))
         }
         Command::Checkout(args) => {
             json::errors_as_json(args.json, || checkout::run(&discover()?, args, out))

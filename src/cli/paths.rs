@@ -39,6 +39,35 @@ pub fn repo_path(work_dir: &Path, cwd: &Path, arg: &Path) -> anyhow::Result<Repo
         .map_err(|e| anyhow::anyhow!("{} is not a repository path: {}", shown(arg), e.reason))
 }
 
+/// A path from the repository root as git shows it to a user whose current directory
+/// is `cwd` (a path from the root, empty at the root): relative to it, climbing with
+/// `../` where needed, `./` for the directory itself (git's `relative_path`, used by
+/// `status` and `ls-files`). A directory's path may end in `/`; it keeps it.
+pub fn relative<'a>(path: &'a [u8], cwd: &[u8]) -> std::borrow::Cow<'a, [u8]> {
+    if cwd.is_empty() {
+        return path.into();
+    }
+    let components = cwd.split(|&b| b == b'/');
+    let (mut at, mut up) = (0, 0);
+    for component in components {
+        let rest = &path[at..];
+        let same = up == 0
+            && rest.starts_with(component)
+            && matches!(rest.get(component.len()), None | Some(b'/'));
+        if same {
+            at = (at + component.len() + 1).min(path.len());
+        } else {
+            up += 1;
+        }
+    }
+    let mut shown = b"../".repeat(up);
+    shown.extend_from_slice(&path[at..]);
+    if shown.is_empty() {
+        shown.extend_from_slice(b"./");
+    }
+    shown.into()
+}
+
 /// A command-line path in a message: as given between single quotes, or C-quoted
 /// when it is not UTF-8 (never with a lossy U+FFFD).
 fn shown(arg: &Path) -> String {
@@ -79,5 +108,21 @@ mod tests {
             odd.unwrap_err().to_string(),
             "\"../\\377\" is outside the repository"
         );
+    }
+
+    #[test]
+    fn paths_are_shown_relative_to_the_current_directory() {
+        let shown = |path: &str, cwd: &str| {
+            String::from_utf8(relative(path.as_bytes(), cwd.as_bytes()).into_owned()).unwrap()
+        };
+        assert_eq!(shown("a/b", ""), "a/b");
+        assert_eq!(shown("sub/f", "sub"), "f");
+        assert_eq!(shown("top", "sub"), "../top");
+        assert_eq!(shown("sub/new/", "sub/new"), "./");
+        assert_eq!(shown("sub/new/x", "sub/new"), "x");
+        assert_eq!(shown("sub/f", "sub/new"), "../f");
+        assert_eq!(shown("other/o", "sub/deep"), "../../other/o");
+        assert_eq!(shown("subway/x", "sub"), "../subway/x");
+        assert_eq!(shown("dir/", "sub"), "../dir/");
     }
 }

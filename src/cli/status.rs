@@ -1,10 +1,12 @@
 //! `cow status`.
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::path::Path;
 
 use cow::Repository;
 use cow::diff::{Change, ChangeKind};
-use cow::object::quote_path_status as quote_path;
+use cow::object::{quote_path, quote_path_status};
 use cow::refs::Head;
 use cow::repository::{Status, StatusOptions};
 use serde_json::{Map, Value, json};
@@ -13,11 +15,12 @@ use super::json::insert_bytes;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// One `XY path` line per change, stable for scripts (git's porcelain v1)
-    #[arg(long)]
+    /// One `XY path` line per change, stable for scripts (git's porcelain v1): paths
+    /// from the repository root
+    #[arg(long, overrides_with = "short")]
     porcelain: bool,
-    /// The same short format
-    #[arg(short, long)]
+    /// The same short format, paths relative to the current directory
+    #[arg(short, long, overrides_with = "porcelain")]
     short: bool,
     /// End lines with NUL and do not quote paths (implies --porcelain, as in git)
     #[arg(short)]
@@ -33,6 +36,8 @@ pub struct Args {
           num_args = 0..=1, default_missing_value = "all",
           value_parser = ["normal", "all"])]
     untracked: String,
+    /// Report only these files or directories (relative to the current directory)
+    paths: Vec<OsString>,
 }
 
 fn code(change: &Change) -> &'static str {
@@ -44,19 +49,31 @@ fn code(change: &Change) -> &'static str {
     }
 }
 
-/// The path as shown: directories end in `/`.
-fn shown_path(change: &Change) -> Vec<u8> {
+/// The path as shown: directories end in `/`; relative to `cwd` (a path from the
+/// root) unless it is `None`.
+fn shown_path(change: &Change, cwd: Option<&[u8]>) -> Vec<u8> {
     let mut path = change.path.as_bytes().to_vec();
     if change.is_tree() {
         path.push(b'/');
     }
-    path
+    match cwd {
+        Some(cwd) => super::paths::relative(&path, cwd).into_owned(),
+        None => path,
+    }
 }
 
-pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
+pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let status = repo.status(&StatusOptions {
         all_untracked: args.untracked == "all",
+        paths: super::diff::repo_paths(repo, cwd, &args.paths)?,
     })?;
+    // As git's status.relativePaths: the long and short formats show paths relative to
+    // the current directory; porcelain, -z and JSON from the root. (Inside the store
+    // there is no such path: from the root.)
+    let here = super::paths::repo_path(repo.work_dir(), cwd, Path::new(".")).ok();
+    let relative = (!args.porcelain && !args.z && !args.json)
+        .then(|| here.as_ref().map(|h| h.as_bytes()))
+        .flatten();
     // Tracked changes first, then new paths, each in path order (as git lists them).
     let (new, tracked): (Vec<&Change>, Vec<&Change>) = status
         .changes
@@ -75,13 +92,13 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
             write!(out, "{header}{}", if args.z { '\0' } else { '\n' })?;
         }
         for change in tracked.iter().chain(&new) {
-            let path = shown_path(change);
+            let path = shown_path(change, relative);
             if args.z {
                 write!(out, "{} ", code(change))?;
                 out.write_all(&path)?;
                 out.write_all(b"\0")?;
             } else {
-                writeln!(out, "{} {}", code(change), quote_path(&path))?;
+                writeln!(out, "{} {}", code(change), quote_path_status(&path))?;
             }
         }
         return Ok(());
@@ -105,7 +122,11 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
                 ChangeKind::TypeChanged => "typechange: ",
                 _ => "modified:   ",
             };
-            writeln!(out, "\t{label}{}", quote_path(&shown_path(change)))?;
+            writeln!(
+                out,
+                "\t{label}{}",
+                quote_path(&shown_path(change, relative))
+            )?;
         }
     }
     if !new.is_empty() {
@@ -115,7 +136,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
             "  (use \"cow commit -m <message>\" to include them in a snapshot)"
         )?;
         for change in &new {
-            writeln!(out, "\t{}", quote_path(&shown_path(change)))?;
+            writeln!(out, "\t{}", quote_path(&shown_path(change, relative)))?;
         }
     }
     if status.is_clean() {

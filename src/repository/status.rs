@@ -2,15 +2,19 @@
 
 use super::{Repository, Result};
 use crate::diff::{self, Change, ChangeKind, WithTrees};
-use crate::object::ObjectId;
+use crate::object::{ObjectId, RepoPathBuf};
 use crate::refs::Head;
 
 /// Knobs for [`Repository::status`].
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct StatusOptions {
     /// List every file of a new directory instead of the directory alone (git's
     /// `--untracked-files=all`).
     pub all_untracked: bool,
+    /// Report only these paths and what lies below them (empty: everything), as git's
+    /// `status -- PATH…`. The comparison with HEAD opens only the directories that lead
+    /// to them; the working directory is still scanned whole, through the caches.
+    pub paths: Vec<RepoPathBuf>,
 }
 
 /// The working directory compared with HEAD.
@@ -37,9 +41,10 @@ impl Status {
 }
 
 impl Repository {
-    /// Compares the working directory with HEAD. Only files whose stat data changed
-    /// since the stat cache was written are read; subtrees equal to HEAD's are not
-    /// compared at all. Refreshes the stat cache. Writes no objects.
+    /// Compares the working directory with HEAD (within [`StatusOptions::paths`]). Only
+    /// files whose stat data changed since the stat cache was written are read;
+    /// subtrees equal to HEAD's are not compared at all. Refreshes the stat cache.
+    /// Writes no objects.
     pub fn status(&self, options: &StatusOptions) -> Result<Status> {
         let head = self.refs.head()?;
         let head_commit = self.refs.head_commit()?;
@@ -54,7 +59,7 @@ impl Repository {
             trees: &scan.trees,
         };
         let root = Some(scan.tree).filter(|t| head_tree.is_some() || *t != ObjectId::empty_tree());
-        diff::diff_trees(&src, head_tree, root, &mut |change| {
+        diff::diff_trees_in(&src, head_tree, root, &options.paths, &mut |change| {
             // A new directory is shown whole unless all untracked files are wanted; an
             // empty one is always shown itself.
             let new_dir = change.kind() == ChangeKind::Added && !options.all_untracked;

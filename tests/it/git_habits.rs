@@ -735,3 +735,218 @@ fn completions_and_man_pages_mention_every_command() -> Result {
     assert!(dir.join("cow.1").exists());
     Ok(())
 }
+
+/// A history for the `status` and `ls-files` tests from subdirectories: committed by
+/// cow and by git alike, then changed (modified, deleted, untracked directories and
+/// files, names git quotes). Returns the mirror.
+fn changed_tree(env: &Env) -> Result<GitMirror> {
+    let w = env.work();
+    env.init();
+    let mirror = GitMirror::new(env);
+    mirror.run(&["symbolic-ref", "HEAD", "refs/heads/main"]);
+    write(&w.join("top.txt"), "a\n");
+    write(&w.join("sub/f.txt"), "b\n");
+    write(&w.join("sub/deep/g.txt"), "c\n");
+    write(&w.join("other/o.txt"), "d\n");
+    write(&w.join("sub/with space"), "e\n");
+    write(&w.join("subway/s.txt"), "s\n");
+    assert_eq!(env.commit("first"), mirror.snapshot("first"));
+    write(&w.join("top.txt"), "a2\n");
+    write(&w.join("sub/f.txt"), "b2\n");
+    fs::remove_file(w.join("sub/deep/g.txt"))?;
+    write(&w.join("sub/with space"), "e2\n");
+    write(&w.join("sub/newdir/n"), "n\n");
+    write(&w.join("sub/u.txt"), "u\n");
+    write(&w.join("newtop/t"), "t\n");
+    write(&w.join("sub/tab\tx"), "q\n");
+    write(&w.join("sub/deep/h.txt"), "h\n");
+    Ok(mirror)
+}
+
+/// `cow ARGS` run in `dir`; its stdout, asserting success.
+fn cow_stdout(env: &Env, dir: &Path, args: &[&str]) -> Vec<u8> {
+    let out = env.cow_cmd(dir).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?} in {dir:?}: {}",
+        describe(&out)
+    );
+    out.stdout
+}
+
+#[test]
+fn status_with_paths_and_from_subdirectories_matches_git() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    let w = env.work();
+    let mirror = changed_tree(&env)?;
+    let cases: &[(&str, &[&str])] = &[
+        ("", &["status", "-s"]),
+        ("", &["status", "-s", "sub"]),
+        ("", &["status", "-s", "--", "sub/deep", "top.txt", "newtop"]),
+        (
+            "",
+            &["status", "--porcelain", "sub/newdir/n", "nothing-here"],
+        ),
+        ("", &["status", "-sb", "-uall", "--", "sub"]),
+        ("sub", &["status", "-s"]),
+        ("sub", &["status", "-sb"]),
+        ("sub", &["status", "-s", "-uall"]),
+        ("sub", &["status", "--porcelain"]),
+        ("sub", &["status", "--porcelain", "-s"]),
+        ("sub", &["status", "-s", "--porcelain"]),
+        ("sub", &["status", "-s", "."]),
+        ("sub", &["status", "-s", "--", "deep", "../newtop"]),
+        ("sub", &["status", "-s", "newdir"]),
+        ("sub", &["status", "-s", "newdir/n"]),
+        ("sub", &["status", "-s", "../top.txt", "../other"]),
+        ("sub", &["status", "--porcelain", "."]),
+        ("sub", &["status", "-z"]),
+        ("sub", &["status", "-s", "-z", "."]),
+        ("sub", &["status", "-z", "--", "deep", "../newtop"]),
+        ("sub/deep", &["status", "-s"]),
+        ("sub/deep", &["status", "-s", ".."]),
+        ("sub/newdir", &["status", "-s"]),
+        ("sub/newdir", &["status", "-s", "."]),
+        ("sub/newdir", &["status", "--porcelain", "."]),
+        ("sub/newdir", &["status", "-s", "-uall", "."]),
+        ("newtop", &["status", "-s", "../sub"]),
+    ];
+    for (dir, args) in cases {
+        let dir = w.join(dir);
+        assert_eq!(
+            String::from_utf8_lossy(&cow_stdout(&env, &dir, args)),
+            String::from_utf8_lossy(&mirror.run_in(&dir, args)),
+            "{args:?} in {dir:?}"
+        );
+    }
+    // `-C DIR` is the same as starting in DIR.
+    assert_eq!(
+        env.cow_ok(["-C", "sub", "status", "-s", "../top.txt", "deep"])
+            .as_bytes(),
+        mirror.run_in(&w.join("sub"), &["status", "-s", "../top.txt", "deep"])
+    );
+    // The long format is cow's own wording, but its path lines are git's: relative to
+    // the current directory, quoted as git quotes them there (no quotes for a space).
+    let path_lines = |out: &[u8]| -> Vec<String> {
+        String::from_utf8_lossy(out)
+            .lines()
+            .filter(|l| l.starts_with('\t'))
+            .map(str::to_owned)
+            .collect()
+    };
+    for (dir, args) in [
+        ("sub", &["status"][..]),
+        ("sub/newdir", &["status"]),
+        ("sub", &["status", "deep", "../top.txt", "newdir"]),
+        ("", &["status", "--", "sub"]),
+    ] {
+        let dir = w.join(dir);
+        let cow = path_lines(&cow_stdout(&env, &dir, args));
+        assert!(!cow.is_empty());
+        assert_eq!(cow, path_lines(&mirror.run_in(&dir, args)), "{args:?}");
+    }
+    let long = String::from_utf8(cow_stdout(&env, &w.join("sub"), &["status"]))?;
+    for line in [
+        "\tmodified:   ../top.txt\n",
+        "\tdeleted:    deep/g.txt\n",
+        "\tmodified:   with space\n",
+        "\t../newtop/\n",
+        "\t\"tab\\tx\"\n",
+    ] {
+        assert!(long.contains(line), "{line:?} in {long}");
+    }
+    Ok(())
+}
+
+#[test]
+fn status_json_with_paths_lists_them_from_the_root() -> Result {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("top.txt"), "a\n");
+    write(&w.join("sub/f.txt"), "b\n");
+    write(&w.join("other/o.txt"), "d\n");
+    env.commit("first");
+    write(&w.join("top.txt"), "a2\n");
+    write(&w.join("sub/f.txt"), "b2\n");
+    write(&w.join("other/o.txt"), "d2\n");
+    write(&w.join("sub/new/n"), "n\n");
+    let out = cow_stdout(
+        &env,
+        &w.join("sub"),
+        &["status", "--json", ".", "../top.txt"],
+    );
+    let document: serde_json::Value = serde_json::from_slice(&out)?;
+    assert_eq!(document["type"], "status");
+    assert_eq!(document["clean"], false);
+    let changes: Vec<(&str, &str)> = document["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["status"].as_str().unwrap(), c["path"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        changes,
+        [
+            ("modified", "sub/f.txt"),
+            ("modified", "top.txt"),
+            ("untracked", "sub/new"),
+        ]
+    );
+    // A path that has no change: clean, for that path.
+    let out = cow_stdout(&env, &w, &["status", "--json", "--", "missing"]);
+    let document: serde_json::Value = serde_json::from_slice(&out)?;
+    assert_eq!(document["clean"], true);
+    assert_eq!(document["changes"], serde_json::json!([]));
+    Ok(())
+}
+
+#[test]
+fn status_refuses_a_path_outside_the_working_directory() {
+    let env = Env::new();
+    env.init();
+    let out = env.cow(["status", "-s", "../elsewhere"]);
+    assert_error(&out, "'../elsewhere' is outside the repository");
+    assert!(out.stdout.is_empty());
+    let out = env.cow(["status", "--json", "--", ".."]);
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    assert!(out.stdout.is_empty());
+    let error: serde_json::Value = serde_json::from_slice(&out.stderr).unwrap();
+    assert_eq!(error["type"], "error");
+}
+
+#[test]
+fn ls_files_from_a_subdirectory_matches_git() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    let w = env.work();
+    let mirror = changed_tree(&env)?;
+    mirror.run(&["add", "-A"]);
+    for (dir, args) in [
+        ("", &["ls-files"][..]),
+        ("sub", &["ls-files"]),
+        ("sub", &["ls-files", "-z"]),
+        ("sub", &["ls-files", ".."]),
+        ("sub", &["ls-files", "-z", ".."]),
+        (
+            "sub",
+            &["ls-files", "../other", "../top.txt", "f.txt", "newdir"],
+        ),
+        ("sub/deep", &["ls-files", "..", "../../subway"]),
+        ("sub/newdir", &["ls-files"]),
+        ("newtop", &["ls-files", "../sub/deep"]),
+    ] {
+        let dir = w.join(dir);
+        assert_eq!(
+            String::from_utf8_lossy(&cow_stdout(&env, &dir, args)),
+            String::from_utf8_lossy(&mirror.run_in(&dir, args)),
+            "{args:?} in {dir:?}"
+        );
+    }
+    Ok(())
+}

@@ -504,3 +504,45 @@ fn a_working_directory_diff_renders_content_that_is_in_no_snapshot() -> Result {
     assert_eq!((stats[0].added, stats[0].removed), (1, 1));
     Ok(())
 }
+
+#[test]
+fn status_limited_to_paths_reports_only_them() -> Result {
+    use cow::object::RepoPathBuf;
+    use cow::repository::StatusOptions;
+    let env = Env::new();
+    let w = env.work();
+    write(&w.join("a/x"), "1\n");
+    write(&w.join("a/gone"), "1\n");
+    write(&w.join("b/y"), "1\n");
+    write(&w.join("top"), "1\n");
+    let repo = Repository::init(&w)?;
+    repo.commit("first", &commit_options())?;
+    write(&w.join("a/x"), "2\n");
+    fs::remove_file(w.join("a/gone"))?;
+    write(&w.join("b/y"), "2\n");
+    write(&w.join("top"), "2\n");
+    write(&w.join("new/deep/n"), "n\n");
+    let changed = |paths: &[&str], all_untracked: bool| -> Result<Vec<String>> {
+        let paths = paths
+            .iter()
+            .map(|p| RepoPathBuf::from_bytes(p.as_bytes().to_vec()))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let status = repo.status(&StatusOptions {
+            all_untracked,
+            paths,
+        })?;
+        Ok(status
+            .changes
+            .iter()
+            .map(|c| String::from_utf8_lossy(c.path.as_bytes()).into_owned())
+            .collect())
+    };
+    assert_eq!(changed(&[], false)?, ["a/gone", "a/x", "b/y", "new", "top"]);
+    assert_eq!(changed(&["a"], false)?, ["a/gone", "a/x"]);
+    assert_eq!(changed(&["top", "b/y", "nothing"], false)?, ["b/y", "top"]);
+    // A path inside a new directory: that path, not the directory.
+    assert_eq!(changed(&["new/deep"], false)?, ["new/deep"]);
+    assert_eq!(changed(&["new/deep"], true)?, ["new/deep/n"]);
+    assert!(changed(&["nothing"], false)?.is_empty());
+    Ok(())
+}

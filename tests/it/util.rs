@@ -341,6 +341,17 @@ impl GitMirror {
         self.raw(args, b"")
     }
 
+    /// Runs git on the mirror from `dir` (a directory of the working directory, so
+    /// git shows paths relative to it); returns raw stdout.
+    pub fn run_in(&self, dir: &Path, args: &[&str]) -> Vec<u8> {
+        let mut full: Vec<std::ffi::OsString> = vec![
+            format!("--git-dir={}", self.git_dir.display()).into(),
+            format!("--work-tree={}", self.work.display()).into(),
+        ];
+        full.extend(args.iter().map(|a| a.into()));
+        git_raw(dir, full, b"")
+    }
+
     /// Commits the working directory as it is; returns the commit id.
     pub fn snapshot(&self, message: &str) -> String {
         self.run(&["add", "-A"]);
