@@ -93,6 +93,8 @@
 //! - [`reach`]: the objects reachable from some and not from others;
 //! - [`refs`]: HEAD, branches and tags, updated in transactions (objects only as ids);
 //! - [`revision`]: revision syntax (`main~2`, `v1:src`), over refs and the odb;
+//! - [`oplog`]: the operation log, every ref-changing command as an immutable
+//!   operation holding the view of the refs after it;
 //! - [`worktree`]: scanning and snapshotting a directory, the stat cache, checkout's
 //!   plan and its application, all through descriptors below the working directory;
 //! - [`diff`]: tree against tree or working directory, renames, patches and stats;
@@ -106,6 +108,7 @@ pub mod diff;
 pub mod fs;
 pub mod object;
 pub mod odb;
+pub mod oplog;
 pub mod progress;
 pub mod quote;
 pub mod reach;

@@ -26,6 +26,8 @@ pub(crate) enum Place {
     PackDir,
     /// `.cow/refs` and every directory below it.
     Refs,
+    /// `.cow/oplog`.
+    OpLog,
 }
 
 /// How an entry's name matches a leftover.
@@ -133,6 +135,12 @@ pub(crate) const REF_LOCK: Temp = Temp {
     pattern: Pattern::Suffix,
     place: Place::Refs,
 };
+/// An operation, view or pending mark of the operation log being written.
+pub(crate) const OPLOG: Temp = Temp {
+    name: ".tmp-op-",
+    pattern: Pattern::Prefix,
+    place: Place::OpLog,
+};
 /// The store `init` builds before renaming it to `.cow`.
 pub(crate) const INIT: Temp = Temp {
     name: ".cow-init-",
@@ -162,6 +170,7 @@ pub(crate) const ALL: &[Temp] = &[
     CHECKOUT_STAGING,
     HEAD_LOCK,
     REF_LOCK,
+    OPLOG,
     INIT,
 ];
 
@@ -272,6 +281,7 @@ pub(crate) fn clean_leftovers(work_dir: &Path, cow_dir: &Path) {
         (Place::CowDir, cow_dir.to_owned()),
         (Place::Objects, objects),
         (Place::PackDir, pack_dir),
+        (Place::OpLog, cow_dir.join("oplog")),
     ];
     for entry in walkdir::WalkDir::new(cow_dir.join("refs"))
         .into_iter()
@@ -324,7 +334,7 @@ mod tests {
         let work = tmp.path();
         let cow = work.join(".cow");
         let refs = cow.join("refs/heads/topic");
-        for dir in [&cow.join("objects/pack"), &refs] {
+        for dir in [&cow.join("objects/pack"), &refs, &cow.join("oplog")] {
             fs::create_dir_all(dir).unwrap();
         }
         let mut made = Vec::new();
@@ -335,6 +345,7 @@ mod tests {
                 Place::Objects => cow.join("objects"),
                 Place::PackDir => cow.join("objects/pack"),
                 Place::Refs => refs.clone(),
+                Place::OpLog => cow.join("oplog"),
             };
             let name = match temp.pattern {
                 Pattern::Prefix => format!("{}Ab12Cd", temp.name),

@@ -1,7 +1,6 @@
 //! `cow gc` and `cow count-objects`.
 
 use std::io::Write;
-use std::time::Duration;
 
 use cow::Repository;
 use cow::odb::PackInfo;
@@ -15,7 +14,7 @@ pub struct Args {
     /// Remove unreachable objects older than this: `now`, `never`, or a number of
     /// days, hours or weeks (`14d`, `12h`, `2w`); default two weeks
     #[arg(long, value_name = "AGE", num_args = 0..=1, require_equals = true, default_missing_value = "now",
-          value_parser = |s: &str| parse_age(s).map(|_| s.to_owned()))]
+          value_parser = |s: &str| cow::repository::parse_age(s).map(|_| s.to_owned()))]
     prune: Option<String>,
     /// Report what would be kept and reclaimed, and which packs would be kept or
     /// rolled up; change nothing
@@ -31,38 +30,10 @@ pub struct Args {
     progress: ProgressArgs,
 }
 
-/// `now`, `never` or `<n>h|d|w` as a grace period (`None`: never prune).
-fn parse_age(s: &str) -> Result<Option<Duration>, &'static str> {
-    const USAGE: &str = "use now, never, or an age such as 14d, 12h or 2w";
-    match s {
-        "now" => return Ok(Some(Duration::ZERO)),
-        "never" => return Ok(None),
-        _ => {}
-    }
-    // The unit is one ASCII letter: split bytes, so that a multi-byte last character
-    // is refused instead of cut in the middle.
-    let (&unit, num) = s.as_bytes().split_last().ok_or(USAGE)?;
-    if num.is_empty() || !num.iter().all(u8::is_ascii_digit) {
-        return Err(USAGE);
-    }
-    let secs: u64 = match unit {
-        b'h' => 3600,
-        b'd' => 86_400,
-        b'w' => 7 * 86_400,
-        _ => return Err(USAGE),
-    };
-    std::str::from_utf8(num)
-        .ok()
-        .and_then(|n| n.parse::<u64>().ok())
-        .and_then(|n| n.checked_mul(secs))
-        .map(|secs| Some(Duration::from_secs(secs)))
-        .ok_or("the age is too large")
-}
-
 pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     let grace = match &args.prune {
         None => Some(DEFAULT_GRACE),
-        Some(s) => parse_age(s)
+        Some(s) => cow::repository::parse_age(s)
             .map_err(|reason| anyhow::anyhow!("invalid --prune value '{s}': {reason}"))?,
     };
     let out: &mut dyn Write = match args.progress.quiet {

@@ -19,6 +19,7 @@ mod json;
 mod log;
 mod ls_files;
 mod ls_tree;
+mod op;
 mod paths;
 mod progress;
 mod remote;
@@ -105,6 +106,12 @@ enum Command {
     Pull(transfer::PullArgs),
     /// Copy a repository (a path or s3://bucket/prefix) into a new directory
     Clone(transfer::CloneArgs),
+    /// Undo the last operation (repeat to go further back); the log keeps it
+    Undo(op::RestoreOptions),
+    /// Redo the operation the last undo reversed
+    Redo(op::RestoreOptions),
+    /// The operation log: every command that changed branches, tags or HEAD
+    Op(op::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell)
     Completions(completions::Args),
     /// Print the man page, or write every command's page with --dir
@@ -387,6 +394,13 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
             json::errors_as_json(args.json, || config::run(discover, args, out))
         }
         Command::Remote(args) => remote::run(discover, &cwd, args, out),
+        Command::Undo(args) => {
+            json::errors_as_json(args.json, || op::undo(&discover()?, args, out))
+        }
+        Command::Redo(args) => {
+            json::errors_as_json(args.json, || op::redo(&discover()?, args, out))
+        }
+        Command::Op(args) => op::run(&discover()?, args, out),
         Command::Fsck(args) => {
             json::errors_as_json(args.json, || fsck::run(&discover()?, args, out))
         }

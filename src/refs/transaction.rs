@@ -211,6 +211,11 @@ impl Prepared<'_> {
         &self.names
     }
 
+    /// Each ref this transaction changes and what it does to it, in order.
+    pub fn changes(&self) -> impl Iterator<Item = (&RefName, &Change)> {
+        self.names.iter().zip(self.edits.iter().map(|e| &e.change))
+    }
+
     /// The second phase: applies every edit, in the order given; returns each ref's
     /// value before and after.
     pub fn commit(self) -> Result<Vec<Applied>> {

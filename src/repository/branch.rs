@@ -2,6 +2,7 @@
 
 use std::collections::HashSet;
 
+use super::ops::OpInfo;
 use super::{Error, Repository, Result};
 use crate::object::ObjectId;
 use crate::refs::{Expected, Head, RefName};
@@ -59,7 +60,10 @@ impl Repository {
         }
         let mut tx = self.refs.transaction();
         tx.update(branch, id, Expected::Absent);
-        self.commit_refs(tx.prepare()?)?;
+        self.commit_refs(
+            tx.prepare()?,
+            OpInfo::new(format!("create branch {name} at {}", id.to_hex_prefix(12))),
+        )?;
         Ok(id)
     }
 
@@ -80,7 +84,13 @@ impl Repository {
         }
         let mut tx = self.refs.transaction();
         tx.delete(branch, Expected::Value(id));
-        self.commit_refs(tx.prepare()?)?;
+        self.commit_refs(
+            tx.prepare()?,
+            OpInfo::new(format!(
+                "delete branch {name} (was {})",
+                id.to_hex_prefix(12)
+            )),
+        )?;
         Ok(id)
     }
 
@@ -130,7 +140,10 @@ impl Repository {
         }
         let mut tx = self.refs.transaction();
         tx.update(tag, id, Expected::Absent);
-        self.commit_refs(tx.prepare()?)?;
+        self.commit_refs(
+            tx.prepare()?,
+            OpInfo::new(format!("create tag {name} at {}", id.to_hex_prefix(12))),
+        )?;
         Ok(id)
     }
 
@@ -144,7 +157,10 @@ impl Repository {
             .ok_or_else(|| Error::NoSuchRef(format!("tag '{name}'")))?;
         let mut tx = self.refs.transaction();
         tx.delete(tag, Expected::Value(id));
-        self.commit_refs(tx.prepare()?)?;
+        self.commit_refs(
+            tx.prepare()?,
+            OpInfo::new(format!("delete tag {name} (was {})", id.to_hex_prefix(12))),
+        )?;
         Ok(id)
     }
 }

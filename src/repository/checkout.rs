@@ -1,5 +1,6 @@
 //! Moving the working directory between snapshots, and restoring paths.
 
+use super::ops::OpInfo;
 use super::{Error, Repository, Result};
 use crate::object::{ObjectId, RepoPathBuf};
 use crate::progress::Progress;
@@ -71,11 +72,12 @@ impl Repository {
         let (target, head) = match branch {
             Some((name, id)) => (id, Head::Branch(name)),
             None => {
-                let id = self.resolve_commit(rev)?;
+                let id = self.resolve_commit(&rev)?;
                 (id, Head::Detached(id))
             }
         };
-        self.switch(target, head, None, options)
+        let info = OpInfo::new(format!("checkout {rev}")).moving_worktree();
+        self.switch(target, head, None, options, info)
     }
 
     /// Creates branch `name` at `start` (default HEAD) and checks it out. On a
@@ -103,7 +105,8 @@ impl Repository {
                             Head::Branch(branch.clone()),
                             Expected::head(&self.refs.head()?),
                         );
-                        self.commit_refs(tx.prepare()?)?;
+                        let info = OpInfo::new(format!("checkout -b {name}"));
+                        self.commit_refs(tx.prepare()?, info)?;
                     }
                     return Ok(CheckoutOutcome {
                         target: ObjectId::empty_tree(),
@@ -114,7 +117,14 @@ impl Repository {
                 }
             },
         };
-        self.switch(target, Head::Branch(branch.clone()), Some(branch), options)
+        let info = OpInfo::new(format!("checkout -b {name}")).moving_worktree();
+        self.switch(
+            target,
+            Head::Branch(branch.clone()),
+            Some(branch),
+            options,
+            info,
+        )
     }
 
     fn switch(
@@ -123,6 +133,7 @@ impl Repository {
         head: Head,
         create: Option<RefName>,
         options: &CheckoutOptions,
+        info: OpInfo,
     ) -> Result<CheckoutOutcome> {
         let old_head = self.refs.head()?;
         // The new branch and HEAD's move, one transaction, prepared before the working
@@ -138,7 +149,7 @@ impl Repository {
             tx.set_head(head.clone(), Expected::head(&old_head));
             Some(tx.prepare()?)
         };
-        self.move_worktree(target, head, refs, options)
+        self.move_worktree(target, head, refs, options, info)
     }
 
     /// Moves `branch` (HEAD's, or a new one HEAD is set to) from `old` to `target`
@@ -150,6 +161,7 @@ impl Repository {
         old: Option<ObjectId>,
         target: ObjectId,
         options: &CheckoutOptions,
+        info: OpInfo,
     ) -> Result<CheckoutOutcome> {
         let old_head = self.refs.head()?;
         let mut tx = self.refs.transaction();
@@ -159,17 +171,18 @@ impl Repository {
             tx.set_head(head.clone(), Expected::head(&old_head));
         }
         let refs = tx.prepare()?;
-        self.move_worktree(target, head, Some(refs), options)
+        self.move_worktree(target, head, Some(refs), options, info)
     }
 
     /// Moves the working directory from HEAD's snapshot to `target`'s, then (only if
     /// that went through) applies `refs`, prepared before anything moved.
-    fn move_worktree(
+    pub(super) fn move_worktree(
         &self,
         target: ObjectId,
         head: Head,
         refs: Option<crate::refs::Prepared<'_>>,
         options: &CheckoutOptions,
+        info: OpInfo,
     ) -> Result<CheckoutOutcome> {
         let current = match self.refs.head_commit()? {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),
@@ -183,7 +196,7 @@ impl Repository {
         };
         let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
         if let Some(refs) = refs {
-            self.commit_refs(refs)?;
+            self.commit_refs(refs, info)?;
         }
         Ok(CheckoutOutcome {
             target,

@@ -1,5 +1,6 @@
 //! Taking a snapshot of the working directory as a commit.
 
+use super::ops::OpInfo;
 use super::{Error, Repository, Result};
 use crate::object::{Commit, ObjectId, Signature, Time};
 use crate::refs::{Expected, Head, RefName};
@@ -318,7 +319,16 @@ impl Repository {
         self.odb.sync()?;
         let mut tx = self.refs.transaction();
         tx.update_head(written.id, Expected::from_option(parent));
-        self.commit_refs(tx.prepare()?)?;
+        let what = match parent {
+            None => "commit (initial)",
+            Some(_) => "commit",
+        };
+        let description = format!(
+            "{what} {}: {}",
+            written.id.to_hex_prefix(12),
+            commit.summary()
+        );
+        self.commit_refs(tx.prepare()?, OpInfo::new(description))?;
         self.save_scanned(&snapshot, loaded.as_ref());
         Ok(CommitOutcome {
             id: written.id,

@@ -348,6 +348,7 @@ fn check_value(key: &Key<'_>, value: &str) -> Result<(), &'static str> {
         ("chunking", false, name) if CHUNKING_KEYS.contains(&name) => {
             Err("the chunker's parameters are fixed when the repository is created")
         }
+        ("gc", false, "oplogexpire") => super::gc::parse_age(value).map(|_| ()),
         ("core", false, "compression") => match value.parse::<i32>() {
             Ok(level) if (1..=19).contains(&level) => Ok(()),
             _ => Err("a zstd level from 1 to 19 is needed"),
@@ -613,7 +614,7 @@ impl<'t> Parser<'t> {
 
 /// The keys cow reads in each section it owns (`remote` keys are per remote, in a
 /// subsection); keys in other sections are anyone's, as in git.
-const KNOWN_KEYS: [(&str, bool, &[&str]); 4] = [
+const KNOWN_KEYS: [(&str, bool, &[&str]); 5] = [
     ("core", false, &["repositoryformatversion", "compression"]),
     ("user", false, &["name", "email"]),
     (
@@ -630,6 +631,7 @@ const KNOWN_KEYS: [(&str, bool, &[&str]); 4] = [
         ],
     ),
     ("chunking", false, &CHUNKING_KEYS),
+    ("gc", false, &["opLogExpire"]),
 ];
 
 /// Refuses a key of a section cow owns (`core`, `user`, `remote`, `chunking`) that cow

@@ -373,6 +373,16 @@ impl Repository {
         for (name, id) in tips {
             checker.check_commit_chain(id, &name);
         }
+        // The operation log: every operation readable, the head's view equal to the
+        // refs, and what recent views name (gc keeps it) present.
+        for problem in self.op_log_problems() {
+            checker.problem(None, Some("oplog"), None, None, problem);
+        }
+        if let Ok(op_tips) = self.op_log_tips() {
+            for id in op_tips {
+                checker.check_commit_chain(id, "operation log");
+            }
+        }
         if let Some(progress) = options.progress {
             progress.update("connectivity", checker.walked, checker.walked, "objects");
         }

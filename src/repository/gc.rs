@@ -15,6 +15,34 @@ pub use crate::odb::{PackGeometry, PackSummary};
 use crate::progress::Progress;
 use crate::reach::Reached;
 
+/// `now`, `never` or `<n>h|d|w` as a grace period (`None`: never prune).
+pub fn parse_age(s: &str) -> Result<Option<Duration>, &'static str> {
+    const USAGE: &str = "use now, never, or an age such as 14d, 12h or 2w";
+    match s {
+        "now" => return Ok(Some(Duration::ZERO)),
+        "never" => return Ok(None),
+        _ => {}
+    }
+    // The unit is one ASCII letter: split bytes, so that a multi-byte last character
+    // is refused instead of cut in the middle.
+    let (&unit, num) = s.as_bytes().split_last().ok_or(USAGE)?;
+    if num.is_empty() || !num.iter().all(u8::is_ascii_digit) {
+        return Err(USAGE);
+    }
+    let secs: u64 = match unit {
+        b'h' => 3600,
+        b'd' => 86_400,
+        b'w' => 7 * 86_400,
+        _ => return Err(USAGE),
+    };
+    std::str::from_utf8(num)
+        .ok()
+        .and_then(|n| n.parse::<u64>().ok())
+        .and_then(|n| n.checked_mul(secs))
+        .map(|secs| Some(Duration::from_secs(secs)))
+        .ok_or("the age is too large")
+}
+
 /// Knobs for [`Repository::gc`].
 #[derive(Clone, Copy)]
 pub struct GcOptions<'a> {
@@ -112,6 +140,9 @@ impl Repository {
         // Pruning on a partial view would delete what an unreadable ref reaches.
         let mut include = roots.ref_tips()?;
         include.extend(index_blobs.iter().map(|(_, id)| *id));
+        // What recent operations' views name, so that undo works after a gc.
+        let op_tips = self.op_log_tips()?;
+        include.extend(op_tips.into_iter().filter(|id| self.odb.contains(id)));
         let mut out = crate::reach::reachable_stored(&self.odb, &include, &[])?;
         // A blob only the stat cache names is reached with no path: give it its own.
         let paths: std::collections::HashMap<ObjectId, Vec<u8>> = index_blobs

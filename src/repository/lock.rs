@@ -77,7 +77,7 @@ impl Repository {
 
     /// Takes the repository's writer lock, waiting up to the lock timeout for another
     /// writer to finish; fails naming the holder's pid. Cleans up what a killed writer
-    /// left behind.
+    /// left behind, and finishes the operation it was recording.
     pub fn lock(&self) -> Result<RepoLock> {
         let mut file = self.open_lock_file()?;
         let started = Instant::now();
@@ -101,7 +101,11 @@ impl Repository {
             .and_then(|()| file.rewind())
             .and_then(|()| writeln!(file, "{}", std::process::id()));
         self.clean_leftovers();
-        Ok(RepoLock { file })
+        let lock = RepoLock { file };
+        // A killed writer's half-recorded operation is finished (or dropped) before
+        // this writer reads or moves any ref.
+        self.recover_operation()?;
+        Ok(lock)
     }
 
     /// Takes the lock only if it is free right now (for optional writes, such as a

@@ -10,6 +10,7 @@ mod gc;
 mod lock;
 mod log;
 mod merge_base;
+mod ops;
 mod path_remote;
 mod read;
 mod remotes;
@@ -27,9 +28,11 @@ pub use diff::Diff;
 pub use fsck::{FsckOptions, FsckReport, Problem};
 pub use gc::{
     DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
+    parse_age,
 };
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::{Log, Walk, WalkOptions};
+pub use ops::{DEFAULT_OPLOG_EXPIRE, OpEntry, OpOutcome, ViewChange, view_changes};
 pub use read::PathContent;
 pub use remotes::AddRemote;
 pub use roots::Roots;
@@ -185,6 +188,18 @@ pub enum Error {
     /// A filesystem operation failed.
     #[error(transparent)]
     Io(#[from] crate::fs::IoError),
+    /// The operation log failed.
+    #[error(transparent)]
+    OpLog(#[from] crate::oplog::Error),
+    /// There is no operation to undo or redo, or to abandon.
+    #[error("{0}")]
+    NothingToUndo(&'static str),
+    /// An operation's view names a commit gc has removed (its operation is older
+    /// than `gc.opLogExpire`).
+    #[error(
+        "the operation's view names commit {0}, which is no longer in the store (gc removed it: the operation is older than gc.opLogExpire)"
+    )]
+    OpViewGone(crate::ObjectId),
 }
 
 fn conflict_list(conflicts: &[worktree::Conflict]) -> String {
@@ -210,6 +225,7 @@ pub struct Repository {
     cow_dir: PathBuf,
     odb: Odb,
     refs: RefStore,
+    ops: crate::oplog::OpStore,
     lock_timeout: std::time::Duration,
 }
 
@@ -262,6 +278,7 @@ impl Repository {
         Ok(Repository {
             odb: Odb::at(cow_dir.join("objects")),
             refs: RefStore::at(&cow_dir),
+            ops: crate::oplog::OpStore::at(&cow_dir),
             work_dir,
             cow_dir,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
@@ -308,13 +325,6 @@ impl Repository {
     /// The commit HEAD points at, or `None` before the first commit.
     pub fn head_commit(&self) -> Result<Option<crate::ObjectId>> {
         Ok(self.refs.head_commit()?)
-    }
-
-    /// Applies a command's ref changes as one transaction. Every command that moves
-    /// refs or HEAD goes through here, once, so that an operation log can record one
-    /// operation per command.
-    pub(crate) fn commit_refs(&self, tx: refs::Prepared<'_>) -> Result<Vec<refs::Applied>> {
-        Ok(tx.commit()?)
     }
 
     /// Resolves a revision (see [`revision::resolve`] for the syntax) to an object id.

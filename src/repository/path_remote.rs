@@ -6,6 +6,7 @@
 
 use std::io;
 
+use super::ops::OpInfo;
 use super::{RepoLock, Repository};
 use crate::object::ObjectId;
 use crate::odb::backend::FileKind;
@@ -167,7 +168,7 @@ impl remote::Remote for PathRemote {
             e => e.into(),
         })?;
         self.repo
-            .commit_refs(prepared)
+            .commit_refs(prepared, OpInfo::new("receive a push"))
             .map_err(|e| Error::Refused(e.to_string()))?;
         self.lock = None;
         Ok(())

@@ -11,6 +11,7 @@
 use std::path::{Path, PathBuf};
 
 use super::config::Config;
+use super::ops::OpInfo;
 use super::{Error, RefInfo, Repository, Result};
 use crate::fs::IoResultExt;
 use crate::refs::{Expected, RefName, Value};
@@ -301,7 +302,7 @@ impl Repository {
         // the refs go right after: a refusal leaves both as they were.
         let prepared = tx.prepare()?;
         config.save(&self.cow_dir.join("config"))?;
-        self.commit_refs(prepared)?;
+        self.commit_refs(prepared, OpInfo::new(format!("remove remote {name}")))?;
         Ok(deleted)
     }
 }

@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::ops::OpInfo;
 use super::{Error, Repository, Result};
 use crate::object::{Kind, ObjectId};
 use crate::odb;
@@ -428,7 +429,7 @@ impl Repository {
             }
         }
         if !tx.is_empty() {
-            self.commit_refs(tx.prepare()?)?;
+            self.commit_refs(tx.prepare()?, OpInfo::new(format!("push to {remote_name}")))?;
         }
         Ok(())
     }
@@ -557,7 +558,10 @@ impl Repository {
             }
         }
         if !tx.is_empty() {
-            self.commit_refs(tx.prepare()?)?;
+            self.commit_refs(
+                tx.prepare()?,
+                OpInfo::new(format!("fetch from {}", outcome.url)),
+            )?;
         }
         Ok(outcome)
     }
@@ -605,7 +609,12 @@ impl Repository {
                 });
             }
         }
-        self.fast_forward(&branch, old, target, options)?;
+        let info = OpInfo::new(format!(
+            "pull: fast-forward {} to {}",
+            branch.shorten(),
+            target.to_hex_prefix(12)
+        ));
+        self.fast_forward(&branch, old, target, options, info.moving_worktree())?;
         Ok(pulled(target))
     }
 
@@ -676,7 +685,9 @@ impl Repository {
                 let name = RefName::new(name)?;
                 let target = fetch.remote_refs[name.as_str()];
                 let _lock = repo.lock()?;
-                repo.fast_forward(&name, None, target, &super::CheckoutOptions::default())?;
+                let info = OpInfo::new(format!("clone: check out {}", name.shorten()));
+                let options = super::CheckoutOptions::default();
+                repo.fast_forward(&name, None, target, &options, info.moving_worktree())?;
             }
             Ok(CloneOutcome {
                 repository: repo,

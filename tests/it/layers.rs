@@ -16,6 +16,8 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // refs know objects only as ids.
     ("refs", &["fs", "object", "quote", "temp"]),
     ("revision", &["object", "odb", "refs"]),
+    // The operation log: views of refs, stored as files of its own.
+    ("oplog", &["fs", "object", "refs", "temp"]),
     (
         "worktree",
         &["fs", "object", "odb", "progress", "quote", "temp"],
@@ -34,7 +36,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
         "repository",
         &[
             "fs", "object", "odb", "reach", "refs", "revision", "worktree", "diff", "remote",
-            "progress", "quote", "temp",
+            "oplog", "progress", "quote", "temp",
         ],
     ),
 ];
