@@ -283,6 +283,15 @@ impl Operation {
     }
 }
 
+/// Makes directory `dir` if it is missing, durably (its parent synced).
+fn make_dir(dir: &Path) -> Result<()> {
+    if !dir.is_dir() {
+        std::fs::create_dir(dir).context("create directory", dir)?;
+        crate::fs::sync_dir(dir.parent().expect("the log lives in .cow"))?;
+    }
+    Ok(())
+}
+
 /// The largest operation or view file read: a crafted log cannot make a reader
 /// allocate more.
 const MAX_FILE: u64 = 256 << 20;
@@ -319,7 +328,7 @@ impl OpStore {
         let id = OpId::of(bytes);
         let path = self.dir.join(format!("{prefix}-{id}"));
         if !path.exists() {
-            std::fs::create_dir_all(&self.dir).context("create directory", &self.dir)?;
+            make_dir(&self.dir)?;
             crate::fs::write_atomic(&path, crate::temp::OPLOG.name, bytes, Durability::Sync)?;
         }
         Ok(id)
@@ -420,7 +429,8 @@ impl OpStore {
     /// before the old one is removed. Heads other than these two are removed too.
     pub fn set_head(&self, new: OpId) -> Result<()> {
         let dir = self.heads_dir();
-        std::fs::create_dir_all(&dir).context("create directory", &dir)?;
+        make_dir(&self.dir)?;
+        make_dir(&dir)?;
         let path = dir.join(new.to_string());
         std::fs::write(&path, b"").context("write", &path)?;
         crate::fs::sync_dir(&dir)?;
@@ -452,6 +462,7 @@ impl OpStore {
     /// Records, durably, that `op`'s ref changes are about to be applied.
     pub fn set_pending(&self, op: OpId) -> Result<()> {
         let path = self.pending_path();
+        make_dir(&self.dir)?;
         let text = format!("{op}\n");
         crate::fs::write_atomic(
             &path,

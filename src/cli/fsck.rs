@@ -38,11 +38,15 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
             "objects_checked": report.objects_checked,
             "ok": report.problems.is_empty(),
             "problems": problems,
+            "notes": report.notes,
         });
         writeln!(out, "{doc}")?;
     } else {
         for problem in &report.problems {
             writeln!(out, "error: {problem}")?;
+        }
+        for note in &report.notes {
+            writeln!(out, "note: {note}")?;
         }
     }
     if !report.problems.is_empty() {

@@ -81,6 +81,10 @@ pub struct FsckReport {
     pub objects_checked: u64,
     /// Everything wrong, in the order found.
     pub problems: Vec<Problem>,
+    /// What is not damage but worth knowing: refs changed outside cow that the
+    /// operation log does not record yet, or an operation a killed command left
+    /// pending (the next command that writes finishes it).
+    pub notes: Vec<String>,
 }
 
 /// A path the walk built from names of decoded trees (valid names, so unchecked).
@@ -375,9 +379,11 @@ impl Repository {
         }
         // The operation log: every operation readable, the head's view equal to the
         // refs, and what recent views name (gc keeps it) present.
-        for problem in self.op_log_problems() {
+        let (problems, notes) = self.op_log_problems();
+        for problem in problems {
             checker.problem(None, Some("oplog"), None, None, problem);
         }
+        checker.report.notes = notes;
         if let Ok(op_tips) = self.op_log_tips() {
             for id in op_tips {
                 checker.check_commit_chain(id, "operation log");

@@ -535,43 +535,48 @@ impl Repository {
         Ok(removed - renamed.len())
     }
 
-    /// What is wrong with the operation log, for fsck: unreadable operations or views,
-    /// and refs that differ from the head operation's view.
-    pub(crate) fn op_log_problems(&self) -> Vec<String> {
-        let mut problems = Vec::new();
+    /// What is wrong with the operation log, for fsck: unreadable operations or views
+    /// (problems); and refs that differ from the head operation's view, or an
+    /// operation left pending (notes: the next writer records or finishes them).
+    pub(crate) fn op_log_problems(&self) -> (Vec<String>, Vec<String>) {
+        let (mut problems, mut notes) = (Vec::new(), Vec::new());
         let head = match self.ops.head() {
             Ok(Some(head)) => head,
-            Ok(None) => return problems,
-            Err(e) => return vec![e.to_string()],
+            Ok(None) => return (problems, notes),
+            Err(e) => return (vec![e.to_string()], notes),
         };
         for item in self.ops.walk(Some(head)) {
-            match item.and_then(|(_, op)| self.ops.read_view(&op.view)) {
-                Ok(_) => {}
-                Err(e) => {
-                    problems.push(e.to_string());
-                    break;
-                }
+            if let Err(e) = item.and_then(|(_, op)| self.ops.read_view(&op.view)) {
+                problems.push(e.to_string());
+                break;
             }
         }
-        let pending = self.ops.pending().ok().flatten();
-        let views = [Some(head), pending.filter(|p| *p != head)]
-            .into_iter()
-            .flatten()
-            .map(|id| Ok(self.ops.read_view(&self.ops.read_op(&id)?.view)?))
-            .collect::<Result<Vec<View>>>();
-        match (views, self.current_view()) {
-            (Ok(views), Ok(current)) if !views.contains(&current) => {
-                let differ = view_changes(views.first(), &current);
+        let head_view = self
+            .ops
+            .read_op(&head)
+            .and_then(|op| self.ops.read_view(&op.view));
+        match self.ops.pending() {
+            Ok(Some(pending)) if pending != head => notes.push(format!(
+                "operation {} was being recorded by a command that was killed; the next command that writes finishes it",
+                pending.short()
+            )),
+            Ok(_) => {}
+            Err(e) => problems.push(e.to_string()),
+        }
+        match (head_view, self.current_view()) {
+            (Ok(view), Ok(current)) if view != current => {
+                let differ = view_changes(Some(&view), &current);
                 let names: Vec<&str> = differ.iter().take(3).map(|c| c.name.as_str()).collect();
-                problems.push(format!(
-                    "the refs differ from the operation log's head view ({}): changed outside cow, or by a command that was killed; the next command that changes refs records them, or `cow op restore @` sets them back",
+                notes.push(format!(
+                    "the refs differ from the operation log's head view ({}): the next command that changes refs records them as an operation; `cow op restore @` sets them back",
                     names.join(", ")
                 ));
             }
-            (Err(e), _) | (_, Err(e)) => problems.push(e.to_string()),
+            (Err(e), _) => problems.push(e.to_string()),
+            (_, Err(e)) => problems.push(e.to_string()),
             _ => {}
         }
-        problems
+        (problems, notes)
     }
 
     /// How long operations' views keep their commits from gc (`gc.opLogExpire`,
@@ -599,7 +604,8 @@ impl Repository {
         let mut tips = std::collections::BTreeSet::new();
         for item in self.ops.walk(self.ops.head()?) {
             let (_, op) = item?;
-            if since.is_some_and(|s| op.time.seconds < s) {
+            // Kept while younger than the expiry: `now` keeps none.
+            if since.is_some_and(|s| op.time.seconds <= s) {
                 break;
             }
             let view = self.ops.read_view(&op.view)?;

@@ -651,7 +651,9 @@ fn gc_frees_the_chunks_nothing_needs_and_keeps_the_rest() {
     assert!(cow_raw(&env, &w, &["show", "side:big.bin"]) == longer);
     assert!(cow_raw(&env, &w, &["show", "main:big.bin"]) == base);
 
-    // side deleted: what only it needed goes; main's chunks stay.
+    // side deleted: what only it needed goes; main's chunks stay (no operation's
+    // view keeps side either).
+    env.cow_ok(["config", "gc.opLogExpire", "now"]);
     env.cow_ok(["checkout", "main"]);
     env.cow_ok(["branch", "-D", "side"]);
     env.cow_ok(["gc", "--prune=now"]);
@@ -671,6 +673,7 @@ fn gc_frees_the_chunks_nothing_needs_and_keeps_the_rest() {
     let env = Env::new();
     let w = env.work();
     init_small(&env);
+    env.cow_ok(["config", "gc.opLogExpire", "now"]);
     write(&w.join("small.txt"), "small\n");
     env.commit("small");
     env.cow_ok(["checkout", "-b", "side"]);
