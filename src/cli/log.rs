@@ -79,6 +79,10 @@ pub struct Args {
     /// Show each commit's patch
     #[arg(short = 'p', long = "patch")]
     patch: bool,
+    /// Show a merge's changes against all its parents at once, as `show` does (a
+    /// combined patch; --stat against the first parent)
+    #[arg(long = "cc", hide = true)]
+    cc: bool,
     #[command(flatten)]
     diff_format: Format,
     /// Only commits that changed these paths
@@ -403,7 +407,12 @@ fn write_diff(
 ) -> anyhow::Result<Option<usize>> {
     if commit.parents.len() > 1 {
         // git shows no changes for a merge unless asked how (-m, --cc).
-        return Ok(None);
+        if !args.cc {
+            return Ok(None);
+        }
+        // After the message, a blank line whatever the format, as git's combined diff.
+        writeln!(out)?;
+        return args.diff_format.write_merge(repo, commit, options, out);
     }
     let parent = match commit.parents.first() {
         Some(p) => Some(repo.odb().find_commit(p)?.tree),

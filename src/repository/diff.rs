@@ -1,7 +1,7 @@
 //! Diffs between snapshots and against the working directory.
 
 use super::{Repository, Result};
-use crate::diff::{self, DiffOptions, Outcome, WithTrees, WorktreeBlobs};
+use crate::diff::{self, CombinedChange, DiffOptions, Outcome, WithTrees, WorktreeBlobs};
 use crate::object::{Kind, ObjectId};
 use crate::odb;
 
@@ -39,6 +39,29 @@ impl Repository {
         options: &DiffOptions,
     ) -> Result<Outcome> {
         Ok(diff::diff(&self.odb, &self.odb, old, new, options)?)
+    }
+
+    /// The files of merge `commit`'s tree that differ from their version in every
+    /// parent's tree, each with all parents' sides: what `git show MERGE` shows as a
+    /// combined diff (render it with [`diff::write_combined_patch`]).
+    #[doc(alias = "diff --cc")]
+    pub fn diff_merge(
+        &self,
+        commit: &crate::object::Commit,
+        options: &DiffOptions,
+    ) -> Result<Vec<CombinedChange>> {
+        let parents = commit
+            .parents
+            .iter()
+            .map(|p| Ok(Some(self.odb.find_commit(p)?.tree)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(diff::diff_combined(
+            &self.odb,
+            &self.odb,
+            &parents,
+            Some(commit.tree),
+            options,
+        )?)
     }
 
     /// The files that differ between revisions `old` and `new`.

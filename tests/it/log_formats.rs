@@ -80,14 +80,50 @@ impl Twin {
     /// both: written through the library and by `git commit-tree`; returns the id.
     fn merge(&self, onto: &str, other: &str, message: &str, date: &str) -> String {
         let repo = cow::Repository::open(self.env.work()).unwrap();
-        let first = repo.resolve_commit(onto).unwrap();
         let second = repo.resolve_commit(other).unwrap();
         let tree = repo.odb().find_commit(&second).unwrap().tree;
+        self.merge_tree(onto, &[onto, other], tree, message, date)
+    }
+
+    /// Makes branch `onto` a merge of `parents` (revisions) with the working
+    /// directory's content, at `date`, in both; returns the id.
+    fn merge_worktree(&self, onto: &str, parents: &[&str], message: &str, date: &str) -> String {
+        let repo = cow::Repository::open(self.env.work()).unwrap();
+        let parents: Vec<String> = parents
+            .iter()
+            .map(|p| repo.resolve_commit(p).unwrap().to_string())
+            .collect();
+        // The content, committed on `onto` first (that commit is then left behind).
+        let snapshot = self.commit("snapshot", NAME, date);
+        let tree = repo
+            .odb()
+            .find_commit(&snapshot.parse().unwrap())
+            .unwrap()
+            .tree;
+        let parents: Vec<&str> = parents.iter().map(String::as_str).collect();
+        self.merge_tree(onto, &parents, tree, message, date)
+    }
+
+    /// Makes branch `onto` a commit of `tree` with `parents` (revisions), at `date`, in
+    /// both: written through the library and by `git commit-tree`; returns the id.
+    fn merge_tree(
+        &self,
+        onto: &str,
+        parents: &[&str],
+        tree: cow::ObjectId,
+        message: &str,
+        date: &str,
+    ) -> String {
+        let repo = cow::Repository::open(self.env.work()).unwrap();
+        let parents: Vec<cow::ObjectId> = parents
+            .iter()
+            .map(|p| repo.resolve_commit(p).unwrap())
+            .collect();
         let sig = cow::object::Signature::new(NAME, EMAIL, cow::object::Time::parse(date).unwrap())
             .unwrap();
         let merge = cow::object::Commit {
             tree,
-            parents: vec![first, second],
+            parents: parents.clone(),
             author: sig.clone(),
             committer: sig,
             extra_headers: Vec::new(),
@@ -98,17 +134,14 @@ impl Twin {
         repo.refs()
             .update(&name, id, cow::refs::Expected::Any)
             .unwrap();
+        let mut args = vec!["commit-tree".to_owned(), tree.to_string()];
+        for p in &parents {
+            args.extend(["-p".to_owned(), p.to_string()]);
+        }
+        args.extend(["-m".to_owned(), message.to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self
-            .git(&[
-                "commit-tree",
-                &tree.to_string(),
-                "-p",
-                &first.to_string(),
-                "-p",
-                &second.to_string(),
-                "-m",
-                message,
-            ])
+            .git(&args)
             .env("GIT_AUTHOR_DATE", date)
             .env("GIT_COMMITTER_DATE", date)
             .output()
@@ -550,8 +583,7 @@ fn graph_of_several_branches_matches_git() {
 #[test]
 fn show_prints_what_git_prints() {
     // git's `show` of a commit: the header, the message and the patch (or the format
-    // asked for). HEAD is a merge, whose changes git shows as a combined diff and cow
-    // does not: it is shown with -s only.
+    // asked for).
     let Some((twin, _)) = history() else { return };
     for args in [
         &["HEAD~1"][..],
@@ -566,6 +598,10 @@ fn show_prints_what_git_prints() {
         &["--oneline", "HEAD~1"],
         &["--format=%H %an %s", "-s", "v1"],
         &["--no-patch", "side"],
+        // A merge that took side's tree: no file differs from both parents.
+        &["HEAD"],
+        &["--stat", "HEAD"],
+        &["--name-status", "--format=%s", "HEAD"],
     ] {
         twin.same_as_git("show", args);
     }
@@ -599,4 +635,161 @@ fn branch_lists_what_git_lists() {
         verbose.lines().all(|l| !l.starts_with("* main")),
         "{verbose}"
     );
+}
+
+/// A twin repository with HEAD on main and nothing committed.
+fn empty_twin() -> Option<Twin> {
+    if !git_available() {
+        return None;
+    }
+    let env = Env::new();
+    env.init();
+    let mirror = GitMirror::new(&env);
+    let twin = Twin { env, mirror };
+    twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/main"]);
+    Some(twin)
+}
+
+/// Lines `from..=to`, each ending in a newline.
+fn numbered(from: u32, to: u32) -> String {
+    (from..=to).map(|i| format!("{i}\n")).collect()
+}
+
+/// `numbered(1, n)` with line `at` replaced by `with`.
+fn numbered_with(n: u32, edits: &[(u32, &str)]) -> String {
+    (1..=n)
+        .map(|i| match edits.iter().find(|(at, _)| *at == i) {
+            Some((_, with)) => format!("{with}\n"),
+            None => format!("{i}\n"),
+        })
+        .collect()
+}
+
+const CODE: &str = "#include <stdio.h>\n\nint main(void)\n{\n\tint a = 1;\n\tint b = 2;\n\
+                    \tint c = 3;\n\tint d = 4;\n\treturn a + b + c + d;\n}\n";
+
+/// `show` of a merge prints git's dense combined diff: only files that differ from
+/// every parent, only hunks where the merge is neither parent's version.
+#[test]
+fn show_of_a_merge_prints_gits_combined_diff() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let put = |name: &str, content: &[u8]| write(&w.join(name), content);
+    put("f", numbered(1, 20).as_bytes());
+    put("g", numbered(1, 10).as_bytes());
+    put("h", b"a\nb\nc\nd\ne\nf\ng\nh\n");
+    put("k", b"keep\n");
+    put("o", b"one\n");
+    put("d", b"d\n");
+    put("b.bin", b"bin\0a");
+    put("code.c", CODE.as_bytes());
+    twin.commit("base", NAME, D1);
+    twin.branch("side", "main");
+
+    twin.switch("side");
+    put("f", numbered_with(20, &[(15, "15side")]).as_bytes());
+    put("g", numbered_with(10, &[(3, "3side")]).as_bytes());
+    put("h", b"a\nb\nc\ne\nf\ng\nh\n");
+    put("o", b"side\n");
+    put("d", b"d side\n");
+    put("b.bin", b"bin\0side");
+    put("added", b"new\n");
+    put("code.c", CODE.replace("c = 3;", "c = 30;").as_bytes());
+    twin.commit("on side", NAME, D2);
+
+    twin.switch("main");
+    put("f", numbered_with(20, &[(2, "2main")]).as_bytes());
+    put("g", numbered_with(10, &[(3, "3main")]).as_bytes());
+    put("h", b"a\nb\nd\ne\nf\ng\nh\n");
+    put("k", b"main only\n");
+    put("d", b"d main\n");
+    put("b.bin", b"bin\0main");
+    put("code.c", CODE.replace("c = 3;", "c = 31;").as_bytes());
+    twin.commit("on main", NAME, D3);
+
+    // Both sides' edits to f (so not shown), g and code.c resolved anew, h losing
+    // what either side lost, k, o and added as one side left them, d deleted.
+    put("f", numbered_with(20, &[(2, "2main"), (15, "15side")]).as_bytes());
+    put("g", numbered_with(10, &[(3, "3 resolved"), (4, "4 too")]).as_bytes());
+    put("h", b"a\nb\nX\ne\nf\ng\nh\n");
+    put("o", b"side\n");
+    put("added", b"new\n");
+    put("b.bin", b"bin\0res");
+    put("code.c", CODE.replace("c = 3;", "c = 33;").as_bytes());
+    std::fs::remove_file(w.join("d")).unwrap();
+    twin.merge_worktree("main", &["main", "side"], "Merge side", D4);
+    twin.git_out(&["read-tree", "HEAD"]);
+
+    for args in [
+        &[][..],
+        &["HEAD"],
+        &["--format=%s"],
+        &["--format=format:%s"],
+        &["--oneline"],
+        &["--pretty=fuller"],
+        &["--stat"],
+        &["--numstat"],
+        &["--name-status"],
+        &["--name-only"],
+        &["--stat", "--format=%s"],
+        &["--name-status", "--oneline"],
+        &["-s"],
+    ] {
+        twin.same_as_git("show", args);
+    }
+    // log -p shows no changes for a merge, as git's.
+    twin.same(&["-p", "-n", "2"]);
+}
+
+/// An octopus merge of three branches: a column per parent.
+#[test]
+fn show_of_an_octopus_merge_prints_gits_combined_diff() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let put = |name: &str, content: &str| write(&w.join(name), content);
+    put("h", &numbered(1, 30));
+    put("k", "keep\n");
+    twin.commit("base", NAME, D1);
+    for b in ["o2", "o3"] {
+        twin.branch(b, "main");
+    }
+    put("h", &numbered_with(30, &[(5, "5 main"), (10, "10 main")]));
+    twin.commit("main", NAME, D2);
+    twin.switch("o2");
+    put("h", &numbered_with(30, &[(10, "10 o2"), (15, "15 o2")]));
+    put("both", "o2\n");
+    put("only", "o2 only\n");
+    twin.commit("o2", NAME, D2);
+    twin.switch("o3");
+    put("h", &numbered_with(30, &[(25, "25 o3")]));
+    put("both", "o3\n");
+    put("k", "o3 keeps\n");
+    twin.commit("o3", NAME, D3);
+    twin.switch("main");
+    put(
+        "h",
+        &numbered_with(
+            30,
+            &[(5, "5 main"), (10, "10 merged"), (15, "15 o2"), (25, "25 o3")],
+        ),
+    );
+    put("both", "both\n");
+    put("only", "o2 only\n");
+    put("k", "keep, merged\n");
+    put("new", "in the merge only\n");
+    twin.merge_worktree("main", &["main", "o2", "o3"], "Octopus", D5);
+    twin.git_out(&["read-tree", "HEAD"]);
+    for args in [
+        &[][..],
+        &["--format=%s"],
+        &["--stat"],
+        &["--name-status"],
+        &["--name-only"],
+    ] {
+        twin.same_as_git("show", args);
+    }
+    let shown = twin.env.cow_ok(["show", "--format=%s"]);
+    for part in ["@@@@ -7,7 -7,7 -7,7 +7,7 @@@@", "diff --cc both", "new file mode"] {
+        assert!(shown.contains(part), "{shown}");
+    }
 }
