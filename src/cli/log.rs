@@ -375,16 +375,25 @@ fn run_inner(
                 _ => writeln!(out, "{}", graph.padding_line())?,
             }
         }
+        // The rows before the commit's own (room for an octopus merge) stand alone.
+        loop {
+            let (row, commit_row) = graph.next_line();
+            out.write_all(row.as_bytes())?;
+            if commit_row {
+                break;
+            }
+            writeln!(out)?;
+        }
         let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
         for (i, line) in text.split(|&b| b == b'\n').enumerate() {
             if i > 0 {
                 writeln!(out)?;
+                out.write_all(graph.next_line().0.as_bytes())?;
             }
-            out.write_all(graph.next_line().as_bytes())?;
             out.write_all(line)?;
         }
         while !graph.is_finished() {
-            write!(out, "\n{}", graph.next_line())?;
+            write!(out, "\n{}", graph.next_line().0)?;
         }
         if buf.ends_with(b"\n") {
             writeln!(out)?;

@@ -447,7 +447,13 @@ fn dump(
             if line.flag & no_pre_delete == 0 {
                 for lost in &line.lost {
                     let signs: String = (0..parents)
-                        .map(|n| if lost.parents & (1 << n) != 0 { '-' } else { ' ' })
+                        .map(|n| {
+                            if lost.parents & (1 << n) != 0 {
+                                '-'
+                            } else {
+                                ' '
+                            }
+                        })
                         .collect();
                     write!(out, "{}{signs}", color(super::patch::OLD))?;
                     write_text(out, lost.text, color(RESET))?;
@@ -524,7 +530,10 @@ fn write_one(
         .map(|p| load(p.old))
         .collect::<Result<Vec<_>, _>>()?;
     let mode = |side: Option<Side>| side.map_or("000000", |s| s.mode.as_padded_str());
-    let mode_differs = change.parents.iter().any(|p| mode(p.old) != mode(change.new));
+    let mode_differs = change
+        .parents
+        .iter()
+        .any(|p| mode(p.old) != mode(change.new));
     let deleted = change.new.is_none();
     let added = mode_differs && !deleted && change.parents.iter().all(|p| p.old.is_none());
 

@@ -103,7 +103,12 @@ pub(super) struct Painter {
 }
 
 impl Painter {
-    pub(super) fn line(&self, out: &mut dyn Write, color: &str, text: &[u8]) -> std::io::Result<()> {
+    pub(super) fn line(
+        &self,
+        out: &mut dyn Write,
+        color: &str,
+        text: &[u8],
+    ) -> std::io::Result<()> {
         if self.on {
             out.write_all(color.as_bytes())?;
             out.write_all(text)?;

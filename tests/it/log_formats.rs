@@ -709,8 +709,14 @@ fn show_of_a_merge_prints_gits_combined_diff() {
 
     // Both sides' edits to f (so not shown), g and code.c resolved anew, h losing
     // what either side lost, k, o and added as one side left them, d deleted.
-    put("f", numbered_with(20, &[(2, "2main"), (15, "15side")]).as_bytes());
-    put("g", numbered_with(10, &[(3, "3 resolved"), (4, "4 too")]).as_bytes());
+    put(
+        "f",
+        numbered_with(20, &[(2, "2main"), (15, "15side")]).as_bytes(),
+    );
+    put(
+        "g",
+        numbered_with(10, &[(3, "3 resolved"), (4, "4 too")]).as_bytes(),
+    );
     put("h", b"a\nb\nX\ne\nf\ng\nh\n");
     put("o", b"side\n");
     put("added", b"new\n");
@@ -770,7 +776,12 @@ fn show_of_an_octopus_merge_prints_gits_combined_diff() {
         "h",
         &numbered_with(
             30,
-            &[(5, "5 main"), (10, "10 merged"), (15, "15 o2"), (25, "25 o3")],
+            &[
+                (5, "5 main"),
+                (10, "10 merged"),
+                (15, "15 o2"),
+                (25, "25 o3"),
+            ],
         ),
     );
     put("both", "both\n");
@@ -789,7 +800,76 @@ fn show_of_an_octopus_merge_prints_gits_combined_diff() {
         twin.same_as_git("show", args);
     }
     let shown = twin.env.cow_ok(["show", "--format=%s"]);
-    for part in ["@@@@ -7,7 -7,7 -7,7 +7,7 @@@@", "diff --cc both", "new file mode"] {
+    for part in [
+        "@@@@ -7,7 -7,7 -7,7 +7,7 @@@@",
+        "diff --cc both",
+        "new file mode",
+    ] {
         assert!(shown.contains(part), "{shown}");
+    }
+}
+
+/// Octopus merges of three and four branches, forked at different points, with a
+/// branch left unmerged beside them: git's graph of them.
+#[test]
+fn graph_of_octopus_merges_matches_git() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let seconds = std::cell::Cell::new(1_700_000_000);
+    let step = |twin: &Twin, file: &str, message: &str| {
+        seconds.set(seconds.get() + 3600);
+        write(&w.join(file), message);
+        twin.commit(message, NAME, &format!("{} +0000", seconds.get()));
+    };
+    let merge = |twin: &Twin, parents: &[&str], message: &str| {
+        seconds.set(seconds.get() + 3600);
+        let repo = cow::Repository::open(twin.env.work()).unwrap();
+        let tree = repo
+            .odb()
+            .find_commit(&repo.resolve_commit("main").unwrap())
+            .unwrap()
+            .tree;
+        let date = format!("{} +0000", seconds.get());
+        twin.merge_tree("main", parents, tree, message, &date);
+        twin.env.cow_ok(["checkout", "--force", "main"]);
+        twin.git_out(&["read-tree", "HEAD"]);
+    };
+    step(&twin, "m", "m1");
+    twin.branch("lone", "main");
+    step(&twin, "m", "m2");
+    for b in ["a", "b"] {
+        twin.branch(b, "main");
+    }
+    step(&twin, "m", "m3");
+    for b in ["c", "d", "e"] {
+        twin.branch(b, "main");
+    }
+    for (b, n) in [
+        ("a", 1),
+        ("b", 2),
+        ("c", 1),
+        ("d", 2),
+        ("e", 1),
+        ("lone", 2),
+    ] {
+        twin.switch(b);
+        for i in 1..=n {
+            step(&twin, b, &format!("{b}{i}"));
+        }
+    }
+    twin.switch("main");
+    step(&twin, "m", "m4");
+    merge(&twin, &["main", "a", "b"], "octopus of three");
+    step(&twin, "m", "m5");
+    merge(&twin, &["main", "c", "d", "e"], "octopus of four");
+    step(&twin, "m", "m6");
+    for args in [
+        &["--graph", "--oneline"][..],
+        &["--graph", "--oneline", "--all"],
+        &["--graph", "--all"],
+        &["--graph", "--format=%s%n%b|"],
+        &["--graph", "--oneline", "--all", "--decorate"],
+    ] {
+        twin.same(args);
     }
 }
