@@ -590,11 +590,11 @@ fn write_one(
     for line in &mut lines {
         line.p_lno = vec![0; parents];
     }
-    for n in 0..parents {
+    for (n, content) in contents.iter().enumerate() {
         let id = |m: usize| change.parents[m].old.map(|s| s.id);
         match (0..n).find(|&m| id(m) == id(n)) {
             Some(m) => reuse_parent(&mut lines, n, m),
-            None => combine_parent(&mut lines, &result, &contents[n], n),
+            None => combine_parent(&mut lines, &result, content, n),
         }
     }
     let show_hunks = make_hunks(&mut lines, cnt, parents, context);
