@@ -873,3 +873,52 @@ fn graph_of_octopus_merges_matches_git() {
         twin.same(args);
     }
 }
+
+/// Merges whose parents are already drawn in columns to their left (git's skewed
+/// layouts) and an octopus whose parents come in another order than their columns.
+#[test]
+fn graph_of_skewed_merges_matches_git() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let seconds = std::cell::Cell::new(1_700_000_000);
+    let step = |twin: &Twin, file: &str, message: &str| {
+        seconds.set(seconds.get() + 3600);
+        write(&w.join(file), message);
+        twin.commit(message, NAME, &format!("{} +0000", seconds.get()));
+    };
+    let merge = |twin: &Twin, onto: &str, parents: &[&str], message: &str| {
+        seconds.set(seconds.get() + 3600);
+        let repo = cow::Repository::open(twin.env.work()).unwrap();
+        let tree = repo
+            .odb()
+            .find_commit(&repo.resolve_commit(parents[0]).unwrap())
+            .unwrap()
+            .tree;
+        let date = format!("{} +0000", seconds.get());
+        twin.merge_tree(onto, parents, tree, message, &date);
+    };
+    step(&twin, "m", "A");
+    for b in ["p", "q", "r", "s"] {
+        twin.branch(b, "main");
+    }
+    for b in ["p", "q", "r", "s"] {
+        twin.switch(b);
+        step(&twin, b, &format!("{b}1"));
+    }
+    twin.switch("main");
+    step(&twin, "m", "B");
+    // Parents listed right to left of where they are drawn.
+    merge(&twin, "s", &["s", "r", "q", "p"], "octopus, reversed");
+    merge(&twin, "q", &["p", "main"], "q from p and main");
+    merge(&twin, "main", &["q", "s"], "main from q and s");
+    twin.env.cow_ok(["checkout", "--force", "main"]);
+    twin.git_out(&["read-tree", "HEAD"]);
+    step(&twin, "m", "C");
+    for args in [
+        &["--graph", "--oneline"][..],
+        &["--graph", "--oneline", "--all"],
+        &["--graph", "--format=%s%n%b|"],
+    ] {
+        twin.same(args);
+    }
+}
