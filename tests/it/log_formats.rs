@@ -922,3 +922,90 @@ fn graph_of_skewed_merges_matches_git() {
         twin.same(args);
     }
 }
+
+/// Seeded random edits: many files, each changed by every parent and by the merge in
+/// its own way (lines replaced, removed, added, some shared), shown as git shows them.
+#[test]
+fn show_of_merges_with_random_edits_matches_git() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let seed = std::cell::Cell::new(0x2545_f491_4f6c_dd1d_u64);
+    let next = |n: u64| {
+        let mut s = seed.get();
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        seed.set(s);
+        s % n
+    };
+    const FILES: usize = 24;
+    let words = ["a", "b", "c", "{", "}", "x = 1;", "", "fn f()", "end"];
+    let base: Vec<Vec<String>> = (0..FILES)
+        .map(|_| {
+            (0..14)
+                .map(|i| format!("{i} {}", words[i % words.len()]))
+                .collect()
+        })
+        .collect();
+    let edit = |lines: &[String], tag: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for line in lines {
+            match next(10) {
+                0 => {}
+                1 => out.push(format!("{line} {tag}")),
+                2 => {
+                    out.push(line.clone());
+                    out.push(format!("new {tag}"));
+                }
+                3 => out.push(format!("{line} shared")),
+                _ => out.push(line.clone()),
+            }
+        }
+        out
+    };
+    let text = |lines: &[String]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let put = |i: usize, lines: &[String]| write(&w.join(format!("r{i:02}")), text(lines));
+    for (i, lines) in base.iter().enumerate() {
+        put(i, lines);
+    }
+    twin.commit("base", NAME, D1);
+    let branches = ["p2", "p3"];
+    for b in branches {
+        twin.branch(b, "main");
+    }
+    let mut versions: Vec<Vec<Vec<String>>> = Vec::new();
+    for (n, b) in ["main", "p2", "p3"].into_iter().enumerate() {
+        twin.switch(b);
+        let version: Vec<Vec<String>> = base.iter().map(|l| edit(l, b)).collect();
+        for (i, lines) in version.iter().enumerate() {
+            put(i, lines);
+        }
+        twin.commit(b, NAME, [D2, D3, D4][n]);
+        versions.push(version);
+    }
+    twin.switch("main");
+    // The merge: per file, one parent's version edited again, or a parent's as is.
+    for i in 0..FILES {
+        let from = &versions[next(3) as usize][i];
+        let merged = if next(4) == 0 {
+            from.clone()
+        } else {
+            edit(from, "merged")
+        };
+        put(i, &merged);
+    }
+    twin.merge_worktree("main", &["main", "p2"], "two", D5);
+    twin.git_out(&["read-tree", "HEAD"]);
+    twin.same_as_git("show", &["HEAD"]);
+    twin.same_as_git("show", &["--name-status", "HEAD"]);
+    assert!(twin.env.cow_ok(["show"]).contains("\n@@@ -"));
+    for i in 0..FILES {
+        let from = &versions[next(3) as usize][i];
+        put(i, &edit(from, "again"));
+    }
+    twin.merge_worktree("main", &["main", "p2", "p3"], "three", "1701100000 +0000");
+    twin.git_out(&["read-tree", "HEAD"]);
+    twin.same_as_git("show", &["HEAD"]);
+    twin.same_as_git("show", &["--name-status", "HEAD"]);
+    assert!(twin.env.cow_ok(["show"]).contains("\n@@@@ -"));
+}
