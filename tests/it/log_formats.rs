@@ -985,12 +985,13 @@ fn show_of_merges_with_random_edits_matches_git() {
     }
     twin.switch("main");
     // The merge: per file, one parent's version edited again, or a parent's as is.
+    let pick = |i: usize| versions[next(3) as usize][i].clone();
     for i in 0..FILES {
-        let from = &versions[next(3) as usize][i];
+        let from = pick(i);
         let merged = if next(4) == 0 {
-            from.clone()
+            from
         } else {
-            edit(from, "merged")
+            edit(&from, "merged")
         };
         put(i, &merged);
     }
@@ -1000,8 +1001,7 @@ fn show_of_merges_with_random_edits_matches_git() {
     twin.same_as_git("show", &["--name-status", "HEAD"]);
     assert!(twin.env.cow_ok(["show"]).contains("\n@@@ -"));
     for i in 0..FILES {
-        let from = &versions[next(3) as usize][i];
-        put(i, &edit(from, "again"));
+        put(i, &edit(&pick(i), "again"));
     }
     twin.merge_worktree("main", &["main", "p2", "p3"], "three", "1701100000 +0000");
     twin.git_out(&["read-tree", "HEAD"]);
