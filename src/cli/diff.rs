@@ -127,6 +127,41 @@ impl Format {
         !self.is_patch()
     }
 
+    /// Writes merge `commit`'s changes as `git show` does: `--stat` and `--numstat`
+    /// against the first parent; `--name-only`, `--name-status` (a letter per parent)
+    /// and the combined patch of the files that differ from every parent. Returns the
+    /// rename limit the diff would have needed, if it was too small.
+    pub fn write_merge(
+        &self,
+        repo: &Repository,
+        commit: &cow::Commit,
+        options: &DiffOptions,
+        out: &mut dyn Write,
+    ) -> anyhow::Result<Option<usize>> {
+        if self.stat || self.numstat {
+            let parent = repo.odb().find_commit(&commit.parents[0])?.tree;
+            let outcome = repo.diff_trees(Some(parent), Some(commit.tree), options)?;
+            self.write(&outcome, out)?;
+            return Ok(outcome.rename_limit_needed);
+        }
+        let changes = repo.diff_merge(commit, options)?;
+        if self.name_only {
+            for c in &changes {
+                writeln!(out, "{}", c.path.quoted())?;
+            }
+        } else if self.name_status {
+            diff::write_combined_name_status(out, &changes)?;
+        } else {
+            let options = PatchOptions {
+                context: self.context,
+                color: self.color(),
+                ..PatchOptions::default()
+            };
+            diff::write_combined_patch(out, repo.odb(), &changes, &options)?;
+        }
+        Ok(None)
+    }
+
     /// Writes `changes` as a unified patch.
     pub fn write_patch(&self, diff: &Diff, out: &mut dyn Write) -> anyhow::Result<()> {
         let options = PatchOptions {

@@ -79,6 +79,10 @@ pub struct Args {
     /// Show each commit's patch
     #[arg(short = 'p', long = "patch")]
     patch: bool,
+    /// Show a merge's changes against all its parents at once, as `show` does (a
+    /// combined patch; --stat against the first parent)
+    #[arg(long = "cc", hide = true)]
+    cc: bool,
     #[command(flatten)]
     diff_format: Format,
     /// Only commits that changed these paths
@@ -371,16 +375,25 @@ fn run_inner(
                 _ => writeln!(out, "{}", graph.padding_line())?,
             }
         }
+        // The rows before the commit's own (room for an octopus merge) stand alone.
+        loop {
+            let (row, commit_row) = graph.next_line();
+            out.write_all(row.as_bytes())?;
+            if commit_row {
+                break;
+            }
+            writeln!(out)?;
+        }
         let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
         for (i, line) in text.split(|&b| b == b'\n').enumerate() {
             if i > 0 {
                 writeln!(out)?;
+                out.write_all(graph.next_line().0.as_bytes())?;
             }
-            out.write_all(graph.next_line().as_bytes())?;
             out.write_all(line)?;
         }
         while !graph.is_finished() {
-            write!(out, "\n{}", graph.next_line())?;
+            write!(out, "\n{}", graph.next_line().0)?;
         }
         if buf.ends_with(b"\n") {
             writeln!(out)?;
@@ -402,7 +415,12 @@ fn write_diff(
 ) -> anyhow::Result<Option<usize>> {
     if commit.parents.len() > 1 {
         // git shows no changes for a merge unless asked how (-m, --cc).
-        return Ok(None);
+        if !args.cc {
+            return Ok(None);
+        }
+        // After the message, a blank line whatever the format, as git's combined diff.
+        writeln!(out)?;
+        return args.diff_format.write_merge(repo, commit, options, out);
     }
     let parent = match commit.parents.first() {
         Some(p) => Some(repo.odb().find_commit(p)?.tree),

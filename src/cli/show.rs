@@ -50,9 +50,9 @@ pub struct Args {
 }
 
 /// `log`'s words for showing commit `id` as `args` asks (git's `show` of a commit is
-/// `log -n 1 -p`; a merge shows no changes, as `log -p` prints it).
+/// `log -n 1 -p --cc`: a merge shows its combined diff).
 fn log_words(args: &Args, id: &cow::ObjectId) -> Vec<String> {
-    let mut words = vec!["-n".to_owned(), "1".to_owned()];
+    let mut words = vec!["-n".to_owned(), "1".to_owned(), "--cc".to_owned()];
     let changes = [
         (args.stat, "--stat"),
         (args.name_status, "--name-status"),

@@ -2,10 +2,14 @@
 //! working directory scanned into memory; renames; and the renderings git users know
 //! (name-status, stat, numstat, unified patch).
 
+mod combined;
 mod patch;
 mod rename;
 mod tree;
 
+pub use combined::{
+    CombinedChange, ParentSide, diff_combined, write_combined_name_status, write_combined_patch,
+};
 pub use patch::{
     FileStat, PatchOptions, StatOptions, file_stats, write_numstat, write_patch, write_stat,
 };

@@ -98,12 +98,17 @@ fn load_pair(blobs: &dyn BlobSource, change: &FileChange, threshold: u64) -> Res
     Ok(Pair::Text(old, new))
 }
 
-struct Painter {
-    on: bool,
+pub(super) struct Painter {
+    pub(super) on: bool,
 }
 
 impl Painter {
-    fn line(&self, out: &mut dyn Write, color: &str, text: &[u8]) -> std::io::Result<()> {
+    pub(super) fn line(
+        &self,
+        out: &mut dyn Write,
+        color: &str,
+        text: &[u8],
+    ) -> std::io::Result<()> {
         if self.on {
             out.write_all(color.as_bytes())?;
             out.write_all(text)?;
@@ -115,19 +120,19 @@ impl Painter {
     }
 }
 
-const META: &str = "\x1b[1m";
-const FRAG: &str = "\x1b[36m";
-const OLD: &str = "\x1b[31m";
-const NEW: &str = "\x1b[32m";
+pub(super) const META: &str = "\x1b[1m";
+pub(super) const FRAG: &str = "\x1b[36m";
+pub(super) const OLD: &str = "\x1b[31m";
+pub(super) const NEW: &str = "\x1b[32m";
 
 /// `a/<path>` as git prints it in headers: quoted as a whole when the path needs it.
-fn prefixed(prefix: &str, path: &RepoPath) -> Vec<u8> {
+pub(super) fn prefixed(prefix: &str, path: &RepoPath) -> Vec<u8> {
     let mut full = prefix.as_bytes().to_vec();
     full.extend_from_slice(path.as_bytes());
     quote_path(&full).into_bytes()
 }
 
-fn short(id: &ObjectId) -> String {
+pub(super) fn short(id: &ObjectId) -> String {
     id.to_hex_prefix(7)
 }
 
@@ -253,7 +258,7 @@ fn lines(data: &[u8]) -> Vec<&[u8]> {
 
 /// The changed line ranges of a line diff, as git's Myers diff with its indent
 /// heuristic would place them.
-fn line_hunks(old: &[u8], new: &[u8]) -> Vec<imara_diff::Hunk> {
+pub(super) fn line_hunks(old: &[u8], new: &[u8]) -> Vec<imara_diff::Hunk> {
     let input = InternedInput::new(old, new);
     let mut diff = Diff::compute(Algorithm::Myers, &input);
     diff.postprocess_lines(&input);

@@ -4,8 +4,8 @@ use std::io::Write;
 
 use super::{Repository, Result};
 use crate::diff::{
-    self, BlobSource, DiffOptions, FileChange, FileStat, Outcome, PatchOptions, StatOptions,
-    WithTrees, WorktreeBlobs,
+    self, BlobSource, CombinedChange, DiffOptions, FileChange, FileStat, Outcome, PatchOptions,
+    StatOptions, WithTrees, WorktreeBlobs,
 };
 use crate::object::{Kind, ObjectId};
 use crate::odb::{self, Odb};
@@ -112,6 +112,29 @@ impl Repository {
     ) -> Result<Diff<'_>> {
         let outcome = diff::diff(&self.odb, &self.odb, old, new, options)?;
         Ok(Diff::new(outcome, Contents::Store(&self.odb)))
+    }
+
+    /// The files of merge `commit`'s tree that differ from their version in every
+    /// parent's tree, each with all parents' sides: what `git show MERGE` shows as a
+    /// combined diff (render it with [`diff::write_combined_patch`]).
+    #[doc(alias = "diff --cc")]
+    pub fn diff_merge(
+        &self,
+        commit: &crate::object::Commit,
+        options: &DiffOptions,
+    ) -> Result<Vec<CombinedChange>> {
+        let parents = commit
+            .parents
+            .iter()
+            .map(|p| Ok(Some(self.odb.find_commit(p)?.tree)))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(diff::diff_combined(
+            &self.odb,
+            &self.odb,
+            &parents,
+            Some(commit.tree),
+            options,
+        )?)
     }
 
     /// The files that differ between revisions `old` and `new`.

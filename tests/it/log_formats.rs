@@ -80,14 +80,50 @@ impl Twin {
     /// both: written through the library and by `git commit-tree`; returns the id.
     fn merge(&self, onto: &str, other: &str, message: &str, date: &str) -> String {
         let repo = cow::Repository::open(self.env.work()).unwrap();
-        let first = repo.resolve_commit(onto).unwrap();
         let second = repo.resolve_commit(other).unwrap();
         let tree = repo.odb().find_commit(&second).unwrap().tree;
+        self.merge_tree(onto, &[onto, other], tree, message, date)
+    }
+
+    /// Makes branch `onto` a merge of `parents` (revisions) with the working
+    /// directory's content, at `date`, in both; returns the id.
+    fn merge_worktree(&self, onto: &str, parents: &[&str], message: &str, date: &str) -> String {
+        let repo = cow::Repository::open(self.env.work()).unwrap();
+        let parents: Vec<String> = parents
+            .iter()
+            .map(|p| repo.resolve_commit(p).unwrap().to_string())
+            .collect();
+        // The content, committed on `onto` first (that commit is then left behind).
+        let snapshot = self.commit("snapshot", NAME, date);
+        let tree = repo
+            .odb()
+            .find_commit(&snapshot.parse().unwrap())
+            .unwrap()
+            .tree;
+        let parents: Vec<&str> = parents.iter().map(String::as_str).collect();
+        self.merge_tree(onto, &parents, tree, message, date)
+    }
+
+    /// Makes branch `onto` a commit of `tree` with `parents` (revisions), at `date`, in
+    /// both: written through the library and by `git commit-tree`; returns the id.
+    fn merge_tree(
+        &self,
+        onto: &str,
+        parents: &[&str],
+        tree: cow::ObjectId,
+        message: &str,
+        date: &str,
+    ) -> String {
+        let repo = cow::Repository::open(self.env.work()).unwrap();
+        let parents: Vec<cow::ObjectId> = parents
+            .iter()
+            .map(|p| repo.resolve_commit(p).unwrap())
+            .collect();
         let sig = cow::object::Signature::new(NAME, EMAIL, cow::object::Time::parse(date).unwrap())
             .unwrap();
         let merge = cow::object::Commit {
             tree,
-            parents: vec![first, second],
+            parents: parents.clone(),
             author: sig.clone(),
             committer: sig,
             extra_headers: Vec::new(),
@@ -98,17 +134,14 @@ impl Twin {
         repo.refs()
             .update(&name, id, cow::refs::Expected::Any)
             .unwrap();
+        let mut args = vec!["commit-tree".to_owned(), tree.to_string()];
+        for p in &parents {
+            args.extend(["-p".to_owned(), p.to_string()]);
+        }
+        args.extend(["-m".to_owned(), message.to_owned()]);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = self
-            .git(&[
-                "commit-tree",
-                &tree.to_string(),
-                "-p",
-                &first.to_string(),
-                "-p",
-                &second.to_string(),
-                "-m",
-                message,
-            ])
+            .git(&args)
             .env("GIT_AUTHOR_DATE", date)
             .env("GIT_COMMITTER_DATE", date)
             .output()
@@ -550,8 +583,7 @@ fn graph_of_several_branches_matches_git() {
 #[test]
 fn show_prints_what_git_prints() {
     // git's `show` of a commit: the header, the message and the patch (or the format
-    // asked for). HEAD is a merge, whose changes git shows as a combined diff and cow
-    // does not: it is shown with -s only.
+    // asked for).
     let Some((twin, _)) = history() else { return };
     for args in [
         &["HEAD~1"][..],
@@ -566,6 +598,10 @@ fn show_prints_what_git_prints() {
         &["--oneline", "HEAD~1"],
         &["--format=%H %an %s", "-s", "v1"],
         &["--no-patch", "side"],
+        // A merge that took side's tree: no file differs from both parents.
+        &["HEAD"],
+        &["--stat", "HEAD"],
+        &["--name-status", "--format=%s", "HEAD"],
     ] {
         twin.same_as_git("show", args);
     }
@@ -599,4 +635,377 @@ fn branch_lists_what_git_lists() {
         verbose.lines().all(|l| !l.starts_with("* main")),
         "{verbose}"
     );
+}
+
+/// A twin repository with HEAD on main and nothing committed.
+fn empty_twin() -> Option<Twin> {
+    if !git_available() {
+        return None;
+    }
+    let env = Env::new();
+    env.init();
+    let mirror = GitMirror::new(&env);
+    let twin = Twin { env, mirror };
+    twin.git_out(&["symbolic-ref", "HEAD", "refs/heads/main"]);
+    Some(twin)
+}
+
+/// Lines `from..=to`, each ending in a newline.
+fn numbered(from: u32, to: u32) -> String {
+    (from..=to).map(|i| format!("{i}\n")).collect()
+}
+
+/// `numbered(1, n)` with line `at` replaced by `with`.
+fn numbered_with(n: u32, edits: &[(u32, &str)]) -> String {
+    (1..=n)
+        .map(|i| match edits.iter().find(|(at, _)| *at == i) {
+            Some((_, with)) => format!("{with}\n"),
+            None => format!("{i}\n"),
+        })
+        .collect()
+}
+
+const CODE: &str = "#include <stdio.h>\n\nint main(void)\n{\n\tint a = 1;\n\tint b = 2;\n\
+                    \tint c = 3;\n\tint d = 4;\n\treturn a + b + c + d;\n}\n";
+
+/// `show` of a merge prints git's dense combined diff: only files that differ from
+/// every parent, only hunks where the merge is neither parent's version.
+#[test]
+fn show_of_a_merge_prints_gits_combined_diff() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let put = |name: &str, content: &[u8]| write(&w.join(name), content);
+    put("f", numbered(1, 20).as_bytes());
+    put("g", numbered(1, 10).as_bytes());
+    put("h", b"a\nb\nc\nd\ne\nf\ng\nh\n");
+    put("k", b"keep\n");
+    put("o", b"one\n");
+    put("d", b"d\n");
+    put("b.bin", b"bin\0a");
+    put("code.c", CODE.as_bytes());
+    twin.commit("base", NAME, D1);
+    twin.branch("side", "main");
+
+    twin.switch("side");
+    put("f", numbered_with(20, &[(15, "15side")]).as_bytes());
+    put("g", numbered_with(10, &[(3, "3side")]).as_bytes());
+    put("h", b"a\nb\nc\ne\nf\ng\nh\n");
+    put("o", b"side\n");
+    put("d", b"d side\n");
+    put("b.bin", b"bin\0side");
+    put("added", b"new\n");
+    put("code.c", CODE.replace("c = 3;", "c = 30;").as_bytes());
+    twin.commit("on side", NAME, D2);
+
+    twin.switch("main");
+    put("f", numbered_with(20, &[(2, "2main")]).as_bytes());
+    put("g", numbered_with(10, &[(3, "3main")]).as_bytes());
+    put("h", b"a\nb\nd\ne\nf\ng\nh\n");
+    put("k", b"main only\n");
+    put("d", b"d main\n");
+    put("b.bin", b"bin\0main");
+    put("code.c", CODE.replace("c = 3;", "c = 31;").as_bytes());
+    twin.commit("on main", NAME, D3);
+
+    // Both sides' edits to f (so not shown), g and code.c resolved anew, h losing
+    // what either side lost, k, o and added as one side left them, d deleted.
+    put(
+        "f",
+        numbered_with(20, &[(2, "2main"), (15, "15side")]).as_bytes(),
+    );
+    put(
+        "g",
+        numbered_with(10, &[(3, "3 resolved"), (4, "4 too")]).as_bytes(),
+    );
+    put("h", b"a\nb\nX\ne\nf\ng\nh\n");
+    put("o", b"side\n");
+    put("added", b"new\n");
+    put("b.bin", b"bin\0res");
+    put("code.c", CODE.replace("c = 3;", "c = 33;").as_bytes());
+    std::fs::remove_file(w.join("d")).unwrap();
+    twin.merge_worktree("main", &["main", "side"], "Merge side", D4);
+    twin.git_out(&["read-tree", "HEAD"]);
+
+    for args in [
+        &[][..],
+        &["HEAD"],
+        &["--format=%s"],
+        &["--format=format:%s"],
+        &["--oneline"],
+        &["--pretty=fuller"],
+        &["--stat"],
+        &["--numstat"],
+        &["--name-status"],
+        &["--name-only"],
+        &["--stat", "--format=%s"],
+        &["--name-status", "--oneline"],
+        &["-s"],
+    ] {
+        twin.same_as_git("show", args);
+    }
+    // log -p shows no changes for a merge, as git's.
+    twin.same(&["-p", "-n", "2"]);
+}
+
+/// An octopus merge of three branches: a column per parent.
+#[test]
+fn show_of_an_octopus_merge_prints_gits_combined_diff() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let put = |name: &str, content: &str| write(&w.join(name), content);
+    put("h", &numbered(1, 30));
+    put("k", "keep\n");
+    twin.commit("base", NAME, D1);
+    for b in ["o2", "o3"] {
+        twin.branch(b, "main");
+    }
+    put("h", &numbered_with(30, &[(5, "5 main"), (10, "10 main")]));
+    twin.commit("main", NAME, D2);
+    twin.switch("o2");
+    put("h", &numbered_with(30, &[(10, "10 o2"), (15, "15 o2")]));
+    put("both", "o2\n");
+    put("only", "o2 only\n");
+    twin.commit("o2", NAME, D2);
+    twin.switch("o3");
+    put("h", &numbered_with(30, &[(25, "25 o3")]));
+    put("both", "o3\n");
+    put("k", "o3 keeps\n");
+    twin.commit("o3", NAME, D3);
+    twin.switch("main");
+    put(
+        "h",
+        &numbered_with(
+            30,
+            &[
+                (5, "5 main"),
+                (10, "10 merged"),
+                (15, "15 o2"),
+                (25, "25 o3"),
+            ],
+        ),
+    );
+    put("both", "both\n");
+    put("only", "o2 only\n");
+    put("k", "keep, merged\n");
+    put("new", "in the merge only\n");
+    twin.merge_worktree("main", &["main", "o2", "o3"], "Octopus", D5);
+    twin.git_out(&["read-tree", "HEAD"]);
+    for args in [
+        &[][..],
+        &["--format=%s"],
+        &["--stat"],
+        &["--name-status"],
+        &["--name-only"],
+    ] {
+        twin.same_as_git("show", args);
+    }
+    let shown = twin.env.cow_ok(["show", "--format=%s"]);
+    for part in [
+        "@@@@ -7,7 -7,7 -7,7 +7,7 @@@@",
+        "diff --cc both",
+        "new file mode",
+    ] {
+        assert!(shown.contains(part), "{shown}");
+    }
+}
+
+/// Octopus merges of three and four branches, forked at different points, with a
+/// branch left unmerged beside them: git's graph of them.
+#[test]
+fn graph_of_octopus_merges_matches_git() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let seconds = std::cell::Cell::new(1_700_000_000);
+    let step = |twin: &Twin, file: &str, message: &str| {
+        seconds.set(seconds.get() + 3600);
+        write(&w.join(file), message);
+        twin.commit(message, NAME, &format!("{} +0000", seconds.get()));
+    };
+    let merge = |twin: &Twin, parents: &[&str], message: &str| {
+        seconds.set(seconds.get() + 3600);
+        let repo = cow::Repository::open(twin.env.work()).unwrap();
+        let tree = repo
+            .odb()
+            .find_commit(&repo.resolve_commit("main").unwrap())
+            .unwrap()
+            .tree;
+        let date = format!("{} +0000", seconds.get());
+        twin.merge_tree("main", parents, tree, message, &date);
+        twin.env.cow_ok(["checkout", "--force", "main"]);
+        twin.git_out(&["read-tree", "HEAD"]);
+    };
+    step(&twin, "m", "m1");
+    twin.branch("lone", "main");
+    step(&twin, "m", "m2");
+    for b in ["a", "b"] {
+        twin.branch(b, "main");
+    }
+    step(&twin, "m", "m3");
+    for b in ["c", "d", "e"] {
+        twin.branch(b, "main");
+    }
+    for (b, n) in [
+        ("a", 1),
+        ("b", 2),
+        ("c", 1),
+        ("d", 2),
+        ("e", 1),
+        ("lone", 2),
+    ] {
+        twin.switch(b);
+        for i in 1..=n {
+            step(&twin, b, &format!("{b}{i}"));
+        }
+    }
+    twin.switch("main");
+    step(&twin, "m", "m4");
+    merge(&twin, &["main", "a", "b"], "octopus of three");
+    step(&twin, "m", "m5");
+    merge(&twin, &["main", "c", "d", "e"], "octopus of four");
+    step(&twin, "m", "m6");
+    for args in [
+        &["--graph", "--oneline"][..],
+        &["--graph", "--oneline", "--all"],
+        &["--graph", "--all"],
+        &["--graph", "--format=%s%n%b|"],
+        &["--graph", "--oneline", "--all", "--decorate"],
+    ] {
+        twin.same(args);
+    }
+}
+
+/// Merges whose parents are already drawn in columns to their left (git's skewed
+/// layouts) and an octopus whose parents come in another order than their columns.
+#[test]
+fn graph_of_skewed_merges_matches_git() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let seconds = std::cell::Cell::new(1_700_000_000);
+    let step = |twin: &Twin, file: &str, message: &str| {
+        seconds.set(seconds.get() + 3600);
+        write(&w.join(file), message);
+        twin.commit(message, NAME, &format!("{} +0000", seconds.get()));
+    };
+    let merge = |twin: &Twin, onto: &str, parents: &[&str], message: &str| {
+        seconds.set(seconds.get() + 3600);
+        let repo = cow::Repository::open(twin.env.work()).unwrap();
+        let tree = repo
+            .odb()
+            .find_commit(&repo.resolve_commit(parents[0]).unwrap())
+            .unwrap()
+            .tree;
+        let date = format!("{} +0000", seconds.get());
+        twin.merge_tree(onto, parents, tree, message, &date);
+    };
+    step(&twin, "m", "A");
+    for b in ["p", "q", "r", "s"] {
+        twin.branch(b, "main");
+    }
+    for b in ["p", "q", "r", "s"] {
+        twin.switch(b);
+        step(&twin, b, &format!("{b}1"));
+    }
+    twin.switch("main");
+    step(&twin, "m", "B");
+    // Parents listed right to left of where they are drawn.
+    merge(&twin, "s", &["s", "r", "q", "p"], "octopus, reversed");
+    merge(&twin, "q", &["p", "main"], "q from p and main");
+    merge(&twin, "main", &["q", "s"], "main from q and s");
+    twin.env.cow_ok(["checkout", "--force", "main"]);
+    twin.git_out(&["read-tree", "HEAD"]);
+    step(&twin, "m", "C");
+    for args in [
+        &["--graph", "--oneline"][..],
+        &["--graph", "--oneline", "--all"],
+        &["--graph", "--format=%s%n%b|"],
+    ] {
+        twin.same(args);
+    }
+}
+
+/// Seeded random edits: many files, each changed by every parent and by the merge in
+/// its own way (lines replaced, removed, added, some shared), shown as git shows them.
+#[test]
+fn show_of_merges_with_random_edits_matches_git() {
+    let Some(twin) = empty_twin() else { return };
+    let w = twin.env.work();
+    let seed = std::cell::Cell::new(0x2545_f491_4f6c_dd1d_u64);
+    let next = |n: u64| {
+        let mut s = seed.get();
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        seed.set(s);
+        s % n
+    };
+    const FILES: usize = 24;
+    let words = ["a", "b", "c", "{", "}", "x = 1;", "", "fn f()", "end"];
+    let base: Vec<Vec<String>> = (0..FILES)
+        .map(|_| {
+            (0..14)
+                .map(|i| format!("{i} {}", words[i % words.len()]))
+                .collect()
+        })
+        .collect();
+    let edit = |lines: &[String], tag: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        for line in lines {
+            match next(10) {
+                0 => {}
+                1 => out.push(format!("{line} {tag}")),
+                2 => {
+                    out.push(line.clone());
+                    out.push(format!("new {tag}"));
+                }
+                3 => out.push(format!("{line} shared")),
+                _ => out.push(line.clone()),
+            }
+        }
+        out
+    };
+    let text = |lines: &[String]| lines.iter().map(|l| format!("{l}\n")).collect::<String>();
+    let put = |i: usize, lines: &[String]| write(&w.join(format!("r{i:02}")), text(lines));
+    for (i, lines) in base.iter().enumerate() {
+        put(i, lines);
+    }
+    twin.commit("base", NAME, D1);
+    let branches = ["p2", "p3"];
+    for b in branches {
+        twin.branch(b, "main");
+    }
+    let mut versions: Vec<Vec<Vec<String>>> = Vec::new();
+    for (n, b) in ["main", "p2", "p3"].into_iter().enumerate() {
+        twin.switch(b);
+        let version: Vec<Vec<String>> = base.iter().map(|l| edit(l, b)).collect();
+        for (i, lines) in version.iter().enumerate() {
+            put(i, lines);
+        }
+        twin.commit(b, NAME, [D2, D3, D4][n]);
+        versions.push(version);
+    }
+    twin.switch("main");
+    // The merge: per file, one parent's version edited again, or a parent's as is.
+    let pick = |i: usize| versions[next(3) as usize][i].clone();
+    for i in 0..FILES {
+        let from = pick(i);
+        let merged = if next(4) == 0 {
+            from
+        } else {
+            edit(&from, "merged")
+        };
+        put(i, &merged);
+    }
+    twin.merge_worktree("main", &["main", "p2"], "two", D5);
+    twin.git_out(&["read-tree", "HEAD"]);
+    twin.same_as_git("show", &["HEAD"]);
+    twin.same_as_git("show", &["--name-status", "HEAD"]);
+    assert!(twin.env.cow_ok(["show"]).contains("\n@@@ -"));
+    for i in 0..FILES {
+        put(i, &edit(&pick(i), "again"));
+    }
+    twin.merge_worktree("main", &["main", "p2", "p3"], "three", "1701100000 +0000");
+    twin.git_out(&["read-tree", "HEAD"]);
+    twin.same_as_git("show", &["HEAD"]);
+    twin.same_as_git("show", &["--name-status", "HEAD"]);
+    assert!(twin.env.cow_ok(["show"]).contains("\n@@@@ -"));
 }
