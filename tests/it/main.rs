@@ -19,6 +19,7 @@ mod layers;
 mod library;
 mod log_formats;
 mod odb;
+mod oplog;
 mod oracle;
 mod progress_identity;
 mod race;

@@ -1,0 +1,485 @@
+//! The operation log: one operation per ref-changing command, undo and redo against a
+//! model of the refs, the working directory on undo, gc and the log, crashes and races.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::process::Stdio;
+use std::time::Duration;
+
+use cow::oplog::View;
+use cow::repository::CheckoutOptions;
+use cow::{ObjectId, Repository};
+use serde_json::Value;
+
+use crate::util::*;
+
+/// `op log --json`, newest first.
+fn op_log(env: &Env) -> Vec<Value> {
+    env.cow_ok(["op", "log", "--json"])
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// The changes the newest operation lists, as `ref old new` strings (`-` for none).
+fn last_changes(env: &Env) -> Vec<String> {
+    let ops = op_log(env);
+    let side = |v: &Value| -> String {
+        if v.is_null() {
+            return "-".into();
+        }
+        match v["id"].as_str() {
+            Some(id) => id[..12].to_owned(),
+            None => v["ref"].as_str().unwrap().to_owned(),
+        }
+    };
+    ops[0]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {}",
+                c["ref"].as_str().unwrap(),
+                side(&c["old"]),
+                side(&c["new"])
+            )
+        })
+        .collect()
+}
+
+fn short(id: &str) -> &str {
+    &id.trim()[..12]
+}
+
+#[test]
+fn every_ref_changing_command_records_one_operation_and_readers_none() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "one\n");
+    let first = env.commit("first");
+    let first = short(&first).to_owned();
+    // The first operation starts the log (the refs before it) and records the commit.
+    let ops = op_log(&env);
+    assert_eq!(ops.len(), 2, "{ops:?}");
+    assert_eq!(ops[0]["schema"], 1);
+    assert!(
+        ops[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("commit (initial)")
+    );
+    assert_eq!(ops[0]["command"], "cow commit -m first");
+    assert_eq!(last_changes(&env), [format!("refs/heads/main - {first}")]);
+
+    write(&w.join("a.txt"), "two\n");
+    let second = env.commit("second");
+    let second = short(&second).to_owned();
+    assert_eq!(
+        last_changes(&env),
+        [format!("refs/heads/main {first} {second}")]
+    );
+
+    let mut count = ops.len() + 1;
+    let mut step = |args: &[&str], want: Vec<String>| {
+        env.cow_ok(args);
+        let ops = op_log(&env);
+        assert_eq!(
+            ops.len(),
+            count + 1,
+            "{args:?} recorded {}",
+            ops.len() - count
+        );
+        assert_eq!(last_changes(&env), want, "{args:?}");
+        count += 1;
+        count
+    };
+    step(
+        &["branch", "side", &first],
+        vec![format!("refs/heads/side - {first}")],
+    );
+    step(
+        &["checkout", "-q", "side"],
+        vec!["HEAD refs/heads/main refs/heads/side".into()],
+    );
+    step(
+        &["checkout", "-q", "-b", "topic"],
+        vec![
+            "HEAD refs/heads/side refs/heads/topic".into(),
+            format!("refs/heads/topic - {first}"),
+        ],
+    );
+    step(&["tag", "v1"], vec![format!("refs/tags/v1 - {first}")]);
+    step(
+        &["tag", "-d", "v1"],
+        vec![format!("refs/tags/v1 {first} -")],
+    );
+    step(
+        &["checkout", "-q", "main"],
+        vec!["HEAD refs/heads/topic refs/heads/main".into()],
+    );
+    step(
+        &["branch", "-D", "topic"],
+        vec![format!("refs/heads/topic {first} -")],
+    );
+    let recorded = step(
+        &["checkout", "-q", &second],
+        vec![format!("HEAD refs/heads/main {second}")],
+    );
+    // Read commands, restore (which moves no ref) and gc record nothing.
+    for args in [
+        &["status"][..],
+        &["log"],
+        &["diff", "HEAD~1"],
+        &["show", "HEAD"],
+        &["branch"],
+        &["tag"],
+        &["ls-tree", "HEAD"],
+        &["fsck"],
+        &["gc"],
+        &["restore", "--source", "HEAD~1", "a.txt"],
+        &["op", "log"],
+    ] {
+        env.cow_ok(args);
+        assert_eq!(
+            op_log(&env).len(),
+            recorded,
+            "{args:?} recorded an operation"
+        );
+    }
+}
+
+/// The refs as the library sees them.
+fn view(repo: &Repository) -> View {
+    repo.current_view().unwrap()
+}
+
+#[test]
+fn undo_and_redo_walk_a_random_history_back_and_forth_against_a_model() -> Result {
+    let mut rng = Rng::new(7);
+    let env = Env::new();
+    let w = env.work();
+    let repo = Repository::init(&w)?;
+    write(&w.join("f.txt"), "0\n");
+    repo.commit("root", &commit_options())?;
+    // The model: the refs after each command, in order.
+    let mut states = vec![view(&repo)];
+    let force = CheckoutOptions {
+        force: true,
+        ..CheckoutOptions::default()
+    };
+    let mut made = 0;
+    while states.len() < 31 {
+        made += 1;
+        let current = view(&repo);
+        let branches: Vec<String> = current
+            .refs
+            .keys()
+            .filter_map(|n| n.as_str().strip_prefix("refs/heads/").map(str::to_owned))
+            .collect();
+        let tags: Vec<String> = current
+            .refs
+            .keys()
+            .filter_map(|n| n.as_str().strip_prefix("refs/tags/").map(str::to_owned))
+            .collect();
+        let head_branch = match &current.head {
+            cow::refs::Value::Symbolic(name) => Some(name.shorten().to_owned()),
+            cow::refs::Value::Id(_) => None,
+        };
+        let done = match rng.below(8) {
+            0 | 1 => {
+                write(&w.join("f.txt"), format!("{made}\n"));
+                repo.commit(&format!("c{made}"), &commit_options()).is_ok()
+            }
+            2 => {
+                let b = branches[rng.below(branches.len() as u64) as usize].clone();
+                repo.checkout(b.as_str(), &force).is_ok()
+            }
+            3 => repo
+                .checkout_new_branch(&format!("b{made}"), None, &force)
+                .is_ok(),
+            4 => repo.create_branch(&format!("x{made}"), None).is_ok(),
+            5 => {
+                let others: Vec<&String> = branches
+                    .iter()
+                    .filter(|b| Some(*b) != head_branch.as_ref())
+                    .collect();
+                !others.is_empty()
+                    && repo
+                        .delete_branch(others[rng.below(others.len() as u64) as usize], true)
+                        .is_ok()
+            }
+            6 => repo.create_tag(&format!("t{made}"), None).is_ok(),
+            _ => {
+                !tags.is_empty()
+                    && repo
+                        .delete_tag(&tags[rng.below(tags.len() as u64) as usize])
+                        .is_ok()
+            }
+        };
+        // A command that leaves every ref as it was (checking out the current branch)
+        // records no operation.
+        if done && view(&repo) != current {
+            states.push(view(&repo));
+        }
+    }
+    // Undo walks back through every state, one command at a time ...
+    for want in states.iter().rev().skip(1) {
+        repo.undo(&force)?;
+        assert_eq!(&view(&repo), want);
+    }
+    // ... then the first commit (its branch unborn again), and no further than the
+    // log's start.
+    repo.undo(&force)?;
+    assert!(view(&repo).refs.is_empty());
+    assert!(repo.undo(&force).is_err());
+    // Redo walks forward again through every state.
+    for want in &states {
+        repo.redo(&force)?;
+        assert_eq!(&view(&repo), want);
+    }
+    assert!(repo.redo(&force).is_err(), "nothing is left to redo");
+    // Undo, then a new command: redo has nothing to redo.
+    repo.undo(&force)?;
+    repo.create_tag("fresh", None)?;
+    assert!(repo.redo(&force).is_err());
+    // `op restore` to any earlier operation gives its view.
+    let log = repo.op_log(None)?;
+    for _ in 0..10 {
+        let entry = &log[rng.below(log.len() as u64) as usize];
+        let want = repo.ops().read_view(&entry.op.view)?;
+        repo.op_restore(&entry.id.to_string(), &force)?;
+        assert_eq!(view(&repo), want, "restore to {}", entry.id);
+    }
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    Ok(())
+}
+
+#[test]
+fn undoing_a_checkout_moves_the_working_directory_back_and_undoing_a_commit_does_not() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "main\n");
+    env.commit("on main");
+    env.cow_ok(["checkout", "-q", "-b", "side"]);
+    write(&w.join("a.txt"), "side\n");
+    write(&w.join("only-side.txt"), "x\n");
+    env.commit("on side");
+    env.cow_ok(["checkout", "-q", "main"]);
+    assert_eq!(fs::read_to_string(w.join("a.txt")).unwrap(), "main\n");
+
+    // Undoing the checkout goes back to side, files and all.
+    let out = env.cow_ok(["undo"]);
+    assert!(out.starts_with("Undo operation "), "{out}");
+    assert!(out.contains("HEAD: main → side"), "{out}");
+    assert_eq!(env.cow_ok(["branch", "--show-current"]).trim(), "side");
+    assert_eq!(fs::read_to_string(w.join("a.txt")).unwrap(), "side\n");
+    assert!(w.join("only-side.txt").exists());
+
+    // Undoing a commit moves the branch back and leaves the files as they are, so the
+    // commit's changes show as changes again (git's reset --soft).
+    write(&w.join("a.txt"), "side, edited\n");
+    env.commit("edit on side");
+    env.cow_ok(["undo"]);
+    assert_eq!(
+        fs::read_to_string(w.join("a.txt")).unwrap(),
+        "side, edited\n"
+    );
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), " M a.txt\n");
+    env.cow_ok(["redo"]);
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
+
+    // An undo that would overwrite unsaved work is refused, naming the file, and
+    // changes nothing; --force goes through.
+    env.cow_ok(["checkout", "-q", "main"]);
+    write(&w.join("a.txt"), "unsaved\n");
+    let ops = op_log(&env).len();
+    let out = env.cow(["undo"]);
+    assert_error(&out, "a.txt");
+    assert_eq!(op_log(&env).len(), ops);
+    assert_eq!(fs::read_to_string(w.join("a.txt")).unwrap(), "unsaved\n");
+    assert_eq!(env.cow_ok(["branch", "--show-current"]).trim(), "main");
+    env.cow_ok(["undo", "--force"]);
+    assert_eq!(env.cow_ok(["branch", "--show-current"]).trim(), "side");
+    assert_eq!(
+        fs::read_to_string(w.join("a.txt")).unwrap(),
+        "side, edited\n"
+    );
+}
+
+#[test]
+fn a_deleted_branch_comes_back_after_gc_and_goes_after_abandon() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "main\n");
+    env.commit("on main");
+    env.cow_ok(["checkout", "-q", "-b", "doomed"]);
+    write(
+        &w.join("big.txt"),
+        "only on the doomed branch\n".repeat(100),
+    );
+    let tip = env.commit("on doomed");
+    env.cow_ok(["checkout", "-q", "main"]);
+    env.cow_ok(["branch", "-D", "doomed"]);
+    env.cow_ok(["gc", "--prune=now"]);
+    // Within gc.opLogExpire, the operations' views keep the branch's snapshots.
+    let out = env.cow_ok(["undo"]);
+    assert!(out.contains("created branch doomed"), "{out}");
+    assert_eq!(env.cow_ok(["rev-parse", "doomed"]).trim(), tip);
+    assert_eq!(
+        env.cow_ok(["show", "doomed:big.txt"]),
+        "only on the doomed branch\n".repeat(100)
+    );
+    // Deleted again, and every operation before the last abandoned: gc frees it.
+    env.cow_ok(["branch", "-D", "doomed"]);
+    let out = env.cow_ok(["op", "abandon", "..@-"]);
+    assert!(out.starts_with("Abandoned "), "{out}");
+    assert_eq!(op_log(&env).len(), 1);
+    env.cow_ok(["gc", "--prune=now"]);
+    let id: ObjectId = tip.parse().unwrap();
+    assert!(!Repository::open(&w).unwrap().odb().contains(&id));
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+    // Nothing before the log's start can be undone.
+    assert_failure(&env.cow(["undo"]), 1, "nothing to undo");
+}
+
+#[test]
+fn a_damaged_log_is_named_by_fsck_and_refs_changed_outside_are_recorded() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "a\n");
+    let first = env.commit("first");
+    write(&w.join("a.txt"), "b\n");
+    env.commit("second");
+    // A ref moved by hand: fsck notes it (not damage); the next command records it
+    // as an operation of its own before its own.
+    fs::write(w.join(".cow/refs/heads/main"), format!("{first}\n")).unwrap();
+    let out = env.cow_ok(["fsck"]);
+    assert!(
+        out.contains("note: the refs differ from the operation log's head view (refs/heads/main)"),
+        "{out}"
+    );
+    let before = op_log(&env).len();
+    env.cow_ok(["tag", "t"]);
+    let ops = op_log(&env);
+    assert_eq!(ops.len(), before + 2);
+    assert_eq!(ops[1]["description"], "import refs changed outside cow");
+    assert!(!env.cow_ok(["fsck"]).contains("note:"));
+    // A damaged operation file is a problem fsck names.
+    let head = ops[0]["id"].as_str().unwrap();
+    let path = w.join(format!(".cow/oplog/op-{head}"));
+    fs::write(&path, "{}\n").unwrap();
+    let out = env.cow(["fsck"]);
+    assert!(!out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(head) && text.contains("damaged"), "{text}");
+    assert_failure(&env.cow(["op", "log"]), 1, head);
+}
+
+#[test]
+fn killed_ref_changes_are_finished_or_dropped_by_the_next_writer() {
+    let mut rng = Rng::new(99);
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "0\n");
+    env.commit("start");
+    let mut kills = 0;
+    let mut pending_left = 0;
+    let mut i = 0;
+    // Until some kills have landed while an operation was being recorded (the window
+    // the recovery is for), not just anywhere.
+    while kills < 40 || pending_left < 3 {
+        i += 1;
+        assert!(
+            i < 2000,
+            "{kills} kills, {pending_left} with an operation pending"
+        );
+        let mut cmd = env.cow_cmd(&w);
+        match rng.below(3) {
+            0 => {
+                write(&w.join("a.txt"), format!("{i}\n"));
+                cmd.args(["commit", "-q", "-m", &format!("c{i}")])
+            }
+            1 => cmd.args(["checkout", "-q", "-b", &format!("b{i}")]),
+            _ => cmd.args(["tag", &format!("t{i}")]),
+        };
+        let mut child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(rng.below(30_000)));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+        if Repository::open(&w)
+            .unwrap()
+            .ops()
+            .pending()
+            .unwrap()
+            .is_some()
+        {
+            pending_left += 1;
+        }
+        // Any writer finishes (or drops) what the killed one left: then the log's head
+        // view is the refs, nothing is pending, and fsck finds nothing.
+        env.cow_ok(["tag", &format!("after{i}")]);
+        let repo = Repository::open(&w).unwrap();
+        let head = repo.ops().head().unwrap().expect("a head");
+        let head_view = repo
+            .ops()
+            .read_view(&repo.ops().read_op(&head).unwrap().view)
+            .unwrap();
+        assert_eq!(head_view, repo.current_view().unwrap(), "iteration {i}");
+        assert_eq!(repo.ops().pending().unwrap(), None, "iteration {i}");
+        let fsck = env.cow(["fsck", "--connectivity-only"]);
+        let text = String::from_utf8_lossy(&fsck.stdout);
+        assert!(
+            fsck.status.success() && !text.contains("note:"),
+            "iteration {i}: {text}"
+        );
+    }
+    eprintln!("{i} commands, {kills} killed, {pending_left} of them with an operation pending");
+}
+
+#[test]
+fn racing_writers_lose_no_operation() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "0\n");
+    env.commit("start");
+    let before = op_log(&env).len();
+    std::thread::scope(|s| {
+        for writer in 0..2 {
+            let env = &env;
+            s.spawn(move || {
+                for n in 0..10 {
+                    env.cow_ok(["tag", &format!("w{writer}-{n}")]);
+                }
+            });
+        }
+    });
+    let ops = op_log(&env);
+    assert_eq!(ops.len(), before + 20);
+    // Each operation follows the one before it, and the last names every tag.
+    for pair in ops.windows(2) {
+        assert_eq!(pair[0]["parent"], pair[1]["id"]);
+    }
+    let repo = Repository::open(&w).unwrap();
+    let tags: BTreeMap<_, _> = repo
+        .current_view()
+        .unwrap()
+        .refs
+        .into_iter()
+        .filter(|(n, _)| n.as_str().starts_with("refs/tags/"))
+        .collect();
+    assert_eq!(tags.len(), 20);
+}
