@@ -323,15 +323,25 @@ impl OpStore {
         self.dir.join("pending")
     }
 
-    /// Writes `bytes` as the file `prefix-<id>` unless it exists; returns the id.
+    /// Writes `bytes` as the file `prefix-<id>` unless it exists; returns the id. The
+    /// file is synced, its name in the directory not: [`OpStore::set_pending`] (or
+    /// [`OpStore::sync`]) makes every name written so far durable with one sync.
     fn write_file(&self, prefix: &str, bytes: &[u8]) -> Result<OpId> {
         let id = OpId::of(bytes);
         let path = self.dir.join(format!("{prefix}-{id}"));
         if !path.exists() {
             make_dir(&self.dir)?;
-            crate::fs::write_atomic(&path, crate::temp::OPLOG.name, bytes, Durability::Sync)?;
+            let mut file = crate::fs::AtomicFile::create(&path, crate::temp::OPLOG.name)?;
+            file.write_all(bytes)?;
+            file.file().sync_all().context("write", &path)?;
+            file.commit(Durability::NoSync)?;
         }
         Ok(id)
+    }
+
+    /// Makes the names of the files written so far durable.
+    pub fn sync(&self) -> Result<()> {
+        Ok(crate::fs::sync_dir(&self.dir)?)
     }
 
     fn read_file(&self, prefix: &str, id: &OpId) -> Result<Option<Vec<u8>>> {
@@ -425,8 +435,8 @@ impl OpStore {
         }
     }
 
-    /// Makes `new` the head in place of `old`: the new head file is made (and synced)
-    /// before the old one is removed. Heads other than these two are removed too.
+    /// Makes `new` the head: its head file is made and synced before the others are
+    /// removed. The operation's own file must be durable already.
     pub fn set_head(&self, new: OpId) -> Result<()> {
         let dir = self.heads_dir();
         make_dir(&self.dir)?;
@@ -434,6 +444,8 @@ impl OpStore {
         let path = dir.join(new.to_string());
         std::fs::write(&path, b"").context("write", &path)?;
         crate::fs::sync_dir(&dir)?;
+        // The old head goes unsynced: if a crash brings it back, the new one is its
+        // child and wins (see `head`).
         for old in self.head_files()? {
             if old != new {
                 let path = dir.join(old.to_string());
@@ -445,7 +457,6 @@ impl OpStore {
                 }
             }
         }
-        crate::fs::sync_dir(&dir)?;
         Ok(())
     }
 
@@ -459,18 +470,16 @@ impl OpStore {
         }
     }
 
-    /// Records, durably, that `op`'s ref changes are about to be applied.
+    /// Records, durably, that `op`'s ref changes are about to be applied, with the
+    /// files written before it (one directory sync for all their names).
     pub fn set_pending(&self, op: OpId) -> Result<()> {
         let path = self.pending_path();
         make_dir(&self.dir)?;
-        let text = format!("{op}\n");
-        crate::fs::write_atomic(
-            &path,
-            crate::temp::OPLOG.name,
-            text.as_bytes(),
-            Durability::Sync,
-        )?;
-        Ok(())
+        let mut file = crate::fs::AtomicFile::create(&path, crate::temp::OPLOG.name)?;
+        file.write_all(format!("{op}\n").as_bytes())?;
+        file.file().sync_all().context("write", &path)?;
+        file.commit(Durability::NoSync)?;
+        self.sync()
     }
 
     /// Removes the pending mark (the head now names the operation, or it was dropped).

@@ -208,6 +208,7 @@ impl Repository {
         let id = self
             .ops
             .write_op(&self.new_op(view, head, OpInfo::new(description)))?;
+        self.ops.sync()?;
         self.ops.set_head(id)?;
         Ok(id)
     }
@@ -521,6 +522,7 @@ impl Repository {
             parent = Some(new_id);
         }
         let new_head = parent.expect("the head is kept");
+        self.ops.sync()?;
         self.ops.set_head(new_head)?;
         let live: std::collections::HashSet<OpId> = renamed.values().copied().collect();
         let mut removed = 0;
