@@ -7,13 +7,11 @@
 //!
 //! - `op-<id>`: an operation, a JSON object (see [`Operation`]);
 //! - `view-<id>`: a view, a JSON object (see [`View`]);
-//! - `heads/<id>`: the head operation; a new head is added before the old one is
-//!   removed, so a crash in between leaves two, the newer a child of the older, and
-//!   [`OpStore::head`] takes the child;
-//! - `pending`: the id of an operation whose ref changes are being applied. It is
-//!   written, synced, before any ref moves, and removed once the head names the
-//!   operation; a writer that finds it left by a killed process finishes the work (see
-//!   `Repository::recover_operation`).
+//! - `heads/<id>`: the head operation. A command adds its operation's head file
+//!   (synced) before it moves any ref, and removes its parent's after: while it runs,
+//!   and after a crash, there are two, the newer a child of the older, and
+//!   [`OpStore::head`] takes the child. A writer that finds two finishes the killed
+//!   command's ref changes (see `Repository::recover_operation`).
 //!
 //! A layer above [`crate::refs`] (views hold ref names and values) and below the
 //! repository, which records operations as it commits ref transactions.
@@ -319,13 +317,9 @@ impl OpStore {
         self.dir.join("heads")
     }
 
-    fn pending_path(&self) -> PathBuf {
-        self.dir.join("pending")
-    }
-
     /// Writes `bytes` as the file `prefix-<id>` unless it exists; returns the id. The
-    /// file is synced, its name in the directory not: [`OpStore::set_pending`] (or
-    /// [`OpStore::sync`]) makes every name written so far durable with one sync.
+    /// file is synced, its name in the directory not: [`OpStore::sync`] makes every
+    /// name written so far durable with one sync.
     fn write_file(&self, prefix: &str, bytes: &[u8]) -> Result<OpId> {
         let id = OpId::of(bytes);
         let path = self.dir.join(format!("{prefix}-{id}"));
@@ -394,8 +388,9 @@ impl OpStore {
         Operation::parse(*id, &bytes)
     }
 
-    /// The ids `heads/` names (unsorted; names that are not ids are left out).
-    fn head_files(&self) -> Result<Vec<OpId>> {
+    /// The ids `heads/` names (unsorted; names that are not ids are left out): one,
+    /// or two while a command records an operation (or after it was killed doing so).
+    pub fn head_files(&self) -> Result<Vec<OpId>> {
         let dir = self.heads_dir();
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -435,19 +430,25 @@ impl OpStore {
         }
     }
 
-    /// Makes `new` the head: its head file is made and synced before the others are
-    /// removed. The operation's own file must be durable already.
-    pub fn set_head(&self, new: OpId) -> Result<()> {
+    /// Adds `new` as a head, durably; the operation's own file must be durable
+    /// already. Until the old head is removed, [`OpStore::head`] takes `new` (its
+    /// child).
+    pub fn add_head(&self, new: OpId) -> Result<()> {
         let dir = self.heads_dir();
         make_dir(&self.dir)?;
         make_dir(&dir)?;
         let path = dir.join(new.to_string());
         std::fs::write(&path, b"").context("write", &path)?;
         crate::fs::sync_dir(&dir)?;
-        // The old head goes unsynced: if a crash brings it back, the new one is its
-        // child and wins (see `head`).
+        Ok(())
+    }
+
+    /// Removes every head but `keep`, unsynced: if a crash brings one back, `keep` is
+    /// its child and wins.
+    pub fn remove_heads_but(&self, keep: OpId) -> Result<()> {
+        let dir = self.heads_dir();
         for old in self.head_files()? {
-            if old != new {
+            if old != keep {
                 let path = dir.join(old.to_string());
                 match std::fs::remove_file(&path) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
@@ -460,37 +461,10 @@ impl OpStore {
         Ok(())
     }
 
-    /// The operation a killed writer was applying, if any.
-    pub fn pending(&self) -> Result<Option<OpId>> {
-        let path = self.pending_path();
-        match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(text.trim().parse().ok()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(IoError::new("read", path, e).into()),
-        }
-    }
-
-    /// Records, durably, that `op`'s ref changes are about to be applied, with the
-    /// files written before it (one directory sync for all their names).
-    pub fn set_pending(&self, op: OpId) -> Result<()> {
-        let path = self.pending_path();
-        make_dir(&self.dir)?;
-        let mut file = crate::fs::AtomicFile::create(&path, crate::temp::OPLOG.name)?;
-        file.write_all(format!("{op}\n").as_bytes())?;
-        file.file().sync_all().context("write", &path)?;
-        file.commit(Durability::NoSync)?;
-        self.sync()
-    }
-
-    /// Removes the pending mark (the head now names the operation, or it was dropped).
-    pub fn clear_pending(&self) -> Result<()> {
-        let path = self.pending_path();
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                Err(IoError::new("remove", path, e).into())
-            }
-            _ => Ok(()),
-        }
+    /// Makes `new` the only head (its file durable already).
+    pub fn set_head(&self, new: OpId) -> Result<()> {
+        self.add_head(new)?;
+        self.remove_heads_but(new)
     }
 
     /// The operations from `start` back to the first, newest first.

@@ -82,8 +82,8 @@ pub struct FsckReport {
     /// Everything wrong, in the order found.
     pub problems: Vec<Problem>,
     /// What is not damage but worth knowing: refs changed outside cow that the
-    /// operation log does not record yet, or an operation a killed command left
-    /// pending (the next command that writes finishes it).
+    /// operation log does not record yet, or an operation a killed command was
+    /// recording (the next command that writes finishes it).
     pub notes: Vec<String>,
 }
 

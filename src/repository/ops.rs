@@ -1,11 +1,12 @@
 //! Recording every ref change as an operation, and undo, redo and restore over them.
 //!
 //! Every ref transaction a command commits goes through [`Repository::commit_refs`],
-//! which records it: the view after it is written, then the operation, then a
-//! `pending` mark naming it, all synced; then the refs move; then the head of the log
-//! names the operation and the mark goes. A writer killed anywhere in between leaves
-//! the refs and the log consistent once the next writer takes the lock: it finishes
-//! the operation (moving the refs that had not moved yet), or drops it if no ref had.
+//! which records it: the view after it and the operation are written and synced, and
+//! the operation added as a second head of the log, the child of the first; then the
+//! refs move; then the old head goes. A writer killed anywhere in between leaves the
+//! refs and the log consistent once the next writer takes the lock: finding two heads,
+//! it drops the operation if no ref had moved, and otherwise finishes it (moving the
+//! refs that had not moved yet).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -243,36 +244,48 @@ impl Repository {
         let parent = self.op_parent(&before)?;
         let view = self.ops.write_view(&after)?;
         let id = self.ops.write_op(&self.new_op(view, Some(parent), info))?;
-        self.ops.set_pending(id)?;
-        let applied = tx.commit()?;
-        self.ops.set_head(id)?;
-        self.ops.clear_pending()?;
-        Ok(applied)
+        self.ops.sync()?;
+        self.ops.add_head(id)?;
+        match tx.commit() {
+            Ok(applied) => {
+                self.ops.remove_heads_but(id)?;
+                Ok(applied)
+            }
+            Err(e) => {
+                // Refused or failed: the operation did not happen. (Refs a failing
+                // filesystem did move are recorded by the next command, as changed
+                // outside the log.)
+                let _ = self.ops.remove_heads_but(parent);
+                Err(e.into())
+            }
+        }
     }
 
-    /// Finishes or drops the operation a killed writer left pending (see the module
-    /// docs). Called with the lock held, before a writer changes anything.
+    /// Finishes the operation a killed writer was recording (see the module docs):
+    /// with two heads, if no ref had moved the newer goes (the command did not
+    /// happen); otherwise the refs are set to its view and the older goes.
+    /// Called with the lock held, before a writer changes anything.
     pub(crate) fn recover_operation(&self) -> Result<()> {
-        let Some(pending) = self.ops.pending()? else {
+        if self.ops.head_files()?.len() < 2 {
+            return Ok(());
+        }
+        let Some(head) = self.ops.head()? else {
             return Ok(());
         };
-        let head = self.ops.head()?;
-        let op = match self.ops.read_op(&pending) {
-            Ok(op) if head != Some(pending) && op.parent == head => op,
-            // Already the head, or not a child of it: nothing left to do.
-            _ => return Ok(self.ops.clear_pending()?),
-        };
+        let op = self.ops.read_op(&head)?;
         let current = self.current_view()?;
-        let untouched = match head {
-            Some(head) => self.ops.read_view(&self.ops.read_op(&head)?.view)? == current,
-            None => false,
-        };
-        if !untouched {
-            let target = self.ops.read_view(&op.view)?;
-            self.transaction_to(&current, &target).commit()?;
-            self.ops.set_head(pending)?;
+        // No ref moved yet: the command did not happen, as without a log.
+        if let Some(parent) = op.parent
+            && self.ops.read_view(&self.ops.read_op(&parent)?.view)? == current
+        {
+            return Ok(self.ops.remove_heads_but(parent)?);
         }
-        Ok(self.ops.clear_pending()?)
+        // Some moved: move the rest, so the command happened whole.
+        let target = self.ops.read_view(&op.view)?;
+        if current != target {
+            self.transaction_to(&current, &target).commit()?;
+        }
+        Ok(self.ops.remove_heads_but(head)?)
     }
 
     /// A transaction that sets the refs from `current` to `target`: branches and tags
@@ -539,7 +552,7 @@ impl Repository {
 
     /// What is wrong with the operation log, for fsck: unreadable operations or views
     /// (problems); and refs that differ from the head operation's view, or an
-    /// operation left pending (notes: the next writer records or finishes them).
+    /// operation being recorded (notes: the next writer records or finishes them).
     pub(crate) fn op_log_problems(&self) -> (Vec<String>, Vec<String>) {
         let (mut problems, mut notes) = (Vec::new(), Vec::new());
         let head = match self.ops.head() {
@@ -557,10 +570,10 @@ impl Repository {
             .ops
             .read_op(&head)
             .and_then(|op| self.ops.read_view(&op.view));
-        match self.ops.pending() {
-            Ok(Some(pending)) if pending != head => notes.push(format!(
-                "operation {} was being recorded by a command that was killed; the next command that writes finishes it",
-                pending.short()
+        match self.ops.head_files() {
+            Ok(heads) if heads.len() > 1 => notes.push(format!(
+                "operation {} is being recorded, or was by a command that was killed; the next command that writes finishes it",
+                head.short()
             )),
             Ok(_) => {}
             Err(e) => problems.push(e.to_string()),

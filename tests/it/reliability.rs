@@ -397,23 +397,23 @@ fn a_commit_syncs_exactly_what_it_wrote_before_the_ref_moves() -> Result {
     // A one-file commit: loose objects (blob, tree, commit).
     write(&w.join("b"), "b\n");
     let calls = traced(&env, &["commit", "-m", "one file"]);
-    // Blob, tree and commit; then the operation log's view, operation and pending
-    // mark, written before any ref moves.
-    assert_eq!(check_commit_syncs(&calls, branch), 3 + 3, "{calls:#?}");
+    // Blob, tree and commit; then the operation log's view and operation, written
+    // before any ref moves.
+    assert_eq!(check_commit_syncs(&calls, branch), 3 + 2, "{calls:#?}");
     // A bigger one: a pack and its index.
     for i in 0..40 {
         write(&w.join(format!("many/{i}")), format!("{i}\n"));
     }
     let calls = traced(&env, &["commit", "-m", "forty files"]);
-    assert_eq!(check_commit_syncs(&calls, branch), 2 + 3, "{calls:#?}");
+    assert_eq!(check_commit_syncs(&calls, branch), 2 + 2, "{calls:#?}");
     assert!(env.cow_ok(["fsck"]).contains("no problems"));
     // A branch in new directories: each is made durable in its parent before the ref
     // is written in it.
     let nested = fs::canonicalize(&w)?.join(".cow/refs/heads/feature/deep/x");
     let calls = traced(&env, &["branch", "feature/deep/x"]);
     assert!(calls.iter().filter(|c| c.name.starts_with("mkdir")).count() >= 2);
-    // No object; the operation's view, the operation and the pending mark.
-    assert_eq!(check_commit_syncs(&calls, nested.to_str().unwrap()), 3);
+    // No object; the operation's view and the operation.
+    assert_eq!(check_commit_syncs(&calls, nested.to_str().unwrap()), 2);
     Ok(())
 }
 
