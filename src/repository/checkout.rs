@@ -164,7 +164,7 @@ impl Repository {
 
     /// Moves the working directory from HEAD's snapshot to `target`'s, then (only if
     /// that went through) applies `refs`, prepared before anything moved.
-    fn move_worktree(
+    pub(super) fn move_worktree(
         &self,
         target: ObjectId,
         head: Head,
