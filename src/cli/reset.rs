@@ -133,17 +133,18 @@ pub struct RevertArgs {
 }
 
 pub fn revert(repo: &Repository, args: &RevertArgs, out: &mut dyn Write) -> anyhow::Result<()> {
-    let reverted = repo.resolve_commit(args.rev.as_str())?;
-    let outcome = repo.revert(reverted, &CommitOptions::default())?;
+    let outcome = repo.revert(args.rev.as_str(), &CommitOptions::default())?;
     if args.json {
         let doc = json!({
             "type": "revert", "schema": 1,
             "id": outcome.id.to_string(),
-            "reverted": reverted.to_string(),
+            "reverted": outcome.reverted.to_string(),
             "branch": outcome.branch.as_ref().map(|b| b.shorten().to_owned()),
             "ref": outcome.branch.as_ref().map(|b| b.as_str().to_owned()),
-            "parent": outcome.parent.map(|p| p.to_string()),
+            "parent": outcome.parent.to_string(),
             "tree": outcome.tree.to_string(),
+            "written": outcome.checkout.applied.written,
+            "removed": outcome.checkout.applied.removed,
         });
         writeln!(out, "{doc}")?;
         return Ok(());

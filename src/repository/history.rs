@@ -11,6 +11,29 @@ use crate::object::{Commit, Entry, EntryMode, ObjectId, RepoPathBuf, Tree};
 use crate::refs::{Expected, Head};
 use crate::revision::Rev;
 
+/// What a path is set to: a mode and a blob or tree, or `None` to remove it.
+type Target = Option<(EntryMode, ObjectId)>;
+
+/// One path of a tree edit and what it is set to.
+type PathEdit = (RepoPathBuf, Target);
+
+/// What a revert made.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevertOutcome {
+    /// The new commit.
+    pub id: ObjectId,
+    /// The commit whose changes it undoes.
+    pub reverted: ObjectId,
+    /// The new commit's root tree.
+    pub tree: ObjectId,
+    /// The commit it follows (HEAD before).
+    pub parent: ObjectId,
+    /// The branch that moved, or `None` when HEAD is detached.
+    pub branch: Option<crate::refs::RefName>,
+    /// How the working directory moved.
+    pub checkout: CheckoutOutcome,
+}
+
 /// What [`Repository::reset`] does besides moving the branch.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ResetMode {
@@ -134,7 +157,7 @@ impl Repository {
         &self,
         rev: impl Into<Rev<'a>>,
         options: &CommitOptions<'_>,
-    ) -> Result<CommitOutcome> {
+    ) -> Result<RevertOutcome> {
         let _lock = self.lock()?;
         let reverted = self.resolve_commit(rev)?;
         let head = self.refs.head()?;
@@ -163,13 +186,16 @@ impl Repository {
         if changes.is_empty() {
             return Err(Error::NothingToCommit);
         }
-        // Clean only: HEAD holds every touched path as the reverted commit left it.
+        // Clean only: HEAD holds every touched path as the reverted commit left it —
+        // whatever is there, so that a file that became a directory compares the
+        // whole directory (HEAD may have added to it since).
         let mut changed_since = Vec::new();
-        let mut edits: Vec<(RepoPathBuf, Option<(EntryMode, ObjectId)>)> = Vec::new();
+        let mut edits: Vec<PathEdit> = Vec::new();
         for change in changes {
             let path = &change.new_path;
             let in_head = self.odb.tree_entry_at(&head_tree, path)?;
-            if in_head != change.new.map(|s| (s.mode, s.id)) {
+            let in_reverted = self.odb.tree_entry_at(&commit.tree, path)?;
+            if in_head != in_reverted {
                 changed_since.push(path.clone());
             }
             edits.push((path.clone(), change.old.map(|s| (s.mode, s.id))));
@@ -212,25 +238,22 @@ impl Repository {
         self.odb.sync()?;
         let mut tx = self.refs.transaction();
         tx.update_head(written.id, Expected::Value(head_id));
-        self.move_worktree(
+        let checkout = self.move_worktree(
             written.id,
             head.clone(),
             Some(tx.prepare()?),
             &CheckoutOptions::default(),
         )?;
-        Ok(CommitOutcome {
+        Ok(RevertOutcome {
             id: written.id,
+            reverted,
             tree,
-            parent: Some(head_id),
+            parent: head_id,
             branch: match head {
                 Head::Branch(name) => Some(name),
                 Head::Detached(_) => None,
             },
-            files: 0,
-            hashed: 0,
-            new_objects: written.new as u64,
-            bytes_added: written.stored_bytes,
-            warnings: Vec::new(),
+            checkout,
         })
     }
 
@@ -240,7 +263,7 @@ impl Repository {
     fn edit_tree(
         &self,
         base: Option<ObjectId>,
-        edits: &[(RepoPathBuf, Option<(EntryMode, ObjectId)>)],
+        edits: &[PathEdit],
         depth: usize,
     ) -> Result<Option<ObjectId>> {
         let mut entries: BTreeMap<Vec<u8>, Entry> = match base {
@@ -254,14 +277,13 @@ impl Repository {
             None => BTreeMap::new(),
         };
         // Group the edits by the name they go through at this depth.
-        let mut groups: BTreeMap<Vec<u8>, (Option<&Option<(EntryMode, ObjectId)>>, Vec<_>)> =
-            BTreeMap::new();
+        let mut groups: BTreeMap<Vec<u8>, (Option<Target>, Vec<PathEdit>)> = BTreeMap::new();
         for (path, entry) in edits {
             let mut names = path.components().skip(depth);
             let Some(name) = names.next() else { continue };
             let group = groups.entry(name.to_vec()).or_default();
             match names.next() {
-                None => group.0 = Some(entry),
+                None => group.0 = Some(*entry),
                 Some(_) => group.1.push((path.clone(), *entry)),
             }
         }
@@ -329,7 +351,7 @@ impl Repository {
             lost.push((commit.committer.time.seconds, id));
             todo.extend(commit.parents);
         }
-        lost.sort_by(|a, b| b.0.cmp(&a.0));
+        lost.sort_by_key(|&(time, _)| std::cmp::Reverse(time));
         Ok(lost.into_iter().map(|(_, id)| id).collect())
     }
 }

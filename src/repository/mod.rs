@@ -29,7 +29,7 @@ pub use fsck::{FsckOptions, FsckReport, Problem};
 pub use gc::{
     DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
 };
-pub use history::{ResetMode, ResetOutcome};
+pub use history::{ResetMode, ResetOutcome, RevertOutcome};
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::{Log, Walk, WalkOptions};
 pub use read::PathContent;

@@ -406,3 +406,88 @@ fn leaving_a_detached_commit_behind_warns_as_git_does() -> Result {
     );
     Ok(())
 }
+
+#[test]
+fn revert_brings_back_files_directories_replaced_and_modes_as_git_does() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let t = Twin::new();
+    t.write("x", "a file\n");
+    t.write("tool", "#!/bin/sh\n");
+    t.write("d/inner", "inner\n");
+    let root = t.commit("root");
+    t.write("other", "other\n");
+    t.commit("other");
+    // A file becomes a directory, a directory a file, an executable bit is set.
+    for dir in [t.env.work(), t.git.clone()] {
+        fs::remove_file(dir.join("x"))?;
+        fs::remove_dir_all(dir.join("d"))?;
+        set_exec(&dir.join("tool"), true);
+    }
+    t.write("x/y", "now a directory\n");
+    t.write("d", "now a file\n");
+    let reshape = t.commit("reshape");
+    // While the new directory holds more than the commit put there, turning it back
+    // into a file would drop that: refused, naming it.
+    t.write("x/z", "added since\n");
+    let more = t.commit("more");
+    assert_error(&t.env.cow(["revert", &reshape]), "changed since in HEAD: x");
+    assert_eq!(t.cow_head(), more);
+    for dir in [t.env.work(), t.git.clone()] {
+        fs::remove_file(dir.join("x/z"))?;
+    }
+    t.commit("less");
+    t.env.cow_ok(["revert", &reshape]);
+    t.git(&["revert", "--no-edit", &reshape]);
+    assert_eq!(t.cow_head(), t.git(&["rev-parse", "HEAD"]));
+    assert_eq!(t.read("x"), "a file\n");
+    assert_eq!(t.read("d/inner"), "inner\n");
+    assert_eq!(t.env.cow_ok(["status", "--porcelain"]), "");
+    // The root commit, against the empty tree: what it added goes, what came later stays.
+    t.env.cow_ok(["revert", &root]);
+    t.git(&["revert", "--no-edit", &root]);
+    assert_eq!(t.cow_head(), t.git(&["rev-parse", "HEAD"]));
+    assert_eq!(list_files(&t.env.work()), vec![PathBuf::from("other")]);
+    Ok(())
+}
+
+#[test]
+fn library_reset_amend_and_revert() -> Result {
+    use cow::repository::{CheckoutOptions, ResetMode};
+    let env = Env::new();
+    let repo = cow::Repository::init(env.work())?;
+    let options = commit_options();
+    assert!(matches!(
+        repo.amend(Some("x"), &options),
+        Err(cow::Error::UnbornHead(_))
+    ));
+    write(&env.work().join("f"), "1\n");
+    let c1 = repo.commit("one", &options)?.id;
+    write(&env.work().join("f"), "2\n");
+    let c2 = repo.commit("two", &options)?.id;
+    // A refused hard reset changes nothing.
+    write(&env.work().join("f"), "unsaved\n");
+    let refused = repo.reset(c1, ResetMode::Hard, &CheckoutOptions::default());
+    assert!(matches!(refused, Err(cow::Error::CheckoutConflicts(_))));
+    assert_eq!(repo.head_commit()?, Some(c2));
+    // A soft one moves the branch only.
+    let outcome = repo.reset("HEAD~1", ResetMode::Soft, &CheckoutOptions::default())?;
+    assert_eq!((outcome.old, outcome.target), (Some(c2), c1));
+    assert_eq!(fs::read_to_string(env.work().join("f"))?, "unsaved\n");
+    // Amend keeps the parents and the author; the message given replaces the old one.
+    let amended = repo.amend(Some("one, amended"), &options)?;
+    let commit = repo.odb().find_commit(&amended.id)?;
+    assert!(commit.parents.is_empty());
+    assert_eq!(commit.message, b"one, amended\n");
+    assert_eq!(
+        repo.odb().find_blob(&repo.resolve("HEAD:f")?)?,
+        b"unsaved\n"
+    );
+    // Revert of the amended root: its file goes, in the store and on disk.
+    let reverted = repo.revert(amended.id, &options)?;
+    assert_eq!(reverted.reverted, amended.id);
+    assert_eq!(reverted.tree, cow::ObjectId::empty_tree());
+    assert!(!env.work().join("f").exists());
+    Ok(())
+}
