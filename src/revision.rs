@@ -74,8 +74,8 @@ pub struct Resolved {
     pub mode: Option<EntryMode>,
 }
 
-/// A name for an object, as every method of [`crate::Repository`] that takes a
-/// revision accepts it: an object id, or a revision string in the syntax of
+/// A name for an object, as every method of the repository that takes a revision
+/// accepts it: an object id, or a revision string in the syntax of
 /// [`resolve`] (`main`, `HEAD~2`, `v1.0^{tree}`, an abbreviated id, `REV:path`).
 ///
 /// Methods take `impl Into<Rev>`, so an [`ObjectId`], a `&str`, a `String` or bytes
