@@ -6,10 +6,11 @@ use std::collections::{BTreeMap, HashSet};
 use super::Result;
 use super::commit::{Recipe, clean_message};
 use super::{CheckoutOptions, CheckoutOutcome, CommitOptions, CommitOutcome, Error, Repository};
-use crate::diff::DiffOptions;
+use crate::diff::{ChangeKind, DiffOptions};
 use crate::object::{Commit, Entry, EntryMode, ObjectId, RepoPathBuf, Tree};
 use crate::refs::{Expected, Head};
 use crate::revision::Rev;
+use crate::worktree::{Conflict, ConflictKind};
 
 /// What a path is set to: a mode and a blob or tree, or `None` to remove it.
 type Target = Option<(EntryMode, ObjectId)>;
@@ -64,10 +65,11 @@ pub struct ResetOutcome {
 
 impl Repository {
     /// Moves the current branch (or a detached HEAD) to revision `rev`. With
-    /// [`ResetMode::Hard`] the working directory moves too, under checkout's rules:
-    /// refused with [`Error::CheckoutConflicts`], changing nothing, when a change in no
-    /// snapshot would be overwritten or deleted, unless `options.force`. In a dry run
-    /// nothing changes.
+    /// [`ResetMode::Hard`] the working directory becomes `rev`'s too, moved as a
+    /// checkout moves it: refused with [`Error::CheckoutConflicts`], changing nothing,
+    /// when any tracked file has changes that are in no snapshot (even one HEAD and
+    /// `rev` agree on, which a checkout would carry over) or an untracked or ignored
+    /// file is in the way, unless `options.force`. In a dry run nothing changes.
     pub fn reset<'a>(
         &self,
         rev: impl Into<Rev<'a>>,
@@ -77,6 +79,24 @@ impl Repository {
         let _lock = self.lock()?;
         let target = self.resolve_commit(rev)?;
         let old = self.refs.head_commit()?;
+        if mode == ResetMode::Hard && !options.force {
+            // `reset --hard` means the working directory becomes REV's: a tracked file
+            // with changes in no snapshot would be lost even where HEAD and REV agree
+            // (a checkout would carry it over), so every one refuses it.
+            let unsaved: Vec<Conflict> = self
+                .status(&super::StatusOptions::default())?
+                .changes
+                .into_iter()
+                .filter(|c| c.kind() != ChangeKind::Added)
+                .map(|c| Conflict {
+                    path: c.path,
+                    kind: ConflictKind::Modified,
+                })
+                .collect();
+            if !unsaved.is_empty() {
+                return Err(Error::CheckoutConflicts(unsaved));
+            }
+        }
         let head = match self.refs.head()? {
             Head::Detached(_) => Head::Detached(target),
             branch => branch,

@@ -147,6 +147,12 @@ fn reset_hard_moves_the_working_directory_and_refuses_to_lose_work() -> Result {
     assert_eq!(t.read("a"), "1\n");
     assert!(!t.env.work().join("b").exists());
     assert_eq!(t.env.cow_ok(["status", "--porcelain"]), "");
+    // A change to a file HEAD and the target agree on would be lost as well.
+    write(&t.env.work().join("a"), "unsaved\n");
+    assert_error(&t.env.cow(["reset", "--hard"]), "a (modified)");
+    assert_eq!(t.read("a"), "unsaved\n");
+    t.env.cow_ok(["reset", "--hard", "-f"]);
+    assert_eq!(t.read("a"), "1\n");
     // Back to the third commit with a clean directory: no --force needed; a detached
     // HEAD moves itself.
     t.env.cow_ok(["reset", "--hard", &c3]);
