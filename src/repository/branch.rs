@@ -96,11 +96,7 @@ impl Repository {
             Some(name) => RefName::branch(name)?,
             None => match &head {
                 Head::Branch(name) => name.clone(),
-                Head::Detached(_) => {
-                    return Err(Error::NoSuchRef(
-                        "current branch (HEAD is detached)".to_owned(),
-                    ));
-                }
+                Head::Detached(_) => return Err(Error::Detached("rename")),
             },
         };
         let new_name = RefName::branch(new)?;

@@ -118,6 +118,9 @@ pub enum Error {
     /// HEAD's branch has no commit yet, so there is nothing to work on.
     #[error("cannot {0}: HEAD's branch has no commit yet")]
     UnbornHead(&'static str),
+    /// A command that works on the current branch, run with HEAD detached.
+    #[error("cannot {0} the current branch: HEAD is detached")]
+    Detached(&'static str),
     /// `revert` of a merge commit.
     #[error("commit {0} is a merge; reverting a merge is not supported")]
     RevertMerge(crate::ObjectId),

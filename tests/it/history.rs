@@ -334,6 +334,16 @@ fn branch_force_and_rename_move_refs_as_git_does() -> Result {
     );
     let listing = refs(&t);
     assert!(!listing.contains("feature"), "{listing}");
+    // No current branch to rename on a detached HEAD; an unborn one is renamed in HEAD.
+    t.env.cow_ok(["checkout", "--detach", "trunk"]);
+    assert_error(
+        &t.env.cow(["branch", "-m", "x"]),
+        "cannot rename the current branch: HEAD is detached",
+    );
+    let env = Env::new();
+    env.init();
+    env.cow_ok(["branch", "-m", "trunk"]);
+    assert_eq!(env.cow_ok(["branch", "--show-current"]), "trunk\n");
     Ok(())
 }
 
@@ -495,5 +505,43 @@ fn library_reset_amend_and_revert() -> Result {
     assert_eq!(reverted.reverted, amended.id);
     assert_eq!(reverted.tree, cow::ObjectId::empty_tree());
     assert!(!env.work().join("f").exists());
+    Ok(())
+}
+
+#[test]
+fn amend_without_a_message_edits_the_old_one_as_git_does() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let t = Twin::new();
+    t.write("a", "1\n");
+    t.commit("first line\n\nbody");
+    // The editor is given the old message above the comments; it changes the subject.
+    let editor = t.env.tmp.path().join("editor.sh");
+    fs::write(
+        &editor,
+        "#!/bin/sh\ncp \"$1\" \"$1.seen\"\nsed -i 's/^first line$/first line, edited/' \"$1\"\n",
+    )?;
+    set_exec(&editor, true);
+    const LATER: &str = "1700000999 +0200";
+    let out = t
+        .env
+        .cow_cmd(&t.env.work())
+        .env("EDITOR", &editor)
+        .env("COW_COMMITTER_DATE", LATER)
+        .args(["commit", "--amend"])
+        .output()?;
+    assert!(out.status.success(), "{}", describe(&out));
+    let git = git_cmd(&t.git)
+        .env("GIT_EDITOR", &editor)
+        .env("GIT_COMMITTER_DATE", LATER)
+        .args(["commit", "-q", "--amend"])
+        .output()?;
+    assert!(git.status.success(), "{}", describe(&git));
+    assert_eq!(t.cow_head(), t.git(&["rev-parse", "HEAD"]));
+    assert_eq!(
+        t.env.cow_ok(["log", "-1", "--format=%B"]),
+        "first line, edited\n\nbody\n\n"
+    );
     Ok(())
 }
