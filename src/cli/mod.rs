@@ -316,6 +316,9 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         }
         Error::CheckoutConflicts(_) => "; commit or move them, or use --force to discard them",
         Error::NotMerged(_) => "; use -D to delete it anyway",
+        Error::AmendEmpty => {
+            " (use --allow-empty to amend anyway, or `cow reset HEAD~1` to drop the commit and keep the files)"
+        }
         Error::RevertUnsaved(_) => "; commit them, or bring HEAD's back with `cow restore PATH`",
         Error::RevertConflicts { .. } => {
             " (only clean reverts are made: bring those paths back by hand with `cow restore --source REV^ PATH` and commit)"

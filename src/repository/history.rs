@@ -129,9 +129,10 @@ impl Repository {
     /// Replaces HEAD's commit with one of the working directory's snapshot, with the
     /// same parents and author (name, email and date), committed now, as `git commit
     /// --amend` does. The message is `message` cleaned as [`commit`](Self::commit)
-    /// cleans it, or with `None` the old one. `options.author` replaces the author;
-    /// `allow_empty` is implied (amending only the message is the common case).
-    /// Refused with [`Error::UnbornHead`] before the first commit.
+    /// cleans it, or with `None` the old one. `options.author` replaces the author.
+    /// Refused with [`Error::UnbornHead`] before the first commit, and with
+    /// [`Error::AmendEmpty`] when a commit that changed something would change
+    /// nothing from its parent, unless `options.allow_empty`.
     pub fn amend(
         &self,
         message: Option<&str>,
@@ -151,16 +152,27 @@ impl Repository {
             Some(c) => c.clone(),
             None => self.signatures()?.1,
         };
-        self.snapshot_commit(
+        // As git: a commit that changed something may not become one that changes
+        // nothing, unless `allow_empty`.
+        let parent_tree = match old.parents.first() {
+            Some(p) => self.odb.find_commit(p)?.tree,
+            None => ObjectId::empty_tree(),
+        };
+        let unchanged_if = (!options.allow_empty && old.tree != parent_tree).then_some(parent_tree);
+        let made = self.snapshot_commit(
             Recipe {
                 parents: old.parents,
                 author: options.author.clone().unwrap_or(old.author),
                 committer,
                 message,
-                unchanged_if: None,
+                unchanged_if,
             },
             options,
-        )
+        );
+        match made {
+            Err(Error::NothingToCommit) => Err(Error::AmendEmpty),
+            made => made,
+        }
     }
 
     /// Records a new commit on HEAD that undoes revision `rev`'s changes (against its

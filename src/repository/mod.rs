@@ -118,6 +118,10 @@ pub enum Error {
     /// HEAD's branch has no commit yet, so there is nothing to work on.
     #[error("cannot {0}: HEAD's branch has no commit yet")]
     UnbornHead(&'static str),
+    /// `commit --amend` would turn a commit that changed something into one that
+    /// changes nothing.
+    #[error("amending would make the commit empty: its snapshot equals its parent's")]
+    AmendEmpty,
     /// A command that works on the current branch, run with HEAD detached.
     #[error("cannot {0} the current branch: HEAD is detached")]
     Detached(&'static str),

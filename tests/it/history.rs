@@ -217,6 +217,24 @@ fn amend_makes_gits_commit() -> Result {
         t.env.cow_ok(["log", "-1", "--format=%s"]),
         "third, better\n"
     );
+    // Undoing everything the commit changed would leave it empty: refused, as git does,
+    // unless --allow-empty.
+    t.write("a", "2\n");
+    t.write("b", "b\n");
+    let head = t.cow_head();
+    assert_error(
+        &t.env.cow(["commit", "--amend", "--no-edit"]),
+        "amending would make the commit empty",
+    );
+    let git = t.git_out(&["commit", "-a", "--amend", "--no-edit"]);
+    assert!(!git.status.success(), "{}", describe(&git));
+    assert_eq!(t.cow_head(), head);
+    t.env
+        .cow_ok(["commit", "--amend", "--no-edit", "--allow-empty"]);
+    assert_eq!(
+        t.env.cow_ok(["rev-parse", "HEAD^{tree}"]),
+        t.env.cow_ok(["rev-parse", "HEAD~1^{tree}"])
+    );
     Ok(())
 }
 
