@@ -424,6 +424,22 @@ fn leaving_a_detached_commit_behind_warns_as_git_does() -> Result {
         stderr(&git).replace("git branch", "cow branch"),
         format!("{warning}Switched to branch 'main'\n")
     );
+    // Six left behind: four listed, then git's count of the rest.
+    t.git(&["checkout", "-q", &c2]);
+    t.env.cow_ok(["checkout", &c2]);
+    for n in 0..6 {
+        t.write("a", &format!("{n}\n"));
+        t.commit(&format!("detached {n}"));
+    }
+    let cow = t.env.cow(["checkout", "main"]);
+    let git = t.git_out(&["checkout", "main"]);
+    let warning = stderr(&cow);
+    assert!(warning.contains("leaving 6 commits behind"), "{warning}");
+    assert!(warning.contains("\n ... and 2 more.\n"), "{warning}");
+    assert_eq!(
+        stderr(&git).replace("git branch", "cow branch"),
+        format!("{warning}Switched to branch 'main'\n")
+    );
     // With --json, one warning line naming the commit.
     t.env.cow_ok(["checkout", &lost]);
     let out = t.env.cow(["checkout", "--json", "main"]);
