@@ -132,5 +132,6 @@ pub use object::{Commit, RepoPath, RepoPathBuf, Signature, Time, Tree};
 pub use repository::{
     CheckoutOptions, CheckoutOutcome, CloneOptions, CloneOutcome, CommitOptions, CommitOutcome,
     Diff, FetchOptions, FetchOutcome, FsckOptions, FsckReport, GcOptions, GcOutcome, Log,
-    PullOutcome, PushOptions, PushOutcome, Status, StatusOptions, WalkOptions,
+    PullOutcome, PushOptions, PushOutcome, ResetMode, ResetOutcome, RevertOutcome, Status,
+    StatusOptions, WalkOptions,
 };

@@ -14,10 +14,23 @@ pub struct Args {
     /// Delete branch NAME even if HEAD does not contain its commits
     #[arg(short = 'D', conflicts_with_all = ["delete", "start"])]
     force_delete: bool,
-    /// The branch to create or delete; without it, list branches
-    #[arg(required_if_eq_any = [("delete", "true"), ("force_delete", "true")])]
+    /// Create branch NAME, or move it if it exists (refused for the branch HEAD is on)
+    #[arg(short = 'f', long, conflicts_with_all = ["delete", "force_delete"])]
+    force: bool,
+    /// Rename branch OLD (default: the current one) to NEW, as `branch -m [OLD] NEW`
+    #[arg(short = 'm', long = "move", conflicts_with_all = ["delete", "force_delete", "force"])]
+    rename: bool,
+    /// Rename even if NEW exists, replacing it
+    #[arg(short = 'M', conflicts_with_all = ["delete", "force_delete", "force", "rename"])]
+    force_rename: bool,
+    /// The branch to create, move or delete (with -m: OLD, or NEW alone); without it,
+    /// list branches
+    #[arg(required_if_eq_any = [
+        ("delete", "true"), ("force_delete", "true"), ("force", "true"),
+        ("rename", "true"), ("force_rename", "true"),
+    ])]
     name: Option<String>,
-    /// Where the new branch starts (default HEAD)
+    /// Where the new branch starts (default HEAD); with -m, NEW
     start: Option<String>,
     /// List the remote-tracking branches (REMOTE/BRANCH)
     #[arg(short = 'r', long = "remotes", conflicts_with_all = ["name", "all"])]
@@ -80,7 +93,15 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         }
         return Ok(());
     };
-    if args.delete || args.force_delete {
+    if args.rename || args.force_rename {
+        let (old, new) = match &args.start {
+            Some(new) => (Some(name.as_str()), new),
+            None => (None, name),
+        };
+        repo.rename_branch(old, new, args.force_rename)?;
+    } else if args.force {
+        repo.force_branch(name, args.start.as_deref().map(Rev::from))?;
+    } else if args.delete || args.force_delete {
         let id = repo.delete_branch(name, args.force_delete)?;
         writeln!(out, "Deleted branch {name} (was {})", id.to_hex_prefix(12))?;
     } else {
@@ -132,6 +153,9 @@ pub struct TagArgs {
         requires = "name"
     )]
     delete: bool,
+    /// Create tag NAME, or move it if it exists
+    #[arg(short = 'f', long, conflicts_with = "delete", requires = "name")]
+    force: bool,
     /// The tag to create or delete; without it, list tags
     name: Option<String>,
     /// The commit to tag (default HEAD)
@@ -169,6 +193,13 @@ pub fn tag(repo: &Repository, args: &TagArgs, out: &mut dyn Write) -> anyhow::Re
     if args.delete {
         let id = repo.delete_tag(name)?;
         writeln!(out, "Deleted tag '{name}' (was {})", id.to_hex_prefix(12))?;
+    } else if args.force {
+        // git's words when an existing tag moves.
+        let (old, new) = repo.force_tag(name, args.target.as_deref().map(Rev::from))?;
+        if let Some(old) = old.filter(|old| *old != new) {
+            let short = repo.odb().shortest_unique_prefix(&old, 7)?;
+            writeln!(out, "Updated tag '{name}' (was {short})")?;
+        }
     } else {
         repo.create_tag(name, args.target.as_deref().map(Rev::from))?;
     }

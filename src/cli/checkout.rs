@@ -86,6 +86,12 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     };
     reporter.done();
     let outcome = outcome?;
+    if let Head::Detached(old) = before.0
+        && !args.dry_run
+        && old != outcome.target
+    {
+        warn_left_behind(repo, old, outcome.target, args.json)?;
+    }
     if args.json {
         let mut doc = outcome_json("checkout", &outcome, args.dry_run);
         doc.insert("head_before".into(), head_json(&before.0, before.1));
@@ -114,6 +120,68 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     Ok(())
 }
 
+/// git's warning when a checkout moves a detached HEAD away from commits no branch,
+/// tag or remote-tracking branch reaches: the first few listed, and how to keep them.
+fn warn_left_behind(
+    repo: &Repository,
+    old: ObjectId,
+    new: ObjectId,
+    json: bool,
+) -> anyhow::Result<()> {
+    // As git's ORPHAN_CUTOFF: four listed, a fifth only if it is the last.
+    const SHOWN: usize = 4;
+    let lost = repo.orphaned_commits(old, Some(new))?;
+    if lost.is_empty() {
+        return Ok(());
+    }
+    let describe = |id: &ObjectId| -> anyhow::Result<String> {
+        let short = repo.odb().shortest_unique_prefix(id, 7)?;
+        Ok(format!(
+            "  {short} {}",
+            repo.odb().find_commit(id)?.summary()
+        ))
+    };
+    let mut lines = Vec::new();
+    for id in lost.iter().take(SHOWN) {
+        lines.push(describe(id)?);
+    }
+    match lost.len().saturating_sub(SHOWN) {
+        0 => {}
+        1 => lines.push(describe(&lost[SHOWN])?),
+        more => lines.push(format!(" ... and {more} more.")),
+    }
+    let (count, it) = match lost.len() {
+        1 => ("1 commit".to_owned(), "it"),
+        n => (format!("{n} commits"), "them"),
+    };
+    let short = repo.odb().shortest_unique_prefix(&old, 7)?;
+    if json {
+        let message = format!(
+            "you are leaving {count} behind, not connected to any of your branches: {}; \
+             to keep {it}: cow branch <new-branch-name> {short}",
+            lines
+                .iter()
+                .map(|l| l.trim())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+        let ids: Vec<String> = lost.iter().map(ToString::to_string).collect();
+        eprintln!(
+            "{}",
+            json!({"type": "warning", "message": message, "path": null, "commits": ids})
+        );
+        return Ok(());
+    }
+    let listed: String = lines.iter().map(|l| format!("{l}\n")).collect();
+    eprint!(
+        "Warning: you are leaving {count} behind, not connected to\n\
+         any of your branches:\n\n{listed}\n\
+         If you want to keep {it} by creating a new branch, this may be a good time\n\
+         to do so with:\n\n cow branch <new-branch-name> {short}\n\n"
+    );
+    Ok(())
+}
+
 fn summary(outcome: &CheckoutOutcome) -> String {
     let a = &outcome.applied;
     format!(
@@ -124,7 +192,7 @@ fn summary(outcome: &CheckoutOutcome) -> String {
 
 /// HEAD as a JSON record: its branch (or `null` when detached) and commit (`null` on a
 /// branch with no commits yet).
-fn head_json(head: &Head, id: Option<ObjectId>) -> Value {
+pub(super) fn head_json(head: &Head, id: Option<ObjectId>) -> Value {
     let (branch, name) = match head {
         Head::Branch(name) => (Some(name.as_str()), Some(name.shorten())),
         Head::Detached(_) => (None, None),
@@ -140,7 +208,11 @@ fn head_json(head: &Head, id: Option<ObjectId>) -> Value {
 
 /// The fields checkout and restore share: the target, what was done (all zero in a
 /// dry run) and the plan's operations, in order.
-fn outcome_json(kind: &str, outcome: &CheckoutOutcome, dry_run: bool) -> Map<String, Value> {
+pub(super) fn outcome_json(
+    kind: &str,
+    outcome: &CheckoutOutcome,
+    dry_run: bool,
+) -> Map<String, Value> {
     let a = &outcome.applied;
     let ops: Vec<Value> = outcome.plan.ops.iter().map(op_json).collect();
     let mut doc = Map::new();

@@ -24,6 +24,13 @@ pub struct Args {
         allow_hyphen_values = true
     )]
     message: Vec<String>,
+    /// Replace HEAD's commit with one of the snapshot now: same parents and author,
+    /// the message given or (with --no-edit) the old one
+    #[arg(long)]
+    amend: bool,
+    /// With --amend and no -m: keep the old message instead of opening the editor
+    #[arg(long, requires = "amend")]
+    no_edit: bool,
     /// Accepted for git's `commit -a`: cow always snapshots every file
     #[arg(short = 'a', long = "all")]
     all: bool,
@@ -65,12 +72,28 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         progress: Some(&progress),
         ..CommitOptions::default()
     };
-    let message = if args.message.is_empty() {
-        message_from_editor(repo, args.allow_empty)?
-    } else {
-        args.message.join("\n\n")
+    let amended = match args.amend {
+        true => Some(
+            repo.head_commit()?
+                .ok_or(cow::repository::Error::UnbornHead("amend"))?,
+        ),
+        false => None,
     };
-    let outcome = repo.commit(&message, &options);
+    let message = if !args.message.is_empty() {
+        Some(args.message.join("\n\n"))
+    } else if let Some(old) = amended {
+        match args.no_edit {
+            true => None,
+            false => Some(amend_message_from_editor(repo, old)?),
+        }
+    } else {
+        Some(message_from_editor(repo, args.allow_empty)?)
+    };
+    let outcome = match (amended, &message) {
+        (Some(_), message) => repo.amend(message.as_deref(), &options),
+        (None, Some(message)) => repo.commit(message, &options),
+        (None, None) => unreachable!("a commit without --amend always has a message"),
+    };
     reporter.done();
     let outcome = match outcome {
         Err(cow::repository::Error::NothingToCommit) if args.allow_unchanged => {
@@ -93,6 +116,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         let doc = json!({
             "type": "commit", "schema": 1, "committed": true, "reason": null,
             "id": outcome.id.to_string(),
+            "amended": amended.map(|id| id.to_string()),
             "branch": outcome.branch.as_ref().map(|b| b.shorten().to_owned()),
             "ref": outcome.branch.as_ref().map(|b| b.as_str().to_owned()),
             "parent": outcome.parent.map(|p| p.to_string()),
@@ -161,6 +185,7 @@ fn unchanged(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Res
     let doc = json!({
         "type": "commit", "schema": 1, "committed": false, "reason": MESSAGE,
         "id": null,
+        "amended": null,
         "branch": branch.as_ref().map(|b| b.shorten().to_owned()),
         "ref": branch.as_ref().map(|b| b.as_str().to_owned()),
         "parent": head.map(|p| p.to_string()),
@@ -284,6 +309,13 @@ fn message_from_editor(repo: &Repository, allow_empty: bool) -> anyhow::Result<S
         return Err(cow::repository::Error::NothingToCommit.into());
     }
     super::editor::commit_message(&status)
+}
+
+/// `commit --amend` without `-m`: the editor opens on the old message.
+fn amend_message_from_editor(repo: &Repository, old: cow::ObjectId) -> anyhow::Result<String> {
+    let status = repo.status(&cow::repository::StatusOptions::default())?;
+    let old = repo.odb().find_commit(&old)?;
+    super::editor::commit_message_from(&status, &String::from_utf8_lossy(&old.message))
 }
 
 /// "1 byte", "12345 bytes"; with `human`, "12.3 KiB" (bytes below 1 KiB as they are).

@@ -79,6 +79,12 @@ pub fn cleanup(text: &str) -> String {
 /// Opens the editor on the template and returns the cleaned-up message; an empty one
 /// is refused with git's words.
 pub fn commit_message(status: &Status) -> anyhow::Result<String> {
+    commit_message_from(status, "")
+}
+
+/// Like [`commit_message`], the file starting with `initial` (an amended commit's
+/// message) above the template's comments.
+pub fn commit_message_from(status: &Status, initial: &str) -> anyhow::Result<String> {
     let Some(editor) = editor() else {
         anyhow::bail!(
             "terminal is dumb, but EDITOR unset: give the message with -m MSG, or set \
@@ -89,6 +95,7 @@ pub fn commit_message(status: &Status) -> anyhow::Result<String> {
         .prefix("COW_EDITMSG-")
         .tempfile()
         .map_err(|e| anyhow::anyhow!("could not create the commit message file: {e}"))?;
+    file.write_all(initial.trim_end_matches('\n').as_bytes())?;
     file.write_all(template(status).as_bytes())?;
     file.flush()?;
     // As git: the shell runs the editor command with the file as its argument, so an

@@ -23,6 +23,7 @@ mod op;
 mod paths;
 mod progress;
 mod remote;
+mod reset;
 mod rev_parse;
 mod show;
 mod status;
@@ -83,6 +84,11 @@ enum Command {
     Checkout(checkout::Args),
     /// Bring paths back from a snapshot without moving HEAD
     Restore(checkout::RestoreArgs),
+    /// Move the current branch (or detached HEAD) to another commit; with --hard, the
+    /// working directory too
+    Reset(reset::Args),
+    /// Record a new commit that undoes a commit's changes
+    Revert(reset::RevertArgs),
     /// List, create or delete branches
     Branch(branch::Args),
     /// List, create or delete tags
@@ -317,6 +323,13 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
         }
         Error::CheckoutConflicts(_) => "; commit or move them, or use --force to discard them",
         Error::NotMerged(_) => "; use -D to delete it anyway",
+        Error::AmendEmpty => {
+            " (use --allow-empty to amend anyway, or `cow reset HEAD~1` to drop the commit and keep the files)"
+        }
+        Error::RevertUnsaved(_) => "; commit them, or bring HEAD's back with `cow restore PATH`",
+        Error::RevertConflicts { .. } => {
+            " (only clean reverts are made: bring those paths back by hand with `cow restore --source REV^ PATH` and commit)"
+        }
         Error::Remote(cow::remote::Error::Unsafe { .. }) => " (cow remote add --single-writer)",
         _ => return None,
     })
@@ -367,6 +380,12 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Restore(args) => json::errors_as_json(args.json, || {
             checkout::restore(&discover()?, &cwd, args, out)
         }),
+        Command::Reset(args) => {
+            json::errors_as_json(args.json, || reset::run(&discover()?, args, out))
+        }
+        Command::Revert(args) => {
+            json::errors_as_json(args.json, || reset::revert(&discover()?, args, out))
+        }
         Command::Branch(args) => {
             json::errors_as_json(args.json, || branch::run(&discover()?, args, out))
         }

@@ -67,6 +67,75 @@ impl Repository {
         Ok(id)
     }
 
+    /// Creates branch `name` at revision `start` (default HEAD), or moves it there if it
+    /// exists (`branch -f`). Refuses the branch HEAD is on (moving it would leave the
+    /// working directory behind: that is [`reset`](Self::reset)). Returns the commit
+    /// it pointed at before, if any, and the one it points at now.
+    pub fn force_branch(
+        &self,
+        name: &str,
+        start: Option<Rev<'_>>,
+    ) -> Result<(Option<ObjectId>, ObjectId)> {
+        let _lock = self.lock()?;
+        let branch = RefName::branch(name)?;
+        if self.refs.head()? == Head::Branch(branch.clone()) {
+            return Err(Error::ForceUpdateCurrentBranch(name.to_owned()));
+        }
+        let id = self.resolve_commit(start.unwrap_or(Rev::HEAD))?;
+        let old = self.refs.find(&branch)?;
+        let mut tx = self.refs.transaction();
+        tx.update(branch, id, Expected::from_option(old));
+        let info = OpInfo::new(format!("force branch {name} to {}", id.to_hex_prefix(12)));
+        self.commit_refs(tx.prepare()?, info)?;
+        Ok((old, id))
+    }
+
+    /// Renames branch `old` (default: the one HEAD is on) to `new`, HEAD moving with
+    /// it when it is on `old`, in one transaction. Refuses when `new` exists, unless
+    /// `force` (git's `-M`), which still refuses to replace the branch HEAD is on.
+    /// Renaming the unborn branch HEAD is on only points HEAD at the new name.
+    pub fn rename_branch(&self, old: Option<&str>, new: &str, force: bool) -> Result<()> {
+        let _lock = self.lock()?;
+        let head = self.refs.head()?;
+        let old = match old {
+            Some(name) => RefName::branch(name)?,
+            None => match &head {
+                Head::Branch(name) => name.clone(),
+                Head::Detached(_) => return Err(Error::Detached("rename")),
+            },
+        };
+        let new_name = RefName::branch(new)?;
+        let is_current = head == Head::Branch(old.clone());
+        let id = self.refs.find(&old)?;
+        if id.is_none() && !is_current {
+            return Err(Error::NoSuchRef(format!("branch '{}'", old.shorten())));
+        }
+        if old == new_name {
+            return Ok(());
+        }
+        let existing = self.refs.find(&new_name)?;
+        if existing.is_some() {
+            if !force {
+                return Err(Error::BranchExists(new.to_owned()));
+            }
+            if head == Head::Branch(new_name.clone()) {
+                return Err(Error::ForceUpdateCurrentBranch(new.to_owned()));
+            }
+        }
+        let old_shown = old.shorten().to_owned();
+        let mut tx = self.refs.transaction();
+        if let Some(id) = id {
+            tx.delete(old, Expected::Value(id));
+            tx.update(new_name.clone(), id, Expected::from_option(existing));
+        }
+        if is_current {
+            tx.set_head(Head::Branch(new_name), Expected::head(&head));
+        }
+        let info = OpInfo::new(format!("rename branch {} to {new}", old_shown));
+        self.commit_refs(tx.prepare()?, info)?;
+        Ok(())
+    }
+
     /// Deletes branch `name`. Refuses the branch HEAD is on, and (unless `force`) a
     /// branch whose commit HEAD does not contain. Returns the commit it pointed at.
     pub fn delete_branch(&self, name: &str, force: bool) -> Result<ObjectId> {
@@ -145,6 +214,25 @@ impl Repository {
             OpInfo::new(format!("create tag {name} at {}", id.to_hex_prefix(12))),
         )?;
         Ok(id)
+    }
+
+    /// Creates tag `name` at revision `target` (default HEAD), or moves it there if it
+    /// exists (`tag -f`). Returns the commit it pointed at before, if any, and the one
+    /// it points at now.
+    pub fn force_tag(
+        &self,
+        name: &str,
+        target: Option<Rev<'_>>,
+    ) -> Result<(Option<ObjectId>, ObjectId)> {
+        let _lock = self.lock()?;
+        let tag = RefName::tag(name)?;
+        let id = self.resolve_commit(target.unwrap_or(Rev::HEAD))?;
+        let old = self.refs.find(&tag)?;
+        let mut tx = self.refs.transaction();
+        tx.update(tag, id, Expected::from_option(old));
+        let info = OpInfo::new(format!("force tag {name} to {}", id.to_hex_prefix(12)));
+        self.commit_refs(tx.prepare()?, info)?;
+        Ok((old, id))
     }
 
     /// Deletes tag `name`; returns the commit it pointed at.

@@ -265,15 +265,50 @@ impl Repository {
         if message.is_empty() {
             return Err(Error::EmptyMessage);
         }
-        let head = self.refs.head()?;
         let parent = self.refs.head_commit()?;
-        let (author, committer) = match (&options.author, &options.committer) {
+        let (author, committer) = self.signatures_for(options)?;
+        let unchanged_if = match (options.allow_empty, parent) {
+            (true, _) => None,
+            (false, Some(p)) => Some(self.odb.find_commit(&p)?.tree),
+            (false, None) => Some(ObjectId::empty_tree()),
+        };
+        self.snapshot_commit(
+            Recipe {
+                parents: parent.into_iter().collect(),
+                author,
+                committer,
+                message: message.into_bytes(),
+                unchanged_if,
+                what: "commit",
+            },
+            options,
+        )
+    }
+
+    /// The author and committer `options` give, else [`signatures`](Self::signatures).
+    pub(crate) fn signatures_for(
+        &self,
+        options: &CommitOptions<'_>,
+    ) -> Result<(Signature, Signature)> {
+        Ok(match (&options.author, &options.committer) {
             (Some(a), Some(c)) => (a.clone(), c.clone()),
             (a, c) => {
                 let (env_a, env_c) = self.signatures()?;
                 (a.clone().unwrap_or(env_a), c.clone().unwrap_or(env_c))
             }
-        };
+        })
+    }
+
+    /// Snapshots the working directory and records it as a commit made from `recipe`,
+    /// then moves HEAD's ref (expected at HEAD's current commit) to it. The caller
+    /// holds the lock.
+    pub(crate) fn snapshot_commit(
+        &self,
+        recipe: Recipe,
+        options: &CommitOptions<'_>,
+    ) -> Result<CommitOutcome> {
+        let head = self.refs.head()?;
+        let expected = self.refs.head_commit()?;
         let config = self.config()?;
         self.odb.set_chunk_params(config.chunk_params()?);
         if let Some(v) = config.get("core.compression") {
@@ -291,37 +326,35 @@ impl Repository {
         // New objects go into one pack (or loose files, if only a few).
         self.odb.begin_pack()?;
         let packing = PackGuard(&self.odb);
-        let parent_tree = match parent {
+        let head_tree = match expected {
             Some(p) => Some(self.odb.find_commit(&p)?.tree),
             None => None,
         };
         let (snapshot, loaded) =
-            self.scan(true, parent_tree, options.progress, options.skip_unreadable)?;
-        if !options.allow_empty {
-            let unchanged = snapshot.tree == parent_tree.unwrap_or(ObjectId::empty_tree());
-            if unchanged {
-                packing.finish()?;
-                self.save_scanned(&snapshot, loaded.as_ref());
-                return Err(Error::NothingToCommit);
-            }
+            self.scan(true, head_tree, options.progress, options.skip_unreadable)?;
+        if recipe.unchanged_if == Some(snapshot.tree) {
+            packing.finish()?;
+            self.save_scanned(&snapshot, loaded.as_ref());
+            return Err(Error::NothingToCommit);
         }
+        let parent = recipe.parents.first().copied();
         let commit = Commit {
             tree: snapshot.tree,
-            parents: parent.into_iter().collect(),
-            author,
-            committer,
+            parents: recipe.parents,
+            author: recipe.author,
+            committer: recipe.committer,
             extra_headers: Vec::new(),
-            message: message.into_bytes(),
+            message: recipe.message,
         };
         let written = self.odb.write_commit(&commit)?;
         packing.finish()?;
         // Invariant 4: every object the ref will reach is durable before it moves.
         self.odb.sync()?;
         let mut tx = self.refs.transaction();
-        tx.update_head(written.id, Expected::from_option(parent));
-        let what = match parent {
-            None => "commit (initial)",
-            Some(_) => "commit",
+        tx.update_head(written.id, Expected::from_option(expected));
+        let what = match (recipe.what, parent) {
+            ("commit", None) => "commit (initial)",
+            (what, _) => what,
         };
         let description = format!(
             "{what} {}: {}",
@@ -345,6 +378,22 @@ impl Repository {
             warnings: snapshot.warnings,
         })
     }
+}
+
+/// What a snapshot commit is made of, besides its tree.
+pub(crate) struct Recipe {
+    /// The new commit's parents.
+    pub parents: Vec<ObjectId>,
+    /// Its author.
+    pub author: Signature,
+    /// Its committer.
+    pub committer: Signature,
+    /// Its message, as stored.
+    pub message: Vec<u8>,
+    /// Refuse with [`Error::NothingToCommit`] when the snapshot's tree is this one.
+    pub unchanged_if: Option<ObjectId>,
+    /// What the operation log calls it: `commit`, `commit (amend)`.
+    pub what: &'static str,
 }
 
 #[cfg(test)]

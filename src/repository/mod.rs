@@ -7,6 +7,7 @@ mod config;
 mod diff;
 mod fsck;
 mod gc;
+mod history;
 mod lock;
 mod log;
 mod merge_base;
@@ -30,6 +31,7 @@ pub use gc::{
     DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
     parse_age,
 };
+pub use history::{ResetMode, ResetOutcome, RevertOutcome};
 pub use lock::{DEFAULT_LOCK_TIMEOUT, RepoLock};
 pub use log::{Log, Walk, WalkOptions};
 pub use ops::{DEFAULT_OPLOG_EXPIRE, OpEntry, OpOutcome, ViewChange, view_changes};
@@ -116,6 +118,42 @@ pub enum Error {
     /// The branch HEAD is on cannot be deleted.
     #[error("cannot delete branch '{0}': HEAD is on it (check out another branch first)")]
     DeleteCurrentBranch(String),
+    /// HEAD's branch has no commit yet, so there is nothing to work on.
+    #[error("cannot {0}: HEAD's branch has no commit yet")]
+    UnbornHead(&'static str),
+    /// `commit --amend` would turn a commit that changed something into one that
+    /// changes nothing.
+    #[error("amending would make the commit empty: its snapshot equals its parent's")]
+    AmendEmpty,
+    /// A command that works on the current branch, run with HEAD detached.
+    #[error("cannot {0} the current branch: HEAD is detached")]
+    Detached(&'static str),
+    /// `revert` of a merge commit.
+    #[error("commit {0} is a merge; reverting a merge is not supported")]
+    RevertMerge(crate::ObjectId),
+    /// `revert` of a commit whose changes no longer apply cleanly.
+    #[error(
+        "cannot revert {commit} cleanly: changed since in HEAD: {}",
+        path_list(.paths)
+    )]
+    RevertConflicts {
+        /// The commit to revert.
+        commit: crate::ObjectId,
+        /// The paths it changed that HEAD holds differently.
+        paths: Vec<crate::object::RepoPathBuf>,
+    },
+    /// `revert` would change paths whose changes in the working directory are in no
+    /// snapshot.
+    #[error(
+        "cannot revert: the working directory has changes that are in no snapshot to paths the revert changes: {}",
+        path_list(.0)
+    )]
+    RevertUnsaved(Vec<crate::object::RepoPathBuf>),
+    /// `branch -f` or `branch -M` of the branch HEAD is on.
+    #[error(
+        "cannot force update the branch '{0}' used by the working directory (HEAD is on it; use `reset` to move it)"
+    )]
+    ForceUpdateCurrentBranch(String),
     /// The branch has commits HEAD does not contain.
     #[error("branch '{0}' has commits that HEAD does not contain")]
     NotMerged(String),
@@ -211,6 +249,15 @@ fn conflict_list(conflicts: &[worktree::Conflict]) -> String {
         .collect();
     if conflicts.len() > SHOWN {
         list.push(format!("and {} more", conflicts.len() - SHOWN));
+    }
+    list.join(", ")
+}
+
+fn path_list(paths: &[crate::object::RepoPathBuf]) -> String {
+    const SHOWN: usize = 20;
+    let mut list: Vec<String> = paths.iter().take(SHOWN).map(|p| p.quoted()).collect();
+    if paths.len() > SHOWN {
+        list.push(format!("and {} more", paths.len() - SHOWN));
     }
     list.join(", ")
 }

@@ -11,6 +11,7 @@ mod errors;
 mod fuzz;
 mod gc;
 mod git_habits;
+mod history;
 mod hostile;
 mod input;
 mod json_actions;
