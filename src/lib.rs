@@ -92,9 +92,10 @@
 //!   over a storage backend ([`odb::backend`]);
 //! - [`reach`]: the objects reachable from some and not from others;
 //! - [`refs`]: HEAD, branches and tags, updated in transactions (objects only as ids);
-//! - [`revision`]: revision syntax (`main~2`, `v1:src`), over refs and the odb;
 //! - [`oplog`]: the operation log, every ref-changing command as an immutable
 //!   operation holding the view of the refs after it;
+//! - [`revision`]: revision syntax (`main~2`, `v1:src`, `main@{op:3}`), over refs,
+//!   the odb and the operation log's views;
 //! - [`worktree`]: scanning and snapshotting a directory, the stat cache, checkout's
 //!   plan and its application, all through descriptors below the working directory;
 //! - [`diff`]: tree against tree or working directory, renames, patches and stats;

@@ -8,6 +8,7 @@ use std::borrow::Cow;
 
 use crate::object::{EntryMode, Kind, ObjectId, Prefix, RepoPath, quote_path_message};
 use crate::odb::{self, Odb};
+use crate::oplog::{self, OpStore};
 use crate::refs::{self, Head, RefName, RefStore};
 
 /// A revision that names nothing, or names it ambiguously or malformed.
@@ -52,6 +53,9 @@ pub enum Error {
     /// The object store failed.
     #[error(transparent)]
     Odb(#[from] odb::Error),
+    /// The operation log could not give the view `@{op:…}` names.
+    #[error(transparent)]
+    Operation(Box<oplog::Error>),
 }
 
 fn list(ids: &[ObjectId]) -> String {
@@ -223,7 +227,17 @@ pub fn resolve<'a>(odb: &Odb, refs: &RefStore, rev: impl Into<Rev<'a>>) -> Resul
         spec: shown.clone(),
         reason,
     };
-    let (rev, path) = match spec.iter().position(|&b| b == b':') {
+    // The first ':' outside braces (`main@{op:3}:src` is a path of `main@{op:3}`).
+    let mut depth = 0usize;
+    let colon = spec.iter().position(|&b| {
+        match b {
+            b'{' => depth += 1,
+            b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+        b == b':' && depth == 0
+    });
+    let (rev, path) = match colon {
         Some(i) => (&spec[..i], Some(&spec[i + 1..])),
         None => (spec, None),
     };
@@ -306,6 +320,56 @@ pub fn resolve<'a>(odb: &Odb, refs: &RefStore, rev: impl Into<Rev<'a>>) -> Resul
     })
 }
 
+/// `NAME@{op:OP}`: what NAME (a branch, tag, remote-tracking branch or `HEAD`; empty
+/// means `HEAD`) named in the view of operation OP: a number counts operations back
+/// from the last (`0` is the last), anything else is an operation id or a unique
+/// prefix of one, `@`, `@-`. An object id is itself in any view.
+fn resolve_at_op(
+    odb: &Odb,
+    refs: &RefStore,
+    name: &str,
+    op: &str,
+    shown: &str,
+) -> Result<ObjectId> {
+    let ops = OpStore::at(refs.dir());
+    let unknown = || Error::UnknownRevision(shown.to_owned());
+    let op_error = |e: oplog::Error| Error::Operation(Box::new(e));
+    let id = match op.parse::<usize>() {
+        Ok(back) if op.bytes().all(|b| b.is_ascii_digit()) => {
+            let head = ops.head().map_err(op_error)?.ok_or_else(unknown)?;
+            let mut walk = ops.walk(Some(head)).skip(back);
+            walk.next().ok_or_else(unknown)?.map_err(op_error)?.0
+        }
+        _ => ops.resolve(op).map_err(op_error)?,
+    };
+    let view = ops
+        .read_op(&id)
+        .and_then(|op| ops.read_view(&op.view))
+        .map_err(op_error)?;
+    let name = match name {
+        "" | "@" => "HEAD",
+        name => name,
+    };
+    if name == "HEAD" {
+        return view.head_commit().ok_or_else(unknown);
+    }
+    for candidate in [
+        name.to_owned(),
+        format!("refs/{name}"),
+        format!("refs/tags/{name}"),
+        format!("refs/heads/{name}"),
+        format!("refs/remotes/{name}"),
+    ] {
+        if let Ok(ref_name) = RefName::new(&candidate)
+            && let Some(id) = view.refs.get(&ref_name)
+        {
+            return Ok(*id);
+        }
+    }
+    // Not a name in that view: an id names the same object in every view.
+    resolve_base(odb, refs, name).map_err(|_| unknown())
+}
+
 /// `path` with empty names left out, as `REV:dir/` and `REV:a//b` mean: the path
 /// `dir` and `a/b`.
 fn without_empty_names(path: &[u8]) -> Cow<'_, [u8]> {
@@ -352,6 +416,11 @@ fn peel_to_commit(odb: &Odb, id: ObjectId, spec: &str) -> Result<ObjectId> {
 }
 
 fn resolve_base(odb: &Odb, refs: &RefStore, base: &str) -> Result<ObjectId> {
+    if let Some(at) = base.find("@{op:")
+        && let Some(op) = base[at + 5..].strip_suffix('}')
+    {
+        return resolve_at_op(odb, refs, &base[..at], op, base);
+    }
     let base = if base == "@" { "HEAD" } else { base };
     if base.len() == ObjectId::HEX_LEN
         && let Ok(id) = base.parse::<ObjectId>()

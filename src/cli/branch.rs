@@ -165,6 +165,20 @@ pub struct TagArgs {
     pub json: bool,
 }
 
+impl Args {
+    /// Whether the command only lists (no branch named: nothing changes).
+    pub fn lists_only(&self) -> bool {
+        self.name.is_none()
+    }
+}
+
+impl TagArgs {
+    /// Whether the command only lists (no tag named: nothing changes).
+    pub fn lists_only(&self) -> bool {
+        self.name.is_none()
+    }
+}
+
 pub fn tag(repo: &Repository, args: &TagArgs, out: &mut dyn Write) -> anyhow::Result<()> {
     let Some(name) = &args.name else {
         if args.json {

@@ -50,6 +50,12 @@ struct Cli {
           value_parser = parse_seconds)]
     lock_timeout: std::time::Duration,
 
+    /// Read branches, tags and HEAD as operation OP left them (`cow op log`), for
+    /// commands that only read: log, show, diff, ls-tree, rev-parse, cat-file, branch
+    /// and tag lists
+    #[arg(long, value_name = "OP", global = true)]
+    at_op: Option<String>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -355,16 +361,42 @@ fn parse_seconds(s: &str) -> Result<std::time::Duration, String> {
         .ok_or_else(|| "not a number of seconds".to_owned())
 }
 
+/// Whether `command` only reads refs, so that `--at-op` may give it an operation's.
+fn reads_only(command: &Command) -> bool {
+    match command {
+        Command::Log(_)
+        | Command::Show(_)
+        | Command::Diff(_)
+        | Command::LsTree(_)
+        | Command::RevParse(_)
+        | Command::CatFile(_) => true,
+        Command::Branch(args) => args.lists_only(),
+        Command::Tag(args) => args.lists_only(),
+        _ => false,
+    }
+}
+
 fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
     let mut cwd = std::env::current_dir()?;
     for dir in &cli.chdir {
         cwd = cwd.join(dir);
     }
     let timeout = cli.lock_timeout;
+    if let Some(op) = &cli.at_op
+        && !reads_only(&cli.command)
+    {
+        return Err(Usage(format!(
+            "--at-op {op} is for commands that only read (log, show, diff, ls-tree, rev-parse, cat-file, branch and tag lists)"
+        ))
+        .into());
+    }
     let discover = || -> anyhow::Result<Repository> {
         let mut repo = Repository::discover(&cwd)?;
         repo.set_lock_timeout(timeout);
-        Ok(repo)
+        match &cli.at_op {
+            Some(op) => Ok(repo.at_operation(op)?),
+            None => Ok(repo),
+        }
     };
     match &cli.command {
         Command::Init(args) => init::run(&cwd, args, out),

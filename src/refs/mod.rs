@@ -278,6 +278,11 @@ impl RefStore {
         RefStore { dir: dir.into() }
     }
 
+    /// The directory the refs are stored under (a repository's `.cow`).
+    pub fn dir(&self) -> &std::path::Path {
+        &self.dir
+    }
+
     fn path(&self, name: &RefName) -> PathBuf {
         self.dir.join(name.as_str())
     }

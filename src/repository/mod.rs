@@ -274,6 +274,8 @@ pub struct Repository {
     refs: RefStore,
     ops: crate::oplog::OpStore,
     lock_timeout: std::time::Duration,
+    /// For [`Repository::at_operation`]: the directory holding the view's refs.
+    _view_dir: Option<std::sync::Arc<tempfile::TempDir>>,
 }
 
 impl Repository {
@@ -326,6 +328,7 @@ impl Repository {
             odb: Odb::at(cow_dir.join("objects")),
             refs: RefStore::at(&cow_dir),
             ops: crate::oplog::OpStore::at(&cow_dir),
+            _view_dir: None,
             work_dir,
             cow_dir,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,

@@ -317,6 +317,38 @@ impl Repository {
         tx
     }
 
+    /// The repository as operation `spec` left its refs, for reading (`--at-op`): its
+    /// branches, tags and HEAD are that operation's view (copied into a temporary
+    /// directory); objects, working directory and settings are this repository's.
+    /// Commands that change refs must not be run on it.
+    pub fn at_operation(&self, spec: &str) -> Result<Repository> {
+        let id = self.ops.resolve(spec)?;
+        let view = self.ops.read_view(&self.ops.read_op(&id)?.view)?;
+        let dir = tempfile::tempdir().map_err(|e| {
+            crate::fs::IoError::new("create a temporary directory in", std::env::temp_dir(), e)
+        })?;
+        let refs = refs::RefStore::at(dir.path());
+        let mut tx = refs.transaction();
+        for (name, id) in &view.refs {
+            tx.update(name.clone(), *id, Expected::Any);
+        }
+        let head = match &view.head {
+            Value::Symbolic(name) => Head::Branch(name.clone()),
+            Value::Id(id) => Head::Detached(*id),
+        };
+        tx.set_head(head, Expected::Any);
+        tx.commit()?;
+        Ok(Repository {
+            work_dir: self.work_dir.clone(),
+            cow_dir: self.cow_dir.clone(),
+            odb: crate::odb::Odb::at(self.cow_dir.join("objects")),
+            refs,
+            ops: self.ops.clone(),
+            lock_timeout: self.lock_timeout,
+            _view_dir: Some(std::sync::Arc::new(dir)),
+        })
+    }
+
     /// The operations from the head back, newest first, at most `limit`.
     pub fn op_log(&self, limit: Option<usize>) -> Result<Vec<OpEntry>> {
         let mut entries: Vec<OpEntry> = Vec::new();

@@ -15,9 +15,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("reach", &["object", "odb"]),
     // refs know objects only as ids.
     ("refs", &["fs", "object", "quote", "temp"]),
-    ("revision", &["object", "odb", "refs"]),
     // The operation log: views of refs, stored as files of its own.
     ("oplog", &["fs", "object", "refs", "temp"]),
+    // `NAME@{op:OP}` reads a view of the operation log.
+    ("revision", &["object", "odb", "oplog", "refs"]),
     (
         "worktree",
         &["fs", "object", "odb", "progress", "quote", "temp"],

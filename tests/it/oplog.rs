@@ -148,6 +148,35 @@ fn every_ref_changing_command_records_one_operation_and_readers_none() {
             "{args:?} recorded an operation"
         );
     }
+    // The history commands, one operation each, described.
+    env.cow_ok(["checkout", "-q", "main"]);
+    env.cow_ok(["restore", "--source", "HEAD", "a.txt"]);
+    let mut recorded = op_log(&env).len();
+    for (args, description) in [
+        (
+            &["branch", "-f", "side", "HEAD"][..],
+            "force branch side to ",
+        ),
+        (
+            &["branch", "-m", "side", "renamed"],
+            "rename branch side to renamed",
+        ),
+        (&["tag", "-f", "v2"], "force tag v2 to "),
+        (&["reset", "--soft", "HEAD~1"], "reset --soft to "),
+        (
+            &["commit", "-q", "--amend", "-m", "amended"],
+            "commit (amend) ",
+        ),
+        (&["reset", "--hard", "-f", &second], "reset --hard to "),
+        (&["revert", "--no-edit", "HEAD"], "revert "),
+    ] {
+        env.cow_ok(args);
+        let ops = op_log(&env);
+        assert_eq!(ops.len(), recorded + 1, "{args:?}");
+        let got = ops[0]["description"].as_str().unwrap();
+        assert!(got.starts_with(description), "{args:?}: {got}");
+        recorded += 1;
+    }
 }
 
 /// The refs as the library sees them.
@@ -483,4 +512,57 @@ fn racing_writers_lose_no_operation() {
         .filter(|(n, _)| n.as_str().starts_with("refs/tags/"))
         .collect();
     assert_eq!(tags.len(), 20);
+}
+
+#[test]
+fn revisions_and_read_commands_can_look_at_an_earlier_operation() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "a\n");
+    let a = env.commit("a");
+    write(&w.join("a.txt"), "b\n");
+    let b = env.commit("b");
+    env.cow_ok(["tag", "v1", &a]);
+    env.cow_ok(["tag", "-d", "v1"]);
+    // Newest first: 0 the tag's deletion, 1 its creation, 2 commit b, 3 commit a.
+    let ops = op_log(&env);
+    let rev = |spec: &str| env.cow_ok(["rev-parse", spec]).trim().to_owned();
+    assert_eq!(rev("main@{op:0}"), b);
+    assert_eq!(rev("main@{op:3}"), a);
+    assert_eq!(rev("@{op:3}"), a);
+    assert_eq!(rev("HEAD@{op:2}~1"), a);
+    assert_eq!(rev("v1@{op:1}"), a);
+    let id = ops[3]["id"].as_str().unwrap();
+    assert_eq!(rev(&format!("main@{{op:{}}}", &id[..12])), a);
+    assert_eq!(rev("main@{op:@---}"), a);
+    // A name the view does not hold, an operation that does not exist.
+    assert_failure(
+        &env.cow(["rev-parse", "v1@{op:0}"]),
+        1,
+        "unknown revision 'v1@{op:0}'",
+    );
+    assert_failure(
+        &env.cow(["rev-parse", "main@{op:99}"]),
+        1,
+        "unknown revision",
+    );
+    assert_failure(
+        &env.cow(["rev-parse", "main@{op:zzzz}"]),
+        1,
+        "unknown operation",
+    );
+
+    // --at-op: read commands see that operation's refs.
+    let log = env.cow_ok(["--at-op", id, "log", "--format=%H"]);
+    assert_eq!(log.trim(), a);
+    let at_tag = ops[1]["id"].as_str().unwrap();
+    assert_eq!(env.cow_ok(["--at-op", at_tag, "tag"]), "v1\n");
+    assert_eq!(env.cow_ok(["tag"]), "");
+    assert_eq!(env.cow_ok(["--at-op", id, "show", "HEAD:a.txt"]), "a\n");
+    // Commands that change refs refuse it, changing nothing.
+    let before = op_log(&env).len();
+    assert_failure(&env.cow(["--at-op", id, "tag", "t"]), 2, "--at-op");
+    assert_failure(&env.cow(["--at-op", id, "commit", "-m", "x"]), 2, "--at-op");
+    assert_eq!(op_log(&env).len(), before);
 }
