@@ -151,8 +151,8 @@ fn every_ref_changing_command_records_one_operation_and_readers_none() {
     // The history commands, one operation each, described.
     env.cow_ok(["checkout", "-q", "main"]);
     env.cow_ok(["restore", "--source", "HEAD", "a.txt"]);
-    let mut recorded = op_log(&env).len();
-    for (args, description) in [
+    let recorded = op_log(&env).len();
+    for (n, (args, description)) in [
         (
             &["branch", "-f", "side", "HEAD"][..],
             "force branch side to ",
@@ -169,13 +169,15 @@ fn every_ref_changing_command_records_one_operation_and_readers_none() {
         ),
         (&["reset", "--hard", "-f", &second], "reset --hard to "),
         (&["revert", "--no-edit", "HEAD"], "revert "),
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         env.cow_ok(args);
         let ops = op_log(&env);
-        assert_eq!(ops.len(), recorded + 1, "{args:?}");
+        assert_eq!(ops.len(), recorded + n + 1, "{args:?}");
         let got = ops[0]["description"].as_str().unwrap();
         assert!(got.starts_with(description), "{args:?}: {got}");
-        recorded += 1;
     }
 }
 
