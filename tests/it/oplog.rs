@@ -568,3 +568,68 @@ fn revisions_and_read_commands_can_look_at_an_earlier_operation() {
     assert_failure(&env.cow(["--at-op", id, "commit", "-m", "x"]), 2, "--at-op");
     assert_eq!(op_log(&env).len(), before);
 }
+
+#[test]
+fn push_fetch_and_pull_record_one_operation_on_each_side() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "a\n");
+    env.commit("a");
+    // A bare-enough remote: another repository, reached by path.
+    let remote_env = Env::new();
+    let remote = remote_env.work();
+    remote_env.init();
+    // Not on main there: a push to the branch checked out is refused.
+    remote_env.cow_ok(["checkout", "-b", "elsewhere"]);
+    let url = remote.to_str().unwrap();
+    env.cow_ok(["remote", "add", "origin", url]);
+    let (here, there) = (op_log(&env).len(), op_log(&remote_env).len());
+    env.cow_ok(["push", "origin", "main"]);
+    let ops = op_log(&env);
+    assert_eq!(ops.len(), here + 1);
+    assert_eq!(ops[0]["description"], "push to origin");
+    let theirs = op_log(&remote_env);
+    assert_eq!(theirs.len(), there + 1, "{theirs:?}");
+    assert_eq!(theirs[0]["description"], "receive a push");
+
+    // A clone, a new commit pushed from it, then fetch and pull here.
+    let clone = env.tmp.path().join("clone");
+    env.cow_ok(["clone", url, clone.to_str().unwrap()]);
+    write(&clone.join("b.txt"), "b\n");
+    env.cow_cmd(&clone)
+        .args(["commit", "-m", "b"])
+        .output()
+        .unwrap();
+    assert!(
+        env.cow_cmd(&clone)
+            .args(["push"])
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    let here = op_log(&env).len();
+    env.cow_ok(["fetch", "origin"]);
+    let ops = op_log(&env);
+    assert_eq!(ops.len(), here + 1);
+    assert!(
+        ops[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("fetch from ")
+    );
+    env.cow_ok(["pull", "origin"]);
+    let ops = op_log(&env);
+    assert_eq!(ops.len(), here + 2);
+    assert!(
+        ops[0]["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("pull: fast-forward main")
+    );
+    // Undoing the pull takes main and the working directory back.
+    env.cow_ok(["undo"]);
+    assert!(!w.join("b.txt").exists());
+    assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
+}
