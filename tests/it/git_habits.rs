@@ -314,25 +314,11 @@ fn diff_three_dots_starts_at_the_merge_base() -> Result {
 
 #[test]
 fn merge_bases_match_git_on_a_criss_cross() -> Result {
-    use cow::object::{Commit, Tree};
     let env = Env::new();
     env.init();
     let repo = cow::Repository::open(env.work())?;
-    let tree = repo.odb().write_tree(&Tree::from_entries(vec![])?)?.id;
-    let sig = commit_options().author.unwrap();
-    let commit = |message: &str, parents: Vec<cow::ObjectId>| {
-        repo.odb()
-            .write_commit(&Commit {
-                tree,
-                parents,
-                author: sig.clone(),
-                committer: sig.clone(),
-                extra_headers: vec![],
-                message: format!("{message}\n").into_bytes(),
-            })
-            .unwrap()
-            .id
-    };
+    let tree = cow::ObjectId::empty_tree();
+    let commit = |message: &str, parents| empty_commit(&repo, message, parents);
     // root ← a1, b1; a2 = a1+b1, b2 = b1+a1 (criss-cross); a3 ← a2, b3 ← b2; lone.
     let root = commit("root", vec![]);
     let a1 = commit("a1", vec![root]);

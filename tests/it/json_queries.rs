@@ -586,23 +586,10 @@ fn json_errors_are_one_json_line_on_stderr() {
 
 #[test]
 fn json_warnings_are_json_lines_on_stderr_and_text_ones_say_cow_warning() -> Result {
-    use cow::object::{Commit, Tree};
     let env = Env::new();
     env.init();
     let repo = cow::Repository::open(env.work())?;
-    let tree = repo.odb().write_tree(&Tree::from_entries(vec![])?)?.id;
-    let sig = commit_options().author.unwrap();
-    let commit = |message: &str, parents: Vec<cow::ObjectId>| {
-        let commit = Commit {
-            tree,
-            parents,
-            author: sig.clone(),
-            committer: sig.clone(),
-            extra_headers: vec![],
-            message: format!("{message}\n").into_bytes(),
-        };
-        repo.odb().write_commit(&commit).unwrap().id
-    };
+    let commit = |message: &str, parents| empty_commit(&repo, message, parents);
     // A criss-cross: a2 and b2 each merge a1 and b1, so a2...b2 has two merge bases.
     let root = commit("root", vec![]);
     let a1 = commit("a1", vec![root]);

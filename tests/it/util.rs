@@ -527,3 +527,27 @@ pub fn limit_data(cmd: &mut std::process::Command, limit: u64) -> &mut std::proc
         })
     }
 }
+
+/// Writes (through the library) a commit of the empty tree with `message` and
+/// `parents`, by the fixed identity of [`commit_options`]; returns its id.
+pub fn empty_commit(
+    repo: &cow::Repository,
+    message: &str,
+    parents: Vec<cow::ObjectId>,
+) -> cow::ObjectId {
+    let tree = repo
+        .odb()
+        .write_tree(&cow::object::Tree::from_entries(vec![]).unwrap())
+        .unwrap()
+        .id;
+    let sig = commit_options().author.unwrap();
+    let commit = cow::object::Commit {
+        tree,
+        parents,
+        author: sig.clone(),
+        committer: sig,
+        extra_headers: vec![],
+        message: format!("{message}\n").into_bytes(),
+    };
+    repo.odb().write_commit(&commit).unwrap().id
+}
