@@ -53,6 +53,13 @@ pub enum Error {
     /// `heads/` names several operations that are not one chain.
     #[error("operation log: several head operations ({0}); run `cow fsck`")]
     Heads(String),
+    /// The log holds operations but `heads/` names none.
+    #[error("operation log: .cow/oplog holds operations but heads/ names none")]
+    NoHead,
+    /// `.cow/oplog` or `heads/` is a symbolic link: the log is never read or written
+    /// through one.
+    #[error("operation log: {} is a symbolic link", crate::quote::quote_fs_path(.0))]
+    Link(PathBuf),
 }
 
 /// Result type of the operation log.
@@ -317,10 +324,22 @@ impl OpStore {
         self.dir.join("heads")
     }
 
+    /// Refuses a log directory or `heads/` that is a symbolic link (it would take
+    /// reads and writes outside `.cow`).
+    fn check_links(&self) -> Result<()> {
+        for dir in [self.dir.clone(), self.heads_dir()] {
+            if std::fs::symlink_metadata(&dir).is_ok_and(|m| m.is_symlink()) {
+                return Err(Error::Link(dir));
+            }
+        }
+        Ok(())
+    }
+
     /// Writes `bytes` as the file `prefix-<id>` unless it exists; returns the id. The
     /// file is synced, its name in the directory not: [`OpStore::sync`] makes every
     /// name written so far durable with one sync.
     fn write_file(&self, prefix: &str, bytes: &[u8]) -> Result<OpId> {
+        self.check_links()?;
         let id = OpId::of(bytes);
         let path = self.dir.join(format!("{prefix}-{id}"));
         if !path.exists() {
@@ -339,6 +358,7 @@ impl OpStore {
     }
 
     fn read_file(&self, prefix: &str, id: &OpId) -> Result<Option<Vec<u8>>> {
+        self.check_links()?;
         let path = self.dir.join(format!("{prefix}-{id}"));
         let file = match std::fs::File::open(&path) {
             Ok(file) => file,
@@ -391,6 +411,7 @@ impl OpStore {
     /// The ids `heads/` names (unsorted; names that are not ids are left out): one,
     /// or two while a command records an operation (or after it was killed doing so).
     pub fn head_files(&self) -> Result<Vec<OpId>> {
+        self.check_links()?;
         let dir = self.heads_dir();
         let entries = match std::fs::read_dir(&dir) {
             Ok(entries) => entries,
@@ -408,21 +429,33 @@ impl OpStore {
     }
 
     /// The newest operation, or `None` before the first. Two heads where one is the
-    /// other's parent (a head swap a crash interrupted) give the child.
+    /// other's parent (a command killed while its refs moved) give the child; two
+    /// that are the same operation with different parents (an `op abandon` killed
+    /// while it swapped heads) give the rewritten one, whose history is shorter.
     pub fn head(&self) -> Result<Option<OpId>> {
         let mut heads = self.head_files()?;
         heads.sort();
         match heads.as_slice() {
-            [] => Ok(None),
+            [] if self.all_ops()?.is_empty() => Ok(None),
+            [] => Err(Error::NoHead),
             [one] => Ok(Some(*one)),
             [a, b] => {
-                if self.read_op(b)?.parent == Some(*a) {
-                    Ok(Some(*b))
-                } else if self.read_op(a)?.parent == Some(*b) {
-                    Ok(Some(*a))
-                } else {
-                    Err(Error::Heads(format!("{}, {}", a.short(), b.short())))
+                let (op_a, op_b) = (self.read_op(a)?, self.read_op(b)?);
+                if op_b.parent == Some(*a) {
+                    return Ok(Some(*b));
                 }
+                if op_a.parent == Some(*b) {
+                    return Ok(Some(*a));
+                }
+                let same = |x: &Operation, y: &Operation| {
+                    (x.view, x.time, &x.command, x.moved_worktree)
+                        == (y.view, y.time, &y.command, y.moved_worktree)
+                };
+                if same(&op_a, &op_b) {
+                    let length = |id| self.walk(Some(id)).take(1 << 20).count();
+                    return Ok(Some(if length(*a) <= length(*b) { *a } else { *b }));
+                }
+                Err(Error::Heads(format!("{}, {}", a.short(), b.short())))
             }
             more => Err(Error::Heads(
                 more.iter().map(OpId::short).collect::<Vec<_>>().join(", "),
@@ -434,6 +467,7 @@ impl OpStore {
     /// already. Until the old head is removed, [`OpStore::head`] takes `new` (its
     /// child).
     pub fn add_head(&self, new: OpId) -> Result<()> {
+        self.check_links()?;
         let dir = self.heads_dir();
         make_dir(&self.dir)?;
         make_dir(&dir)?;
@@ -446,6 +480,7 @@ impl OpStore {
     /// Removes every head but `keep`, unsynced: if a crash brings one back, `keep` is
     /// its child and wins.
     pub fn remove_heads_but(&self, keep: OpId) -> Result<()> {
+        self.check_links()?;
         let dir = self.heads_dir();
         for old in self.head_files()? {
             if old != keep {
@@ -496,6 +531,7 @@ impl OpStore {
             return Err(unknown());
         }
         let spec_lower = spec.to_ascii_lowercase();
+        self.check_links()?;
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(unknown()),
@@ -520,6 +556,7 @@ impl OpStore {
 
     /// Every operation file's id (for gc and fsck).
     pub fn all_ops(&self) -> Result<Vec<OpId>> {
+        self.check_links()?;
         let entries = match std::fs::read_dir(&self.dir) {
             Ok(entries) => entries,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -227,15 +227,16 @@ pub fn resolve<'a>(odb: &Odb, refs: &RefStore, rev: impl Into<Rev<'a>>) -> Resul
         spec: shown.clone(),
         reason,
     };
-    // The first ':' outside braces (`main@{op:3}:src` is a path of `main@{op:3}`).
+    // The first ':' outside `@{…}` and `^{…}` (`main@{op:3}:src` is a path of
+    // `main@{op:3}`); a brace elsewhere is part of a name.
     let mut depth = 0usize;
-    let colon = spec.iter().position(|&b| {
-        match b {
-            b'{' => depth += 1,
-            b'}' => depth = depth.saturating_sub(1),
+    let colon = (0..spec.len()).find(|&i| {
+        match spec[i] {
+            b'{' if i > 0 && matches!(spec[i - 1], b'@' | b'^') => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
             _ => {}
         }
-        b == b':' && depth == 0
+        spec[i] == b':' && depth == 0
     });
     let (rev, path) = match colon {
         Some(i) => (&spec[..i], Some(&spec[i + 1..])),
@@ -366,8 +367,13 @@ fn resolve_at_op(
             return Ok(*id);
         }
     }
-    // Not a name in that view: an id names the same object in every view.
-    resolve_base(odb, refs, name).map_err(|_| unknown())
+    // Not a name in that view: an id (or a unique prefix of one) names the same object
+    // in every view; nothing else is looked up in today's refs.
+    let prefix = Prefix::from_hex(name).map_err(|_| unknown())?;
+    match odb.ids_with_prefix(&prefix)?.as_slice() {
+        [id] => Ok(*id),
+        _ => Err(unknown()),
+    }
 }
 
 /// `path` with empty names left out, as `REV:dir/` and `REV:a//b` mean: the path

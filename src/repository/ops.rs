@@ -194,7 +194,11 @@ impl Repository {
     /// are when they differ from the head's view (changed by hand, or by a cow from
     /// before the log) or when there is no log yet. The caller holds the lock.
     fn op_parent(&self, current: &View) -> Result<OpId> {
-        let head = self.ops.head()?;
+        // A log whose heads are lost starts again (fsck reported it; gc refuses it).
+        let head = match self.ops.head() {
+            Err(oplog::Error::NoHead) => None,
+            head => head?,
+        };
         let description = match head {
             None => "start the operation log",
             Some(head) => {
@@ -248,7 +252,9 @@ impl Repository {
         self.ops.add_head(id)?;
         match tx.commit() {
             Ok(applied) => {
-                self.ops.remove_heads_but(id)?;
+                // The refs moved: the command happened. An old head left behind is
+                // removed by the next writer (the new one is its child).
+                let _ = self.ops.remove_heads_but(id);
                 Ok(applied)
             }
             Err(e) => {
@@ -262,8 +268,9 @@ impl Repository {
     }
 
     /// Finishes the operation a killed writer was recording (see the module docs):
-    /// with two heads, if no ref had moved the newer goes (the command did not
-    /// happen); otherwise the refs are set to its view and the older goes.
+    /// with two heads, when every ref is as the operation found it or left it and
+    /// some moved, the rest are moved and the older head goes; otherwise (no ref
+    /// moved, or some changed outside cow) the newer goes.
     /// Called with the lock held, before a writer changes anything.
     pub(crate) fn recover_operation(&self) -> Result<()> {
         if self.ops.head_files()?.len() < 2 {
@@ -273,19 +280,33 @@ impl Repository {
             return Ok(());
         };
         let op = self.ops.read_op(&head)?;
+        let Some(parent) = op.parent else {
+            return Ok(self.ops.remove_heads_but(head)?);
+        };
+        let before = self.ops.read_view(&self.ops.read_op(&parent)?.view)?;
+        let after = self.ops.read_view(&op.view)?;
         let current = self.current_view()?;
-        // No ref moved yet: the command did not happen, as without a log.
-        if let Some(parent) = op.parent
-            && self.ops.read_view(&self.ops.read_op(&parent)?.view)? == current
-        {
-            return Ok(self.ops.remove_heads_but(parent)?);
+        // Each ref as the operation found it or as it left it: the killed command
+        // moved some (or all) of its refs and none was changed otherwise.
+        let between = view_changes(Some(&after), &current).iter().all(|change| {
+            let name = &change.name;
+            let was = if *name == RefName::head() {
+                Some(before.head.clone())
+            } else {
+                before.refs.get(name).copied().map(Value::Id)
+            };
+            change.new == was
+        });
+        if current != before && between {
+            // Move the rest, so the command happened whole.
+            if current != after {
+                self.transaction_to(&current, &after).commit()?;
+            }
+            return Ok(self.ops.remove_heads_but(head)?);
         }
-        // Some moved: move the rest, so the command happened whole.
-        let target = self.ops.read_view(&op.view)?;
-        if current != target {
-            self.transaction_to(&current, &target).commit()?;
-        }
-        Ok(self.ops.remove_heads_but(head)?)
+        // No ref moved (the command did not happen, as without a log), or refs were
+        // changed outside cow meanwhile (the next operation records them as found).
+        Ok(self.ops.remove_heads_but(parent)?)
     }
 
     /// A transaction that sets the refs from `current` to `target`: branches and tags
@@ -349,29 +370,30 @@ impl Repository {
         })
     }
 
-    /// The operations from the head back, newest first, at most `limit`.
+    /// The operations from the head back, newest first, at most `limit`. Two views
+    /// are held at a time, however long the log.
     pub fn op_log(&self, limit: Option<usize>) -> Result<Vec<OpEntry>> {
         let mut entries: Vec<OpEntry> = Vec::new();
-        let mut views: Vec<View> = Vec::new();
+        let mut newer: Option<View> = None;
         for item in self.ops.walk(self.ops.head()?) {
             let (id, op) = item?;
-            views.push(self.ops.read_view(&op.view)?);
+            let view = self.ops.read_view(&op.view)?;
+            if let (Some(entry), Some(after)) = (entries.last_mut(), newer.take()) {
+                entry.changes = view_changes(Some(&view), &after);
+            }
+            if limit.is_some_and(|n| entries.len() == n) {
+                return Ok(entries);
+            }
+            let first = op.parent.is_none();
             entries.push(OpEntry {
                 id,
                 op,
                 changes: Vec::new(),
             });
-            // One more than shown, for the last one's changes.
-            if limit.is_some_and(|n| entries.len() > n) {
-                break;
+            if first {
+                entries.last_mut().expect("just pushed").changes = view_changes(None, &view);
             }
-        }
-        for i in 0..entries.len() {
-            let before = views.get(i + 1).filter(|_| entries[i].op.parent.is_some());
-            entries[i].changes = view_changes(before, &views[i]);
-        }
-        if let Some(n) = limit {
-            entries.truncate(n);
+            newer = Some(view);
         }
         Ok(entries)
     }
@@ -406,6 +428,8 @@ impl Repository {
     /// unsaved work, unless `force`); undoing a commit leaves it as it is.
     pub fn undo(&self, options: &CheckoutOptions) -> Result<OpOutcome> {
         let _lock = self.lock()?;
+        // Refs changed outside cow are recorded first: undo reverses that, not more.
+        self.op_parent(&self.current_view()?)?;
         let (target, op) = self.position(self.head_op()?)?;
         let Some(parent) = op.parent else {
             return Err(Error::NothingToUndo("nothing to undo: the log starts here"));
@@ -422,6 +446,8 @@ impl Repository {
     /// Repeats the operation the last undo (not yet redone) reversed.
     pub fn redo(&self, options: &CheckoutOptions) -> Result<OpOutcome> {
         let _lock = self.lock()?;
+        // Refs changed outside cow are recorded first: undo reverses that, not more.
+        self.op_parent(&self.current_view()?)?;
         let mut depth = 0usize;
         let mut target = None;
         for item in self.ops.walk(Some(self.head_op()?)) {
@@ -451,6 +477,8 @@ impl Repository {
     /// moves the working directory too when an operation since moved it.
     pub fn op_restore(&self, spec: &str, options: &CheckoutOptions) -> Result<OpOutcome> {
         let _lock = self.lock()?;
+        // Refs changed outside cow are recorded first: undo reverses that, not more.
+        self.op_parent(&self.current_view()?)?;
         let target = self.ops.resolve(spec)?;
         let op = self.ops.read_op(&target)?;
         let mut moved_worktree = false;
@@ -483,7 +511,11 @@ impl Repository {
         options: &CheckoutOptions,
     ) -> Result<OpOutcome> {
         let current = self.current_view()?;
-        for id in view.refs.values() {
+        let detached = match &view.head {
+            Value::Id(id) => Some(id),
+            Value::Symbolic(_) => None,
+        };
+        for id in view.refs.values().chain(detached) {
             if !self.odb.contains(id) {
                 return Err(Error::OpViewGone(*id));
             }
@@ -570,16 +602,17 @@ impl Repository {
         self.ops.sync()?;
         self.ops.set_head(new_head)?;
         let live: std::collections::HashSet<OpId> = renamed.values().copied().collect();
-        let mut removed = 0;
+        // How many are abandoned: OP and those before it.
+        let abandoned = self.ops.walk(Some(cut)).take_while(Result::is_ok).count();
+        // Their files go, with the kept operations' old files (rewritten) and any
+        // operation no head reaches.
         for id in self.ops.all_ops()? {
             if !live.contains(&id) {
                 self.ops.remove_op(&id)?;
-                removed += 1;
             }
         }
         self.ops.remove_unused_views()?;
-        // The kept operations' old files went too: they are rewritten, not abandoned.
-        Ok(removed - renamed.len())
+        Ok(abandoned)
     }
 
     /// What is wrong with the operation log, for fsck: unreadable operations or views
@@ -610,8 +643,9 @@ impl Repository {
             Ok(_) => {}
             Err(e) => problems.push(e.to_string()),
         }
+        let recording = self.ops.head_files().is_ok_and(|h| h.len() > 1);
         match (head_view, self.current_view()) {
-            (Ok(view), Ok(current)) if view != current => {
+            (Ok(view), Ok(current)) if view != current && !recording => {
                 let differ = view_changes(Some(&view), &current);
                 let names: Vec<&str> = differ.iter().take(3).map(|c| c.name.as_str()).collect();
                 notes.push(format!(
@@ -651,9 +685,10 @@ impl Repository {
         let mut tips = std::collections::BTreeSet::new();
         for item in self.ops.walk(self.ops.head()?) {
             let (_, op) = item?;
-            // Kept while younger than the expiry: `now` keeps none.
+            // Kept while younger than the expiry (`now` keeps none). Every operation
+            // is looked at: a clock set back once must not end the walk early.
             if since.is_some_and(|s| op.time.seconds <= s) {
-                break;
+                continue;
             }
             let view = self.ops.read_view(&op.view)?;
             tips.extend(view.refs.values().copied());

@@ -633,3 +633,165 @@ fn push_fetch_and_pull_record_one_operation_on_each_side() {
     assert!(!w.join("b.txt").exists());
     assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
 }
+
+/// The head operation and its view.
+fn head_and_view(w: &std::path::Path) -> (cow::oplog::OpId, View) {
+    let repo = Repository::open(w).unwrap();
+    let head = repo.ops().head().unwrap().unwrap();
+    let view = repo
+        .ops()
+        .read_view(&repo.ops().read_op(&head).unwrap().view)
+        .unwrap();
+    (head, view)
+}
+
+#[test]
+fn a_killed_operation_is_dropped_when_refs_changed_outside_meanwhile() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "a\n");
+    let a = env.commit("a");
+    let (parent, _) = head_and_view(&w);
+    env.cow_ok(["branch", "x"]);
+    // As a command killed after its operation became a head and before its ref
+    // moved: the parent's head file back, the branch not there.
+    fs::write(w.join(format!(".cow/oplog/heads/{parent}")), "").unwrap();
+    fs::remove_file(w.join(".cow/refs/heads/x")).unwrap();
+    // Meanwhile a ref made by hand.
+    fs::write(w.join(".cow/refs/heads/manual"), format!("{a}\n")).unwrap();
+    env.cow_ok(["tag", "t"]);
+    let branches = env.cow_ok(["branch"]);
+    assert!(
+        branches.contains("manual") && !branches.contains(" x\n"),
+        "{branches}"
+    );
+    let ops = op_log(&env);
+    assert_eq!(ops[1]["description"], "import refs changed outside cow");
+    assert!(env.cow_ok(["fsck"]).contains("no problems"));
+}
+
+#[test]
+fn undo_after_refs_changed_outside_reverses_only_that() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "a\n");
+    let a = env.commit("a");
+    env.cow_ok(["branch", "x"]);
+    fs::write(w.join(".cow/refs/tags/ext"), format!("{a}\n")).unwrap();
+    let out = env.cow_ok(["undo"]);
+    assert!(out.contains("import refs changed outside cow"), "{out}");
+    assert_eq!(env.cow_ok(["tag"]), "");
+    assert!(env.cow_ok(["branch"]).contains("x"));
+    env.cow_ok(["redo"]);
+    assert_eq!(env.cow_ok(["tag"]), "ext\n");
+}
+
+#[test]
+fn what_gc_freed_is_never_restored_and_a_clock_set_back_frees_nothing_early() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "a\n");
+    env.commit("a");
+    // A detached commit, left by a reset; then gc with no grace for the log.
+    env.cow_ok(["checkout", "-q", "--detach", "main"]);
+    write(&w.join("a.txt"), "b\n");
+    env.commit("b");
+    env.cow_ok(["reset", "HEAD~1"]);
+    env.cow_ok(["config", "gc.opLogExpire", "now"]);
+    env.cow_ok(["gc", "--prune=now"]);
+    let before = env.cow_ok(["rev-parse", "HEAD"]);
+    assert_failure(&env.cow(["undo"]), 1, "no longer in the store");
+    assert_eq!(env.cow_ok(["rev-parse", "HEAD"]), before);
+
+    // An operation with a time from long ago on top of recent ones (a clock that was
+    // wrong once) does not end gc's walk: what the recent ones name stays.
+    env.cow_ok(["config", "gc.opLogExpire", "2w"]);
+    env.cow_ok(["checkout", "-q", "main"]);
+    env.cow_ok(["checkout", "-q", "-b", "tmp"]);
+    write(&w.join("a.txt"), "only on tmp\n");
+    let tip = env.commit("tmp");
+    env.cow_ok(["checkout", "-q", "main"]);
+    env.cow_ok(["branch", "-D", "tmp"]);
+    let repo = Repository::open(&w).unwrap();
+    let (head, _) = head_and_view(&w);
+    let mut old = repo.ops().read_op(&head).unwrap();
+    old.parent = Some(head);
+    old.time.seconds = 1000;
+    let id = repo.ops().write_op(&old).unwrap();
+    repo.ops().sync().unwrap();
+    repo.ops().set_head(id).unwrap();
+    env.cow_ok(["gc", "--prune=now"]);
+    assert!(repo.odb().contains(&tip.parse().unwrap()));
+}
+
+#[test]
+fn a_log_without_heads_or_behind_a_link_is_refused_not_trusted() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "a\n");
+    env.commit("a");
+    env.cow_ok(["branch", "tmp"]);
+    let heads = w.join(".cow/oplog/heads");
+    for entry in fs::read_dir(&heads).unwrap() {
+        fs::remove_file(entry.unwrap().path()).unwrap();
+    }
+    let out = env.cow(["fsck"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("heads/ names none"));
+    assert_failure(&env.cow(["gc"]), 1, "heads/ names none");
+    // A writer starts the log again.
+    env.cow_ok(["tag", "t"]);
+    assert!(env.cow_ok(["gc"]).contains("reachable"));
+
+    // The log behind a symbolic link is neither read nor written.
+    let outside = env.tmp.path().join("outside");
+    fs::rename(w.join(".cow/oplog"), &outside).unwrap();
+    std::os::unix::fs::symlink(&outside, w.join(".cow/oplog")).unwrap();
+    let files = fs::read_dir(&outside).unwrap().count();
+    assert_failure(&env.cow(["branch", "q"]), 1, "symbolic link");
+    assert_eq!(fs::read_dir(&outside).unwrap().count(), files);
+    assert!(!env.cow_ok(["branch"]).contains('q'));
+}
+
+#[test]
+fn an_abandon_killed_while_it_swapped_heads_leaves_a_working_log() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    write(&w.join("a.txt"), "a\n");
+    env.commit("a");
+    env.cow_ok(["branch", "x"]);
+    env.cow_ok(["branch", "y"]);
+    let backup = env.tmp.path().join("backup");
+    fs::create_dir(&backup).unwrap();
+    let oplog = w.join(".cow/oplog");
+    let copy = |from: &std::path::Path, to: &std::path::Path| {
+        for entry in fs::read_dir(from).unwrap() {
+            let entry = entry.unwrap();
+            if entry.file_type().unwrap().is_file() {
+                fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+            }
+        }
+    };
+    copy(&oplog, &backup);
+    let (old_head, _) = head_and_view(&w);
+    env.cow_ok(["op", "abandon", "..@-"]);
+    let (new_head, _) = head_and_view(&w);
+    // As if killed after the new head was made: the old head and files still there.
+    copy(&backup, &oplog);
+    fs::write(oplog.join(format!("heads/{old_head}")), "").unwrap();
+    assert_eq!(head_and_view(&w).0, new_head);
+    env.cow_ok(["branch", "z"]);
+    assert_eq!(op_log(&env).len(), 2);
+    // A name the operation's view did not hold is unknown there, whatever it is now.
+    env.cow_ok(["branch", "later"]);
+    assert_failure(
+        &env.cow(["rev-parse", "later@{op:1}"]),
+        1,
+        "unknown revision",
+    );
+}
