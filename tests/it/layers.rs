@@ -16,7 +16,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     // refs know objects only as ids.
     ("refs", &["fs", "object", "quote", "temp"]),
     // The operation log: views of refs, stored as files of its own.
-    ("oplog", &["fs", "object", "refs", "temp"]),
+    ("oplog", &["fs", "object", "quote", "refs", "temp"]),
     // `NAME@{op:OP}` reads a view of the operation log.
     ("revision", &["object", "odb", "oplog", "refs"]),
     (
