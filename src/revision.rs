@@ -53,6 +53,12 @@ pub enum Error {
     /// The object store failed.
     #[error(transparent)]
     Odb(#[from] odb::Error),
+    /// `NAME@{DATE}` when NAME's first-parent history starts after DATE.
+    #[error("revision '{spec}': no commit on that history is as old as that")]
+    NoCommitThatOld {
+        /// The revision.
+        spec: String,
+    },
     /// The operation log could not give the view `@{op:…}` names.
     #[error(transparent)]
     Operation(Box<oplog::Error>),
@@ -376,6 +382,38 @@ fn resolve_at_op(
     }
 }
 
+/// `NAME@{DATE}`: the newest commit on NAME's first-parent chain (empty NAME: HEAD's)
+/// committed at or before DATE (`2024-01-31`, `yesterday`, `2 weeks ago`, … as
+/// [`crate::object::date::parse_user_date`] reads them).
+fn resolve_at_date(
+    odb: &Odb,
+    refs: &RefStore,
+    name: &str,
+    date: &str,
+    shown: &str,
+) -> Result<ObjectId> {
+    let when = crate::object::date::parse_user_date(date, crate::object::Time::now()).ok_or_else(
+        || Error::InvalidRevision {
+            spec: shown.to_owned(),
+            reason: "not a date (2024-01-31, yesterday, 2 weeks ago) nor an operation (op:N)",
+        },
+    )?;
+    let name = if name.is_empty() { "HEAD" } else { name };
+    let mut id = peel_to_commit(odb, resolve_base(odb, refs, name)?, shown)?;
+    loop {
+        let commit = odb.find_commit(&id)?;
+        if commit.committer.time.seconds <= when.seconds {
+            return Ok(id);
+        }
+        id = *commit
+            .parents
+            .first()
+            .ok_or_else(|| Error::NoCommitThatOld {
+                spec: shown.to_owned(),
+            })?;
+    }
+}
+
 /// `path` with empty names left out, as `REV:dir/` and `REV:a//b` mean: the path
 /// `dir` and `a/b`.
 fn without_empty_names(path: &[u8]) -> Cow<'_, [u8]> {
@@ -426,6 +464,11 @@ fn resolve_base(odb: &Odb, refs: &RefStore, base: &str) -> Result<ObjectId> {
         && let Some(op) = base[at + 5..].strip_suffix('}')
     {
         return resolve_at_op(odb, refs, &base[..at], op, base);
+    }
+    if let Some(at) = base.find("@{")
+        && let Some(date) = base[at + 2..].strip_suffix('}')
+    {
+        return resolve_at_date(odb, refs, &base[..at], date, base);
     }
     let base = if base == "@" { "HEAD" } else { base };
     if base.len() == ObjectId::HEX_LEN

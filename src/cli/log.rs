@@ -750,126 +750,24 @@ fn commit_json(ctx: &Context<'_>, id: &ObjectId, commit: &Commit) -> Map<String,
     fields
 }
 
-/// A date given on the command line: `@UNIX`, `YYYY-MM-DD[ HH:MM[:SS]][ ±hhmm]` (`T`
-/// between date and time also taken; local time without an offset), or `N units ago`.
+/// A date given on the command line (see [`cow::object::date::parse_user_date`]).
 fn parse_date(text: &str, now: i64) -> anyhow::Result<i64> {
-    parse_date_opt(text.trim(), now).ok_or_else(|| {
-        anyhow::anyhow!(
-            "'{text}' is not a date (use YYYY-MM-DD, YYYY-MM-DD HH:MM:SS [+hhmm], @UNIX or 'N days ago')"
-        )
-    })
-}
-
-fn parse_date_opt(text: &str, now: i64) -> Option<i64> {
-    if let Some(unix) = text.strip_prefix('@') {
-        return unix.parse().ok();
-    }
-    if let Some(ago) = text.strip_suffix(" ago") {
-        let (n, unit) = ago.trim().split_once(' ')?;
-        let n: i64 = n.parse().ok()?;
-        let unit = unit.trim().trim_end_matches('s');
-        let secs = match unit {
-            "second" => 1,
-            "minute" => 60,
-            "hour" => 3600,
-            "day" => 86_400,
-            "week" => 7 * 86_400,
-            "month" => 30 * 86_400,
-            "year" => 365 * 86_400,
-            _ => return None,
-        };
-        return now.checked_sub(n.checked_mul(secs)?);
-    }
-    let (date, rest) = text.split_at(text.len().min(10));
-    let mut parts = date.split('-');
-    let year: i32 = parts.next()?.parse().ok()?;
-    let month: i32 = parts.next()?.parse().ok()?;
-    let day: i32 = parts.next()?.parse().ok()?;
-    if date.len() != 10 || !(1..=12).contains(&month) || !(1..=31).contains(&day) {
-        return None;
-    }
-    let rest = rest.trim_start_matches(['T', ' ']);
-    let (clock, zone) = match rest.find(['+', '-', 'Z']) {
-        Some(i) => (rest[..i].trim(), Some(rest[i..].trim())),
-        None => (rest.trim(), None),
+    let now = cow::object::Time {
+        seconds: now,
+        offset_minutes: 0,
     };
-    let mut hms = [0i32; 3];
-    if !clock.is_empty() {
-        let fields: Vec<&str> = clock.split(':').collect();
-        if !(2..=3).contains(&fields.len()) {
-            return None;
-        }
-        for (slot, field) in hms.iter_mut().zip(fields) {
-            *slot = field.parse().ok()?;
-        }
-        if hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
-            return None;
-        }
-    }
-    // SAFETY: an all-zero `tm` is a valid value; timegm and mktime read only it.
-    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
-    tm.tm_year = year - 1900;
-    tm.tm_mon = month - 1;
-    tm.tm_mday = day;
-    tm.tm_hour = hms[0];
-    tm.tm_min = hms[1];
-    tm.tm_sec = hms[2];
-    tm.tm_isdst = -1;
-    match zone {
-        None => {
-            // SAFETY: as above.
-            let t = unsafe { libc::mktime(&mut tm) };
-            (t != -1).then_some(t)
-        }
-        Some(zone) => {
-            let offset = if zone == "Z" {
-                0
-            } else {
-                let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
-                if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-                    return None;
-                }
-                let minutes =
-                    digits[..2].parse::<i64>().ok()? * 60 + digits[2..].parse::<i64>().ok()?;
-                if zone.starts_with('-') {
-                    -minutes
-                } else {
-                    minutes
-                }
-            };
-            // SAFETY: as above.
-            let t = unsafe { libc::timegm(&mut tm) };
-            Some(t - offset * 60)
-        }
-    }
+    cow::object::date::parse_user_date(text, now)
+        .map(|t| t.seconds)
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "'{text}' is not a date (use YYYY-MM-DD, YYYY-MM-DD HH:MM:SS [+hhmm], @UNIX, 'yesterday' or 'N days ago')"
+            )
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_on_the_command_line() {
-        assert_eq!(parse_date_opt("@1700000000", 0), Some(1_700_000_000));
-        assert_eq!(
-            parse_date_opt("2023-11-14 23:43:20 +0130", 0),
-            Some(1_700_000_000)
-        );
-        assert_eq!(
-            parse_date_opt("2023-11-14T22:13:20Z", 0),
-            Some(1_700_000_000)
-        );
-        assert_eq!(
-            parse_date_opt("2023-11-14T23:43:20+01:30", 0),
-            Some(1_700_000_000)
-        );
-        assert_eq!(
-            parse_date_opt("3 days ago", 1_000_000),
-            Some(1_000_000 - 3 * 86_400)
-        );
-        assert_eq!(parse_date_opt("yesterday-ish", 0), None);
-        assert_eq!(parse_date_opt("2023-13-01", 0), None);
-    }
 
     #[test]
     fn subjects_and_bodies_as_git_splits_them() {

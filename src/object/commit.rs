@@ -75,7 +75,7 @@ fn parse_offset(tz: &str) -> Option<i32> {
     Some(sign * (hours * 60 + minutes))
 }
 
-fn local_offset_minutes(seconds: i64) -> i32 {
+pub(super) fn local_offset_minutes(seconds: i64) -> i32 {
     let t = seconds as libc::time_t;
     // SAFETY: `localtime_r` writes only into the `tm` we own and reads `t`.
     unsafe {

@@ -4,6 +4,146 @@
 
 use super::Time;
 
+/// A date as a user gives it, on the command line, in `COW_AUTHOR_DATE` or in a
+/// revision (`main@{yesterday}`), as git's date parser takes the common forms:
+///
+/// - `<unix seconds> <+hhmm>` (git's internal format) and `@<unix seconds>` (offset
+///   `+0000`, or the one that follows);
+/// - ISO 8601: `YYYY-MM-DD`, `YYYY-MM-DD HH:MM[:SS]`, `T` between date and time, then
+///   `Z`, `±hhmm` or `±hh:mm`; without an offset, local time;
+/// - `now`, `yesterday` (24 hours before `now`), `N seconds|minutes|hours|days|weeks|
+///   months|years ago` (a month is 30 days, a year 365).
+///
+/// Relative dates carry `now`'s offset. `None` when the text is none of these.
+pub fn parse_user_date(text: &str, now: Time) -> Option<Time> {
+    let text = text.trim();
+    let relative = |seconds: i64| {
+        Some(Time {
+            seconds,
+            offset_minutes: now.offset_minutes,
+        })
+    };
+    match text {
+        "now" => return relative(now.seconds),
+        "yesterday" => return relative(now.seconds.checked_sub(86_400)?),
+        _ => {}
+    }
+    if let Some(unix) = text.strip_prefix('@') {
+        let (seconds, zone) = match unix.split_once(' ') {
+            Some((s, z)) => (s, Some(z.trim())),
+            None => (unix, None),
+        };
+        return Some(Time {
+            seconds: seconds.parse().ok()?,
+            offset_minutes: zone.map_or(Some(0), parse_zone)?,
+        });
+    }
+    if let Some(ago) = text.strip_suffix(" ago") {
+        let (n, unit) = ago.trim().split_once(' ')?;
+        let n: i64 = n.parse().ok()?;
+        let secs = match unit.trim().trim_end_matches('s') {
+            "second" => 1,
+            "minute" => 60,
+            "hour" => 3600,
+            "day" => 86_400,
+            "week" => 7 * 86_400,
+            "month" => 30 * 86_400,
+            "year" => 365 * 86_400,
+            _ => return None,
+        };
+        return relative(now.seconds.checked_sub(n.checked_mul(secs)?)?);
+    }
+    if let Some((seconds, zone)) = text.split_once(' ')
+        && seconds.bytes().all(|b| b.is_ascii_digit())
+        && !seconds.is_empty()
+    {
+        return Some(Time {
+            seconds: seconds.parse().ok()?,
+            offset_minutes: parse_zone(zone.trim())?,
+        });
+    }
+    parse_iso(text)
+}
+
+/// `Z`, `±hhmm` or `±hh:mm` as minutes east of UTC.
+fn parse_zone(zone: &str) -> Option<i32> {
+    if zone == "Z" {
+        return Some(0);
+    }
+    let sign = match zone.as_bytes().first()? {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let digits: String = zone[1..].chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let minutes = digits[..2].parse::<i32>().ok()? * 60 + digits[2..].parse::<i32>().ok()?;
+    (minutes < 24 * 60).then_some(sign * minutes)
+}
+
+/// `YYYY-MM-DD[( |T)HH:MM[:SS]][ ][Z|±hhmm|±hh:mm]`; local time without an offset.
+fn parse_iso(text: &str) -> Option<Time> {
+    if text.len() < 10 || !text.is_char_boundary(10) {
+        return None;
+    }
+    let (date, rest) = text.split_at(10);
+    let mut parts = date.split('-');
+    let year: i32 = parts.next()?.parse().ok()?;
+    let month: i32 = parts.next()?.parse().ok()?;
+    let day: i32 = parts.next()?.parse().ok()?;
+    if !(1..=12).contains(&month) || !(1..=31).contains(&day) {
+        return None;
+    }
+    let rest = rest.trim_start_matches(['T', ' ']);
+    let (clock, zone) = match rest.find(['+', '-', 'Z']) {
+        Some(i) => (rest[..i].trim(), Some(rest[i..].trim())),
+        None => (rest.trim(), None),
+    };
+    let mut hms = [0i32; 3];
+    if !clock.is_empty() {
+        let fields: Vec<&str> = clock.split(':').collect();
+        if !(2..=3).contains(&fields.len()) {
+            return None;
+        }
+        for (slot, field) in hms.iter_mut().zip(fields) {
+            *slot = field.parse().ok()?;
+        }
+        if hms[0] > 23 || hms[1] > 59 || hms[2] > 60 {
+            return None;
+        }
+    }
+    // SAFETY: an all-zero `tm` is a valid value; timegm and mktime read only it.
+    let mut tm: libc::tm = unsafe { std::mem::zeroed() };
+    tm.tm_year = year - 1900;
+    tm.tm_mon = month - 1;
+    tm.tm_mday = day;
+    tm.tm_hour = hms[0];
+    tm.tm_min = hms[1];
+    tm.tm_sec = hms[2];
+    tm.tm_isdst = -1;
+    match zone {
+        None => {
+            // SAFETY: as above.
+            let t = unsafe { libc::mktime(&mut tm) };
+            (t != -1).then(|| Time {
+                seconds: t,
+                offset_minutes: super::commit::local_offset_minutes(t),
+            })
+        }
+        Some(zone) => {
+            let offset = parse_zone(zone)?;
+            // SAFETY: as above.
+            let t = unsafe { libc::timegm(&mut tm) };
+            Some(Time {
+                seconds: t - i64::from(offset) * 60,
+                offset_minutes: offset,
+            })
+        }
+    }
+}
+
 /// `Tue Nov 14 23:43:20 2023 +0130`: git's default date format, in the recorded offset.
 /// A stored date too far out to show (its local time overflows, or its year is beyond
 /// what `gmtime` counts) is shown as the epoch, as git shows it.
@@ -178,6 +318,34 @@ fn civil_from_days(days: i64) -> (i64, u32, u32) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_as_users_give_them() {
+        let now = Time {
+            seconds: 1_000_000,
+            offset_minutes: 60,
+        };
+        let at = |s| parse_user_date(s, now).map(|t| (t.seconds, t.offset_minutes));
+        assert_eq!(at("@1700000000"), Some((1_700_000_000, 0)));
+        assert_eq!(at("@1700000000 +0130"), Some((1_700_000_000, 90)));
+        assert_eq!(at("1700000000 -0200"), Some((1_700_000_000, -120)));
+        assert_eq!(at("2023-11-14 23:43:20 +0130"), Some((1_700_000_000, 90)));
+        assert_eq!(at("2023-11-14T22:13:20Z"), Some((1_700_000_000, 0)));
+        assert_eq!(at("2023-11-14T23:43:20+01:30"), Some((1_700_000_000, 90)));
+        assert_eq!(at("3 days ago"), Some((1_000_000 - 3 * 86_400, 60)));
+        assert_eq!(at("yesterday"), Some((1_000_000 - 86_400, 60)));
+        assert_eq!(at("now"), Some((1_000_000, 60)));
+        for bad in [
+            "yesterday-ish",
+            "2023-13-01",
+            "2023-11-14 25:00",
+            "12345",
+            "é2023-11-14",
+            "@x",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn dates_match_git() {

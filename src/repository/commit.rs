@@ -171,7 +171,8 @@ impl Repository {
     }
 
     /// The author and committer for a new commit: `COW_AUTHOR_NAME`,
-    /// `COW_AUTHOR_EMAIL` and `COW_AUTHOR_DATE` (`<unix seconds> <+hhmm>`), and
+    /// `COW_AUTHOR_EMAIL` and `COW_AUTHOR_DATE` (`<unix seconds> <+hhmm>`, `@<unix>` or ISO
+    /// 8601, as git takes them), and
     /// `COW_COMMITTER_*` each falling back to its `COW_AUTHOR_*` counterpart; then the
     /// config's `user.name` and `user.email` (the repository's, else the global one:
     /// [`Repository::settings`]); then git's ([`git_identity`](super::git_identity));
@@ -197,50 +198,53 @@ impl Repository {
                 },
             })
         };
-        let make =
-            |role: &'static str, prefix: [&'static str; 3], fallback: Option<[&'static str; 3]>| {
-                let fb = |i: usize| fallback.map(|f| f[i]);
-                let name = match pick(prefix[0], fb(0))? {
-                    Some((var, v)) if v.trim().is_empty() => {
-                        return Err(Error::InvalidEnv {
-                            name: var,
-                            reason: "empty".into(),
-                        });
-                    }
-                    Some((_, v)) => v,
-                    None => match config.get("user.name") {
-                        Some(v) => v.to_owned(),
-                        None => git
-                            .get_or_init(super::config::git_identity)
-                            .name
-                            .clone()
-                            .map(|(v, _)| v)
-                            .ok_or(Error::MissingIdentity(role))?,
-                    },
-                };
-                let email = match pick(prefix[1], fb(1))? {
-                    Some((_, v)) => v,
-                    None => match config.get("user.email") {
-                        Some(v) => v.to_owned(),
-                        None => git
-                            .get_or_init(super::config::git_identity)
-                            .email
-                            .clone()
-                            .map(|(v, _)| v)
-                            .ok_or(Error::MissingIdentity(role))?,
-                    },
-                };
-                let time = match pick(prefix[2], fb(2))? {
-                    Some((var, v)) => Time::parse(&v).ok_or_else(|| Error::InvalidEnv {
+        let make = |role: &'static str,
+                    prefix: [&'static str; 3],
+                    fallback: Option<[&'static str; 3]>| {
+            let fb = |i: usize| fallback.map(|f| f[i]);
+            let name = match pick(prefix[0], fb(0))? {
+                Some((var, v)) if v.trim().is_empty() => {
+                    return Err(Error::InvalidEnv {
                         name: var,
-                        reason: format!(
-                            "'{v}' is not '<unix seconds> <+hhmm>' with a date from 1970 to 9999"
-                        ),
-                    })?,
+                        reason: "empty".into(),
+                    });
+                }
+                Some((_, v)) => v,
+                None => match config.get("user.name") {
+                    Some(v) => v.to_owned(),
+                    None => git
+                        .get_or_init(super::config::git_identity)
+                        .name
+                        .clone()
+                        .map(|(v, _)| v)
+                        .ok_or(Error::MissingIdentity(role))?,
+                },
+            };
+            let email = match pick(prefix[1], fb(1))? {
+                Some((_, v)) => v,
+                None => match config.get("user.email") {
+                    Some(v) => v.to_owned(),
+                    None => git
+                        .get_or_init(super::config::git_identity)
+                        .email
+                        .clone()
+                        .map(|(v, _)| v)
+                        .ok_or(Error::MissingIdentity(role))?,
+                },
+            };
+            let time = match pick(prefix[2], fb(2))? {
+                    Some((var, v)) => crate::object::date::parse_user_date(&v, Time::now())
+                        .filter(|t| (0..=Time::MAX_SECONDS).contains(&t.seconds))
+                        .ok_or_else(|| Error::InvalidEnv {
+                            name: var,
+                            reason: format!(
+                                "'{v}' is not a date from 1970 to 9999 ('<unix seconds> <+hhmm>', '@<unix seconds>' or ISO 8601 such as '2024-01-31 12:00:00 +0100')"
+                            ),
+                        })?,
                     None => now,
                 };
-                Ok(Signature::new(name.trim(), email.trim(), time)?)
-            };
+            Ok(Signature::new(name.trim(), email.trim(), time)?)
+        };
         const AUTHOR: [&str; 3] = ["COW_AUTHOR_NAME", "COW_AUTHOR_EMAIL", "COW_AUTHOR_DATE"];
         const COMMITTER: [&str; 3] = [
             "COW_COMMITTER_NAME",

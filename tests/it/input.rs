@@ -476,3 +476,90 @@ fn warnings_and_io_errors_quote_paths_that_are_not_utf8() {
     assert!(stderr.contains("\\376"), "{stderr}");
     assert!(!stderr.contains('\u{fffd}'), "{stderr}");
 }
+
+#[test]
+fn author_dates_are_read_as_git_reads_them() -> Result {
+    let env = repo_with_commit();
+    let w = env.work();
+    // The same text, given to git and to cow: the same stored date.
+    let git_dir = env.tmp.path().join("g");
+    if git_available() {
+        git(
+            env.tmp.path(),
+            ["init", "-q", "--object-format=sha256", "g"],
+        );
+    }
+    for (n, date) in [
+        "2023-11-14T23:43:20+01:30",
+        "2023-11-14 23:43:20 -0500",
+        "@1700000000",
+        "1700000000 +0200",
+        "2024-02-29T12:00:00Z",
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        write(&w.join("f"), format!("{n}\n"));
+        let out = env
+            .cow_cmd(&w)
+            .env("COW_AUTHOR_DATE", date)
+            .args(["commit", "-m", "dated"])
+            .output()?;
+        assert!(out.status.success(), "{date}: {}", describe(&out));
+        let ours = env.cow_ok(["log", "-n", "1", "--format=%ad", "--date=raw"]);
+        if git_available() {
+            fs::write(git_dir.join("f"), format!("{n}\n"))?;
+            git(&git_dir, ["add", "f"]);
+            let out = git_cmd(&git_dir)
+                .env("GIT_AUTHOR_DATE", date)
+                .args(["commit", "-q", "-m", "dated"])
+                .output()?;
+            assert!(out.status.success(), "{date}: {}", describe(&out));
+            let theirs = git(&git_dir, ["log", "-n", "1", "--format=%ad", "--date=raw"]);
+            assert_eq!(ours.trim(), theirs.trim(), "{date}");
+        }
+    }
+    let out = env
+        .cow_cmd(&w)
+        .env("COW_AUTHOR_DATE", "last tuesday-ish")
+        .args(["commit", "--allow-empty", "-m", "x"])
+        .output()?;
+    assert_error(&out, "COW_AUTHOR_DATE is invalid: 'last tuesday-ish'");
+    Ok(())
+}
+
+#[test]
+fn revisions_at_a_date_take_the_newest_commit_on_the_first_parent_chain() {
+    let env = repo_with_commit();
+    let w = env.work();
+    // Commits dated 2023-11-14, -15 and -16 (noon UTC); the first is the fixture's.
+    let mut ids = Vec::new();
+    for day in [15, 16] {
+        write(&w.join("f"), format!("{day}\n"));
+        let date = format!("2023-11-{day}T12:00:00Z");
+        let out = env
+            .cow_cmd(&w)
+            .env("COW_AUTHOR_DATE", &date)
+            .env("COW_COMMITTER_DATE", &date)
+            .args(["commit", "-m", &format!("day {day}")])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+        ids.push(env.cow_ok(["rev-parse", "HEAD"]).trim().to_owned());
+    }
+    let first = env.cow_ok(["rev-parse", "HEAD~2"]).trim().to_owned();
+    let rev = |spec: &str| env.cow_ok(["rev-parse", spec]).trim().to_owned();
+    assert_eq!(rev("main@{2023-11-16T12:00:00Z}"), ids[1]);
+    assert_eq!(rev("main@{2023-11-16 11:59:59 +0000}"), ids[0]);
+    assert_eq!(rev("@{2023-11-15T13:00:00+01:00}"), ids[0]);
+    // A date alone is its midnight, local time.
+    assert_eq!(rev("HEAD@{2023-11-16}~1"), first);
+    assert_eq!(rev("main@{yesterday}"), ids[1]);
+    assert_eq!(rev("main@{2 weeks ago}:f"), rev("HEAD:f"));
+    assert_failure(
+        &env.cow(["rev-parse", "main@{1999-01-01}"]),
+        1,
+        "no commit on that history is as old",
+    );
+    assert_failure(&env.cow(["rev-parse", "main@{someday}"]), 1, "not a date");
+}
