@@ -28,16 +28,6 @@ pub fn parse_user_date(text: &str, now: Time) -> Option<Time> {
         "yesterday" => return relative(now.seconds.checked_sub(86_400)?),
         _ => {}
     }
-    if let Some(unix) = text.strip_prefix('@') {
-        let (seconds, zone) = match unix.split_once(' ') {
-            Some((s, z)) => (s, Some(z.trim())),
-            None => (unix, None),
-        };
-        return Some(Time {
-            seconds: seconds.parse().ok()?,
-            offset_minutes: zone.map_or(Some(0), parse_zone)?,
-        });
-    }
     if let Some(ago) = text.strip_suffix(" ago") {
         let (n, unit) = ago.trim().split_once(' ')?;
         let n: i64 = n.parse().ok()?;
@@ -52,6 +42,24 @@ pub fn parse_user_date(text: &str, now: Time) -> Option<Time> {
             _ => return None,
         };
         return relative(now.seconds.checked_sub(n.checked_mul(secs)?)?);
+    }
+    parse_exact_date(text)
+}
+
+/// A date given exactly, as git takes `GIT_AUTHOR_DATE`: `<unix seconds> <+hhmm>`,
+/// `@<unix seconds>` or ISO 8601 (see [`parse_user_date`], which also takes the
+/// relative forms).
+pub fn parse_exact_date(text: &str) -> Option<Time> {
+    let text = text.trim();
+    if let Some(unix) = text.strip_prefix('@') {
+        let (seconds, zone) = match unix.split_once(' ') {
+            Some((s, z)) => (s, Some(z.trim())),
+            None => (unix, None),
+        };
+        return Some(Time {
+            seconds: seconds.parse().ok()?,
+            offset_minutes: zone.map_or(Some(0), parse_zone)?,
+        });
     }
     if let Some((seconds, zone)) = text.split_once(' ')
         && seconds.bytes().all(|b| b.is_ascii_digit())

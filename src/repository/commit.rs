@@ -233,7 +233,7 @@ impl Repository {
                 },
             };
             let time = match pick(prefix[2], fb(2))? {
-                    Some((var, v)) => crate::object::date::parse_user_date(&v, Time::now())
+                    Some((var, v)) => crate::object::date::parse_exact_date(&v)
                         .filter(|t| (0..=Time::MAX_SECONDS).contains(&t.seconds))
                         .ok_or_else(|| Error::InvalidEnv {
                             name: var,
