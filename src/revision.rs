@@ -329,7 +329,8 @@ pub fn resolve<'a>(odb: &Odb, refs: &RefStore, rev: impl Into<Rev<'a>>) -> Resul
 
 /// `NAME@{op:OP}`: what NAME (a branch, tag, remote-tracking branch or `HEAD`; empty
 /// means `HEAD`) named in the view of operation OP: a number counts operations back
-/// from the last (`0` is the last), anything else is an operation id or a unique
+/// from the last (`0` is the last), unless it has four digits or more and is the
+/// unique prefix of an operation's id; anything else is an operation id or a unique
 /// prefix of one, `@`, `@-`. An object id is itself in any view.
 fn resolve_at_op(
     odb: &Odb,
@@ -341,12 +342,21 @@ fn resolve_at_op(
     let ops = OpStore::at(refs.dir());
     let unknown = || Error::UnknownRevision(shown.to_owned());
     let op_error = |e: oplog::Error| Error::Operation(Box::new(e));
+    let back = |back: usize| -> Result<oplog::OpId> {
+        let head = ops.head().map_err(op_error)?.ok_or_else(unknown)?;
+        let mut walk = ops.walk(Some(head)).skip(back);
+        Ok(walk.next().ok_or_else(unknown)?.map_err(op_error)?.0)
+    };
+    // A number counts back; four digits or more may also be an id's prefix (ids are
+    // hex), which wins when one matches.
     let id = match op.parse::<usize>() {
-        Ok(back) if op.bytes().all(|b| b.is_ascii_digit()) => {
-            let head = ops.head().map_err(op_error)?.ok_or_else(unknown)?;
-            let mut walk = ops.walk(Some(head)).skip(back);
-            walk.next().ok_or_else(unknown)?.map_err(op_error)?.0
-        }
+        Ok(n) if op.bytes().all(|b| b.is_ascii_digit()) => match ops.resolve(op) {
+            Ok(id) => id,
+            Err(oplog::Error::Ambiguous(_)) => {
+                return Err(op_error(oplog::Error::Ambiguous(op.to_owned())));
+            }
+            _ => back(n)?,
+        },
         _ => ops.resolve(op).map_err(op_error)?,
     };
     let view = ops

@@ -795,3 +795,33 @@ fn an_abandon_killed_while_it_swapped_heads_leaves_a_working_log() {
         "unknown revision",
     );
 }
+
+#[test]
+fn an_operation_id_prefix_of_digits_names_that_operation_not_a_count() {
+    let env = Env::new();
+    env.init();
+    write(&env.work().join("a.txt"), "a\n");
+    let a = env.commit("a");
+    // Ids are BLAKE3 hex: about one in seven starts with four decimal digits, so 120
+    // tags make one all but certain (a chance of none below 1e-8).
+    for n in 0..120 {
+        env.cow_ok(["tag", &format!("t{n}"), &a]);
+        let id = op_log(&env)[0]["id"].as_str().unwrap().to_owned();
+        let digits: String = id.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if digits.len() < 4 {
+            continue;
+        }
+        // Counted back, a number that large names no operation; as a prefix it is
+        // the operation that created the tag.
+        let spec = format!("t{n}@{{op:{digits}}}");
+        assert_eq!(env.cow_ok(["rev-parse", &spec]).trim(), a, "{spec}");
+        // A short number still counts back: two operations ago t{n} did not exist.
+        assert_failure(
+            &env.cow(["rev-parse", &format!("t{n}@{{op:1}}")]),
+            1,
+            "unknown revision",
+        );
+        return;
+    }
+    panic!("no operation id started with four digits");
+}
