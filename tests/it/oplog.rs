@@ -562,6 +562,11 @@ fn revisions_and_read_commands_can_look_at_an_earlier_operation() {
     assert_eq!(env.cow_ok(["--at-op", at_tag, "tag"]), "v1\n");
     assert_eq!(env.cow_ok(["tag"]), "");
     assert_eq!(env.cow_ok(["--at-op", id, "show", "HEAD:a.txt"]), "a\n");
+    // Revisions at an operation read the log itself, not the view's copy of the refs.
+    assert_eq!(
+        env.cow_ok(["--at-op", id, "rev-parse", "v1@{op:1}"]).trim(),
+        a
+    );
     // Commands that change refs refuse it, changing nothing.
     let before = op_log(&env).len();
     assert_failure(&env.cow(["--at-op", id, "tag", "t"]), 2, "--at-op");
