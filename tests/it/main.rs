@@ -21,6 +21,7 @@ mod library;
 mod log_formats;
 mod odb;
 mod oplog;
+mod on_change;
 mod oracle;
 mod progress_identity;
 mod race;
