@@ -2,9 +2,9 @@
 
 use std::io::Write;
 
+use clap::builder::TypedValueParser as _;
 use cow::Repository;
 use cow::diff::{DiffOptions, Status};
-use clap::builder::TypedValueParser as _;
 use cow::progress::Progress as _;
 use cow::refs::Head;
 use cow::repository::{ChangeAction, CommitOptions, CommitOutcome, OnChange};

@@ -112,9 +112,8 @@ fn configured_on_change(config: &super::Config) -> Result<Option<OnChange>> {
     config
         .get("commit.onChange")
         .map(|v| {
-            v.parse().map_err(|reason: String| {
-                Error::Config(format!("commit.onChange: {reason}"))
-            })
+            v.parse()
+                .map_err(|reason: String| Error::Config(format!("commit.onChange: {reason}")))
         })
         .transpose()
 }
@@ -432,8 +431,8 @@ impl Repository {
         // A snapshot that left a file out or took it as read is made even when its tree
         // is HEAD's (the working directory does not match HEAD): its warnings are the
         // news, and a refusal would lose them.
-        let complete = on_change == OnChange::Fail
-            || (changed_while_read.is_empty() && unreadable.is_empty());
+        let complete =
+            on_change == OnChange::Fail || (changed_while_read.is_empty() && unreadable.is_empty());
         if recipe.unchanged_if == Some(snapshot.tree) && complete {
             packing.finish()?;
             self.save_scanned(&snapshot, loaded.as_ref());
