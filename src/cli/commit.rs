@@ -247,6 +247,7 @@ fn unchanged(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Res
         "hashed": null,
         "changed": 0, "added": 0, "modified": 0, "deleted": 0,
         "objects_written": 0, "bytes_added": 0,
+        "on_change": null, "complete": true, "changed_while_read": [], "unreadable": [],
     });
     writeln!(out, "{doc}")?;
     Ok(())
