@@ -19,9 +19,10 @@ mod roots;
 mod status;
 mod transfer;
 
+pub use crate::worktree::OnChange;
 pub use branch::RefInfo;
 pub use checkout::{CheckoutOptions, CheckoutOutcome};
-pub use commit::{CommitOptions, CommitOutcome};
+pub use commit::{ChangeAction, ChangedWhileRead, CommitOptions, CommitOutcome};
 pub use config::{
     Config, GitIdentity, check_key, git_config_paths, git_identity, global_config_path,
 };
