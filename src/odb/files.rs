@@ -26,6 +26,8 @@ pub struct ObjectCounts {
     pub packed: u64,
     /// Bytes of packs and their indexes.
     pub pack_bytes: u64,
+    /// Loose objects a pack also holds (git's `prune-packable`): a gc removes them.
+    pub prune_packable: u64,
     /// Distinct chunks of chunked blobs (not counted in `packed`).
     pub chunks: u64,
     /// Their content bytes (before compression).
@@ -91,9 +93,13 @@ impl Odb {
     #[doc(alias = "count-objects")]
     pub fn count_objects(&self) -> Result<ObjectCounts> {
         let mut counts = ObjectCounts::default();
-        for id in self.loose_ids()? {
+        let loose: HashSet<ObjectId> = self.loose_ids()?.into_iter().collect();
+        for id in &loose {
             counts.loose += 1;
             counts.loose_bytes += self.size_of(FileKind::Loose, &id.to_string());
+            if !self.packed_copies(id).is_empty() {
+                counts.prune_packable += 1;
+            }
         }
         let chunked = self.has_chunks();
         let mut chunks: HashMap<ObjectId, u64> = HashMap::new();
