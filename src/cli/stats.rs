@@ -59,7 +59,8 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
             .iter()
             .map(|(id, s)| snapshot_json("snapshot", Some(id), s))
             .collect();
-        let total = (report.snapshots.len() > 1).then(|| snapshot_json("total", None, &report.total));
+        let total =
+            (report.snapshots.len() > 1).then(|| snapshot_json("total", None, &report.total));
         let doc = json!({
             "type": "stats", "schema": 1,
             "snapshots": snapshots,
@@ -170,18 +171,10 @@ pub fn human(bytes: u64) -> String {
         )
     } else if bytes > 1 << 20 {
         let x = bytes + 5243;
-        format!(
-            "{}.{:02} MiB",
-            x >> 20,
-            ((x & ((1 << 20) - 1)) * 100) >> 20
-        )
+        format!("{}.{:02} MiB", x >> 20, ((x & ((1 << 20) - 1)) * 100) >> 20)
     } else if bytes > 1 << 10 {
         let x = bytes + 5;
-        format!(
-            "{}.{:02} KiB",
-            x >> 10,
-            ((x & ((1 << 10) - 1)) * 100) >> 10
-        )
+        format!("{}.{:02} KiB", x >> 10, ((x & ((1 << 10) - 1)) * 100) >> 10)
     } else if bytes == 1 {
         "1 byte".to_owned()
     } else {

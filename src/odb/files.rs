@@ -152,7 +152,8 @@ impl Odb {
             chunks: Vec::new(),
         };
         if let Role::List { .. } = header.role {
-            let record = self.read_record(Namespace::Objects, id, pack, offset, 0, &mut Vec::new())?;
+            let record =
+                self.read_record(Namespace::Objects, id, pack, offset, 0, &mut Vec::new())?;
             let list = record.list.ok_or_else(|| Error::Corrupt {
                 id: *id,
                 reason: "its chunk list does not decode".to_owned(),

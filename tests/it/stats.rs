@@ -153,7 +153,10 @@ fn stats_defaults_to_head_and_prints_human_sizes() -> Result {
     assert!(lines.contains(&"store"), "{text}");
     assert!(lines.contains(&"  snapshots:         2"), "{text}");
     let exact = env.cow_ok(["stats", "--bytes"]);
-    assert!(exact.contains("  logical size:      1200012 bytes\n"), "{exact}");
+    assert!(
+        exact.contains("  logical size:      1200012 bytes\n"),
+        "{exact}"
+    );
     // --store: the store block alone.
     let store = env.cow_ok(["stats", "--store"]);
     assert!(store.starts_with("store\n"), "{store}");
@@ -265,7 +268,10 @@ fn unreachable_bytes_and_the_gc_dry_run_estimate() -> Result {
     let text = env.cow_ok(["gc", "--dry-run", "--prune=now"]);
     let pruned = loose_file + records;
     assert!(
-        text.contains(&format!("would free about {} (4 unreachable objects", human(pruned))),
+        text.contains(&format!(
+            "would free about {} (4 unreachable objects",
+            human(pruned)
+        )),
         "{text}"
     );
     // The real gc drops those same bytes: its pruned bytes are the estimate, and
@@ -287,7 +293,11 @@ fn unreachable_bytes_and_the_gc_dry_run_estimate() -> Result {
 /// git's `strbuf_humanise_bytes`, written out again from git's strbuf.c.
 fn human(bytes: u64) -> String {
     if bytes > 1 << 30 {
-        format!("{}.{:02} GiB", bytes >> 30, (bytes & ((1 << 30) - 1)) / 10_737_419)
+        format!(
+            "{}.{:02} GiB",
+            bytes >> 30,
+            (bytes & ((1 << 30) - 1)) / 10_737_419
+        )
     } else if bytes > 1 << 20 {
         let x = bytes + 5243;
         format!("{}.{:02} MiB", x >> 20, ((x & ((1 << 20) - 1)) * 100) >> 20)
@@ -371,7 +381,10 @@ fn count_objects_counts_loose_copies_of_packed_objects() -> Result {
     let text = env.cow_ok(["count-objects", "-v"]);
     assert!(text.contains("count: 1\n"), "{text}");
     assert!(text.contains("prune-packable: 1\n"), "{text}");
-    assert_eq!(doc(&env.cow(["count-objects", "--json"]))["prune_packable"], 1);
+    assert_eq!(
+        doc(&env.cow(["count-objects", "--json"]))["prune_packable"],
+        1
+    );
     // gc removes the redundant copy.
     env.cow_ok(["gc"]);
     assert!(!path.exists());
