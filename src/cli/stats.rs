@@ -197,7 +197,8 @@ mod tests {
         assert_eq!(human(12_288), "12.00 KiB");
         // 1.5 MiB: x = 1572864 + 5243, fraction (524288 + 5243) * 100 >> 20 = 50.
         assert_eq!(human(3 << 19), "1.50 MiB");
-        // 3 GiB + 1 GiB / 4: 268435456 / 10737419 = 25.
-        assert_eq!(human((3 << 30) + (1 << 28)), "3.25 GiB");
+        // 3 GiB + 1 GiB / 4: 268435456 / 10737419 = 24 (10737419 * 25 = 268435475),
+        // git cuts GiB rather than rounding.
+        assert_eq!(human((3 << 30) + (1 << 28)), "3.24 GiB");
     }
 }

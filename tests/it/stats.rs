@@ -422,3 +422,54 @@ fn log_shows_each_snapshot_with_its_date_as_git_does() -> Result {
     assert!(text.ends_with("(second snapshot, 2023-11-14)\n"), "{text}");
     Ok(())
 }
+
+#[test]
+fn stored_bytes_of_a_repacked_history_are_its_pack_records() -> Result {
+    // A history gc packs into one pack, with blocks of small files and deltas.
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    for i in 0..12 {
+        for j in 0..15 {
+            let text: String = (0..40)
+                .map(|l| format!("line {l} of {j}, {}\n", (l * i) % 5))
+                .collect();
+            write(&w.join(format!("d{}/f{j}.txt", i % 3)), text);
+        }
+        env.commit(&format!("c{i}"));
+    }
+    env.cow_ok(["gc", "--prune=now"]);
+    let packs: Vec<_> = fs::read_dir(w.join(".cow/objects/pack"))?
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "pack"))
+        .collect();
+    assert_eq!(packs.len(), 1);
+    let pack = fs::read(&packs[0])?;
+    // The pack: 8 bytes of magic, a dictionary record (type 5, its length as a
+    // varint, the dictionary), the records, a 32-byte checksum.
+    assert_eq!(pack[8], 5);
+    let (mut len, mut shift, mut pos) = (0u64, 0, 9);
+    loop {
+        let b = pack[pos];
+        pos += 1;
+        len |= u64::from(b & 0x7f) << shift;
+        shift += 7;
+        if b & 0x80 == 0 {
+            break;
+        }
+    }
+    let records = pack.len() as u64 - 32 - pos as u64 - len;
+    let json = doc(&env.cow(["stats", "--all", "--json"]));
+    let total = json["total"]["stored_bytes"].as_u64().unwrap();
+    // Every record holds something every snapshot together reach, and each counts
+    // once; a member of a block counts its share of the block rounded down, so the
+    // total falls short of the records by less than a byte per object.
+    let repo = cow::Repository::open(&w)?;
+    let objects = repo.count_objects()?.packed;
+    assert!(total <= records, "{total} > {records}");
+    assert!(
+        records - total < objects,
+        "{total} vs {records}, {objects} objects"
+    );
+    Ok(())
+}
