@@ -26,6 +26,7 @@ mod remote;
 mod reset;
 mod rev_parse;
 mod show;
+mod stats;
 mod status;
 mod transfer;
 
@@ -110,6 +111,9 @@ enum Command {
     Gc(gc::Args),
     /// Count loose and packed objects and the bytes they take
     CountObjects(gc::CountArgs),
+    /// Show what snapshots hold and cost: files, logical and stored bytes, dedup and
+    /// compression ratios, per snapshot and for the store (restic's `stats`)
+    Stats(stats::Args),
     /// Send branches and the snapshots they reach to a remote
     Push(transfer::PushArgs),
     /// Bring a remote's snapshots and branches (as REMOTE/BRANCH) here
@@ -459,6 +463,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Gc(args) => json::errors_as_json(args.json, || gc::run(&discover()?, args, out)),
         Command::CountObjects(args) => {
             json::errors_as_json(args.json, || gc::count(&discover()?, args, out))
+        }
+        Command::Stats(args) => {
+            json::errors_as_json(args.json, || stats::run(&discover()?, args, out))
         }
         Command::Push(args) => json::errors_as_json(args.output.json, || {
             transfer::push(&discover()?, &cwd, args, out)

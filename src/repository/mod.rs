@@ -16,6 +16,7 @@ mod path_remote;
 mod read;
 mod remotes;
 mod roots;
+mod stats;
 mod status;
 mod transfer;
 
@@ -39,6 +40,7 @@ pub use ops::{DEFAULT_OPLOG_EXPIRE, OpEntry, OpOutcome, ViewChange, view_changes
 pub use read::PathContent;
 pub use remotes::AddRemote;
 pub use roots::Roots;
+pub use stats::{SnapshotStats, StatsOptions, StatsReport, StoreStats};
 pub use status::{Status, StatusOptions};
 pub use transfer::{
     CloneOptions, CloneOutcome, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome,

@@ -33,3 +33,4 @@ mod roots;
 mod s3;
 mod s3cluster;
 mod safety;
+mod stats;
