@@ -9,6 +9,7 @@ mod completions;
 mod config;
 mod diff;
 mod editor;
+mod forget;
 mod format;
 mod fsck;
 mod gc;
@@ -110,6 +111,9 @@ enum Command {
     Gc(gc::Args),
     /// Count loose and packed objects and the bytes they take
     CountObjects(gc::CountArgs),
+    /// Forget snapshots of a branch by restic's retention policy (--keep-daily 7 ...),
+    /// rewriting the chain after them; `gc --prune=now` then frees their data
+    Forget(forget::Args),
     /// Send branches and the snapshots they reach to a remote
     Push(transfer::PushArgs),
     /// Bring a remote's snapshots and branches (as REMOTE/BRANCH) here
@@ -458,6 +462,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Gc(args) => json::errors_as_json(args.json, || gc::run(&discover()?, args, out)),
         Command::CountObjects(args) => {
             json::errors_as_json(args.json, || gc::count(&discover()?, args, out))
+        }
+        Command::Forget(args) => {
+            json::errors_as_json(args.json, || forget::run(&discover()?, args, out))
         }
         Command::Push(args) => json::errors_as_json(args.output.json, || {
             transfer::push(&discover()?, &cwd, args, out)

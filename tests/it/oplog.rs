@@ -355,8 +355,20 @@ fn a_deleted_branch_comes_back_after_gc_and_goes_after_abandon() {
     let tip = env.commit("on doomed");
     env.cow_ok(["checkout", "-q", "main"]);
     env.cow_ok(["branch", "-D", "doomed"]);
-    env.cow_ok(["gc", "--prune=now"]);
-    // Within gc.opLogExpire, the operations' views keep the branch's snapshots.
+    // Its objects a day old: a gc with a grace of hours would prune them, but within
+    // gc.opLogExpire the operations' views keep the branch's snapshots. (Not with
+    // --prune=now, which drops what only the log keeps: see forget.rs.)
+    let day_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(86_400);
+    for entry in walkdir::WalkDir::new(w.join(".cow/objects")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            fs::File::open(entry.path())
+                .unwrap()
+                .set_modified(day_ago)
+                .unwrap();
+        }
+    }
+    env.cow_ok(["gc", "--prune=12h"]);
     let out = env.cow_ok(["undo"]);
     assert!(out.contains("created branch doomed"), "{out}");
     assert_eq!(env.cow_ok(["rev-parse", "doomed"]).trim(), tip);
