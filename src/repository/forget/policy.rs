@@ -577,12 +577,13 @@ mod tests {
             ..Policy::default()
         };
         assert_eq!(kept(&times, &daily(2)), [0, 2]);
+        // Three days, three kept: the count is used up at the oldest day's newest.
+        assert_eq!(kept(&times, &daily(3)), [0, 2, 3]);
         // A count not used up keeps the oldest as well (restic >= 0.16).
-        assert_eq!(kept(&times, &daily(3)), [0, 2, 3, 4]);
-        let reasons = apply(&times, &daily(3), i64::MAX);
+        assert_eq!(kept(&times, &daily(4)), [0, 2, 3, 4]);
+        let reasons = apply(&times, &daily(4), i64::MAX);
         assert_eq!(reasons[3], [Reason::Count(Period::Daily, 3)]);
         assert_eq!(reasons[4], [Reason::Oldest(Period::Daily)]);
-        assert_eq!(kept(&times, &daily(4)), [0, 2, 3, 4]);
         let all = Policy {
             daily: Count::Unlimited,
             ..Policy::default()
