@@ -181,9 +181,9 @@ fn model(times: &[Time], p: &Policy, now: i64) -> BTreeMap<String, BTreeSet<usiz
         // The newest snapshot of each of the `limit` most recent periods.
         let mut seen = HashSet::new();
         let set = out.entry(period.name().to_owned()).or_default();
-        for pos in 0..n {
+        for (pos, &i) in order.iter().enumerate() {
             if seen.len() < limit && seen.insert(key(pos)) {
-                set.insert(order[pos]);
+                set.insert(i);
             }
         }
         // Fewer periods than the count, leaving the oldest out: the oldest too.
