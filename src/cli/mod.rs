@@ -9,6 +9,7 @@ mod completions;
 mod config;
 mod diff;
 mod editor;
+mod forget;
 mod format;
 mod fsck;
 mod gc;
@@ -114,6 +115,9 @@ enum Command {
     /// Show what snapshots hold and cost: files, logical and stored bytes, dedup and
     /// compression ratios, per snapshot and for the store (restic's `stats`)
     Stats(stats::Args),
+    /// Forget snapshots of a branch by restic's retention policy (--keep-daily 7 ...),
+    /// rewriting the chain after them; `gc --prune=now` then frees their data
+    Forget(forget::Args),
     /// Send branches and the snapshots they reach to a remote
     Push(transfer::PushArgs),
     /// Bring a remote's snapshots and branches (as REMOTE/BRANCH) here
@@ -466,6 +470,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
         Command::Stats(args) => {
             json::errors_as_json(args.json, || stats::run(&discover()?, args, out))
+        }
+        Command::Forget(args) => {
+            json::errors_as_json(args.json, || forget::run(&discover()?, args, out))
         }
         Command::Push(args) => json::errors_as_json(args.output.json, || {
             transfer::push(&discover()?, &cwd, args, out)

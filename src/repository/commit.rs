@@ -145,10 +145,10 @@ pub const PACK_THRESHOLD: usize = 32;
 
 /// Ends the pack a commit started: finished on success, dropped (with its temporary
 /// file) when the commit fails.
-struct PackGuard<'a>(&'a crate::odb::Odb);
+pub(super) struct PackGuard<'a>(pub(super) &'a crate::odb::Odb);
 
 impl PackGuard<'_> {
-    fn finish(self) -> Result<()> {
+    pub(super) fn finish(self) -> Result<()> {
         let odb = self.0;
         std::mem::forget(self);
         odb.finish_pack(PACK_THRESHOLD)?;

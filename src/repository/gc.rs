@@ -47,7 +47,9 @@ pub fn parse_age(s: &str) -> Result<Option<Duration>, &'static str> {
 #[derive(Clone, Copy)]
 pub struct GcOptions<'a> {
     /// Unreachable objects younger than this are kept (a commit may be about to point
-    /// at them). `Duration::ZERO` is git's `--prune=now`; `None` never prunes.
+    /// at them). `Duration::ZERO` is git's `--prune=now`: then the operation log keeps
+    /// nothing either (within `gc.opLogExpire` it otherwise keeps what its views name,
+    /// so that undo works), and undoing past the gc is refused. `None` never prunes.
     pub grace: Option<Duration>,
     /// Report what would be kept and reclaimed, and change nothing.
     pub dry_run: bool,
@@ -138,16 +140,20 @@ impl Repository {
     }
 
     /// Every object the roots reach ([`Repository::roots`]), with a path hint (a
-    /// path it was seen at) for delta pairing and block order.
-    pub(super) fn reachable(&self) -> Result<Vec<Reached>> {
+    /// path it was seen at) for delta pairing and block order; with `op_log`, what
+    /// recent operations' views name too.
+    pub(super) fn reachable(&self, op_log: bool) -> Result<Vec<Reached>> {
         let mut roots = self.roots();
         let index_blobs = std::mem::take(&mut roots.index_blobs);
         // Pruning on a partial view would delete what an unreadable ref reaches.
         let mut include = roots.ref_tips()?;
         include.extend(index_blobs.iter().map(|(_, id)| *id));
-        // What recent operations' views name, so that undo works after a gc.
-        let op_tips = self.op_log_tips()?;
-        include.extend(op_tips.into_iter().filter(|id| self.odb.contains(id)));
+        // What recent operations' views name, so that undo works after a gc (but not
+        // after `--prune=now`, which asks for everything unreachable to go now).
+        if op_log {
+            let op_tips = self.op_log_tips()?;
+            include.extend(op_tips.into_iter().filter(|id| self.odb.contains(id)));
+        }
         let mut out = crate::reach::reachable_stored(&self.odb, &include, &[])?;
         // A blob only the stat cache names is reached with no path: give it its own.
         let paths: std::collections::HashMap<ObjectId, Vec<u8>> = index_blobs
@@ -199,7 +205,7 @@ impl Repository {
             bytes_before: before.loose_bytes + before.pack_bytes,
             ..GcOutcome::default()
         };
-        let keep = self.reachable()?;
+        let keep = self.reachable(options.grace != Some(Duration::ZERO))?;
         outcome.reachable = keep.len() as u64;
         if let Some(progress) = options.progress {
             progress.update("reach", outcome.reachable, outcome.reachable, "objects");

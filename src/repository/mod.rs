@@ -5,6 +5,7 @@ mod checkout;
 mod commit;
 mod config;
 mod diff;
+mod forget;
 mod fsck;
 mod gc;
 mod history;
@@ -28,6 +29,7 @@ pub use config::{
     Config, GitIdentity, check_key, git_config_paths, git_identity, global_config_path,
 };
 pub use diff::Diff;
+pub use forget::{ForgetError, ForgetOptions, ForgetOutcome, ForgetSnapshot, RefMove, policy};
 pub use fsck::{FsckOptions, FsckReport, Problem};
 pub use gc::{
     DEFAULT_GRACE, GcOptions, GcOutcome, MAX_DELTA_CHAIN, ObjectCounts, PackGeometry, PackSummary,
@@ -238,9 +240,12 @@ pub enum Error {
     /// An operation's view names a commit gc has removed (its operation is older
     /// than `gc.opLogExpire`).
     #[error(
-        "the operation's view names commit {0}, which is no longer in the store (gc removed it: the operation is older than gc.opLogExpire)"
+        "the operation's view names commit {0}, which is no longer in the store (gc removed it: the operation is older than gc.opLogExpire, or gc --prune=now ran since)"
     )]
     OpViewGone(crate::ObjectId),
+    /// `forget` refused.
+    #[error(transparent)]
+    Forget(#[from] ForgetError),
 }
 
 fn conflict_list(conflicts: &[worktree::Conflict]) -> String {

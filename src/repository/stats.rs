@@ -340,7 +340,7 @@ impl Repository {
         let counts = self.odb.count_objects()?;
         store.stored_bytes = counts.loose_bytes + counts.pack_bytes;
         // Garbage: what gc's own roots (refs, stat cache, operation log) do not reach.
-        let keep: HashSet<ObjectId> = self.reachable()?.into_iter().map(|r| r.id).collect();
+        let keep: HashSet<ObjectId> = self.reachable(true)?.into_iter().map(|r| r.id).collect();
         (store.unreachable, store.unreachable_bytes) = self.odb.unreachable_bytes(&keep)?;
         Ok(store)
     }

@@ -8,6 +8,7 @@ mod cli;
 mod config;
 mod diff;
 mod errors;
+mod forget;
 mod fuzz;
 mod gc;
 mod git_habits;

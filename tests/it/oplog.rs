@@ -355,8 +355,11 @@ fn a_deleted_branch_comes_back_after_gc_and_goes_after_abandon() {
     let tip = env.commit("on doomed");
     env.cow_ok(["checkout", "-q", "main"]);
     env.cow_ok(["branch", "-D", "doomed"]);
-    env.cow_ok(["gc", "--prune=now"]);
-    // Within gc.opLogExpire, the operations' views keep the branch's snapshots.
+    // Its objects a day old: a gc with a grace of hours would prune them, but within
+    // gc.opLogExpire the operations' views keep the branch's snapshots. (Not with
+    // --prune=now, which drops what only the log keeps: see forget.rs.)
+    age_objects(&w, 86_400);
+    env.cow_ok(["gc", "--prune=12h"]);
     let out = env.cow_ok(["undo"]);
     assert!(out.contains("created branch doomed"), "{out}");
     assert_eq!(env.cow_ok(["rev-parse", "doomed"]).trim(), tip);
@@ -728,8 +731,25 @@ fn what_gc_freed_is_never_restored_and_a_clock_set_back_frees_nothing_early() {
     let id = repo.ops().write_op(&old).unwrap();
     repo.ops().sync().unwrap();
     repo.ops().set_head(id).unwrap();
-    env.cow_ok(["gc", "--prune=now"]);
+    // (Aged, and a grace of hours: `--prune=now` would drop what only the log keeps.)
+    age_objects(&w, 86_400);
+    env.cow_ok(["gc", "--prune=12h"]);
     assert!(repo.odb().contains(&tip.parse().unwrap()));
+}
+
+/// Sets the time of every object file (loose and packed) `secs` back, so that a gc
+/// with a shorter grace period would prune what is unreachable.
+fn age_objects(work: &std::path::Path, secs: u64) {
+    let then = std::time::SystemTime::now() - Duration::from_secs(secs);
+    for entry in walkdir::WalkDir::new(work.join(".cow/objects")) {
+        let entry = entry.unwrap();
+        if entry.file_type().is_file() {
+            fs::File::open(entry.path())
+                .unwrap()
+                .set_modified(then)
+                .unwrap();
+        }
+    }
 }
 
 #[test]
