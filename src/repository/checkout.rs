@@ -218,9 +218,10 @@ impl Repository {
         // Every tree built (no id taken from the directory cache): the planner reads the
         // working directory's trees from the scan, not from the store.
         let (scan, loaded) = self.scan(false, None, None, false)?;
+        let work_dir = self.require_work_dir()?;
         let plan = worktree::plan(
             &self.odb,
-            &self.work_dir,
+            work_dir,
             &scan,
             current,
             target_tree,
@@ -240,7 +241,7 @@ impl Repository {
         // Waits for the clock to tick past the files it writes (see `apply`).
         let applied = worktree::apply(
             &self.odb,
-            &self.work_dir,
+            work_dir,
             &self.cow_dir,
             &plan,
             &mut index,

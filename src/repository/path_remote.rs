@@ -36,6 +36,11 @@ impl PathRemote {
         })
     }
 
+    /// The remote repository's store.
+    pub(crate) fn store(&self) -> &std::path::Path {
+        self.repo.cow_dir()
+    }
+
     fn lock(&mut self) -> remote::Result<()> {
         if self.lock.is_none() {
             self.lock = Some(
