@@ -32,3 +32,4 @@ mod roots;
 mod s3;
 mod s3cluster;
 mod safety;
+mod store;
