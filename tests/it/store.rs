@@ -71,7 +71,10 @@ fn commands_in_the_tree_find_the_store_through_the_cow_file() {
     let log = env.cow_ok(["log", "--format=%s"]);
     assert_eq!(log, "second\nfirst\n");
     env.cow_ok(["checkout", &first]);
-    assert_eq!(fs::read_to_string(env.work().join("a.txt")).unwrap(), "one\n");
+    assert_eq!(
+        fs::read_to_string(env.work().join("a.txt")).unwrap(),
+        "one\n"
+    );
     assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
     assert_eq!(env.cow_ok(["rev-parse", "HEAD"]).trim(), first);
 }
@@ -82,9 +85,19 @@ fn c_store_and_cow_dir_reach_the_tree_from_anywhere() {
     let elsewhere = env.tmp.path().to_owned();
     write(&env.work().join("a.txt"), "one\n");
     let store_arg = store.to_str().unwrap();
-    ok(cow_in(&env, &elsewhere, &[], &["-C", store_arg, "commit", "-m", "first"]));
+    ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", store_arg, "commit", "-m", "first"],
+    ));
     write(&env.work().join("a.txt"), "two\n");
-    let status = ok(cow_in(&env, &elsewhere, &[], &["-C", store_arg, "status", "--porcelain"]));
+    let status = ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", store_arg, "status", "--porcelain"],
+    ));
     assert_eq!(status, " M a.txt\n");
     let vars = [("COW_DIR", store.as_path())];
     let status = ok(cow_in(&env, &elsewhere, &vars, &["status", "--porcelain"]));
@@ -93,14 +106,28 @@ fn c_store_and_cow_dir_reach_the_tree_from_anywhere() {
     let log = ok(cow_in(&env, &elsewhere, &vars, &["log", "--format=%s"]));
     assert_eq!(log, "second\nfirst\n");
     ok(cow_in(&env, &elsewhere, &vars, &["checkout", "HEAD~1"]));
-    assert_eq!(fs::read_to_string(env.work().join("a.txt")).unwrap(), "one\n");
-    let top = ok(cow_in(&env, &elsewhere, &vars, &["rev-parse", "--show-toplevel"]));
-    assert_eq!(Path::new(top.trim_end()), fs::canonicalize(env.work()).unwrap());
+    assert_eq!(
+        fs::read_to_string(env.work().join("a.txt")).unwrap(),
+        "one\n"
+    );
+    let top = ok(cow_in(
+        &env,
+        &elsewhere,
+        &vars,
+        &["rev-parse", "--show-toplevel"],
+    ));
+    assert_eq!(
+        Path::new(top.trim_end()),
+        fs::canonicalize(env.work()).unwrap()
+    );
     // COW_WORK_TREE names another working directory for the same store (git's
     // GIT_WORK_TREE): a copy of the tree at HEAD~1 is clean there.
     let copy = env.tmp.path().join("copy");
     write(&copy.join("a.txt"), "one\n");
-    let vars = [("COW_DIR", store.as_path()), ("COW_WORK_TREE", copy.as_path())];
+    let vars = [
+        ("COW_DIR", store.as_path()),
+        ("COW_WORK_TREE", copy.as_path()),
+    ];
     let status = ok(cow_in(&env, &elsewhere, &vars, &["status", "--porcelain"]));
     assert_eq!(status, "");
 }
@@ -129,7 +156,12 @@ fn a_bare_store_serves_what_needs_no_working_directory() {
     // A bare store: no core.worktree.
     let s = store.to_str().unwrap();
     let elsewhere = env.tmp.path().to_owned();
-    ok(cow_in(&env, &elsewhere, &[], &["-C", s, "config", "--unset", "core.worktree"]));
+    ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", s, "config", "--unset", "core.worktree"],
+    ));
     for args in [
         &["fsck"][..],
         &["log", "--oneline"],
@@ -145,7 +177,12 @@ fn a_bare_store_serves_what_needs_no_working_directory() {
         full.extend_from_slice(args);
         ok(cow_in(&env, &elsewhere, &[], &full));
     }
-    let id = ok(cow_in(&env, &elsewhere, &[], &["-C", s, "rev-parse", "kept", "v1"]));
+    let id = ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", s, "rev-parse", "kept", "v1"],
+    ));
     assert_eq!(id, format!("{head}\n{head}\n"));
     // The same with COW_DIR, and from inside the store.
     let vars = [("COW_DIR", store.as_path())];
@@ -175,7 +212,12 @@ fn a_bare_store_pushes_fetches_and_is_pushed_to() {
     let ours = env.commit("ours");
     let s = store.to_str().unwrap();
     let elsewhere = env.tmp.path().to_owned();
-    ok(cow_in(&env, &elsewhere, &[], &["-C", s, "config", "--unset", "core.worktree"]));
+    ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", s, "config", "--unset", "core.worktree"],
+    ));
     let other = Env::new();
     other.init();
     write(&other.work().join("b.txt"), "b\n");
@@ -183,18 +225,38 @@ fn a_bare_store_pushes_fetches_and_is_pushed_to() {
     other.cow_ok(["branch", "topic"]);
     // Pushed to, by its path.
     other.cow_ok(["push", s, "topic"]);
-    let got = ok(cow_in(&env, &elsewhere, &[], &["-C", s, "rev-parse", "topic"]));
+    let got = ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", s, "rev-parse", "topic"],
+    ));
     assert_eq!(got.trim(), theirs);
     // Pushes from it, and fetches into it.
     let o = other.work();
     let o = o.to_str().unwrap();
-    ok(cow_in(&env, &elsewhere, &[], &["-C", s, "branch", "from-store", &ours]));
-    ok(cow_in(&env, &elsewhere, &[], &["-C", s, "push", o, "from-store"]));
+    ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", s, "branch", "from-store", &ours],
+    ));
+    ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", s, "push", o, "from-store"],
+    ));
     assert_eq!(other.cow_ok(["rev-parse", "from-store"]).trim(), ours);
     write(&other.work().join("b.txt"), "c\n");
     let newer = other.commit("newer");
     ok(cow_in(&env, &elsewhere, &[], &["-C", s, "fetch", o]));
-    let kind = ok(cow_in(&env, &elsewhere, &[], &["-C", s, "cat-file", "-t", &newer]));
+    let kind = ok(cow_in(
+        &env,
+        &elsewhere,
+        &[],
+        &["-C", s, "cat-file", "-t", &newer],
+    ));
     assert_eq!(kind, "commit\n");
 }
 
@@ -249,7 +311,10 @@ fn a_cow_file_that_names_no_store_is_refused_cleanly() {
     let mut huge = b"cowdir: /".to_vec();
     huge.resize(1 << 20, b'a');
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (b"cowdir: /nonexistent/store\n".to_vec(), "which is not a cow store"),
+        (
+            b"cowdir: /nonexistent/store\n".to_vec(),
+            "which is not a cow store",
+        ),
         (
             format!("cowdir: {}\n", elsewhere.display()).into_bytes(),
             "which is not a cow store",
@@ -366,7 +431,12 @@ fn a_read_only_source_is_snapshotted_without_writing_to_it() {
     let out = run(&["-C", "store", "commit", "-m", "backup"]);
     assert!(out.status.success(), "{}", describe(&out));
     let out = run(&["-C", "store", "status", "--porcelain"]);
-    assert_eq!(String::from_utf8_lossy(&out.stdout), "", "{}", describe(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "",
+        "{}",
+        describe(&out)
+    );
     let out = run(&["-C", "store", "ls-tree", "-r", "--name-only", "HEAD"]);
     assert_eq!(
         String::from_utf8_lossy(&out.stdout),
@@ -414,11 +484,20 @@ fn checkout_with_the_store_on_another_filesystem() {
     env.commit("second");
     // A rename from the store into the tree would fail (EXDEV): staged in the tree.
     env.cow_ok(["checkout", &first]);
-    assert_eq!(fs::read_to_string(env.work().join("a.txt")).unwrap(), "one\n");
-    assert_eq!(fs::read_to_string(env.work().join("dir/b.txt")).unwrap(), "b\n");
+    assert_eq!(
+        fs::read_to_string(env.work().join("a.txt")).unwrap(),
+        "one\n"
+    );
+    assert_eq!(
+        fs::read_to_string(env.work().join("dir/b.txt")).unwrap(),
+        "b\n"
+    );
     assert!(!env.work().join("c.txt").exists());
     env.cow_ok(["restore", "--source", "main", "a.txt"]);
-    assert_eq!(fs::read_to_string(env.work().join("a.txt")).unwrap(), "two\n");
+    assert_eq!(
+        fs::read_to_string(env.work().join("a.txt")).unwrap(),
+        "two\n"
+    );
     env.cow_ok(["restore", "a.txt"]);
     assert_eq!(env.cow_ok(["status", "--porcelain"]), "");
     // Nothing staged is left behind.
@@ -426,7 +505,10 @@ fn checkout_with_the_store_on_another_filesystem() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert!(names.iter().all(|n| !n.starts_with(".cow-stage-")), "{names:?}");
+    assert!(
+        names.iter().all(|n| !n.starts_with(".cow-stage-")),
+        "{names:?}"
+    );
 }
 
 /// A staging directory a killed checkout left at the top of the tree is in no
@@ -501,5 +583,30 @@ fn library_init_with_store_open_and_discover() -> Result {
     assert_eq!(repo.work_dir(), Some(work.join("sub").as_path()));
     let id = repo.commit("lib", &commit_options())?.id;
     assert_eq!(cow::Repository::open(&work)?.head_commit()?, Some(id));
+    Ok(())
+}
+
+/// With the store on another filesystem, checkout stages files on the working
+/// directory's, so each is renamed into place whole: none is copied (a copy replaces
+/// the old file before the new one is complete).
+#[test]
+fn checkout_renames_into_place_when_the_store_is_on_another_filesystem() -> Result {
+    let env = Env::new();
+    let Some(other) = other_filesystem(env.tmp.path()) else {
+        return Ok(());
+    };
+    let made = cow::Repository::init_with_store(env.work(), other.path().join("store"))?;
+    let repo = made.repository;
+    write(&env.work().join("a.txt"), "one\n");
+    write(&env.work().join("dir/b.txt"), "b\n");
+    let first = repo.commit("first", &commit_options())?.id;
+    write(&env.work().join("a.txt"), "two\n");
+    write(&env.work().join("dir/b.txt"), "c\n");
+    repo.commit("second", &commit_options())?;
+    let first = first.to_string();
+    let outcome = repo.checkout(first.as_str(), &Default::default())?;
+    assert_eq!(outcome.applied.written, 2);
+    assert_eq!(outcome.applied.copied, 0);
+    assert_eq!(fs::read_to_string(env.work().join("dir/b.txt"))?, "b\n");
     Ok(())
 }

@@ -114,8 +114,10 @@ pub fn apply(
         dirs: HashMap::new(),
         applied: Applied::default(),
         placed: Vec::new(),
+        copied: AtomicU64::new(0),
     };
     let applied = applier.run_all(plan, staged, index);
+    applier.applied.copied = applier.copied.load(Ordering::Relaxed);
     // Wait for the filesystem clock to tick past the files just written, so that an
     // edit made after this returns changes their mtime; where it may not (a coarse
     // clock), their entries are racy and the next status reads them again.
@@ -223,6 +225,8 @@ struct Applier<'a> {
     applied: Applied,
     /// Every file placed: its path, device and index entry.
     placed: Vec<(Vec<u8>, u64, IndexEntry)>,
+    /// Files copied into place (placed in parallel, counted here).
+    copied: AtomicU64,
 }
 
 /// The error for a failed `action` on `path` below `root`: a component that is no
@@ -450,6 +454,7 @@ impl Applier<'_> {
                         let mut to = fs::File::from(to);
                         io::copy(&mut fs::File::from(from), &mut to)?;
                         let _ = rustix::fs::unlinkat(shard, &temp, AtFlags::empty());
+                        self.copied.fetch_add(1, Ordering::Relaxed);
                         Ok(placed(&rustix::fs::fstat(&to)?))
                     }
                     Err(e) => {
