@@ -15,6 +15,10 @@ pub struct Args {
     /// and a `.cow` file naming it in DIR when DIR is writable (default: $COW_DIR)
     #[arg(long, value_name = "PATH")]
     store: Option<PathBuf>,
+
+    /// Make DIR a bare store: no working directory, for pushing backups to
+    #[arg(long, conflicts_with = "store")]
+    bare: bool,
 }
 
 /// `store` is `$COW_DIR` and `work_tree` `$COW_WORK_TREE`, if set: the store's path and
@@ -27,6 +31,14 @@ pub fn run(
     work_tree: Option<&Path>,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
+    if args.bare {
+        let dir = args
+            .dir
+            .as_ref()
+            .map_or_else(|| cwd.to_owned(), |d| cwd.join(d));
+        let repo = Repository::init_bare(&dir)?;
+        return initialized(out, repo.cow_dir());
+    }
     let dir = match (&args.dir, work_tree) {
         (Some(dir), _) => cwd.join(dir),
         (None, Some(dir)) => dir.to_owned(),

@@ -224,6 +224,16 @@ fn resolve_missing(path: &Path) -> io::Result<PathBuf> {
 }
 
 impl Repository {
+    /// Creates a bare store at `store` (made if missing; it must be absent or an empty
+    /// directory): a repository without a working directory, as `git init --bare`, to
+    /// push backups to or copy a store into. A failed init leaves nothing behind.
+    pub fn init_bare(store: impl AsRef<Path>) -> Result<Repository> {
+        let given = store.as_ref();
+        let store = resolve_missing(given).context("resolve", given)?;
+        create_store(&store, None, || Ok(()))?;
+        Ok(Repository::from_parts(None, store))
+    }
+
     /// Creates a repository whose store is `store` (made if missing; it must be absent
     /// or an empty directory) and whose working directory is `work_dir` (made if
     /// missing), as `git init --separate-git-dir` does. The store records the working
@@ -262,43 +272,7 @@ impl Repository {
                 reason: "the store's path holds a newline, which a .cow file cannot name".into(),
             });
         }
-        let created = match fs::symlink_metadata(&store) {
-            Ok(meta) => {
-                let empty = meta.is_dir()
-                    && fs::read_dir(&store)
-                        .context("read directory", &store)?
-                        .next()
-                        .is_none();
-                if !empty {
-                    return Err(Error::StoreNotEmpty(store));
-                }
-                false
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                fs::create_dir_all(&store).context("create directory", &store)?;
-                true
-            }
-            Err(e) => return Err(crate::fs::IoError::new("open", &store, e).into()),
-        };
-        let made = populate(&store, work_text).and_then(|()| write_link(&link, &store));
-        let wrote_link = match made {
-            Ok(wrote) => wrote,
-            Err(e) => {
-                if created {
-                    let _ = fs::remove_dir_all(&store);
-                } else if let Ok(entries) = fs::read_dir(&store) {
-                    for entry in entries.flatten() {
-                        let path = entry.path();
-                        let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                            fs::remove_dir_all(&path)
-                        } else {
-                            fs::remove_file(&path)
-                        };
-                    }
-                }
-                return Err(e);
-            }
-        };
+        let wrote_link = create_store(&store, Some(work_text), || write_link(&link, &store))?;
         Ok(StoreInit {
             repository: Repository::from_parts(Some(work_dir), store),
             link: wrote_link.then_some(link),
@@ -306,15 +280,61 @@ impl Repository {
     }
 }
 
+/// Makes a store at `store` (absolute; made if missing, else it must be an empty
+/// directory) with `core.worktree` set to `work_dir`, then runs `then`; if either
+/// fails, removes what it made.
+fn create_store<T>(
+    store: &Path,
+    work_dir: Option<&str>,
+    then: impl FnOnce() -> Result<T>,
+) -> Result<T> {
+    let created = match fs::symlink_metadata(store) {
+        Ok(meta) => {
+            let empty = meta.is_dir()
+                && fs::read_dir(store)
+                    .context("read directory", store)?
+                    .next()
+                    .is_none();
+            if !empty {
+                return Err(Error::StoreNotEmpty(store.to_owned()));
+            }
+            false
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            fs::create_dir_all(store).context("create directory", store)?;
+            true
+        }
+        Err(e) => return Err(crate::fs::IoError::new("open", store, e).into()),
+    };
+    let made = populate(store, work_dir).and_then(|()| then());
+    if made.is_err() {
+        if created {
+            let _ = fs::remove_dir_all(store);
+        } else if let Ok(entries) = fs::read_dir(store) {
+            for entry in entries.flatten() {
+                let path = entry.path();
+                let _ = if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    fs::remove_dir_all(&path)
+                } else {
+                    fs::remove_file(&path)
+                };
+            }
+        }
+    }
+    made
+}
+
 /// Makes an empty store's files in the empty directory `store`, HEAD last (what makes
 /// it a store to readers).
-fn populate(store: &Path, work_dir: &str) -> Result<()> {
+fn populate(store: &Path, work_dir: Option<&str>) -> Result<()> {
     for sub in ["objects", "refs/heads", "refs/tags"] {
         let path = store.join(sub);
         fs::create_dir_all(&path).context("create directory", &path)?;
     }
     let mut config = Config::for_new_repository();
-    config.set(WORKTREE_KEY, work_dir)?;
+    if let Some(work_dir) = work_dir {
+        config.set(WORKTREE_KEY, work_dir)?;
+    }
     config.save(&store.join("config"))?;
     let lock = store.join("lock");
     fs::write(&lock, "").context("create", &lock)?;

@@ -610,3 +610,29 @@ fn checkout_renames_into_place_when_the_store_is_on_another_filesystem() -> Resu
     assert_eq!(fs::read_to_string(env.work().join("dir/b.txt"))?, "b\n");
     Ok(())
 }
+
+/// `init --bare` (git's): a store with no working directory takes pushes of any branch,
+/// HEAD's included, as a bare git repository does; what needs a working directory is
+/// refused.
+#[test]
+fn init_bare_makes_a_store_to_push_backups_to() {
+    let env = Env::new();
+    env.init();
+    write(&env.work().join("a.txt"), "one\n");
+    let head = env.commit("first");
+    let backup = env.tmp.path().join("backup");
+    let out = env.cow(["init", "--bare", backup.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let b = backup.to_str().unwrap();
+    env.cow_ok(["push", b, "main"]);
+    assert_eq!(env.cow_ok(["-C", b, "rev-parse", "main"]).trim(), head);
+    env.cow_ok(["-C", b, "fsck"]);
+    assert_error(
+        &env.cow(["-C", b, "status"]),
+        "this store has no working directory",
+    );
+    // No `.cow` anywhere: the store is the directory itself.
+    assert!(!backup.join(".cow").exists() && !env.tmp.path().join(".cow").exists());
+    let out = env.cow(["init", "--bare", b]);
+    assert_error(&out, "is not an empty directory");
+}
