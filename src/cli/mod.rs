@@ -163,7 +163,8 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 /// Runs the command line and maps the outcome to an exit status: 0 success, 1 error or
-/// refusal, 2 usage error (from clap).
+/// refusal, 2 usage error (from clap); a command may return [`Quiet`] with its own (3:
+/// `commit --on-change=skip|warn` committed with warnings).
 pub fn main() -> ExitCode {
     // A file-size limit (`ulimit -f`) must make a write fail with an error, not kill us.
     // SAFETY: setting a signal disposition before any other thread exists.

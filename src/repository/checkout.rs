@@ -217,7 +217,8 @@ impl Repository {
     ) -> Result<(Plan, Applied)> {
         // Every tree built (no id taken from the directory cache): the planner reads the
         // working directory's trees from the scan, not from the store.
-        let (scan, loaded) = self.scan(false, None, None, false)?;
+        let (scan, loaded) =
+            self.scan(false, None, None, false, crate::worktree::OnChange::Fail)?;
         let work_dir = self.require_work_dir()?;
         let plan = worktree::plan(
             &self.odb,

@@ -20,6 +20,7 @@ mod layers;
 mod library;
 mod log_formats;
 mod odb;
+mod on_change;
 mod oplog;
 mod oracle;
 mod progress_identity;
