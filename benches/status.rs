@@ -126,7 +126,14 @@ fn status(c: &mut Criterion) {
             clock: worktree::Clock::Settled(w.clock),
             ..ScanOptions::default()
         };
-        b.iter(|| worktree::scan(w.repo.odb(), w.repo.work_dir(), &options).expect("a scan"))
+        b.iter(|| {
+            worktree::scan(
+                w.repo.odb(),
+                w.repo.require_work_dir().expect("a working directory"),
+                &options,
+            )
+            .expect("a scan")
+        })
     });
     group.finish();
 }

@@ -385,7 +385,12 @@ pub fn dircache(data: &[u8]) -> bool {
     let repo = fixture().lock().unwrap_or_else(|e| e.into_inner());
     let (index_file, head_tree) = fixture_caches(&repo);
     let mut body = data.to_vec();
-    make_current(&mut body, repo.work_dir(), index_file, head_tree);
+    make_current(
+        &mut body,
+        repo.require_work_dir().expect("a working directory"),
+        index_file,
+        head_tree,
+    );
     let file = with_trailer(&body);
     let dir = fresh("dircache");
     let path = dir.join("dircache");

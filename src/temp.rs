@@ -123,6 +123,14 @@ pub(crate) const CHECKOUT_STAGING: Temp = Temp {
     pattern: Pattern::Prefix,
     place: Place::CowDir,
 };
+/// The directory a checkout stages verified files in when the store is on another
+/// filesystem than the working directory (a rename cannot cross filesystems): private
+/// (0700), at the top of the working directory. The walk never snapshots one.
+pub(crate) const WORK_STAGING: Temp = Temp {
+    name: ".cow-stage-",
+    pattern: Pattern::Prefix,
+    place: Place::WorkDir,
+};
 /// HEAD's lock file.
 pub(crate) const HEAD_LOCK: Temp = Temp {
     name: "HEAD.lock",
@@ -168,6 +176,7 @@ pub(crate) const ALL: &[Temp] = &[
     CLOCK_PROBE,
     CONFIG,
     CHECKOUT_STAGING,
+    WORK_STAGING,
     HEAD_LOCK,
     REF_LOCK,
     OPLOG,
@@ -213,6 +222,70 @@ impl Temp {
             })
         })
     }
+}
+
+/// The length of the random part tempfile appends to a prefix.
+const RANDOM_LEN: usize = 6;
+
+/// Whether `name` is a [`WORK_STAGING`] directory's name: the prefix and tempfile's
+/// six random letters or digits, nothing else (a user's `.cow-stage-notes` is theirs).
+pub(crate) fn is_work_staging(name: &[u8]) -> bool {
+    name.strip_prefix(WORK_STAGING.name.as_bytes())
+        .is_some_and(|rest| rest.len() == RANDOM_LEN && rest.iter().all(u8::is_ascii_alphanumeric))
+}
+
+/// Removes a [`WORK_STAGING`] directory a killed checkout left in the working
+/// directory, through descriptors and never recursively: only a real directory (not a
+/// symlink) owned by this user and private to it, holding nothing but what a checkout
+/// stages there (files named by numbers, shard directories `s<N>` of such files).
+/// Anything else keeps it in place.
+fn remove_staging_leftover(work_dir: &Path, name: &str) {
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    let dir_flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let Ok(root) = rustix::fs::open(work_dir, dir_flags, Mode::empty()) else {
+        return;
+    };
+    let Ok(top) = rustix::fs::openat(&root, name, dir_flags, Mode::empty()) else {
+        return;
+    };
+    let Ok(stat) = rustix::fs::fstat(&top) else {
+        return;
+    };
+    // SAFETY: geteuid has no preconditions.
+    let me = unsafe { libc::geteuid() };
+    if stat.st_uid != me || stat.st_mode & 0o077 != 0 {
+        return;
+    }
+    let numbered = |n: &[u8]| !n.is_empty() && n.iter().all(u8::is_ascii_digit);
+    let names = |dir: &std::os::fd::OwnedFd| -> Vec<(std::ffi::CString, FileType)> {
+        rustix::fs::Dir::read_from(dir).map_or_else(
+            |_| Vec::new(),
+            |entries| {
+                entries
+                    .flatten()
+                    .filter(|e| !matches!(e.file_name().to_bytes(), b"." | b".."))
+                    .map(|e| (e.file_name().to_owned(), e.file_type()))
+                    .collect()
+            },
+        )
+    };
+    for (entry, kind) in names(&top) {
+        let bytes = entry.to_bytes();
+        if numbered(bytes) && kind != FileType::Directory {
+            let _ = rustix::fs::unlinkat(&top, entry.as_c_str(), AtFlags::empty());
+        } else if bytes.strip_prefix(b"s").is_some_and(numbered) {
+            if let Ok(shard) = rustix::fs::openat(&top, entry.as_c_str(), dir_flags, Mode::empty())
+            {
+                for (file, kind) in names(&shard) {
+                    if numbered(file.to_bytes()) && kind != FileType::Directory {
+                        let _ = rustix::fs::unlinkat(&shard, file.as_c_str(), AtFlags::empty());
+                    }
+                }
+            }
+            let _ = rustix::fs::unlinkat(&top, entry.as_c_str(), AtFlags::REMOVEDIR);
+        }
+    }
+    let _ = rustix::fs::unlinkat(&root, name, AtFlags::REMOVEDIR);
 }
 
 /// Removes a file, or a directory and everything in it (without following symlinks).
@@ -273,16 +346,18 @@ fn remove_init_leftover(work_dir: &Path, name: &str) {
 /// Removes everything [`ALL`] matches, as a killed writer left it. Only call it with
 /// the repository lock held, when no writer can be using them. Failures are ignored:
 /// a leftover is never trusted by a reader, and the next writer tries again.
-pub(crate) fn clean_leftovers(work_dir: &Path, cow_dir: &Path) {
+pub(crate) fn clean_leftovers(work_dir: Option<&Path>, cow_dir: &Path) {
     let objects = cow_dir.join("objects");
     let pack_dir = objects.join("pack");
     let mut dirs = vec![
-        (Place::WorkDir, work_dir.to_owned()),
         (Place::CowDir, cow_dir.to_owned()),
         (Place::Objects, objects),
         (Place::PackDir, pack_dir),
         (Place::OpLog, cow_dir.join("oplog")),
     ];
+    if let Some(work_dir) = work_dir {
+        dirs.push((Place::WorkDir, work_dir.to_owned()));
+    }
     for entry in walkdir::WalkDir::new(cow_dir.join("refs"))
         .into_iter()
         .flatten()
@@ -309,12 +384,18 @@ pub(crate) fn clean_leftovers(work_dir: &Path, cow_dir: &Path) {
                             let stem = &name[..name.len() - t.name.len()];
                             !dir.join(format!("{stem}.idx")).exists()
                         }
-                        _ if place == Place::WorkDir => Temp::is_leftover_dir(&path),
+                        _ if place == Place::WorkDir => {
+                            t.name == WORK_STAGING.name || Temp::is_leftover_dir(&path)
+                        }
                         _ => true,
                     }
             });
             if leftover && place == Place::WorkDir {
-                remove_init_leftover(work_dir, name);
+                if is_work_staging(name.as_bytes()) {
+                    remove_staging_leftover(&dir, name);
+                } else if INIT.matches(name) {
+                    remove_init_leftover(&dir, name);
+                }
             } else if leftover {
                 remove(&path);
             }
@@ -354,7 +435,13 @@ mod tests {
                 Pattern::WithoutIndex => format!("pack-00ff{}", temp.name),
             };
             let path = dir.join(name);
-            if temp.place == Place::WorkDir {
+            if temp.name == WORK_STAGING.name {
+                fs::create_dir_all(path.join("s1")).unwrap();
+                fs::write(path.join("0"), "staged").unwrap();
+                fs::write(path.join("s1/7"), "staged").unwrap();
+                use std::os::unix::fs::PermissionsExt;
+                fs::set_permissions(&path, fs::Permissions::from_mode(0o700)).unwrap();
+            } else if temp.place == Place::WorkDir {
                 fs::create_dir_all(path.join("objects")).unwrap();
             } else {
                 fs::write(&path, "left").unwrap();
@@ -368,6 +455,9 @@ mod tests {
             cow.join("refs/heads/main"),
             cow.join("HEAD"),
             work.join(".cow-init-mine/notes"),
+            // Not tempfile's name, or not only what a checkout stages.
+            work.join(".cow-stage-notes/0"),
+            work.join(".cow-stage-Zz99Yy/notes"),
         ];
         for path in &keep {
             fs::write(path, "keep").unwrap_or_else(|_| {
@@ -375,7 +465,7 @@ mod tests {
                 fs::write(path, "keep").unwrap();
             });
         }
-        clean_leftovers(work, &cow);
+        clean_leftovers(Some(work), &cow);
         for path in &made {
             assert!(fs::symlink_metadata(path).is_err(), "{}", path.display());
         }

@@ -311,7 +311,7 @@ pub fn restore(
     let mut paths = Vec::new();
     for arg in &args.paths {
         paths.push(super::paths::repo_path(
-            repo.work_dir(),
+            repo.require_work_dir()?,
             cwd,
             Path::new(arg),
         )?);

@@ -338,7 +338,7 @@ pub fn repo_paths(
 ) -> anyhow::Result<Vec<RepoPathBuf>> {
     let mut out = Vec::new();
     for p in paths {
-        let path = super::paths::repo_path(repo.work_dir(), cwd, Path::new(p))?;
+        let path = super::paths::repo_path(repo.require_work_dir()?, cwd, Path::new(p))?;
         if path.is_root() {
             return Ok(Vec::new()); // the root: everything
         }

@@ -32,7 +32,7 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
 fn list(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> anyhow::Result<()> {
     // Paths are shown relative to the current directory as git shows them; without
     // PATH arguments only those below it are listed.
-    let here = super::paths::repo_path(repo.work_dir(), cwd, Path::new("."))?;
+    let here = super::paths::repo_path(repo.require_work_dir()?, cwd, Path::new("."))?;
     let wanted = if !args.paths.is_empty() {
         super::diff::repo_paths(repo, cwd, &args.paths)?
     } else if here.is_root() {

@@ -346,6 +346,12 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
             " (only clean reverts are made: bring those paths back by hand with `cow restore --source REV^ PATH` and commit)"
         }
         Error::Remote(cow::remote::Error::Unsafe { .. }) => " (cow remote add --single-writer)",
+        Error::NoWorkDir(_) => {
+            " (run the command in the working directory, or name one with COW_WORK_TREE=DIR)"
+        }
+        Error::LinkMismatch { .. } => {
+            " (if the working directory moved, run `cow -C STORE config core.worktree DIR`)"
+        }
         _ => return None,
     })
 }
@@ -399,8 +405,23 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         ))
         .into());
     }
+    // As git's GIT_DIR and GIT_WORK_TREE: the store, and the working directory (else
+    // the store's own `core.worktree`; none makes it bare), relative to the directory
+    // cow runs in.
+    let env_path = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| cwd.join(v))
+    };
+    let (store_env, work_env) = (env_path("COW_DIR"), env_path("COW_WORK_TREE"));
     let discover = || -> anyhow::Result<Repository> {
-        let mut repo = Repository::discover(&cwd)?;
+        let mut repo = match (&store_env, &work_env) {
+            (Some(store), work) => Repository::open_store(store, work.as_deref())?,
+            (None, Some(work)) => {
+                Repository::open_store(Repository::discover(&cwd)?.cow_dir(), Some(work))?
+            }
+            (None, None) => Repository::discover(&cwd)?,
+        };
         repo.set_lock_timeout(timeout);
         match &cli.at_op {
             Some(op) => Ok(repo.at_operation(op)?),
@@ -408,7 +429,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         }
     };
     match &cli.command {
-        Command::Init(args) => init::run(&cwd, args, out),
+        Command::Init(args) => {
+            init::run(&cwd, args, store_env.as_deref(), work_env.as_deref(), out)
+        }
         Command::Commit(args) => {
             json::errors_as_json(args.json, || commit::run(&discover()?, args, out))
         }

@@ -77,7 +77,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         return print(out, &document);
     }
     if args.show_toplevel {
-        out.write_all(repo.work_dir().as_os_str().as_bytes())?;
+        out.write_all(repo.require_work_dir()?.as_os_str().as_bytes())?;
         writeln!(out)?;
     }
     for rev in &args.revs {

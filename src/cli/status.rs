@@ -70,7 +70,9 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
     // As git's status.relativePaths: the long and short formats show paths relative to
     // the current directory; porcelain, -z and JSON from the root. (Inside the store
     // there is no such path: from the root.)
-    let here = super::paths::repo_path(repo.work_dir(), cwd, Path::new(".")).ok();
+    let here = repo
+        .work_dir()
+        .and_then(|work_dir| super::paths::repo_path(work_dir, cwd, Path::new(".")).ok());
     let relative = (!args.porcelain && !args.z && !args.json)
         .then(|| here.as_ref().map(|h| h.as_bytes()))
         .flatten();

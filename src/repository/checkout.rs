@@ -219,9 +219,10 @@ impl Repository {
         // working directory's trees from the scan, not from the store.
         let (scan, loaded) =
             self.scan(false, None, None, false, crate::worktree::OnChange::Fail)?;
+        let work_dir = self.require_work_dir()?;
         let plan = worktree::plan(
             &self.odb,
-            &self.work_dir,
+            work_dir,
             &scan,
             current,
             target_tree,
@@ -241,7 +242,7 @@ impl Repository {
         // Waits for the clock to tick past the files it writes (see `apply`).
         let applied = worktree::apply(
             &self.odb,
-            &self.work_dir,
+            work_dir,
             &self.cow_dir,
             &plan,
             &mut index,

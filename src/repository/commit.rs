@@ -179,9 +179,10 @@ impl Repository {
             || worktree::Index::load(&self.cow_dir.join("index")),
             || worktree::DirCache::load(&self.cow_dir.join("dircache")),
         );
+        let work_dir = self.require_work_dir()?;
         let scan = worktree::scan(
             &self.odb,
-            &self.work_dir,
+            work_dir,
             &ScanOptions {
                 store,
                 stored_tree,

@@ -618,7 +618,11 @@ impl<'t> Parser<'t> {
 /// The keys cow reads in each section it owns (`remote` keys are per remote, in a
 /// subsection); keys in other sections are anyone's, as in git.
 const KNOWN_KEYS: [(&str, bool, &[&str]); 5] = [
-    ("core", false, &["repositoryformatversion", "compression"]),
+    (
+        "core",
+        false,
+        &["repositoryformatversion", "compression", "worktree"],
+    ),
     ("user", false, &["name", "email"]),
     (
         "remote",

@@ -172,18 +172,18 @@ impl Repository {
             trees: &scan.trees,
         };
         let new = Some(scan.tree).filter(|t| old.is_some() || *t != ObjectId::empty_tree());
-        let outcome = diff::diff(&trees, &self.blobs(), old, new, options)?;
+        let outcome = diff::diff(&trees, &self.blobs()?, old, new, options)?;
         self.save_scanned_if_free(&scan, loaded.as_ref());
-        Ok(Diff::new(outcome, Contents::Worktree(self.blobs())))
+        Ok(Diff::new(outcome, Contents::Worktree(self.blobs()?)))
     }
 
     /// File contents for rendering diffs: from the store, or from the working
     /// directory for content that is in no snapshot yet.
-    fn blobs(&self) -> WorktreeBlobs<'_> {
-        WorktreeBlobs {
+    fn blobs(&self) -> Result<WorktreeBlobs<'_>> {
+        Ok(WorktreeBlobs {
             odb: &self.odb,
-            root: &self.work_dir,
-        }
+            root: self.require_work_dir()?,
+        })
     }
 
     /// Whether any of `paths` differs between a commit and its first parent (the empty

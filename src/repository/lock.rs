@@ -123,6 +123,6 @@ impl Repository {
     /// Removes what killed writers left: every temporary of [`crate::temp::ALL`]. Only
     /// called with the lock held, when no other writer can be using them.
     fn clean_leftovers(&self) {
-        crate::temp::clean_leftovers(&self.work_dir, &self.cow_dir);
+        crate::temp::clean_leftovers(self.work_dir.as_deref(), &self.cow_dir);
     }
 }

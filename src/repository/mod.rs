@@ -19,6 +19,7 @@ mod remotes;
 mod roots;
 mod stats;
 mod status;
+mod store;
 mod transfer;
 
 pub use crate::worktree::OnChange;
@@ -44,6 +45,7 @@ pub use remotes::AddRemote;
 pub use roots::Roots;
 pub use stats::{SnapshotStats, StatsOptions, StatsReport, StoreStats};
 pub use status::{Status, StatusOptions};
+pub use store::{LINK_PREFIX, StoreInit};
 pub use transfer::{
     CloneOptions, CloneOutcome, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome,
     RefChange,
@@ -68,6 +70,48 @@ pub enum Error {
     /// No repository at or above the directory.
     #[error("not a cow repository (or any parent up to /): {}", crate::quote::quote_fs_path(.0))]
     NotARepository(PathBuf),
+    /// A command that needs a working directory, run on a store that has none.
+    #[error("this store has no working directory: {} is a bare store", crate::quote::quote_fs_path(.0))]
+    NoWorkDir(PathBuf),
+    /// A `.cow` file that does not point at a store, or cannot be read as one.
+    #[error("{}: {reason}", crate::quote::quote_fs_path(file))]
+    InvalidLink {
+        /// The `.cow` file.
+        file: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// A `.cow` file points at a store whose working directory is another one.
+    #[error(
+        "{} points at the store {}, whose working directory is {}",
+        crate::quote::quote_fs_path(file),
+        crate::quote::quote_fs_path(store),
+        work_dir.as_deref().map_or_else(|| "none (a bare store)".to_owned(), crate::quote::quote_fs_path)
+    )]
+    LinkMismatch {
+        /// The `.cow` file.
+        file: PathBuf,
+        /// The store it names.
+        store: PathBuf,
+        /// The store's own working directory (`core.worktree`).
+        work_dir: Option<PathBuf>,
+    },
+    /// A store inside its working directory (every snapshot would hold the store), or a
+    /// working directory inside its store.
+    #[error(
+        "{} is inside {}: the store and its working directory must not contain each other",
+        crate::quote::quote_fs_path(inner),
+        crate::quote::quote_fs_path(outer)
+    )]
+    Nested {
+        /// The store or working directory inside the other.
+        inner: PathBuf,
+        /// The one that contains it.
+        outer: PathBuf,
+    },
+    /// `init --store` at a path that exists and is not an empty directory.
+    #[error("the store {} exists and is not an empty directory", crate::quote::quote_fs_path(.0))]
+    StoreNotEmpty(PathBuf),
     /// `init` found a repository already there.
     #[error("{} is already a cow repository", crate::quote::quote_fs_path(.0))]
     AlreadyExists(PathBuf),
@@ -273,10 +317,12 @@ fn path_list(paths: &[crate::object::RepoPathBuf]) -> String {
 /// Result type of repository operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// A cow repository: a working directory and the `.cow` store inside it.
+/// A cow repository: a store (objects, refs, settings), usually the `.cow` directory
+/// inside its working directory, or elsewhere (see [`Repository::init_with_store`]),
+/// or with no working directory at all (a bare store).
 #[derive(Debug)]
 pub struct Repository {
-    work_dir: PathBuf,
+    work_dir: Option<PathBuf>,
     cow_dir: PathBuf,
     odb: Odb,
     refs: RefStore,
@@ -324,15 +370,46 @@ impl Repository {
         Repository::open(&work_dir)
     }
 
-    /// Opens the repository whose working directory is `dir`.
+    /// Opens the repository at `dir`: a working directory with a `.cow` store inside
+    /// it, or a `.cow` file naming the store (`cowdir: PATH`, relative to `dir`), or a
+    /// store itself (its working directory is its `core.worktree`; a store without one
+    /// is bare).
     pub fn open(dir: impl AsRef<Path>) -> Result<Repository> {
         let dir = dir.as_ref();
-        let work_dir = fs::canonicalize(dir).context("open", dir)?;
-        let cow_dir = work_dir.join(COW_DIR);
-        if !cow_dir.join("HEAD").is_file() || !cow_dir.join("objects").is_dir() {
-            return Err(Error::NotARepository(work_dir));
+        let dir = fs::canonicalize(dir).context("open", dir)?;
+        match store::find_at(&dir)? {
+            Some(repo) => Ok(repo),
+            None => Err(Error::NotARepository(dir)),
         }
-        Ok(Repository {
+    }
+
+    /// Opens the store `store` with `work_dir` as its working directory, or without
+    /// one, the store's own `core.worktree` (none: a bare store), as git's `GIT_DIR` and
+    /// `GIT_WORK_TREE` do.
+    pub fn open_store(store: impl AsRef<Path>, work_dir: Option<&Path>) -> Result<Repository> {
+        store::open_store(store.as_ref(), work_dir)
+    }
+
+    /// Finds the repository at `start` or in the nearest directory above it with a
+    /// `.cow` directory or file; `start` itself may also be a store.
+    pub fn discover(start: impl AsRef<Path>) -> Result<Repository> {
+        let start = start.as_ref();
+        let start = fs::canonicalize(start).context("open", start)?;
+        for dir in start.ancestors() {
+            if dir == start {
+                if let Some(repo) = store::find_at(dir)? {
+                    return Ok(repo);
+                }
+            } else if let Some(repo) = store::find_link_at(dir)? {
+                return Ok(repo);
+            }
+        }
+        Err(Error::NotARepository(start))
+    }
+
+    /// The repository from its parts, checked by the caller.
+    fn from_parts(work_dir: Option<PathBuf>, cow_dir: PathBuf) -> Repository {
+        Repository {
             odb: Odb::at(cow_dir.join("objects")),
             refs: RefStore::at(&cow_dir),
             ops: crate::oplog::OpStore::at(&cow_dir),
@@ -340,27 +417,23 @@ impl Repository {
             work_dir,
             cow_dir,
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
-        })
-    }
-
-    /// Finds the repository at `start` or in the nearest directory above it.
-    pub fn discover(start: impl AsRef<Path>) -> Result<Repository> {
-        let start = start.as_ref();
-        let start = fs::canonicalize(start).context("open", start)?;
-        for dir in start.ancestors() {
-            if dir.join(COW_DIR).join("HEAD").is_file() {
-                return Repository::open(dir);
-            }
         }
-        Err(Error::NotARepository(start))
     }
 
-    /// The working directory (absolute).
-    pub fn work_dir(&self) -> &Path {
-        &self.work_dir
+    /// The working directory (absolute), or `None` for a bare store.
+    pub fn work_dir(&self) -> Option<&Path> {
+        self.work_dir.as_deref()
     }
 
-    /// The `.cow` directory.
+    /// The working directory, or [`Error::NoWorkDir`] for a bare store: for the
+    /// commands that read or write it.
+    pub fn require_work_dir(&self) -> Result<&Path> {
+        self.work_dir
+            .as_deref()
+            .ok_or_else(|| Error::NoWorkDir(self.cow_dir.clone()))
+    }
+
+    /// The store: the `.cow` directory, or wherever `init --store` put it.
     pub fn cow_dir(&self) -> &Path {
         &self.cow_dir
     }

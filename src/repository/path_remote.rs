@@ -36,6 +36,11 @@ impl PathRemote {
         })
     }
 
+    /// The remote repository's store.
+    pub(crate) fn store(&self) -> &std::path::Path {
+        self.repo.cow_dir()
+    }
+
     fn lock(&mut self) -> remote::Result<()> {
         if self.lock.is_none() {
             self.lock = Some(
@@ -144,8 +149,9 @@ impl remote::Remote for PathRemote {
     fn update_refs(&mut self, updates: &[RefUpdate], _head: Option<&str>) -> remote::Result<()> {
         self.lock()?;
         // As git's receive.denyCurrentBranch: the branch checked out there would no
-        // longer match its working directory.
-        if let Head::Branch(current) = self.repo.refs.head()?
+        // longer match its working directory (a bare store has none).
+        if self.repo.work_dir().is_some()
+            && let Head::Branch(current) = self.repo.refs.head()?
             && let Some(update) = updates.iter().find(|u| u.name == current.as_str())
         {
             return Err(Error::Refused(format!(

@@ -139,13 +139,19 @@ fn spec_from_config(config: &Config, name: &str, work_dir: &Path) -> Result<Spec
 }
 
 impl Repository {
+    /// The directory a relative remote path is taken from: the working directory, or
+    /// a bare store itself.
+    fn remote_base(&self) -> &Path {
+        self.work_dir.as_deref().unwrap_or(&self.cow_dir)
+    }
+
     /// Every configured remote, in the order the config names them.
     pub fn remotes(&self) -> Result<Vec<Spec>> {
         let config = self.config()?;
         config
             .subsections("remote")
             .into_iter()
-            .map(|name| spec_from_config(&config, name, &self.work_dir))
+            .map(|name| spec_from_config(&config, name, self.remote_base()))
             .collect()
     }
 
@@ -155,7 +161,7 @@ impl Repository {
         if !config.subsections("remote").contains(&name) {
             return Err(Error::NoSuchRemote(name.to_owned()));
         }
-        spec_from_config(&config, name, &self.work_dir)
+        spec_from_config(&config, name, self.remote_base())
     }
 
     /// The remote-tracking branches of remote `name` (`refs/remotes/NAME/*`), sorted,
@@ -273,7 +279,7 @@ impl Repository {
             for (setting, value) in &settings {
                 config.set(&key(name, setting), value)?;
             }
-            spec_from_config(config, name, &self.work_dir)
+            spec_from_config(config, name, self.remote_base())
         })
     }
 

@@ -154,13 +154,16 @@ impl Repository {
         Ok(match &spec.url {
             Url::Path(path) => {
                 let path = std::fs::canonicalize(path).unwrap_or_else(|_| path.clone());
-                if path == self.work_dir {
-                    return Err(remote::Error::Refused(
-                        "a repository cannot be its own remote".into(),
-                    )
-                    .into());
+                let own = || remote::Error::Refused("a repository cannot be its own remote".into());
+                if Some(path.as_path()) == self.work_dir.as_deref() || path == self.cow_dir {
+                    return Err(own().into());
                 }
-                Box::new(super::path_remote::PathRemote::open(&path)?)
+                let remote = super::path_remote::PathRemote::open(&path)?;
+                // Another path to this store (a `.cow` file naming it, say).
+                if remote.store() == self.cow_dir {
+                    return Err(own().into());
+                }
+                Box::new(remote)
             }
             Url::S3(location) => Box::new(remote::StoreRemote::open_s3(
                 location,

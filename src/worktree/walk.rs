@@ -349,6 +349,12 @@ impl<'c> Walker<'_, 'c> {
                 }
                 continue;
             }
+            if rel.is_empty() && matches!(kind, Kind::Dir) && crate::temp::is_work_staging(&name) {
+                // A checkout's private staging directory (a store on another
+                // filesystem): never part of a snapshot; the next writer removes one a
+                // killed checkout left.
+                continue;
+            }
             if name.eq_ignore_ascii_case(b".cow") {
                 // The repository's own `.cow` is left out silently; any other is reported.
                 if !rel.is_empty() || *name != *b".cow" {

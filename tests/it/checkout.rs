@@ -238,7 +238,7 @@ fn status_after_commit_reads_nothing_and_sees_same_size_rewrites() -> Result {
 fn uncached_tree(repo: &Repository) -> cow::ObjectId {
     cow::worktree::scan(
         repo.odb(),
-        repo.work_dir(),
+        repo.require_work_dir().expect("a working directory"),
         &cow::worktree::ScanOptions::default(),
     )
     .expect("a scan")

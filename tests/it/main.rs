@@ -35,3 +35,4 @@ mod s3;
 mod s3cluster;
 mod safety;
 mod stats;
+mod store;

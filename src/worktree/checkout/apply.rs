@@ -44,8 +44,10 @@ enum Staged {
 /// changes nothing outside.
 ///
 /// Every blob the plan writes is first read, verified and written to a staging
-/// directory inside `staging_parent` (the repository's `.cow`): a missing or corrupt
-/// object fails the checkout before anything in the working directory has changed.
+/// directory inside `staging_parent` (the repository's store), or when that is on
+/// another filesystem than `root` (files cannot be renamed across), in a private one at
+/// the top of `root` ([`crate::temp::WORK_STAGING`]): a missing or corrupt object fails
+/// the checkout before anything in the working directory has changed.
 /// Only then are the operations run, each file renamed into place. Before returning,
 /// it waits for the clock to tick past the files written, and marks those whose
 /// timestamps a later edit might not change (on a filesystem with coarse times) as
@@ -59,8 +61,19 @@ pub fn apply(
     progress: Option<&(dyn Progress + Sync)>,
 ) -> Result<Applied> {
     let root_fd = beneath::open_root(root).context("open directory", root)?;
+    #[allow(clippy::unnecessary_cast)]
+    let device = |stat: rustix::fs::Stat| stat.st_dev as u64;
+    let root_dev = rustix::fs::fstat(&root_fd).map(device);
+    let parent_dev = rustix::fs::stat(staging_parent).map(device);
+    let (prefix, staging_parent) = match (root_dev, parent_dev) {
+        (Ok(a), Ok(b)) if a != b => (crate::temp::WORK_STAGING.name, root),
+        _ => (crate::temp::CHECKOUT_STAGING.name, staging_parent),
+    };
+    // Private: in the working directory, other users may be able to look.
+    use std::os::unix::fs::PermissionsExt;
     let staging = tempfile::Builder::new()
-        .prefix(crate::temp::CHECKOUT_STAGING.name)
+        .prefix(prefix)
+        .permissions(fs::Permissions::from_mode(0o700))
         .tempdir_in(staging_parent)
         .context("create a directory in", staging_parent)?;
     let staging_fd =
@@ -101,12 +114,15 @@ pub fn apply(
         dirs: HashMap::new(),
         applied: Applied::default(),
         placed: Vec::new(),
+        copied: AtomicU64::new(0),
     };
     let applied = applier.run_all(plan, staged, index);
+    applier.applied.copied = applier.copied.load(Ordering::Relaxed);
     // Wait for the filesystem clock to tick past the files just written, so that an
     // edit made after this returns changes their mtime; where it may not (a coarse
     // clock), their entries are racy and the next status reads them again.
-    let tick = crate::worktree::settle_clock(staging_parent);
+    // Measured where the files were staged, on the device `home_dev` names.
+    let tick = crate::worktree::settle_clock(staging.path());
     for (path, dev, mut entry) in applier.placed {
         if crate::worktree::clock::is_racy(home_dev, tick, dev, entry.stat.mtime) {
             entry.racy = true;
@@ -209,6 +225,8 @@ struct Applier<'a> {
     applied: Applied,
     /// Every file placed: its path, device and index entry.
     placed: Vec<(Vec<u8>, u64, IndexEntry)>,
+    /// Files copied into place (placed in parallel, counted here).
+    copied: AtomicU64,
 }
 
 /// The error for a failed `action` on `path` below `root`: a component that is no
@@ -436,6 +454,7 @@ impl Applier<'_> {
                         let mut to = fs::File::from(to);
                         io::copy(&mut fs::File::from(from), &mut to)?;
                         let _ = rustix::fs::unlinkat(shard, &temp, AtFlags::empty());
+                        self.copied.fetch_add(1, Ordering::Relaxed);
                         Ok(placed(&rustix::fs::fstat(&to)?))
                     }
                     Err(e) => {

@@ -153,6 +153,10 @@ pub struct Applied {
     pub created_dirs: u64,
     /// Executable bits changed.
     pub modes_changed: u64,
+    /// Files copied into place rather than renamed, because they were staged on
+    /// another filesystem than their directory's (a mount inside the working
+    /// directory): the old file was gone before the copy was complete.
+    pub copied: u64,
 }
 
 /// `path`'s parent directory and last component.

@@ -6,7 +6,7 @@ use std::error::Error;
 fn main() -> Result<(), Box<dyn Error>> {
     let dir = std::env::args_os().nth(1).ok_or("usage: cow-downstream DIR")?;
     let repo = cow::Repository::init(&dir)?;
-    std::fs::write(repo.work_dir().join("hello.txt"), "hello\n")?;
+    std::fs::write(repo.require_work_dir()?.join("hello.txt"), "hello\n")?;
     let time = cow::object::Time {
         seconds: 1_700_000_000,
         offset_minutes: 0,
