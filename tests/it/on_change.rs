@@ -9,6 +9,8 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -421,12 +423,12 @@ fn unreadable_files_are_skipped_in_the_backup_modes() {
     env.init();
     env.commit("one");
     write(&w.join("ok.txt"), "changed\n");
-    write(&w.join("secret.txt"), "secret\n");
-    fs::set_permissions(
-        w.join("secret.txt"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o000),
-    )
-    .unwrap();
+    // Two files nobody may read, one named with bytes that are not UTF-8.
+    let odd = w.join(std::ffi::OsStr::from_bytes(b"sec\xffret"));
+    for path in [w.join("secret.txt"), odd] {
+        write(&path, "secret\n");
+        fs::set_permissions(path, fs::Permissions::from_mode(0o000)).unwrap();
+    }
     // The default mode fails (as without --skip-unreadable).
     let out = env.cow_as_nobody(&["commit", "-m", "two"]);
     assert_error(&out, "Permission denied");
@@ -435,13 +437,35 @@ fn unreadable_files_are_skipped_in_the_backup_modes() {
     let doc = document(&out);
     assert_eq!(
         doc["unreadable"],
-        serde_json::json!([{"path": "secret.txt"}])
+        serde_json::json!([
+            {"path": "secret.txt"},
+            {"path": "sec\u{fffd}ret", "path_b64": "c2Vj/3JldA=="},
+        ])
     );
     assert_eq!(doc["changed_while_read"], serde_json::json!([]));
     assert_eq!(doc["complete"], false);
     assert_eq!(
         env.cow_ok(["ls-tree", "-r", "--name-only", "HEAD"]),
         "ok.txt\n"
+    );
+    // Said in the summary and as warnings; a snapshot that left files out is made
+    // even when nothing else changed.
+    let out = env.cow_as_nobody(&["commit", "--on-change=warn", "-m", "again"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\n 0 files changed, ")
+            && stdout.ends_with(
+                " could not be read, left out: 'secret.txt'\n \
+                 could not be read, left out: \"sec\\377ret\"\n"
+            ),
+        "{}",
+        describe(&out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cow: warning: skipped 'secret.txt': permission denied\n"),
+        "{stderr}"
     );
     // `--skip-unreadable` alone stays as it was: a warning, exit 0.
     write(&w.join("ok.txt"), "changed again\n");
