@@ -77,19 +77,24 @@ impl Drop for Appender {
 /// A repository whose HEAD holds `log` (of [`LOG_SIZE`] bytes of text lines) and
 /// `other`; returns the log's path.
 fn repo_with_a_log(env: &Env) -> PathBuf {
+    repo_with_a_log_of(env, LOG_SIZE)
+}
+
+/// [`repo_with_a_log`] with a log of `size` bytes.
+fn repo_with_a_log_of(env: &Env, size: usize) -> PathBuf {
     let work = env.work();
-    let log = log_in(&work);
+    let log = log_in(&work, size);
     write(&work.join("other"), "other\n");
     env.init();
     env.commit("base");
     log
 }
 
-/// Writes `dir/log`, [`LOG_SIZE`] bytes of text lines, and returns its path.
-fn log_in(dir: &Path) -> PathBuf {
-    let mut content = Vec::with_capacity(LOG_SIZE + 64);
+/// Writes `dir/log`, `size` bytes of text lines, and returns its path.
+fn log_in(dir: &Path, size: usize) -> PathBuf {
+    let mut content = Vec::with_capacity(size + 64);
     let mut n = 0u64;
-    while content.len() < LOG_SIZE {
+    while content.len() < size {
         writeln!(
             content,
             "initial line {n} of the log, before the appender starts"
@@ -224,6 +229,36 @@ fn warn_stores_the_bytes_read_and_exits_3() {
     env.cow_ok(["commit", "--on-change=warn", "-m", "quiet"]);
     assert_eq!(blob_at_head(&env, "log").unwrap(), git_blob_id(&env, &last));
     assert!(stat_cache_has(&env, "log"));
+}
+
+/// The same with a log small enough to be read whole (up to 1 MiB), not streamed.
+#[test]
+fn warn_stores_a_prefix_of_a_small_file_too() {
+    if !git_available() {
+        return;
+    }
+    let env = Env::new();
+    let log = repo_with_a_log_of(&env, 900 << 10);
+    let appender = Appender::start(&log);
+    until_raced(
+        &env,
+        &[
+            "commit",
+            "--on-change=warn",
+            "--allow-empty",
+            "--json",
+            "-m",
+            "n",
+        ],
+        lists_the_log,
+    );
+    appender.stop();
+    let id = blob_at_head(&env, "log").expect("the log is in the snapshot");
+    let stored = env.cow(["cat-file", "-p", &id]).stdout;
+    assert!(stored.len() >= 900 << 10, "{} bytes stored", stored.len());
+    assert!(fs::read(&log).unwrap().starts_with(&stored));
+    assert_eq!(git_blob_id(&env, &stored), id);
+    assert!(!stat_cache_has(&env, "log"));
 }
 
 #[test]
@@ -482,7 +517,11 @@ fn a_snapshot_that_left_a_new_file_out_is_made_even_if_its_tree_is_heads() {
     env.commit("base");
     let base_tree = env.cow_ok(["rev-parse", "HEAD^{tree}"]);
     // A new log, which HEAD does not have: left out, the tree is HEAD's.
-    fs::rename(log_in(&env.tmp.path().join("elsewhere")), work.join("log")).unwrap();
+    fs::rename(
+        log_in(&env.tmp.path().join("elsewhere"), LOG_SIZE),
+        work.join("log"),
+    )
+    .unwrap();
     let appender = Appender::start(&work.join("log"));
     let mut raced = None;
     for _ in 0..ROUNDS {
