@@ -9,6 +9,8 @@
 
 use std::fs;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 use std::sync::Arc;
@@ -75,19 +77,24 @@ impl Drop for Appender {
 /// A repository whose HEAD holds `log` (of [`LOG_SIZE`] bytes of text lines) and
 /// `other`; returns the log's path.
 fn repo_with_a_log(env: &Env) -> PathBuf {
+    repo_with_a_log_of(env, LOG_SIZE)
+}
+
+/// [`repo_with_a_log`] with a log of `size` bytes.
+fn repo_with_a_log_of(env: &Env, size: usize) -> PathBuf {
     let work = env.work();
-    let log = log_in(&work);
+    let log = log_in(&work, size);
     write(&work.join("other"), "other\n");
     env.init();
     env.commit("base");
     log
 }
 
-/// Writes `dir/log`, [`LOG_SIZE`] bytes of text lines, and returns its path.
-fn log_in(dir: &Path) -> PathBuf {
-    let mut content = Vec::with_capacity(LOG_SIZE + 64);
+/// Writes `dir/log`, `size` bytes of text lines, and returns its path.
+fn log_in(dir: &Path, size: usize) -> PathBuf {
+    let mut content = Vec::with_capacity(size + 64);
     let mut n = 0u64;
-    while content.len() < LOG_SIZE {
+    while content.len() < size {
         writeln!(
             content,
             "initial line {n} of the log, before the appender starts"
@@ -222,6 +229,36 @@ fn warn_stores_the_bytes_read_and_exits_3() {
     env.cow_ok(["commit", "--on-change=warn", "-m", "quiet"]);
     assert_eq!(blob_at_head(&env, "log").unwrap(), git_blob_id(&env, &last));
     assert!(stat_cache_has(&env, "log"));
+}
+
+/// The same with a log small enough to be read whole (up to 1 MiB), not streamed.
+#[test]
+fn warn_stores_a_prefix_of_a_small_file_too() {
+    if !git_available() {
+        return;
+    }
+    let env = Env::new();
+    let log = repo_with_a_log_of(&env, 900 << 10);
+    let appender = Appender::start(&log);
+    until_raced(
+        &env,
+        &[
+            "commit",
+            "--on-change=warn",
+            "--allow-empty",
+            "--json",
+            "-m",
+            "n",
+        ],
+        lists_the_log,
+    );
+    appender.stop();
+    let id = blob_at_head(&env, "log").expect("the log is in the snapshot");
+    let stored = env.cow(["cat-file", "-p", &id]).stdout;
+    assert!(stored.len() >= 900 << 10, "{} bytes stored", stored.len());
+    assert!(fs::read(&log).unwrap().starts_with(&stored));
+    assert_eq!(git_blob_id(&env, &stored), id);
+    assert!(!stat_cache_has(&env, "log"));
 }
 
 #[test]
@@ -421,12 +458,12 @@ fn unreadable_files_are_skipped_in_the_backup_modes() {
     env.init();
     env.commit("one");
     write(&w.join("ok.txt"), "changed\n");
-    write(&w.join("secret.txt"), "secret\n");
-    fs::set_permissions(
-        w.join("secret.txt"),
-        std::os::unix::fs::PermissionsExt::from_mode(0o000),
-    )
-    .unwrap();
+    // Two files nobody may read, one named with bytes that are not UTF-8.
+    let odd = w.join(std::ffi::OsStr::from_bytes(b"sec\xffret"));
+    for path in [w.join("secret.txt"), odd] {
+        write(&path, "secret\n");
+        fs::set_permissions(path, fs::Permissions::from_mode(0o000)).unwrap();
+    }
     // The default mode fails (as without --skip-unreadable).
     let out = env.cow_as_nobody(&["commit", "-m", "two"]);
     assert_error(&out, "Permission denied");
@@ -435,13 +472,35 @@ fn unreadable_files_are_skipped_in_the_backup_modes() {
     let doc = document(&out);
     assert_eq!(
         doc["unreadable"],
-        serde_json::json!([{"path": "secret.txt"}])
+        serde_json::json!([
+            {"path": "secret.txt"},
+            {"path": "sec\u{fffd}ret", "path_b64": "c2Vj/3JldA=="},
+        ])
     );
     assert_eq!(doc["changed_while_read"], serde_json::json!([]));
     assert_eq!(doc["complete"], false);
     assert_eq!(
         env.cow_ok(["ls-tree", "-r", "--name-only", "HEAD"]),
         "ok.txt\n"
+    );
+    // Said in the summary and as warnings; a snapshot that left files out is made
+    // even when nothing else changed.
+    let out = env.cow_as_nobody(&["commit", "--on-change=warn", "-m", "again"]);
+    assert_eq!(out.status.code(), Some(3), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("\n 0 files changed, ")
+            && stdout.ends_with(
+                " could not be read, left out: 'secret.txt'\n \
+                 could not be read, left out: \"sec\\377ret\"\n"
+            ),
+        "{}",
+        describe(&out)
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("cow: warning: skipped 'secret.txt': permission denied\n"),
+        "{stderr}"
     );
     // `--skip-unreadable` alone stays as it was: a warning, exit 0.
     write(&w.join("ok.txt"), "changed again\n");
@@ -458,7 +517,11 @@ fn a_snapshot_that_left_a_new_file_out_is_made_even_if_its_tree_is_heads() {
     env.commit("base");
     let base_tree = env.cow_ok(["rev-parse", "HEAD^{tree}"]);
     // A new log, which HEAD does not have: left out, the tree is HEAD's.
-    fs::rename(log_in(&env.tmp.path().join("elsewhere")), work.join("log")).unwrap();
+    fs::rename(
+        log_in(&env.tmp.path().join("elsewhere"), LOG_SIZE),
+        work.join("log"),
+    )
+    .unwrap();
     let appender = Appender::start(&work.join("log"));
     let mut raced = None;
     for _ in 0..ROUNDS {
