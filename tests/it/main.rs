@@ -26,6 +26,7 @@ mod progress_identity;
 mod race;
 mod reach;
 mod reliability;
+mod restore_target;
 mod remote;
 mod remote_config;
 mod roots;
