@@ -264,8 +264,7 @@ impl Writer<'_> {
             let (reader, mut pipe) = io::pipe().map_err(Error::ArchiveOutput)?;
             let (streamed, appended) = std::thread::scope(|s| {
                 let streamer = s.spawn(move || odb.stream_blob(id, &mut pipe));
-                let appended =
-                    tar.append_data(&mut header, bytes_path(&name), reader.take(size));
+                let appended = tar.append_data(&mut header, bytes_path(&name), reader.take(size));
                 let streamed = streamer.join().expect("the blob streamer does not panic");
                 (streamed, appended)
             });

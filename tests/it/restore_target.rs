@@ -70,7 +70,11 @@ fn restore_target_works_from_outside_the_working_directory_and_leaves_it_alone()
     assert!(out.status.success(), "{}", describe(&out));
     // `-C ../work`: DIR is taken from that directory, as git's -C does.
     assert_eq!(manifest(&env.tmp.path().join("second")), snapshot);
-    assert_eq!(manifest(&env.work()), work_before, "the working directory changed");
+    assert_eq!(
+        manifest(&env.work()),
+        work_before,
+        "the working directory changed"
+    );
     assert_eq!(
         fs::read_to_string(env.tmp.path().join("second/a.txt")).unwrap(),
         "a\n"
@@ -123,7 +127,11 @@ fn restore_target_refuses_to_overwrite_different_files_unless_forced() {
     let before = manifest(&out);
     let refused = env.cow(["restore", "--target", "../out"]);
     assert_error(&refused, "already holds different files at: a.txt");
-    assert!(describe(&refused).contains("--force"), "{}", describe(&refused));
+    assert!(
+        describe(&refused).contains("--force"),
+        "{}",
+        describe(&refused)
+    );
     assert_eq!(manifest(&out), before, "a refused restore changed DIR");
     // --json: the refusal is one JSON line on stderr, nothing on stdout.
     let refused = env.cow(["restore", "--target", "../out", "--json"]);
@@ -209,7 +217,10 @@ fn restore_target_refuses_hostile_trees_and_writes_nothing_outside() {
     let link = put_raw(&w, "blob", outside.to_str().unwrap().as_bytes());
     let sub = put_raw(&w, "tree", &entry("100644", b"sentinel", &blob));
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (entry("100644", b"..", &blob), "'.' and '..' are not allowed"),
+        (
+            entry("100644", b"..", &blob),
+            "'.' and '..' are not allowed",
+        ),
         (entry("100644", b".cow", &blob), "reserved"),
         (entry("100644", b".COW", &blob), "reserved"),
         (entry("100644", b"", &blob), "empty name"),
@@ -255,7 +266,12 @@ fn restore_target_refuses_hostile_trees_and_writes_nothing_outside() {
     let one = commit_of(&w, &put_raw(&w, "tree", &entry("120000", b"a", &link))).to_string();
     let two = commit_of(&w, &put_raw(&w, "tree", &entry("40000", b"a", &sub))).to_string();
     env.cow_ok(["restore", "-s", &one, "--target", "../out"]);
-    assert!(fs::symlink_metadata(dir.join("a")).unwrap().file_type().is_symlink());
+    assert!(
+        fs::symlink_metadata(dir.join("a"))
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    );
     assert_error(
         &env.cow(["restore", "-s", &two, "--target", "../out"]),
         "already holds different files at: a",
@@ -265,12 +281,23 @@ fn restore_target_refuses_hostile_trees_and_writes_nothing_outside() {
         fs::read_to_string(outside.join("sentinel")).unwrap(),
         "untouched\n"
     );
-    assert_eq!(fs::read_to_string(dir.join("a/sentinel")).unwrap(), "payload\n");
+    assert_eq!(
+        fs::read_to_string(dir.join("a/sentinel")).unwrap(),
+        "payload\n"
+    );
     // A path given through a planted symlink: `a` is a link again, and only `a/sentinel`
     // is asked for.
     fs::remove_dir_all(dir.join("a")).unwrap();
     symlink(&outside, dir.join("a")).unwrap();
-    let out = env.cow(["restore", "-s", &two, "--target", "../out", "--force", "a/sentinel"]);
+    let out = env.cow([
+        "restore",
+        "-s",
+        &two,
+        "--target",
+        "../out",
+        "--force",
+        "a/sentinel",
+    ]);
     assert!(
         !out.status.success() || fs::symlink_metadata(dir.join("a")).unwrap().is_dir(),
         "{}",
@@ -416,7 +443,9 @@ fn archive_entries_match_git_archive() {
     // mtime is the commit's committer time (1700000000 = 2023-11-14 22:13 UTC).
     assert!(cow_list.contains("2023-11-14 22:13"), "{cow_list}");
     // With a path and a prefix, too.
-    let cow_part = env.cow(["archive", "--prefix=p/", "HEAD", "dir/deeper"]).stdout;
+    let cow_part = env
+        .cow(["archive", "--prefix=p/", "HEAD", "dir/deeper"])
+        .stdout;
     let git_part = git.run(&[
         "-c",
         "tar.umask=022",
@@ -433,8 +462,14 @@ fn archive_entries_match_git_archive() {
 fn archive_refuses_bad_input_with_one_error_line() {
     let env = generated(13);
     assert_error(&env.cow(["archive", "nope"]), "nope");
-    assert_error(&env.cow(["archive", "HEAD", "missing"]), "path 'missing' does not exist");
-    assert_error(&env.cow(["archive", "--prefix", "../x/", "HEAD"]), "invalid archive prefix");
+    assert_error(
+        &env.cow(["archive", "HEAD", "missing"]),
+        "path 'missing' does not exist",
+    );
+    assert_error(
+        &env.cow(["archive", "--prefix", "../x/", "HEAD"]),
+        "invalid archive prefix",
+    );
     // A failed archive leaves no file behind.
     let file = env.tmp.path().join("bad.tar");
     assert_error(
@@ -479,7 +514,11 @@ fn restore_refuses_to_overwrite_unsaved_changes_unless_forced() {
     env.commit("two");
     // A local edit to `a`, in no snapshot: restoring HEAD's or c1's version refuses.
     write(&w.join("a"), "local\n");
-    for args in [&["restore", "a"][..], &["restore", "-s", &c1, "a"], &["restore", "."]] {
+    for args in [
+        &["restore", "a"][..],
+        &["restore", "-s", &c1, "a"],
+        &["restore", "."],
+    ] {
         let out = env.cow(args);
         assert_error(
             &out,
@@ -490,10 +529,7 @@ fn restore_refuses_to_overwrite_unsaved_changes_unless_forced() {
     }
     // Deleting an edited file (c1 has no d/new) is refused the same way.
     write(&w.join("d/new"), "edited\n");
-    assert_error(
-        &env.cow(["restore", "-s", &c1, "d"]),
-        "d/new (modified)",
-    );
+    assert_error(&env.cow(["restore", "-s", &c1, "d"]), "d/new (modified)");
     assert_eq!(fs::read_to_string(w.join("d/new")).unwrap(), "edited\n");
     // A file whose content already is the source's is no conflict: `a` holds c1's.
     write(&w.join("d/new"), "new\n");
@@ -510,4 +546,67 @@ fn restore_refuses_to_overwrite_unsaved_changes_unless_forced() {
     assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "two\n");
     env.cow_ok(["restore", "-s", &c1, "d"]);
     assert!(!w.join("d/new").exists());
+}
+
+#[test]
+fn archive_refuses_to_write_binary_to_a_terminal() {
+    let env = generated(14);
+    let cmd = env.cow_cmd(&env.work());
+    let command = format!("{} archive HEAD", env!("CARGO_BIN_EXE_cow"));
+    let out = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(env.work())
+        .env_clear()
+        .envs(cmd.get_envs().filter_map(|(k, v)| Some((k, v?))))
+        .env("TERM", "xterm")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    // `script` runs it on a pseudo-terminal and passes its exit status on.
+    assert_eq!(out.status.code(), Some(1), "{}", describe(&out));
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        shown.contains("cow: error: refusing to write a binary archive to a terminal"),
+        "{shown:?}"
+    );
+    assert!(!shown.contains("ustar"), "tar bytes reached the terminal");
+}
+
+/// The library calls, with no command line: restore_to into a directory, and
+/// archive into memory.
+#[test]
+fn library_restore_to_and_archive() -> Result {
+    let env = generated(15);
+    let repo = cow::Repository::open(env.work())?;
+    let dir = env.tmp.path().join("lib-out");
+    let done = repo.restore_to("HEAD", &[], &dir, &Default::default())?;
+    assert_eq!(
+        done.commit.to_string(),
+        env.cow_ok(["rev-parse", "HEAD"]).trim()
+    );
+    assert_eq!(manifest(&dir), manifest(&env.work()));
+    assert!(done.applied.written > 0);
+    // A dry run into a missing directory plans everything and makes nothing.
+    let missing = env.tmp.path().join("missing");
+    let options = cow::repository::CheckoutOptions {
+        dry_run: true,
+        ..Default::default()
+    };
+    let planned = repo.restore_to("HEAD", &[], &missing, &options)?;
+    assert_eq!(planned.applied.written, 0);
+    assert!(!planned.plan.ops.is_empty());
+    assert!(!missing.exists());
+    let mut tar = Vec::new();
+    let outcome = repo.archive("HEAD", &[], &mut tar, &Default::default())?;
+    assert_eq!(
+        outcome.files as usize,
+        manifest(&env.work())
+            .values()
+            .filter(|i| !matches!(i, Item::Dir))
+            .count()
+    );
+    let x = env.tmp.path().join("lib-x");
+    extract(&tar, &x);
+    assert_eq!(manifest(&x), manifest(&env.work()));
+    Ok(())
 }

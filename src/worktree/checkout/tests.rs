@@ -222,6 +222,10 @@ fn child<'a>(thing: &'a Thing, name: &[u8]) -> &'a Thing {
 ///   loses what H tracked in it and goes when nothing untracked is left.
 /// - Replacing a file by the same content with the other executable bit changes the
 ///   mode only.
+/// - `restore` (`keep_unsaved`): every path in scope is looked at as with
+///   `discard_changes`, but a tracked file whose content is neither H's nor T's is a
+///   `Modified` conflict (a backup tool must not lose unsaved work); one that holds
+///   T's content with another mode is not (nothing but the mode changes).
 struct Oracle {
     discard: bool,
     /// With `discard`: a tracked file whose content is neither H's nor T's is still
