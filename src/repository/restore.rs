@@ -104,7 +104,13 @@ impl Repository {
             if !existing {
                 fs::create_dir_all(dir).context("create directory", dir)?;
             }
-            worktree::apply_into(&self.odb, dir, &plan, options.progress)?
+            let applied = worktree::apply_into(&self.odb, dir, &plan, options.progress);
+            if applied.is_err() && !existing {
+                // Nothing was placed when staging failed (a corrupt blob): the
+                // directory made for it goes too. (Only when empty.)
+                let _ = fs::remove_dir(dir);
+            }
+            applied?
         };
         Ok(RestoredTo {
             commit,

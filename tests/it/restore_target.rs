@@ -3,7 +3,7 @@
 
 use std::fs;
 use std::io::Write;
-use std::os::unix::fs::symlink;
+use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -609,4 +609,35 @@ fn library_restore_to_and_archive() -> Result {
     extract(&tar, &x);
     assert_eq!(manifest(&x), manifest(&env.work()));
     Ok(())
+}
+
+/// Every blob is verified before anything is placed: a corrupt one fails the restore
+/// with DIR as it was (a DIR made for the restore is removed again), and no staging
+/// directory is left in it.
+#[test]
+fn restore_target_with_a_corrupt_blob_places_nothing() {
+    let env = generated(16);
+    let id = env.cow_ok(["rev-parse", "HEAD:d/x"]).trim().to_owned();
+    let path = object_path(&env.work(), &id);
+    fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
+    fs::write(&path, zstd::encode_all(&b"blob 4\0evil"[..], 3).unwrap()).unwrap();
+    let want = format!("object {id} is corrupt");
+    assert_error(&env.cow(["restore", "--target", "../new"]), &want);
+    assert!(!env.tmp.path().join("new").exists());
+    let dir = env.tmp.path().join("existing");
+    write(&dir.join("mine"), "mine\n");
+    let before = manifest(&dir);
+    assert_error(&env.cow(["restore", "--target", "../existing"]), &want);
+    assert_eq!(
+        manifest(&dir),
+        before,
+        "DIR changed, or a staging directory stayed"
+    );
+    // archive: an error, and no file under the name asked for.
+    let file = env.tmp.path().join("snap.tar");
+    assert_error(
+        &env.cow(["archive", "HEAD", "-o", file.to_str().unwrap()]),
+        &want,
+    );
+    assert!(!file.exists());
 }
