@@ -222,6 +222,17 @@ impl<'a> From<&'a Rev<'_>> for Rev<'a> {
 /// `:path` for the object at a path of that snapshot (`REV:` is its root tree).
 #[doc(alias = "rev-parse")]
 pub fn resolve<'a>(odb: &Odb, refs: &RefStore, rev: impl Into<Rev<'a>>) -> Result<Resolved> {
+    resolve_with_log(odb, refs, &OpStore::at(refs.dir()), rev)
+}
+
+/// [`resolve`], with `NAME@{op:…}` read from `ops` rather than from the log beside
+/// `refs` (which for a view's temporary refs is no log at all).
+pub(crate) fn resolve_with_log<'a>(
+    odb: &Odb,
+    refs: &RefStore,
+    ops: &OpStore,
+    rev: impl Into<Rev<'a>>,
+) -> Result<Resolved> {
     let spec = match rev.into() {
         Rev::Id(id) if odb.contains(&id) => return Ok(Resolved { id, mode: None }),
         Rev::Id(id) => return Err(Error::UnknownRevision(id.to_string())),
@@ -255,7 +266,7 @@ pub fn resolve<'a>(odb: &Odb, refs: &RefStore, rev: impl Into<Rev<'a>>) -> Resul
     // Operators and digits are ASCII: parse the suffix as bytes, so a multi-byte
     // character anywhere is an error rather than a slice inside it.
     let base_end = rev.find(['~', '^']).unwrap_or(rev.len());
-    let mut id = resolve_base(odb, refs, &rev[..base_end])?;
+    let mut id = resolve_base(odb, refs, ops, &rev[..base_end])?;
     let mut suffix = &rev.as_bytes()[base_end..];
     while let Some(&op) = suffix.first() {
         if let Some(rest) = suffix.strip_prefix(b"^{") {
@@ -329,24 +340,27 @@ pub fn resolve<'a>(odb: &Odb, refs: &RefStore, rev: impl Into<Rev<'a>>) -> Resul
 
 /// `NAME@{op:OP}`: what NAME (a branch, tag, remote-tracking branch or `HEAD`; empty
 /// means `HEAD`) named in the view of operation OP: a number counts operations back
-/// from the last (`0` is the last), anything else is an operation id or a unique
+/// from the last (`0` is the last), unless it has four digits or more and is the
+/// unique prefix of an operation's id; anything else is an operation id or a unique
 /// prefix of one, `@`, `@-`. An object id is itself in any view.
-fn resolve_at_op(
-    odb: &Odb,
-    refs: &RefStore,
-    name: &str,
-    op: &str,
-    shown: &str,
-) -> Result<ObjectId> {
-    let ops = OpStore::at(refs.dir());
+fn resolve_at_op(odb: &Odb, ops: &OpStore, name: &str, op: &str, shown: &str) -> Result<ObjectId> {
     let unknown = || Error::UnknownRevision(shown.to_owned());
     let op_error = |e: oplog::Error| Error::Operation(Box::new(e));
+    let back = |back: usize| -> Result<oplog::OpId> {
+        let head = ops.head().map_err(op_error)?.ok_or_else(unknown)?;
+        let mut walk = ops.walk(Some(head)).skip(back);
+        Ok(walk.next().ok_or_else(unknown)?.map_err(op_error)?.0)
+    };
+    // A number counts back; four digits or more may also be an id's prefix (ids are
+    // hex), which wins when one matches.
     let id = match op.parse::<usize>() {
-        Ok(back) if op.bytes().all(|b| b.is_ascii_digit()) => {
-            let head = ops.head().map_err(op_error)?.ok_or_else(unknown)?;
-            let mut walk = ops.walk(Some(head)).skip(back);
-            walk.next().ok_or_else(unknown)?.map_err(op_error)?.0
-        }
+        Ok(n) if op.bytes().all(|b| b.is_ascii_digit()) => match ops.resolve(op) {
+            Ok(id) => id,
+            Err(oplog::Error::Ambiguous(_)) => {
+                return Err(op_error(oplog::Error::Ambiguous(op.to_owned())));
+            }
+            _ => back(n)?,
+        },
         _ => ops.resolve(op).map_err(op_error)?,
     };
     let view = ops
@@ -388,6 +402,7 @@ fn resolve_at_op(
 fn resolve_at_date(
     odb: &Odb,
     refs: &RefStore,
+    ops: &OpStore,
     name: &str,
     date: &str,
     shown: &str,
@@ -399,7 +414,7 @@ fn resolve_at_date(
         },
     )?;
     let name = if name.is_empty() { "HEAD" } else { name };
-    let mut id = peel_to_commit(odb, resolve_base(odb, refs, name)?, shown)?;
+    let mut id = peel_to_commit(odb, resolve_base(odb, refs, ops, name)?, shown)?;
     loop {
         let commit = odb.find_commit(&id)?;
         if commit.committer.time.seconds <= when.seconds {
@@ -459,16 +474,16 @@ fn peel_to_commit(odb: &Odb, id: ObjectId, spec: &str) -> Result<ObjectId> {
     }
 }
 
-fn resolve_base(odb: &Odb, refs: &RefStore, base: &str) -> Result<ObjectId> {
+fn resolve_base(odb: &Odb, refs: &RefStore, ops: &OpStore, base: &str) -> Result<ObjectId> {
     if let Some(at) = base.find("@{op:")
         && let Some(op) = base[at + 5..].strip_suffix('}')
     {
-        return resolve_at_op(odb, refs, &base[..at], op, base);
+        return resolve_at_op(odb, ops, &base[..at], op, base);
     }
     if let Some(at) = base.find("@{")
         && let Some(date) = base[at + 2..].strip_suffix('}')
     {
-        return resolve_at_date(odb, refs, &base[..at], date, base);
+        return resolve_at_date(odb, refs, ops, &base[..at], date, base);
     }
     let base = if base == "@" { "HEAD" } else { base };
     if base.len() == ObjectId::HEX_LEN

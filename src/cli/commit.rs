@@ -2,11 +2,12 @@
 
 use std::io::Write;
 
+use clap::builder::TypedValueParser as _;
 use cow::Repository;
 use cow::diff::{DiffOptions, Status};
 use cow::progress::Progress as _;
 use cow::refs::Head;
-use cow::repository::{CommitOptions, CommitOutcome};
+use cow::repository::{ChangeAction, CommitOptions, CommitOutcome, OnChange};
 use cow::worktree::{Progress, Warning};
 use serde_json::{Map, Value, json};
 
@@ -40,6 +41,18 @@ pub struct Args {
     /// Leave out files and directories that cannot be read, with a warning
     #[arg(long)]
     skip_unreadable: bool,
+    /// What to do with a file that keeps changing while it is read: fail (the
+    /// default, or the config's commit.onChange), skip (leave it out: a file HEAD has
+    /// is recorded as deleted) or warn (store the bytes read). With skip and warn,
+    /// vanished and unreadable files are left out too, the commit is made, and the
+    /// exit status is 3 if any of this happened
+    #[arg(
+        long,
+        value_name = "MODE",
+        value_parser = clap::builder::PossibleValuesParser::new(["fail", "skip", "warn"])
+            .map(|s| s.parse::<OnChange>().expect("one of the possible values")),
+    )]
+    on_change: Option<OnChange>,
     /// When nothing changed since HEAD, say so and exit 0 without a commit
     #[arg(long)]
     allow_unchanged: bool,
@@ -69,6 +82,7 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     let options = CommitOptions {
         allow_empty: args.allow_empty,
         skip_unreadable: args.skip_unreadable,
+        on_change: args.on_change,
         progress: Some(&progress),
         ..CommitOptions::default()
     };
@@ -130,9 +144,23 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
             "deleted": changes.deleted,
             "objects_written": outcome.new_objects,
             "bytes_added": outcome.bytes_added,
+            "on_change": outcome.on_change.as_str(),
+            "complete": outcome.is_complete(),
+            "changed_while_read": outcome.changed_while_read.iter().map(|c| {
+                let mut fields = Map::new();
+                insert_path(&mut fields, "path", "path_b64", &c.path);
+                fields.insert("action".into(), c.action.as_str().into());
+                fields.insert("reason".into(), if c.vanished { "vanished" } else { "changed" }.into());
+                Value::Object(fields)
+            }).collect::<Vec<_>>(),
+            "unreadable": outcome.unreadable.iter().map(|path| {
+                let mut fields = Map::new();
+                insert_path(&mut fields, "path", "path_b64", path);
+                Value::Object(fields)
+            }).collect::<Vec<_>>(),
         });
         writeln!(out, "{doc}")?;
-        return Ok(());
+        return incomplete(&outcome, out);
     }
     let commit = repo.odb().find_commit(&outcome.id)?;
     let place = match &outcome.branch {
@@ -163,7 +191,31 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         counted(changes.changed(), "file"),
         size(outcome.bytes_added, args.human),
     )?;
-    Ok(())
+    for file in &outcome.changed_while_read {
+        let what = match (file.vanished, file.action) {
+            (true, _) => "vanished while read, left out",
+            (false, ChangeAction::Skipped) => "changed while read, left out",
+            (false, ChangeAction::Stored) => "changed while read, stored as read",
+        };
+        writeln!(out, " {what}: {}", cow::quote::quote_fs_path(&file.path))?;
+    }
+    if !outcome.is_complete() {
+        for path in &outcome.unreadable {
+            let path = cow::quote::quote_fs_path(path);
+            writeln!(out, " could not be read, left out: {path}")?;
+        }
+    }
+    incomplete(&outcome, out)
+}
+
+/// Exit status 3 when the snapshot was made without some files as found (restic's
+/// "snapshot created, but some files could not be read"); the summary is out first.
+fn incomplete(outcome: &CommitOutcome, out: &mut dyn Write) -> anyhow::Result<()> {
+    if outcome.is_complete() {
+        return Ok(());
+    }
+    out.flush()?;
+    Err(super::Quiet(3).into())
 }
 
 /// `commit --allow-unchanged` when the snapshot equals HEAD's: no commit, exit 0.
@@ -195,6 +247,7 @@ fn unchanged(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Res
         "hashed": null,
         "changed": 0, "added": 0, "modified": 0, "deleted": 0,
         "objects_written": 0, "bytes_added": 0,
+        "on_change": null, "complete": true, "changed_while_read": [], "unreadable": [],
     });
     writeln!(out, "{doc}")?;
     Ok(())
@@ -209,7 +262,10 @@ fn warning_json(warning: &Warning) -> Value {
         Warning::SpecialFile { path }
         | Warning::ReservedName { path }
         | Warning::Unreadable { path }
-        | Warning::Vanished { path } => insert_path(&mut fields, "path", "path_b64", path),
+        | Warning::Vanished { path }
+        | Warning::ChangedWhileRead { path, .. } => {
+            insert_path(&mut fields, "path", "path_b64", path)
+        }
         Warning::IgnoreRule { .. } => {
             fields.insert("path".into(), Value::Null);
         }

@@ -97,6 +97,18 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
         "store: {} bytes before, {} bytes after",
         outcome.bytes_before, outcome.bytes_after
     )?;
+    let freed = outcome.bytes_before.saturating_sub(outcome.bytes_after);
+    let (free, about) = match args.dry_run {
+        true => ("would free about", "; repacking may save more"),
+        false => ("freed", ""),
+    };
+    writeln!(
+        out,
+        "{free} {} ({} unreachable objects: {}){about}",
+        super::stats::human(freed),
+        outcome.pruned,
+        super::stats::human(outcome.pruned_bytes)
+    )?;
     Ok(())
 }
 
@@ -132,6 +144,8 @@ fn gc_json(outcome: &GcOutcome, dry_run: bool) -> Value {
         "pruned": outcome.pruned,
         "bytes_before": outcome.bytes_before,
         "bytes_after": outcome.bytes_after,
+        "pruned_bytes": outcome.pruned_bytes,
+        "freed_bytes": outcome.bytes_before.saturating_sub(outcome.bytes_after),
         "pack": pack(&outcome.pack),
         "cruft": outcome.cruft,
         "cruft_pack": pack(&outcome.cruft_pack),
@@ -159,6 +173,12 @@ pub struct CountArgs {
     /// Print one JSON document (see docs/json.md)
     #[arg(long)]
     pub json: bool,
+    /// Accepted for git's `count-objects -v`: cow always prints every count
+    #[arg(short, long)]
+    verbose: bool,
+    /// Sizes in KiB, MiB, GiB as git's `-H` prints them, instead of bytes
+    #[arg(short = 'H', long = "human-readable")]
+    human: bool,
 }
 
 pub fn count(repo: &Repository, args: &CountArgs, out: &mut dyn Write) -> anyhow::Result<()> {
@@ -171,6 +191,7 @@ pub fn count(repo: &Repository, args: &CountArgs, out: &mut dyn Write) -> anyhow
             "packs": c.packs,
             "packed": c.packed,
             "pack_bytes": c.pack_bytes,
+            "prune_packable": c.prune_packable,
             "chunks": c.chunks,
             "chunk_bytes": c.chunk_bytes,
             "chunked_blobs": c.chunked_blobs,
@@ -180,21 +201,29 @@ pub fn count(repo: &Repository, args: &CountArgs, out: &mut dyn Write) -> anyhow
         writeln!(out, "{doc}")?;
         return Ok(());
     }
+    // git's `count-objects -v` lines and order (its `garbage` lines are for files
+    // git cannot name; cow's store has none to report), sizes in bytes or, with -H,
+    // as git's -H writes them.
+    let size = |bytes: u64| match args.human {
+        true => super::stats::human(bytes),
+        false => bytes.to_string(),
+    };
     writeln!(out, "count: {}", c.loose)?;
-    writeln!(out, "size: {}", c.loose_bytes)?;
+    writeln!(out, "size: {}", size(c.loose_bytes))?;
     writeln!(out, "in-pack: {}", c.packed)?;
     writeln!(out, "packs: {}", c.packs)?;
-    writeln!(out, "size-pack: {}", c.pack_bytes)?;
+    writeln!(out, "size-pack: {}", size(c.pack_bytes))?;
+    writeln!(out, "prune-packable: {}", c.prune_packable)?;
     if c.chunked_blobs > 0 || c.chunks > 0 {
         // Large blobs stored in chunks: how many, and what sharing chunks saves.
         writeln!(out, "chunked-blobs: {}", c.chunked_blobs)?;
-        writeln!(out, "chunked-size: {}", c.chunked_bytes)?;
+        writeln!(out, "chunked-size: {}", size(c.chunked_bytes))?;
         writeln!(out, "chunks: {}", c.chunks)?;
-        writeln!(out, "chunks-size: {}", c.chunk_bytes)?;
+        writeln!(out, "chunks-size: {}", size(c.chunk_bytes))?;
         writeln!(
             out,
             "dedup-saved: {}",
-            c.chunked_bytes.saturating_sub(c.chunk_bytes)
+            size(c.chunked_bytes.saturating_sub(c.chunk_bytes))
         )?;
     }
     Ok(())

@@ -48,7 +48,8 @@ pub struct Args {
     #[arg(long, alias = "before", value_name = "DATE")]
     until: Option<String>,
     /// Print each commit as FORMAT: %H %h %T %t %P %p %an %ae %ad %at %cn %ce %cd %ct
-    /// %s %b %d %D %n %x00 %%, or oneline, short, medium, full, fuller
+    /// %s %b %d %D %n %x00 %%, or oneline, short, medium, full, fuller, reference
+    /// (`<id> (<subject>, <date>)`, dated with --date=short unless --date is given)
     #[arg(long = "format", value_name = "FORMAT", conflicts_with = "oneline")]
     user_format: Option<String>,
     /// As --format; `format:` before the string separates commits instead of ending each
@@ -117,11 +118,16 @@ impl Pretty {
             "medium" => Pretty::Medium,
             "full" => Pretty::Full,
             "fuller" => Pretty::Fuller,
+            // git's reference format: one line with the date (short unless --date).
+            "reference" => Pretty::User(REFERENCE.into(), true),
             _ if spec.contains('%') => Pretty::User(spec.into(), true),
             _ => anyhow::bail!("invalid --pretty format: {spec}"),
         })
     }
 }
+
+/// git's `--pretty=reference`, without its colours.
+const REFERENCE: &str = "%h (%s, %ad)";
 
 /// Refs by the commit they point at: full names, and `HEAD`.
 type RefMap = HashMap<ObjectId, Vec<String>>;
@@ -246,12 +252,19 @@ fn run_inner(
             "auto" => std::io::stdout().is_terminal(),
             _ => true,
         };
+    // As in git, the reference format dates with --date=short unless --date says
+    // otherwise (an explicit --date=default included, which clap cannot tell apart).
+    let reference = args.user_format.as_deref().or(args.pretty.as_deref()) == Some("reference");
+    let date = match reference && args.date == "default" {
+        true => "short",
+        false => args.date.as_str(),
+    };
     let (refs, head_branch) = ref_map(repo)?;
     let ctx = Context {
         repo,
         refs,
         head_branch,
-        date: &args.date,
+        date,
         now,
         end: if args.z { b"\0" } else { b"\n" },
     };

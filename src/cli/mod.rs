@@ -28,6 +28,7 @@ mod reset;
 mod restore_to;
 mod rev_parse;
 mod show;
+mod stats;
 mod status;
 mod transfer;
 
@@ -114,6 +115,9 @@ enum Command {
     Gc(gc::Args),
     /// Count loose and packed objects and the bytes they take
     CountObjects(gc::CountArgs),
+    /// Show what snapshots hold and cost: files, logical and stored bytes, dedup and
+    /// compression ratios, per snapshot and for the store (restic's `stats`)
+    Stats(stats::Args),
     /// Send branches and the snapshots they reach to a remote
     Push(transfer::PushArgs),
     /// Bring a remote's snapshots and branches (as REMOTE/BRANCH) here
@@ -167,7 +171,8 @@ impl std::fmt::Display for Usage {
 impl std::error::Error for Usage {}
 
 /// Runs the command line and maps the outcome to an exit status: 0 success, 1 error or
-/// refusal, 2 usage error (from clap).
+/// refusal, 2 usage error (from clap); a command may return [`Quiet`] with its own (3:
+/// `commit --on-change=skip|warn` committed with warnings).
 pub fn main() -> ExitCode {
     // A file-size limit (`ulimit -f`) must make a write fail with an error, not kill us.
     // SAFETY: setting a signal disposition before any other thread exists.
@@ -467,6 +472,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Gc(args) => json::errors_as_json(args.json, || gc::run(&discover()?, args, out)),
         Command::CountObjects(args) => {
             json::errors_as_json(args.json, || gc::count(&discover()?, args, out))
+        }
+        Command::Stats(args) => {
+            json::errors_as_json(args.json, || stats::run(&discover()?, args, out))
         }
         Command::Push(args) => json::errors_as_json(args.output.json, || {
             transfer::push(&discover()?, &cwd, args, out)

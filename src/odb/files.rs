@@ -2,14 +2,15 @@
 //! of an object is, and removing files — for `count-objects`, gc's pruning decision
 //! and diagnostics, without anyone above the odb touching a file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 use super::backend::FileKind;
-use super::pack::PackWriter;
-use super::{Odb, PackInfo, Result};
+use super::pack::{Pack, PackWriter, Role};
+use super::packed::{Copy, Namespace, Place};
+use super::{Error, Odb, PackInfo, Result};
 use crate::object::{Kind, ObjectId};
 
 /// Loose and packed objects and their bytes.
@@ -25,6 +26,8 @@ pub struct ObjectCounts {
     pub packed: u64,
     /// Bytes of packs and their indexes.
     pub pack_bytes: u64,
+    /// Loose objects a pack also holds (git's `prune-packable`): a gc removes them.
+    pub prune_packable: u64,
     /// Distinct chunks of chunked blobs (not counted in `packed`).
     pub chunks: u64,
     /// Their content bytes (before compression).
@@ -58,6 +61,20 @@ pub struct StoredCopy {
     pub block: Option<u64>,
 }
 
+/// The bytes on disk one stored copy of an object takes (see [`Odb::stored_size`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StoredSize {
+    /// Its own bytes: a loose object's file; a pack record (a delta's without its
+    /// base's); for a member of a block, its record and its share of the block
+    /// record, in proportion to its content; for a blob stored in chunks, its chunk
+    /// list's record.
+    pub bytes: u64,
+    /// For a blob stored in chunks: each distinct chunk's key and the bytes of its
+    /// record (a chunk delta's without its base's). Other blobs may share chunks, so
+    /// a caller adding up several blobs counts each key once.
+    pub chunks: Vec<(ObjectId, u64)>,
+}
+
 fn unix_secs(time: Option<SystemTime>) -> u64 {
     time.unwrap_or_else(SystemTime::now)
         .duration_since(SystemTime::UNIX_EPOCH)
@@ -76,9 +93,13 @@ impl Odb {
     #[doc(alias = "count-objects")]
     pub fn count_objects(&self) -> Result<ObjectCounts> {
         let mut counts = ObjectCounts::default();
-        for id in self.loose_ids()? {
+        let loose: HashSet<ObjectId> = self.loose_ids()?.into_iter().collect();
+        for id in &loose {
             counts.loose += 1;
             counts.loose_bytes += self.size_of(FileKind::Loose, &id.to_string());
+            if !self.packed_copies(id).is_empty() {
+                counts.prune_packable += 1;
+            }
         }
         let chunked = self.has_chunks();
         let mut chunks: HashMap<ObjectId, u64> = HashMap::new();
@@ -105,6 +126,100 @@ impl Odb {
         counts.chunked_blobs = lists.len() as u64;
         counts.chunked_bytes = lists.values().sum();
         Ok(counts)
+    }
+
+    /// The bytes on disk of the copy of `id` a read would use (a packed copy before a
+    /// loose one), from record headers and file sizes: nothing is decompressed but a
+    /// chunked blob's list. `None` when the store lacks it.
+    pub fn stored_size(&self, id: &ObjectId) -> Result<Option<StoredSize>> {
+        self.find_copy(id, |place| match place {
+            Place::Packed(pack, offset) => self.packed_size(id, pack, offset).into(),
+            Place::Loose => match self.backend.stat(FileKind::Loose, &id.to_string()) {
+                Ok(Some(info)) if info.size > 0 => Copy::Good(StoredSize {
+                    bytes: info.size,
+                    chunks: Vec::new(),
+                }),
+                _ => Copy::Absent,
+            },
+        })
+    }
+
+    /// [`Odb::stored_size`] of the copy of `id` at `offset` in `pack`.
+    fn packed_size(&self, id: &ObjectId, pack: &Pack, offset: u64) -> Result<Option<StoredSize>> {
+        let header = pack.header(offset)?;
+        let mut out = StoredSize {
+            bytes: Self::record_bytes(pack, &header)?,
+            chunks: Vec::new(),
+        };
+        if let Role::List { .. } = header.role {
+            let record =
+                self.read_record(Namespace::Objects, id, pack, offset, 0, &mut Vec::new())?;
+            let list = record.list.ok_or_else(|| Error::Corrupt {
+                id: *id,
+                reason: "its chunk list does not decode".to_owned(),
+            })?;
+            let mut keys: Vec<ObjectId> = list.chunks().iter().map(|c| c.key).collect();
+            keys.sort_unstable();
+            keys.dedup();
+            for key in keys {
+                let Some((pack, offset)) = self.chunk_copies(&key).into_iter().next() else {
+                    continue;
+                };
+                let chunk = pack.header(offset)?;
+                out.chunks.push((key, Self::record_bytes(&pack, &chunk)?));
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// The bytes of the record `header` heads: its header and frame; for a member of
+    /// a block, its record and its share of the block record's, in proportion to its
+    /// content.
+    fn record_bytes(pack: &Pack, header: &super::pack::RecordHeader) -> Result<u64> {
+        let Some((block, _)) = header.block else {
+            return Ok(header.head_len + header.frame_len);
+        };
+        let block = pack.block_header(block)?;
+        let block_bytes = block.head_len + block.frame_len;
+        // In u128: a block's sizes are bounded, but the product of two u64 is not.
+        let share =
+            u128::from(block_bytes) * u128::from(header.size) / u128::from(block.size.max(1));
+        Ok(header.head_len + u64::try_from(share).unwrap_or(u64::MAX))
+    }
+
+    /// The bytes of every packed copy of `id` (an object, or a chunk by its key), as
+    /// [`StoredSize::bytes`] counts one: what dropping it from every pack frees.
+    pub fn packed_bytes(&self, id: &ObjectId) -> Result<u64> {
+        let mut bytes = 0;
+        for pack in self.packs() {
+            if let Some(offset) = pack.find_stored(id) {
+                bytes += Self::record_bytes(&pack, &pack.header(offset)?)?;
+            }
+        }
+        Ok(bytes)
+    }
+
+    /// What a gc that kept only `keep` (objects, and chunks by key) would find to
+    /// drop: the stored things outside it and their bytes on disk, each copy counted
+    /// (loose files, and pack records as [`StoredSize::bytes`] counts them). Pack
+    /// headers and indexes are left out.
+    pub fn unreachable_bytes(&self, keep: &HashSet<ObjectId>) -> Result<(u64, u64)> {
+        let (mut things, mut bytes) = (0, 0);
+        for id in self.loose_ids()? {
+            if !keep.contains(&id) {
+                things += 1;
+                bytes += self.size_of(FileKind::Loose, &id.to_string());
+            }
+        }
+        for pack in self.packs() {
+            for (id, offset) in pack.entries() {
+                if !keep.contains(&id) {
+                    things += 1;
+                    bytes += Self::record_bytes(&pack, &pack.header(offset)?)?;
+                }
+            }
+        }
+        Ok((things, bytes))
     }
 
     /// Every loose object id.

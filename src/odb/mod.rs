@@ -38,7 +38,7 @@ use crate::object::{Commit, DecodeError, EntryMode, Kind, ObjectId, Prefix, Repo
 use backend::{Backend, FileKind, LocalBackend};
 pub use chunked::{ChunkList, ChunkParams, ChunkRef, MAX_CHUNK_CHAIN, chunk_key};
 use compress::compress;
-pub use files::{ObjectCounts, StoredCopy};
+pub use files::{ObjectCounts, StoredCopy, StoredSize};
 pub use loose::MAX_IN_MEMORY_SIZE;
 pub use pack::PackInfo;
 use pack::{Pack, PackWriter};

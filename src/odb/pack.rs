@@ -563,6 +563,8 @@ pub(crate) struct RecordHeader {
     /// For a member of a block: the block record's offset, and where the content
     /// starts in the block (the frame fields are then zero).
     pub block: Option<(u64, u64)>,
+    /// The bytes of the record before its frame (a member's whole record).
+    pub head_len: u64,
 }
 
 /// An open pack and its index.
@@ -911,6 +913,7 @@ impl Pack {
                 frame_offset: 0,
                 frame_len: 0,
                 block: Some((block, start)),
+                head_len: pos as u64,
             });
         }
         let base = match (code & DELTA != 0, code & BASE_BY_INDEX != 0) {
@@ -946,6 +949,7 @@ impl Pack {
             frame_offset,
             frame_len,
             block: None,
+            head_len: pos as u64,
         })
     }
 
@@ -980,6 +984,7 @@ impl Pack {
             frame_offset: self.frame_in_bounds(offset, pos, frame_len)?,
             frame_len,
             block: None,
+            head_len: pos as u64,
         };
         Ok(header)
     }

@@ -218,7 +218,8 @@ impl Repository {
     ) -> Result<(Plan, Applied)> {
         // Every tree built (no id taken from the directory cache): the planner reads the
         // working directory's trees from the scan, not from the store.
-        let (scan, loaded) = self.scan(false, None, None, false)?;
+        let (scan, loaded) =
+            self.scan(false, None, None, false, crate::worktree::OnChange::Fail)?;
         let plan = worktree::plan(
             &self.odb,
             &self.work_dir,

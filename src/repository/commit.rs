@@ -4,8 +4,9 @@ use super::ops::OpInfo;
 use super::{Error, Repository, Result};
 use crate::object::{Commit, ObjectId, Signature, Time};
 use crate::refs::{Expected, Head, RefName};
-use crate::worktree::{self, Progress, ScanOptions, Warning};
+use crate::worktree::{self, OnChange, Progress, ScanOptions, Warning};
 use std::cell::OnceCell;
+use std::path::PathBuf;
 
 /// Knobs for [`Repository::commit`].
 #[derive(Default, Clone)]
@@ -21,6 +22,46 @@ pub struct CommitOptions<'a> {
     /// Leave out files and directories that cannot be read, with a warning, instead
     /// of failing.
     pub skip_unreadable: bool,
+    /// What to do with a file that keeps changing while it is read (after the
+    /// retries); `None` takes the config's `commit.onChange`, else
+    /// [`OnChange::Fail`]. With [`OnChange::Skip`] or [`OnChange::Warn`], files that
+    /// vanish while read are reported with them, and files and directories that cannot
+    /// be read are left out as with [`skip_unreadable`](Self::skip_unreadable): the
+    /// snapshot completes, and [`CommitOutcome::is_complete`] says whether it holds
+    /// everything as found.
+    pub on_change: Option<OnChange>,
+}
+
+/// What became of a file that changed (or vanished) while a commit read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChangeAction {
+    /// Left out of the snapshot: if HEAD tracks it, the snapshot records it deleted.
+    Skipped,
+    /// The bytes read last are in the snapshot, maybe a version the file never had
+    /// as a whole (for a file only appended to, a version it had).
+    Stored,
+}
+
+impl ChangeAction {
+    /// `skipped` or `stored`, as `--json` writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ChangeAction::Skipped => "skipped",
+            ChangeAction::Stored => "stored",
+        }
+    }
+}
+
+/// A file that changed or vanished while a commit read it, with
+/// [`OnChange::Skip`] or [`OnChange::Warn`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChangedWhileRead {
+    /// Its path relative to the working directory.
+    pub path: PathBuf,
+    /// What was done with it.
+    pub action: ChangeAction,
+    /// It was gone when read (else it kept changing).
+    pub vanished: bool,
 }
 
 /// What a commit made.
@@ -45,6 +86,36 @@ pub struct CommitOutcome {
     pub bytes_added: u64,
     /// What the snapshot left out.
     pub warnings: Vec<Warning>,
+    /// The mode the commit ran with: [`CommitOptions::on_change`], else the config's.
+    pub on_change: OnChange,
+    /// Files that changed or vanished while read (with [`OnChange::Skip`] or
+    /// [`OnChange::Warn`]; with [`OnChange::Fail`] a change fails the commit, and a
+    /// file that vanished is only a [`Warning::Vanished`]), sorted by path.
+    pub changed_while_read: Vec<ChangedWhileRead>,
+    /// Files and directories left out because they could not be read, sorted by path.
+    pub unreadable: Vec<PathBuf>,
+}
+
+impl CommitOutcome {
+    /// Whether the snapshot holds every file as found. `false` only in the backup modes
+    /// ([`OnChange::Skip`], [`OnChange::Warn`]) when a file changed, vanished or could
+    /// not be read: the command line exits 3 then, as restic does for "snapshot
+    /// created, but some files could not be read".
+    pub fn is_complete(&self) -> bool {
+        self.on_change == OnChange::Fail
+            || (self.changed_while_read.is_empty() && self.unreadable.is_empty())
+    }
+}
+
+/// The mode `commit.onChange` sets, if any.
+fn configured_on_change(config: &super::Config) -> Result<Option<OnChange>> {
+    config
+        .get("commit.onChange")
+        .map(|v| {
+            v.parse()
+                .map_err(|reason: String| Error::Config(format!("commit.onChange: {reason}")))
+        })
+        .transpose()
 }
 
 /// Cleans a message as `git commit -m` does: trailing spaces and leading and trailing
@@ -102,6 +173,7 @@ impl Repository {
         stored_tree: Option<ObjectId>,
         progress: Option<&(dyn Fn(Progress) + Sync)>,
         skip_unreadable: bool,
+        on_change: OnChange,
     ) -> Result<(worktree::Scan, Option<worktree::Index>)> {
         let (index, dirs) = rayon::join(
             || worktree::Index::load(&self.cow_dir.join("index")),
@@ -118,6 +190,7 @@ impl Repository {
                 clock: worktree::Clock::SettleIn(&self.cow_dir),
                 progress,
                 skip_unreadable,
+                on_change,
                 // A commit holds the lock: no checkout is running to own them.
                 remove_leftovers: store,
             },
@@ -334,9 +407,33 @@ impl Repository {
             Some(p) => Some(self.odb.find_commit(&p)?.tree),
             None => None,
         };
-        let (snapshot, loaded) =
-            self.scan(true, head_tree, options.progress, options.skip_unreadable)?;
-        if recipe.unchanged_if == Some(snapshot.tree) {
+        let on_change = match options.on_change {
+            Some(mode) => mode,
+            None => configured_on_change(&self.settings()?)?.unwrap_or_default(),
+        };
+        let (snapshot, loaded) = self.scan(
+            true,
+            head_tree,
+            options.progress,
+            options.skip_unreadable || on_change != OnChange::Fail,
+            on_change,
+        )?;
+        let changed_while_read = changed_while_read(&snapshot.warnings, on_change);
+        let mut unreadable: Vec<PathBuf> = snapshot
+            .warnings
+            .iter()
+            .filter_map(|w| match w {
+                Warning::Unreadable { path } => Some(path.clone()),
+                _ => None,
+            })
+            .collect();
+        unreadable.sort();
+        // A snapshot that left a file out or took it as read is made even when its tree
+        // is HEAD's (the working directory does not match HEAD): its warnings are the
+        // news, and a refusal would lose them.
+        let complete =
+            on_change == OnChange::Fail || (changed_while_read.is_empty() && unreadable.is_empty());
+        if recipe.unchanged_if == Some(snapshot.tree) && complete {
             packing.finish()?;
             self.save_scanned(&snapshot, loaded.as_ref());
             return Err(Error::NothingToCommit);
@@ -379,9 +476,41 @@ impl Repository {
             hashed: snapshot.hashed,
             new_objects: snapshot.new_objects + written.new as u64,
             bytes_added: snapshot.bytes_added + written.stored_bytes,
+            changed_while_read,
+            unreadable,
+            on_change,
             warnings: snapshot.warnings,
         })
     }
+}
+
+/// The files a scan's warnings say changed or vanished while read, by path; none with
+/// [`OnChange::Fail`] (a vanished file is only a warning there, as it always was).
+fn changed_while_read(warnings: &[Warning], on_change: OnChange) -> Vec<ChangedWhileRead> {
+    if on_change == OnChange::Fail {
+        return Vec::new();
+    }
+    let mut files: Vec<ChangedWhileRead> = warnings
+        .iter()
+        .filter_map(|w| match w {
+            Warning::ChangedWhileRead { path, stored } => Some(ChangedWhileRead {
+                path: path.clone(),
+                action: match stored {
+                    true => ChangeAction::Stored,
+                    false => ChangeAction::Skipped,
+                },
+                vanished: false,
+            }),
+            Warning::Vanished { path } => Some(ChangedWhileRead {
+                path: path.clone(),
+                action: ChangeAction::Skipped,
+                vanished: true,
+            }),
+            _ => None,
+        })
+        .collect();
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
 }
 
 /// What a snapshot commit is made of, besides its tree.

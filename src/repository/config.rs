@@ -349,6 +349,9 @@ fn check_value(key: &Key<'_>, value: &str) -> Result<(), &'static str> {
             Err("the chunker's parameters are fixed when the repository is created")
         }
         ("gc", false, "oplogexpire") => super::gc::parse_age(value).map(|_| ()),
+        ("commit", false, "onchange") if value.parse::<crate::worktree::OnChange>().is_err() => {
+            Err("one of fail, skip, warn is needed")
+        }
         ("core", false, "compression") => match value.parse::<i32>() {
             Ok(level) if (1..=19).contains(&level) => Ok(()),
             _ => Err("a zstd level from 1 to 19 is needed"),

@@ -160,7 +160,13 @@ impl Repository {
             Some(id) => Some(self.odb.find_commit(&id)?.tree),
             None => None,
         };
-        let (scan, loaded) = self.scan(false, head_tree, None, false)?;
+        let (scan, loaded) = self.scan(
+            false,
+            head_tree,
+            None,
+            false,
+            crate::worktree::OnChange::Fail,
+        )?;
         let trees = WithTrees {
             odb: &self.odb,
             trees: &scan.trees,

@@ -111,9 +111,14 @@ pub struct GcOutcome {
     pub geometry: PackGeometry,
     /// Unreachable objects dropped.
     pub pruned: u64,
+    /// Their bytes on disk: loose files and pack records, each copy counted (pack
+    /// records as [`Odb::stored_size`](crate::odb::Odb::stored_size) counts them).
+    pub pruned_bytes: u64,
     /// Bytes of objects in the store before.
     pub bytes_before: u64,
-    /// Bytes after (in a dry run, an estimate that leaves out compression gains).
+    /// Bytes after (in a dry run, an estimate that leaves out compression gains:
+    /// `bytes_before` less `pruned_bytes` and the loose copies of objects a kept pack
+    /// holds).
     pub bytes_after: u64,
     /// The new pack.
     pub pack: Option<PackInfo>,
@@ -134,7 +139,7 @@ impl Repository {
 
     /// Every object the roots reach ([`Repository::roots`]), with a path hint (a
     /// path it was seen at) for delta pairing and block order.
-    fn reachable(&self) -> Result<Vec<Reached>> {
+    pub(super) fn reachable(&self) -> Result<Vec<Reached>> {
         let mut roots = self.roots();
         let index_blobs = std::mem::take(&mut roots.index_blobs);
         // Pruning on a partial view would delete what an unreadable ref reaches.
@@ -236,6 +241,9 @@ impl Repository {
             i += 1;
         }
         outcome.pruned += old.len() as u64;
+        for id in &old {
+            outcome.pruned_bytes += self.odb.packed_bytes(id)?;
+        }
         cruft.sort_unstable();
         outcome.cruft = cruft.len() as u64;
         let loose = self.odb.loose_object_ids()?;
@@ -257,6 +265,7 @@ impl Repository {
             }
         }
         outcome.pruned += unreachable_loose.len() as u64;
+        outcome.pruned_bytes += dropped_bytes;
         let candidates = keep
             .into_iter()
             .map(|Reached { id, kind, path }| Candidate { id, kind, path })
@@ -281,7 +290,20 @@ impl Repository {
             outcome.removed_loose = loose.iter().filter(|id| packed.contains(id)).count() as u64
                 + unreachable_loose.len() as u64;
             outcome.geometry = plan.geometry;
-            outcome.bytes_after = outcome.bytes_before - dropped_bytes;
+            // Loose copies of what a kept pack holds go; loose objects packed anew
+            // move into the new pack at about their size.
+            let pruned_loose: HashSet<&ObjectId> = unreachable_loose.iter().collect();
+            let redundant: u64 = plan
+                .redundant_loose
+                .iter()
+                .filter(|id| !pruned_loose.contains(id))
+                .filter_map(|id| self.odb.loose_size_and_age(id))
+                .map(|(size, _)| size)
+                .sum();
+            outcome.bytes_after = outcome
+                .bytes_before
+                .saturating_sub(outcome.pruned_bytes)
+                .saturating_sub(redundant);
             return Ok(outcome);
         }
 

@@ -18,13 +18,15 @@ mod read;
 mod remotes;
 mod restore;
 mod roots;
+mod stats;
 mod status;
 mod transfer;
 
+pub use crate::worktree::OnChange;
 pub use archive::{ArchiveFormat, ArchiveOptions, ArchiveOutcome};
 pub use branch::RefInfo;
 pub use checkout::{CheckoutOptions, CheckoutOutcome};
-pub use commit::{CommitOptions, CommitOutcome};
+pub use commit::{ChangeAction, ChangedWhileRead, CommitOptions, CommitOutcome};
 pub use config::{
     Config, GitIdentity, check_key, git_config_paths, git_identity, global_config_path,
 };
@@ -42,6 +44,7 @@ pub use read::PathContent;
 pub use remotes::AddRemote;
 pub use restore::RestoredTo;
 pub use roots::Roots;
+pub use stats::{SnapshotStats, StatsOptions, StatsReport, StoreStats};
 pub use status::{Status, StatusOptions};
 pub use transfer::{
     CloneOptions, CloneOutcome, FetchOptions, FetchOutcome, PullOutcome, PushOptions, PushOutcome,
@@ -412,12 +415,14 @@ impl Repository {
     /// Resolves a revision (see [`revision::resolve`] for the syntax) to an object id.
     #[doc(alias = "rev-parse")]
     pub fn resolve<'a>(&self, rev: impl Into<Rev<'a>>) -> Result<crate::ObjectId> {
-        Ok(revision::resolve(&self.odb, &self.refs, rev)?.id)
+        Ok(revision::resolve_with_log(&self.odb, &self.refs, &self.ops, rev)?.id)
     }
 
     /// Resolves a revision, with the entry mode when it names a path (`REV:path`).
     pub fn resolve_full<'a>(&self, rev: impl Into<Rev<'a>>) -> Result<revision::Resolved> {
-        Ok(revision::resolve(&self.odb, &self.refs, rev)?)
+        Ok(revision::resolve_with_log(
+            &self.odb, &self.refs, &self.ops, rev,
+        )?)
     }
 
     /// Resolves a revision that must name a commit.

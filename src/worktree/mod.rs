@@ -15,7 +15,7 @@ pub use checkout::{
 pub use clock::Clock;
 pub use dircache::DirCache;
 pub use index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp, settle_clock};
-pub use scan::{Progress, Scan, ScanOptions, scan};
+pub use scan::{OnChange, Progress, Scan, ScanOptions, scan};
 pub use warning::Warning;
 
 use std::io;

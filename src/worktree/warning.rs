@@ -28,6 +28,14 @@ pub enum Warning {
         /// Its path relative to the root.
         path: PathBuf,
     },
+    /// A file that kept changing while it was read, after the retries, with
+    /// [`OnChange::Skip`](super::OnChange::Skip) or [`Warn`](super::OnChange::Warn).
+    ChangedWhileRead {
+        /// Its path relative to the root.
+        path: PathBuf,
+        /// Whether the bytes last read were stored (`Warn`); else it was left out.
+        stored: bool,
+    },
     /// A `.cowignore` line that is not a valid pattern.
     IgnoreRule {
         /// What is wrong, with the file and line.
@@ -56,6 +64,19 @@ impl std::fmt::Display for Warning {
             Warning::Unreadable { path } => {
                 write!(f, "skipped {}: permission denied", quote_fs_path(path))
             }
+            Warning::ChangedWhileRead {
+                path,
+                stored: false,
+            } => write!(
+                f,
+                "skipped {}: it changed while being read",
+                quote_fs_path(path)
+            ),
+            Warning::ChangedWhileRead { path, stored: true } => write!(
+                f,
+                "stored {} as read: it changed while being read",
+                quote_fs_path(path)
+            ),
             Warning::Vanished { path } => {
                 write!(
                     f,

@@ -416,6 +416,7 @@ fn help_describes_every_command() {
         ("fsck", "Verify the store"),
         ("gc", "Repack everything reachable"),
         ("count-objects", "Count loose and packed objects"),
+        ("stats", "Show what snapshots hold and cost"),
     ] {
         assert!(
             help.lines()

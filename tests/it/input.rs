@@ -563,3 +563,116 @@ fn revisions_at_a_date_take_the_newest_commit_on_the_first_parent_chain() {
     );
     assert_failure(&env.cow(["rev-parse", "main@{someday}"]), 1, "not a date");
 }
+
+#[test]
+fn revisions_at_a_date_agree_with_git_rev_list_before() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    env.init();
+    let repo = cow::Repository::open(env.work())?;
+    let tree = repo
+        .odb()
+        .write_tree(&cow::object::Tree::from_entries(vec![])?)?
+        .id;
+    let at = |seconds: i64, offset_minutes: i32| Signature {
+        name: NAME.into(),
+        email: EMAIL.into(),
+        time: Time {
+            seconds,
+            offset_minutes,
+        },
+    };
+    let commit = |n: usize, parents: Vec<cow::ObjectId>, seconds: i64| {
+        let c = Commit {
+            tree,
+            parents,
+            author: at(seconds, 60),
+            committer: at(seconds, [60, -300, 330][n % 3]),
+            extra_headers: vec![],
+            message: format!("c{n}\n").into_bytes(),
+        };
+        repo.odb().write_commit(&c).map(|w| w.id)
+    };
+    // A first-parent chain a day apart, with a clock set back once (c5 is older than
+    // c4) and merges whose second parents are newer than the merge's first parent.
+    let day = 86_400;
+    let start = 1_700_000_000;
+    let mut tip = commit(0, vec![], start)?;
+    let mut all = vec![tip];
+    for n in 1..12 {
+        let seconds = if n == 5 {
+            start + 2 * day
+        } else {
+            start + n as i64 * day
+        };
+        let mut parents = vec![tip];
+        if n % 4 == 0 {
+            let side = commit(100 + n, vec![tip], start + (n as i64 + 3) * day)?;
+            all.push(side);
+            parents.push(side);
+        }
+        tip = commit(n, parents, seconds)?;
+        all.push(tip);
+    }
+    repo.refs()
+        .update(&cow::refs::RefName::branch("main")?, tip, Expected::Absent)?;
+    // The same objects in git, by their bytes: git computes the same ids.
+    let git_dir = env.tmp.path().join("g");
+    git(
+        env.tmp.path(),
+        ["init", "-q", "--object-format=sha256", "g"],
+    );
+    let empty = git_raw(
+        &git_dir,
+        ["hash-object", "-t", "tree", "-w", "--stdin"],
+        b"",
+    );
+    assert_eq!(String::from_utf8(empty)?.trim(), tree.to_string());
+    for id in &all {
+        let raw = env.cow_ok(["cat-file", "commit", &id.to_string()]);
+        let theirs = git_raw(
+            &git_dir,
+            ["hash-object", "-t", "commit", "-w", "--stdin"],
+            raw.as_bytes(),
+        );
+        assert_eq!(String::from_utf8(theirs)?.trim(), id.to_string());
+    }
+    git(
+        &git_dir,
+        ["update-ref", "refs/heads/main", &tip.to_string()],
+    );
+    let mut checked = 0;
+    for hours in (-30..14 * 24).step_by(7) {
+        let when = cow::object::Time {
+            seconds: start + hours * 3600,
+            offset_minutes: 0,
+        };
+        let date = format!("@{}", when.seconds);
+        let theirs = git(
+            &git_dir,
+            [
+                "rev-list",
+                "-1",
+                "--first-parent",
+                &format!("--before={date}"),
+                "main",
+            ],
+        );
+        let ours = env.cow(["rev-parse", &format!("main@{{{date}}}")]);
+        if theirs.trim().is_empty() {
+            assert_failure(&ours, 1, "no commit on that history is as old");
+        } else {
+            assert!(ours.status.success(), "{date}: {}", describe(&ours));
+            assert_eq!(
+                String::from_utf8(ours.stdout)?.trim(),
+                theirs.trim(),
+                "{date}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "{checked}");
+    Ok(())
+}

@@ -514,6 +514,7 @@ fn count_objects_json_has_every_count_the_text_shows() -> Result {
         ("in_pack", "packed"),
         ("packs", "packs"),
         ("size_pack", "pack_bytes"),
+        ("prune_packable", "prune_packable"),
         ("chunked_blobs", "chunked_blobs"),
         ("chunked_size", "chunked_bytes"),
         ("chunks", "chunks"),

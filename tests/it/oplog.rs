@@ -562,6 +562,11 @@ fn revisions_and_read_commands_can_look_at_an_earlier_operation() {
     assert_eq!(env.cow_ok(["--at-op", at_tag, "tag"]), "v1\n");
     assert_eq!(env.cow_ok(["tag"]), "");
     assert_eq!(env.cow_ok(["--at-op", id, "show", "HEAD:a.txt"]), "a\n");
+    // Revisions at an operation read the log itself, not the view's copy of the refs.
+    assert_eq!(
+        env.cow_ok(["--at-op", id, "rev-parse", "v1@{op:1}"]).trim(),
+        a
+    );
     // Commands that change refs refuse it, changing nothing.
     let before = op_log(&env).len();
     assert_failure(&env.cow(["--at-op", id, "tag", "t"]), 2, "--at-op");
@@ -794,4 +799,34 @@ fn an_abandon_killed_while_it_swapped_heads_leaves_a_working_log() {
         1,
         "unknown revision",
     );
+}
+
+#[test]
+fn an_operation_id_prefix_of_digits_names_that_operation_not_a_count() {
+    let env = Env::new();
+    env.init();
+    write(&env.work().join("a.txt"), "a\n");
+    let a = env.commit("a");
+    // Ids are BLAKE3 hex: about one in seven starts with four decimal digits, so 120
+    // tags make one all but certain (a chance of none below 1e-8).
+    for n in 0..120 {
+        env.cow_ok(["tag", &format!("t{n}"), &a]);
+        let id = op_log(&env)[0]["id"].as_str().unwrap().to_owned();
+        let digits: String = id.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if digits.len() < 4 {
+            continue;
+        }
+        // Counted back, a number that large names no operation; as a prefix it is
+        // the operation that created the tag.
+        let spec = format!("t{n}@{{op:{digits}}}");
+        assert_eq!(env.cow_ok(["rev-parse", &spec]).trim(), a, "{spec}");
+        // A short number still counts back: two operations ago t{n} did not exist.
+        assert_failure(
+            &env.cow(["rev-parse", &format!("t{n}@{{op:1}}")]),
+            1,
+            "unknown revision",
+        );
+        return;
+    }
+    panic!("no operation id started with four digits");
 }

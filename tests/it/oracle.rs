@@ -262,3 +262,38 @@ fn sort_rule_and_special_entries_match_git() -> Result {
     assert!(listing.contains("100755 blob"), "{listing}");
     Ok(())
 }
+
+#[test]
+fn cat_file_with_a_kind_prints_the_raw_bytes_git_prints() -> Result {
+    if !git_available() {
+        return Ok(());
+    }
+    let env = Env::new();
+    generate_tree(&mut Rng::new(7), &env.work(), 2);
+    write(&env.work().join("f"), "some content\n");
+    env.init();
+    let oracle = Oracle::new(&env);
+    let commit = env.commit("first snapshot");
+    let tree = oracle.tree_id();
+    assert_eq!(commit, oracle.commit_tree(&tree, None, "first snapshot"));
+    let blob = env.cow_ok(["rev-parse", "HEAD:f"]).trim().to_owned();
+    for (kind, id) in [("commit", &commit), ("tree", &tree), ("blob", &blob)] {
+        let ours = env.cow(["cat-file", kind, id]);
+        assert!(ours.status.success(), "{kind}: {}", describe(&ours));
+        assert!(
+            ours.stdout == oracle.git_raw(["cat-file", kind, id], b""),
+            "{kind}"
+        );
+    }
+    assert_failure(
+        &env.cow(["cat-file", "tree", &commit]),
+        1,
+        &format!("{commit} is a commit, not a tree"),
+    );
+    assert_failure(
+        &env.cow(["cat-file", "nonsense", &commit]),
+        1,
+        "invalid object type",
+    );
+    Ok(())
+}

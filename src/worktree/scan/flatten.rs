@@ -219,6 +219,7 @@ impl<'c> Flat<'c> {
             dev,
             entry: None,
             unreadable: false,
+            changed: false,
             previous,
         });
         FileRef::Job(self.jobs.len() - 1)

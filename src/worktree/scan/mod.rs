@@ -45,6 +45,55 @@ pub struct Progress {
     pub bytes_done: u64,
 }
 
+/// What a scan does with a file that kept changing while it was read, after the
+/// retries (`commit --on-change`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum OnChange {
+    /// Fail with [`Error::FileChanged`]: a version-control snapshot must not record a
+    /// torn file. The default.
+    #[default]
+    Fail,
+    /// Leave the file out of the snapshot (as if it were absent), with a
+    /// [`Warning::ChangedWhileRead`].
+    Skip,
+    /// Store the bytes the last attempt read (at most the size the file had when that
+    /// attempt opened it: for a file only appended to, a version it really had), with a
+    /// [`Warning::ChangedWhileRead`]. A file that shrank or was replaced meanwhile has
+    /// no such bytes and is left out as with [`Skip`](Self::Skip).
+    Warn,
+}
+
+impl OnChange {
+    /// The name the command line and config use: `fail`, `skip` or `warn`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnChange::Fail => "fail",
+            OnChange::Skip => "skip",
+            OnChange::Warn => "warn",
+        }
+    }
+}
+
+impl std::str::FromStr for OnChange {
+    type Err = String;
+
+    /// Parses `fail`, `skip` or `warn` (any letter case, as git reads config values).
+    fn from_str(s: &str) -> std::result::Result<OnChange, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "fail" => Ok(OnChange::Fail),
+            "skip" => Ok(OnChange::Skip),
+            "warn" => Ok(OnChange::Warn),
+            _ => Err(format!("'{s}' is not one of fail, skip, warn")),
+        }
+    }
+}
+
+impl std::fmt::Display for OnChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Knobs for [`scan`].
 #[derive(Default, Clone, Copy)]
 pub struct ScanOptions<'a> {
@@ -69,6 +118,8 @@ pub struct ScanOptions<'a> {
     /// Leave out files and directories that cannot be read (with a warning) instead
     /// of failing.
     pub skip_unreadable: bool,
+    /// What to do with a file that keeps changing while it is read.
+    pub on_change: OnChange,
     /// Remove the temporary files that an interrupted checkout of an earlier cow left
     /// in the working directory (they are never part of a snapshot either way). Only
     /// for a caller that holds the repository lock, so no checkout is running.
@@ -116,6 +167,9 @@ struct FileJob {
     entry: Option<IndexEntry>,
     /// Left out because it could not be read (rather than because it vanished).
     unreadable: bool,
+    /// It kept changing while it was read: left out (`entry` is `None`) or stored as
+    /// last read. Either way it gets no stat-cache entry, so the next scan reads it.
+    changed: bool,
     /// The blob its stat-cache entry recorded (its last version): a large file's
     /// new chunks may be stored as deltas against that version's.
     previous: Option<ObjectId>,
@@ -141,7 +195,8 @@ enum Child<'c> {
 ///
 /// Files whose stat data match a fresh entry of [`ScanOptions::index`] are not read.
 /// Only objects not already in the store are written; files are read in bounded memory
-/// whatever their size, and a file that changes while it is read is read again.
+/// whatever their size, and a file that changes while it is read is read again (then
+/// [`ScanOptions::on_change`] decides).
 #[doc(alias = "write-tree")]
 pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
     let root_fd = beneath::open_root(root).context("read directory", root)?;
@@ -195,6 +250,10 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
                 job.unreadable = true;
                 None
             }
+            Outcome::Changed(stored) => {
+                job.changed = true;
+                stored
+            }
         };
         let files_done = done.fetch_add(1, Ordering::Relaxed) + 1;
         let read = result.as_ref().map_or(0, |h| h.bytes_read);
@@ -215,11 +274,21 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
     })?;
     let mut files = hits as u64;
     for job in &jobs {
+        let path = || PathBuf::from(OsStr::from_bytes(&job.path));
+        if job.changed {
+            warnings.push(Warning::ChangedWhileRead {
+                path: path(),
+                stored: job.entry.is_some(),
+            });
+        }
         if job.entry.is_some() {
             files += 1;
             continue;
         }
-        let path = PathBuf::from(OsStr::from_bytes(&job.path));
+        if job.changed {
+            continue;
+        }
+        let path = path();
         warnings.push(if job.unreadable {
             Warning::Unreadable { path }
         } else {
@@ -244,7 +313,8 @@ pub fn scan(odb: &Odb, root: &Path, options: &ScanOptions<'_>) -> Result<Scan> {
                             e.stored |= options.store;
                             e
                         }),
-                    FileRef::Job(i) => jobs[i].entry,
+                    // A file stored as last read while it changed is not vouched for.
+                    FileRef::Job(i) => jobs[i].entry.filter(|_| !jobs[i].changed),
                 };
             if let Some(entry) = entry {
                 index.push_sorted(path, entry);

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use rustix::fs::{FileType, Mode, OFlags};
 
-use super::{FileJob, ScanOptions};
+use super::{FileJob, OnChange, ScanOptions};
 use crate::object::{EntryMode, Hasher, Kind, ObjectId};
 use crate::odb::{self, Odb, Written};
 use crate::worktree::beneath;
@@ -40,6 +40,9 @@ pub(super) enum Outcome {
     Vanished,
     /// It cannot be read, and [`ScanOptions::skip_unreadable`] is on.
     Unreadable,
+    /// It kept changing while it was read, and [`ScanOptions::on_change`] is not
+    /// [`OnChange::Fail`]: what was stored as last read, or `None` when it is left out.
+    Changed(Option<Hashed>),
 }
 
 /// Hashes (and with `store`, stores) one file or symlink of the working directory open
@@ -48,7 +51,9 @@ pub(super) enum Outcome {
 /// The file is opened below `root` without following any symlink on the way
 /// ([`beneath`]), and must be the file the walk found (device, inode and type): a
 /// directory swapped for a symlink since the walk, or a file replaced, is a change,
-/// and after [`ATTEMPTS`] of them the scan fails rather than store something else.
+/// and after [`ATTEMPTS`] of them the scan fails rather than store something else —
+/// or, as [`ScanOptions::on_change`] says, leaves it out or stores the last attempt's
+/// bytes (read from the walked file only, up to the size it had when opened).
 pub(super) fn hash_file(
     odb: &Odb,
     root: BorrowedFd<'_>,
@@ -60,11 +65,13 @@ pub(super) fn hash_file(
     // Settled before the file is read: a change made after the read has a later mtime.
     clock.get();
     let path = || root_path.join(OsStr::from_bytes(&job.path));
-    for _ in 0..ATTEMPTS {
+    for n in 1..=ATTEMPTS {
+        // The last attempt keeps what it read, even if the file changes meanwhile.
+        let tolerant = n == ATTEMPTS && options.on_change == OnChange::Warn;
         let attempt = if job.mode == EntryMode::Link {
             hash_link(odb, root, job, options.store)
         } else {
-            hash_regular(odb, root, job, options.store)
+            hash_regular(odb, root, job, options.store, tolerant)
         };
         let attempt = match attempt {
             Ok(attempt) => attempt,
@@ -83,16 +90,24 @@ pub(super) fn hash_file(
             Err(Failure::Read(e)) => return Err(crate::fs::IoError::new("read", path(), e).into()),
             Err(Failure::Store(e)) => return Err(e.into()),
         };
-        if let Some((mut entry, written, bytes_read)) = attempt {
+        if let Some(read) = attempt {
+            let mut entry = read.entry;
             entry.racy = clock.is_racy(job.dev, entry.stat.mtime);
-            return Ok(Outcome::Hashed(Hashed {
+            let hashed = Hashed {
                 entry,
-                written,
-                bytes_read,
-            }));
+                written: read.written,
+                bytes_read: read.bytes_read,
+            };
+            return Ok(match read.torn {
+                false => Outcome::Hashed(hashed),
+                true => Outcome::Changed(Some(hashed)),
+            });
         }
     }
-    Err(Error::FileChanged { path: path() })
+    match options.on_change {
+        OnChange::Fail => Err(Error::FileChanged { path: path() }),
+        OnChange::Skip | OnChange::Warn => Ok(Outcome::Changed(None)),
+    }
 }
 
 /// Why an attempt at reading a file failed.
@@ -108,8 +123,17 @@ impl From<odb::Error> for Failure {
     }
 }
 
+/// What one attempt read.
+struct ReadFile {
+    entry: IndexEntry,
+    written: Option<Written>,
+    bytes_read: u64,
+    /// The file changed while it was read (a tolerant attempt keeps what it read).
+    torn: bool,
+}
+
 /// One attempt's result: `None` when the file changed while it was read.
-type Attempt = Option<(IndexEntry, Option<Written>, u64)>;
+type Attempt = Option<ReadFile>;
 
 fn store_or_hash(
     odb: &Odb,
@@ -158,7 +182,12 @@ fn hash_link(
         racy: false,
         stored: store,
     };
-    Ok(Some((entry, written, target.len() as u64)))
+    Ok(Some(ReadFile {
+        entry,
+        written,
+        bytes_read: target.len() as u64,
+        torn: false,
+    }))
 }
 
 /// The id of `size` bytes of blob content read from `file`; `None` when it does not
@@ -186,11 +215,18 @@ pub(in crate::worktree) fn hash_stream(
 
 /// One attempt at a regular file. The stat data recorded is the open file's, taken
 /// before reading and checked after.
+///
+/// A `tolerant` attempt reads the first `size` bytes (the size when opened), or all
+/// there are if it shrank and fits in memory, and keeps them even when the file
+/// changed meanwhile ([`ReadFile::torn`]); the id is always the hash of exactly the bytes
+/// read. It still gives up (`None`) when the file is no longer the walked one, or
+/// when a large file shrank below the size it streams.
 fn hash_regular(
     odb: &Odb,
     root: BorrowedFd<'_>,
     job: &FileJob,
     store: bool,
+    tolerant: bool,
 ) -> Result<Attempt, Failure> {
     let fd = beneath::open_beneath(
         root,
@@ -207,6 +243,8 @@ fn hash_regular(
     let before = stat_of(&raw);
     let size = before.size;
     let read_err = |e: io::Error| Failure::Read(e);
+    let mut torn = false;
+    let mut bytes_read = size;
     let (id, written) = if size <= BUFFERED_FILE_LIMIT {
         let mut data = Vec::with_capacity(size as usize);
         file.by_ref()
@@ -214,25 +252,37 @@ fn hash_regular(
             .read_to_end(&mut data)
             .map_err(read_err)?;
         if data.len() as u64 != size {
-            return Ok(None);
+            if !tolerant {
+                return Ok(None);
+            }
+            // It grew (keep the size it had) or shrank (keep what there was).
+            data.truncate(size as usize);
+            torn = true;
+            bytes_read = data.len() as u64;
         }
         store_or_hash(odb, &data, store)?
     } else if store {
-        match odb.write_blob_stream(size, &mut file, job.previous.as_ref()) {
+        // Tolerant, the stream ends at `size` bytes however much the file grew.
+        let mut limited = file.by_ref().take(if tolerant { size } else { u64::MAX });
+        match odb.write_blob_stream(size, &mut limited, job.previous.as_ref()) {
             Ok(written) => (written.id, Some(written)),
             Err(odb::Error::SizeChanged { .. }) => return Ok(None),
             Err(odb::Error::Input(source)) => return Err(Failure::Read(source)),
             Err(e) => return Err(e.into()),
         }
     } else {
-        match hash_stream(&mut file, size).map_err(read_err)? {
+        let mut limited = file.by_ref().take(if tolerant { size } else { u64::MAX });
+        match hash_stream(&mut limited, size).map_err(read_err)? {
             Some(id) => (id, None),
             None => return Ok(None),
         }
     };
     let after = rustix::fs::fstat(&file).map_err(|e| Failure::Read(e.into()))?;
     if !stat_of(&after).same_file(&before) {
-        return Ok(None);
+        if !tolerant {
+            return Ok(None);
+        }
+        torn = true;
     }
     let mode = if raw.st_mode & 0o100 != 0 {
         EntryMode::BlobExecutable
@@ -246,5 +296,10 @@ fn hash_regular(
         racy: false,
         stored: store,
     };
-    Ok(Some((entry, written, size)))
+    Ok(Some(ReadFile {
+        entry,
+        written,
+        bytes_read,
+        torn,
+    }))
 }
