@@ -156,6 +156,11 @@ pub(crate) const INIT: Temp = Temp {
     place: Place::WorkDir,
 };
 
+/// The directory `restore --target` stages verified files in, inside the target
+/// directory (which belongs to no repository, so no lock holder cleans it: the
+/// restore removes it itself, even when it fails).
+pub(crate) const RESTORE_STAGING: &str = ".cow-restore-";
+
 /// The temporary files a checkout of cow 0.1 wrote beside each file it placed, in any
 /// directory of the working directory: `.cow-tmp-<pid>-<n>-<name>`. Checkout writes
 /// none there now (it stages files in `.cow`), so they are not in [`ALL`]; one left

@@ -230,7 +230,7 @@ pub(super) fn outcome_json(
 
 /// One step of a checkout plan: `op` (`write`, `remove`, `remove_dir`, `mkdir`,
 /// `set_mode`), the path, and for `write` and `set_mode` the mode and blob.
-fn op_json(op: &Op) -> Value {
+pub(super) fn op_json(op: &Op) -> Value {
     let (name, entry) = match op {
         Op::Remove { .. } | Op::Purge { .. } => ("remove", None),
         Op::RemoveDir { .. } => ("remove_dir", None),
@@ -252,7 +252,12 @@ fn op_json(op: &Op) -> Value {
 
 /// Lists a dry run's operations, one per line.
 fn print_plan(outcome: &CheckoutOutcome, out: &mut dyn Write) -> anyhow::Result<()> {
-    for op in &outcome.plan.ops {
+    print_ops(&outcome.plan.ops, out)
+}
+
+/// Lists a plan's operations as a dry run shows them, one per line.
+pub(super) fn print_ops(ops: &[Op], out: &mut dyn Write) -> anyhow::Result<()> {
+    for op in ops {
         let verb = match op {
             Op::Remove { .. } | Op::Purge { .. } => "remove",
             Op::RemoveDir { .. } => "remove directory",
@@ -269,13 +274,19 @@ fn print_plan(outcome: &CheckoutOutcome, out: &mut dyn Write) -> anyhow::Result<
 pub struct RestoreArgs {
     /// The snapshot to restore from
     #[arg(short, long, value_name = "REV", default_value = "HEAD")]
-    source: String,
+    pub(super) source: String,
+    /// Write the snapshot (or PATHs of it) into DIR instead, a directory that need not
+    /// be a repository (made if missing); files already there that differ are refused
+    /// unless --force, other files are left alone
+    #[arg(long, value_name = "DIR")]
+    pub(super) target: Option<std::path::PathBuf>,
     /// Print what would change and change nothing
     #[arg(short = 'n', long)]
-    dry_run: bool,
-    /// Also replace untracked or ignored files in the way
+    pub(super) dry_run: bool,
+    /// Discard unsaved changes to those paths, and replace untracked or ignored files
+    /// in the way (with --target: replace files in DIR that differ)
     #[arg(short, long)]
-    force: bool,
+    pub(super) force: bool,
     /// git's `restore --staged`: answered with a hint (cow has no staging area), or
     /// with --worktree, the same as without either
     #[arg(short = 'S', long, hide = true)]
@@ -284,14 +295,15 @@ pub struct RestoreArgs {
     /// restores
     #[arg(short = 'W', long)]
     worktree: bool,
-    /// Files or directories, relative to the current directory
-    #[arg(required = true)]
-    paths: Vec<OsString>,
+    /// Files or directories, relative to the current directory (with --target and no
+    /// PATH: the whole snapshot)
+    #[arg(required_unless_present = "target")]
+    pub(super) paths: Vec<OsString>,
     /// Print one JSON document (see docs/json.md)
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
-    progress: ProgressArgs,
+    pub(super) progress: ProgressArgs,
 }
 
 pub fn restore(
@@ -307,6 +319,9 @@ pub fn restore(
                 .into(),
         )
         .into());
+    }
+    if let Some(dir) = &args.target {
+        return super::restore_to::run(repo, cwd, args, dir, out);
     }
     let mut paths = Vec::new();
     for arg in &args.paths {

@@ -1,6 +1,7 @@
 //! Command-line front end: one module per command; the library does the work and
 //! these modules only format its results.
 
+mod archive;
 mod branch;
 mod cat_file;
 mod checkout;
@@ -25,6 +26,7 @@ mod paths;
 mod progress;
 mod remote;
 mod reset;
+mod restore_to;
 mod rev_parse;
 mod show;
 mod stats;
@@ -92,6 +94,8 @@ enum Command {
     Checkout(checkout::Args),
     /// Bring paths back from a snapshot without moving HEAD
     Restore(checkout::RestoreArgs),
+    /// Write a snapshot (or paths of it) as a tar or .tar.zst archive
+    Archive(archive::Args),
     /// Move the current branch (or detached HEAD) to another commit; with --hard, the
     /// working directory too
     Reset(reset::Args),
@@ -337,6 +341,8 @@ fn hint(err: &anyhow::Error) -> Option<&'static str> {
             ", or run `cow config --global user.name NAME` and `cow config --global user.email EMAIL`"
         }
         Error::CheckoutConflicts(_) => "; commit or move them, or use --force to discard them",
+        Error::RestoreConflicts(_) => "; commit them, or use --force to discard them",
+        Error::TargetConflicts { .. } => " (use --force to replace them)",
         Error::NotMerged(_) => "; use -D to delete it anyway",
         Error::AmendEmpty => {
             " (use --allow-empty to amend anyway, or `cow reset HEAD~1` to drop the commit and keep the files)"
@@ -444,6 +450,9 @@ fn run(cli: Cli, out: &mut dyn Write) -> anyhow::Result<()> {
         Command::Restore(args) => json::errors_as_json(args.json, || {
             checkout::restore(&discover()?, &cwd, args, out)
         }),
+        Command::Archive(args) => {
+            json::errors_as_json(args.json, || archive::run(&discover()?, &cwd, args, out))
+        }
         Command::Reset(args) => {
             json::errors_as_json(args.json, || reset::run(&discover()?, args, out))
         }

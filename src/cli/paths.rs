@@ -77,6 +77,35 @@ fn shown(arg: &Path) -> String {
     }
 }
 
+/// A path naming part of a snapshot for commands that read snapshots rather than the
+/// working directory (`restore --target`, `archive`): inside the working directory it
+/// is taken from the current directory, as [`repo_path`] takes it; elsewhere (a store
+/// reached with `-C`) from the snapshot's root, as `git archive` takes paths in a bare
+/// repository (and always, for a bare store: `work_dir` `None`).
+pub fn snapshot_path(
+    work_dir: Option<&Path>,
+    cwd: &Path,
+    arg: &Path,
+) -> anyhow::Result<RepoPathBuf> {
+    if let Some(work_dir) = work_dir {
+        let real_cwd = std::fs::canonicalize(cwd).unwrap_or_else(|_| cwd.to_owned());
+        if cwd.starts_with(work_dir) || real_cwd.starts_with(work_dir) {
+            return repo_path(work_dir, cwd, arg);
+        }
+    }
+    let mut parts: Vec<&[u8]> = Vec::new();
+    for component in arg.components() {
+        match component {
+            Component::Normal(name) => parts.push(name.as_bytes()),
+            Component::CurDir => {}
+            Component::ParentDir if parts.pop().is_some() => {}
+            _ => anyhow::bail!("{} is outside the snapshot", shown(arg)),
+        }
+    }
+    RepoPathBuf::from_bytes(parts.join(&b'/'))
+        .map_err(|e| anyhow::anyhow!("{} is not a repository path: {}", shown(arg), e.reason))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

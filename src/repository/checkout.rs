@@ -192,6 +192,7 @@ impl Repository {
         let plan_options = PlanOptions {
             discard_changes: options.force,
             replace_untracked: options.force,
+            keep_unsaved: false,
             paths: &[],
         };
         let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
@@ -254,10 +255,16 @@ impl Repository {
     }
 
     /// Brings `paths` (a directory means everything below it; the root or no path at
-    /// all, everything) back to their state in revision `source`, without moving HEAD. Local
-    /// changes to tracked files there are overwritten (that is what restore is for);
-    /// paths HEAD has but `source` does not are deleted; untracked files are left
-    /// alone, and an untracked or ignored file in the way is refused unless `force`.
+    /// all, everything) back to their state in revision `source`, without moving HEAD.
+    /// Paths HEAD has but `source` does not are deleted; untracked files are left
+    /// alone.
+    ///
+    /// Refuses with [`Error::RestoreConflicts`], changing nothing, when that would
+    /// overwrite or delete unsaved work — a tracked file whose content is neither
+    /// HEAD's nor `source`'s (a file whose content already is `source`'s is not in
+    /// the way) — or an untracked or ignored file in the way; `force` discards both.
+    /// Unlike `git restore`, which discards without asking, a backup tool must not lose
+    /// work that is in no snapshot.
     pub fn restore<'a>(
         &self,
         source: impl Into<Rev<'a>>,
@@ -286,9 +293,15 @@ impl Repository {
         let plan_options = PlanOptions {
             discard_changes: true,
             replace_untracked: options.force,
+            keep_unsaved: !options.force,
             paths,
         };
-        let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
+        let (plan, applied) = self
+            .plan_and_apply(current, target_tree, &plan_options, options)
+            .map_err(|e| match e {
+                Error::CheckoutConflicts(conflicts) => Error::RestoreConflicts(conflicts),
+                e => e,
+            })?;
         Ok(CheckoutOutcome {
             target,
             head: self.refs.head()?,

@@ -1,5 +1,6 @@
 //! The library facade: one [`Repository`] type whose methods are split by topic.
 
+mod archive;
 mod branch;
 mod checkout;
 mod commit;
@@ -16,6 +17,7 @@ mod ops;
 mod path_remote;
 mod read;
 mod remotes;
+mod restore;
 mod roots;
 mod stats;
 mod status;
@@ -23,6 +25,7 @@ mod store;
 mod transfer;
 
 pub use crate::worktree::OnChange;
+pub use archive::{ArchiveFormat, ArchiveOptions, ArchiveOutcome};
 pub use branch::RefInfo;
 pub use checkout::{CheckoutOptions, CheckoutOutcome};
 pub use commit::{ChangeAction, ChangedWhileRead, CommitOptions, CommitOutcome};
@@ -42,6 +45,7 @@ pub use log::{Log, Walk, WalkOptions};
 pub use ops::{DEFAULT_OPLOG_EXPIRE, OpEntry, OpOutcome, ViewChange, view_changes};
 pub use read::PathContent;
 pub use remotes::AddRemote;
+pub use restore::RestoredTo;
 pub use roots::Roots;
 pub use stats::{SnapshotStats, StatsOptions, StatsReport, StoreStats};
 pub use status::{Status, StatusOptions};
@@ -155,6 +159,34 @@ pub enum Error {
         conflict_list(.0)
     )]
     CheckoutConflicts(Vec<worktree::Conflict>),
+    /// An in-place restore would lose changes that are in no snapshot.
+    #[error(
+        "restore would overwrite or delete changes that are in no snapshot: {}",
+        conflict_list(.0)
+    )]
+    RestoreConflicts(Vec<worktree::Conflict>),
+    /// An archive's name prefix is absolute or has `.` or `..` components.
+    #[error("invalid archive prefix '{0}': it must be a relative path without '.' or '..'")]
+    ArchivePrefix(String),
+    /// Writing an archive failed.
+    #[error("could not write the archive")]
+    ArchiveOutput(#[source] std::io::Error),
+    /// A restore into another directory was asked to write inside the store.
+    #[error("{} is inside the repository's store", crate::quote::quote_fs_path(.0))]
+    TargetInStore(PathBuf),
+    /// A restore into another directory would overwrite files there that differ
+    /// from the snapshot's.
+    #[error(
+        "{} already holds different files at: {}",
+        crate::quote::quote_fs_path(.dir),
+        path_list(.paths)
+    )]
+    TargetConflicts {
+        /// The directory restored into.
+        dir: PathBuf,
+        /// The paths in it (from the directory) that are in the way.
+        paths: Vec<crate::object::RepoPathBuf>,
+    },
     /// A branch of that name exists.
     #[error("a branch named '{0}' already exists")]
     BranchExists(String),

@@ -9,7 +9,9 @@ mod scan;
 mod walk;
 mod warning;
 
-pub use checkout::{Applied, Conflict, ConflictKind, Op, Plan, PlanOptions, apply, plan};
+pub use checkout::{
+    Applied, Conflict, ConflictKind, Op, Plan, PlanOptions, apply, apply_into, plan, plan_into,
+};
 pub use clock::Clock;
 pub use dircache::DirCache;
 pub use index::{Index, IndexEntry, Iter as IndexIter, StatData, Timestamp, settle_clock};

@@ -697,7 +697,9 @@ fn restore_brings_paths_back_without_moving_head() {
 
     write(&w.join("a"), "scribble\n");
     fs::remove_file(w.join("d/x")).unwrap();
-    env.cow_ok(["restore", "a", "d/x"]);
+    // `a` holds unsaved work: restore refuses it without --force (see
+    // restore_target.rs), and --force is the user saying to discard it.
+    env.cow_ok(["restore", "--force", "a", "d/x"]);
     assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "v2\n");
     assert_eq!(fs::read_to_string(w.join("d/x")).unwrap(), "x2\n");
     assert_eq!(env.cow_ok(["status", "--porcelain"]), "");

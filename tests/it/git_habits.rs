@@ -137,7 +137,7 @@ fn an_empty_message_or_a_failed_editor_aborts_the_commit() -> Result {
     assert_error(&out, "EDITOR unset");
     assert_eq!(env.cow_ok(["rev-parse", "HEAD"]).trim(), head);
     // Nothing to commit: refused before any editor opens.
-    env.cow_ok(["restore", "a"]);
+    env.cow_ok(["restore", "--force", "a"]);
     let marker = env.tmp.path().join("opened");
     let script = env.tmp.path().join("marker.sh");
     fs::write(
@@ -412,9 +412,14 @@ fn add_rm_mv_checkout_dashes_and_restore_staged_are_answered_with_hints() {
     ] {
         assert_hint(&env.cow(args), want);
     }
-    // The file is untouched, and `restore --staged --worktree` is plain restore.
+    // The file is untouched, and `restore --staged --worktree` is plain restore
+    // (which, like restore, wants --force to discard a local change).
     write(&env.work().join("a"), "changed\n");
-    env.cow_ok(["restore", "--staged", "--worktree", "a"]);
+    assert_error(
+        &env.cow(["restore", "--staged", "--worktree", "a"]),
+        "a (modified)",
+    );
+    env.cow_ok(["restore", "--staged", "--worktree", "--force", "a"]);
     assert_eq!(fs::read_to_string(env.work().join("a")).unwrap(), "1\n");
 }
 

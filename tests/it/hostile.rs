@@ -12,7 +12,7 @@ use crate::util::*;
 
 /// Writes an object as a loose file, whatever its content; returns its id (the hash of
 /// the bytes as given, so reads find no corruption, only malice).
-fn put_raw(work: &Path, kind: &str, content: &[u8]) -> ObjectId {
+pub(crate) fn put_raw(work: &Path, kind: &str, content: &[u8]) -> ObjectId {
     let mut bytes = format!("{kind} {}\0", content.len()).into_bytes();
     bytes.extend_from_slice(content);
     put_bytes(work, &bytes)
@@ -29,11 +29,11 @@ fn put_bytes(work: &Path, bytes: &[u8]) -> ObjectId {
     id
 }
 
-fn entry(mode: &str, name: &[u8], id: &ObjectId) -> Vec<u8> {
+pub(crate) fn entry(mode: &str, name: &[u8], id: &ObjectId) -> Vec<u8> {
     [mode.as_bytes(), b" ", name, b"\0", id.as_bytes()].concat()
 }
 
-fn commit_of(work: &Path, tree: &ObjectId) -> ObjectId {
+pub(crate) fn commit_of(work: &Path, tree: &ObjectId) -> ObjectId {
     let content = format!(
         "tree {tree}\nauthor Evil <e@x> 1700000000 +0000\ncommitter Evil <e@x> 1700000000 +0000\n\nevil\n"
     );

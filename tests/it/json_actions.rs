@@ -385,14 +385,15 @@ fn restore_json_names_the_paths_restored() -> Result {
     write(&env.work().join("a.txt"), "scribbled\n");
     fs::remove_file(env.work().join("d/c.txt"))?;
     write(&env.work().join("b.txt"), "also scribbled\n");
-    // Dry run first: the plan, nothing changed.
-    let plan = doc(&env.cow(["restore", "-n", "--json", "a.txt", "d"]));
+    // Dry run first: the plan, nothing changed (`a.txt` holds unsaved work, so
+    // --force).
+    let plan = doc(&env.cow(["restore", "-n", "--force", "--json", "a.txt", "d"]));
     assert_eq!(plan["type"], "restore");
     assert_eq!(plan["dry_run"], true);
     assert_eq!(fs::read_to_string(env.work().join("a.txt"))?, "scribbled\n");
-    let text = env.cow_ok(["restore", "-n", "a.txt", "d"]);
+    let text = env.cow_ok(["restore", "-n", "-f", "a.txt", "d"]);
     assert_eq!(text, "would write a.txt\nwould write d/c.txt\n");
-    let json = doc(&env.cow(["restore", "--json", "a.txt", "d"]));
+    let json = doc(&env.cow(["restore", "--force", "--json", "a.txt", "d"]));
     assert_eq!(json["dry_run"], false);
     assert_eq!(json["target"], rev_parse(&env, "HEAD"));
     let paths: Vec<&str> = json["paths"]

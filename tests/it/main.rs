@@ -30,6 +30,7 @@ mod reach;
 mod reliability;
 mod remote;
 mod remote_config;
+mod restore_target;
 mod roots;
 mod s3;
 mod s3cluster;

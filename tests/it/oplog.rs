@@ -150,7 +150,7 @@ fn every_ref_changing_command_records_one_operation_and_readers_none() {
     }
     // The history commands, one operation each, described.
     env.cow_ok(["checkout", "-q", "main"]);
-    env.cow_ok(["restore", "--source", "HEAD", "a.txt"]);
+    env.cow_ok(["restore", "--force", "--source", "HEAD", "a.txt"]);
     let recorded = op_log(&env).len();
     for (n, (args, description)) in [
         (

@@ -78,12 +78,160 @@ pub fn apply(
         .context("create a directory in", staging_parent)?;
     let staging_fd =
         beneath::open_root(staging.path()).context("open directory", staging.path())?;
+    let (applied, placed, home_dev) = run_plan(
+        odb,
+        (root_fd.as_fd(), root),
+        (staging_fd, staging.path()),
+        plan,
+        index,
+        progress,
+    )?;
+    // Wait for the filesystem clock to tick past the files just written, so that an
+    // edit made after this returns changes their mtime; where it may not (a coarse
+    // clock), their entries are racy and the next status reads them again.
+    // Measured where the files were staged, on the device `home_dev` names.
+    let tick = crate::worktree::settle_clock(staging.path());
+    for (path, dev, mut entry) in placed {
+        if crate::worktree::clock::is_racy(home_dev, tick, dev, entry.stat.mtime) {
+            entry.racy = true;
+            index.insert(path, entry);
+        }
+    }
+    applied
+}
+
+/// Performs a plan made by [`plan_into`](super::plan_into) in `root`, a directory that
+/// is no repository's working directory (`restore --target`): as [`apply`] does,
+/// through directory descriptors, never through a symlink or outside `root`, every
+/// blob verified before anything in `root` changes. The files are staged in a private
+/// directory made inside `root` itself (so each is renamed into place on the same
+/// filesystem), created with `mkdirat` on `root`'s descriptor and removed afterwards,
+/// whether the plan went through or not. There is no stat cache to keep up to date.
+pub fn apply_into(
+    odb: &Odb,
+    root: &Path,
+    plan: &Plan,
+    progress: Option<&(dyn Progress + Sync)>,
+) -> Result<Applied> {
+    let root_fd = beneath::open_root(root).context("open directory", root)?;
+    let staging = PrivateDir::create(root_fd.as_fd(), root)?;
+    let staging_fd = beneath::open_subdir(root_fd.as_fd(), staging.name.as_bytes())
+        .context("open directory", staging.path())?;
+    let mut index = Index::default();
+    let result = run_plan(
+        odb,
+        (root_fd.as_fd(), root),
+        (staging_fd, &staging.path()),
+        plan,
+        &mut index,
+        progress,
+    );
+    let removed = staging.remove();
+    let (applied, _, _) = result?;
+    removed?;
+    applied
+}
+
+/// A directory of our own, made inside a directory open as a descriptor, with a name
+/// no one can guess beforehand; removed (with what is left in it) by
+/// [`PrivateDir::remove`] or when dropped.
+struct PrivateDir {
+    parent: OwnedFd,
+    parent_path: std::path::PathBuf,
+    name: String,
+    removed: bool,
+}
+
+impl PrivateDir {
+    fn create(parent: BorrowedFd<'_>, parent_path: &Path) -> Result<PrivateDir> {
+        let parent = parent
+            .try_clone_to_owned()
+            .context("open directory", parent_path)?;
+        let mut attempt = 0u32;
+        loop {
+            let name = format!(
+                "{}{}-{:x}",
+                crate::temp::RESTORE_STAGING,
+                std::process::id(),
+                random_u64()
+            );
+            match rustix::fs::mkdirat(&parent, name.as_str(), Mode::from_raw_mode(0o700)) {
+                Ok(()) => {
+                    return Ok(PrivateDir {
+                        parent,
+                        parent_path: parent_path.to_owned(),
+                        name,
+                        removed: false,
+                    });
+                }
+                Err(Errno::EXIST) if attempt < 16 => attempt += 1,
+                Err(e) => {
+                    let e = crate::fs::IoError::new("create a directory in", parent_path, e.into());
+                    return Err(e.into());
+                }
+            }
+        }
+    }
+
+    fn path(&self) -> std::path::PathBuf {
+        self.parent_path.join(&self.name)
+    }
+
+    fn remove(mut self) -> Result<()> {
+        self.removed = true;
+        beneath::remove_all_at(self.parent.as_fd(), self.name.as_bytes())
+            .context("remove", self.path())?;
+        Ok(())
+    }
+}
+
+impl Drop for PrivateDir {
+    fn drop(&mut self) {
+        if !self.removed {
+            let _ = beneath::remove_all_at(self.parent.as_fd(), self.name.as_bytes());
+        }
+    }
+}
+
+/// 64 bits no other process can predict: from the kernel's random pool, or (should
+/// that fail) the clock and an address.
+fn random_u64() -> u64 {
+    let mut buf = [0u8; 8];
+    // SAFETY: writes at most `buf.len()` bytes into `buf`.
+    let got = unsafe { libc::getrandom(buf.as_mut_ptr().cast(), buf.len(), 0) };
+    match got {
+        8 => u64::from_ne_bytes(buf),
+        _ => {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            now.as_nanos() as u64 ^ u64::from(std::process::id()).rotate_left(32)
+        }
+    }
+}
+
+/// Every file placed by [`run_plan`]: its path, device and index entry.
+type Placed = Vec<(Vec<u8>, u64, IndexEntry)>;
+
+/// Stages every blob `plan` writes in the directory `staging` (open, and its path for
+/// messages), then runs the plan's operations in `root` (open, and its path). Returns
+/// the outcome of the run (an error once staging went through still comes with what
+/// was placed), the files placed, and the device the staging directory is on.
+fn run_plan(
+    odb: &Odb,
+    root: (BorrowedFd<'_>, &Path),
+    staging: (OwnedFd, &Path),
+    plan: &Plan,
+    index: &mut Index,
+    progress: Option<&(dyn Progress + Sync)>,
+) -> Result<(Result<Applied>, Placed, u64)> {
+    let (staging_fd, staging_path) = staging;
     let writes = plan
         .ops
         .iter()
         .filter(|op| matches!(op, Op::Write { .. }))
         .count();
-    let shards = staging_shards(staging_fd, staging.path(), writes)?;
+    let shards = staging_shards(staging_fd, staging_path, writes)?;
     // Reading, decompressing, verifying and writing the new files is most of the work
     // and independent per file: stage them in parallel, in plan order.
     let written = AtomicU64::new(0);
@@ -94,7 +242,7 @@ pub fn apply(
         .filter_map(|(n, op)| match op {
             Op::Write { mode, id, .. } => {
                 let shard = n % shards.len();
-                let dir = (shards[shard].as_fd(), staging.path());
+                let dir = (shards[shard].as_fd(), staging_path);
                 let staged = stage(odb, dir, shard, n.to_string(), *mode, id);
                 if let Some(progress) = progress {
                     let done = written.fetch_add(1, Ordering::Relaxed) + 1;
@@ -108,28 +256,18 @@ pub fn apply(
     #[allow(clippy::unnecessary_cast)]
     let home_dev = rustix::fs::fstat(&shards[0]).map_or(u64::MAX, |s| s.st_dev as u64);
     let mut applier = Applier {
-        root: root_fd.as_fd(),
-        root_path: root,
+        root: root.0,
+        root_path: root.1,
         shards: &shards,
         dirs: HashMap::new(),
         applied: Applied::default(),
         placed: Vec::new(),
         copied: AtomicU64::new(0),
     };
-    let applied = applier.run_all(plan, staged, index);
+    let result = applier.run_all(plan, staged, index);
     applier.applied.copied = applier.copied.load(Ordering::Relaxed);
-    // Wait for the filesystem clock to tick past the files just written, so that an
-    // edit made after this returns changes their mtime; where it may not (a coarse
-    // clock), their entries are racy and the next status reads them again.
-    // Measured where the files were staged, on the device `home_dev` names.
-    let tick = crate::worktree::settle_clock(staging.path());
-    for (path, dev, mut entry) in applier.placed {
-        if crate::worktree::clock::is_racy(home_dev, tick, dev, entry.stat.mtime) {
-            entry.racy = true;
-            index.insert(path, entry);
-        }
-    }
-    applied.map(|()| applier.applied)
+    let applied = applier.applied;
+    Ok((result.map(|()| applied), applier.placed, home_dev))
 }
 
 /// Files staged per directory, at most.

@@ -18,8 +18,8 @@ mod plan;
 #[cfg(test)]
 mod tests;
 
-pub use apply::apply;
-pub use plan::plan;
+pub use apply::{apply, apply_into};
+pub use plan::{plan, plan_into};
 
 use std::fmt;
 
@@ -33,6 +33,11 @@ pub struct PlanOptions<'a> {
     pub discard_changes: bool,
     /// Replace untracked or ignored files (and special files) that are in the way.
     pub replace_untracked: bool,
+    /// With [`discard_changes`](Self::discard_changes) (which has every path in scope
+    /// looked at, whether the snapshots differ there or not), still refuse to overwrite
+    /// or delete a tracked file whose content is neither the current snapshot's nor
+    /// the target's: `restore`'s rule, which must not lose unsaved work.
+    pub keep_unsaved: bool,
     /// Only these paths (and what is below them); empty for all.
     pub paths: &'a [RepoPathBuf],
 }

@@ -94,6 +94,34 @@ pub fn plan(
     Ok(planner.plan)
 }
 
+/// Plans writing the tree `target` into `root`, a directory that belongs to no
+/// repository (`restore --target`): as [`plan`] with no current snapshot and a working
+/// directory that tracks nothing, so every path the target has is looked at on disk.
+/// What is there already and equals the target is kept; anything else in the way is a
+/// [`ConflictKind::Ignored`] conflict unless [`PlanOptions::replace_untracked`]; paths
+/// the target does not have are never looked at. Nothing is changed.
+pub fn plan_into(
+    odb: &Odb,
+    root: &Path,
+    target: ObjectId,
+    options: &PlanOptions<'_>,
+) -> Result<Plan> {
+    let mut trees = crate::object::Trees::new();
+    trees.insert_encoded(ObjectId::empty_tree(), Vec::new());
+    let scan = Scan {
+        tree: ObjectId::empty_tree(),
+        trees,
+        files: 0,
+        hashed: 0,
+        new_objects: 0,
+        bytes_added: 0,
+        warnings: Vec::new(),
+        index: None,
+        dirs: None,
+    };
+    plan(odb, root, &scan, None, target, options)
+}
+
 impl Planner<'_> {
     fn in_scope(&self, path: &[u8]) -> bool {
         self.options.paths.is_empty()
@@ -207,11 +235,26 @@ impl Planner<'_> {
 
     /// Whether what is at a path may be overwritten or deleted: its content is in H,
     /// or the options allow losing it.
-    fn replaceable(&self, h: Option<Node>, w: Work) -> std::result::Result<(), ConflictKind> {
+    ///
+    /// `t` is what the target has there: with [`PlanOptions::keep_unsaved`], a file
+    /// whose content is already the target's (only its mode differs) loses nothing.
+    fn replaceable(
+        &self,
+        h: Option<Node>,
+        t: Option<Node>,
+        w: Work,
+    ) -> std::result::Result<(), ConflictKind> {
+        let same_content = |t: Option<Node>| {
+            matches!((w.node(), t), (Some(wn), Some(tn)) if wn.id == tn.id
+                && (wn.mode == EntryMode::Link) == (tn.mode == EntryMode::Link))
+        };
         match w {
             Work::Absent | Work::Unknown => Ok(()),
             _ if w.node().is_some() && w.node() == h => Ok(()),
             Work::Scanned(_) if h.is_some() && !self.options.discard_changes => {
+                Err(ConflictKind::Modified)
+            }
+            Work::Scanned(_) if h.is_some() && self.options.keep_unsaved && !same_content(t) => {
                 Err(ConflictKind::Modified)
             }
             Work::Scanned(_) if h.is_some() => Ok(()),
@@ -251,7 +294,7 @@ impl Planner<'_> {
                 // Reuse an ignored directory; its entries are checked one by one.
                 Work::IgnoredDir => return self.dir(path, h_dir, Some(tn), Work::Unknown),
                 Work::Absent => {}
-                _ => match self.replaceable(h, w) {
+                _ => match self.replaceable(h, t, w) {
                     Ok(()) => self.push(Op::Purge { path: owned(path) }),
                     Err(kind) => {
                         self.conflict(path, kind);
@@ -286,7 +329,7 @@ impl Planner<'_> {
                 self.push(Op::RemoveDir { path: owned(path) });
             }
             Work::Special if t.is_none() => {}
-            _ => match self.replaceable(h, w) {
+            _ => match self.replaceable(h, t, w) {
                 Err(kind) => self.conflict(path, kind),
                 Ok(()) => match (w.node(), t) {
                     (Some(wn), Some(tn))
@@ -437,7 +480,7 @@ impl Planner<'_> {
             if wn.mode.is_tree() {
                 // Below a directory: ignored files may hide even where H matches.
                 out.extend(self.dir_conflicts(&sub, hn.filter(|n| n.mode.is_tree()), wn.id)?);
-            } else if let Err(kind) = self.replaceable(hn, Work::Scanned(*wn)) {
+            } else if let Err(kind) = self.replaceable(hn, None, Work::Scanned(*wn)) {
                 out.push(Conflict {
                     path: owned(&sub),
                     kind,

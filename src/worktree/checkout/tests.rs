@@ -83,8 +83,12 @@ impl PathKind {
 enum Mode {
     /// `checkout`.
     Safe,
-    /// `restore` without `--force`: local changes to tracked files go.
+    /// `discard_changes` alone: local changes to tracked files go (what `restore`
+    /// did before it refused over unsaved work).
     Discard,
+    /// `restore` without `--force`: every path in scope is looked at, but a tracked
+    /// file whose content is in neither snapshot is refused.
+    Restore,
     /// `checkout --force` (and `restore --force`).
     Force,
 }
@@ -96,6 +100,10 @@ impl Mode {
 
     fn replace(self) -> bool {
         self == Mode::Force
+    }
+
+    fn keep_unsaved(self) -> bool {
+        self == Mode::Restore
     }
 }
 
@@ -141,7 +149,7 @@ fn cases() -> Vec<Case> {
                             &[false, true]
                         };
                         for &ignored in ignorable {
-                            for mode in [Mode::Safe, Mode::Discard, Mode::Force] {
+                            for mode in [Mode::Safe, Mode::Discard, Mode::Restore, Mode::Force] {
                                 let label = format!(
                                     "H={hk:?} T={tk:?}({}) W={wk:?}({}){} {mode:?}",
                                     t_source.escape_ascii(),
@@ -214,8 +222,15 @@ fn child<'a>(thing: &'a Thing, name: &[u8]) -> &'a Thing {
 ///   loses what H tracked in it and goes when nothing untracked is left.
 /// - Replacing a file by the same content with the other executable bit changes the
 ///   mode only.
+/// - `restore` (`keep_unsaved`): every path in scope is looked at as with
+///   `discard_changes`, but a tracked file whose content is neither H's nor T's is a
+///   `Modified` conflict (a backup tool must not lose unsaved work); one that holds
+///   T's content with another mode is not (nothing but the mode changes).
 struct Oracle {
     discard: bool,
+    /// With `discard`: a tracked file whose content is neither H's nor T's is still
+    /// refused (`Modified`); one whose content is T's (only its mode differs) is not.
+    keep_unsaved: bool,
     replace: bool,
     ops: Vec<Op>,
     conflicts: Vec<Conflict>,
@@ -243,7 +258,7 @@ impl Oracle {
             (Dir(_), Dir(_)) => self.merge(path, h, t, w, ignored),
             (Dir(_), Absent) => self.create(path, t),
             (Dir(_), File(..)) => {
-                if self.may_lose(path, h, w, ignored) {
+                if self.may_lose(path, h, t, w, ignored) {
                     self.ops.push(Op::Purge { path: rp(path) });
                     self.create(path, t);
                 }
@@ -268,7 +283,7 @@ impl Oracle {
                 }
             }
             (_, File(w_mode, w_content)) => {
-                if !self.may_lose(path, h, w, ignored) {
+                if !self.may_lose(path, h, t, w, ignored) {
                     return;
                 }
                 match t {
@@ -328,14 +343,17 @@ impl Oracle {
     }
 
     /// Whether W's `w` at `path` may be lost; records the conflict when not.
-    fn may_lose(&mut self, path: &[u8], h: &Thing, w: &Thing, ignored: bool) -> bool {
+    fn may_lose(&mut self, path: &[u8], h: &Thing, t: &Thing, w: &Thing, ignored: bool) -> bool {
         if w == h || *w == Dir(BTreeMap::new()) {
             return true;
         }
         let (kind, allowed) = if ignored {
             (ConflictKind::Ignored, self.replace)
         } else if *h != Absent {
-            (ConflictKind::Modified, self.discard)
+            let same_content = matches!((w, t), (File(wm, wc), File(tm, tc))
+                if wc == tc && (*wm == EntryMode::Link) == (*tm == EntryMode::Link));
+            let unsaved = self.keep_unsaved && !same_content;
+            (ConflictKind::Modified, self.discard && !unsaved)
         } else {
             (ConflictKind::Untracked, self.replace)
         };
@@ -370,7 +388,7 @@ impl Oracle {
             let (path, h) = (join(path, name), child(h, name));
             clear &= match w {
                 Dir(_) if w != h => self.may_lose_each(&path, h, w),
-                _ => self.may_lose(&path, h, w, false),
+                _ => self.may_lose(&path, h, &Absent, w, false),
             };
         }
         clear
@@ -381,6 +399,7 @@ impl Oracle {
 fn expected(case: &Case) -> (Vec<Op>, Vec<Conflict>) {
     let mut oracle = Oracle {
         discard: case.mode.discard(),
+        keep_unsaved: case.mode.keep_unsaved(),
         replace: case.mode.replace(),
         ops: Vec::new(),
         conflicts: Vec::new(),
@@ -565,6 +584,7 @@ fn run(odb: &Odb, staging: &Path, case: &Case) -> Result<(), String> {
     let options = PlanOptions {
         discard_changes: case.mode.discard(),
         replace_untracked: case.mode.replace(),
+        keep_unsaved: case.mode.keep_unsaved(),
         paths: &[],
     };
     let planned = plan(odb, root, &scanned, Some(h), t, &options).map_err(|e| e.to_string())?;
