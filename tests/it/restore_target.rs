@@ -546,6 +546,12 @@ fn restore_refuses_to_overwrite_unsaved_changes_unless_forced() {
     assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "two\n");
     env.cow_ok(["restore", "-s", &c1, "d"]);
     assert!(!w.join("d/new").exists());
+    // What a snapshot holds is not unsaved: after restoring c1's `a`, restoring HEAD's
+    // again needs no --force (c1's content is in the store), nor does going back to c1.
+    env.cow_ok(["restore", "-s", &c1, "a"]);
+    assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "one\n");
+    env.cow_ok(["restore", "a"]);
+    assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "two\n");
 }
 
 #[test]

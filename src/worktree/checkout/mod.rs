@@ -35,8 +35,8 @@ pub struct PlanOptions<'a> {
     pub replace_untracked: bool,
     /// With [`discard_changes`](Self::discard_changes) (which has every path in scope
     /// looked at, whether the snapshots differ there or not), still refuse to overwrite
-    /// or delete a tracked file whose content is neither the current snapshot's nor
-    /// the target's: `restore`'s rule, which must not lose unsaved work.
+    /// or delete a tracked file whose content is in no snapshot (neither the target's
+    /// nor in the store): `restore`'s rule, which must not lose unsaved work.
     pub keep_unsaved: bool,
     /// Only these paths (and what is below them); empty for all.
     pub paths: &'a [RepoPathBuf],

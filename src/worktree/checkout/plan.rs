@@ -237,7 +237,8 @@ impl Planner<'_> {
     /// or the options allow losing it.
     ///
     /// `t` is what the target has there: with [`PlanOptions::keep_unsaved`], a file
-    /// whose content is already the target's (only its mode differs) loses nothing.
+    /// whose content is already the target's (only its mode differs), or is in the
+    /// store (a restore of an older version, say), loses nothing.
     fn replaceable(
         &self,
         h: Option<Node>,
@@ -254,7 +255,12 @@ impl Planner<'_> {
             Work::Scanned(_) if h.is_some() && !self.options.discard_changes => {
                 Err(ConflictKind::Modified)
             }
-            Work::Scanned(_) if h.is_some() && self.options.keep_unsaved && !same_content(t) => {
+            Work::Scanned(wn)
+                if h.is_some()
+                    && self.options.keep_unsaved
+                    && !same_content(t)
+                    && !self.saved(wn) =>
+            {
                 Err(ConflictKind::Modified)
             }
             Work::Scanned(_) if h.is_some() => Ok(()),
@@ -262,6 +268,13 @@ impl Planner<'_> {
             Work::IgnoredFile(_) | Work::IgnoredDir => Err(ConflictKind::Ignored),
             _ => Err(ConflictKind::Untracked),
         }
+    }
+
+    /// Whether a file's content is in the store already: losing it from the working
+    /// directory loses nothing a snapshot does not have. Directories are looked at file
+    /// by file, so only blobs count.
+    fn saved(&self, node: Node) -> bool {
+        !node.mode.is_tree() && self.odb.contains(&node.id)
     }
 
     fn visit_scoped(
