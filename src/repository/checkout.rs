@@ -260,9 +260,8 @@ impl Repository {
     /// alone.
     ///
     /// Refuses with [`Error::RestoreConflicts`], changing nothing, when that would
-    /// overwrite or delete unsaved work — a tracked file whose content is neither
-    /// HEAD's nor `source`'s (a file whose content already is `source`'s is not in
-    /// the way) — or an untracked or ignored file in the way; `force` discards both.
+    /// overwrite or delete unsaved work — a tracked file whose content is in no
+    /// snapshot (neither HEAD's nor `source`'s, nor anywhere in the store) — or an untracked or ignored file in the way; `force` discards both.
     /// Unlike `git restore`, which discards without asking, a backup tool must not lose
     /// work that is in no snapshot.
     pub fn restore<'a>(
