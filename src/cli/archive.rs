@@ -56,14 +56,7 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
         )
         .into());
     }
-    let mut paths = Vec::new();
-    for arg in &args.paths {
-        paths.push(super::paths::snapshot_path(
-            repo.work_dir(),
-            cwd,
-            Path::new(arg),
-        )?);
-    }
+    let paths = super::paths::snapshot_paths(repo.work_dir(), cwd, &args.paths)?;
     let prefix = args
         .prefix
         .as_ref()

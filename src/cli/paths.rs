@@ -106,6 +106,17 @@ pub fn snapshot_path(
         .map_err(|e| anyhow::anyhow!("{} is not a repository path: {}", shown(arg), e.reason))
 }
 
+/// [`snapshot_path`] of each argument.
+pub fn snapshot_paths<P: AsRef<Path>>(
+    work_dir: Option<&Path>,
+    cwd: &Path,
+    args: &[P],
+) -> anyhow::Result<Vec<RepoPathBuf>> {
+    args.iter()
+        .map(|arg| snapshot_path(work_dir, cwd, arg.as_ref()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -21,14 +21,7 @@ pub fn run(
     dir: &Path,
     out: &mut dyn Write,
 ) -> anyhow::Result<()> {
-    let mut paths = Vec::new();
-    for arg in &args.paths {
-        paths.push(super::paths::snapshot_path(
-            repo.work_dir(),
-            cwd,
-            Path::new(arg),
-        )?);
-    }
+    let paths = super::paths::snapshot_paths(repo.work_dir(), cwd, &args.paths)?;
     let dir = cwd.join(dir);
     let out: &mut dyn Write = match args.progress.quiet && !args.json {
         true => &mut std::io::sink(),
