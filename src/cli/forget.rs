@@ -61,6 +61,9 @@ pub struct Args {
     /// Print one JSON document (see docs/json.md)
     #[arg(long)]
     pub json: bool,
+    /// Print nothing but errors (restic's -q): for scripts
+    #[arg(short, long, conflicts_with = "json")]
+    quiet: bool,
 }
 
 impl Args {
@@ -97,6 +100,9 @@ pub fn run(repo: &Repository, args: &Args, out: &mut dyn Write) -> anyhow::Resul
     })?;
     if args.json {
         return super::json::print(out, &forget_json(&outcome));
+    }
+    if args.quiet {
+        return Ok(());
     }
     human(&outcome, &policy, &args.keep_tag, out)
 }

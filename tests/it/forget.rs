@@ -843,6 +843,9 @@ fn forgetting_again_by_the_same_policy_changes_nothing() {
     assert!(!out.contains("remove"), "{out}");
     assert_eq!(rev(&env, "main"), tip);
     assert_eq!(env.cow_ok(["op", "log"]), ops, "no operation recorded");
+    // -q prints nothing, whatever it did.
+    assert_eq!(env.cow_ok(["forget", "-q", "--keep-last", "2"]), "");
+    assert_ne!(rev(&env, "main"), tip);
 }
 
 #[test]
