@@ -23,6 +23,20 @@ pub struct RestoredTo {
 }
 
 impl Repository {
+    /// Refuses with [`Error::TargetInStore`] a `path` to write (a restore's DIR, an
+    /// archive's file) inside the store, resolved through its existing part (symlinks
+    /// included): a path to be made there (`.cow/refs/heads/x`) is refused too, as
+    /// its files would become refs or objects.
+    pub fn check_outside_store(&self, path: &Path) -> Result<()> {
+        if let Ok(real) = super::store::resolve_missing(path)
+            && let Ok(store) = fs::canonicalize(&self.cow_dir)
+            && real.starts_with(&store)
+        {
+            return Err(Error::TargetInStore(path.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Writes the snapshot of revision `source` — or only `paths` of it (a directory
     /// means everything below it), each at its place below `dir` — into `dir`, a
     /// directory that need not be (and normally is not) a working directory; it is
@@ -70,12 +84,7 @@ impl Repository {
             paths
         };
         let existing = fs::symlink_metadata(dir).is_ok();
-        if let Ok(real) = fs::canonicalize(dir)
-            && let Ok(store) = fs::canonicalize(&self.cow_dir)
-            && real.starts_with(&store)
-        {
-            return Err(Error::TargetInStore(dir.to_owned()));
-        }
+        self.check_outside_store(dir)?;
         // A directory that does not exist yet is planned against an empty one, and
         // made only once the plan holds: a refused restore leaves nothing behind.
         let empty;

@@ -1,0 +1,32 @@
+//! Red-team findings on issue 19's features (forget, a store outside the tree,
+//! restore --target, archive, --on-change, stats): each test is one way a hostile
+//! user, a crafted repository or a careless script broke them.
+
+use std::fs;
+
+use crate::util::*;
+
+#[test]
+fn restore_target_refuses_a_new_directory_inside_the_store() {
+    let env = Env::new();
+    write(&env.work().join("a"), "hi\n");
+    env.init();
+    env.commit("one");
+    // `.cow/refs/heads/evil` does not exist yet: made there, its files would be refs
+    // (`a` holding "hi\n"), and every command listing branches would fail.
+    let out = env.cow([
+        "restore",
+        "--source",
+        "HEAD",
+        "--target",
+        ".cow/refs/heads/evil",
+    ]);
+    assert_error(&out, "store");
+    assert!(!env.work().join(".cow/refs/heads/evil").exists());
+    let out = env.cow(["restore", "--target", ".cow/new/../objects/x"]);
+    assert_error(&out, "store");
+    assert!(!env.work().join(".cow/objects/x").exists());
+    assert!(!env.work().join(".cow/new").exists());
+    env.cow_ok(["branch"]);
+    fs::metadata(env.work().join("a")).unwrap();
+}
