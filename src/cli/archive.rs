@@ -85,6 +85,8 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
     let file = cwd.join(file);
     // Written beside its final name and renamed into place once complete: a failed
     // archive leaves nothing behind, and never a truncated file under the name.
+    // An archive over the store's HEAD or config breaks the repository.
+    repo.check_outside_store(&file)?;
     let dir = file.parent().unwrap_or(Path::new("."));
     let mut temp = tempfile::Builder::new()
         .prefix(".cow-archive-")

@@ -30,3 +30,21 @@ fn restore_target_refuses_a_new_directory_inside_the_store() {
     env.cow_ok(["branch"]);
     fs::metadata(env.work().join("a")).unwrap();
 }
+
+#[test]
+fn archive_refuses_to_write_over_the_store() {
+    let env = Env::new();
+    write(&env.work().join("a"), "hi\n");
+    env.init();
+    env.commit("one");
+    let config = fs::read(env.work().join(".cow/config")).unwrap();
+    // A tar written over the store's config (or HEAD) broke every later command.
+    let out = env.cow(["archive", "HEAD", "-o", ".cow/config"]);
+    assert_error(&out, "store");
+    assert_eq!(fs::read(env.work().join(".cow/config")).unwrap(), config);
+    let out = env.cow(["archive", "HEAD", "-o", ".cow/refs/heads/x.tar"]);
+    assert_error(&out, "store");
+    env.cow_ok(["branch"]);
+    write(&env.work().join("b"), "b\n");
+    env.commit("two");
+}
