@@ -48,3 +48,28 @@ fn archive_refuses_to_write_over_the_store() {
     write(&env.work().join("b"), "b\n");
     env.commit("two");
 }
+
+#[test]
+fn archive_file_is_readable_as_the_umask_allows() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    write(&env.work().join("a"), "hi\n");
+    env.init();
+    env.commit("one");
+    let file = env.tmp.path().join("out.tar");
+    let mut cmd = env.cow_cmd(&env.work());
+    cmd.args(["archive", "HEAD", "-o", file.to_str().unwrap()]);
+    // SAFETY: umask is async-signal-safe; it only sets the child's own mask.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            libc::umask(0o022);
+            Ok(())
+        });
+    }
+    let out = cmd.output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    // `git archive -o` and `tar -cf` make 0666 less the umask: 0644 here, not
+    // tempfile's 0600 (a backup archive other users or a web server must read).
+    let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o644);
+}
