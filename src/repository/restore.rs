@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{CheckoutOptions, Error, Repository, Result};
 use crate::fs::IoResultExt;
-use crate::object::{ObjectId, RepoPathBuf};
+use crate::object::{ObjectId, RepoPathBuf, is_within};
 use crate::revision::Rev;
 use crate::worktree::{self, Applied, Plan, PlanOptions};
 
@@ -106,6 +106,24 @@ impl Repository {
                 dir: dir.to_owned(),
                 paths: plan.conflicts.into_iter().map(|c| c.path).collect(),
             });
+        }
+        // The store may sit below DIR (restoring into an ancestor of an outside
+        // store): no op may write, replace or remove anything at or inside it.
+        if existing
+            && let (Ok(real), Ok(store)) = (fs::canonicalize(dir), fs::canonicalize(&self.cow_dir))
+            && let Ok(rel) = store.strip_prefix(&real)
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let rel = rel.as_os_str().as_bytes();
+            let hits = |op: &worktree::Op| {
+                let p = op.path().as_bytes();
+                is_within(p, rel) || is_within(rel, p)
+            };
+            if plan.ops.iter().any(hits) {
+                return Err(Error::TargetInStore(
+                    dir.join(std::ffi::OsStr::from_bytes(rel)),
+                ));
+            }
         }
         let applied = if options.dry_run {
             Applied::default()

@@ -73,3 +73,39 @@ fn archive_file_is_readable_as_the_umask_allows() {
     let mode = fs::metadata(&file).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o644);
 }
+
+#[test]
+fn restore_target_into_an_ancestor_of_an_outside_store_leaves_the_store_alone() {
+    let env = Env::new();
+    let top = env.tmp.path().join("top");
+    let work = top.join("w");
+    let out = env
+        .cow_cmd(env.tmp.path())
+        .args(["init", "--store"])
+        .arg(top.join("store"))
+        .arg(&work)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    // A snapshot that happens to hold `store/HEAD`, restored with --force into the
+    // directory that holds the store: it overwrote the store's HEAD.
+    write(&work.join("store/HEAD"), "junk\n");
+    let out = env
+        .cow_cmd(&work)
+        .args(["commit", "-m", "x"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let head = fs::read(top.join("store/HEAD")).unwrap();
+    let out = env
+        .cow_cmd(&work)
+        .args(["restore", "--source", "HEAD", "--force", "--target"])
+        .arg(&top)
+        .arg("store/HEAD")
+        .output()
+        .unwrap();
+    assert_error(&out, "store");
+    assert_eq!(fs::read(top.join("store/HEAD")).unwrap(), head);
+    let out = env.cow_cmd(&work).args(["log"]).output().unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+}
