@@ -78,9 +78,14 @@ pub fn run(repo: &Repository, cwd: &Path, args: &Args, out: &mut dyn Write) -> a
     let file = cwd.join(file);
     // Written beside its final name and renamed into place once complete: a failed
     // archive leaves nothing behind, and never a truncated file under the name.
+    // An archive over the store's HEAD or config breaks the repository.
+    repo.check_outside_store(&file)?;
     let dir = file.parent().unwrap_or(Path::new("."));
+    // Readable as any file the user makes (0666 less the umask), as `git archive -o`
+    // and `tar -cf` leave theirs, not tempfile's private 0600.
     let mut temp = tempfile::Builder::new()
         .prefix(".cow-archive-")
+        .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o666))
         .tempfile_in(dir)
         .map_err(|e| anyhow::anyhow!("could not create a file in {}: {e}", dir.display()))?;
     let outcome = {

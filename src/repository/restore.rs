@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{CheckoutOptions, Error, Repository, Result};
 use crate::fs::IoResultExt;
-use crate::object::{ObjectId, RepoPathBuf};
+use crate::object::{ObjectId, RepoPathBuf, is_within};
 use crate::revision::Rev;
 use crate::worktree::{self, Applied, Plan, PlanOptions};
 
@@ -23,6 +23,20 @@ pub struct RestoredTo {
 }
 
 impl Repository {
+    /// Refuses with [`Error::TargetInStore`] a `path` to write (a restore's DIR, an
+    /// archive's file) inside the store, resolved through its existing part (symlinks
+    /// included): a path to be made there (`.cow/refs/heads/x`) is refused too, as
+    /// its files would become refs or objects.
+    pub fn check_outside_store(&self, path: &Path) -> Result<()> {
+        if let Ok(real) = super::store::resolve_missing(path)
+            && let Ok(store) = fs::canonicalize(&self.cow_dir)
+            && real.starts_with(&store)
+        {
+            return Err(Error::TargetInStore(path.to_owned()));
+        }
+        Ok(())
+    }
+
     /// Writes the snapshot of revision `source` — or only `paths` of it (a directory
     /// means everything below it), each at its place below `dir` — into `dir`, a
     /// directory that need not be (and normally is not) a working directory; it is
@@ -70,12 +84,7 @@ impl Repository {
             paths
         };
         let existing = fs::symlink_metadata(dir).is_ok();
-        if let Ok(real) = fs::canonicalize(dir)
-            && let Ok(store) = fs::canonicalize(&self.cow_dir)
-            && real.starts_with(&store)
-        {
-            return Err(Error::TargetInStore(dir.to_owned()));
-        }
+        self.check_outside_store(dir)?;
         // A directory that does not exist yet is planned against an empty one, and
         // made only once the plan holds: a refused restore leaves nothing behind.
         let empty;
@@ -97,6 +106,24 @@ impl Repository {
                 dir: dir.to_owned(),
                 paths: plan.conflicts.into_iter().map(|c| c.path).collect(),
             });
+        }
+        // The store may sit below DIR (restoring into an ancestor of an outside
+        // store): no op may write, replace or remove anything at or inside it.
+        if existing
+            && let (Ok(real), Ok(store)) = (fs::canonicalize(dir), fs::canonicalize(&self.cow_dir))
+            && let Ok(rel) = store.strip_prefix(&real)
+        {
+            use std::os::unix::ffi::OsStrExt;
+            let rel = rel.as_os_str().as_bytes();
+            let hits = |op: &worktree::Op| {
+                let p = op.path().as_bytes();
+                is_within(p, rel) || is_within(rel, p)
+            };
+            if plan.ops.iter().any(hits) {
+                return Err(Error::TargetInStore(
+                    dir.join(std::ffi::OsStr::from_bytes(rel)),
+                ));
+            }
         }
         let applied = if options.dry_run {
             Applied::default()

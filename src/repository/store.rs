@@ -192,7 +192,7 @@ fn parse_link(bytes: &[u8]) -> Option<&Path> {
 /// `path` made absolute with its existing part resolved (symlinks included) and the
 /// rest, which does not exist yet, appended (`..` there taken lexically: nothing
 /// missing can be a symlink).
-fn resolve_missing(path: &Path) -> io::Result<PathBuf> {
+pub(super) fn resolve_missing(path: &Path) -> io::Result<PathBuf> {
     let path = std::path::absolute(path)?;
     let mut existing = path.as_path();
     let mut rest = Vec::new();

@@ -27,6 +27,7 @@ mod oracle;
 mod progress_identity;
 mod race;
 mod reach;
+mod redteam19;
 mod reliability;
 mod remote;
 mod remote_config;
