@@ -193,6 +193,7 @@ impl Repository {
             discard_changes: options.force,
             replace_untracked: options.force,
             keep_unsaved: false,
+            saved: None,
             paths: &[],
         };
         let (plan, applied) = self.plan_and_apply(current, target_tree, &plan_options, options)?;
@@ -261,7 +262,7 @@ impl Repository {
     ///
     /// Refuses with [`Error::RestoreConflicts`], changing nothing, when that would
     /// overwrite or delete unsaved work — a tracked file whose content is in no
-    /// snapshot (neither HEAD's nor `source`'s, nor anywhere in the store) — or an untracked or ignored file in the way; `force` discards both.
+    /// snapshot (neither HEAD's nor `source`'s, nor any a ref reaches) — or an untracked or ignored file in the way; `force` discards both.
     /// Unlike `git restore`, which discards without asking, a backup tool must not lose
     /// work that is in no snapshot.
     pub fn restore<'a>(
@@ -289,18 +290,32 @@ impl Repository {
                 .into());
             }
         }
-        let plan_options = PlanOptions {
+        let mut plan_options = PlanOptions {
             discard_changes: true,
             replace_untracked: options.force,
             keep_unsaved: !options.force,
+            saved: None,
             paths,
         };
-        let (plan, applied) = self
-            .plan_and_apply(current, target_tree, &plan_options, options)
-            .map_err(|e| match e {
-                Error::CheckoutConflicts(conflicts) => Error::RestoreConflicts(conflicts),
-                e => e,
-            })?;
+        let mut result = self.plan_and_apply(current, target_tree, &plan_options, options);
+        // A modified file may hold what another snapshot has (an older version an
+        // earlier restore brought back): only then is it worth finding every blob the
+        // refs reach, and planning again with them counted as saved.
+        let saved;
+        if let Err(Error::CheckoutConflicts(conflicts)) = &result
+            && plan_options.keep_unsaved
+            && conflicts
+                .iter()
+                .any(|c| c.kind == crate::worktree::ConflictKind::Modified)
+        {
+            saved = self.blobs_in_snapshots()?;
+            plan_options.saved = Some(&saved);
+            result = self.plan_and_apply(current, target_tree, &plan_options, options);
+        }
+        let (plan, applied) = result.map_err(|e| match e {
+            Error::CheckoutConflicts(conflicts) => Error::RestoreConflicts(conflicts),
+            e => e,
+        })?;
         Ok(CheckoutOutcome {
             target,
             head: self.refs.head()?,

@@ -171,6 +171,17 @@ impl Repository {
         Ok(out)
     }
 
+    /// The blobs that the snapshots refs reach hold (not the stat cache's, nor the
+    /// operation log's: gc may drop those).
+    pub(super) fn blobs_in_snapshots(&self) -> Result<std::collections::HashSet<ObjectId>> {
+        let include = self.roots().ref_tips()?;
+        Ok(crate::reach::reachable_stored(&self.odb, &include, &[])?
+            .into_iter()
+            .filter(|r| r.kind == Kind::Blob)
+            .map(|r| r.id)
+            .collect())
+    }
+
     /// Repacks what is reachable and young, and removes the rest.
     ///
     /// Packs gc wrote that form a geometric progression by object count (each at

@@ -98,6 +98,7 @@ impl Repository {
             discard_changes: false,
             replace_untracked: options.force,
             keep_unsaved: false,
+            saved: None,
             paths,
         };
         let plan = worktree::plan_into(&self.odb, plan_root, tree, &plan_options)?;

@@ -109,3 +109,30 @@ fn restore_target_into_an_ancestor_of_an_outside_store_leaves_the_store_alone() 
     let out = env.cow_cmd(&work).args(["log"]).output().unwrap();
     assert!(out.status.success(), "{}", describe(&out));
 }
+
+#[test]
+fn restore_keeps_content_only_a_forgotten_snapshot_held() {
+    let env = Env::new();
+    let w = env.work();
+    env.init();
+    for (n, v) in ["v1", "v2", "v3"].iter().enumerate() {
+        write(&w.join("a"), format!("precious {v}\n"));
+        let out = env
+            .cow_cmd(&w)
+            .env("COW_AUTHOR_DATE", format!("2024-01-0{}T12:00:00Z", n + 1))
+            .args(["commit", "-m", v])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", describe(&out));
+    }
+    env.cow_ok(["forget", "--keep-last", "1"]);
+    // v2's content is still in the store, but no ref reaches it: a gc --prune=now
+    // would drop it, so it is unsaved work, and restore must not overwrite it.
+    write(&w.join("a"), "precious v2\n");
+    let out = env.cow(["restore", "--source", "HEAD", "a"]);
+    assert_error(&out, "a (modified)");
+    assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "precious v2\n");
+    // --force discards it.
+    env.cow_ok(["restore", "--force", "a"]);
+    assert_eq!(fs::read_to_string(w.join("a")).unwrap(), "precious v3\n");
+}

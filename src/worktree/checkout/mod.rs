@@ -38,6 +38,10 @@ pub struct PlanOptions<'a> {
     /// or delete a tracked file whose content is in no snapshot (neither the target's
     /// nor in the store): `restore`'s rule, which must not lose unsaved work.
     pub keep_unsaved: bool,
+    /// With [`keep_unsaved`](Self::keep_unsaved): blobs a snapshot holds (reachable
+    /// from a ref), whose loss from the working directory loses nothing. `None`: only
+    /// the current and target snapshots' content counts as saved.
+    pub saved: Option<&'a std::collections::HashSet<ObjectId>>,
     /// Only these paths (and what is below them); empty for all.
     pub paths: &'a [RepoPathBuf],
 }

@@ -237,8 +237,8 @@ impl Planner<'_> {
     /// or the options allow losing it.
     ///
     /// `t` is what the target has there: with [`PlanOptions::keep_unsaved`], a file
-    /// whose content is already the target's (only its mode differs), or is in the
-    /// store (a restore of an older version, say), loses nothing.
+    /// whose content is already the target's (only its mode differs), or is in a
+    /// snapshot (a restore of an older version, say), loses nothing.
     fn replaceable(
         &self,
         h: Option<Node>,
@@ -270,11 +270,12 @@ impl Planner<'_> {
         }
     }
 
-    /// Whether a file's content is in the store already: losing it from the working
-    /// directory loses nothing a snapshot does not have. Directories are looked at file
+    /// Whether a file's content is in a snapshot ([`PlanOptions::saved`]): losing it
+    /// from the working directory loses nothing. Merely being in the store is not
+    /// enough: what no ref reaches goes at the next gc. Directories are looked at file
     /// by file, so only blobs count.
     fn saved(&self, node: Node) -> bool {
-        !node.mode.is_tree() && self.odb.contains(&node.id)
+        !node.mode.is_tree() && self.options.saved.is_some_and(|s| s.contains(&node.id))
     }
 
     fn visit_scoped(

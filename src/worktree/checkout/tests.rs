@@ -223,8 +223,8 @@ fn child<'a>(thing: &'a Thing, name: &[u8]) -> &'a Thing {
 /// - Replacing a file by the same content with the other executable bit changes the
 ///   mode only.
 /// - `restore` (`keep_unsaved`): every path in scope is looked at as with
-///   `discard_changes`, but a tracked file whose content is in no snapshot (not in the
-///   store) is a `Modified` conflict (a backup tool must not lose unsaved work); one
+///   `discard_changes`, but a tracked file whose content is in no snapshot (no ref
+///   reaches it) is a `Modified` conflict (a backup tool must not lose unsaved work); one
 ///   that holds T's content with another mode is not (nothing but the mode changes).
 struct Oracle {
     discard: bool,
@@ -352,7 +352,7 @@ impl Oracle {
         } else if *h != Absent {
             let same_content = matches!((w, t), (File(wm, wc), File(tm, tc))
                 if wc == tc && (*wm == EntryMode::Link) == (*tm == EntryMode::Link));
-            // `h` and `t` are in the store (the matrix stores both first); `w` never is.
+            // `h` and `t` are in snapshots (`PlanOptions::saved`); `w` never is.
             let stored = matches!(w, File(_, c) if c.as_slice() != b"w");
             let unsaved = self.keep_unsaved && !same_content && !stored;
             (ConflictKind::Modified, self.discard && !unsaved)
@@ -571,6 +571,8 @@ fn settled(got: &Thing, h: &Thing, t: &Thing, w: &Thing, ignored: bool, forced: 
 /// Runs `case` for real; `Err` describes how the planner or the result differs from
 /// the oracle.
 fn run(odb: &Odb, staging: &Path, case: &Case) -> Result<(), String> {
+    // What H and T hold is in snapshots; `w` never is.
+    let saved: std::collections::HashSet<ObjectId> = [blob_id(b"h"), blob_id(b"t")].into();
     let contents: BTreeMap<ObjectId, Vec<u8>> = [b"h", b"t", b"w"]
         .iter()
         .map(|c| (blob_id(*c), c.to_vec()))
@@ -587,6 +589,7 @@ fn run(odb: &Odb, staging: &Path, case: &Case) -> Result<(), String> {
         discard_changes: case.mode.discard(),
         replace_untracked: case.mode.replace(),
         keep_unsaved: case.mode.keep_unsaved(),
+        saved: Some(&saved),
         paths: &[],
     };
     let planned = plan(odb, root, &scanned, Some(h), t, &options).map_err(|e| e.to_string())?;
@@ -696,11 +699,6 @@ fn the_oracle_follows_the_documented_rules() {
 fn all_pairs_of_path_kinds_plan_as_the_rules_say() {
     let store = tempfile::tempdir().unwrap();
     let odb = Odb::at(store.path());
-    // What H and T hold is stored whatever the order of the cases (`restore` keeps what
-    // is not): only `w` is ever local.
-    for content in [b"h", b"t"] {
-        odb.write_blob(content).unwrap();
-    }
     let staging = tempfile::tempdir().unwrap();
     let cases = cases();
     // Every kind in each of H, T and W (6 × 6 × 6), each with several contents, seen
