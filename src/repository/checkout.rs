@@ -89,6 +89,8 @@ impl Repository {
         start: Option<Rev<'_>>,
         options: &CheckoutOptions,
     ) -> Result<CheckoutOutcome> {
+        // A checkout is of a working directory, even one that would write nothing.
+        self.require_work_dir()?;
         let _lock = self.lock()?;
         let branch = RefName::branch(name)?;
         if self.refs.find(&branch)?.is_some() {

@@ -631,6 +631,19 @@ fn init_bare_makes_a_store_to_push_backups_to() {
         &env.cow(["-C", b, "status"]),
         "this store has no working directory",
     );
+    // A new, still empty bare store: `checkout -b` would write nothing, but it is a
+    // checkout all the same, refused as git refuses it outside a work tree.
+    let empty = env.tmp.path().join("empty");
+    let e = empty.to_str().unwrap();
+    env.cow_ok(["init", "--bare", e]);
+    assert_error(
+        &env.cow(["-C", e, "checkout", "-b", "x"]),
+        "this store has no working directory",
+    );
+    assert_eq!(
+        fs::read_to_string(empty.join("HEAD")).unwrap(),
+        "ref: refs/heads/main\n"
+    );
     // No `.cow` anywhere: the store is the directory itself.
     assert!(!backup.join(".cow").exists() && !env.tmp.path().join(".cow").exists());
     let out = env.cow(["init", "--bare", b]);
