@@ -779,16 +779,31 @@ fn s3_cluster_listens_on_loopback_only_and_stops_every_process() {
 
     // Dropping the cluster ends every process it started and removes its directory
     // and the sockets weed leaves in /tmp.
+    // A socket is ours by its inode: once our processes are gone, another test's weed
+    // may bind one of the freed ports and make a socket of the same name.
     let dir = cluster.dir().to_owned();
     let ports = cluster.ports();
+    let sockets = || -> Vec<(String, u64)> {
+        use std::os::unix::fs::MetadataExt;
+        fs::read_dir("/tmp")
+            .unwrap()
+            .flatten()
+            .filter_map(|entry| {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let ours = name.starts_with("seaweedfs-")
+                    && ports
+                        .iter()
+                        .any(|(_, p)| name.ends_with(&format!("-{p}.sock")));
+                let ino = entry.metadata().ok()?.ino();
+                ours.then_some((name, ino))
+            })
+            .collect()
+    };
+    let before = sockets();
     drop(cluster);
-    for entry in fs::read_dir("/tmp").unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
+    for (name, ino) in sockets() {
         assert!(
-            !(name.starts_with("seaweedfs-")
-                && ports
-                    .iter()
-                    .any(|(_, p)| name.ends_with(&format!("-{p}.sock")))),
+            !before.contains(&(name.clone(), ino)),
             "/tmp/{name} left behind"
         );
     }
